@@ -1,0 +1,70 @@
+//===- ConstantWeights.h - MLIR constants <-> the numerics core -*- C++ -*-===//
+//
+// Reads weights out of `dense` and `dense_resource` elements attributes and
+// turns the numerics core's packed results back into attributes. Shared by the
+// op folders and the passes that quantize constant weights.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_DIALECT_R2Q_IR_CONSTANTWEIGHTS_H
+#define R2Q_DIALECT_R2Q_IR_CONSTANTWEIGHTS_H
+
+#include "r2q/Dialect/R2Q/IR/R2Q.h"
+#include "r2q/Quant/PackedWeight.h"
+#include "r2q/Quant/R2Q.h"
+
+#include "mlir/IR/BuiltinAttributeInterfaces.h"
+
+#include <optional>
+#include <vector>
+
+namespace r2q {
+
+/// The numerics core's format of an f32, f16 or bf16 MLIR type.
+std::optional<quant::FloatType> toQuantFloatType(mlir::Type type);
+
+/// The MLIR type of a numerics-core float format.
+mlir::FloatType toMlirFloatType(mlir::MLIRContext *context,
+                                quant::FloatType type);
+
+/// The numerics core's view of a scheme attribute.
+quant::Scheme toQuantScheme(SchemeAttr scheme);
+
+/// A view of a constant N x K weight (dense, splat or dense_resource, of f32,
+/// f16 or bf16). Resource and dense data are viewed in place; a splat is
+/// expanded into `splatStorage`. Fails with a message for the user when the
+/// data is not available (an elided resource) or not a float matrix.
+quant::Status viewConstantWeight(mlir::ElementsAttr weight,
+                                 std::vector<float> &splatStorage,
+                                 quant::MatrixView &view);
+
+/// Quantizes a constant N x K weight (dense, splat or dense_resource, of f32,
+/// f16 or bf16). Fails with a message for the user when the data is not
+/// available (an elided resource) or the core rejects it (NaN, Inf, overflow).
+quant::Status quantizeConstant(mlir::ElementsAttr weight,
+                               const quant::Scheme &scheme,
+                               quant::PackedWeight &result);
+
+/// Reads constant sign planes and scales back into a packed weight of K
+/// columns.
+quant::Status readPackedConstant(mlir::ElementsAttr signs,
+                                 mlir::ElementsAttr scales, int64_t groupSize,
+                                 int64_t cols, quant::PackedWeight &result);
+
+/// The little-endian bytes of a dense or dense_resource attribute, or nullopt
+/// when they are not stored contiguously (a splat, or an elided resource).
+std::optional<llvm::ArrayRef<char>> getContiguousData(mlir::ElementsAttr attr);
+
+/// An elements attribute of `type` holding `bytes`. Small data becomes a
+/// `dense` attribute (readable in tests); anything larger than
+/// kInlineConstantBytes becomes a `dense_resource` blob named after
+/// `blobName`, which is neither hashed nor uniqued by content.
+mlir::ElementsAttr makeConstantData(mlir::ShapedType type,
+                                    llvm::ArrayRef<char> bytes,
+                                    llvm::StringRef blobName);
+
+inline constexpr size_t kInlineConstantBytes = 1024;
+
+} // namespace r2q
+
+#endif // R2Q_DIALECT_R2Q_IR_CONSTANTWEIGHTS_H

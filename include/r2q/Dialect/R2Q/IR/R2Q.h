@@ -1,0 +1,23 @@
+//===- R2Q.h - The r2q dialect, its attributes and operations ---*- C++ -*-===//
+
+#ifndef R2Q_DIALECT_R2Q_IR_R2Q_H
+#define R2Q_DIALECT_R2Q_IR_R2Q_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "r2q/Dialect/R2Q/IR/R2QDialect.h.inc"
+#include "r2q/Dialect/R2Q/IR/R2QEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "r2q/Dialect/R2Q/IR/R2QAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "r2q/Dialect/R2Q/IR/R2QOps.h.inc"
+
+#endif // R2Q_DIALECT_R2Q_IR_R2Q_H

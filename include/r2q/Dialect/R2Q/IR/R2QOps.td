@@ -1,0 +1,163 @@
+//===- R2QOps.td - r2q operations --------------------------*- tablegen -*-===//
+
+#ifndef R2Q_DIALECT_R2Q_IR_R2QOPS_TD
+#define R2Q_DIALECT_R2Q_IR_R2QOPS_TD
+
+include "r2q/Dialect/R2Q/IR/R2QAttrs.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class R2Q_Op<string mnemonic, list<Trait> traits = []>
+    : Op<R2Q_Dialect, mnemonic, !listconcat(traits, [Pure])>;
+
+def R2Q_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def R2Q_Weight : 2DTensorOf<[F32, F16, BF16]>;
+def R2Q_SignPlanes : 3DTensorOf<[I8]>;
+def R2Q_Scales : 3DTensorOf<[F32, F16, BF16]>;
+
+def R2Q_QuantizeOp : R2Q_Op<"quantize",
+    [DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "quantize a weight matrix into sign planes and scales";
+  let description = [{
+    Quantizes an `N x K` weight matrix with the R2Q `scheme`: every group of
+    `group_size` consecutive weights along `K` of every row gets `planes`
+    sign bitplanes and as many non-negative scales. The result types follow
+    from the weight type and the scheme:
+
+    * `signs`: `tensor<planes x N x K/8 x i8>`, packed as `docs/format.md`
+      specifies (bit `j` of byte `b` is column `8b + j`; set means `-1`);
+    * `scales`: `tensor<planes x N x K/group_size x scale_type>`.
+
+    With the `greedy` method, plane `p` holds the signs of the residual left
+    by planes `0..p-1` (`sign(0) = +1`) and its scale is that residual's mean
+    magnitude, rounded to `scale_type` before the next residual is taken.
+
+    A constant weight (`dense` or `dense_resource`) folds to packed constants
+    computed by the numerics core. NaN or infinite weights, and scales that
+    overflow `scale_type`, are reported as errors instead of being folded.
+    `-r2q-decompose-quantize` rewrites a `greedy` quantization of a runtime
+    weight into its `r2q.residual` stages.
+
+    Example:
+
+    ```mlir
+    %signs, %scales = r2q.quantize %w
+        #r2q.scheme<group_size = 128, planes = 2, method = greedy, scale_type = f16>
+        : tensor<4096x4096xf32>
+    // %signs: tensor<2x4096x512xi8>, %scales: tensor<2x4096x32xf16>
+    ```
+  }];
+  let arguments = (ins R2Q_Weight:$weight, R2Q_SchemeAttr:$scheme);
+  let results = (outs R2Q_SignPlanes:$signs, R2Q_Scales:$scales);
+  let assemblyFormat = [{
+    $weight `scheme` $scheme attr-dict `:` type($weight)
+  }];
+  let hasFolder = 1;
+}
+
+def R2Q_ResidualOp : R2Q_Op<"residual"> {
+  let summary = "one greedy 1-bit stage: signs and scales of a residual";
+  let description = [{
+    One refinement stage of greedy R2Q. For every group of `group_size`
+    consecutive elements along `K` of every row of `residual` (`N x K`):
+
+    ```
+    sign  = residual >= 0 ? +1 : -1            (packed, set bit = -1)
+    scale = round_to_scale_type(mean(|residual|))
+    next  = residual - scale * sign
+    ```
+
+    `signs` is `tensor<N x K/8 x i8>`, `scales` is
+    `tensor<N x K/group_size x f32|f16|bf16>` and `next` has the type of
+    `residual`. Chaining `P` stages from the weight reproduces a greedy
+    `r2q.quantize` with `P` planes exactly; `-r2q-decompose-quantize` emits
+    such chains for weights only known at run time. A constant `residual`
+    folds.
+
+    Example:
+
+    ```mlir
+    %s1, %a1, %r1 = r2q.residual %w group_size 128
+        : tensor<256x512xf32> -> tensor<256x64xi8>, tensor<256x4xf16>, tensor<256x512xf32>
+    ```
+  }];
+  let arguments = (ins R2Q_Weight:$residual,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
+  let results = (outs 2DTensorOf<[I8]>:$signs,
+                      2DTensorOf<[F32, F16, BF16]>:$scales,
+                      R2Q_Weight:$next);
+  let assemblyFormat = [{
+    $residual `group_size` $group_size attr-dict `:` type($residual) `->` type($signs) `,`
+    type($scales) `,` type($next)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def R2Q_DequantizeOp : R2Q_Op<"dequantize"> {
+  let summary = "reconstruct float weights from sign planes and scales";
+  let description = [{
+    Decodes `N x K` weights:
+    `result[n][k] = sum_p scales[p][n][k / group_size] * (bit(signs[p][n], k) ? -1 : +1)`,
+    summed in plane order in f32 and converted to the result element type.
+    This is the reference semantics of every r2q weight; lowerings and kernels
+    are checked against it. Folds when both operands are constants, so
+    `dequantize(quantize(constant))` becomes the numerics core's
+    reconstruction.
+
+    Example:
+
+    ```mlir
+    %w_hat = r2q.dequantize %signs, %scales group_size 128
+        : tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<256x512xf32>
+    ```
+  }];
+  let arguments = (ins R2Q_SignPlanes:$signs, R2Q_Scales:$scales,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
+  let results = (outs R2Q_Weight:$result);
+  let assemblyFormat = [{
+    $signs `,` $scales `group_size` $group_size attr-dict `:` type($signs) `,` type($scales) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def R2Q_MatmulOp : R2Q_Op<"matmul"> {
+  let summary = "multiply activations by the transpose of a quantized weight";
+  let description = [{
+    Computes `result = input * dequantize(signs, scales)^T` for an `N x K`
+    quantized weight, the way `torch.nn.Linear` applies its weight:
+
+    ```
+    result[..., m, n] = sum_k input[..., m, k] * w_hat[n][k]
+    ```
+
+    `input` has any rank >= 1 with `K` innermost (leading dimensions are
+    batch dimensions and may be dynamic); `result` has the same leading
+    dimensions and `N` innermost. Products are accumulated in f32 whatever the
+    element types, then converted to the result element type, so a bf16 input
+    with an f32 result is the usual mixed-precision linear layer.
+
+    Example:
+
+    ```mlir
+    %y = r2q.matmul %x, %signs, %scales group_size 128
+        : tensor<?x512xbf16>, tensor<2x256x64xi8>, tensor<2x256x4xf16>
+        -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins R2Q_FloatTensor:$input, R2Q_SignPlanes:$signs,
+                       R2Q_Scales:$scales,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
+  let results = (outs R2Q_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $signs `,` $scales `group_size` $group_size attr-dict `:`
+    type($input) `,` type($signs)
+    `,` type($scales) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // R2Q_DIALECT_R2Q_IR_R2QOPS_TD

@@ -1,0 +1,45 @@
+//===- Verification.h - Shape rules of quantized weights --------*- C++ -*-===//
+//
+// The rules every r2q op and pass applies to group sizes, plane counts and
+// the shapes of sign planes and scales, with the messages users see.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_DIALECT_R2Q_IR_VERIFICATION_H
+#define R2Q_DIALECT_R2Q_IR_VERIFICATION_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+
+namespace r2q {
+
+using EmitErrorFn = llvm::function_ref<mlir::InFlightDiagnostic()>;
+
+/// Group sizes are positive multiples of 8, so groups start on byte
+/// boundaries of the packed sign planes.
+mlir::LogicalResult verifyGroupSize(EmitErrorFn emitError, int64_t groupSize);
+
+/// 1 to 4 sign planes.
+mlir::LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes);
+
+/// f32, f16 or bf16.
+bool isScaleType(mlir::Type type);
+
+/// K must be static and a multiple of the group size.
+mlir::LogicalResult verifyGroupsDivideK(EmitErrorFn emitError,
+                                        int64_t groupSize, int64_t k);
+
+/// Checks sign planes (P x N x K/8 x i8) and scales (P x N x K/G) against an
+/// N x K weight; dynamic N is allowed, P and K must be static.
+mlir::LogicalResult verifyPackedWeight(EmitErrorFn emitError,
+                                       mlir::RankedTensorType signs,
+                                       mlir::RankedTensorType scales,
+                                       int64_t groupSize, int64_t n, int64_t k);
+
+/// Whether a weight with K columns can be quantized with `groupSize`; the
+/// quiet form of the rules above, for passes that skip layers.
+bool canQuantizeColumns(int64_t k, int64_t groupSize);
+
+} // namespace r2q
+
+#endif // R2Q_DIALECT_R2Q_IR_VERIFICATION_H

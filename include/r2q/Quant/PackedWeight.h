@@ -1,0 +1,101 @@
+//===- PackedWeight.h - The canonical packed R2Q weight format --*- C++ -*-===//
+//
+// An N x K weight matrix quantized with P planes and group size G is stored as
+//   signs:  P x N x ceil(K/8) bytes. Bit j (least significant = 0) of byte b
+//           of a row holds column 8*b + j; a set bit means -1, a clear bit +1
+//           (the bit is the IEEE sign bit of the plane's contribution).
+//           Padding bits past K are zero.
+//   scales: P x N x (K/G) values of the scale type, all >= 0.
+// A weight decodes as w_hat[n][k] = sum_p scales[p][n][k/G] * (bit ? -1 : +1).
+// docs/format.md is the full specification.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_QUANT_PACKEDWEIGHT_H
+#define R2Q_QUANT_PACKEDWEIGHT_H
+
+#include "r2q/Quant/Scheme.h"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace r2q::quant {
+
+/// Bytes holding one row of `cols` sign bits.
+constexpr int64_t packedBytesPerRow(int64_t cols) { return (cols + 7) / 8; }
+
+/// Packs `count` sign flags (nonzero = -1) into ceil(count/8) bytes; padding
+/// bits are zero.
+void packSigns(const uint8_t *negative, int64_t count, uint8_t *bits);
+
+/// Inverse of packSigns: writes `count` flags of 0 (+1) or 1 (-1).
+void unpackSigns(const uint8_t *bits, int64_t count, uint8_t *negative);
+
+/// Little-endian bytes of `values` in `type` (rounded to nearest even).
+std::vector<uint8_t> encodeScales(std::span<const float> values,
+                                  FloatType type);
+
+/// Inverse of encodeScales.
+std::vector<float> decodeScales(std::span<const uint8_t> bytes, FloatType type);
+
+/// A quantized N x K matrix in the canonical packed layout.
+struct PackedWeight {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t groupSize = 0;
+  int planes = 0;
+  FloatType scaleType = FloatType::F32;
+  /// planes x rows x bytesPerRow(), as in the file comment.
+  std::vector<uint8_t> signs;
+  /// planes x rows x groupsPerRow(); every value is exactly representable in
+  /// scaleType.
+  std::vector<float> scales;
+
+  /// A zero-filled weight of the given shape (all signs +1, all scales 0).
+  static PackedWeight zeros(int64_t rows, int64_t cols, const Scheme &scheme);
+
+  /// Rebuilds a weight from its encoded buffers, checking their sizes and that
+  /// every scale is finite and non-negative.
+  static Status fromEncoded(int64_t rows, int64_t cols, const Scheme &scheme,
+                            std::span<const uint8_t> signBytes,
+                            std::span<const uint8_t> scaleBytes,
+                            PackedWeight &result);
+
+  int64_t bytesPerRow() const { return packedBytesPerRow(cols); }
+  int64_t groupsPerRow() const { return cols / groupSize; }
+
+  const uint8_t *signRow(int plane, int64_t row) const {
+    return signs.data() + (plane * rows + row) * bytesPerRow();
+  }
+  uint8_t *signRow(int plane, int64_t row) {
+    return signs.data() + (plane * rows + row) * bytesPerRow();
+  }
+  const float *scaleRow(int plane, int64_t row) const {
+    return scales.data() + (plane * rows + row) * groupsPerRow();
+  }
+  float *scaleRow(int plane, int64_t row) {
+    return scales.data() + (plane * rows + row) * groupsPerRow();
+  }
+
+  bool isNegative(int plane, int64_t row, int64_t col) const {
+    return (signRow(plane, row)[col / 8] >> (col % 8)) & 1;
+  }
+  float scale(int plane, int64_t row, int64_t group) const {
+    return scaleRow(plane, row)[group];
+  }
+  /// The dequantized value of one weight.
+  float value(int64_t row, int64_t col) const;
+
+  /// Scales as little-endian bytes of scaleType.
+  std::vector<uint8_t> encodedScales() const {
+    return encodeScales(scales, scaleType);
+  }
+
+  /// Bytes of signs and scales together, as stored.
+  int64_t storageBytes() const;
+};
+
+} // namespace r2q::quant
+
+#endif // R2Q_QUANT_PACKEDWEIGHT_H

@@ -1,0 +1,91 @@
+//===- R2Q.h - Residual Refinement Quantization -----------------*- C++ -*-===//
+//
+// R2Q approximates each group w of G weights by P sign planes and P scales,
+//   w_hat = sum_p a_p * s_p,   s_p in {-1, +1}^G,   a_p >= 0.
+// Greedy (the paper, arXiv 2511.21736): s_p = sign(r_p), a_p = mean|r_p|,
+// with r_0 = w and r_{p+1} = r_p - a_p * s_p, and sign(0) = +1. Each residual
+// is then orthogonal to its sign vector, so
+//   ||w - w_hat||^2 = ||w||^2 - G * sum_p a_p^2       (exact, unrounded a_p).
+// Refined: starting from greedy, alternate the least-squares scales for fixed
+// signs and the nearest of the 2^P levels for fixed scales, keeping a step only
+// when it lowers the error.
+//
+// Scales are rounded to the scheme's scale type as soon as they are chosen, and
+// the next residual is taken against the rounded scale, so later planes correct
+// the rounding of earlier ones.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_QUANT_R2Q_H
+#define R2Q_QUANT_R2Q_H
+
+#include "r2q/Quant/PackedWeight.h"
+#include "r2q/Quant/Scheme.h"
+
+#include <cstdint>
+
+namespace r2q::quant {
+
+/// A read-only row-major rows x cols matrix of f32, f16 or bf16 weights.
+struct MatrixView {
+  const void *data = nullptr;
+  FloatType type = FloatType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+
+  static MatrixView ofFloats(const float *data, int64_t rows, int64_t cols) {
+    return {data, FloatType::F32, rows, cols};
+  }
+  float at(int64_t row, int64_t col) const {
+    return loadAsFloat(data, type, static_cast<std::size_t>(row * cols + col));
+  }
+  /// Converts `count` weights of `row` starting at `col` to f32.
+  void loadRow(int64_t row, int64_t col, int64_t count, float *out) const;
+};
+
+/// Fails with the position of the first NaN or infinite weight, if any.
+Status checkFinite(const MatrixView &weights, unsigned threads = 0);
+
+//===----------------------------------------------------------------------===//
+// One group. Signs are flags, one byte per weight per plane (1 = -1), laid out
+// plane after plane: negative[p * size + i].
+//===----------------------------------------------------------------------===//
+
+/// Greedy R2Q of `size` weights into `planes` planes. `residual` is scratch
+/// space for `size` floats; on return it holds w - w_hat.
+void quantizeGroupGreedy(const float *w, int64_t size, int planes,
+                         FloatType scaleType, float *scales, uint8_t *negative,
+                         float *residual);
+
+/// Improves a group's code in place (see the file comment) and returns the
+/// number of steps kept. The result is never worse than the code passed in.
+int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
+                float *scales, uint8_t *negative, int maxSteps = 100);
+
+/// sum_i (w_i - w_hat_i)^2 for a group code.
+double groupSquaredError(const float *w, int64_t size, int planes,
+                         const float *scales, const uint8_t *negative);
+
+//===----------------------------------------------------------------------===//
+// Whole matrices, multi-threaded over rows.
+//===----------------------------------------------------------------------===//
+
+struct QuantizeOptions {
+  /// Worker threads; 0 means one per hardware thread.
+  unsigned threads = 0;
+  /// Most refinement steps per group (Method::Refined only).
+  int maxRefineSteps = 100;
+};
+
+/// Quantizes an N x K matrix (groups run along K). Fails without touching
+/// `result` on an invalid scheme, a NaN or infinite weight, or a scale that
+/// overflows the scale type; all-zero groups get zero scales.
+Status quantize(const MatrixView &weights, const Scheme &scheme,
+                PackedWeight &result, const QuantizeOptions &options = {});
+
+/// Writes the rows x cols dequantized matrix into `out`.
+void dequantize(const PackedWeight &weight, float *out, unsigned threads = 0);
+
+} // namespace r2q::quant
+
+#endif // R2Q_QUANT_R2Q_H

@@ -1,0 +1,78 @@
+//===- Scheme.h - How a weight matrix is quantized --------------*- C++ -*-===//
+//
+// Part of the r2q numerics core, which depends on nothing but the C++ standard
+// library so that the MLIR folder, the tuning passes, the Python module and the
+// tests all share one implementation of the math.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_QUANT_SCHEME_H
+#define R2Q_QUANT_SCHEME_H
+
+#include "r2q/Quant/FloatFormats.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace r2q::quant {
+
+/// The most sign bitplanes a scheme may use (bits per weight, before scales).
+inline constexpr int kMaxPlanes = 4;
+
+/// How the sign planes and scales of a group are chosen.
+enum class Method {
+  /// The paper: each plane is the sign of the residual left by the previous
+  /// planes, its scale the mean absolute value of that residual.
+  Greedy,
+  /// Greedy, then alternating least-squares scales for fixed signs and
+  /// nearest-level signs for fixed scales while the error decreases.
+  Refined,
+};
+
+std::string_view methodName(Method method);
+std::optional<Method> parseMethod(std::string_view name);
+
+/// A quantization scheme: what `r2q.quantize` is parameterized by.
+struct Scheme {
+  /// Consecutive weights along K (the input dimension) that share scales.
+  int64_t groupSize = 128;
+  /// Number of sign bitplanes, 1 to kMaxPlanes.
+  int planes = 2;
+  Method method = Method::Greedy;
+  FloatType scaleType = FloatType::F16;
+};
+
+/// Bits stored per weight by `scheme`: one per plane plus the scales' share.
+double bitsPerWeight(const Scheme &scheme);
+
+/// The outcome of an operation that can reject its input. Carries a message
+/// meant for a user ("weight at row 3, column 17 is NaN").
+class [[nodiscard]] Status {
+public:
+  static Status success() { return Status(); }
+  static Status failure(std::string message) {
+    Status status;
+    status.message_ = std::move(message);
+    status.failed_ = true;
+    return status;
+  }
+
+  bool ok() const { return !failed_; }
+  explicit operator bool() const { return ok(); }
+  const std::string &message() const { return message_; }
+
+private:
+  Status() = default;
+  std::string message_;
+  bool failed_ = false;
+};
+
+/// Checks that `scheme` can quantize a matrix with `cols` columns: plane count
+/// in range, group size positive and dividing `cols`.
+Status verifyScheme(const Scheme &scheme, int64_t cols);
+
+} // namespace r2q::quant
+
+#endif // R2Q_QUANT_SCHEME_H

@@ -1,0 +1,137 @@
+//===- ConstantWeights.cpp - MLIR constants <-> the numerics core ---------===//
+
+#include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
+#include "r2q/Quant/R2Q.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <vector>
+
+using namespace mlir;
+
+namespace r2q {
+
+std::optional<quant::FloatType> toQuantFloatType(Type type) {
+  if (type.isF32())
+    return quant::FloatType::F32;
+  if (type.isF16())
+    return quant::FloatType::F16;
+  if (type.isBF16())
+    return quant::FloatType::BF16;
+  return std::nullopt;
+}
+
+mlir::FloatType toMlirFloatType(MLIRContext *context, quant::FloatType type) {
+  switch (type) {
+  case quant::FloatType::F32:
+    return Float32Type::get(context);
+  case quant::FloatType::F16:
+    return Float16Type::get(context);
+  case quant::FloatType::BF16:
+    return BFloat16Type::get(context);
+  }
+  llvm_unreachable("unknown float type");
+}
+
+quant::Scheme toQuantScheme(SchemeAttr scheme) {
+  quant::Scheme result;
+  result.groupSize = scheme.getGroupSize();
+  result.planes = static_cast<int>(scheme.getPlanes());
+  result.method = scheme.getMethod() == Method::Greedy ? quant::Method::Greedy
+                                                       : quant::Method::Refined;
+  result.scaleType = *toQuantFloatType(scheme.getScaleType());
+  return result;
+}
+
+std::optional<ArrayRef<char>> getContiguousData(ElementsAttr attr) {
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (dense.isSplat())
+      return std::nullopt;
+    return dense.getRawData();
+  }
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    return blob->getData();
+  }
+  return std::nullopt;
+}
+
+quant::Status viewConstantWeight(ElementsAttr weight,
+                                 std::vector<float> &splatStorage,
+                                 quant::MatrixView &view) {
+  auto type = cast<ShapedType>(weight.getType());
+  std::optional<quant::FloatType> elementType =
+      toQuantFloatType(type.getElementType());
+  if (type.getRank() != 2 || !type.hasStaticShape() || !elementType)
+    return quant::Status::failure(
+        "a constant weight must be a static 2-D tensor of f32, f16 or bf16");
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  if (auto dense = dyn_cast<DenseElementsAttr>(weight);
+      dense && dense.isSplat()) {
+    splatStorage.assign(rows * cols,
+                        dense.getSplatValue<APFloat>().convertToFloat());
+    view = quant::MatrixView::ofFloats(splatStorage.data(), rows, cols);
+    return quant::Status::success();
+  }
+  std::optional<ArrayRef<char>> data = getContiguousData(weight);
+  if (!data)
+    return quant::Status::failure(
+        "the constant weight's data is not available (elided resource?)");
+  if (static_cast<int64_t>(data->size()) !=
+      rows * cols * static_cast<int64_t>(quant::byteWidth(*elementType)))
+    return quant::Status::failure("the constant weight holds " +
+                                  std::to_string(data->size()) +
+                                  " bytes, which does not match its type");
+  view = quant::MatrixView{data->data(), *elementType, rows, cols};
+  return quant::Status::success();
+}
+
+quant::Status quantizeConstant(ElementsAttr weight, const quant::Scheme &scheme,
+                               quant::PackedWeight &result) {
+  std::vector<float> splatStorage;
+  quant::MatrixView view;
+  if (quant::Status status = viewConstantWeight(weight, splatStorage, view);
+      !status)
+    return status;
+  return quant::quantize(view, scheme, result);
+}
+
+quant::Status readPackedConstant(ElementsAttr signs, ElementsAttr scales,
+                                 int64_t groupSize, int64_t cols,
+                                 quant::PackedWeight &result) {
+  auto signsType = cast<ShapedType>(signs.getType());
+  auto scalesType = cast<ShapedType>(scales.getType());
+  std::optional<ArrayRef<char>> signBytes = getContiguousData(signs);
+  std::optional<ArrayRef<char>> scaleBytes = getContiguousData(scales);
+  std::optional<quant::FloatType> scaleType =
+      toQuantFloatType(scalesType.getElementType());
+  if (!signBytes || !scaleBytes || !scaleType || !signsType.hasStaticShape())
+    return quant::Status::failure("sign planes or scales are not readable");
+  quant::Scheme scheme;
+  scheme.groupSize = groupSize;
+  scheme.planes = static_cast<int>(signsType.getDimSize(0));
+  scheme.scaleType = *scaleType;
+  auto asBytes = [](ArrayRef<char> data) {
+    return std::span<const uint8_t>(
+        reinterpret_cast<const uint8_t *>(data.data()), data.size());
+  };
+  return quant::PackedWeight::fromEncoded(signsType.getDimSize(1), cols, scheme,
+                                          asBytes(*signBytes),
+                                          asBytes(*scaleBytes), result);
+}
+
+ElementsAttr makeConstantData(ShapedType type, ArrayRef<char> bytes,
+                              StringRef blobName) {
+  if (bytes.size() <= kInlineConstantBytes)
+    return DenseElementsAttr::getFromRawBuffer(type, bytes);
+  size_t alignment = type.getElementTypeBitWidth() / 8;
+  return DenseResourceElementsAttr::get(
+      type, blobName,
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(
+          bytes, std::max<size_t>(alignment, 1), /*dataIsMutable=*/false));
+}
+
+} // namespace r2q

@@ -1,0 +1,84 @@
+//===- Verification.cpp - Shape rules of quantized weights ----------------===//
+
+#include "r2q/Dialect/R2Q/IR/Verification.h"
+#include "r2q/Quant/Scheme.h"
+
+using namespace mlir;
+
+namespace r2q {
+
+LogicalResult verifyGroupSize(EmitErrorFn emitError, int64_t groupSize) {
+  if (groupSize <= 0 || groupSize % 8 != 0)
+    return emitError() << "group size must be a positive multiple of 8, got "
+                       << groupSize;
+  return success();
+}
+
+LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes) {
+  if (planes < 1 || planes > quant::kMaxPlanes)
+    return emitError() << "number of planes must be between 1 and "
+                       << quant::kMaxPlanes << ", got " << planes;
+  return success();
+}
+
+bool isScaleType(Type type) {
+  return type.isF32() || type.isF16() || type.isBF16();
+}
+
+LogicalResult verifyGroupsDivideK(EmitErrorFn emitError, int64_t groupSize,
+                                  int64_t k) {
+  if (failed(verifyGroupSize(emitError, groupSize)))
+    return failure();
+  if (ShapedType::isDynamic(k))
+    return emitError() << "K (the reduction dimension) must be static";
+  if (k % groupSize != 0)
+    return emitError() << "group size " << groupSize
+                       << " does not divide K = " << k;
+  return success();
+}
+
+namespace {
+
+/// Fails when a static `actual` differs from a static `expected`.
+LogicalResult expectDim(EmitErrorFn emitError, int64_t actual, int64_t expected,
+                        StringRef what) {
+  if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected) ||
+      actual == expected)
+    return success();
+  return emitError() << what << ": expected " << expected << ", got " << actual;
+}
+
+} // namespace
+
+LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
+                                 RankedTensorType scales, int64_t groupSize,
+                                 int64_t n, int64_t k) {
+  if (failed(verifyGroupsDivideK(emitError, groupSize, k)))
+    return failure();
+  int64_t planes = signs.getDimSize(0);
+  if (ShapedType::isDynamic(planes))
+    return emitError() << "the number of planes (dimension 0 of the signs) "
+                          "must be static";
+  if (failed(verifyPlaneCount(emitError, planes)) ||
+      failed(expectDim(emitError, scales.getDimSize(0), planes,
+                       "scales must have one plane per sign plane")) ||
+      failed(expectDim(emitError, signs.getDimSize(1), n,
+                       "signs must have one row per output feature N")) ||
+      failed(expectDim(emitError, scales.getDimSize(1), n,
+                       "scales must have one row per output feature N")) ||
+      failed(expectDim(emitError, scales.getDimSize(1), signs.getDimSize(1),
+                       "scales must have as many rows as the signs")) ||
+      failed(expectDim(emitError, signs.getDimSize(2), k / 8,
+                       "signs must have K/8 bytes per row")) ||
+      failed(expectDim(emitError, scales.getDimSize(2), k / groupSize,
+                       "scales must have K/group_size groups per row")))
+    return failure();
+  return success();
+}
+
+bool canQuantizeColumns(int64_t k, int64_t groupSize) {
+  return !ShapedType::isDynamic(k) && groupSize > 0 && groupSize % 8 == 0 &&
+         k % groupSize == 0;
+}
+
+} // namespace r2q

@@ -1,0 +1,28 @@
+//===- InitAll.cpp - The one registration point of r2q --------------------===//
+
+#include "r2q/InitAll.h"
+#include "r2q/Dialect/R2Q/IR/R2Q.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+
+namespace r2q {
+
+void registerR2QDialects(mlir::DialectRegistry &registry) {
+  registry.insert<R2QDialect, mlir::arith::ArithDialect>();
+}
+
+void registerR2QPasses() {}
+
+void registerR2QAndUpstream(mlir::DialectRegistry &registry) {
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllPasses();
+  registerR2QDialects(registry);
+  registerR2QPasses();
+}
+
+} // namespace r2q

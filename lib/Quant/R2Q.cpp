@@ -1,0 +1,319 @@
+//===- R2Q.cpp - Residual Refinement Quantization -------------------------===//
+
+#include "r2q/Quant/R2Q.h"
+#include "r2q/Quant/Parallel.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+namespace r2q::quant {
+
+void MatrixView::loadRow(int64_t row, int64_t col, int64_t count,
+                         float *out) const {
+  std::size_t first = static_cast<std::size_t>(row * cols + col);
+  if (type == FloatType::F32) {
+    std::memcpy(out, static_cast<const float *>(data) + first,
+                count * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = loadAsFloat(data, type, first + i);
+}
+
+namespace {
+
+/// A position in a matrix, ordered row-major, to report the first failure.
+struct Position {
+  int64_t row = std::numeric_limits<int64_t>::max();
+  int64_t col = 0;
+  bool operator<(const Position &other) const {
+    return row != other.row ? row < other.row : col < other.col;
+  }
+};
+
+/// Keeps the row-major first of the positions reported by several threads.
+class FirstPosition {
+public:
+  void report(Position position) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (position < first_)
+      first_ = position;
+  }
+  bool found() const { return first_.row != Position().row; }
+  Position get() const { return first_; }
+
+private:
+  std::mutex mutex_;
+  Position first_;
+};
+
+/// sum_i |x_i|, accumulated in double over independent lanes so that the loop
+/// vectorizes.
+double sumOfMagnitudes(const float *x, int64_t count) {
+  constexpr int kLanes = 8;
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    for (int lane = 0; lane < kLanes; ++lane)
+      lanes[lane] += std::fabs(static_cast<double>(x[i + lane]));
+  double total = 0;
+  for (double lane : lanes)
+    total += lane;
+  for (; i < count; ++i)
+    total += std::fabs(static_cast<double>(x[i]));
+  return total;
+}
+
+/// One 1-bit stage: chooses the signs and scale of `residual` and subtracts
+/// their contribution from it.
+float quantizeStage(float *residual, int64_t size, FloatType scaleType,
+                    uint8_t *negative) {
+  float scale = roundTo(
+      scaleType, static_cast<float>(sumOfMagnitudes(residual, size) / size));
+  for (int64_t i = 0; i < size; ++i) {
+    bool isNegative = residual[i] < 0; // sign(0) = +1
+    negative[i] = isNegative;
+    residual[i] -= isNegative ? -scale : scale;
+  }
+  return scale;
+}
+
+/// The level of a code `c` whose bit p is set when plane p is -1.
+double levelOf(unsigned code, int planes, const double *scales) {
+  double level = 0;
+  for (int plane = 0; plane < planes; ++plane)
+    level += (code >> plane & 1) ? -scales[plane] : scales[plane];
+  return level;
+}
+
+/// Least-squares scales for fixed signs: solves (S^T S) a = S^T w by Gaussian
+/// elimination. S^T S is a Gram matrix; a plane whose sign vector is a
+/// combination of earlier ones has a zero pivot and gets scale 0, which still
+/// gives a least-squares solution.
+void leastSquaresScales(const float *w, int64_t size, int planes,
+                        const uint8_t *negative, double *scales) {
+  double gram[kMaxPlanes][kMaxPlanes + 1] = {};
+  for (int64_t i = 0; i < size; ++i) {
+    for (int p = 0; p < planes; ++p) {
+      double sp = negative[p * size + i] ? -1.0 : 1.0;
+      for (int q = p; q < planes; ++q)
+        gram[p][q] += sp * (negative[q * size + i] ? -1.0 : 1.0);
+      gram[p][planes] += sp * w[i];
+    }
+  }
+  for (int p = 0; p < planes; ++p)
+    for (int q = 0; q < p; ++q)
+      gram[p][q] = gram[q][p];
+
+  bool dropped[kMaxPlanes] = {};
+  for (int pivot = 0; pivot < planes; ++pivot) {
+    if (gram[pivot][pivot] <= 1e-9 * size) {
+      dropped[pivot] = true;
+      continue;
+    }
+    for (int row = pivot + 1; row < planes; ++row) {
+      double factor = gram[row][pivot] / gram[pivot][pivot];
+      for (int col = pivot; col <= planes; ++col)
+        gram[row][col] -= factor * gram[pivot][col];
+    }
+  }
+  for (int p = planes - 1; p >= 0; --p) {
+    if (dropped[p]) {
+      scales[p] = 0;
+      continue;
+    }
+    double rhs = gram[p][planes];
+    for (int q = p + 1; q < planes; ++q)
+      rhs -= gram[p][q] * scales[q];
+    scales[p] = rhs / gram[p][p];
+  }
+}
+
+/// Gives every weight the code of its nearest level; ties go to the larger
+/// level, so 0 between two symmetric levels stays positive.
+void assignNearestLevels(const float *w, int64_t size, int planes,
+                         const float *scales, uint8_t *negative) {
+  double exactScales[kMaxPlanes];
+  for (int p = 0; p < planes; ++p)
+    exactScales[p] = scales[p];
+  unsigned codeCount = 1u << planes;
+  std::array<std::pair<double, unsigned>, 1u << kMaxPlanes> levels;
+  for (unsigned code = 0; code < codeCount; ++code)
+    levels[code] = {levelOf(code, planes, exactScales), code};
+  std::sort(levels.begin(), levels.begin() + codeCount);
+  std::array<double, (1u << kMaxPlanes)> midpoints;
+  for (unsigned i = 0; i + 1 < codeCount; ++i)
+    midpoints[i] = 0.5 * (levels[i].first + levels[i + 1].first);
+
+  for (int64_t i = 0; i < size; ++i) {
+    unsigned index = 0;
+    while (index + 1 < codeCount && w[i] >= midpoints[index])
+      ++index;
+    unsigned code = levels[index].second;
+    for (int p = 0; p < planes; ++p)
+      negative[p * size + i] = code >> p & 1;
+  }
+}
+
+} // namespace
+
+void quantizeGroupGreedy(const float *w, int64_t size, int planes,
+                         FloatType scaleType, float *scales, uint8_t *negative,
+                         float *residual) {
+  std::copy(w, w + size, residual);
+  for (int plane = 0; plane < planes; ++plane)
+    scales[plane] =
+        quantizeStage(residual, size, scaleType, negative + plane * size);
+}
+
+double groupSquaredError(const float *w, int64_t size, int planes,
+                         const float *scales, const uint8_t *negative) {
+  double total = 0;
+  for (int64_t i = 0; i < size; ++i) {
+    float approximation = 0;
+    for (int plane = 0; plane < planes; ++plane)
+      approximation +=
+          negative[plane * size + i] ? -scales[plane] : scales[plane];
+    double error = static_cast<double>(w[i]) - approximation;
+    total += error * error;
+  }
+  return total;
+}
+
+int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
+                float *scales, uint8_t *negative, int maxSteps) {
+  double bestError = groupSquaredError(w, size, planes, scales, negative);
+  std::vector<uint8_t> candidateSigns(negative, negative + planes * size);
+  float candidateScales[kMaxPlanes];
+  int keptSteps = 0;
+  for (int step = 0; step < maxSteps && bestError > 0; ++step) {
+    double exactScales[kMaxPlanes];
+    leastSquaresScales(w, size, planes, candidateSigns.data(), exactScales);
+    for (int plane = 0; plane < planes; ++plane) {
+      // A negative scale is the same code with that plane's signs flipped;
+      // the nearest-level step below re-derives all signs anyway.
+      candidateScales[plane] =
+          roundTo(scaleType, static_cast<float>(std::fabs(exactScales[plane])));
+    }
+    assignNearestLevels(w, size, planes, candidateScales,
+                        candidateSigns.data());
+    double error = groupSquaredError(w, size, planes, candidateScales,
+                                     candidateSigns.data());
+    if (!(error < bestError))
+      break;
+    bestError = error;
+    std::copy(candidateScales, candidateScales + planes, scales);
+    std::copy(candidateSigns.begin(), candidateSigns.end(), negative);
+    ++keptSteps;
+  }
+  return keptSteps;
+}
+
+Status checkFinite(const MatrixView &weights, unsigned threads) {
+  FirstPosition firstBad;
+  parallelFor(weights.rows, threads, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(weights.cols);
+    for (int64_t r = begin; r < end; ++r) {
+      weights.loadRow(r, 0, weights.cols, row.data());
+      for (int64_t c = 0; c < weights.cols; ++c) {
+        if (!std::isfinite(row[c])) {
+          firstBad.report({r, c});
+          return;
+        }
+      }
+    }
+  });
+  if (!firstBad.found())
+    return Status::success();
+  Position at = firstBad.get();
+  float value = weights.at(at.row, at.col);
+  std::string what = std::isnan(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+  return Status::failure("weight at row " + std::to_string(at.row) +
+                         ", column " + std::to_string(at.col) + " is " + what);
+}
+
+namespace {
+
+/// ORs `count` sign flags into a packed row starting at column `firstCol`.
+void setSignBits(const uint8_t *negative, int64_t count, int64_t firstCol,
+                 uint8_t *rowBits) {
+  int64_t i = 0;
+  for (; i < count && (firstCol + i) % 8 != 0; ++i)
+    rowBits[(firstCol + i) / 8] |= negative[i] << ((firstCol + i) % 8);
+  int64_t wholeBytes = (count - i) / 8;
+  packSigns(negative + i, 8 * wholeBytes, rowBits + (firstCol + i) / 8);
+  for (i += 8 * wholeBytes; i < count; ++i)
+    rowBits[(firstCol + i) / 8] |= negative[i] << ((firstCol + i) % 8);
+}
+
+} // namespace
+
+Status quantize(const MatrixView &weights, const Scheme &scheme,
+                PackedWeight &result, const QuantizeOptions &options) {
+  if (Status status = verifyScheme(scheme, weights.cols); !status)
+    return status;
+  if (weights.rows < 0)
+    return Status::failure("negative number of rows");
+  if (Status status = checkFinite(weights, options.threads); !status)
+    return status;
+
+  const int64_t groupSize = scheme.groupSize;
+  const int planes = scheme.planes;
+  PackedWeight packed = PackedWeight::zeros(weights.rows, weights.cols, scheme);
+  FirstPosition firstOverflow; // (row, group) of a scale that is not finite.
+  parallelFor(weights.rows, options.threads, [&](int64_t begin, int64_t end) {
+    std::vector<float> group(groupSize), residual(groupSize);
+    std::vector<uint8_t> negative(planes * groupSize);
+    float scales[kMaxPlanes];
+    for (int64_t row = begin; row < end; ++row) {
+      for (int64_t g = 0; g < packed.groupsPerRow(); ++g) {
+        weights.loadRow(row, g * groupSize, groupSize, group.data());
+        quantizeGroupGreedy(group.data(), groupSize, planes, scheme.scaleType,
+                            scales, negative.data(), residual.data());
+        if (scheme.method == Method::Refined)
+          refineGroup(group.data(), groupSize, planes, scheme.scaleType, scales,
+                      negative.data(), options.maxRefineSteps);
+        for (int plane = 0; plane < planes; ++plane) {
+          if (!std::isfinite(scales[plane]))
+            firstOverflow.report({row, g});
+          packed.scaleRow(plane, row)[g] = scales[plane];
+          setSignBits(negative.data() + plane * groupSize, groupSize,
+                      g * groupSize, packed.signRow(plane, row));
+        }
+      }
+    }
+  });
+  if (firstOverflow.found()) {
+    Position at = firstOverflow.get();
+    return Status::failure("a scale of row " + std::to_string(at.row) +
+                           ", group " + std::to_string(at.col) + " overflows " +
+                           std::string(floatTypeName(scheme.scaleType)) +
+                           "; use a wider scale type or rescale the weights");
+  }
+  result = std::move(packed);
+  return Status::success();
+}
+
+void dequantize(const PackedWeight &weight, float *out, unsigned threads) {
+  parallelFor(weight.rows, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      float *values = out + row * weight.cols;
+      std::fill(values, values + weight.cols, 0.f);
+      for (int plane = 0; plane < weight.planes; ++plane) {
+        const uint8_t *bits = weight.signRow(plane, row);
+        const float *scales = weight.scaleRow(plane, row);
+        for (int64_t col = 0; col < weight.cols; ++col) {
+          float scale = scales[col / weight.groupSize];
+          values[col] += (bits[col / 8] >> (col % 8) & 1) ? -scale : scale;
+        }
+      }
+    }
+  });
+}
+
+} // namespace r2q::quant

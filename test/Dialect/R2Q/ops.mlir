@@ -1,0 +1,73 @@
+// RUN: r2q-opt %s | r2q-opt | FileCheck %s
+// RUN: r2q-opt %s --mlir-print-op-generic | r2q-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @quantize
+// CHECK-SAME: (%[[W:.*]]: tensor<256x512xf32>)
+func.func @quantize(%w: tensor<256x512xf32>) -> (tensor<2x256x64xi8>, tensor<2x256x4xf16>) {
+  // CHECK: %[[S:.*]], %[[A:.*]] = r2q.quantize %[[W]] scheme <group_size = 128, planes = 2, method = greedy, scale_type = f16> : tensor<256x512xf32>
+  %s, %a = r2q.quantize %w scheme <group_size = 128, planes = 2, method = greedy, scale_type = f16> : tensor<256x512xf32>
+  // CHECK: return %[[S]], %[[A]]
+  return %s, %a : tensor<2x256x64xi8>, tensor<2x256x4xf16>
+}
+
+// Parameters left out take their defaults and may come in any order.
+// CHECK-LABEL: func.func @quantize_defaults
+func.func @quantize_defaults(%w: tensor<8x64xbf16>) -> (tensor<2x8x8xi8>, tensor<2x8x2xf16>) {
+  // CHECK: r2q.quantize %{{.*}} scheme <group_size = 32, planes = 2, method = greedy, scale_type = f16> : tensor<8x64xbf16>
+  %s, %a = r2q.quantize %w scheme <group_size = 32> : tensor<8x64xbf16>
+  return %s, %a : tensor<2x8x8xi8>, tensor<2x8x2xf16>
+}
+
+// CHECK-LABEL: func.func @quantize_refined_four_planes
+func.func @quantize_refined_four_planes(%w: tensor<?x64xf16>) -> (tensor<4x?x8xi8>, tensor<4x?x1xbf16>) {
+  // CHECK: r2q.quantize %{{.*}} scheme <group_size = 64, planes = 4, method = refined, scale_type = bf16> : tensor<?x64xf16>
+  %s, %a = r2q.quantize %w scheme <scale_type = bf16, method = refined, planes = 4, group_size = 64> : tensor<?x64xf16>
+  return %s, %a : tensor<4x?x8xi8>, tensor<4x?x1xbf16>
+}
+
+// CHECK-LABEL: func.func @residual
+// CHECK-SAME: (%[[R:.*]]: tensor<16x256xf32>)
+func.func @residual(%r: tensor<16x256xf32>) -> (tensor<16x32xi8>, tensor<16x2xf32>, tensor<16x256xf32>) {
+  // CHECK: %[[S:.*]], %[[A:.*]], %[[N:.*]] = r2q.residual %[[R]] group_size 128 : tensor<16x256xf32> -> tensor<16x32xi8>, tensor<16x2xf32>, tensor<16x256xf32>
+  %s, %a, %n = r2q.residual %r group_size 128 : tensor<16x256xf32> -> tensor<16x32xi8>, tensor<16x2xf32>, tensor<16x256xf32>
+  // CHECK: return %[[S]], %[[A]], %[[N]]
+  return %s, %a, %n : tensor<16x32xi8>, tensor<16x2xf32>, tensor<16x256xf32>
+}
+
+// CHECK-LABEL: func.func @dequantize
+// CHECK-SAME: (%[[S:.*]]: tensor<2x256x64xi8>, %[[A:.*]]: tensor<2x256x4xf16>)
+func.func @dequantize(%s: tensor<2x256x64xi8>, %a: tensor<2x256x4xf16>) -> tensor<256x512xbf16> {
+  // CHECK: r2q.dequantize %[[S]], %[[A]] group_size 128 : tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<256x512xbf16>
+  %w = r2q.dequantize %s, %a group_size 128 : tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<256x512xbf16>
+  return %w : tensor<256x512xbf16>
+}
+
+// CHECK-LABEL: func.func @matmul_2d
+// CHECK-SAME: (%[[X:.*]]: tensor<?x512xbf16>, %[[S:.*]]: tensor<2x256x64xi8>, %[[A:.*]]: tensor<2x256x4xf16>)
+func.func @matmul_2d(%x: tensor<?x512xbf16>, %s: tensor<2x256x64xi8>, %a: tensor<2x256x4xf16>) -> tensor<?x256xf32> {
+  // CHECK: r2q.matmul %[[X]], %[[S]], %[[A]] group_size 128 : tensor<?x512xbf16>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<?x256xf32>
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<?x512xbf16>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<?x256xf32>
+  return %y : tensor<?x256xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_3d
+func.func @matmul_3d(%x: tensor<2x?x64xf32>, %s: tensor<1x24x8xi8>, %a: tensor<1x24x8xf32>) -> tensor<2x?x24xf32> {
+  // CHECK: r2q.matmul %{{.*}} group_size 8 : tensor<2x?x64xf32>, tensor<1x24x8xi8>, tensor<1x24x8xf32> -> tensor<2x?x24xf32>
+  %y = r2q.matmul %x, %s, %a group_size 8 : tensor<2x?x64xf32>, tensor<1x24x8xi8>, tensor<1x24x8xf32> -> tensor<2x?x24xf32>
+  return %y : tensor<2x?x24xf32>
+}
+
+// A single activation vector (GEMV) with f16 output.
+// CHECK-LABEL: func.func @matmul_vector
+func.func @matmul_vector(%x: tensor<256xf16>, %s: tensor<3x100x32xi8>, %a: tensor<3x100x1xf16>) -> tensor<100xf16> {
+  // CHECK: r2q.matmul %{{.*}} group_size 256 : tensor<256xf16>, tensor<3x100x32xi8>, tensor<3x100x1xf16> -> tensor<100xf16>
+  %y = r2q.matmul %x, %s, %a group_size 256 : tensor<256xf16>, tensor<3x100x32xi8>, tensor<3x100x1xf16> -> tensor<100xf16>
+  return %y : tensor<100xf16>
+}
+
+// The scheme attribute on its own.
+// CHECK-LABEL: func.func @scheme_attribute
+// CHECK: r2q.scheme = #r2q.scheme<group_size = 64, planes = 1, method = greedy, scale_type = f32>
+func.func @scheme_attribute() attributes {r2q.scheme = #r2q.scheme<group_size = 64, planes = 1, scale_type = f32>} {
+  return
+}

@@ -1,0 +1,27 @@
+# lit configuration of the r2q regression tests (test/). Configured values
+# come from lit.site.cfg.py in the build tree.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "r2q"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.r2q_obj_root, "test")
+# Fixtures and inputs are read by tests, not run as tests.
+config.excludes = ["Unit", "fixtures", "Inputs", "CMakeLists.txt", "README.md"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["r2q-opt", "mlir-opt", "mlir-runner", "mlir-translate"],
+    [config.r2q_tools_dir, config.llvm_tools_dir],
+)
+config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
+config.substitutions.append(("%python", config.python_executable))
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+if config.r2q_sanitized:
+    config.available_features.add("asan")
