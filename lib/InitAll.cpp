@@ -1,7 +1,10 @@
 //===- InitAll.cpp - The one registration point of r2q --------------------===//
 
 #include "r2q/InitAll.h"
+#include "r2q/Conversion/Passes.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+#include "r2q/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -15,7 +18,11 @@ void registerR2QDialects(mlir::DialectRegistry &registry) {
   registry.insert<R2QDialect, mlir::arith::ArithDialect>();
 }
 
-void registerR2QPasses() {}
+void registerR2QPasses() {
+  registerR2QTransformsPasses();
+  registerR2QConversionPasses();
+  registerR2QPipelines();
+}
 
 void registerR2QAndUpstream(mlir::DialectRegistry &registry) {
   mlir::registerAllDialects(registry);

@@ -1,0 +1,18 @@
+//===- Passes.h - r2q conversion passes -------------------------*- C++ -*-===//
+
+#ifndef R2Q_CONVERSION_PASSES_H
+#define R2Q_CONVERSION_PASSES_H
+
+#include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
+
+#include "mlir/Pass/Pass.h"
+
+namespace r2q {
+
+#define GEN_PASS_DECL
+#define GEN_PASS_REGISTRATION
+#include "r2q/Conversion/Passes.h.inc"
+
+} // namespace r2q
+
+#endif // R2Q_CONVERSION_PASSES_H

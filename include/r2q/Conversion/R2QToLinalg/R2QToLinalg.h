@@ -1,0 +1,20 @@
+//===- R2QToLinalg.h - Lowering r2q to linalg -------------------*- C++ -*-===//
+
+#ifndef R2Q_CONVERSION_R2QTOLINALG_R2QTOLINALG_H
+#define R2Q_CONVERSION_R2QTOLINALG_R2QTOLINALG_H
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace r2q {
+
+/// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
+/// linalg.generic on tensors, and greedy r2q.quantize to r2q.residual stages.
+void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
+
+/// Marks the r2q dialect illegal and what the patterns produce legal.
+void configureR2QToLinalgTarget(mlir::ConversionTarget &target);
+
+} // namespace r2q
+
+#endif // R2Q_CONVERSION_R2QTOLINALG_R2QTOLINALG_H

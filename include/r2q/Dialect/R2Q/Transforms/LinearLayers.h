@@ -1,0 +1,78 @@
+//===- LinearLayers.h - Finding linear layers in linalg IR ------*- C++ -*-===//
+//
+// A linear layer is a float contraction y[..., n] = sum_k x[..., k] * w[n][k]
+// whose weight w is a 2-D constant or function argument, possibly reached
+// through ops that only move, broadcast or widen its elements. This is the
+// analysis behind -r2q-quantize-linear, kept apart from the rewrite so other
+// passes (tuning, statistics) can ask the same question.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
+#define R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <string>
+
+namespace r2q {
+
+/// The 2-D tensor a contraction's weight operand comes from.
+struct WeightSource {
+  /// A result of an arith.constant or an argument of the function's entry
+  /// block.
+  mlir::Value value;
+  /// The source is K x N (the contraction reads it transposed); otherwise it
+  /// is N x K like a torch.nn.Linear weight.
+  bool transposed = false;
+  /// The ops between the source and the contraction operand (transposes,
+  /// broadcasts, casts, widenings), nearest the contraction first.
+  llvm::SmallVector<mlir::Operation *> chain;
+
+  bool isConstant() const { return static_cast<bool>(value.getDefiningOp()); }
+};
+
+/// y[..., n] = init[..., n] + sum_k x[..., k] * w[n][k], found in `op`.
+struct LinearLayer {
+  mlir::linalg::LinalgOp op;
+  /// Which DPS input is the weight (0 or 1); the other is the activation.
+  unsigned weightInput = 1;
+  WeightSource weight;
+  /// The contraction's loops of the output feature and the reduction.
+  unsigned nLoop = 0;
+  unsigned kLoop = 0;
+  /// Output features and input features of the weight (both static).
+  int64_t n = 0;
+  int64_t k = 0;
+
+  mlir::OpOperand &activationOperand() const {
+    return *mlir::linalg::LinalgOp(op).getDpsInputOperand(1 - weightInput);
+  }
+  mlir::OpOperand &initOperand() const {
+    return *mlir::linalg::LinalgOp(op).getDpsInitOperand(0);
+  }
+};
+
+/// Recognizes `op` as a linear layer. Fails for anything else: non-float or
+/// non-contraction ops, contractions of two activations, several reduction
+/// loops, weights that are not static 2-D constants or arguments.
+mlir::FailureOr<LinearLayer> matchLinearLayer(mlir::linalg::LinalgOp op);
+
+/// The name filters and remarks use for a layer (see -r2q-quantize-linear).
+/// `index` is the layer's position among the contractions of its function.
+std::string getLayerName(const LinearLayer &layer, unsigned index);
+
+/// Replaces the layer's contraction by r2q.matmul on the given quantized
+/// weight (sign planes and scales of the N x K weight), transposing the
+/// activation and the result where the contraction's layout needs it and
+/// adding a non-zero accumulator. Returns the new r2q.matmul.
+mlir::Operation *replaceWithQuantizedMatmul(mlir::RewriterBase &rewriter,
+                                            const LinearLayer &layer,
+                                            mlir::Value signs,
+                                            mlir::Value scales,
+                                            int64_t groupSize);
+
+} // namespace r2q
+
+#endif // R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H

@@ -1,0 +1,28 @@
+//===- Passes.h - r2q transformation passes ---------------------*- C++ -*-===//
+
+#ifndef R2Q_DIALECT_R2Q_TRANSFORMS_PASSES_H
+#define R2Q_DIALECT_R2Q_TRANSFORMS_PASSES_H
+
+#include "r2q/Dialect/R2Q/IR/R2Q.h"
+#include "r2q/Quant/FloatFormats.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Pass/Pass.h"
+
+namespace r2q {
+
+#define GEN_PASS_DECL
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+
+/// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
+void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+
+} // namespace r2q
+
+#endif // R2Q_DIALECT_R2Q_TRANSFORMS_PASSES_H

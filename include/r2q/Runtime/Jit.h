@@ -1,0 +1,58 @@
+//===- Jit.h - Compiling and calling r2q modules in-process -----*- C++ -*-===//
+
+#ifndef R2Q_RUNTIME_JIT_H
+#define R2Q_RUNTIME_JIT_H
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
+namespace r2q {
+
+/// A module lowered to the LLVM dialect (see r2q-cpu-pipeline), compiled with
+/// LLVM -O3 for the host CPU and its features (AVX-512 where present).
+class JitModule {
+public:
+  /// Compiles `module`, which must hold only LLVM dialect ops.
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  compile(mlir::ModuleOp module);
+
+  /// Calls `_mlir_ciface_<function>`; memrefs are passed as pointers to
+  /// StridedMemRefType descriptors, a returned memref as a pointer to the
+  /// descriptor to fill, first.
+  template <typename... Args>
+  llvm::Error call(llvm::StringRef function, Args *...args) {
+    return engine_->invoke(function, args...);
+  }
+
+private:
+  explicit JitModule(std::unique_ptr<mlir::ExecutionEngine> engine)
+      : engine_(std::move(engine)) {}
+  std::unique_ptr<mlir::ExecutionEngine> engine_;
+};
+
+/// Registers the translations JitModule needs to turn LLVM dialect into
+/// LLVM IR.
+void registerJitTranslations(mlir::DialectRegistry &registry);
+
+/// Parses `source`, runs the passes `pipeline` on the module (textual, the
+/// inside of r2q-opt's --pass-pipeline=builtin.module(...), e.g.
+/// "r2q-quantize-linear,r2q-cpu-pipeline") and compiles the result.
+/// Diagnostics go to the context's handlers (stderr by default).
+llvm::Expected<std::unique_ptr<JitModule>>
+compileSource(mlir::MLIRContext &context, llvm::StringRef source,
+              llvm::StringRef pipeline);
+
+/// Same, for a module already in memory (transformed in place).
+llvm::Expected<std::unique_ptr<JitModule>>
+compileModule(mlir::ModuleOp module, llvm::StringRef pipeline);
+
+} // namespace r2q
+
+#endif // R2Q_RUNTIME_JIT_H

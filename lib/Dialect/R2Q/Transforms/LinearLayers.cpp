@@ -1,0 +1,358 @@
+//===- LinearLayers.cpp - Finding linear layers in linalg IR --------------===//
+
+#include "r2q/Dialect/R2Q/Transforms/LinearLayers.h"
+#include "r2q/Dialect/R2Q/IR/R2Q.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
+using namespace mlir;
+
+namespace r2q {
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Tracing a weight operand to its source.
+//
+// `map` takes the contraction's loops to indices of the value being traced;
+// each step replaces the value by its producer's operand and composes `map`
+// with the producer's index mapping.
+//===----------------------------------------------------------------------===//
+
+/// A linalg op that only moves, broadcasts or widens elements: one input, one
+/// init, parallel loops, a permutation on the init, and a body that yields the
+/// input element, possibly through arith.extf (transpose, broadcast, casts).
+bool isElementMove(linalg::LinalgOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != op.getNumParallelLoops() || op.hasIndexSemantics())
+    return false;
+  if (!op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isPermutation() ||
+      !op.getMatchingIndexingMap(op.getDpsInputOperand(0))
+           .isProjectedPermutation())
+    return false;
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  Value yielded = yield.getValues().front();
+  if (auto extend = yielded.getDefiningOp<arith::ExtFOp>())
+    yielded = extend.getIn();
+  return yielded == body->getArgument(0) && body->getOperations().size() <= 2;
+}
+
+/// A reshape that only adds or drops unit dimensions. `expanded` is the
+/// higher-rank side; returns for each collapsed dimension the expanded
+/// dimension carrying it, or -1 when the collapsed dimension is a unit one.
+std::optional<SmallVector<int64_t>>
+unitReshapeDims(ArrayRef<ReassociationIndices> groups,
+                RankedTensorType expanded) {
+  SmallVector<int64_t> carrier;
+  for (const ReassociationIndices &group : groups) {
+    int64_t nonUnit = -1;
+    for (int64_t dim : group) {
+      if (expanded.getDimSize(dim) == 1)
+        continue;
+      if (nonUnit != -1)
+        return std::nullopt; // Two real dimensions merged: not a unit reshape.
+      nonUnit = dim;
+    }
+    carrier.push_back(nonUnit);
+  }
+  return carrier;
+}
+
+/// One step towards the weight's source; false when `value` is not produced
+/// by an element-moving op.
+bool traceOneStep(Value &value, AffineMap &map,
+                  SmallVectorImpl<Operation *> &chain) {
+  Operation *producer = value.getDefiningOp();
+  if (!producer)
+    return false;
+  MLIRContext *context = map.getContext();
+
+  if (auto cast = dyn_cast<tensor::CastOp>(producer)) {
+    value = cast.getSource();
+  } else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(producer)) {
+    // Source index i is the index of the result dimension carrying it.
+    auto carrier = unitReshapeDims(expand.getReassociationIndices(),
+                                   expand.getResultType());
+    if (!carrier)
+      return false;
+    SmallVector<AffineExpr> results;
+    for (int64_t dim : *carrier)
+      results.push_back(dim < 0 ? getAffineConstantExpr(0, context)
+                                : map.getResult(dim));
+    map = AffineMap::get(map.getNumDims(), 0, results, context);
+    value = expand.getSrc();
+  } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(producer)) {
+    // Source dimensions are either unit (index 0) or carry one result index.
+    RankedTensorType sourceType = collapse.getSrcType();
+    auto carrier =
+        unitReshapeDims(collapse.getReassociationIndices(), sourceType);
+    if (!carrier)
+      return false;
+    SmallVector<AffineExpr> results(sourceType.getRank(),
+                                    getAffineConstantExpr(0, context));
+    for (auto [resultDim, sourceDim] : llvm::enumerate(*carrier))
+      if (sourceDim >= 0)
+        results[sourceDim] = map.getResult(resultDim);
+    map = AffineMap::get(map.getNumDims(), 0, results, context);
+    value = collapse.getSrc();
+  } else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(producer);
+             linalgOp && isElementMove(linalgOp)) {
+    AffineMap initMap =
+        linalgOp.getMatchingIndexingMap(linalgOp.getDpsInitOperand(0));
+    AffineMap inputMap =
+        linalgOp.getMatchingIndexingMap(linalgOp.getDpsInputOperand(0));
+    map = inputMap.compose(inversePermutation(initMap).compose(map));
+    value = linalgOp.getDpsInputOperand(0)->get();
+  } else {
+    return false;
+  }
+  chain.push_back(producer);
+  return true;
+}
+
+/// Whether `value` can be a weight: a static 2-D float tensor that is a
+/// constant or an argument of the enclosing function.
+bool isWeightSource(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
+      !isa<FloatType>(type.getElementType()))
+    return false;
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+    return isa<ElementsAttr>(constant.getValue());
+  auto argument = dyn_cast<BlockArgument>(value);
+  return argument && argument.getOwner()->isEntryBlock() &&
+         isa<FunctionOpInterface>(argument.getOwner()->getParentOp());
+}
+
+/// Traces input `index` of `op` to a weight source; on success `map` takes
+/// the contraction's loops to (row, column) of the source.
+std::optional<WeightSource> traceWeight(linalg::LinalgOp op, unsigned index,
+                                        AffineMap &map) {
+  OpOperand *operand = op.getDpsInputOperand(index);
+  WeightSource source;
+  source.value = operand->get();
+  map = op.getMatchingIndexingMap(operand);
+  while (!isWeightSource(source.value) &&
+         traceOneStep(source.value, map, source.chain)) {
+  }
+  if (!isWeightSource(source.value))
+    return std::nullopt;
+  return source;
+}
+
+bool mapUsesLoop(AffineMap map, unsigned loop) {
+  return map.isFunctionOfDim(loop);
+}
+
+/// Checks the loop structure of a contraction whose weight is read through
+/// `weightMap` (loops -> source (row, column)) and fills the layer's loops.
+bool classifyLoops(linalg::LinalgOp op, AffineMap weightMap,
+                   LinearLayer &layer) {
+  if (op.getNumReductionLoops() != 1 || weightMap.getNumResults() != 2)
+    return false;
+  auto rowLoop = dyn_cast<AffineDimExpr>(weightMap.getResult(0));
+  auto colLoop = dyn_cast<AffineDimExpr>(weightMap.getResult(1));
+  if (!rowLoop || !colLoop || rowLoop == colLoop)
+    return false;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  bool rowIsReduction =
+      iterators[rowLoop.getPosition()] == utils::IteratorType::reduction;
+  bool colIsReduction =
+      iterators[colLoop.getPosition()] == utils::IteratorType::reduction;
+  if (rowIsReduction == colIsReduction)
+    return false;
+  layer.weight.transposed = rowIsReduction;
+  layer.kLoop = rowIsReduction ? rowLoop.getPosition() : colLoop.getPosition();
+  layer.nLoop = rowIsReduction ? colLoop.getPosition() : rowLoop.getPosition();
+
+  // x reads k but not n; y reads n but not k; every other loop is a batch or
+  // row loop that both x and y read.
+  AffineMap xMap = op.getMatchingIndexingMap(&layer.activationOperand());
+  AffineMap yMap = op.getMatchingIndexingMap(&layer.initOperand());
+  if (!xMap.isProjectedPermutation() || !yMap.isProjectedPermutation() ||
+      !mapUsesLoop(xMap, layer.kLoop) || mapUsesLoop(xMap, layer.nLoop) ||
+      !mapUsesLoop(yMap, layer.nLoop) || mapUsesLoop(yMap, layer.kLoop))
+    return false;
+  for (unsigned loop = 0; loop < op.getNumLoops(); ++loop) {
+    if (loop == layer.kLoop || loop == layer.nLoop)
+      continue;
+    if (!mapUsesLoop(xMap, loop) || !mapUsesLoop(yMap, loop))
+      return false;
+  }
+  return true;
+}
+
+bool hasFloatElements(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type && isa<FloatType>(type.getElementType());
+}
+
+} // namespace
+
+FailureOr<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics() || !linalg::isaContractionOpInterface(op))
+    return failure();
+  for (OpOperand &operand : op->getOpOperands())
+    if (!hasFloatElements(operand.get()))
+      return failure();
+
+  // Constants before arguments, the right-hand operand before the left.
+  std::optional<LinearLayer> argumentCandidate;
+  for (unsigned index : {1u, 0u}) {
+    AffineMap weightMap;
+    std::optional<WeightSource> source = traceWeight(op, index, weightMap);
+    if (!source)
+      continue;
+    LinearLayer layer;
+    layer.op = op;
+    layer.weightInput = index;
+    layer.weight = *source;
+    if (!classifyLoops(op, weightMap, layer))
+      continue;
+    auto sourceType = cast<RankedTensorType>(source->value.getType());
+    layer.n = sourceType.getDimSize(layer.weight.transposed ? 1 : 0);
+    layer.k = sourceType.getDimSize(layer.weight.transposed ? 0 : 1);
+    if (layer.weight.isConstant())
+      return layer;
+    if (!argumentCandidate)
+      argumentCandidate = layer;
+  }
+  if (argumentCandidate)
+    return *argumentCandidate;
+  return failure();
+}
+
+//===----------------------------------------------------------------------===//
+// Names
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::optional<std::string> nameInLocation(Location loc) {
+  std::optional<std::string> found;
+  loc->walk([&](Location inner) {
+    if (auto named = dyn_cast<NameLoc>(inner)) {
+      found = named.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return found;
+}
+
+} // namespace
+
+std::string getLayerName(const LinearLayer &layer, unsigned index) {
+  Operation *op = layer.op;
+  if (auto name = op->getAttrOfType<StringAttr>("r2q.layer"))
+    return name.str();
+  if (std::optional<std::string> name = nameInLocation(op->getLoc()))
+    return *name;
+  Value source = layer.weight.value;
+  if (auto constant = source.getDefiningOp<arith::ConstantOp>())
+    if (auto resource =
+            dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
+      return resource.getRawHandle().getKey().str();
+  auto function = op->getParentOfType<FunctionOpInterface>();
+  std::string prefix = function ? function.getName().str() : "";
+  if (auto argument = dyn_cast<BlockArgument>(source))
+    return prefix + ":arg" + std::to_string(argument.getArgNumber());
+  return prefix + ":linear" + std::to_string(index);
+}
+
+//===----------------------------------------------------------------------===//
+// Rewriting
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// `value` with its dimensions permuted (result dim i = input dim perm[i]),
+/// or `value` itself for the identity.
+Value permute(OpBuilder &builder, Location loc, Value value,
+              ArrayRef<int64_t> permutation) {
+  if (llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
+    return value;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(builder, loc, value);
+  SmallVector<OpFoldResult> permutedSizes;
+  for (int64_t dim : permutation)
+    permutedSizes.push_back(sizes[dim]);
+  Value init = tensor::EmptyOp::create(
+      builder, loc, permutedSizes,
+      cast<RankedTensorType>(value.getType()).getElementType());
+  return linalg::TransposeOp::create(builder, loc, value, init, permutation)
+      ->getResult(0);
+}
+
+/// Whether `init` is a linalg.fill of +0.0 or -0.0.
+bool isZeroFilled(Value init) {
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  return fill && (matchPattern(fill.value(), m_AnyZeroFloat()));
+}
+
+} // namespace
+
+Operation *replaceWithQuantizedMatmul(RewriterBase &rewriter,
+                                      const LinearLayer &layer, Value signs,
+                                      Value scales, int64_t groupSize) {
+  linalg::LinalgOp op = layer.op;
+  Location loc = op.getLoc();
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+
+  // The activation with K innermost; its other loops, in order, lead the
+  // r2q.matmul result, followed by n.
+  OpOperand &xOperand = layer.activationOperand();
+  AffineMap xMap = op.getMatchingIndexingMap(&xOperand);
+  SmallVector<int64_t> xPermutation;
+  SmallVector<unsigned> resultLoops;
+  int64_t kPosition = *xMap.getResultPosition(
+      getAffineDimExpr(layer.kLoop, rewriter.getContext()));
+  for (unsigned position = 0; position < xMap.getNumResults(); ++position) {
+    if (static_cast<int64_t>(position) == kPosition)
+      continue;
+    xPermutation.push_back(position);
+    resultLoops.push_back(xMap.getDimPosition(position));
+  }
+  xPermutation.push_back(kPosition);
+  resultLoops.push_back(layer.nLoop);
+  Value x = permute(rewriter, loc, xOperand.get(), xPermutation);
+
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto initType = cast<RankedTensorType>(layer.initOperand().get().getType());
+  SmallVector<int64_t> resultShape(xType.getShape());
+  resultShape.back() = layer.n;
+  auto resultType =
+      RankedTensorType::get(resultShape, initType.getElementType());
+  auto matmul =
+      MatmulOp::create(rewriter, loc, resultType, x, signs, scales, groupSize);
+
+  // Back to the contraction's output layout.
+  AffineMap yMap = op.getMatchingIndexingMap(&layer.initOperand());
+  SmallVector<int64_t> yPermutation;
+  for (unsigned position = 0; position < yMap.getNumResults(); ++position)
+    yPermutation.push_back(
+        std::distance(resultLoops.begin(),
+                      llvm::find(resultLoops, yMap.getDimPosition(position))));
+  Value result = permute(rewriter, loc, matmul.getResult(), yPermutation);
+
+  Value init = layer.initOperand().get();
+  if (!isZeroFilled(init))
+    result = linalg::AddOp::create(rewriter, loc, ValueRange{result, init},
+                                   ValueRange{init})
+                 ->getResult(0);
+  if (result.getType() != op->getResult(0).getType())
+    result = tensor::CastOp::create(rewriter, loc, op->getResult(0).getType(),
+                                    result);
+  rewriter.replaceOp(op, result);
+  return matmul;
+}
+
+} // namespace r2q

@@ -1,0 +1,54 @@
+//===- LoweringUtilities.cpp - Small passes that end lowering pipelines ---===//
+
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace r2q {
+#define GEN_PASS_DEF_R2QEMITCINTERFACEPASS
+#define GEN_PASS_DEF_R2QVERIFYLLVMCONTRACTPASS
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+} // namespace r2q
+
+using namespace mlir;
+
+namespace r2q {
+namespace {
+
+class EmitCInterfacePass
+    : public impl::R2QEmitCInterfacePassBase<EmitCInterfacePass> {
+public:
+  using Base::Base;
+
+  void runOnOperation() override {
+    getOperation()->walk([](func::FuncOp function) {
+      if (function.isPublic() && !function.isExternal())
+        function->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                          UnitAttr::get(function.getContext()));
+    });
+  }
+};
+
+class VerifyLLVMContractPass
+    : public impl::R2QVerifyLLVMContractPassBase<VerifyLLVMContractPass> {
+public:
+  using Base::Base;
+
+  void runOnOperation() override {
+    bool clean = true;
+    getOperation()->walk([&](Operation *op) {
+      if (op == getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
+        return;
+      op->emitError() << "'" << op->getName()
+                      << "' was not lowered to the LLVM dialect";
+      clean = false;
+    });
+    if (!clean)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace r2q
