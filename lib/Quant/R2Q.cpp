@@ -265,7 +265,9 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
   const int64_t groupSize = scheme.groupSize;
   const int planes = scheme.planes;
   PackedWeight packed = PackedWeight::zeros(weights.rows, weights.cols, scheme);
-  FirstPosition firstOverflow; // (row, group) of a scale that is not finite.
+  // (row, group) of the first scale that overflows the scale type, and of the
+  // first group whose largest decoded magnitude, sum_p a_p, overflows f32.
+  FirstPosition firstOverflow, firstDecodeOverflow;
   parallelFor(weights.rows, options.threads, [&](int64_t begin, int64_t end) {
     std::vector<float> group(groupSize), residual(groupSize);
     std::vector<uint8_t> negative(planes * groupSize);
@@ -278,13 +280,17 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
         if (scheme.method == Method::Refined)
           refineGroup(group.data(), groupSize, planes, scheme.scaleType, scales,
                       negative.data(), options.maxRefineSteps);
+        float largestMagnitude = 0;
         for (int plane = 0; plane < planes; ++plane) {
           if (!std::isfinite(scales[plane]))
             firstOverflow.report({row, g});
+          largestMagnitude += scales[plane];
           packed.scaleRow(plane, row)[g] = scales[plane];
           setSignBits(negative.data() + plane * groupSize, groupSize,
                       g * groupSize, packed.signRow(plane, row));
         }
+        if (!std::isfinite(largestMagnitude))
+          firstDecodeOverflow.report({row, g});
       }
     }
   });
@@ -294,6 +300,13 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
                            ", group " + std::to_string(at.col) + " overflows " +
                            std::string(floatTypeName(scheme.scaleType)) +
                            "; use a wider scale type or rescale the weights");
+  }
+  if (firstDecodeOverflow.found()) {
+    Position at = firstDecodeOverflow.get();
+    return Status::failure("the weights of row " + std::to_string(at.row) +
+                           ", group " + std::to_string(at.col) +
+                           " would decode to infinity in f32 (the sum of "
+                           "their scales overflows); rescale the weights");
   }
   result = std::move(packed);
   return Status::success();
