@@ -25,8 +25,9 @@ Value extendToF32(OpBuilder &builder, Location loc, Value value) {
   if (type.getElementType().isF32())
     return value;
   auto f32Type = type.clone(builder.getF32Type());
-  Value init = tensor::EmptyOp::create(builder, loc, f32Type.getShape(),
-                                       builder.getF32Type());
+  Value init = tensor::EmptyOp::create(
+      builder, loc, tensor::getMixedSizes(builder, loc, value),
+      builder.getF32Type());
   AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
   SmallVector<utils::IteratorType> parallel(type.getRank(),
                                             utils::IteratorType::parallel);

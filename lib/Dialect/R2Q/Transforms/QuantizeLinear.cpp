@@ -158,12 +158,12 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
     layer.op->emitRemark() << "layer '" << name
                            << "' left in float: " << layer.n * layer.k
                            << " weights, fewer than "
-                           << "min-weights = " << minWeights;
+                           << "min-weights = " << minWeights.getValue();
     return false;
   }
   if (!canQuantizeColumns(layer.k, groupSize)) {
     layer.op->emitRemark() << "layer '" << name << "' left in float: group "
-                           << "size " << groupSize
+                           << "size " << groupSize.getValue()
                            << " does not divide K = " << layer.k;
     return false;
   }
@@ -189,8 +189,9 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, relative error {6:f4}",
-        name, packed.rows, packed.cols, groupSize, planes,
-        quant::bitsPerWeight(quantScheme), error.relativeError());
+        name, packed.rows, packed.cols, scheme.getGroupSize(),
+        scheme.getPlanes(), quant::bitsPerWeight(quantScheme),
+        error.relativeError());
   }
 
   MLIRContext *context = rewriter.getContext();
@@ -222,7 +223,8 @@ QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, quantized at run time",
-        name, layer.n, layer.k, groupSize, planes, scheme.getBitsPerWeight());
+        name, layer.n, layer.k, scheme.getGroupSize(), scheme.getPlanes(),
+        scheme.getBitsPerWeight());
   Location loc = layer.op->getLoc();
   Value weight = layer.weight.value;
   if (layer.weight.transposed) {
