@@ -31,7 +31,7 @@ test: build
 	@scripts/run-tests.sh $(BUILD)
 
 demo: build
-	$(BUILD)/bin/r2q-demo examples/weights/minilm_l6_layer0_ffn_up.npy
+	$(BUILD)/bin/r2q-demo
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format-22 -i

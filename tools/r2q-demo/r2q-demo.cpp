@@ -1,109 +1,50 @@
-//===- r2q-demo.cpp - The main job on a bundled example -------------------===//
+//===- r2q-demo.cpp - The main job on bundled examples --------------------===//
 //
-// Quantizes a real weight matrix with R2Q and with 2-bit round-to-nearest and
-// prints their errors side by side.
+// 1. R2Q against 2-bit round-to-nearest on a real weight matrix.
+// 2. A Llama-style MLP block in Torch-MLIR form quantized, compiled for this
+//    CPU and run: bits per weight, error and time against the float block.
 //
 //===----------------------------------------------------------------------===//
 
-#include "r2q/Quant/Npy.h"
-#include "r2q/Quant/R2Q.h"
-#include "r2q/Quant/Reference.h"
-#include "r2q/Quant/RoundToNearest.h"
+#include "LlamaBlockDemo.h"
+#include "QuantizationReport.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
 
 #include <cstdio>
-#include <vector>
 
-using namespace r2q::quant;
-
-namespace {
-
-struct Result {
-  const char *method;
-  int64_t groupSize;
-  double bitsPerWeight;
-  ErrorStats error;
-};
-
-Result measureR2Q(const MatrixView &weights, Method method, int64_t groupSize) {
-  Scheme scheme{groupSize, /*planes=*/2, method, FloatType::F16};
-  PackedWeight packed;
-  if (Status status = quantize(weights, scheme, packed); !status) {
-    std::fprintf(stderr, "error: %s\n", status.message().c_str());
-    std::exit(1);
-  }
-  std::vector<float> reconstruction(weights.rows * weights.cols);
-  dequantize(packed, reconstruction.data());
-  return {method == Method::Greedy ? "R2Q greedy (paper)" : "R2Q refined",
-          groupSize, bitsPerWeight(scheme),
-          measureError(weights, reconstruction.data())};
-}
-
-/// Storage of RTN: 2-bit codes, an f16 scale per group, and for min/max a
-/// 2-bit integer zero point per group.
-Result measureRoundToNearest(const MatrixView &weights, RoundToNearestKind kind,
-                             int64_t groupSize) {
-  std::vector<float> reconstruction(weights.rows * weights.cols);
-  if (Status status = roundToNearest(weights, groupSize, /*bits=*/2, kind,
-                                     reconstruction.data());
-      !status) {
-    std::fprintf(stderr, "error: %s\n", status.message().c_str());
-    std::exit(1);
-  }
-  bool minMax = kind == RoundToNearestKind::MinMax;
-  double overhead = minMax ? 16.0 + 2.0 : 16.0;
-  return {minMax ? "RTN min/max, zero point" : "RTN absmax, symmetric",
-          groupSize, 2.0 + overhead / groupSize,
-          measureError(weights, reconstruction.data())};
-}
-
-void printRow(const Result &result) {
-  std::printf("%6lld  %-24s %8.3f  %10.4f  %12.4e\n",
-              static_cast<long long>(result.groupSize), result.method,
-              result.bitsPerWeight, result.error.relativeError(),
-              result.error.meanSquaredError());
-}
-
-} // namespace
+namespace cl = llvm::cl;
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s WEIGHTS.npy\n", argv[0]);
-    return 2;
-  }
-  NpyMatrix matrix;
-  if (Status status = readNpyMatrix(argv[1], matrix); !status) {
-    std::fprintf(stderr, "error: %s\n", status.message().c_str());
-    return 1;
-  }
-  MatrixView weights = matrix.view();
-  std::printf("r2q demo: 2-bit quantization of %s (%lld x %lld, %s)\n\n",
-              argv[1], static_cast<long long>(weights.rows),
-              static_cast<long long>(weights.cols),
-              std::string(floatTypeName(weights.type)).c_str());
-  std::printf("%6s  %-24s %8s  %10s  %12s\n", "group", "method", "bits/w",
-              "rel.error", "MSE");
+  llvm::InitLLVM init(argc, argv);
+  cl::opt<std::string> weights(
+      "weights", cl::desc("A 2-D float .npy weight matrix to quantize"),
+      cl::init("examples/weights/minilm_l6_layer0_ffn_up.npy"));
+  cl::opt<std::string> model(
+      "model", cl::desc("The Llama MLP template in Torch-MLIR form"),
+      cl::init("examples/llama_mlp.mlir.in"));
+  cl::opt<int64_t> hidden("hidden", cl::desc("Hidden size of the block"),
+                          cl::init(1024));
+  cl::opt<int64_t> intermediate("intermediate",
+                                cl::desc("Intermediate size of the block"),
+                                cl::init(2816));
+  cl::list<int64_t> batches("batch", cl::desc("Batch sizes to run"),
+                            cl::CommaSeparated);
+  cl::opt<int> repetitions("repetitions",
+                           cl::desc("Timed runs per measurement (median)"),
+                           cl::init(15));
+  cl::ParseCommandLineOptions(argc, argv, "r2q: the main job\n");
 
-  std::vector<Result> greedyAt128;
-  for (int64_t groupSize : {32, 64, 128}) {
-    if (weights.cols % groupSize != 0)
-      continue;
-    std::vector<Result> rows = {
-        measureR2Q(weights, Method::Greedy, groupSize),
-        measureR2Q(weights, Method::Refined, groupSize),
-        measureRoundToNearest(weights, RoundToNearestKind::MinMax, groupSize),
-        measureRoundToNearest(weights, RoundToNearestKind::AbsMax, groupSize)};
-    for (const Result &row : rows)
-      printRow(row);
-    std::printf("\n");
-    if (groupSize == 128)
-      greedyAt128 = rows;
-  }
-  if (greedyAt128.size() == 4) {
-    double r2q = greedyAt128[0].error.meanSquaredError();
-    double rtn = greedyAt128[2].error.meanSquaredError();
-    std::printf("At group size 128, R2Q greedy has %.2fx %s squared error than "
-                "2-bit round-to-nearest (min/max).\n",
-                r2q < rtn ? rtn / r2q : r2q / rtn, r2q < rtn ? "less" : "MORE");
-  }
-  return 0;
+  if (int status = r2q::demo::printQuantizationReport(weights))
+    return status;
+  std::printf("\n");
+  r2q::demo::LlamaBlockOptions options;
+  options.templatePath = model;
+  options.hidden = hidden;
+  options.intermediate = intermediate;
+  if (!batches.empty())
+    options.batches.assign(batches.begin(), batches.end());
+  options.repetitions = repetitions;
+  return r2q::demo::runLlamaBlockDemo(options);
 }

@@ -14,6 +14,9 @@
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/HostTensor.h"
 #include "r2q/Runtime/Jit.h"
+#include "r2q/Runtime/ModuleStats.h"
+
+#include "mlir/Parser/Parser.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -147,7 +150,64 @@ protected:
   mlir::MLIRContext context;
 };
 
-TEST_P(LinearLayerExecutionTest, MatchesNumericsCore) {
+/// Compiles the layer with `pipeline` and runs it on `input`.
+std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
+                            const std::vector<float> &weight,
+                            const std::vector<float> &input,
+                            llvm::StringRef pipeline) {
+  auto compiled =
+      compileSource(context,
+                    layerSource(shape.form, shape.batch, shape.m, shape.n,
+                                shape.k, shape.dynamicRows, weight),
+                    pipeline);
+  EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
+  if (!compiled)
+    return {};
+  llvm::Error error = llvm::Error::success();
+  std::vector<float> output;
+  if (shape.form == Form::BatchMatmulBroadcast) {
+    HostTensor<float, 3> x({shape.batch, shape.m, shape.k});
+    x.data() = input;
+    auto xDescriptor = x.descriptor();
+    StridedMemRefType<float, 3> result{};
+    error = (*compiled)->call("linear", &result, &xDescriptor);
+    if (!error)
+      output = HostTensor<float, 3>::adoptResult(result).data();
+  } else {
+    HostTensor<float, 2> x({shape.m, shape.k});
+    x.data() = input;
+    auto xDescriptor = x.descriptor();
+    StridedMemRefType<float, 2> result{};
+    error = (*compiled)->call("linear", &result, &xDescriptor);
+    if (!error)
+      output = HostTensor<float, 2>::adoptResult(result).data();
+  }
+  EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
+  return output;
+}
+
+/// Whether every output is within 1e-5 * sum_k |x_k w_k| of `expected`,
+/// where `weightAt(n, k)` is the weight the output should have used.
+template <typename WeightAt>
+void expectCloseToReference(const Shape &shape, const std::vector<float> &input,
+                            const std::vector<float> &output,
+                            const std::vector<double> &expected,
+                            WeightAt weightAt) {
+  const int64_t rows = shape.batch * shape.m;
+  ASSERT_EQ(output.size(), static_cast<size_t>(rows * shape.n));
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t col = 0; col < shape.n; ++col) {
+      double magnitude = 0;
+      for (int64_t i = 0; i < shape.k; ++i)
+        magnitude += std::fabs(input[row * shape.k + i] * weightAt(col, i));
+      int64_t index = row * shape.n + col;
+      ASSERT_NEAR(output[index], expected[index], 1e-5 * magnitude + 1e-30)
+          << "at row " << row << ", column " << col;
+    }
+  }
+}
+
+TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   const Shape shape = GetParam();
   const unsigned seed = freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
@@ -155,35 +215,11 @@ TEST_P(LinearLayerExecutionTest, MatchesNumericsCore) {
   const int64_t rows = shape.batch * shape.m;
   std::vector<float> weight = gaussian(shape.n * shape.k, generator, 0.05f);
   std::vector<float> input = gaussian(rows * shape.k, generator);
-
-  std::string pipeline = llvm::formatv(
-      "r2q-quantize-linear{{group-size={0}},r2q-cpu-pipeline", shape.groupSize);
-  auto compiled =
-      compileSource(context,
-                    layerSource(shape.form, shape.batch, shape.m, shape.n,
-                                shape.k, shape.dynamicRows, weight),
-                    pipeline);
-  ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
-
-  std::vector<float> output;
-  if (shape.form == Form::BatchMatmulBroadcast) {
-    HostTensor<float, 3> x({shape.batch, shape.m, shape.k});
-    x.data() = input;
-    auto xDescriptor = x.descriptor();
-    StridedMemRefType<float, 3> result{};
-    llvm::Error error = (*compiled)->call("linear", &result, &xDescriptor);
-    ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
-    output = HostTensor<float, 3>::adoptResult(result).data();
-  } else {
-    HostTensor<float, 2> x({shape.m, shape.k});
-    x.data() = input;
-    auto xDescriptor = x.descriptor();
-    StridedMemRefType<float, 2> result{};
-    llvm::Error error = (*compiled)->call("linear", &result, &xDescriptor);
-    ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
-    output = HostTensor<float, 2>::adoptResult(result).data();
-  }
-  ASSERT_EQ(output.size(), static_cast<size_t>(rows * shape.n));
+  std::vector<float> output = runLayer(
+      context, shape, weight, input,
+      llvm::formatv("r2q-quantize-linear{{group-size={0}},r2q-cpu-pipeline",
+                    shape.groupSize)
+          .str());
 
   // The reference: the numerics core's quantization, in double.
   quant::Scheme scheme;
@@ -193,37 +229,49 @@ TEST_P(LinearLayerExecutionTest, MatchesNumericsCore) {
                   quant::MatrixView::ofFloats(weight.data(), shape.n, shape.k),
                   scheme, packed)
                   .ok());
+  quant::MatrixView floatWeight =
+      quant::MatrixView::ofFloats(weight.data(), shape.n, shape.k);
   std::vector<double> expected(rows * shape.n), exact(rows * shape.n);
   quant::referenceMatmul(input.data(), rows, packed, expected.data());
-  quant::referenceMatmul(
-      input.data(), rows,
-      quant::MatrixView::ofFloats(weight.data(), shape.n, shape.k),
-      exact.data());
-
-  double errorSquared = 0, exactSquared = 0;
-  for (int64_t row = 0; row < rows; ++row) {
-    for (int64_t col = 0; col < shape.n; ++col) {
-      double magnitude = 0;
-      for (int64_t i = 0; i < shape.k; ++i)
-        magnitude += std::fabs(input[row * shape.k + i] * packed.value(col, i));
-      int64_t index = row * shape.n + col;
-      ASSERT_NEAR(output[index], expected[index], 1e-5 * magnitude + 1e-30)
-          << "at row " << row << ", column " << col;
-      errorSquared += std::pow(output[index] - exact[index], 2);
-      exactSquared += exact[index] * exact[index];
-    }
-  }
+  quant::referenceMatmul(input.data(), rows, floatWeight, exact.data());
+  expectCloseToReference(
+      shape, input, output, expected,
+      [&](int64_t n, int64_t k) { return packed.value(n, k); });
 
   // Against the float layer the error is the weights' quantization error.
+  double errorSquared = 0, exactSquared = 0;
+  for (size_t i = 0; i < output.size(); ++i) {
+    errorSquared += std::pow(output[i] - exact[i], 2);
+    exactSquared += exact[i] * exact[i];
+  }
   std::vector<float> reconstruction(shape.n * shape.k);
   quant::dequantize(packed, reconstruction.data());
-  double weightError = quant::measureError(quant::MatrixView::ofFloats(
-                                               weight.data(), shape.n, shape.k),
-                                           reconstruction.data())
-                           .relativeError();
+  double weightError =
+      quant::measureError(floatWeight, reconstruction.data()).relativeError();
   double outputError = std::sqrt(errorSquared / exactSquared);
   EXPECT_GT(outputError, 0.3 * weightError);
   EXPECT_LT(outputError, 3.0 * weightError);
+}
+
+// The float layer compiled the same way (the baseline of every benchmark).
+TEST_P(LinearLayerExecutionTest, FloatLayerMatchesReference) {
+  const Shape shape = GetParam();
+  const unsigned seed = freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 generator(seed);
+  const int64_t rows = shape.batch * shape.m;
+  std::vector<float> weight = gaussian(shape.n * shape.k, generator, 0.05f);
+  std::vector<float> input = gaussian(rows * shape.k, generator);
+  std::vector<float> output =
+      runLayer(context, shape, weight, input, "r2q-cpu-pipeline");
+  std::vector<double> expected(rows * shape.n);
+  quant::referenceMatmul(
+      input.data(), rows,
+      quant::MatrixView::ofFloats(weight.data(), shape.n, shape.k),
+      expected.data());
+  expectCloseToReference(
+      shape, input, output, expected,
+      [&](int64_t n, int64_t k) { return weight[n * shape.k + k]; });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -239,5 +287,37 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{1, 17, 48, 256, 256, true, Form::MatmulIndexingMaps},
         Shape{3, 5, 11, 256, 32, false, Form::BatchMatmulBroadcast},
         Shape{2, 1, 19, 128, 128, false, Form::BatchMatmulBroadcast}));
+
+} // namespace
+
+namespace {
+
+/// The compiled Torch-MLIR fixtures carry 2-bit planes and f16 scales, not
+/// float weights: at most 2.3 bits of constant data per weight. (Fixtures
+/// without biases: a bias is float data of its own, 0.1 bit per weight on
+/// these small layers.)
+TEST(CompiledModuleSize, TorchFixturesCarryAtMost2Point3BitsPerWeight) {
+  mlir::DialectRegistry registry;
+  registerR2QAndUpstream(registry);
+  registerJitTranslations(registry);
+  mlir::MLIRContext context(registry);
+  for (const char *name : {"llama_mlp_f32", "llama_mlp_bf16",
+                           "llama_attn_proj_f32", "linear_nobias_bf16"}) {
+    SCOPED_TRACE(name);
+    std::string path =
+        std::string(R2Q_SOURCE_DIR) + "/test/Torch/fixtures/" + name + ".mlir";
+    auto module = mlir::parseSourceFile<mlir::ModuleOp>(path, &context);
+    ASSERT_TRUE(module) << "cannot parse " << path;
+    int64_t weights = countLinearLayerWeights(*module);
+    ASSERT_GT(weights, 0);
+    auto compiled =
+        compileModule(*module, "r2q-quantize-linear,r2q-cpu-pipeline");
+    ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
+    double bitsPerWeight = 8.0 * countConstantBytes(*module) / weights;
+    EXPECT_LE(bitsPerWeight, 2.3);
+    // Sign planes alone take 2 bits per weight: nothing was lost either.
+    EXPECT_GE(bitsPerWeight, 2.0);
+  }
+}
 
 } // namespace

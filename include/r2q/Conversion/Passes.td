@@ -11,12 +11,13 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     The portable lowering of the r2q dialect: every op becomes
     `linalg.generic` ops on builtin tensors that any MLIR backend can take.
 
-    * `r2q.dequantize` decodes `sum_p scale_p * (bit_p ? -1 : +1)` in f32,
-      one element per loop iteration, reading sign bits with shifts.
-    * `r2q.matmul` decodes the weight transposed (`K x N`) and contracts it
-      with the activation in f32, with the output feature `N` as the
-      innermost loop so that the loops vectorize without reassociating the
-      reduction; f16 or bf16 results are rounded at the end.
+    * `r2q.dequantize` decodes `sum_p scale_p * (bit_p ? -1 : +1)` in f32
+      over loops `(n, group, byte, bit)`: each sign byte is read once and its
+      bits decoded by the innermost loop with shifts.
+    * `r2q.matmul` decodes the weight (`N x K`) the same way and contracts it
+      with the activation over `(..., n, k)`, accumulating in f32; the
+      reduction is marked `reassoc` so that it vectorizes over contiguous
+      `x` and `w`. f16 or bf16 results are rounded at the end.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
@@ -35,8 +36,8 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
         -> tensor<?x256xf32>
     ```
 
-    After: a `linalg.generic` decoding `tensor<512x256xf32>` from the planes
-    and a contraction `linalg.generic` over `(m, k, n)`.
+    After: a `linalg.generic` decoding `tensor<256x512xf32>` from the planes
+    and a contraction `linalg.generic` over `(m, n, k)`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

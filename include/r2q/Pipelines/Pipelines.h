@@ -26,9 +26,9 @@ struct CPUPipelineOptions
 };
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
-/// convert-r2q-to-linalg, one-shot bufferization with identity-layout
-/// function boundaries, buffer deallocation, linalg to loops, and the
-/// conversions to LLVM, ending with r2q-verify-llvm-contract.
+/// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization with
+/// identity-layout function boundaries, buffer deallocation, linalg to loops,
+/// and the conversions to LLVM, ending with r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 

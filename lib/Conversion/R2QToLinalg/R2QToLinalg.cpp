@@ -168,23 +168,19 @@ Value decodeWeight(OpBuilder &builder, Location loc, ValueRange bytes,
   return sum;
 }
 
-/// Decodes signs (P x N x K/8) and scales (P x N x K/G) into an N x K (or,
-/// `transposed`, K x N) tensor of `elementType`.
+/// Decodes signs (P x N x K/8) and scales (P x N x K/G) into an N x K tensor
+/// of `elementType`, over loops (n, g, b, j): each sign byte is read once and
+/// its eight bits decoded by the innermost loop.
 Value decodeToFloat(OpBuilder &builder, Location loc, Value signs, Value scales,
-                    int64_t groupSize, bool transposed, Type elementType) {
+                    int64_t groupSize, Type elementType) {
   MLIRContext *context = builder.getContext();
   auto signsType = cast<RankedTensorType>(signs.getType());
   int64_t planes = signsType.getDimSize(0), n = signsType.getDimSize(1);
   int64_t k = 8 * signsType.getDimSize(2);
   int64_t groups = k / groupSize, bytesPerGroup = groupSize / 8;
-
-  // Loops (n, g, b, j), or (g, b, j, n) when transposed.
-  AffineExpr dN, dG, dB, dJ;
-  if (transposed)
-    bindDims(context, dG, dB, dJ, dN);
-  else
-    bindDims(context, dN, dG, dB, dJ);
-  unsigned bitLoop = transposed ? 2 : 3;
+  AffineExpr dN, dG, dB;
+  bindDims(context, dN, dG, dB);
+  const unsigned bitLoop = 3;
 
   SmallVector<Value> inputs;
   SmallVector<AffineMap> maps;
@@ -201,10 +197,8 @@ Value decodeToFloat(OpBuilder &builder, Location loc, Value signs, Value scales,
 
   SmallVector<Value> dynamicRows;
   appendIfDynamic(builder, loc, signs, 1, dynamicRows);
-  SmallVector<int64_t> outShape =
-      transposed ? SmallVector<int64_t>{groups, bytesPerGroup, 8, n}
-                 : SmallVector<int64_t>{n, groups, bytesPerGroup, 8};
-  Value init = emptyTensor(builder, loc, outShape, elementType, dynamicRows);
+  Value init = emptyTensor(builder, loc, {n, groups, bytesPerGroup, 8},
+                           elementType, dynamicRows);
   maps.push_back(builder.getMultiDimIdentityMap(4));
 
   Value decoded =
@@ -223,8 +217,6 @@ Value decodeToFloat(OpBuilder &builder, Location loc, Value signs, Value scales,
                 convertFloat(nested, nestedLoc, weight, elementType));
           })
           ->getResult(0);
-  if (transposed)
-    return mergeDims(builder, loc, decoded, {{0, 1, 2}, {3}});
   return mergeDims(builder, loc, decoded, {{0}, {1, 2, 3}});
 }
 
@@ -240,7 +232,6 @@ struct DequantizeToLinalg : OpConversionPattern<DequantizeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Value decoded = decodeToFloat(rewriter, op.getLoc(), adaptor.getSigns(),
                                   adaptor.getScales(), op.getGroupSize(),
-                                  /*transposed=*/false,
                                   op.getResult().getType().getElementType());
     rewriter.replaceOpWithNewOp<tensor::CastOp>(op, op.getResult().getType(),
                                                 decoded);
@@ -248,9 +239,10 @@ struct DequantizeToLinalg : OpConversionPattern<DequantizeOp> {
   }
 };
 
-/// y[..., n] = sum_k x[..., k] * w_t[k][n] over loops (..., k, n), with the
-/// weight decoded as K x N so that the innermost loop walks contiguous
-/// memory of both the weight and the output.
+/// y[..., n] = sum_k x[..., k] * w[n][k] over loops (..., n, k). The weight
+/// is decoded N x K, reading each sign byte once with the bit loop innermost;
+/// the reduction over K reads x and w contiguously and is marked
+/// reassociable so that it vectorizes (the sum is still accumulated in f32).
 struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -266,7 +258,7 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
     int64_t rank = resultType.getRank();
 
     Value weight = decodeToFloat(rewriter, loc, signs, adaptor.getScales(),
-                                 op.getGroupSize(), /*transposed=*/true, f32);
+                                 op.getGroupSize(), f32);
 
     SmallVector<Value> dynamicSizes;
     for (int64_t dim = 0; dim + 1 < rank; ++dim)
@@ -277,8 +269,8 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
     Value accumulator = zeroFilled(
         rewriter, loc, emptyTensor(rewriter, loc, shape, f32, dynamicSizes));
 
-    // Loops: the batch and row dims of x, then k, then n.
-    unsigned loops = rank + 1, kLoop = rank - 1, nLoop = rank;
+    // Loops: the batch and row dims of x, then n, then k.
+    unsigned loops = rank + 1, nLoop = rank - 1, kLoop = rank;
     SmallVector<AffineExpr> leading;
     for (int64_t dim = 0; dim + 1 < rank; ++dim)
       leading.push_back(getAffineDimExpr(dim, context));
@@ -290,12 +282,15 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
     SmallVector<AffineMap> maps = {
         withLast(leading, kLoop),
         AffineMap::get(loops, 0,
-                       {getAffineDimExpr(kLoop, context),
-                        getAffineDimExpr(nLoop, context)},
+                       {getAffineDimExpr(nLoop, context),
+                        getAffineDimExpr(kLoop, context)},
                        context),
         withLast(leading, nLoop)};
     SmallVector<IteratorType> iterators(loops, kParallel);
     iterators[kLoop] = kReduction;
+    auto reassociable = arith::FastMathFlagsAttr::get(
+        context,
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
 
     Value product =
         linalg::GenericOp::create(
@@ -303,12 +298,13 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
             accumulator, maps, iterators,
             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
               Value activation = convertFloat(nested, nestedLoc, args[0], f32);
-              Value term =
-                  arith::MulFOp::create(nested, nestedLoc, activation, args[1]);
-              linalg::YieldOp::create(
-                  nested, nestedLoc,
-                  arith::AddFOp::create(nested, nestedLoc, args[2], term)
-                      .getResult());
+              Value term = arith::MulFOp::create(nested, nestedLoc, activation,
+                                                 args[1], reassociable);
+              linalg::YieldOp::create(nested, nestedLoc,
+                                      arith::AddFOp::create(nested, nestedLoc,
+                                                            args[2], term,
+                                                            reassociable)
+                                          .getResult());
             })
             ->getResult(0);
     Value result =

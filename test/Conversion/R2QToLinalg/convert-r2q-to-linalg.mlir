@@ -1,28 +1,28 @@
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
 
-// CHECK-DAG: #[[$SIGN_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0, d1)>
-// CHECK-DAG: #[[$SCALE_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0)>
-// CHECK-DAG: #[[$X_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$SIGN_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$SCALE_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+// CHECK-DAG: #[[$X_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[$W_MAP:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
-// CHECK-DAG: #[[$Y_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$Y_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 
-// The weight is decoded K x N over loops (g, b, j, n), then contracted over
-// (m, k, n) with n innermost; bf16 activations are widened in the body.
+// The weight is decoded N x K over loops (n, g, b, j), then contracted over
+// (m, n, k) in f32; bf16 activations are widened in the body.
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME: (%[[X:.*]]: tensor<?x256xbf16>, %[[S:.*]]: tensor<2x16x32xi8>, %[[A:.*]]: tensor<2x16x2xf16>)
 // CHECK: %[[S0:.*]] = tensor.extract_slice %[[S]][0, 0, 0] [1, 16, 32] [1, 1, 1] : tensor<2x16x32xi8> to tensor<16x32xi8>
 // CHECK: tensor.expand_shape %[[S0]] {{\[}}[0], [1, 2]] output_shape [16, 2, 16] : tensor<16x32xi8> into tensor<16x2x16xi8>
 // CHECK: %[[DECODED:.*]] = linalg.generic {indexing_maps = [#[[$SIGN_MAP]], #[[$SIGN_MAP]], #[[$SCALE_MAP]], #[[$SCALE_MAP]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-// CHECK-SAME: outs(%{{.*}} : tensor<2x16x8x16xf32>)
-// CHECK: linalg.index 2
+// CHECK-SAME: outs(%{{.*}} : tensor<16x2x16x8xf32>)
+// CHECK: linalg.index 3
 // CHECK: arith.shrui
 // CHECK: arith.select
-// CHECK: %[[W:.*]] = tensor.collapse_shape %[[DECODED]] {{\[}}[0, 1, 2], [3]] : tensor<2x16x8x16xf32> into tensor<256x16xf32>
+// CHECK: %[[W:.*]] = tensor.collapse_shape %[[DECODED]] {{\[}}[0], [1, 2, 3]] : tensor<16x2x16x8xf32> into tensor<16x256xf32>
 // CHECK: %[[ACC:.*]] = linalg.fill
-// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#[[$X_MAP]], #[[$W_MAP]], #[[$Y_MAP]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[X]], %[[W]] : tensor<?x256xbf16>, tensor<256x16xf32>) outs(%[[ACC]] : tensor<?x16xf32>)
+// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#[[$X_MAP]], #[[$W_MAP]], #[[$Y_MAP]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : tensor<?x256xbf16>, tensor<16x256xf32>) outs(%[[ACC]] : tensor<?x16xf32>)
 // CHECK: arith.extf %{{.*}} : bf16 to f32
-// CHECK: arith.mulf
-// CHECK: arith.addf
+// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
 // CHECK: return %[[Y]]
 func.func @matmul(%x: tensor<?x256xbf16>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<?x256xbf16>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<?x16xf32>
@@ -34,7 +34,7 @@ func.func @matmul(%x: tensor<?x256xbf16>, %s: tensor<2x16x32xi8>, %a: tensor<2x1
 // A 3-D input keeps its batch loops outermost; an f16 result is rounded
 // after the f32 accumulation.
 // CHECK-LABEL: func.func @matmul_3d_f16
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<2x?x64xf16>, tensor<64x8xf32>) outs(%{{.*}} : tensor<2x?x8xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x?x64xf16>, tensor<8x64xf32>) outs(%{{.*}} : tensor<2x?x8xf32>)
 // CHECK: %[[R:.*]] = linalg.generic
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: return %[[R]] : tensor<2x?x8xf16>

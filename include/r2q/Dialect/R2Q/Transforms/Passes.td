@@ -127,6 +127,36 @@ def R2QDecomposeQuantizePass : Pass<"r2q-decompose-quantize"> {
   ];
 }
 
+def R2QPrepareCPULoopsPass : Pass<"r2q-prepare-cpu-loops"> {
+  let summary = "fold constant transposes and order contraction loops for CPU";
+  let description = [{
+    Readies linalg on tensors for lowering to loops that LLVM vectorizes, for
+    float and r2q layers alike, so that both are compiled the same way:
+
+    * a 2-D `linalg.transpose` of a constant becomes the transposed constant
+      (Torch-MLIR transposes every `nn.Linear` weight at run time otherwise);
+    * named linalg ops become `linalg.generic`;
+    * a contraction whose innermost loop is a reduction gets the parallel loop
+      that indexes the innermost output dimension moved innermost, when that
+      loop is the innermost index of every operand it indexes: the inner loop
+      then reads and writes contiguous memory and vectorizes without
+      reassociating the reduction: `(m, n, k)` becomes `(m, k, n)` for
+      `y[m][n] += x[m][k] * w[k][n]`.
+
+    Before:
+
+    ```mlir
+    %wt = linalg.transpose ins(%w_const : tensor<256x512xf32>) ...
+    %y = linalg.matmul ins(%x, %wt : tensor<?x512xf32>, tensor<512x256xf32>) ...
+    ```
+
+    After: `%wt` is an `arith.constant` of `tensor<512x256xf32>` and `%y` a
+    `linalg.generic` with `iterator_types = ["parallel", "reduction",
+    "parallel"]`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def R2QEmitCInterfacePass : Pass<"r2q-emit-c-interface"> {
   let summary = "give public functions a C interface for JITs and C callers";
   let description = [{

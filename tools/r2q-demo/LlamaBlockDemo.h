@@ -1,0 +1,31 @@
+//===- LlamaBlockDemo.h - Quantize, compile and run a model block -*- C++ -*-=//
+
+#ifndef R2Q_TOOLS_R2Q_DEMO_LLAMABLOCKDEMO_H
+#define R2Q_TOOLS_R2Q_DEMO_LLAMABLOCKDEMO_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace r2q::demo {
+
+struct LlamaBlockOptions {
+  /// The Torch-MLIR-form template with @HIDDEN@ and @INTERMEDIATE@.
+  std::string templatePath;
+  int64_t hidden = 1024;
+  int64_t intermediate = 2816;
+  std::vector<int64_t> batches = {1, 16};
+  int repetitions = 15;
+};
+
+/// Builds the Llama-style MLP block with deterministic random weights,
+/// compiles it twice for this CPU (float, and quantized by
+/// r2q-quantize-linear) through r2q-cpu-pipeline, runs both on random
+/// inputs, and prints bits per weight of the compiled modules, the relative
+/// error against the float block and the time against it. Returns the
+/// process exit code.
+int runLlamaBlockDemo(const LlamaBlockOptions &options);
+
+} // namespace r2q::demo
+
+#endif // R2Q_TOOLS_R2Q_DEMO_LLAMABLOCKDEMO_H
