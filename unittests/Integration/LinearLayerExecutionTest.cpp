@@ -26,6 +26,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -319,5 +320,69 @@ TEST(CompiledModuleSize, TorchFixturesCarryAtMost2Point3BitsPerWeight) {
     EXPECT_GE(bitsPerWeight, 2.0);
   }
 }
+
+} // namespace
+
+namespace {
+
+/// Runtime quantization (r2q.quantize of an argument, decomposed into
+/// r2q.residual stages and lowered) gives the numerics core's signs and
+/// scales bit for bit.
+class RuntimeQuantizeTest
+    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
+
+TEST_P(RuntimeQuantizeTest, MatchesNumericsCoreBitForBit) {
+  auto [n, k, groupSize] = GetParam();
+  const unsigned seed = freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 generator(seed);
+  std::vector<float> weight = gaussian(n * k, generator, 0.05f);
+
+  mlir::DialectRegistry registry;
+  registerR2QAndUpstream(registry);
+  registerJitTranslations(registry);
+  mlir::MLIRContext context(registry);
+  std::string source = llvm::formatv(R"(
+func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x{0}x{3}xf16>) {{
+  %s, %a = r2q.quantize %w scheme <group_size = {4}> : tensor<{0}x{1}xf32>
+  return %s, %a : tensor<2x{0}x{2}xi8>, tensor<2x{0}x{3}xf16>
+})",
+                                     n, k, k / 8, k / groupSize, groupSize);
+  auto compiled = compileSource(context, source, "r2q-cpu-pipeline");
+  ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
+
+  HostTensor<float, 2> w({n, k});
+  w.data() = weight;
+  auto wDescriptor = w.descriptor();
+  struct {
+    StridedMemRefType<uint8_t, 3> signs;
+    StridedMemRefType<uint16_t, 3> scales;
+  } results{};
+  llvm::Error error = (*compiled)->call("quantize", &results, &wDescriptor);
+  ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
+  std::vector<uint8_t> signs =
+      HostTensor<uint8_t, 3>::adoptResult(results.signs).data();
+  std::vector<uint16_t> scales =
+      HostTensor<uint16_t, 3>::adoptResult(results.scales).data();
+
+  quant::Scheme scheme;
+  scheme.groupSize = groupSize;
+  quant::PackedWeight packed;
+  ASSERT_TRUE(quant::quantize(quant::MatrixView::ofFloats(weight.data(), n, k),
+                              scheme, packed)
+                  .ok());
+  EXPECT_EQ(signs, packed.signs);
+  std::vector<uint8_t> expectedScales = packed.encodedScales();
+  ASSERT_EQ(scales.size() * 2, expectedScales.size());
+  EXPECT_EQ(
+      std::memcmp(scales.data(), expectedScales.data(), expectedScales.size()),
+      0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RuntimeQuantizeTest,
+                         ::testing::Values(std::tuple{13, 128, 128},
+                                           std::tuple{70, 1024, 128},
+                                           std::tuple{5, 64, 8},
+                                           std::tuple{33, 256, 32}));
 
 } // namespace
