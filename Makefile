@@ -12,7 +12,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps configure build test demo format clean
+.PHONY: all deps configure build test demo bench format clean
 
 all: build
 
@@ -32,6 +32,10 @@ test: build
 
 demo: build
 	$(BUILD)/bin/r2q-demo
+
+bench: build
+	$(BUILD)/bin/r2q-bench-quantize
+	$(BUILD)/bin/r2q-bench-linear
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format-22 -i

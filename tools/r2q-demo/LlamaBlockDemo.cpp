@@ -6,9 +6,9 @@
 #include "r2q/Runtime/HostTensor.h"
 #include "r2q/Runtime/Jit.h"
 #include "r2q/Runtime/ModuleStats.h"
+#include "r2q/Runtime/Resources.h"
 #include "r2q/Runtime/Timing.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
@@ -53,23 +53,18 @@ uint32_t stableHash(llvm::StringRef text) {
   return hash;
 }
 
-/// Gives every dense_resource constant of `module` deterministic random
-/// data: Student-t(5) values (heavier tails than a Gaussian, like trained
-/// weights) with standard deviation 0.02, seeded by the resource name.
+/// Deterministic random data for every dense_resource weight of `module`:
+/// Student-t(5) values (heavier tails than a Gaussian, like trained weights)
+/// with standard deviation 0.02, seeded by the resource name.
 void attachRandomWeights(ModuleOp module) {
-  module.walk([](arith::ConstantOp constant) {
-    auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue());
-    if (!resource)
-      return;
-    auto handle = resource.getRawHandle();
-    std::mt19937 generator(stableHash(handle.getKey()));
+  supplyFloatResources(module, [](DenseResourceElementsAttr resource) {
+    std::mt19937 generator(stableHash(resource.getRawHandle().getKey()));
     std::student_t_distribution<float> studentT(5.0f);
     const float scale = 0.02f / std::sqrt(5.0f / 3.0f);
     std::vector<float> values(resource.getType().getNumElements());
     for (float &value : values)
       value = scale * studentT(generator);
-    handle.getResource()->setBlob(
-        HeapAsmResourceBlob::allocateAndCopyInferAlign<float>(values));
+    return values;
   });
 }
 

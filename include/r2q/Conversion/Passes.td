@@ -14,10 +14,14 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     * `r2q.dequantize` decodes `sum_p scale_p * (bit_p ? -1 : +1)` in f32
       over loops `(n, group, byte, bit)`: each sign byte is read once and its
       bits decoded by the innermost loop with shifts.
-    * `r2q.matmul` decodes the weight (`N x K`) the same way and contracts it
-      with the activation over `(..., n, k)`, accumulating in f32; the
-      reduction is marked `reassoc` so that it vectorizes over contiguous
-      `x` and `w`. f16 or bf16 results are rounded at the end.
+    * `r2q.matmul` accumulates in f32 with reductions marked `reassoc` (so
+      they vectorize), rounding f16/bf16 results at the end, and picks by the
+      number of activation rows M (at compile time when static, with an
+      `scf.if` otherwise): for M <= 2 (decoding) a single generic over
+      `(..., n, g, b, j)` decodes each weight inside the reduction and
+      materializes nothing; for larger M an `scf.for` decodes the weight in
+      tiles of output features (at most 256 KiB of f32, L2-resident) and
+      contracts each tile with all rows, so decoding costs once per weight.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
@@ -36,12 +40,15 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
         -> tensor<?x256xf32>
     ```
 
-    After: a `linalg.generic` decoding `tensor<256x512xf32>` from the planes
-    and a contraction `linalg.generic` over `(m, n, k)`.
+    After: `scf.if (M <= 2)` choosing between a fused decode-and-contract
+    `linalg.generic` and an `scf.for` over tiles of `N` that decodes a tile
+    to f32 and contracts it over `(m, n, k)`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

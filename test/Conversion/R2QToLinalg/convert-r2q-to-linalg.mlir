@@ -1,40 +1,78 @@
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
 
-// CHECK-DAG: #[[$SIGN_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
-// CHECK-DAG: #[[$SCALE_MAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
-// CHECK-DAG: #[[$X_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG: #[[$W_MAP:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
-// CHECK-DAG: #[[$Y_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
-
-// The weight is decoded N x K over loops (n, g, b, j), then contracted over
-// (m, n, k) in f32; bf16 activations are widened in the body.
-// CHECK-LABEL: func.func @matmul
+// With a dynamic number of rows the choice is made at run time: few rows
+// decode inside the reduction (one generic over (m, n, g, b, j)), more rows
+// decode the weight once per tile of output features and contract it.
+// CHECK-LABEL: func.func @matmul_dynamic_rows
 // CHECK-SAME: (%[[X:.*]]: tensor<?x256xbf16>, %[[S:.*]]: tensor<2x16x32xi8>, %[[A:.*]]: tensor<2x16x2xf16>)
-// CHECK: %[[S0:.*]] = tensor.extract_slice %[[S]][0, 0, 0] [1, 16, 32] [1, 1, 1] : tensor<2x16x32xi8> to tensor<16x32xi8>
-// CHECK: tensor.expand_shape %[[S0]] {{\[}}[0], [1, 2]] output_shape [16, 2, 16] : tensor<16x32xi8> into tensor<16x2x16xi8>
-// CHECK: %[[DECODED:.*]] = linalg.generic {indexing_maps = [#[[$SIGN_MAP]], #[[$SIGN_MAP]], #[[$SCALE_MAP]], #[[$SCALE_MAP]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-// CHECK-SAME: outs(%{{.*}} : tensor<16x2x16x8xf32>)
-// CHECK: linalg.index 3
-// CHECK: arith.shrui
-// CHECK: arith.select
-// CHECK: %[[W:.*]] = tensor.collapse_shape %[[DECODED]] {{\[}}[0], [1, 2, 3]] : tensor<16x2x16x8xf32> into tensor<16x256xf32>
+// CHECK: %[[M:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x256xbf16>
 // CHECK: %[[ACC:.*]] = linalg.fill
-// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#[[$X_MAP]], #[[$W_MAP]], #[[$Y_MAP]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : tensor<?x256xbf16>, tensor<16x256xf32>) outs(%[[ACC]] : tensor<?x16xf32>)
-// CHECK: arith.extf %{{.*}} : bf16 to f32
-// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
-// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[M]], %c2 : index
+// CHECK: %[[Y:.*]] = scf.if %[[FEW]] -> (tensor<?x16xf32>) {
+// CHECK:   tensor.expand_shape %[[X]] {{\[}}[0], [1, 2, 3]] output_shape [%[[M]], 2, 16, 8] : tensor<?x256xbf16> into tensor<?x2x16x8xbf16>
+// CHECK:   %[[FUSED:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]} ins({{.*}} : tensor<?x2x16x8xbf16>, tensor<16x2x16xi8>, tensor<16x2x16xi8>, tensor<16x2xf16>, tensor<16x2xf16>) outs(%[[ACC]] : tensor<?x16xf32>)
+// CHECK:     linalg.index 4
+// CHECK:     arith.shrui
+// CHECK:     arith.select
+// CHECK:     arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK:     arith.addf {{.*}} fastmath<reassoc,contract>
+// CHECK:   scf.yield %[[FUSED]]
+// CHECK: } else {
+// CHECK:   %[[DECODED:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]} {{.*}} outs(%{{.*}} : tensor<16x2x16x8xf32>)
+// CHECK:   %[[W:.*]] = tensor.collapse_shape %[[DECODED]] {{\[}}[0], [1, 2, 3]] : tensor<16x2x16x8xf32> into tensor<16x256xf32>
+// CHECK:   %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : tensor<?x256xbf16>, tensor<16x256xf32>)
+// CHECK:   %[[INSERTED:.*]] = tensor.insert_slice %[[P]]
+// CHECK:   scf.yield %[[INSERTED]]
 // CHECK: return %[[Y]]
-func.func @matmul(%x: tensor<?x256xbf16>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
+func.func @matmul_dynamic_rows(%x: tensor<?x256xbf16>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<?x256xbf16>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
 
 // -----
 
-// A 3-D input keeps its batch loops outermost; an f16 result is rounded
-// after the f32 accumulation.
+// One static row (GEMV): the fused form only.
+// CHECK-LABEL: func.func @gemv
+// CHECK-NOT: scf.
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @gemv(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<1x16xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<1x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
+// 17 static rows and a 4096-wide K: decoded in tiles of 16 output features
+// (16 x 4096 f32 = 256 KiB), the last of the 40 features partial.
+// CHECK-LABEL: func.func @tiled_decode
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK-DAG: %[[C40:.*]] = arith.constant 40 : index
+// CHECK-NOT: scf.if
+// CHECK: scf.for %[[FIRST:.*]] = %{{.*}} to %[[C40]] step %[[C16]] iter_args(%[[Y:.*]] = %{{.*}}) -> (tensor<17x40xf32>)
+// CHECK:   %[[REST:.*]] = arith.subi %[[C40]], %[[FIRST]]
+// CHECK:   %[[COUNT:.*]] = arith.minsi %[[REST]], %[[C16]]
+// CHECK:   tensor.extract_slice %{{.*}}[0, %[[FIRST]], 0] [1, %[[COUNT]], 512] [1, 1, 1] : tensor<2x40x512xi8> to tensor<?x512xi8>
+// CHECK:   linalg.generic {{.*}} outs(%{{.*}} : tensor<?x32x16x8xf32>)
+// CHECK:   tensor.extract_slice %[[Y]][0, %[[FIRST]]] [17, %[[COUNT]]] [1, 1]
+// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:   tensor.insert_slice {{.*}} into %[[Y]][0, %[[FIRST]]] [17, %[[COUNT]]] [1, 1]
+func.func @tiled_decode(%x: tensor<17x4096xf32>, %s: tensor<2x40x512xi8>, %a: tensor<2x40x32xf16>) -> tensor<17x40xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<17x4096xf32>, tensor<2x40x512xi8>, tensor<2x40x32xf16> -> tensor<17x40xf32>
+  return %y : tensor<17x40xf32>
+}
+
+// -----
+
+// A 3-D input keeps its batch loops outermost and counts 2 x ? rows; an f16
+// result is rounded after the f32 accumulation.
 // CHECK-LABEL: func.func @matmul_3d_f16
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x?x64xf16>, tensor<8x64xf32>) outs(%{{.*}} : tensor<2x?x8xf32>)
+// CHECK: %[[ROWS:.*]] = arith.muli %{{.*}}, %c2 : index
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK: } else {
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x?x64xf16>, tensor<8x64xf32>)
 // CHECK: %[[R:.*]] = linalg.generic
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: return %[[R]] : tensor<2x?x8xf16>

@@ -12,6 +12,12 @@ namespace r2q {
 /// linalg.generic on tensors, and greedy r2q.quantize to r2q.residual stages.
 void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
 
+/// r2q.matmul only (fused decode for few rows, tiled decode otherwise).
+void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns);
+
+/// r2q.dequantize and r2q.residual only.
+void populateQuantizationToLinalgPatterns(mlir::RewritePatternSet &patterns);
+
 /// Marks the r2q dialect illegal and what the patterns produce legal.
 void configureR2QToLinalgTarget(mlir::ConversionTarget &target);
 

@@ -1,0 +1,199 @@
+//===- LinearBench.cpp - Compiled linear layers: r2q vs float vs BLAS -----===//
+//
+// For Llama-7B layer shapes and batch 1 (decoding) and 16 (prefill), times in
+// one run: the float layer compiled by r2q-cpu-pipeline, the r2q layer
+// (r2q-quantize-linear + r2q-cpu-pipeline), OpenBLAS on one thread, and the
+// floor set by this machine's single-thread read bandwidth for the bytes of
+// weights each must read. Prints medians and their ratios, and checks the
+// r2q output against the numerics core.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bandwidth.h"
+
+#include "r2q/InitAll.h"
+#include "r2q/Quant/R2Q.h"
+#include "r2q/Quant/Reference.h"
+#include "r2q/Runtime/HostTensor.h"
+#include "r2q/Runtime/Jit.h"
+#include "r2q/Runtime/ModuleStats.h"
+#include "r2q/Runtime/Resources.h"
+#include "r2q/Runtime/Timing.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cblas.h>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+using namespace r2q;
+
+namespace {
+
+struct Layer {
+  const char *name;
+  int64_t n, k;
+};
+
+/// x * W^T in the form Torch-MLIR emits, W a dense_resource constant.
+std::string constantWeightLayer(int64_t n, int64_t k) {
+  return llvm::formatv(R"(
+func.func @linear(%x: tensor<?x{1}xf32>) -> tensor<?x{0}xf32> {{
+  %w = arith.constant dense_resource<weight> : tensor<{0}x{1}xf32>
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
+  %e = tensor.empty() : tensor<{1}x{0}xf32>
+  %wt = linalg.transpose ins(%w : tensor<{0}x{1}xf32>) outs(%e : tensor<{1}x{0}xf32>) permutation = [1, 0]
+  %o = tensor.empty(%m) : tensor<?x{0}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
+  return %y : tensor<?x{0}xf32>
+})",
+                       n, k)
+      .str();
+}
+
+/// The float layer with its weight in memory, already K x N (what the float
+/// Torch-MLIR layer becomes once r2q-prepare-cpu-loops folds the transpose).
+std::string argumentWeightLayer(int64_t n, int64_t k) {
+  return llvm::formatv(R"(
+func.func @linear(%x: tensor<?x{1}xf32>, %wt: tensor<{1}x{0}xf32>) -> tensor<?x{0}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
+  %o = tensor.empty(%m) : tensor<?x{0}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
+  return %y : tensor<?x{0}xf32>
+})",
+                       n, k)
+      .str();
+}
+
+std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
+                                   const std::string &source,
+                                   const std::vector<float> *weight,
+                                   llvm::StringRef pipeline,
+                                   int64_t *constantBytes) {
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
+  if (!module)
+    std::exit(1);
+  if (weight)
+    supplyFloatResources(*module,
+                         [&](mlir::DenseResourceElementsAttr) { return *weight; });
+  auto compiled = compileModule(*module, pipeline);
+  if (!compiled) {
+    llvm::errs() << toString(compiled.takeError()) << "\n";
+    std::exit(1);
+  }
+  *constantBytes = countConstantBytes(*module);
+  return std::move(*compiled);
+}
+
+} // namespace
+
+int main() {
+  openblas_set_num_threads(1);
+  mlir::DialectRegistry registry;
+  registerR2QAndUpstream(registry);
+  registerJitTranslations(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+
+  double bandwidth = bench::measureReadBandwidth();
+  std::printf("r2q linear-layer benchmark: one thread, r2q-cpu-pipeline "
+              "(portable lowering), group size 128, f16 scales; read "
+              "bandwidth %.1f GB/s\n",
+              bandwidth / 1e9);
+  std::printf("floor = bytes of weights / bandwidth (f32: 4 B/weight; r2q: "
+              "its packed constants)\n\n");
+  std::printf("%-10s %11s %5s | %9s %9s %9s | %9s %9s | %10s %10s | %s\n",
+              "layer", "N x K", "batch", "float ms", "r2q ms", "BLAS ms",
+              "r2q/flt", "r2q/BLAS", "r2q/floor", "flt/floor", "check");
+
+  const Layer layers[] = {{"attn.q", 4096, 4096},
+                          {"mlp.up", 11008, 4096},
+                          {"mlp.down", 4096, 11008}};
+  std::mt19937 generator(11);
+  std::normal_distribution<float> normal;
+  for (const Layer &layer : layers) {
+    const int64_t n = layer.n, k = layer.k;
+    std::vector<float> weight(n * k), transposed(n * k);
+    for (float &value : weight)
+      value = 0.02f * normal(generator);
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t col = 0; col < k; ++col)
+        transposed[col * n + row] = weight[row * k + col];
+
+    int64_t r2qBytes = 0, floatBytes = 0;
+    auto r2qLayer = compile(context, constantWeightLayer(n, k), &weight,
+                            "r2q-quantize-linear,r2q-cpu-pipeline", &r2qBytes);
+    auto floatLayer = compile(context, argumentWeightLayer(n, k), nullptr,
+                              "r2q-cpu-pipeline", &floatBytes);
+    quant::PackedWeight packed;
+    if (!quant::quantize(quant::MatrixView::ofFloats(weight.data(), n, k),
+                         quant::Scheme{}, packed)
+             .ok())
+      return 1;
+
+    for (int64_t batch : {1, 16}) {
+      HostTensor<float, 2> x({batch, k});
+      for (float &value : x.data())
+        value = normal(generator);
+      HostTensor<float, 2> w({k, n});
+      w.data() = transposed;
+      auto xDescriptor = x.descriptor();
+      auto wDescriptor = w.descriptor();
+      std::vector<float> r2qOutput;
+      auto runR2Q = [&] {
+        StridedMemRefType<float, 2> result{};
+        if (llvm::Error error = r2qLayer->call("linear", &result, &xDescriptor))
+          std::exit(1);
+        r2qOutput = HostTensor<float, 2>::adoptResult(result).data();
+      };
+      auto runFloat = [&] {
+        StridedMemRefType<float, 2> result{};
+        if (llvm::Error error = floatLayer->call("linear", &result,
+                                                 &xDescriptor, &wDescriptor))
+          std::exit(1);
+        HostTensor<float, 2>::adoptResult(result);
+      };
+      std::vector<float> blasOutput(batch * n);
+      auto runBlas = [&] {
+        if (batch == 1)
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, weight.data(),
+                      k, x.data().data(), 1, 0.0f, blasOutput.data(), 1);
+        else
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n, k,
+                      1.0f, x.data().data(), k, weight.data(), k, 0.0f,
+                      blasOutput.data(), n);
+      };
+      double floatSeconds = medianSeconds(runFloat, 9);
+      double r2qSeconds = medianSeconds(runR2Q, 9);
+      double blasSeconds = medianSeconds(runBlas, 9);
+
+      std::vector<double> expected(batch * n);
+      quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
+      double worst = 0, scale = 0;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        worst = std::max(worst, std::fabs(r2qOutput[i] - expected[i]));
+        scale = std::max(scale, std::fabs(expected[i]));
+      }
+      double r2qFloor = r2qBytes / bandwidth;
+      double floatFloor = 4.0 * n * k / bandwidth;
+      std::printf("%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %9.3f | %8.2fx %8.2fx "
+                  "| %9.1fx %9.1fx | %s\n",
+                  layer.name, static_cast<long long>(n),
+                  static_cast<long long>(k), static_cast<long long>(batch),
+                  floatSeconds * 1e3, r2qSeconds * 1e3, blasSeconds * 1e3,
+                  r2qSeconds / floatSeconds, r2qSeconds / blasSeconds,
+                  r2qSeconds / r2qFloor, floatSeconds / floatFloor,
+                  worst <= 1e-5 * scale ? "ok" : "MISMATCH");
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+//===- TensorBuilders.h - Tensor plumbing of the r2q lowering ---*- C++ -*-===//
+//
+// Small builders shared by the patterns of convert-r2q-to-linalg: slices,
+// reshapes, empty and zero tensors, float conversions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_LIB_CONVERSION_R2QTOLINALG_TENSORBUILDERS_H
+#define R2Q_LIB_CONVERSION_R2QTOLINALG_TENSORBUILDERS_H
+
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+namespace r2q::lowering {
+
+using mlir::utils::IteratorType;
+inline constexpr IteratorType kParallel = IteratorType::parallel;
+inline constexpr IteratorType kReduction = IteratorType::reduction;
+
+/// Rows [offset, offset + count) of plane `plane` of a P x N x X stack, as a
+/// count x X tensor.
+mlir::Value extractPlaneRows(mlir::OpBuilder &builder, mlir::Location loc,
+                             mlir::Value stack, int64_t plane,
+                             mlir::OpFoldResult offset,
+                             mlir::OpFoldResult count);
+
+/// Splits the last dimension of `value` into `factors` (whose product is
+/// that dimension).
+mlir::Value splitLastDim(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value value, llvm::ArrayRef<int64_t> factors);
+
+/// Merges the dimension groups `groups` of `value`.
+mlir::Value mergeDims(mlir::OpBuilder &builder, mlir::Location loc,
+                      mlir::Value value,
+                      llvm::ArrayRef<mlir::ReassociationIndices> groups);
+
+/// An empty tensor of `shape` (dynamic entries taken from `dynamicSizes` in
+/// order) and `elementType`.
+mlir::Value emptyTensor(mlir::OpBuilder &builder, mlir::Location loc,
+                        llvm::ArrayRef<int64_t> shape, mlir::Type elementType,
+                        mlir::ValueRange dynamicSizes = {});
+
+/// `tensor` filled with zeros of its element type.
+mlir::Value zeroFilled(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value tensor);
+
+/// Appends the size of dimension `dim` of `value` to `sizes` if it is
+/// dynamic.
+void appendIfDynamic(mlir::OpBuilder &builder, mlir::Location loc,
+                     mlir::Value value, int64_t dim,
+                     llvm::SmallVectorImpl<mlir::Value> &sizes);
+
+/// Converts a float scalar to `type` (extf or truncf; nothing if equal).
+mlir::Value convertFloat(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value value, mlir::Type type);
+
+/// `value` converted element-wise to `elementType` by a linalg.generic.
+mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::Value value, mlir::Type elementType);
+
+} // namespace r2q::lowering
+
+#endif // R2Q_LIB_CONVERSION_R2QTOLINALG_TENSORBUILDERS_H
