@@ -252,3 +252,11 @@ func.func @matmul_integer_result(%x: tensor<4x512xf32>, %s: tensor<2x256x64xi8>,
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x512xf32>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<4x256xi32>
   return
 }
+
+// -----
+
+func.func @quantize_without_scheme(%w: tensor<16x128xf32>) {
+  // expected-error @+1 {{'r2q.quantize' op requires attribute 'scheme'}}
+  %s, %a = "r2q.quantize"(%w) : (tensor<16x128xf32>) -> (tensor<2x16x16xi8>, tensor<2x16x1xf16>)
+  return
+}

@@ -176,6 +176,24 @@ func.func @bf16_f32_accumulation(%x: tensor<4x16xbf16>) -> tensor<4x8xbf16> {
 
 // -----
 
+// f16 activations and weights with an f16 accumulator: the r2q.matmul
+// accumulates in f32 and rounds its result to f16.
+// CHECK-LABEL: func.func @f16_layer
+// CHECK: r2q.matmul %{{.*}} group_size 8 : tensor<3x16xf16>, tensor<2x8x2xi8>, tensor<2x8x2xf32> -> tensor<3x8xf16>
+// CHECK-NOT: linalg.matmul
+func.func @f16_layer(%x: tensor<3x16xf16>) -> tensor<3x8xf16> {
+  %w = arith.constant dense<0.125> : tensor<8x16xf16>
+  %zero = arith.constant 0.0 : f16
+  %e = tensor.empty() : tensor<16x8xf16>
+  %wt = linalg.transpose ins(%w : tensor<8x16xf16>) outs(%e : tensor<16x8xf16>) permutation = [1, 0]
+  %o = tensor.empty() : tensor<3x8xf16>
+  %acc = linalg.fill ins(%zero : f16) outs(%o : tensor<3x8xf16>) -> tensor<3x8xf16>
+  %y = linalg.matmul ins(%x, %wt : tensor<3x16xf16>, tensor<16x8xf16>) outs(%acc : tensor<3x8xf16>) -> tensor<3x8xf16>
+  return %y : tensor<3x8xf16>
+}
+
+// -----
+
 // Torch-MLIR's bf16 layers with bias widen the transposed weight with an
 // extf generic before an all-f32 matmul: the widening is seen through.
 // CHECK-LABEL: func.func @bf16_widened_weight
