@@ -38,39 +38,37 @@ struct Layer {
   int64_t n, k;
 };
 
-/// x * W^T in the form Torch-MLIR emits, W a dense_resource constant.
-std::string constantWeightLayer(int64_t n, int64_t k) {
+/// x * W^T. With `constantWeight`, in the form Torch-MLIR emits: W an N x K
+/// dense_resource constant, transposed for the matmul. Otherwise the float
+/// layer with its weight in memory, already K x N (what the float Torch-MLIR
+/// layer becomes once r2q-prepare-cpu-loops folds the transpose).
+std::string layerSource(int64_t n, int64_t k, bool constantWeight) {
+  std::string weight =
+      constantWeight
+          ? llvm::formatv(
+                "%w = arith.constant dense_resource<weight> : "
+                "tensor<{0}x{1}xf32>\n"
+                "  %e = tensor.empty() : tensor<{1}x{0}xf32>\n"
+                "  %wt = linalg.transpose ins(%w : tensor<{0}x{1}xf32>) "
+                "outs(%e : tensor<{1}x{0}xf32>) permutation = [1, 0]",
+                n, k)
+                .str()
+          : "";
+  std::string signature =
+      constantWeight ? std::string()
+                     : llvm::formatv(", %wt: tensor<{0}x{1}xf32>", k, n).str();
   return llvm::formatv(R"(
-func.func @linear(%x: tensor<?x{1}xf32>) -> tensor<?x{0}xf32> {{
-  %w = arith.constant dense_resource<weight> : tensor<{0}x{1}xf32>
+func.func @linear(%x: tensor<?x{1}xf32>{2}) -> tensor<?x{0}xf32> {{
+  {3}
   %zero = arith.constant 0.0 : f32
   %c0 = arith.constant 0 : index
   %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
-  %e = tensor.empty() : tensor<{1}x{0}xf32>
-  %wt = linalg.transpose ins(%w : tensor<{0}x{1}xf32>) outs(%e : tensor<{1}x{0}xf32>) permutation = [1, 0]
   %o = tensor.empty(%m) : tensor<?x{0}xf32>
   %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
   %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
   return %y : tensor<?x{0}xf32>
 })",
-                       n, k)
-      .str();
-}
-
-/// The float layer with its weight in memory, already K x N (what the float
-/// Torch-MLIR layer becomes once r2q-prepare-cpu-loops folds the transpose).
-std::string argumentWeightLayer(int64_t n, int64_t k) {
-  return llvm::formatv(R"(
-func.func @linear(%x: tensor<?x{1}xf32>, %wt: tensor<{1}x{0}xf32>) -> tensor<?x{0}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %c0 = arith.constant 0 : index
-  %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
-  %o = tensor.empty(%m) : tensor<?x{0}xf32>
-  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  return %y : tensor<?x{0}xf32>
-})",
-                       n, k)
+                       n, k, signature, weight)
       .str();
 }
 
@@ -83,8 +81,8 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
   if (!module)
     std::exit(1);
   if (weight)
-    supplyFloatResources(*module,
-                         [&](mlir::DenseResourceElementsAttr) { return *weight; });
+    supplyFloatResources(
+        *module, [&](mlir::DenseResourceElementsAttr) { return *weight; });
   auto compiled = compileModule(*module, pipeline);
   if (!compiled) {
     llvm::errs() << toString(compiled.takeError()) << "\n";
@@ -130,10 +128,12 @@ int main() {
         transposed[col * n + row] = weight[row * k + col];
 
     int64_t r2qBytes = 0, floatBytes = 0;
-    auto r2qLayer = compile(context, constantWeightLayer(n, k), &weight,
-                            "r2q-quantize-linear,r2q-cpu-pipeline", &r2qBytes);
-    auto floatLayer = compile(context, argumentWeightLayer(n, k), nullptr,
-                              "r2q-cpu-pipeline", &floatBytes);
+    auto r2qLayer =
+        compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
+                "r2q-quantize-linear,r2q-cpu-pipeline", &r2qBytes);
+    auto floatLayer =
+        compile(context, layerSource(n, k, /*constantWeight=*/false), nullptr,
+                "r2q-cpu-pipeline", &floatBytes);
     quant::PackedWeight packed;
     if (!quant::quantize(quant::MatrixView::ofFloats(weight.data(), n, k),
                          quant::Scheme{}, packed)
@@ -157,16 +157,16 @@ int main() {
       };
       auto runFloat = [&] {
         StridedMemRefType<float, 2> result{};
-        if (llvm::Error error = floatLayer->call("linear", &result,
-                                                 &xDescriptor, &wDescriptor))
+        if (llvm::Error error =
+                floatLayer->call("linear", &result, &xDescriptor, &wDescriptor))
           std::exit(1);
         HostTensor<float, 2>::adoptResult(result);
       };
       std::vector<float> blasOutput(batch * n);
       auto runBlas = [&] {
         if (batch == 1)
-          cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, weight.data(),
-                      k, x.data().data(), 1, 0.0f, blasOutput.data(), 1);
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, weight.data(), k,
+                      x.data().data(), 1, 0.0f, blasOutput.data(), 1);
         else
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n, k,
                       1.0f, x.data().data(), k, weight.data(), k, 0.0f,
@@ -185,14 +185,14 @@ int main() {
       }
       double r2qFloor = r2qBytes / bandwidth;
       double floatFloor = 4.0 * n * k / bandwidth;
-      std::printf("%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %9.3f | %8.2fx %8.2fx "
-                  "| %9.1fx %9.1fx | %s\n",
-                  layer.name, static_cast<long long>(n),
-                  static_cast<long long>(k), static_cast<long long>(batch),
-                  floatSeconds * 1e3, r2qSeconds * 1e3, blasSeconds * 1e3,
-                  r2qSeconds / floatSeconds, r2qSeconds / blasSeconds,
-                  r2qSeconds / r2qFloor, floatSeconds / floatFloor,
-                  worst <= 1e-5 * scale ? "ok" : "MISMATCH");
+      std::printf(
+          "%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %9.3f | %8.2fx %8.2fx "
+          "| %9.1fx %9.1fx | %s\n",
+          layer.name, static_cast<long long>(n), static_cast<long long>(k),
+          static_cast<long long>(batch), floatSeconds * 1e3, r2qSeconds * 1e3,
+          blasSeconds * 1e3, r2qSeconds / floatSeconds,
+          r2qSeconds / blasSeconds, r2qSeconds / r2qFloor,
+          floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
     }
   }
   return 0;

@@ -63,15 +63,14 @@ int main() {
                      /*warmup=*/1));
   }
   std::vector<float> reconstruction(weights.size());
-  report("RTN min/max (baseline)", medianSeconds(
-                                       [&] {
-                                         if (!roundToNearest(
-                                                  view, 128, 2,
-                                                  RoundToNearestKind::MinMax,
-                                                  reconstruction.data())
-                                                  .ok())
-                                           std::abort();
-                                       },
-                                       5, 1));
+  report("RTN min/max (baseline)",
+         medianSeconds(
+             [&] {
+               if (!roundToNearest(view, 128, 2, RoundToNearestKind::MinMax,
+                                   reconstruction.data())
+                        .ok())
+                 std::abort();
+             },
+             5, 1));
   return 0;
 }

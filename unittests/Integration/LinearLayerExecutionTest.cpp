@@ -208,14 +208,26 @@ void expectCloseToReference(const Shape &shape, const std::vector<float> &input,
   }
 }
 
+/// A weight (N x K, std 0.05) and an input (rows x K, std 1) drawn from a
+/// fresh seed, which failures print.
+struct RandomLayer {
+  unsigned seed;
+  std::vector<float> weight;
+  std::vector<float> input;
+
+  explicit RandomLayer(const Shape &shape) : seed(freshSeed()) {
+    std::mt19937 generator(seed);
+    weight = gaussian(shape.n * shape.k, generator, 0.05f);
+    input = gaussian(shape.batch * shape.m * shape.k, generator);
+  }
+};
+
 TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   const Shape shape = GetParam();
-  const unsigned seed = freshSeed();
-  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
-  std::mt19937 generator(seed);
+  const RandomLayer random(shape);
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(random.seed));
+  const std::vector<float> &weight = random.weight, &input = random.input;
   const int64_t rows = shape.batch * shape.m;
-  std::vector<float> weight = gaussian(shape.n * shape.k, generator, 0.05f);
-  std::vector<float> input = gaussian(rows * shape.k, generator);
   std::vector<float> output = runLayer(
       context, shape, weight, input,
       llvm::formatv("r2q-quantize-linear{{group-size={0}},r2q-cpu-pipeline",
@@ -257,12 +269,10 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
 // The float layer compiled the same way (the baseline of every benchmark).
 TEST_P(LinearLayerExecutionTest, FloatLayerMatchesReference) {
   const Shape shape = GetParam();
-  const unsigned seed = freshSeed();
-  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
-  std::mt19937 generator(seed);
+  const RandomLayer random(shape);
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(random.seed));
+  const std::vector<float> &weight = random.weight, &input = random.input;
   const int64_t rows = shape.batch * shape.m;
-  std::vector<float> weight = gaussian(shape.n * shape.k, generator, 0.05f);
-  std::vector<float> input = gaussian(rows * shape.k, generator);
   std::vector<float> output =
       runLayer(context, shape, weight, input, "r2q-cpu-pipeline");
   std::vector<double> expected(rows * shape.n);

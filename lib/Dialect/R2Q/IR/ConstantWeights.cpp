@@ -134,4 +134,18 @@ ElementsAttr makeConstantData(ShapedType type, ArrayRef<char> bytes,
           bytes, std::max<size_t>(alignment, 1), /*dataIsMutable=*/false));
 }
 
+std::pair<ElementsAttr, ElementsAttr>
+makePackedWeightData(const quant::PackedWeight &weight, ShapedType signsType,
+                     ShapedType scalesType, StringRef blobPrefix) {
+  std::vector<uint8_t> scaleBytes = weight.encodedScales();
+  auto asChars = [](const std::vector<uint8_t> &bytes) {
+    return ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                          bytes.size());
+  };
+  return {makeConstantData(signsType, asChars(weight.signs),
+                           (blobPrefix + "_signs").str()),
+          makeConstantData(scalesType, asChars(scaleBytes),
+                           (blobPrefix + "_scales").str())};
+}
+
 } // namespace r2q

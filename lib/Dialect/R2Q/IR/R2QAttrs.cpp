@@ -91,6 +91,16 @@ double SchemeAttr::getBitsPerWeight() const {
   return quant::bitsPerWeight(toQuantScheme(*this));
 }
 
+RankedTensorType SchemeAttr::getSignsType(int64_t n, int64_t k) const {
+  return RankedTensorType::get({getPlanes(), n, k / 8},
+                               IntegerType::get(getContext(), 8));
+}
+
+RankedTensorType SchemeAttr::getScalesType(int64_t n, int64_t k) const {
+  return RankedTensorType::get({getPlanes(), n, k / getGroupSize()},
+                               getScaleType());
+}
+
 void R2QDialect::registerAttributes() {
   addAttributes<
 #define GET_ATTRDEF_LIST

@@ -53,11 +53,8 @@ LogicalResult QuantizeOp::inferReturnTypes(
           scheme.getGroupSize(), k);
     return failure();
   }
-  int64_t planes = scheme.getPlanes();
-  inferredReturnTypes.push_back(
-      RankedTensorType::get({planes, n, k / 8}, IntegerType::get(context, 8)));
-  inferredReturnTypes.push_back(RankedTensorType::get(
-      {planes, n, k / scheme.getGroupSize()}, scheme.getScaleType()));
+  inferredReturnTypes.push_back(scheme.getSignsType(n, k));
+  inferredReturnTypes.push_back(scheme.getScalesType(n, k));
   return success();
 }
 
@@ -69,10 +66,9 @@ LogicalResult QuantizeOp::fold(FoldAdaptor adaptor,
   quant::PackedWeight packed;
   if (!quantizeConstant(weight, toQuantScheme(getScheme()), packed).ok())
     return failure(); // Left for the passes, which report why.
-  results.push_back(makeConstantData(getSigns().getType(),
-                                     asChars(packed.signs), "r2q_signs"));
-  results.push_back(makeConstantData(
-      getScales().getType(), asChars(packed.encodedScales()), "r2q_scales"));
+  auto [signs, scales] = makePackedWeightData(packed, getSigns().getType(),
+                                              getScales().getType(), "r2q");
+  results.append({signs, scales});
   return success();
 }
 
@@ -121,10 +117,9 @@ LogicalResult ResidualOp::fold(FoldAdaptor adaptor,
     for (int64_t col = 0; col < packed.cols; ++col)
       next[row * packed.cols + col] =
           view.at(row, col) - packed.value(row, col);
-  results.push_back(makeConstantData(getSigns().getType(),
-                                     asChars(packed.signs), "r2q_signs"));
-  results.push_back(makeConstantData(
-      getScales().getType(), asChars(packed.encodedScales()), "r2q_scales"));
+  auto [signs, scales] = makePackedWeightData(packed, getSigns().getType(),
+                                              getScales().getType(), "r2q");
+  results.append({signs, scales});
   results.push_back(makeConstantData(
       getNext().getType(),
       asChars(encodeFloats(next, getNext().getType().getElementType())),

@@ -33,11 +33,11 @@ struct QuantizedWeight {
 };
 
 /// A resource key derived from a layer name: letters, digits, '_' and '.'.
-std::string blobName(StringRef layerName, StringRef suffix) {
+std::string blobPrefix(StringRef layerName) {
   std::string name;
   for (char c : layerName)
     name.push_back(llvm::isAlnum(c) || c == '.' ? c : '_');
-  return name + "_" + suffix.str();
+  return name;
 }
 
 /// The N x K weight of a constant source as floats: the constant's own data
@@ -194,26 +194,12 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
         error.relativeError());
   }
 
-  MLIRContext *context = rewriter.getContext();
-  auto signsType = RankedTensorType::get({planes, layer.n, layer.k / 8},
-                                         IntegerType::get(context, 8));
-  auto scalesType = RankedTensorType::get(
-      {planes, layer.n, layer.k / groupSize}, scheme.getScaleType());
-  std::vector<uint8_t> scaleBytes = packed.encodedScales();
-  auto asChars = [](const std::vector<uint8_t> &bytes) {
-    return ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                          bytes.size());
-  };
+  auto [signs, scales] = makePackedWeightData(
+      packed, scheme.getSignsType(layer.n, layer.k),
+      scheme.getScalesType(layer.n, layer.k), blobPrefix(name));
   Location loc = layer.weight.value.getLoc();
-  Value signs = arith::ConstantOp::create(
-      rewriter, loc,
-      makeConstantData(signsType, asChars(packed.signs),
-                       blobName(name, "signs")));
-  Value scales = arith::ConstantOp::create(
-      rewriter, loc,
-      makeConstantData(scalesType, asChars(scaleBytes),
-                       blobName(name, "scales")));
-  return QuantizedWeight{signs, scales};
+  return QuantizedWeight{arith::ConstantOp::create(rewriter, loc, signs),
+                         arith::ConstantOp::create(rewriter, loc, scales)};
 }
 
 QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,

@@ -65,6 +65,14 @@ mlir::ElementsAttr makeConstantData(mlir::ShapedType type,
 
 inline constexpr size_t kInlineConstantBytes = 1024;
 
+/// The sign planes and scales of `weight` as elements attributes of the given
+/// types (see makeConstantData), resources named `<blobPrefix>_signs` and
+/// `<blobPrefix>_scales`.
+std::pair<mlir::ElementsAttr, mlir::ElementsAttr>
+makePackedWeightData(const quant::PackedWeight &weight,
+                     mlir::ShapedType signsType, mlir::ShapedType scalesType,
+                     llvm::StringRef blobPrefix);
+
 } // namespace r2q
 
 #endif // R2Q_DIALECT_R2Q_IR_CONSTANTWEIGHTS_H

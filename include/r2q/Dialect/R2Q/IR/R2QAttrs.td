@@ -53,6 +53,10 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
   let extraClassDeclaration = [{
     /// Storage bits per weight: planes and their share of the scales.
     double getBitsPerWeight() const;
+    /// The sign planes of an N x K weight: planes x N x K/8 x i8.
+    ::mlir::RankedTensorType getSignsType(int64_t n, int64_t k) const;
+    /// The scales of an N x K weight: planes x N x K/group_size.
+    ::mlir::RankedTensorType getScalesType(int64_t n, int64_t k) const;
   }];
 }
 
