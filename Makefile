@@ -4,6 +4,9 @@
 # Both are quick when everything is already installed and built.
 
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 LLVM_DIR := /usr/lib/llvm-22
 CMAKE_FLAGS := -G Ninja \
   -DMLIR_DIR=$(LLVM_DIR)/lib/cmake/mlir \
@@ -12,7 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps configure build test demo bench format clean
+.PHONY: all deps configure build test test-asan fuzz demo bench format clean
 
 all: build
 
@@ -29,6 +32,31 @@ build: configure
 
 test: build
 	@scripts/run-tests.sh $(BUILD)
+
+# The whole lit and unit suites on a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (any report fails the test that triggered it).
+# allow_user_poisoning=0: LLVM's BumpPtrAllocator poisons its slabs when
+# compiled with ASan; r2q's instrumented copies of those inline functions and
+# libMLIR's uninstrumented ones share allocators, so the poison is never
+# lifted where libMLIR hands memory out (false use-after-poison reports).
+SANITIZER_ENV := ASAN_OPTIONS=allow_user_poisoning=0:detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DR2Q_SANITIZE=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD)
+	@$(SANITIZER_ENV) scripts/run-tests.sh $(ASAN_BUILD)
+
+# Both libFuzzer targets for FUZZ_SECONDS each, seeded with the lit inputs.
+$(FUZZ_BUILD)/build.ninja:
+	cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DR2Q_SANITIZE=ON -DR2Q_FUZZ=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) --target r2q-fuzz-opt r2q-fuzz-quant
+	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 demo: build
 	$(BUILD)/bin/r2q-demo

@@ -81,8 +81,10 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
   if (!module)
     std::exit(1);
   if (weight)
-    supplyFloatResources(
-        *module, [&](mlir::DenseResourceElementsAttr) { return *weight; });
+    supplyFloatResources(*module, [&](mlir::DenseResourceElementsAttr,
+                                      llvm::MutableArrayRef<float> values) {
+      std::copy(weight->begin(), weight->end(), values.begin());
+    });
   auto compiled = compileModule(*module, pipeline);
   if (!compiled) {
     llvm::errs() << toString(compiled.takeError()) << "\n";

@@ -15,6 +15,12 @@ if(R2Q_SANITIZE)
   add_link_options(${R2Q_SANITIZER_FLAGS})
 endif()
 
+if(R2Q_FUZZ)
+  # Coverage for libFuzzer in every r2q library; the fuzz targets link the
+  # fuzzer runtime themselves.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 find_program(R2Q_CCACHE ccache)
 if(R2Q_CCACHE)
   set(CMAKE_C_COMPILER_LAUNCHER ${R2Q_CCACHE})

@@ -4,6 +4,7 @@
 #include "r2q/Quant/Parallel.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -25,7 +26,10 @@ void roundGroupMinMax(const float *w, int64_t size, int levels, float *out) {
   for (int64_t i = 0; i < size; ++i) {
     double q = std::clamp(std::nearbyint(w[i] / scale) + zeroPoint, 0.0,
                           static_cast<double>(levels - 1));
-    out[i] = static_cast<float>((q - zeroPoint) * scale);
+    // The rounded zero point can put the outer levels up to half a step
+    // beyond [low, high]; near FLT_MAX that would overflow to infinity.
+    out[i] = static_cast<float>(
+        std::clamp((q - zeroPoint) * scale, double(-FLT_MAX), double(FLT_MAX)));
   }
 }
 

@@ -9,17 +9,31 @@ using namespace mlir;
 
 namespace r2q {
 
-void supplyFloatResources(
-    ModuleOp module,
-    const std::function<std::vector<float>(DenseResourceElementsAttr)>
-        &makeData) {
+void supplyResources(ModuleOp module,
+                     const std::function<void(DenseResourceElementsAttr,
+                                              MutableArrayRef<char>)> &fill) {
   module.walk([&](arith::ConstantOp constant) {
     auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue());
     if (!resource)
       return;
-    std::vector<float> values = makeData(resource);
-    resource.getRawHandle().getResource()->setBlob(
-        HeapAsmResourceBlob::allocateAndCopyInferAlign<float>(values));
+    ShapedType type = resource.getType();
+    size_t elementBytes = (type.getElementTypeBitWidth() + 7) / 8;
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+        type.getNumElements() * elementBytes, elementBytes);
+    fill(resource, blob.getMutableData());
+    resource.getRawHandle().getResource()->setBlob(std::move(blob));
+  });
+}
+
+void supplyFloatResources(
+    ModuleOp module,
+    const std::function<void(DenseResourceElementsAttr, MutableArrayRef<float>)>
+        &fill) {
+  supplyResources(module, [&](DenseResourceElementsAttr resource,
+                              MutableArrayRef<char> bytes) {
+    fill(resource,
+         MutableArrayRef<float>(reinterpret_cast<float *>(bytes.data()),
+                                bytes.size() / sizeof(float)));
   });
 }
 

@@ -57,14 +57,13 @@ uint32_t stableHash(llvm::StringRef text) {
 /// Student-t(5) values (heavier tails than a Gaussian, like trained weights)
 /// with standard deviation 0.02, seeded by the resource name.
 void attachRandomWeights(ModuleOp module) {
-  supplyFloatResources(module, [](DenseResourceElementsAttr resource) {
+  supplyFloatResources(module, [](DenseResourceElementsAttr resource,
+                                  MutableArrayRef<float> values) {
     std::mt19937 generator(stableHash(resource.getRawHandle().getKey()));
     std::student_t_distribution<float> studentT(5.0f);
     const float scale = 0.02f / std::sqrt(5.0f / 3.0f);
-    std::vector<float> values(resource.getType().getNumElements());
     for (float &value : values)
       value = scale * studentT(generator);
-    return values;
   });
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -233,3 +234,23 @@ TEST(RoundToNearestTest, RejectsBadGroupSizeAndBitCount) {
 }
 
 } // namespace
+
+// Found by r2q-fuzz-quant: with weights spanning [-FLT_MAX, FLT_MAX] the
+// rounded zero point puts an outer level half a step past the range, which
+// overflowed to -inf. Finite weights must reconstruct to finite values.
+TEST(RoundToNearestTest, WeightsNearFloatMaxStayFinite) {
+  const float big = std::numeric_limits<float>::max();
+  std::vector<float> w = {-big,        big, -big, 0.5f * big,
+                          -0.9f * big, big, 0.0f, -big};
+  for (RoundToNearestKind kind :
+       {RoundToNearestKind::MinMax, RoundToNearestKind::AbsMax}) {
+    for (int bits : {1, 2, 3, 8}) {
+      std::vector<float> out(w.size());
+      ASSERT_TRUE(roundToNearest(MatrixView::ofFloats(w.data(), 1, 8), 8, bits,
+                                 kind, out.data())
+                      .ok());
+      for (float value : out)
+        EXPECT_TRUE(std::isfinite(value)) << "bits " << bits;
+    }
+  }
+}

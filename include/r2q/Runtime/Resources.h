@@ -2,7 +2,8 @@
 //
 // Large weights are `dense_resource<name>` constants whose bytes live outside
 // the IR text. Tools that build modules from a template (the demo, the
-// benchmarks) parse the template without data and supply it here.
+// benchmarks, the module generator) parse the template without data and
+// supply it here, writing straight into the blob (no extra copy).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,17 +14,22 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
-#include <vector>
 
 namespace r2q {
 
-/// Calls `makeData(attr)` for every dense_resource constant of `module` and
-/// makes the returned floats its data (the constant's element type must be
-/// f32 and the vector as long as the constant).
+/// For every dense_resource constant of `module`, allocates its data (the
+/// size of its type, aligned to its element) and calls `fill(attr, bytes)`
+/// to write it.
+void supplyResources(
+    mlir::ModuleOp module,
+    const std::function<void(mlir::DenseResourceElementsAttr,
+                             llvm::MutableArrayRef<char>)> &fill);
+
+/// The same for f32 constants, filled as floats.
 void supplyFloatResources(
     mlir::ModuleOp module,
-    const std::function<std::vector<float>(mlir::DenseResourceElementsAttr)>
-        &makeData);
+    const std::function<void(mlir::DenseResourceElementsAttr,
+                             llvm::MutableArrayRef<float>)> &fill);
 
 } // namespace r2q
 

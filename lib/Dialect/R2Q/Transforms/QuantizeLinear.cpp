@@ -154,6 +154,16 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
     return false;
   if (matchesAny(*excludeRegexes))
     return false;
+  for (Value value : {layer.weight.value, layer.activationOperand().get(),
+                      layer.initOperand().get()}) {
+    Type elementType = getElementTypeOrSelf(value.getType());
+    if (!isScaleType(elementType)) {
+      layer.op->emitRemark() << "layer '" << name << "' left in float: "
+                             << "element type " << elementType
+                             << " is not supported (f32, f16 and bf16 are)";
+      return false;
+    }
+  }
   if (layer.n * layer.k < minWeights) {
     layer.op->emitRemark() << "layer '" << name
                            << "' left in float: " << layer.n * layer.k

@@ -12,6 +12,8 @@
 // SCALE: Cannot find option named 'f8'!
 // REGEX: error: r2q-quantize-linear: invalid layer filter '[': brackets ([ ]) not balanced
 // TYPO: no such option grop-size
+// RUN: not r2q-opt %s --r2q-cpu-pipeline="c-interfaces=true" 2>&1 | FileCheck %s --check-prefix=PIPELINE
+// PIPELINE: no such option c-interfaces
 
 func.func @k_not_divisible(%x: tensor<2x100xf32>) -> tensor<2x4xf32> {
   %w = arith.constant dense<0.5> : tensor<100x4xf32>
@@ -84,4 +86,29 @@ func.func @elided_weight(%x: tensor<1x64xf32>) -> tensor<1x2xf32> {
   // expected-error @+1 {{layer '__elided__': the constant weight's data is not available (elided resource?)}}
   %y = linalg.matmul ins(%x, %w : tensor<1x64xf32>, tensor<64x2xf32>) outs(%acc : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @f64_layer(%x: tensor<2x16xf64>) -> tensor<2x4xf64> {
+  %w = arith.constant dense<0.5> : tensor<16x4xf64>
+  %zero = arith.constant 0.0 : f64
+  %o = tensor.empty() : tensor<2x4xf64>
+  %acc = linalg.fill ins(%zero : f64) outs(%o : tensor<2x4xf64>) -> tensor<2x4xf64>
+  // expected-remark @+1 {{layer 'f64_layer:linear0' left in float: element type 'f64' is not supported (f32, f16 and bf16 are)}}
+  %y = linalg.matmul ins(%x, %w : tensor<2x16xf64>, tensor<16x4xf64>) outs(%acc : tensor<2x4xf64>) -> tensor<2x4xf64>
+  return %y : tensor<2x4xf64>
+}
+
+// -----
+
+// An f32 weight with f64 activations: r2q.matmul takes f32, f16 and bf16.
+func.func @f64_activation(%x: tensor<2x16xf64>, %w: tensor<4x16xf32>) -> tensor<2x4xf64> {
+  %zero = arith.constant 0.0 : f64
+  %o = tensor.empty() : tensor<2x4xf64>
+  %acc = linalg.fill ins(%zero : f64) outs(%o : tensor<2x4xf64>) -> tensor<2x4xf64>
+  // expected-remark @+1 {{layer 'f64_activation:arg1' left in float: element type 'f64' is not supported (f32, f16 and bf16 are)}}
+  %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : tensor<2x16xf64>, tensor<4x16xf32>) outs(%acc : tensor<2x4xf64>) -> tensor<2x4xf64>
+  return %y : tensor<2x4xf64>
 }

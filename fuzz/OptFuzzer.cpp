@@ -1,0 +1,87 @@
+//===- OptFuzzer.cpp - libFuzzer target over r2q-opt's main path ----------===//
+//
+// Parses the input as MLIR, verifies it, and runs r2q-quantize-linear (options
+// chosen from a hash of the input), convert-r2q-to-linalg and the verifier
+// again. Any outcome but a crash, a hang or a sanitizer report is fine:
+// diagnostics are expected. Seeded with the lit test inputs (make fuzz).
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/InitAll.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <memory>
+#include <string>
+
+using namespace mlir;
+
+namespace {
+
+/// A context reused across inputs and replaced now and then, because
+/// uniqued types and attributes accumulate in it.
+class Session {
+public:
+  MLIRContext &context() {
+    if (!context_ || ++uses_ % 2000 == 0) {
+      DialectRegistry registry;
+      r2q::registerR2QAndUpstream(registry);
+      context_ = std::make_unique<MLIRContext>(
+          registry, MLIRContext::Threading::DISABLED);
+      context_->loadAllAvailableDialects();
+    }
+    return *context_;
+  }
+
+private:
+  std::unique_ptr<MLIRContext> context_;
+  uint64_t uses_ = 0;
+};
+
+std::string pipelineFor(llvm::StringRef text) {
+  static const char *const pipelines[] = {
+      "r2q-quantize-linear,convert-r2q-to-linalg",
+      "r2q-quantize-linear{group-size=8 planes=1 scale-type=f32},"
+      "convert-r2q-to-linalg",
+      "r2q-quantize-linear{group-size=32 planes=3 method=refined},"
+      "r2q-decompose-quantize,convert-r2q-to-linalg",
+      "r2q-quantize-linear{group-size=16 planes=4 scale-type=bf16 "
+      "min-weights=64},canonicalize,convert-r2q-to-linalg",
+  };
+  return pipelines[llvm::hash_value(text) % std::size(pipelines)];
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  r2q::registerR2QPasses();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static Session session;
+  MLIRContext &context = session.context();
+  ScopedDiagnosticHandler quiet(&context,
+                                [](Diagnostic &) { return success(); });
+  // A std::string is null-terminated, as every buffer r2q-opt reads from a
+  // file is: MLIR's lexer and diagnostic printer rely on that terminator.
+  const std::string text(reinterpret_cast<const char *>(data), size);
+  OwningOpRef<Operation *> module =
+      parseSourceString(text, ParserConfig(&context));
+  if (!module || failed(verify(*module)))
+    return 0;
+  PassManager pm(&context, module.get()->getName().getStringRef());
+  if (failed(parsePassPipeline(pipelineFor(text), pm)))
+    return 0;
+  if (succeeded(pm.run(*module)))
+    (void)verify(*module);
+  return 0;
+}
