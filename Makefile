@@ -15,7 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps configure build test test-asan fuzz demo bench format clean
+.PHONY: all deps configure build test test-asan fuzz limits demo bench format clean
 
 all: build
 
@@ -57,6 +57,10 @@ $(FUZZ_BUILD)/build.ninja:
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) --target r2q-fuzz-opt r2q-fuzz-quant
 	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Compile time and peak memory on Llama-7B-shaped modules of 1 to 8 layers.
+limits: build
+	scripts/measure-limits.py --build $(BUILD)
 
 demo: build
 	$(BUILD)/bin/r2q-demo
