@@ -81,7 +81,7 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (failed(verifyGroupSize(emitError, groupSize)) ||
       failed(verifyPlaneCount(emitError, planes)))
     return failure();
-  if (!isScaleType(scaleType))
+  if (!isSupportedFloatType(scaleType))
     return emitError() << "scale type must be f32, f16 or bf16, got "
                        << scaleType;
   return success();

@@ -21,7 +21,7 @@ LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes) {
   return success();
 }
 
-bool isScaleType(Type type) {
+bool isSupportedFloatType(Type type) {
   return type.isF32() || type.isF16() || type.isBF16();
 }
 

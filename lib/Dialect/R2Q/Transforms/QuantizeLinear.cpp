@@ -157,7 +157,7 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
   for (Value value : {layer.weight.value, layer.activationOperand().get(),
                       layer.initOperand().get()}) {
     Type elementType = getElementTypeOrSelf(value.getType());
-    if (!isScaleType(elementType)) {
+    if (!isSupportedFloatType(elementType)) {
       layer.op->emitRemark() << "layer '" << name << "' left in float: "
                              << "element type " << elementType
                              << " is not supported (f32, f16 and bf16 are)";

@@ -22,8 +22,8 @@ mlir::LogicalResult verifyGroupSize(EmitErrorFn emitError, int64_t groupSize);
 /// 1 to 4 sign planes.
 mlir::LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes);
 
-/// f32, f16 or bf16.
-bool isScaleType(mlir::Type type);
+/// f32, f16 or bf16: the float types of r2q weights, scales and activations.
+bool isSupportedFloatType(mlir::Type type);
 
 /// K must be static and a multiple of the group size.
 mlir::LogicalResult verifyGroupsDivideK(EmitErrorFn emitError,

@@ -1,0 +1,4 @@
+func.func @f(%a: tensor<3xf32>, %b: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %t = linalg.reduce ins(%b : tensor<2x3xf32>) outs(%a : tensor<3xf32>) dimensions = [0x]
+  return %t : tensor<2x3xf32>
+}
