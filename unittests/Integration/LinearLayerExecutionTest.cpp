@@ -66,6 +66,9 @@ enum class Form {
   MatmulIndexingMaps,
   /// linalg.batch_matmul of a B x M x K input with a broadcast weight.
   BatchMatmulBroadcast,
+  /// A [batch?, seq?, K] input collapsed for a 2-D matmul and expanded back,
+  /// as Torch-MLIR emits a 3-D nn.Linear.
+  CollapsedBatchAndSequence,
 };
 
 /// A function @linear(x) -> y computing x * W^T with W a constant.
@@ -107,6 +110,26 @@ func.func @linear(%x: tensor<{0}x{3}xf32>) -> tensor<{0}x{2}xf32> {{
   return %y : tensor<{0}x{2}xf32>
 })",
                          rows, m, n, k, constant, dims, emptyArgs)
+        .str();
+  case Form::CollapsedBatchAndSequence:
+    return llvm::formatv(R"(
+func.func @linear(%x: tensor<?x?x{3}xf32>) -> tensor<?x?x{2}xf32> {{
+  {4}
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x{3}xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x{3}xf32>
+  %flat = tensor.collapse_shape %x [[0, 1], [2]] : tensor<?x?x{3}xf32> into tensor<?x{3}xf32>
+  %rows = tensor.dim %flat, %c0 : tensor<?x{3}xf32>
+  %e = tensor.empty() : tensor<{3}x{2}xf32>
+  %wt = linalg.transpose ins(%w : tensor<{2}x{3}xf32>) outs(%e : tensor<{3}x{2}xf32>) permutation = [1, 0]
+  %o = tensor.empty(%rows) : tensor<?x{2}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{2}xf32>) -> tensor<?x{2}xf32>
+  %y = linalg.matmul ins(%flat, %wt : tensor<?x{3}xf32>, tensor<{3}x{2}xf32>) outs(%acc : tensor<?x{2}xf32>) -> tensor<?x{2}xf32>
+  %r = tensor.expand_shape %y [[0, 1], [2]] output_shape [%b, %s, {2}] : tensor<?x{2}xf32> into tensor<?x?x{2}xf32>
+  return %r : tensor<?x?x{2}xf32>
+})",
+                         batch, m, n, k, constant)
         .str();
   case Form::BatchMatmulBroadcast:
     return llvm::formatv(R"(
@@ -166,7 +189,8 @@ std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
     return {};
   llvm::Error error = llvm::Error::success();
   std::vector<float> output;
-  if (shape.form == Form::BatchMatmulBroadcast) {
+  if (shape.form == Form::BatchMatmulBroadcast ||
+      shape.form == Form::CollapsedBatchAndSequence) {
     HostTensor<float, 3> x({shape.batch, shape.m, shape.k});
     x.data() = input;
     auto xDescriptor = x.descriptor();
@@ -297,7 +321,9 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{1, 3, 5, 128, 16, false, Form::MatmulIndexingMaps},
         Shape{1, 17, 48, 256, 256, true, Form::MatmulIndexingMaps},
         Shape{3, 5, 11, 256, 32, false, Form::BatchMatmulBroadcast},
-        Shape{2, 1, 19, 128, 128, false, Form::BatchMatmulBroadcast}));
+        Shape{2, 1, 19, 128, 128, false, Form::BatchMatmulBroadcast},
+        Shape{2, 3, 21, 256, 64, true, Form::CollapsedBatchAndSequence},
+        Shape{1, 1, 8, 128, 128, true, Form::CollapsedBatchAndSequence}));
 
 } // namespace
 

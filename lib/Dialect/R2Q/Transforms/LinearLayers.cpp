@@ -47,7 +47,9 @@ bool isElementMove(linalg::LinalgOp op) {
 
 /// A reshape that only adds or drops unit dimensions. `expanded` is the
 /// higher-rank side; returns for each collapsed dimension the expanded
-/// dimension carrying it, or -1 when the collapsed dimension is a unit one.
+/// dimension carrying it: its one non-unit dimension, or the first of its
+/// group when all are unit (a weight with N = 1 or K = 1 keeps the loop that
+/// indexes that dimension).
 std::optional<SmallVector<int64_t>>
 unitReshapeDims(ArrayRef<ReassociationIndices> groups,
                 RankedTensorType expanded) {
@@ -61,7 +63,7 @@ unitReshapeDims(ArrayRef<ReassociationIndices> groups,
         return std::nullopt; // Two real dimensions merged: not a unit reshape.
       nonUnit = dim;
     }
-    carrier.push_back(nonUnit);
+    carrier.push_back(nonUnit != -1 ? nonUnit : group.front());
   }
   return carrier;
 }
@@ -85,8 +87,7 @@ bool traceOneStep(Value &value, AffineMap &map,
       return false;
     SmallVector<AffineExpr> results;
     for (int64_t dim : *carrier)
-      results.push_back(dim < 0 ? getAffineConstantExpr(0, context)
-                                : map.getResult(dim));
+      results.push_back(map.getResult(dim));
     map = AffineMap::get(map.getNumDims(), 0, results, context);
     value = expand.getSrc();
   } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(producer)) {
@@ -99,8 +100,7 @@ bool traceOneStep(Value &value, AffineMap &map,
     SmallVector<AffineExpr> results(sourceType.getRank(),
                                     getAffineConstantExpr(0, context));
     for (auto [resultDim, sourceDim] : llvm::enumerate(*carrier))
-      if (sourceDim >= 0)
-        results[sourceDim] = map.getResult(resultDim);
+      results[sourceDim] = map.getResult(resultDim);
     map = AffineMap::get(map.getNumDims(), 0, results, context);
     value = collapse.getSrc();
   } else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(producer);
@@ -324,8 +324,16 @@ Operation *replaceWithQuantizedMatmul(RewriterBase &rewriter,
   xPermutation.push_back(kPosition);
   resultLoops.push_back(layer.nLoop);
   Value x = permute(rewriter, loc, xOperand.get(), xPermutation);
-
+  // K is static in the weight; the contraction already requires the
+  // activation to agree.
   auto xType = cast<RankedTensorType>(x.getType());
+  if (xType.isDynamicDim(xType.getRank() - 1)) {
+    SmallVector<int64_t> shape(xType.getShape());
+    shape.back() = layer.k;
+    x = tensor::CastOp::create(rewriter, loc, xType.clone(shape), x);
+    xType = cast<RankedTensorType>(x.getType());
+  }
+
   auto initType = cast<RankedTensorType>(layer.initOperand().get().getType());
   SmallVector<int64_t> resultShape(xType.getShape());
   resultShape.back() = layer.n;

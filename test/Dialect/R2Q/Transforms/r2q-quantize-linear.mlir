@@ -306,6 +306,45 @@ func.func @accumulate_into_bias(%x: tensor<2x16xf32>, %b: tensor<2x4xf32>) -> te
 
 // -----
 
+// An activation whose K is dynamic is cast to the weight's static K (the
+// contraction already requires them to agree).
+// CHECK-LABEL: func.func @dynamic_k_activation
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?xf32>)
+// CHECK: %[[XK:.*]] = tensor.cast %[[X]] : tensor<?x?xf32> to tensor<?x16xf32>
+// CHECK: r2q.matmul %[[XK]], %{{.*}}, %{{.*}} group_size 8 : tensor<?x16xf32>
+func.func @dynamic_k_activation(%x: tensor<?x?xf32>) -> tensor<?x4xf32> {
+  %w = arith.constant dense<0.25> : tensor<4x16xf32>
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x?xf32>
+  %o = tensor.empty(%m) : tensor<?x4xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x4xf32>) -> tensor<?x4xf32>
+  %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : tensor<?x?xf32>, tensor<4x16xf32>) outs(%acc : tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// A single-output weight (N = 1) seen through a reshape of unit dimensions is
+// still the weight; the static activation argument is not.
+// CHECK-LABEL: func.func @single_output_feature
+// CHECK-SAME: (%[[X:.*]]: tensor<5x16xf32>)
+// CHECK-NOT: r2q.quantize
+// CHECK: r2q.matmul %[[X]], %{{.*}}, %{{.*}} group_size 8 : tensor<5x16xf32>, tensor<2x1x2xi8>, tensor<2x1x2xf32> -> tensor<5x1xf32>
+func.func @single_output_feature(%x: tensor<5x16xf32>) -> tensor<5x1xf32> {
+  %w = arith.constant dense<0.5> : tensor<16x1xf32>
+  %w3 = tensor.expand_shape %w [[0], [1, 2]] output_shape [16, 1, 1] : tensor<16x1xf32> into tensor<16x1x1xf32>
+  %w2 = tensor.collapse_shape %w3 [[0], [1, 2]] : tensor<16x1x1xf32> into tensor<16x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %o = tensor.empty() : tensor<5x1xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<5x1xf32>) -> tensor<5x1xf32>
+  %y = linalg.matmul ins(%x, %w2 : tensor<5x16xf32>, tensor<16x1xf32>) outs(%acc : tensor<5x1xf32>) -> tensor<5x1xf32>
+  return %y : tensor<5x1xf32>
+}
+
+// -----
+
 // One weight feeding two layers is quantized once.
 // CHECK-LABEL: func.func @shared_weight
 // CHECK-COUNT-2: arith.constant dense

@@ -157,6 +157,41 @@ def R2QPrepareCPULoopsPass : Pass<"r2q-prepare-cpu-loops"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def R2QExpandShapesToReinterpretCastsPass
+    : Pass<"r2q-expand-shapes-to-reinterpret-casts"> {
+  let summary = "lower memref.expand_shape that splits into several dynamic sizes";
+  let description = [{
+    Upstream MLIR 22's `expand-strided-metadata` crashes on a
+    `memref.expand_shape` that splits one dimension into several dynamic ones
+    (llvm/llvm-project#186830, fixed for LLVM 23): exactly what restores a
+    `[batch?, seq?, hidden]` activation after a 2-D matmul. This pass lowers
+    those expands itself, before `expand-strided-metadata` runs, to a
+    `memref.reinterpret_cast` of the source's base with the output sizes and
+    the strides they imply (each group's innermost size keeps the source
+    dimension's stride; outer ones multiply it by the sizes inside them).
+    Other expands are left to `expand-strided-metadata`.
+
+    Before:
+
+    ```mlir
+    %r = memref.expand_shape %m [[0, 1], [2]] output_shape [%b, %s, 48]
+        : memref<?x48xf32> into memref<?x?x48xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %base, %offset, %sizes:2, %strides:2 = memref.extract_strided_metadata %m
+    %r = memref.reinterpret_cast %base to offset: [%offset],
+        sizes: [%b, %s, 48], strides: [%stride, 48, 1] : ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def R2QEmitCInterfacePass : Pass<"r2q-emit-c-interface"> {
   let summary = "give public functions a C interface for JITs and C callers";
   let description = [{
