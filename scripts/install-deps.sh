@@ -24,11 +24,18 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 echo "r2q: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# LLVM 22 comes from bookworm-security. Machines whose sources already list
+# that suite need nothing more; a list of ours left beside such a source (with
+# a different Signed-By) makes apt refuse every source, so drop it first and
+# add it back only where the suite is missing.
+security_list=/etc/apt/sources.list.d/r2q-bookworm-security.list
+$sudo rm -f "$security_list"
 $sudo apt-get update -qq
-# LLVM 22 comes from bookworm-security; add that suite if this machine lacks it.
 if ! apt-cache policy libmlir-22-dev | grep -q 'Candidate: [0-9]'; then
-  echo "deb http://deb.debian.org/debian-security bookworm-security main" |
-    $sudo tee /etc/apt/sources.list.d/r2q-bookworm-security.list >/dev/null
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+    "http://deb.debian.org/debian-security bookworm-security main" |
+    $sudo tee "$security_list" >/dev/null
   $sudo apt-get update -qq
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
