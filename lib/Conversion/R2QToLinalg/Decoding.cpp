@@ -81,11 +81,11 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
   Value rows = planes.signs.front();
   SmallVector<Value> dynamicRows;
   appendIfDynamic(builder, loc, rows, 0, dynamicRows);
-  Value init = emptyTensor(
-      builder, loc,
-      {cast<RankedTensorType>(rows.getType()).getDimSize(0), planes.groups(),
-       planes.bytesPerGroup(), 8},
-      elementType, dynamicRows);
+  Value init =
+      emptyTensor(builder, loc,
+                  {cast<RankedTensorType>(rows.getType()).getDimSize(0),
+                   planes.groups(), planes.bytesPerGroup(), 8},
+                  elementType, dynamicRows);
 
   int64_t count = planes.planes();
   Value decoded =

@@ -142,8 +142,7 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
                         Value scales, int64_t groupSize, Value accumulator) {
   auto xType = cast<RankedTensorType>(x.getType());
   int64_t k = xType.getShape().back();
-  int64_t tileRows =
-      std::max<int64_t>(8, kDecodedTileBytes / (4 * k) / 8 * 8);
+  int64_t tileRows = std::max<int64_t>(8, kDecodedTileBytes / (4 * k) / 8 * 8);
   unsigned leading = xType.getRank() - 1;
 
   Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
@@ -161,8 +160,7 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
         Value output = iterArgs.front();
         SmallVector<OpFoldResult> offsets(leading, b.getIndexAttr(0));
         offsets.push_back(first);
-        SmallVector<OpFoldResult> sizes =
-            tensor::getMixedSizes(b, l, output);
+        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, l, output);
         sizes.back() = count;
         SmallVector<OpFoldResult> strides(leading + 1, b.getIndexAttr(1));
         Value outputTile = tensor::ExtractSliceOp::create(b, l, output, offsets,
@@ -222,9 +220,8 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
         emptyTensor(rewriter, loc, shape, rewriter.getF32Type(), dynamicSizes));
 
     auto fused = [&](OpBuilder &b, Location l) {
-      return fusedDecodeMatmul(b, l, x,
-                               allPlaneRows(b, l, signs, scales, groupSize),
-                               accumulator);
+      return fusedDecodeMatmul(
+          b, l, x, allPlaneRows(b, l, signs, scales, groupSize), accumulator);
     };
     auto tiled = [&](OpBuilder &b, Location l) {
       return tiledDecodeMatmul(b, l, x, signs, scales, groupSize, accumulator);

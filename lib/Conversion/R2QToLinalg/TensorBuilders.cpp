@@ -11,8 +11,7 @@ using namespace mlir;
 namespace r2q::lowering {
 
 Value extractPlaneRows(OpBuilder &builder, Location loc, Value stack,
-                       int64_t plane, OpFoldResult offset,
-                       OpFoldResult count) {
+                       int64_t plane, OpFoldResult offset, OpFoldResult count) {
   auto type = cast<RankedTensorType>(stack.getType());
   SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(plane), offset,
                                        builder.getIndexAttr(0)};
