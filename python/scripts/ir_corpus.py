@@ -619,6 +619,19 @@ def attr_text(c, spec):
     return "{" + ", ".join(items) + "} "
 
 
+def near_miss_contraction(f, kind, op, lhs, rhs, out, odyn, et="f32", maps=""):
+    """Emits the named linalg contraction `op` of lhs and rhs, (value, type)
+    pairs, into a fresh zero accumulator of shape `out`, counted as near-miss
+    `kind`; returns the (value, type) of its result."""
+    init = f.fill(out, odyn, et)
+    c = f.next_contraction(kind)
+    y = f.fresh("y")
+    out_type = ttype(out, et)
+    f.emit(f"{y} = {op} {maps}{attr_text(c, None)}ins({lhs[0]}, {rhs[0]} : {lhs[1]}, {rhs[1]}) "
+           f"outs({init} : {out_type}) -> {out_type}")
+    return y, out_type
+
+
 def loc_text(spec):
     """A location naming the layer: plain, with a child location, fused with
     another name after it, or a call site (the first NameLoc names it)."""
@@ -1222,24 +1235,16 @@ class Gen:
                 bt = f.fresh("kt")
                 f.emit(f"{bt} = linalg.transpose ins({b.v} : {b.type}) outs({e} : {ttype([bsz, k, s], T)}) "
                        "permutation = [0, 2, 1]")
-                out, odyn = [bsz, s, s], [act.dyn[0], act.dyn[1], act.dyn[1]]
-                init = f.fill(out, odyn, "f32")
-                c = f.next_contraction(kind)
-                y = f.fresh("scores")
-                f.emit(f"{y} = linalg.batch_matmul {attr_text(c, None)}ins({a.v}, {bt} : {a.type}, "
-                       f"{ttype([bsz, k, s], T)}) outs({init} : {ttype(out, 'f32')}) -> {ttype(out, 'f32')}")
+                side.append(near_miss_contraction(f, kind, "linalg.batch_matmul", (a.v, a.type),
+                                                  (bt, ttype([bsz, k, s], T)), [bsz, s, s],
+                                                  [act.dyn[0], act.dyn[1], act.dyn[1]]))
             else:
                 a, _ = to_2d(f, a)
                 b, _ = to_2d(f, b)
                 m, mdyn = a.shape[0], a.dyn[0]
                 bt = transpose2(f, b.v, b.shape, b.dyn, T)
-                out, odyn = [m, m], [mdyn, mdyn]
-                init = f.fill(out, odyn, "f32")
-                c = f.next_contraction(kind)
-                y = f.fresh("scores")
-                f.emit(f"{y} = linalg.matmul {attr_text(c, None)}ins({a.v}, {bt} : {a.type}, {ttype([k, m], T)}) "
-                       f"outs({init} : {ttype(out, 'f32')}) -> {ttype(out, 'f32')}")
-            side.append((y, ttype(out, "f32")))
+                side.append(near_miss_contraction(f, kind, "linalg.matmul", (a.v, a.type), (bt, ttype([k, m], T)),
+                                                  [m, m], [mdyn, mdyn]))
             return act
         x, _ = to_2d(f, act)
         m, mdyn = x.shape[0], x.dyn[0]
@@ -1253,12 +1258,8 @@ class Gen:
             wi = f.fresh("wi")
             f.emit(f'{wi} = arith.constant dense<"0x{hex_of([rng.randint(-3, 3) for _ in range(k * n2)], "i32")}"> '
                    f": {ttype([k, n2], 'i32')}")
-            init = f.fill([m, n2], [mdyn, None], "i32")
-            c = f.next_contraction(kind)
-            y = f.fresh("yi")
-            f.emit(f"{y} = linalg.matmul {attr_text(c, None)}ins({xi.v}, {wi} : {xi.type}, {ttype([k, n2], 'i32')}) "
-                   f"outs({init} : {ttype([m, n2], 'i32')}) -> {ttype([m, n2], 'i32')}")
-            side.append((y, ttype([m, n2], "i32")))
+            side.append(near_miss_contraction(f, kind, "linalg.matmul", (xi.v, xi.type), (wi, ttype([k, n2], "i32")),
+                                              [m, n2], [mdyn, None], et="i32"))
             return act
         if kind == "two_reductions":
             # Reuse the weight of an earlier layer with the same K when there is one.
@@ -1286,24 +1287,16 @@ class Gen:
                    f"{ttype([n2, k], T)}")
             ws = elementwise(f, Act(w, [n2, k], [None, None], T), T, unary_body("scale", T))
             wt = transpose2(f, ws.v, [n2, k], [None, None], T)
-            init = f.fill([m, n2], [mdyn, None], "f32")
-            c = f.next_contraction(kind)
-            y = f.fresh("y")
-            f.emit(f"{y} = linalg.matmul {attr_text(c, None)}ins({x.v}, {wt} : {x.type}, {ttype([k, n2], T)}) "
-                   f"outs({init} : {ttype([m, n2], 'f32')}) -> {ttype([m, n2], 'f32')}")
-            side.append((y, ttype([m, n2], "f32")))
+            side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (wt, ttype([k, n2], T)),
+                                              [m, n2], [mdyn, None]))
             return act
         if kind == "dynamic_weight_arg":
             wshape = rng.choice([[None, k], [None, None]])
             w, _ = f.arg(ttype(wshape, T))
             nd = f.dim(w, ttype(wshape, T), 0)
-            init = f.fill([m, None], [mdyn, nd], "f32")
-            c = f.next_contraction(kind)
-            y = f.fresh("y")
-            f.emit(f"{y} = linalg.matmul indexing_maps = [{amap(3, [0, 2])}, {amap(3, [1, 2])}, {amap(3, [0, 1])}] "
-                   f"{attr_text(c, None)}ins({x.v}, {w} : {x.type}, {ttype(wshape, T)}) "
-                   f"outs({init} : {ttype([m, None], 'f32')}) -> {ttype([m, None], 'f32')}")
-            side.append((y, ttype([m, None], "f32")))
+            maps = f"indexing_maps = [{amap(3, [0, 2])}, {amap(3, [1, 2])}, {amap(3, [0, 1])}] "
+            side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (w, ttype(wshape, T)),
+                                              [m, None], [mdyn, nd], maps=maps))
             return act
         if kind == "batch_reduce":
             # Reduces over the batch and K: two reduction loops.
@@ -1316,13 +1309,8 @@ class Gen:
             wb = f.fresh("wb")
             f.emit(f"{wb} = linalg.broadcast ins({w} : {ttype([k, n2], T)}) outs({eb} : {ttype([bsz, k, n2], T)}) "
                    "dimensions = [0]")
-            out, odyn = [s, n2], [a3.dyn[1], None]
-            init = f.fill(out, odyn, "f32")
-            c = f.next_contraction(kind)
-            y = f.fresh("y")
-            f.emit(f"{y} = linalg.batch_reduce_matmul {attr_text(c, None)}ins({a3.v}, {wb} : {a3.type}, "
-                   f"{ttype([bsz, k, n2], T)}) outs({init} : {ttype(out, 'f32')}) -> {ttype(out, 'f32')}")
-            side.append((y, ttype(out, "f32")))
+            side.append(near_miss_contraction(f, kind, "linalg.batch_reduce_matmul", (a3.v, a3.type),
+                                              (wb, ttype([bsz, k, n2], T)), [s, n2], [a3.dyn[1], None]))
             return act
         if kind == "sliced_weight":
             # A slice of a fused weight (QKV-like) is not an element move.
@@ -1333,24 +1321,16 @@ class Gen:
             f.emit(f"{ws} = tensor.extract_slice {w}[{n2}, 0] [{n2}, {k}] [1, 1] : {ttype([2 * n2, k], T)} to "
                    f"{ttype([n2, k], T)}")
             wt = transpose2(f, ws, [n2, k], [None, None], T)
-            init = f.fill([m, n2], [mdyn, None], "f32")
-            c = f.next_contraction(kind)
-            y = f.fresh("y")
-            f.emit(f"{y} = linalg.matmul {attr_text(c, None)}ins({x.v}, {wt} : {x.type}, {ttype([k, n2], T)}) "
-                   f"outs({init} : {ttype([m, n2], 'f32')}) -> {ttype([m, n2], 'f32')}")
-            side.append((y, ttype([m, n2], "f32")))
+            side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (wt, ttype([k, n2], T)),
+                                              [m, n2], [mdyn, None]))
             return act
         if kind == "weight_3d_arg":
             a3, _ = to_3d(f, act) if act.rank == 2 else (act, None)
             bsz, s = a3.shape[0], a3.shape[1]
             w, _ = f.arg(ttype([bsz, k, n2], T))
-            out, odyn = [bsz, s, n2], [a3.dyn[0], a3.dyn[1], None]
-            init = f.fill(out, odyn, "f32")
-            c = f.next_contraction(kind)
-            y = f.fresh("y")
-            f.emit(f"{y} = linalg.batch_matmul {attr_text(c, None)}ins({a3.v}, {w} : {a3.type}, "
-                   f"{ttype([bsz, k, n2], T)}) outs({init} : {ttype(out, 'f32')}) -> {ttype(out, 'f32')}")
-            side.append((y, ttype(out, "f32")))
+            side.append(near_miss_contraction(f, kind, "linalg.batch_matmul", (a3.v, a3.type),
+                                              (w, ttype([bsz, k, n2], T)), [bsz, s, n2],
+                                              [a3.dyn[0], a3.dyn[1], None]))
             return act
         raise ValueError(kind)
 
