@@ -2,6 +2,7 @@
 
 #include "r2q/Quant/R2Q.h"
 
+#include "GroupCode.h"
 #include "RandomWeights.h"
 
 #include "gtest/gtest.h"
@@ -15,29 +16,6 @@ using namespace r2q::quant;
 using namespace r2q::test;
 
 namespace {
-
-/// The result of greedy R2Q on one group.
-struct GroupCode {
-  std::vector<float> scales;
-  std::vector<uint8_t> negative;
-  std::vector<float> residual;
-
-  std::vector<float> reconstruct(int64_t size, int planes) const {
-    return reconstructGroup(size, planes, scales.data(), negative.data());
-  }
-};
-
-GroupCode greedy(const std::vector<float> &w, int planes,
-                 FloatType scaleType = FloatType::F32) {
-  auto size = static_cast<int64_t>(w.size());
-  GroupCode code;
-  code.scales.assign(planes, -1.f);
-  code.negative.assign(planes * size, 7);
-  code.residual.assign(size, 0.f);
-  quantizeGroupGreedy(w.data(), size, planes, scaleType, code.scales.data(),
-                      code.negative.data(), code.residual.data());
-  return code;
-}
 
 /// The (planes, group size) sweep.
 class GreedySweep : public ::testing::TestWithParam<std::tuple<int, int64_t>> {

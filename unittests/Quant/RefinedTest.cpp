@@ -2,6 +2,7 @@
 
 #include "r2q/Quant/R2Q.h"
 
+#include "GroupCode.h"
 #include "RandomWeights.h"
 
 #include "gtest/gtest.h"
@@ -16,26 +17,6 @@ using namespace r2q::quant;
 using namespace r2q::test;
 
 namespace {
-
-struct GroupCode {
-  std::vector<float> scales;
-  std::vector<uint8_t> negative;
-
-  double error(const std::vector<float> &w, int planes) const {
-    return groupSquaredError(w.data(), static_cast<int64_t>(w.size()), planes,
-                             scales.data(), negative.data());
-  }
-};
-
-GroupCode greedy(const std::vector<float> &w, int planes, FloatType type) {
-  auto size = static_cast<int64_t>(w.size());
-  GroupCode code{std::vector<float>(planes),
-                 std::vector<uint8_t>(planes * size)};
-  std::vector<float> residual(size);
-  quantizeGroupGreedy(w.data(), size, planes, type, code.scales.data(),
-                      code.negative.data(), residual.data());
-  return code;
-}
 
 int refine(const std::vector<float> &w, int planes, FloatType type,
            GroupCode &code, int maxSteps = 100) {
@@ -98,8 +79,9 @@ TEST_P(RefinedSweep, NeverWorseThanAnArbitraryStartingCode) {
     int64_t size = 1 + static_cast<int64_t>(rng.next() % 150);
     std::vector<float> w =
         randomWeights(kAllDistributions[g % 4], size, seed(2) * 100 + g);
-    GroupCode code{std::vector<float>(planes()),
-                   randomFlags(planes() * size, seed(2) * 100 + 50 + g)};
+    GroupCode code;
+    code.scales.resize(planes());
+    code.negative = randomFlags(planes() * size, seed(2) * 100 + 50 + g);
     for (float &scale : code.scales)
       scale = roundTo(scaleType(), static_cast<float>(2 * rng.uniform()));
     double before = code.error(w, planes());
