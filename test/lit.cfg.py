@@ -21,6 +21,9 @@ llvm_config.add_tool_substitutions(
     [config.r2q_tools_dir, config.llvm_tools_dir],
 )
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
+config.substitutions.append(
+    ("%r2q_plugin", os.path.join(config.r2q_obj_root, "lib", "R2QPlugin.so"))
+)
 config.substitutions.append(("%python", config.python_executable))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 if config.r2q_sanitized:
