@@ -12,6 +12,7 @@
 #include "Bandwidth.h"
 
 #include "r2q/InitAll.h"
+#include "r2q/Pipelines/Pipelines.h"
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/HostTensor.h"
@@ -106,9 +107,10 @@ int main() {
 
   double bandwidth = bench::measureReadBandwidth();
   std::printf("r2q linear-layer benchmark: one thread, r2q-cpu-pipeline "
-              "(portable lowering), group size 128, f16 scales; read "
-              "bandwidth %.1f GB/s\n",
-              bandwidth / 1e9);
+              "(batch 1: vector GEMV on the sign bits, %lld lanes; batch 16: "
+              "tiled decoding), group size 128, f16 scales; read bandwidth "
+              "%.1f GB/s\n",
+              static_cast<long long>(hostVectorWidth()), bandwidth / 1e9);
   std::printf("floor = bytes of weights / bandwidth (f32: 4 B/weight; r2q: "
               "its packed constants)\n\n");
   std::printf("%-10s %11s %5s | %9s %9s %9s | %9s %9s | %10s %10s | %s\n",

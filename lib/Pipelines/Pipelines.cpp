@@ -11,6 +11,7 @@
 #include "mlir/Conversion/MathToLibm/MathToLibm.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +21,8 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/TargetParser/Host.h"
+
 using namespace mlir;
 
 namespace r2q {
@@ -27,7 +30,11 @@ namespace r2q {
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // Fold quantizations of constants first: only runtime weights are lowered.
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createConvertR2QToLinalgPass());
+  ConvertR2QToLinalgPassOptions lowering;
+  lowering.vectorGemv = options.vectorGemv;
+  lowering.vectorWidth =
+      options.vectorWidth ? options.vectorWidth : hostVectorWidth();
+  pm.addPass(createConvertR2QToLinalgPass(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createR2QPrepareCPULoopsPass());
@@ -52,10 +59,16 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // exact GELU needs) become libm calls.
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+  // Vector transfers become plain loads; bitcasts to i1 masks stay bitcasts.
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QVerifyLLVMContractPass());
+}
+
+int64_t hostVectorWidth() {
+  return llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 32 : 16;
 }
 
 void registerR2QPipelines() {

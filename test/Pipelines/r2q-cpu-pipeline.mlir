@@ -1,5 +1,7 @@
 // RUN: r2q-opt %s --r2q-cpu-pipeline | FileCheck %s
 // RUN: r2q-opt %s --r2q-cpu-pipeline=c-interface=false | FileCheck %s --check-prefix=PLAIN
+// RUN: r2q-opt %s --r2q-cpu-pipeline="vector-width=16" | FileCheck %s --check-prefixes=CHECK,VECTOR
+// RUN: r2q-opt %s --r2q-cpu-pipeline="vector-gemv=false" | FileCheck %s --check-prefixes=CHECK,PORTABLE
 
 // Everything ends in the LLVM dialect; public functions get a C interface.
 // CHECK-NOT: r2q.
@@ -8,6 +10,13 @@
 // CHECK-NOT: tensor.
 // CHECK-LABEL: llvm.func @linear
 // CHECK: llvm.call @malloc
+// The vector GEMV of few rows (vector-gemv, the default) ends in a bitcast of
+// sign bytes to a lane mask and a masked fused multiply-add.
+// VECTOR: llvm.bitcast %{{.*}} : vector<2xi8> to vector<16xi1>
+// VECTOR: llvm.intr.fmuladd
+// VECTOR: llvm.select %{{.*}} : vector<16xi1>, vector<16xf32>
+// PORTABLE-NOT: vector<16xi1>
+// PORTABLE-NOT: vector<32xi1>
 // CHECK-LABEL: llvm.func @_mlir_ciface_linear
 // CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // CHECK: llvm.call @linear

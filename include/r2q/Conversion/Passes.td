@@ -22,6 +22,24 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
       materializes nothing; for larger M an `scf.for` decodes the weight in
       tiles of output features (at most 256 KiB of f32, L2-resident) and
       contracts each tile with all rows, so decoding costs once per weight.
+    * With `vector-gemv`, an `r2q.matmul` with at most 2 rows is instead
+      computed straight from the packed bits with vector ops, no weight ever
+      decoded to a float:
+      `y[m, n] = sum_g sum_p scale_p[n, g] * sum_{k in g} (bit_p ? -x : x)`.
+      Rewritten as `sum_g A[n, g] * S[m, g] - 2 * sum_p sum_{k : bit_p}
+      scale_p * x[m, k]` (`A` the sum of a group's scales, `S` the group
+      sums of a row, computed once per row), the second term is one masked
+      FMA per plane: `scf.for` loops over groups and chunks of `W` columns
+      (`vector-width`, or the largest power of two of at least 8 dividing
+      the group size) read `W/8` sign bytes per plane with
+      `vector.transfer_read`, turn them into a `vector<W x i1>` mask with
+      `vector.bitcast` (lane `k` is bit `k mod 8` of byte `k / 8`, as
+      `docs/format.md` packs them), and `arith.select` keeps
+      `vector.fma(x, scale, acc)` in the masked lanes. Each plane
+      accumulates in its own vector, reduced once per output. With AVX-512
+      this is a `kmovw` and a masked `vfmadd231ps` per 16 weights and plane;
+      with AVX2 LLVM expands the mask with a broadcast, an and and a compare.
+      `r2q-cpu-pipeline` sets this option unless `vector-gemv=false`.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
@@ -44,12 +62,22 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     `linalg.generic` and an `scf.for` over tiles of `N` that decodes a tile
     to f32 and contracts it over `(m, n, k)`.
   }];
+  let options = [
+    Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"false",
+           "Compute r2q.matmul with at most 2 rows from the sign bits with "
+           "vector ops instead of the fused decode linalg.generic">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"32",
+           "With vector-gemv: f32 lanes per vector step, a power of two of "
+           "at least 8 (two machine registers: 32 for AVX-512, 16 for "
+           "AVX2)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

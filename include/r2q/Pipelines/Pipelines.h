@@ -23,14 +23,32 @@ struct CPUPipelineOptions
       llvm::cl::desc("Give public functions _mlir_ciface_ wrappers that take "
                      "memref descriptors by pointer"),
       llvm::cl::init(true)};
+  Option<bool> vectorGemv{
+      *this, "vector-gemv",
+      llvm::cl::desc("Compute r2q.matmul with at most 2 activation rows "
+                     "straight from the sign bits with vector code "
+                     "(convert-r2q-to-linalg{vector-gemv}); false: the "
+                     "fused decode linalg.generic"),
+      llvm::cl::init(true)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes per step of the vector GEMV; 0 (default): "
+                     "two registers of the host CPU, 32 with AVX-512, 16 "
+                     "otherwise"),
+      llvm::cl::init(0)};
 };
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
-/// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization with
+/// convert-r2q-to-linalg (with vector GEMVs unless vector-gemv=false),
+/// r2q-prepare-cpu-loops, one-shot bufferization with
 /// identity-layout function boundaries, buffer deallocation, linalg to loops,
 /// and the conversions to LLVM, ending with r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
+
+/// The vector GEMV width the pipeline uses for the host CPU by default: two
+/// vector registers of f32 (32 lanes with AVX-512, 16 otherwise).
+int64_t hostVectorWidth();
 
 /// Registers r2q-cpu-pipeline.
 void registerR2QPipelines();

@@ -6,7 +6,8 @@
 //
 //  * M <= kFusedDecodeMaxRows (decoding, GEMV): one linalg.generic over
 //    (..., n, g, b, j) decodes each weight inside the reduction; nothing is
-//    materialized and each sign byte is read once per row.
+//    materialized and each sign byte is read once per row. With vectorGemv,
+//    vector ops compute the product from the sign bits instead (Matvec.h).
 //  * larger M: the weight is decoded in tiles of rows (at most
 //    kDecodedTileBytes of f32 each, so a tile stays in L2) and each tile is
 //    contracted with all activation rows, so decoding costs once per weight
@@ -18,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Decoding.h"
+#include "Matvec.h"
 #include "TensorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
@@ -173,31 +175,9 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
   return loop.getResult(0);
 }
 
-/// The number of activation rows: the product of x's leading dimensions.
-OpFoldResult activationRows(OpBuilder &builder, Location loc, Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t staticRows = 1;
-  Value dynamicRows;
-  for (int64_t dim = 0; dim + 1 < type.getRank(); ++dim) {
-    if (!type.isDynamicDim(dim)) {
-      staticRows *= type.getDimSize(dim);
-      continue;
-    }
-    Value size = tensor::DimOp::create(builder, loc, x, dim);
-    dynamicRows = dynamicRows
-                      ? arith::MulIOp::create(builder, loc, dynamicRows, size)
-                      : size;
-  }
-  if (!dynamicRows)
-    return builder.getIndexAttr(staticRows);
-  return arith::MulIOp::create(
-             builder, loc, dynamicRows,
-             arith::ConstantIndexOp::create(builder, loc, staticRows))
-      .getResult();
-}
-
 struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
-  using OpConversionPattern::OpConversionPattern;
+  MatmulToLinalg(MLIRContext *context, const MatmulLoweringOptions &options)
+      : OpConversionPattern(context), options(options) {}
 
   LogicalResult
   matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
@@ -220,6 +200,9 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
         emptyTensor(rewriter, loc, shape, rewriter.getF32Type(), dynamicSizes));
 
     auto fused = [&](OpBuilder &b, Location l) {
+      if (options.vectorGemv)
+        return vectorMatvec(b, l, x, signs, scales, groupSize,
+                            options.vectorWidth, accumulator);
       return fusedDecodeMatmul(
           b, l, x, allPlaneRows(b, l, signs, scales, groupSize), accumulator);
     };
@@ -250,12 +233,16 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
     rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, result);
     return success();
   }
+
+private:
+  MatmulLoweringOptions options;
 };
 
 } // namespace
 
-void populateMatmulToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatmulToLinalg>(patterns.getContext());
+void populateMatmulToLinalgPatterns(RewritePatternSet &patterns,
+                                    const MatmulLoweringOptions &options) {
+  patterns.add<MatmulToLinalg>(patterns.getContext(), options);
 }
 
 } // namespace r2q

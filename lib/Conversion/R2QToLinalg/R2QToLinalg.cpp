@@ -17,6 +17,9 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include "llvm/Support/MathExtras.h"
 
 namespace r2q {
 #define GEN_PASS_DEF_CONVERTR2QTOLINALGPASS
@@ -34,6 +37,13 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
+    if (vectorWidth < 8 || !llvm::isPowerOf2_64(vectorWidth)) {
+      emitError(getOperation()->getLoc())
+          << "convert-r2q-to-linalg: vector-width must be a power of two of "
+             "at least 8, not "
+          << vectorWidth.getValue();
+      return signalPassFailure();
+    }
     // Refined quantization exists only in the numerics core: a runtime weight
     // asking for it cannot be lowered.
     WalkResult unsupported = getOperation()->walk([](QuantizeOp op) {
@@ -50,7 +60,8 @@ public:
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);
     RewritePatternSet patterns(&getContext());
-    populateR2QToLinalgConversionPatterns(patterns);
+    populateR2QToLinalgConversionPatterns(
+        patterns, MatmulLoweringOptions{vectorGemv, vectorWidth});
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -59,8 +70,9 @@ public:
 
 } // namespace
 
-void populateR2QToLinalgConversionPatterns(RewritePatternSet &patterns) {
-  populateMatmulToLinalgPatterns(patterns);
+void populateR2QToLinalgConversionPatterns(
+    RewritePatternSet &patterns, const MatmulLoweringOptions &options) {
+  populateMatmulToLinalgPatterns(patterns, options);
   populateQuantizationToLinalgPatterns(patterns);
   populateDecomposeQuantizePatterns(patterns);
 }
@@ -69,7 +81,7 @@ void configureR2QToLinalgTarget(ConversionTarget &target) {
   target.addIllegalDialect<R2QDialect>();
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                          math::MathDialect, scf::SCFDialect,
-                         tensor::TensorDialect>();
+                         tensor::TensorDialect, vector::VectorDialect>();
 }
 
 } // namespace r2q

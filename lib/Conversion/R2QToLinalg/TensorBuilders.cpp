@@ -108,4 +108,67 @@ Value convertTensor(OpBuilder &builder, Location loc, Value value,
       ->getResult(0);
 }
 
+OpFoldResult activationRows(OpBuilder &builder, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t staticRows = 1;
+  Value dynamicRows;
+  for (int64_t dim = 0; dim + 1 < type.getRank(); ++dim) {
+    if (!type.isDynamicDim(dim)) {
+      staticRows *= type.getDimSize(dim);
+      continue;
+    }
+    Value size = tensor::DimOp::create(builder, loc, x, dim);
+    dynamicRows = dynamicRows
+                      ? arith::MulIOp::create(builder, loc, dynamicRows, size)
+                      : size;
+  }
+  if (!dynamicRows)
+    return builder.getIndexAttr(staticRows);
+  return arith::MulIOp::create(
+             builder, loc, dynamicRows,
+             arith::ConstantIndexOp::create(builder, loc, staticRows))
+      .getResult();
+}
+
+/// The reassociation that merges all leading dimensions of a rank-`rank`
+/// tensor and keeps the last: {{0, ..., rank - 2}, {rank - 1}}.
+static SmallVector<ReassociationIndices> leadingAndLast(int64_t rank) {
+  ReassociationIndices leading;
+  for (int64_t dim = 0; dim + 1 < rank; ++dim)
+    leading.push_back(dim);
+  return {leading, {rank - 1}};
+}
+
+Value asRowMatrix(OpBuilder &builder, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() == 2)
+    return x;
+  if (type.getRank() > 2)
+    return mergeDims(builder, loc, x, leadingAndLast(type.getRank()));
+  int64_t k = type.getDimSize(0);
+  SmallVector<OpFoldResult> outputShape = {
+      builder.getIndexAttr(1), tensor::getMixedSize(builder, loc, x, 0)};
+  return tensor::ExpandShapeOp::create(
+      builder, loc, RankedTensorType::get({1, k}, type.getElementType()), x,
+      {{0, 1}}, outputShape);
+}
+
+Value fromRowMatrix(OpBuilder &builder, Location loc, Value rows, Value x) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto rowsType = cast<RankedTensorType>(rows.getType());
+  int64_t rank = xType.getRank();
+  if (rank == 2)
+    return rows;
+  if (rank == 1)
+    return mergeDims(builder, loc, rows, {{0, 1}});
+  SmallVector<int64_t> shape(xType.getShape());
+  shape.back() = rowsType.getDimSize(1);
+  SmallVector<OpFoldResult> outputShape =
+      tensor::getMixedSizes(builder, loc, x);
+  outputShape.back() = tensor::getMixedSize(builder, loc, rows, 1);
+  return tensor::ExpandShapeOp::create(
+      builder, loc, RankedTensorType::get(shape, rowsType.getElementType()),
+      rows, leadingAndLast(rank), outputShape);
+}
+
 } // namespace r2q::lowering

@@ -60,6 +60,20 @@ mlir::Value convertFloat(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value value, mlir::Type elementType);
 
+/// The number of activation rows of an r2q.matmul input: the product of its
+/// leading dimensions (1 for a vector), as a constant when static.
+mlir::OpFoldResult activationRows(mlir::OpBuilder &builder, mlir::Location loc,
+                                  mlir::Value x);
+
+/// `x` (any rank >= 1, K innermost) as an M x K matrix of its rows.
+mlir::Value asRowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
+                        mlir::Value x);
+
+/// The inverse of asRowMatrix for a result: `rows` (M x N) reshaped to the
+/// leading dimensions of `x` followed by N.
+mlir::Value fromRowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::Value rows, mlir::Value x);
+
 } // namespace r2q::lowering
 
 #endif // R2Q_LIB_CONVERSION_R2QTOLINALG_TENSORBUILDERS_H

@@ -1,0 +1,276 @@
+//===- MatvecToVector.cpp - r2q.matmul as a GEMV on the sign bits ---------===//
+//
+// For few activation rows the product is computed from the packed bits,
+// never decoding a weight to a float. With s = +-1 the sign of a bit,
+//
+//   y[m, n] = sum_g sum_p a_p[n, g] * sum_{k in g} s_p[n, k] * x[m, k]
+//           = sum_g A[n, g] * S[m, g]  -  2 * sum_p sum_{k : bit_p[n, k]}
+//           a_p[n, g(k)] * x[m, k]
+//
+// where A = sum_p a_p and S[m, g] = sum_{k in g} x[m, k], computed once per
+// row. The second sum is vector work: W/8 sign bytes become a
+// vector<W x i1> mask by a bitcast (lane k is bit k mod 8 of byte k / 8, as
+// docs/format.md packs them), and the mask selects which lanes of
+// acc_p + a_p * x replace acc_p: one masked FMA per plane, no negation.
+// Each plane has its own accumulator so their FMA chains run side by side.
+//
+// Loop names: m activation row, n output feature, g group, c chunk of W
+// columns within the group.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Matvec.h"
+#include "TensorBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace r2q::lowering {
+namespace {
+
+/// The largest power of two of at least 8 that divides `groupSize` and is
+/// at most `width`.
+int64_t chunkWidth(int64_t groupSize, int64_t width) {
+  int64_t chunk = 8;
+  while (chunk * 2 <= width && groupSize % (chunk * 2) == 0)
+    chunk *= 2;
+  return chunk;
+}
+
+Value index(OpBuilder &builder, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(builder, loc, value);
+}
+
+/// The kernel's operands and the vector types it works in.
+struct Matvec {
+  Value x;      // M x K, f32
+  Value signs;  // P x N x K/8, i8
+  Value scales; // P x N x K/G
+  int64_t groupSize;
+  VectorType floats; // W x f32, W divides groupSize
+  VectorType bytes;  // W/8 x i8
+  VectorType mask;   // W x i1
+
+  Matvec(OpBuilder &builder, Value x, Value signs, Value scales,
+         int64_t groupSize, int64_t vectorWidth)
+      : x(x), signs(signs), scales(scales), groupSize(groupSize) {
+    int64_t width = chunkWidth(groupSize, vectorWidth);
+    floats = VectorType::get({width}, builder.getF32Type());
+    bytes = VectorType::get({width / 8}, builder.getI8Type());
+    mask = VectorType::get({width}, builder.getI1Type());
+  }
+
+  int64_t width() const { return floats.getDimSize(0); }
+  int64_t planes() const {
+    return cast<RankedTensorType>(signs.getType()).getDimSize(0);
+  }
+  int64_t groups() const {
+    return cast<RankedTensorType>(scales.getType()).getDimSize(2);
+  }
+
+  /// x[row, column : column + W].
+  Value readActivations(OpBuilder &builder, Location loc, Value row,
+                        Value column) const {
+    Value pad =
+        arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+    return vector::TransferReadOp::create(builder, loc, floats, x,
+                                          ValueRange{row, column}, pad,
+                                          ArrayRef<bool>{true});
+  }
+
+  /// The W sign bits of plane `plane`, row `feature`, from column `column`,
+  /// as a mask whose set lanes are the negative weights.
+  Value readNegativeMask(OpBuilder &builder, Location loc, int64_t plane,
+                         Value feature, Value column) const {
+    Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
+    Value byteColumn =
+        arith::DivUIOp::create(builder, loc, column, index(builder, loc, 8));
+    Value packed = vector::TransferReadOp::create(
+        builder, loc, bytes, signs,
+        ValueRange{index(builder, loc, plane), feature, byteColumn}, pad,
+        ArrayRef<bool>{true});
+    return vector::BitCastOp::create(builder, loc, mask, packed);
+  }
+
+  /// The first column of chunk `chunk` of group `group`.
+  Value chunkColumn(OpBuilder &builder, Location loc, Value group,
+                    Value chunk) const {
+    Value groupStart = arith::MulIOp::create(builder, loc, group,
+                                             index(builder, loc, groupSize));
+    Value offset = arith::MulIOp::create(builder, loc, chunk,
+                                         index(builder, loc, width()));
+    return arith::AddIOp::create(builder, loc, groupStart, offset);
+  }
+
+  /// An scf.for over the chunks of group `group` carrying `initial`.
+  template <typename BodyFn>
+  ValueRange forEachChunk(OpBuilder &builder, Location loc, Value group,
+                          ValueRange initial, BodyFn body) const {
+    auto loop = scf::ForOp::create(
+        builder, loc, index(builder, loc, 0),
+        index(builder, loc, groupSize / width()), index(builder, loc, 1),
+        initial,
+        [&](OpBuilder &b, Location l, Value chunk, ValueRange carried) {
+          scf::YieldOp::create(
+              b, l, body(b, l, chunkColumn(b, l, group, chunk), carried));
+        });
+    return loop.getResults();
+  }
+};
+
+Value zeroVector(OpBuilder &builder, Location loc, VectorType type) {
+  return arith::ConstantOp::create(
+      builder, loc, DenseElementsAttr::get(type, builder.getF32FloatAttr(0)));
+}
+
+Value sumVector(OpBuilder &builder, Location loc, Value vector) {
+  return vector::ReductionOp::create(builder, loc, vector::CombiningKind::ADD,
+                                     vector, arith::FastMathFlags::reassoc);
+}
+
+/// S[row, g] = sum_{k in g} x[row, k] for every group g, as a tensor.
+Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel,
+                Value row) {
+  Value sums =
+      emptyTensor(builder, loc, {kernel.groups()}, builder.getF32Type());
+  auto loop = scf::ForOp::create(
+      builder, loc, index(builder, loc, 0),
+      index(builder, loc, kernel.groups()), index(builder, loc, 1),
+      ValueRange{sums},
+      [&](OpBuilder &b, Location l, Value group, ValueRange carried) {
+        Value sum =
+            kernel
+                .forEachChunk(b, l, group, zeroVector(b, l, kernel.floats),
+                              [&](OpBuilder &cb, Location cl, Value column,
+                                  ValueRange acc) {
+                                Value x =
+                                    kernel.readActivations(cb, cl, row, column);
+                                return SmallVector<Value>{arith::AddFOp::create(
+                                    cb, cl, acc.front(), x)};
+                              })
+                .front();
+        scf::YieldOp::create(b, l,
+                             tensor::InsertOp::create(b, l,
+                                                      sumVector(b, l, sum),
+                                                      carried.front(), group)
+                                 .getResult());
+      });
+  return loop.getResult(0);
+}
+
+/// acc_p + (bit_p ? a_p * x : 0) over one chunk, for every plane p.
+SmallVector<Value> accumulateNegatives(OpBuilder &builder, Location loc,
+                                       const Matvec &kernel, Value row,
+                                       Value feature, Value column,
+                                       ArrayRef<Value> scales,
+                                       ValueRange accumulators) {
+  Value x = kernel.readActivations(builder, loc, row, column);
+  SmallVector<Value> updated;
+  for (auto [plane, scale, accumulator] :
+       llvm::enumerate(scales, accumulators)) {
+    Value negative =
+        kernel.readNegativeMask(builder, loc, plane, feature, column);
+    Value added = vector::FMAOp::create(builder, loc, x, scale, accumulator);
+    updated.push_back(
+        arith::SelectOp::create(builder, loc, negative, added, accumulator));
+  }
+  return updated;
+}
+
+/// sum_k x[row, k] * w_hat[feature, k] in f32, given the row's group sums.
+Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
+                 Value row, Value feature, Value sums) {
+  Type f32 = builder.getF32Type();
+  Value zero =
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+  // Carried: the scalar sum_g A * S, then one accumulator per plane.
+  SmallVector<Value> initial = {zero};
+  initial.append(kernel.planes(), zeroVector(builder, loc, kernel.floats));
+  auto groupLoop = scf::ForOp::create(
+      builder, loc, index(builder, loc, 0),
+      index(builder, loc, kernel.groups()), index(builder, loc, 1), initial,
+      [&](OpBuilder &b, Location l, Value group, ValueRange carried) {
+        SmallVector<Value> scales;
+        Value scaleSum;
+        for (int64_t plane = 0; plane < kernel.planes(); ++plane) {
+          Value scale =
+              convertFloat(b, l,
+                           tensor::ExtractOp::create(
+                               b, l, kernel.scales,
+                               ValueRange{index(b, l, plane), feature, group}),
+                           f32);
+          scaleSum =
+              scaleSum ? arith::AddFOp::create(b, l, scaleSum, scale) : scale;
+          scales.push_back(
+              vector::BroadcastOp::create(b, l, kernel.floats, scale));
+        }
+        Value sum = tensor::ExtractOp::create(b, l, sums, group);
+        SmallVector<Value> next = {arith::AddFOp::create(
+            b, l, carried.front(), arith::MulFOp::create(b, l, scaleSum, sum))};
+        llvm::append_range(
+            next,
+            kernel.forEachChunk(b, l, group, carried.drop_front(),
+                                [&](OpBuilder &cb, Location cl, Value column,
+                                    ValueRange accumulators) {
+                                  return accumulateNegatives(
+                                      cb, cl, kernel, row, feature, column,
+                                      scales, accumulators);
+                                }));
+        scf::YieldOp::create(b, l, next);
+      });
+  ValueRange results = groupLoop.getResults();
+  Value negatives = results[1];
+  for (Value plane : results.drop_front(2))
+    negatives = arith::AddFOp::create(builder, loc, negatives, plane);
+  Value two =
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(2));
+  return arith::SubFOp::create(
+      builder, loc, results.front(),
+      arith::MulFOp::create(builder, loc, two,
+                            sumVector(builder, loc, negatives)));
+}
+
+/// Fills `output` (M x N, f32) with the product of every activation row with
+/// every output feature.
+Value matvecRows(OpBuilder &builder, Location loc, const Matvec &kernel,
+                 Value output) {
+  Value rows = tensor::DimOp::create(builder, loc, kernel.x, 0);
+  Value features = tensor::DimOp::create(builder, loc, kernel.signs, 1);
+  Value zero = index(builder, loc, 0), one = index(builder, loc, 1);
+  auto rowLoop = scf::ForOp::create(
+      builder, loc, zero, rows, one, ValueRange{output},
+      [&](OpBuilder &b, Location l, Value row, ValueRange rowAcc) {
+        Value sums = groupSums(b, l, kernel, row);
+        auto featureLoop = scf::ForOp::create(
+            b, l, zero, features, one, rowAcc,
+            [&](OpBuilder &fb, Location fl, Value feature, ValueRange acc) {
+              Value dot = dotProduct(fb, fl, kernel, row, feature, sums);
+              scf::YieldOp::create(
+                  fb, fl,
+                  tensor::InsertOp::create(fb, fl, dot, acc.front(),
+                                           ValueRange{row, feature})
+                      .getResult());
+            });
+        scf::YieldOp::create(b, l, featureLoop.getResult(0));
+      });
+  return rowLoop.getResult(0);
+}
+
+} // namespace
+
+Value vectorMatvec(OpBuilder &builder, Location loc, Value x, Value signs,
+                   Value scales, int64_t groupSize, int64_t vectorWidth,
+                   Value accumulator) {
+  Value rows = convertTensor(builder, loc, asRowMatrix(builder, loc, x),
+                             builder.getF32Type());
+  Matvec kernel(builder, rows, signs, scales, groupSize, vectorWidth);
+  Value product =
+      matvecRows(builder, loc, kernel, asRowMatrix(builder, loc, accumulator));
+  return fromRowMatrix(builder, loc, product, accumulator);
+}
+
+} // namespace r2q::lowering
