@@ -40,7 +40,11 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::compile(ModuleOp module) {
   // create().
   auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
                                             targetMachine->get());
+  // memref.copy of strided memrefs lowers to a call of memrefCopy, which
+  // lives in MLIR's C runner utilities, not in libMLIR.
+  llvm::StringRef runtimeLibraries[] = {R2Q_C_RUNNER_UTILS};
   ExecutionEngineOptions options;
+  options.sharedLibPaths = runtimeLibraries;
   options.transformer = optimize;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine =
