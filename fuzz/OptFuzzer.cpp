@@ -86,11 +86,11 @@ std::string pipelineFor(llvm::StringRef text) {
   static const char *const pipelines[] = {
       "r2q-quantize-linear,convert-r2q-to-linalg",
       "r2q-quantize-linear{group-size=8 planes=1 scale-type=f32},"
-      "convert-r2q-to-linalg",
+      "convert-r2q-to-linalg{vector-gemv vector-width=8}",
       "r2q-quantize-linear{group-size=32 planes=3 method=refined},"
       "r2q-decompose-quantize,convert-r2q-to-linalg",
       "r2q-quantize-linear{group-size=16 planes=4 scale-type=bf16 "
-      "min-weights=64},canonicalize,convert-r2q-to-linalg",
+      "min-weights=64},canonicalize,convert-r2q-to-linalg{vector-gemv}",
   };
   return pipelines[llvm::hash_value(text) % std::size(pipelines)];
 }

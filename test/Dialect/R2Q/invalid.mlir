@@ -207,6 +207,24 @@ func.func @matmul_k_mismatch(%x: tensor<4x256xf32>, %s: tensor<2x256x64xi8>, %a:
 
 // -----
 
+// The sizes that follow from K are static: lowerings lay out their loops by
+// them.
+func.func @matmul_dynamic_bytes(%x: tensor<4x256xf32>, %s: tensor<2x?x?xi8>, %a: tensor<2x?x2xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op signs must have K/8 bytes per row: expected 32, got a dynamic size}}
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x256xf32>, tensor<2x?x?xi8>, tensor<2x?x2xf16> -> tensor<4x?xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_dynamic_groups(%x: tensor<4x256xf32>, %s: tensor<2x?x32xi8>, %a: tensor<2x?x?xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op scales must have K/group_size groups per row: expected 2, got a dynamic size}}
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x256xf32>, tensor<2x?x32xi8>, tensor<2x?x?xf16> -> tensor<4x?xf32>
+  return
+}
+
+// -----
+
 func.func @matmul_scalar_input(%x: tensor<f32>, %s: tensor<2x256x64xi8>, %a: tensor<2x256x4xf16>) {
   // expected-error @+1 {{'r2q.matmul' op the input must have rank >= 1 with K innermost}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<f32>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<f32>

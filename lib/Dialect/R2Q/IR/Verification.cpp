@@ -48,6 +48,21 @@ LogicalResult expectDim(EmitErrorFn emitError, int64_t actual, int64_t expected,
   return emitError() << what << ": expected " << expected << ", got " << actual;
 }
 
+/// Fails unless `actual` is static and equal to the static `expected`: the
+/// sizes that follow from K, which lowerings use to lay out their loops.
+LogicalResult expectStaticDim(EmitErrorFn emitError, int64_t actual,
+                              int64_t expected, StringRef what) {
+  if (actual == expected)
+    return success();
+  InFlightDiagnostic diagnostic = emitError();
+  diagnostic << what << ": expected " << expected << ", got ";
+  if (ShapedType::isDynamic(actual))
+    diagnostic << "a dynamic size";
+  else
+    diagnostic << actual;
+  return diagnostic;
+}
+
 } // namespace
 
 LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
@@ -68,10 +83,10 @@ LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
                        "scales must have one row per output feature N")) ||
       failed(expectDim(emitError, scales.getDimSize(1), signs.getDimSize(1),
                        "scales must have as many rows as the signs")) ||
-      failed(expectDim(emitError, signs.getDimSize(2), k / 8,
-                       "signs must have K/8 bytes per row")) ||
-      failed(expectDim(emitError, scales.getDimSize(2), k / groupSize,
-                       "scales must have K/group_size groups per row")))
+      failed(expectStaticDim(emitError, signs.getDimSize(2), k / 8,
+                             "signs must have K/8 bytes per row")) ||
+      failed(expectStaticDim(emitError, scales.getDimSize(2), k / groupSize,
+                             "scales must have K/group_size groups per row")))
     return failure();
   return success();
 }
