@@ -44,6 +44,9 @@ struct GemvCase {
   FloatType inputType;
   int64_t vectorWidth;
   bool dynamicRows;
+  /// Added to every activation: a large mean makes sum_k x_k large against
+  /// the output, the hard case for the group-sum identity's rounding.
+  float activationMean = 0.0f;
 
   int64_t rows() const {
     int64_t rows = 1;
@@ -58,7 +61,8 @@ std::ostream &operator<<(std::ostream &os, const GemvCase &c) {
      << c.n << ", K " << c.k << ", G " << c.groupSize << ", P " << c.planes
      << ", scales " << quant::floatTypeName(c.scaleType) << ", input "
      << quant::floatTypeName(c.inputType) << ", width " << c.vectorWidth;
-  return os << (c.dynamicRows ? ", dynamic rows" : "");
+  os << (c.dynamicRows ? ", dynamic rows" : "");
+  return os << ", activation mean " << c.activationMean;
 }
 
 std::string tensorType(const std::vector<int64_t> &leading, bool dynamic,
@@ -115,7 +119,7 @@ struct GemvData {
     EXPECT_TRUE(status.ok()) << status.message();
     input.resize(c.rows() * c.k);
     for (float &value : input)
-      value = quant::roundTo(c.inputType, normal(generator));
+      value = quant::roundTo(c.inputType, c.activationMean + normal(generator));
     if (c.inputType == FloatType::F16)
       for (float value : input)
         inputBits.push_back(quant::floatToHalfBits(value));
@@ -241,6 +245,27 @@ INSTANTIATE_TEST_SUITE_P(
             {1}, 40, 1024, 128, 2, FloatType::F16, FloatType::BF16, 32, true},
         GemvCase{{2}, 5, 128, 16, 4, FloatType::F32, FloatType::F16, 16, false},
         GemvCase{
-            {2, 1}, 3, 64, 8, 1, FloatType::BF16, FloatType::BF16, 32, false}));
+            {2, 1}, 3, 64, 8, 1, FloatType::BF16, FloatType::BF16, 32, false},
+        // Post-ReLU-like activations on Llama-sized K.
+        GemvCase{{1},
+                 9,
+                 4096,
+                 128,
+                 2,
+                 FloatType::F16,
+                 FloatType::F32,
+                 32,
+                 false,
+                 4.0f},
+        GemvCase{{2},
+                 5,
+                 11008,
+                 128,
+                 2,
+                 FloatType::F16,
+                 FloatType::F32,
+                 16,
+                 true,
+                 20.0f}));
 
 } // namespace
