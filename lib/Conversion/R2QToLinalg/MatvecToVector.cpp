@@ -45,6 +45,19 @@ Value index(OpBuilder &builder, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(builder, loc, value);
 }
 
+/// for (i = 0; i < count; ++i) carrying `initial`; `body(b, l, i, carried)`
+/// returns the values to carry on.
+template <typename BodyFn>
+ValueRange countedLoop(OpBuilder &builder, Location loc, Value count,
+                       ValueRange initial, BodyFn body) {
+  auto loop = scf::ForOp::create(
+      builder, loc, index(builder, loc, 0), count, index(builder, loc, 1),
+      initial, [&](OpBuilder &b, Location l, Value i, ValueRange carried) {
+        scf::YieldOp::create(b, l, body(b, l, i, carried));
+      });
+  return loop.getResults();
+}
+
 /// The kernel's operands and the vector types it works in.
 struct Matvec {
   Value x;      // M x K, f32
@@ -106,19 +119,24 @@ struct Matvec {
     return arith::AddIOp::create(builder, loc, groupStart, offset);
   }
 
-  /// An scf.for over the chunks of group `group` carrying `initial`.
+  /// A loop over the chunks of group `group` carrying `initial`;
+  /// `body(b, l, column, carried)` sees each chunk's first column.
   template <typename BodyFn>
   ValueRange forEachChunk(OpBuilder &builder, Location loc, Value group,
                           ValueRange initial, BodyFn body) const {
-    auto loop = scf::ForOp::create(
-        builder, loc, index(builder, loc, 0),
-        index(builder, loc, groupSize / width()), index(builder, loc, 1),
-        initial,
+    return countedLoop(
+        builder, loc, index(builder, loc, groupSize / width()), initial,
         [&](OpBuilder &b, Location l, Value chunk, ValueRange carried) {
-          scf::YieldOp::create(
-              b, l, body(b, l, chunkColumn(b, l, group, chunk), carried));
+          return body(b, l, chunkColumn(b, l, group, chunk), carried);
         });
-    return loop.getResults();
+  }
+
+  /// A loop over the groups of a row carrying `initial`.
+  template <typename BodyFn>
+  ValueRange forEachGroup(OpBuilder &builder, Location loc, ValueRange initial,
+                          BodyFn body) const {
+    return countedLoop(builder, loc, index(builder, loc, groups()), initial,
+                       body);
   }
 };
 
@@ -132,34 +150,37 @@ Value sumVector(OpBuilder &builder, Location loc, Value vector) {
                                      vector, arith::FastMathFlags::reassoc);
 }
 
+/// sum_{k in group} x[row, k].
+Value groupSum(OpBuilder &builder, Location loc, const Matvec &kernel,
+               Value row, Value group) {
+  Value sum =
+      kernel
+          .forEachChunk(builder, loc, group,
+                        zeroVector(builder, loc, kernel.floats),
+                        [&](OpBuilder &b, Location l, Value column,
+                            ValueRange acc) -> SmallVector<Value> {
+                          Value x = kernel.readActivations(b, l, row, column);
+                          return {arith::AddFOp::create(b, l, acc.front(), x)};
+                        })
+          .front();
+  return sumVector(builder, loc, sum);
+}
+
 /// S[row, g] = sum_{k in g} x[row, k] for every group g, as a tensor.
 Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel,
                 Value row) {
   Value sums =
       emptyTensor(builder, loc, {kernel.groups()}, builder.getF32Type());
-  auto loop = scf::ForOp::create(
-      builder, loc, index(builder, loc, 0),
-      index(builder, loc, kernel.groups()), index(builder, loc, 1),
-      ValueRange{sums},
-      [&](OpBuilder &b, Location l, Value group, ValueRange carried) {
-        Value sum =
-            kernel
-                .forEachChunk(b, l, group, zeroVector(b, l, kernel.floats),
-                              [&](OpBuilder &cb, Location cl, Value column,
-                                  ValueRange acc) {
-                                Value x =
-                                    kernel.readActivations(cb, cl, row, column);
-                                return SmallVector<Value>{arith::AddFOp::create(
-                                    cb, cl, acc.front(), x)};
-                              })
-                .front();
-        scf::YieldOp::create(b, l,
-                             tensor::InsertOp::create(b, l,
-                                                      sumVector(b, l, sum),
-                                                      carried.front(), group)
-                                 .getResult());
-      });
-  return loop.getResult(0);
+  return kernel
+      .forEachGroup(
+          builder, loc, sums,
+          [&](OpBuilder &b, Location l, Value group,
+              ValueRange carried) -> SmallVector<Value> {
+            Value sum = groupSum(b, l, kernel, row, group);
+            return {tensor::InsertOp::create(b, l, sum, carried.front(), group)
+                        .getResult()};
+          })
+      .front();
 }
 
 /// acc_p + (bit_p ? a_p * x : 0) over one chunk, for every plane p.
@@ -181,33 +202,38 @@ SmallVector<Value> accumulateNegatives(OpBuilder &builder, Location loc,
   return updated;
 }
 
+/// The scales a_p[feature, group] of every plane, in f32.
+SmallVector<Value> groupScales(OpBuilder &builder, Location loc,
+                               const Matvec &kernel, Value feature,
+                               Value group) {
+  SmallVector<Value> scales;
+  for (int64_t plane = 0; plane < kernel.planes(); ++plane) {
+    Value scale = tensor::ExtractOp::create(
+        builder, loc, kernel.scales,
+        ValueRange{index(builder, loc, plane), feature, group});
+    scales.push_back(convertFloat(builder, loc, scale, builder.getF32Type()));
+  }
+  return scales;
+}
+
 /// sum_k x[row, k] * w_hat[feature, k] in f32, given the row's group sums.
 Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
                  Value row, Value feature, Value sums) {
-  Type f32 = builder.getF32Type();
-  Value zero =
-      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
   // Carried: the scalar sum_g A * S, then one accumulator per plane.
-  SmallVector<Value> initial = {zero};
+  SmallVector<Value> initial = {
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0))};
   initial.append(kernel.planes(), zeroVector(builder, loc, kernel.floats));
-  auto groupLoop = scf::ForOp::create(
-      builder, loc, index(builder, loc, 0),
-      index(builder, loc, kernel.groups()), index(builder, loc, 1), initial,
+  ValueRange results = kernel.forEachGroup(
+      builder, loc, initial,
       [&](OpBuilder &b, Location l, Value group, ValueRange carried) {
-        SmallVector<Value> scales;
-        Value scaleSum;
-        for (int64_t plane = 0; plane < kernel.planes(); ++plane) {
-          Value scale =
-              convertFloat(b, l,
-                           tensor::ExtractOp::create(
-                               b, l, kernel.scales,
-                               ValueRange{index(b, l, plane), feature, group}),
-                           f32);
-          scaleSum =
-              scaleSum ? arith::AddFOp::create(b, l, scaleSum, scale) : scale;
-          scales.push_back(
+        SmallVector<Value> scales = groupScales(b, l, kernel, feature, group);
+        Value scaleSum = scales.front();
+        for (Value scale : llvm::drop_begin(scales))
+          scaleSum = arith::AddFOp::create(b, l, scaleSum, scale);
+        SmallVector<Value> broadcast;
+        for (Value scale : scales)
+          broadcast.push_back(
               vector::BroadcastOp::create(b, l, kernel.floats, scale));
-        }
         Value sum = tensor::ExtractOp::create(b, l, sums, group);
         SmallVector<Value> next = {arith::AddFOp::create(
             b, l, carried.front(), arith::MulFOp::create(b, l, scaleSum, sum))};
@@ -218,11 +244,10 @@ Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
                                     ValueRange accumulators) {
                                   return accumulateNegatives(
                                       cb, cl, kernel, row, feature, column,
-                                      scales, accumulators);
+                                      broadcast, accumulators);
                                 }));
-        scf::YieldOp::create(b, l, next);
+        return next;
       });
-  ValueRange results = groupLoop.getResults();
   Value negatives = results[1];
   for (Value plane : results.drop_front(2))
     negatives = arith::AddFOp::create(builder, loc, negatives, plane);
@@ -240,24 +265,20 @@ Value matvecRows(OpBuilder &builder, Location loc, const Matvec &kernel,
                  Value output) {
   Value rows = tensor::DimOp::create(builder, loc, kernel.x, 0);
   Value features = tensor::DimOp::create(builder, loc, kernel.signs, 1);
-  Value zero = index(builder, loc, 0), one = index(builder, loc, 1);
-  auto rowLoop = scf::ForOp::create(
-      builder, loc, zero, rows, one, ValueRange{output},
-      [&](OpBuilder &b, Location l, Value row, ValueRange rowAcc) {
-        Value sums = groupSums(b, l, kernel, row);
-        auto featureLoop = scf::ForOp::create(
-            b, l, zero, features, one, rowAcc,
-            [&](OpBuilder &fb, Location fl, Value feature, ValueRange acc) {
-              Value dot = dotProduct(fb, fl, kernel, row, feature, sums);
-              scf::YieldOp::create(
-                  fb, fl,
-                  tensor::InsertOp::create(fb, fl, dot, acc.front(),
+  auto insertRow = [&](OpBuilder &b, Location l, Value row,
+                       ValueRange carried) {
+    Value sums = groupSums(b, l, kernel, row);
+    return countedLoop(
+        b, l, features, carried,
+        [&](OpBuilder &fb, Location fl, Value feature,
+            ValueRange acc) -> SmallVector<Value> {
+          Value dot = dotProduct(fb, fl, kernel, row, feature, sums);
+          return {tensor::InsertOp::create(fb, fl, dot, acc.front(),
                                            ValueRange{row, feature})
-                      .getResult());
-            });
-        scf::YieldOp::create(b, l, featureLoop.getResult(0));
-      });
-  return rowLoop.getResult(0);
+                      .getResult()};
+        });
+  };
+  return countedLoop(builder, loc, rows, output, insertRow).front();
 }
 
 } // namespace
