@@ -95,16 +95,14 @@ struct Matvec {
                                           ArrayRef<bool>{true});
   }
 
-  /// The W sign bits of plane `plane`, row `feature`, from column `column`,
-  /// as a mask whose set lanes are the negative weights.
+  /// The W sign bits of plane `plane`, row `feature`, from byte `byte` of
+  /// the row, as a mask whose set lanes are the negative weights.
   Value readNegativeMask(OpBuilder &builder, Location loc, int64_t plane,
-                         Value feature, Value column) const {
+                         Value feature, Value byte) const {
     Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
-    Value byteColumn =
-        arith::DivUIOp::create(builder, loc, column, index(builder, loc, 8));
     Value packed = vector::TransferReadOp::create(
         builder, loc, bytes, signs,
-        ValueRange{index(builder, loc, plane), feature, byteColumn}, pad,
+        ValueRange{index(builder, loc, plane), feature, byte}, pad,
         ArrayRef<bool>{true});
     return vector::BitCastOp::create(builder, loc, mask, packed);
   }
@@ -190,11 +188,13 @@ SmallVector<Value> accumulateNegatives(OpBuilder &builder, Location loc,
                                        ArrayRef<Value> scales,
                                        ValueRange accumulators) {
   Value x = kernel.readActivations(builder, loc, row, column);
+  Value byte =
+      arith::DivUIOp::create(builder, loc, column, index(builder, loc, 8));
   SmallVector<Value> updated;
   for (auto [plane, scale, accumulator] :
        llvm::enumerate(scales, accumulators)) {
     Value negative =
-        kernel.readNegativeMask(builder, loc, plane, feature, column);
+        kernel.readNegativeMask(builder, loc, plane, feature, byte);
     Value added = vector::FMAOp::create(builder, loc, x, scale, accumulator);
     updated.push_back(
         arith::SelectOp::create(builder, loc, negative, added, accumulator));
