@@ -139,8 +139,7 @@ struct Matvec {
 };
 
 Value zeroVector(OpBuilder &builder, Location loc, VectorType type) {
-  return arith::ConstantOp::create(
-      builder, loc, DenseElementsAttr::get(type, builder.getF32FloatAttr(0)));
+  return arith::ConstantOp::create(builder, loc, builder.getZeroAttr(type));
 }
 
 Value sumVector(OpBuilder &builder, Location loc, Value vector) {
