@@ -2,10 +2,11 @@
 //
 // For Llama-7B layer shapes and batch 1 (decoding) and 16 (prefill), times in
 // one run: the float layer compiled by r2q-cpu-pipeline, the r2q layer
-// (r2q-quantize-linear + r2q-cpu-pipeline), OpenBLAS on one thread, and the
+// (r2q-quantize-linear + r2q-cpu-pipeline), the same without the vector GEMV
+// (vector-gemv=false: the linalg decoding), OpenBLAS on one thread, and the
 // floor set by this machine's single-thread read bandwidth for the bytes of
-// weights each must read. Prints medians and their ratios, and checks the
-// r2q output against the numerics core.
+// weights each must read. Prints medians and their ratios, and checks both
+// r2q outputs against the numerics core.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,9 +114,13 @@ int main() {
               static_cast<long long>(hostVectorWidth()), bandwidth / 1e9);
   std::printf("floor = bytes of weights / bandwidth (f32: 4 B/weight; r2q: "
               "its packed constants)\n\n");
-  std::printf("%-10s %11s %5s | %9s %9s %9s | %9s %9s | %10s %10s | %s\n",
-              "layer", "N x K", "batch", "float ms", "r2q ms", "BLAS ms",
-              "r2q/flt", "r2q/BLAS", "r2q/floor", "flt/floor", "check");
+  std::printf("`r2q linalg` is r2q without the vector GEMV "
+              "(r2q-cpu-pipeline{vector-gemv=false}), from the same run\n\n");
+  std::printf("%-10s %11s %5s | %9s %9s %10s %9s | %9s %9s | %10s %10s | "
+              "%s\n",
+              "layer", "N x K", "batch", "float ms", "r2q ms", "r2q linalg",
+              "BLAS ms", "r2q/flt", "r2q/BLAS", "r2q/floor", "flt/floor",
+              "check");
 
   const Layer layers[] = {{"attn.q", 4096, 4096},
                           {"mlp.up", 11008, 4096},
@@ -135,6 +140,11 @@ int main() {
     auto r2qLayer =
         compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
                 "r2q-quantize-linear,r2q-cpu-pipeline", &r2qBytes);
+    int64_t linalgBytes = 0;
+    auto linalgLayer =
+        compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
+                "r2q-quantize-linear,r2q-cpu-pipeline{vector-gemv=false}",
+                &linalgBytes);
     auto floatLayer =
         compile(context, layerSource(n, k, /*constantWeight=*/false), nullptr,
                 "r2q-cpu-pipeline", &floatBytes);
@@ -152,12 +162,14 @@ int main() {
       w.data() = transposed;
       auto xDescriptor = x.descriptor();
       auto wDescriptor = w.descriptor();
-      std::vector<float> r2qOutput;
-      auto runR2Q = [&] {
-        StridedMemRefType<float, 2> result{};
-        if (llvm::Error error = r2qLayer->call("linear", &result, &xDescriptor))
-          std::exit(1);
-        r2qOutput = HostTensor<float, 2>::adoptResult(result).data();
+      std::vector<float> r2qOutput, linalgOutput;
+      auto runner = [&](JitModule &layer, std::vector<float> &output) {
+        return [&] {
+          StridedMemRefType<float, 2> result{};
+          if (llvm::Error error = layer.call("linear", &result, &xDescriptor))
+            std::exit(1);
+          output = HostTensor<float, 2>::adoptResult(result).data();
+        };
       };
       auto runFloat = [&] {
         StridedMemRefType<float, 2> result{};
@@ -177,24 +189,27 @@ int main() {
                       blasOutput.data(), n);
       };
       double floatSeconds = medianSeconds(runFloat, 9);
-      double r2qSeconds = medianSeconds(runR2Q, 9);
+      double r2qSeconds = medianSeconds(runner(*r2qLayer, r2qOutput), 9);
+      double linalgSeconds =
+          medianSeconds(runner(*linalgLayer, linalgOutput), 9);
       double blasSeconds = medianSeconds(runBlas, 9);
 
       std::vector<double> expected(batch * n);
       quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
       double worst = 0, scale = 0;
       for (size_t i = 0; i < expected.size(); ++i) {
-        worst = std::max(worst, std::fabs(r2qOutput[i] - expected[i]));
+        worst = std::max({worst, std::fabs(r2qOutput[i] - expected[i]),
+                          std::fabs(linalgOutput[i] - expected[i])});
         scale = std::max(scale, std::fabs(expected[i]));
       }
       double r2qFloor = r2qBytes / bandwidth;
       double floatFloor = 4.0 * n * k / bandwidth;
       std::printf(
-          "%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %9.3f | %8.2fx %8.2fx "
-          "| %9.1fx %9.1fx | %s\n",
+          "%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %10.3f %9.3f | %8.2fx "
+          "%8.2fx | %9.1fx %9.1fx | %s\n",
           layer.name, static_cast<long long>(n), static_cast<long long>(k),
           static_cast<long long>(batch), floatSeconds * 1e3, r2qSeconds * 1e3,
-          blasSeconds * 1e3, r2qSeconds / floatSeconds,
+          linalgSeconds * 1e3, blasSeconds * 1e3, r2qSeconds / floatSeconds,
           r2qSeconds / blasSeconds, r2qSeconds / r2qFloor,
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
     }
