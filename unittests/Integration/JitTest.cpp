@@ -1,6 +1,8 @@
 //===- JitTest.cpp - What r2q's JIT resolves beyond compiled code ---------===//
 
 #include "r2q/Runtime/Jit.h"
+#include "ExecutionTestSupport.h"
+
 #include "r2q/InitAll.h"
 #include "r2q/Runtime/HostTensor.h"
 
@@ -19,10 +21,7 @@ namespace {
 /// buffer with memref.copy, which lowers to a call of memrefCopy from MLIR's
 /// C runner utilities: the JIT must resolve it.
 TEST(JitTest, ResolvesMemrefCopyOfStridedBuffers) {
-  mlir::DialectRegistry registry;
-  registerR2QAndUpstream(registry);
-  registerJitTranslations(registry);
-  mlir::MLIRContext context(registry);
+  mlir::MLIRContext context(test::jitRegistry());
   auto compiled = compileSource(context, R"(
 func.func @odd_columns(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
   %s = tensor.extract_slice %x[0, 1] [4, 4] [1, 2] : tensor<4x8xf32> to tensor<4x4xf32>

@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExecutionTestSupport.h"
+
 #include "r2q/InitAll.h"
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/Reference.h"
@@ -33,12 +35,6 @@
 using namespace r2q;
 
 namespace {
-
-unsigned freshSeed() {
-  if (const char *forced = std::getenv("R2Q_TEST_SEED"))
-    return static_cast<unsigned>(std::strtoul(forced, nullptr, 10));
-  return std::random_device{}();
-}
 
 std::vector<float> gaussian(size_t count, std::mt19937 &generator,
                             float stddev = 1.0f) {
@@ -166,10 +162,7 @@ std::ostream &operator<<(std::ostream &os, const Shape &shape) {
 class LinearLayerExecutionTest : public ::testing::TestWithParam<Shape> {
 protected:
   LinearLayerExecutionTest() {
-    mlir::DialectRegistry registry;
-    registerR2QAndUpstream(registry);
-    registerJitTranslations(registry);
-    context.appendDialectRegistry(registry);
+    context.appendDialectRegistry(test::jitRegistry());
   }
   mlir::MLIRContext context;
 };
@@ -211,27 +204,6 @@ std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
   return output;
 }
 
-/// Whether every output is within 1e-5 * sum_k |x_k w_k| of `expected`,
-/// where `weightAt(n, k)` is the weight the output should have used.
-template <typename WeightAt>
-void expectCloseToReference(const Shape &shape, const std::vector<float> &input,
-                            const std::vector<float> &output,
-                            const std::vector<double> &expected,
-                            WeightAt weightAt) {
-  const int64_t rows = shape.batch * shape.m;
-  ASSERT_EQ(output.size(), static_cast<size_t>(rows * shape.n));
-  for (int64_t row = 0; row < rows; ++row) {
-    for (int64_t col = 0; col < shape.n; ++col) {
-      double magnitude = 0;
-      for (int64_t i = 0; i < shape.k; ++i)
-        magnitude += std::fabs(input[row * shape.k + i] * weightAt(col, i));
-      int64_t index = row * shape.n + col;
-      ASSERT_NEAR(output[index], expected[index], 1e-5 * magnitude + 1e-30)
-          << "at row " << row << ", column " << col;
-    }
-  }
-}
-
 /// A weight (N x K, std 0.05) and an input (rows x K, std 1) drawn from a
 /// fresh seed, which failures print.
 struct RandomLayer {
@@ -239,7 +211,7 @@ struct RandomLayer {
   std::vector<float> weight;
   std::vector<float> input;
 
-  explicit RandomLayer(const Shape &shape) : seed(freshSeed()) {
+  explicit RandomLayer(const Shape &shape) : seed(test::freshSeed()) {
     std::mt19937 generator(seed);
     weight = gaussian(shape.n * shape.k, generator, 0.05f);
     input = gaussian(shape.batch * shape.m * shape.k, generator);
@@ -271,8 +243,8 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   std::vector<double> expected(rows * shape.n), exact(rows * shape.n);
   quant::referenceMatmul(input.data(), rows, packed, expected.data());
   quant::referenceMatmul(input.data(), rows, floatWeight, exact.data());
-  expectCloseToReference(
-      shape, input, output, expected,
+  test::expectWithinProductTolerance(
+      shape.batch * shape.m, shape.n, shape.k, input, output, expected,
       [&](int64_t n, int64_t k) { return packed.value(n, k); });
 
   // Against the float layer the error is the weights' quantization error.
@@ -304,8 +276,8 @@ TEST_P(LinearLayerExecutionTest, FloatLayerMatchesReference) {
       input.data(), rows,
       quant::MatrixView::ofFloats(weight.data(), shape.n, shape.k),
       expected.data());
-  expectCloseToReference(
-      shape, input, output, expected,
+  test::expectWithinProductTolerance(
+      shape.batch * shape.m, shape.n, shape.k, input, output, expected,
       [&](int64_t n, int64_t k) { return weight[n * shape.k + k]; });
 }
 
@@ -334,10 +306,7 @@ namespace {
 /// without biases: a bias is float data of its own, 0.1 bit per weight on
 /// these small layers.)
 TEST(CompiledModuleSize, TorchFixturesCarryAtMost2Point3BitsPerWeight) {
-  mlir::DialectRegistry registry;
-  registerR2QAndUpstream(registry);
-  registerJitTranslations(registry);
-  mlir::MLIRContext context(registry);
+  mlir::MLIRContext context(test::jitRegistry());
   for (const char *name : {"llama_mlp_f32", "llama_mlp_bf16",
                            "llama_attn_proj_f32", "linear_nobias_bf16"}) {
     SCOPED_TRACE(name);
@@ -369,15 +338,12 @@ class RuntimeQuantizeTest
 
 TEST_P(RuntimeQuantizeTest, MatchesNumericsCoreBitForBit) {
   auto [n, k, groupSize] = GetParam();
-  const unsigned seed = freshSeed();
+  const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   std::mt19937 generator(seed);
   std::vector<float> weight = gaussian(n * k, generator, 0.05f);
 
-  mlir::DialectRegistry registry;
-  registerR2QAndUpstream(registry);
-  registerJitTranslations(registry);
-  mlir::MLIRContext context(registry);
+  mlir::MLIRContext context(test::jitRegistry());
   std::string source = llvm::formatv(R"(
 func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x{0}x{3}xf16>) {{
   %s, %a = r2q.quantize %w scheme <group_size = {4}> : tensor<{0}x{1}xf32>

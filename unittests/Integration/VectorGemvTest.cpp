@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExecutionTestSupport.h"
+
 #include "r2q/InitAll.h"
 #include "r2q/Quant/FloatFormats.h"
 #include "r2q/Quant/R2Q.h"
@@ -89,12 +91,6 @@ func.func @gemv(%x: {0}, %s: {1}, %a: {2}) -> {3} {{
 })",
                        input, signs, scales, result, c.groupSize)
       .str();
-}
-
-unsigned freshSeed() {
-  if (const char *forced = std::getenv("R2Q_TEST_SEED"))
-    return static_cast<unsigned>(std::strtoul(forced, nullptr, 10));
-  return std::random_device{}();
 }
 
 /// A random weight quantized by the numerics core, and a random input
@@ -185,18 +181,13 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
 
 class VectorGemvTest : public ::testing::TestWithParam<GemvCase> {
 protected:
-  VectorGemvTest() {
-    mlir::DialectRegistry registry;
-    registerR2QAndUpstream(registry);
-    registerJitTranslations(registry);
-    context.appendDialectRegistry(registry);
-  }
+  VectorGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
   mlir::MLIRContext context;
 };
 
 TEST_P(VectorGemvTest, MatchesNumericsCoreAndPortableLowering) {
   const GemvCase c = GetParam();
-  const unsigned seed = freshSeed();
+  const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c, seed);
   std::vector<float> vector = runGemv(
@@ -208,21 +199,11 @@ TEST_P(VectorGemvTest, MatchesNumericsCoreAndPortableLowering) {
   const int64_t rows = c.rows();
   std::vector<double> expected(rows * c.n);
   quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
-  ASSERT_EQ(vector.size(), expected.size());
-  ASSERT_EQ(portable.size(), expected.size());
-  for (int64_t row = 0; row < rows; ++row) {
-    for (int64_t col = 0; col < c.n; ++col) {
-      double magnitude = 0;
-      for (int64_t i = 0; i < c.k; ++i)
-        magnitude +=
-            std::fabs(data.input[row * c.k + i] * data.weight.value(col, i));
-      int64_t at = row * c.n + col;
-      ASSERT_NEAR(vector[at], expected[at], 1e-5 * magnitude + 1e-30)
-          << "at row " << row << ", column " << col;
-      ASSERT_NEAR(vector[at], portable[at], 1e-5 * magnitude + 1e-30)
-          << "at row " << row << ", column " << col;
-    }
-  }
+  auto weightAt = [&](int64_t n, int64_t k) { return data.weight.value(n, k); };
+  test::expectWithinProductTolerance(rows, c.n, c.k, data.input, vector,
+                                     expected, weightAt);
+  test::expectWithinProductTolerance(rows, c.n, c.k, data.input, vector,
+                                     portable, weightAt);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,67 @@
+//===- ExecutionTestSupport.h - Shared by the execution tests --*- C++ -*-===//
+//
+// Fresh random seeds that failures print, an MLIR registry the JIT can
+// compile with, and the output tolerance every execution test uses.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_UNITTESTS_INTEGRATION_EXECUTIONTESTSUPPORT_H
+#define R2Q_UNITTESTS_INTEGRATION_EXECUTIONTESTSUPPORT_H
+
+#include "r2q/InitAll.h"
+#include "r2q/Runtime/Jit.h"
+
+#include "mlir/IR/DialectRegistry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+namespace r2q::test {
+
+/// A seed from the system, or R2Q_TEST_SEED to replay a failure.
+inline unsigned freshSeed() {
+  if (const char *forced = std::getenv("R2Q_TEST_SEED"))
+    return static_cast<unsigned>(std::strtoul(forced, nullptr, 10));
+  return std::random_device{}();
+}
+
+/// r2q, every upstream dialect and pass, and the LLVM IR translations the
+/// JIT needs.
+inline mlir::DialectRegistry jitRegistry() {
+  mlir::DialectRegistry registry;
+  registerR2QAndUpstream(registry);
+  registerJitTranslations(registry);
+  return registry;
+}
+
+/// Whether every output of a rows x n product is within
+/// 1e-5 * sum_k |x_k w_k| of `expected`, where `weightAt(n, k)` is the
+/// weight the output should have used and `input` is rows x k.
+template <typename Expected, typename WeightAt>
+void expectWithinProductTolerance(int64_t rows, int64_t n, int64_t k,
+                                  const std::vector<float> &input,
+                                  const std::vector<float> &output,
+                                  const std::vector<Expected> &expected,
+                                  WeightAt weightAt) {
+  ASSERT_EQ(output.size(), static_cast<size_t>(rows * n));
+  ASSERT_EQ(expected.size(), static_cast<size_t>(rows * n));
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t col = 0; col < n; ++col) {
+      double magnitude = 0;
+      for (int64_t i = 0; i < k; ++i)
+        magnitude += std::fabs(input[row * k + i] * weightAt(col, i));
+      int64_t index = row * n + col;
+      ASSERT_NEAR(output[index], expected[index], 1e-5 * magnitude + 1e-30)
+          << "at row " << row << ", column " << col;
+    }
+  }
+}
+
+} // namespace r2q::test
+
+#endif // R2Q_UNITTESTS_INTEGRATION_EXECUTIONTESTSUPPORT_H
