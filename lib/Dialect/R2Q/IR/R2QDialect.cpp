@@ -40,9 +40,10 @@ LogicalResult R2QDialect::verifyRegionArgAttribute(Operation *op,
   if (!function || regionIndex != 0)
     return op->emitError() << "'" << getWeightArgAttrName()
                            << "' marks arguments of functions only";
-  auto type = dyn_cast<RankedTensorType>(function.getArgumentTypes()[argIndex]);
-  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
-      !isa<FloatType>(type.getElementType()))
+  // A tensor, or the memref it becomes when the function is bufferized.
+  auto type = dyn_cast<ShapedType>(function.getArgumentTypes()[argIndex]);
+  if (!type || !type.hasRank() || type.getRank() != 2 ||
+      !type.hasStaticShape() || !isa<FloatType>(type.getElementType()))
     return op->emitError() << "'" << getWeightArgAttrName() << "' on argument "
                            << argIndex
                            << ": a weight must be a static 2-D float tensor, "
