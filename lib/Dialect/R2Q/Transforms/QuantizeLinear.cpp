@@ -171,10 +171,10 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
                            << "min-weights = " << minWeights.getValue();
     return false;
   }
-  if (!canQuantizeColumns(layer.k, groupSize)) {
-    layer.op->emitRemark() << "layer '" << name << "' left in float: group "
-                           << "size " << groupSize.getValue()
-                           << " does not divide K = " << layer.k;
+  if (std::string why =
+          whyNotQuantizable(layer.n, layer.k, groupSize, raggedGroups);
+      !why.empty()) {
+    layer.op->emitRemark() << "layer '" << name << "' left in float: " << why;
     return false;
   }
   return true;
