@@ -6,30 +6,57 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
 namespace r2q::lowering {
 
-PlaneRows slicePlaneRows(OpBuilder &builder, Location loc, Value signs,
-                         Value scales, int64_t groupSize, OpFoldResult offset,
-                         OpFoldResult count) {
-  auto signsType = cast<RankedTensorType>(signs.getType());
-  PlaneRows planes;
-  planes.groupSize = groupSize;
-  planes.columns = 8 * signsType.getDimSize(2);
-  for (int64_t plane = 0; plane < signsType.getDimSize(0); ++plane) {
-    planes.signs.push_back(
-        extractPlaneRows(builder, loc, signs, plane, offset, count));
-    planes.scales.push_back(
-        extractPlaneRows(builder, loc, scales, plane, offset, count));
+/// The span of `groups` groups of `groupSize` columns (a multiple of 8)
+/// starting at group `firstGroup` of rows [offset, offset + count), of which
+/// `columns` are weights.
+static PlaneRows sliceSpan(OpBuilder &builder, Location loc, Value signs,
+                           Value scales, int64_t schemeGroupSize,
+                           int64_t firstGroup, int64_t groups,
+                           int64_t groupSize, int64_t columns,
+                           OpFoldResult offset, OpFoldResult count) {
+  PlaneRows span;
+  span.groupSize = groupSize;
+  span.groups = groups;
+  span.firstColumn = firstGroup * schemeGroupSize;
+  span.columns = columns;
+  int64_t planes = cast<RankedTensorType>(signs.getType()).getDimSize(0);
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    span.signs.push_back(extractPlaneRows(builder, loc, signs, plane, offset,
+                                          count, span.firstColumn / 8,
+                                          span.decodedColumns() / 8));
+    span.scales.push_back(extractPlaneRows(builder, loc, scales, plane, offset,
+                                           count, firstGroup, groups));
   }
-  return planes;
+  return span;
 }
 
-PlaneRows allPlaneRows(OpBuilder &builder, Location loc, Value signs,
-                       Value scales, int64_t groupSize) {
-  return slicePlaneRows(builder, loc, signs, scales, groupSize,
+SmallVector<PlaneRows> slicePlaneRows(OpBuilder &builder, Location loc,
+                                      Value signs, Value scales,
+                                      int64_t groupSize, int64_t k,
+                                      OpFoldResult offset, OpFoldResult count) {
+  SmallVector<PlaneRows> spans;
+  int64_t wholeGroups = k / groupSize, lastColumns = k % groupSize;
+  if (wholeGroups > 0)
+    spans.push_back(sliceSpan(builder, loc, signs, scales, groupSize, 0,
+                              wholeGroups, groupSize, wholeGroups * groupSize,
+                              offset, count));
+  if (lastColumns > 0)
+    spans.push_back(sliceSpan(builder, loc, signs, scales, groupSize,
+                              wholeGroups, 1, llvm::alignTo(lastColumns, 8),
+                              lastColumns, offset, count));
+  return spans;
+}
+
+SmallVector<PlaneRows> allPlaneRows(OpBuilder &builder, Location loc,
+                                    Value signs, Value scales,
+                                    int64_t groupSize, int64_t k) {
+  return slicePlaneRows(builder, loc, signs, scales, groupSize, k,
                         builder.getIndexAttr(0),
                         tensor::getMixedSize(builder, loc, signs, 1));
 }
@@ -39,7 +66,7 @@ SmallVector<Value> signsByGroup(OpBuilder &builder, Location loc,
   SmallVector<Value> grouped;
   for (Value signs : planes.signs)
     grouped.push_back(splitLastDim(builder, loc, signs,
-                                   {planes.groups(), planes.bytesPerGroup()}));
+                                   {planes.groups, planes.bytesPerGroup()}));
   return grouped;
 }
 
@@ -64,8 +91,9 @@ Value decodeWeight(OpBuilder &builder, Location loc, ValueRange bytes,
   return sum;
 }
 
-Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
-                    Type elementType) {
+/// The rows x decodedColumns() weights of one span, over loops (n, g, b, j).
+static Value decodeSpan(OpBuilder &builder, Location loc,
+                        const PlaneRows &planes, Type elementType) {
   MLIRContext *context = builder.getContext();
   AffineExpr dN, dG, dB;
   bindDims(context, dN, dG, dB);
@@ -84,7 +112,7 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
   Value init =
       emptyTensor(builder, loc,
                   {cast<RankedTensorType>(rows.getType()).getDimSize(0),
-                   planes.groups(), planes.bytesPerGroup(), 8},
+                   planes.groups, planes.bytesPerGroup(), 8},
                   elementType, dynamicRows);
 
   int64_t count = planes.planes();
@@ -105,6 +133,16 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
           })
           ->getResult(0);
   return mergeDims(builder, loc, decoded, {{0}, {1, 2, 3}});
+}
+
+Value decodeToFloat(OpBuilder &builder, Location loc, ArrayRef<PlaneRows> spans,
+                    Type elementType) {
+  SmallVector<Value> parts;
+  for (const PlaneRows &span : spans)
+    parts.push_back(sliceColumns(builder, loc,
+                                 decodeSpan(builder, loc, span, elementType), 0,
+                                 span.columns));
+  return concatColumns(builder, loc, parts);
 }
 
 } // namespace r2q::lowering

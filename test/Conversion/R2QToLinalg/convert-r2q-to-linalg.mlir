@@ -98,7 +98,7 @@ func.func @dequantize(%s: tensor<3x16x32xi8>, %a: tensor<3x16x2xf16>) -> tensor<
 // -----
 
 // One stage: f64 sums of magnitudes per group, the mean rounded to the scale
-// type (kept in f32 too), packed sign bits, and the next residual.
+// type (kept in f32 too), the next residual, and packed sign bits.
 // CHECK-LABEL: func.func @residual
 // CHECK: %[[SUMS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<16x2x128xf32>) outs(%{{.*}} : tensor<16x2xf64>)
 // CHECK: math.absf
@@ -107,13 +107,13 @@ func.func @dequantize(%s: tensor<3x16x32xi8>, %a: tensor<3x16x2xf16>) -> tensor<
 // CHECK: arith.divf
 // CHECK: arith.truncf %{{.*}} : f64 to f32
 // CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: %[[NEXT:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[SCALES]]#1 : tensor<16x2x128xf32>, tensor<16x2xf32>)
+// CHECK: arith.subf
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[NEXT]]
 // CHECK: %[[SIGNS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<16x32x8xf32>) outs(%{{.*}} : tensor<16x32xi8>)
 // CHECK: arith.cmpf olt
 // CHECK: arith.shli
 // CHECK: arith.ori
-// CHECK: %[[NEXT:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[SCALES]]#1 : tensor<16x2x128xf32>, tensor<16x2xf32>)
-// CHECK: arith.subf
-// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[NEXT]]
 // CHECK: return %[[SIGNS]], %[[SCALES]]#0, %[[FLAT]]
 func.func @residual(%r: tensor<16x256xf32>) -> (tensor<16x32xi8>, tensor<16x2xf16>, tensor<16x256xf32>) {
   %s, %a, %n = r2q.residual %r group_size 128 : tensor<16x256xf32> -> tensor<16x32xi8>, tensor<16x2xf16>, tensor<16x256xf32>
