@@ -131,3 +131,70 @@ func.func @quantize(%w: tensor<16x256xf32>) -> (tensor<2x16x32xi8>, tensor<2x16x
   return %s, %a : tensor<2x16x32xi8>, tensor<2x16x2xf16>
 }
 
+
+// -----
+
+// K = 13, G = 8: the whole group and the shorter last group (5 columns,
+// decoded up to its whole byte) reduce one after the other into the same
+// accumulator; the last group's activations are zero-padded from 5 to 8
+// columns, so the padding bits of the last sign byte multiply zeros.
+// CHECK-LABEL: func.func @gemv_ragged
+// CHECK-SAME: (%[[X:.*]]: tensor<1x13xf32>, %[[S:.*]]: tensor<2x5x2xi8>, %[[A:.*]]: tensor<2x5x2xf16>)
+// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 0] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
+// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
+// CHECK-DAG: tensor.extract_slice %[[A]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xf16> to tensor<5x1xf16>
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[X]][0, 0] [1, 8] [1, 1] : tensor<1x13xf32> to tensor<1x8xf32>
+// CHECK: %[[FIRST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[X]][0, 8] [1, 5] [1, 1] : tensor<1x13xf32> to tensor<1x5xf32>
+// CHECK: %[[ZEROS:.*]] = linalg.fill {{.*}} -> tensor<1x8xf32>
+// CHECK: %[[PADDED:.*]] = tensor.insert_slice %[[TAIL]] into %[[ZEROS]][0, 0] [1, 5] [1, 1] : tensor<1x5xf32> into tensor<1x8xf32>
+// CHECK: %[[LAST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]{{.*}} outs(%[[FIRST]] : tensor<1x5xf32>)
+// CHECK: return %[[LAST]]
+func.func @gemv_ragged(%x: tensor<1x13xf32>, %s: tensor<2x5x2xi8>, %a: tensor<2x5x2xf16>) -> tensor<1x5xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 8 : tensor<1x13xf32>, tensor<2x5x2xi8>, tensor<2x5x2xf16> -> tensor<1x5xf32>
+  return %y : tensor<1x5xf32>
+}
+
+// -----
+
+// K = 100, G = 32: three whole groups from sign bytes 0-11 and scales 0-2,
+// the last group of 4 columns from byte 12 and scale 3, decoded to 8 columns
+// of which 4 are kept.
+// CHECK-LABEL: func.func @dequantize_ragged
+// CHECK-DAG: tensor.extract_slice %{{.*}}[0, 0, 0] [1, 5, 12] [1, 1, 1] : tensor<2x5x13xi8> to tensor<5x12xi8>
+// CHECK-DAG: tensor.extract_slice %{{.*}}[0, 0, 0] [1, 5, 3] [1, 1, 1] : tensor<2x5x4xf16> to tensor<5x3xf16>
+// CHECK-DAG: tensor.extract_slice %{{.*}}[0, 0, 12] [1, 5, 1] [1, 1, 1] : tensor<2x5x13xi8> to tensor<5x1xi8>
+// CHECK-DAG: tensor.extract_slice %{{.*}}[0, 0, 3] [1, 5, 1] [1, 1, 1] : tensor<2x5x4xf16> to tensor<5x1xf16>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<5x3x4x8xf32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<5x1x1x8xf32>)
+// CHECK: %[[KEPT:.*]] = tensor.extract_slice %{{.*}}[0, 0] [5, 4] [1, 1] : tensor<5x8xf32> to tensor<5x4xf32>
+// CHECK: %[[WHOLE:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [5, 96] [1, 1] : tensor<5x96xf32> into tensor<5x100xf32>
+// CHECK: %[[ALL:.*]] = tensor.insert_slice %[[KEPT]] into %[[WHOLE]][0, 96] [5, 4] [1, 1] : tensor<5x4xf32> into tensor<5x100xf32>
+// CHECK: return %[[ALL]]
+func.func @dequantize_ragged(%s: tensor<2x5x13xi8>, %a: tensor<2x5x4xf16>) -> tensor<5x100xf32> {
+  %w = r2q.dequantize %s, %a group_size 32 : tensor<2x5x13xi8>, tensor<2x5x4xf16> -> tensor<5x100xf32>
+  return %w : tensor<5x100xf32>
+}
+
+// -----
+
+// K = 13, G = 8: the last group's mean divides by its 5 columns, not by 8;
+// the sign bytes are packed from the residual zero-padded to 16 columns.
+// CHECK-LABEL: func.func @residual_ragged
+// CHECK-DAG: %[[FIVE:.*]] = arith.constant 5.000000e+00 : f64
+// CHECK-DAG: %[[EIGHT:.*]] = arith.constant 8.000000e+00 : f64
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<5x1x8xf32>) outs(%{{.*}} : tensor<5x1xf64>)
+// CHECK: arith.divf %{{.*}}, %[[EIGHT]] : f64
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<5x1x5xf32>) outs(%{{.*}} : tensor<5x1xf64>)
+// CHECK: arith.divf %{{.*}}, %[[FIVE]] : f64
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [5, 13] [1, 1] : tensor<5x13xf32> into tensor<5x16xf32>
+// CHECK: %[[SIGNS:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<5x2x8xf32>) outs(%{{.*}} : tensor<5x2xi8>)
+// CHECK: %[[A0:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [5, 1] [1, 1] : tensor<5x1xf16> into tensor<5x2xf16>
+// CHECK: %[[A1:.*]] = tensor.insert_slice %{{.*}} into %[[A0]][0, 1] [5, 1] [1, 1] : tensor<5x1xf16> into tensor<5x2xf16>
+// CHECK: %[[N0:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [5, 8] [1, 1] : tensor<5x8xf32> into tensor<5x13xf32>
+// CHECK: %[[N1:.*]] = tensor.insert_slice %{{.*}} into %[[N0]][0, 8] [5, 5] [1, 1] : tensor<5x5xf32> into tensor<5x13xf32>
+// CHECK: return %[[SIGNS]], %[[A1]], %[[N1]]
+func.func @residual_ragged(%r: tensor<5x13xf32>) -> (tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>) {
+  %s, %a, %n = r2q.residual %r group_size 8 : tensor<5x13xf32> -> tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>
+  return %s, %a, %n : tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>
+}
