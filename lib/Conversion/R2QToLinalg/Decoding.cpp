@@ -91,9 +91,8 @@ Value decodeWeight(OpBuilder &builder, Location loc, ValueRange bytes,
   return sum;
 }
 
-/// The rows x decodedColumns() weights of one span, over loops (n, g, b, j).
-static Value decodeSpan(OpBuilder &builder, Location loc,
-                        const PlaneRows &planes, Type elementType) {
+Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
+                    Type elementType) {
   MLIRContext *context = builder.getContext();
   AffineExpr dN, dG, dB;
   bindDims(context, dN, dG, dB);
@@ -140,9 +139,17 @@ Value decodeToFloat(OpBuilder &builder, Location loc, ArrayRef<PlaneRows> spans,
   SmallVector<Value> parts;
   for (const PlaneRows &span : spans)
     parts.push_back(sliceColumns(builder, loc,
-                                 decodeSpan(builder, loc, span, elementType), 0,
-                                 span.columns));
+                                 decodeToFloat(builder, loc, span, elementType),
+                                 0, span.columns));
   return concatColumns(builder, loc, parts);
+}
+
+Value spanActivations(OpBuilder &builder, Location loc, Value x,
+                      const PlaneRows &span) {
+  return padColumns(
+      builder, loc,
+      sliceColumns(builder, loc, x, span.firstColumn, span.columns),
+      span.decodedColumns());
 }
 
 } // namespace r2q::lowering

@@ -62,12 +62,24 @@ mlir::Value decodeWeight(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::ValueRange bytes, mlir::ValueRange scales,
                          mlir::Value bit);
 
-/// The rows x K weight of `elementType`, each span decoded over loops
-/// (n, g, b, j): each sign byte is read once and its bits decoded by the
-/// innermost loop.
+/// The rows x decodedColumns() weights of one span as `elementType`, decoded
+/// over loops (n, g, b, j): each sign byte is read once and its bits decoded
+/// by the innermost loop. Padding columns decode as if their bits were
+/// weights.
+mlir::Value decodeToFloat(mlir::OpBuilder &builder, mlir::Location loc,
+                          const PlaneRows &span, mlir::Type elementType);
+
+/// The rows x K weight of `elementType`: every span decoded, its padding
+/// columns dropped, the spans side by side.
 mlir::Value decodeToFloat(mlir::OpBuilder &builder, mlir::Location loc,
                           llvm::ArrayRef<PlaneRows> spans,
                           mlir::Type elementType);
+
+/// The activations a span multiplies: columns [firstColumn, firstColumn +
+/// columns) of `x` (K innermost), zero-padded to decodedColumns() so that
+/// the padding bits of the span's last byte multiply zeros.
+mlir::Value spanActivations(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value x, const PlaneRows &span);
 
 } // namespace r2q::lowering
 

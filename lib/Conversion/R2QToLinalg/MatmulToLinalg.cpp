@@ -122,13 +122,10 @@ Value fusedDecodeSpan(OpBuilder &builder, Location loc, Value x,
 /// its last whole byte, so padding bits multiply zeros.
 Value fusedDecodeMatmul(OpBuilder &builder, Location loc, Value x,
                         ArrayRef<PlaneRows> spans, Value accumulator) {
-  for (const PlaneRows &span : spans) {
-    Value columns = padColumns(
-        builder, loc,
-        sliceColumns(builder, loc, x, span.firstColumn, span.columns),
-        span.decodedColumns());
-    accumulator = fusedDecodeSpan(builder, loc, columns, span, accumulator);
-  }
+  for (const PlaneRows &span : spans)
+    accumulator =
+        fusedDecodeSpan(builder, loc, spanActivations(builder, loc, x, span),
+                        span, accumulator);
   return accumulator;
 }
 
@@ -155,7 +152,7 @@ Value contractDecoded(OpBuilder &builder, Location loc, Value x, Value weight,
 }
 
 /// The weight decoded tile of rows by tile of rows, each tile contracted with
-/// every activation row.
+/// every activation row, column span by column span.
 Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
                         Value scales, int64_t groupSize, Value accumulator) {
   auto xType = cast<RankedTensorType>(x.getType());
@@ -173,7 +170,6 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
         Value count = arith::MinSIOp::create(b, l, remaining, step);
         SmallVector<PlaneRows> tile =
             slicePlaneRows(b, l, signs, scales, groupSize, k, first, count);
-        Value weight = decodeToFloat(b, l, tile, b.getF32Type());
 
         Value output = iterArgs.front();
         SmallVector<OpFoldResult> offsets(leading, b.getIndexAttr(0));
@@ -183,7 +179,13 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
         SmallVector<OpFoldResult> strides(leading + 1, b.getIndexAttr(1));
         Value outputTile = tensor::ExtractSliceOp::create(b, l, output, offsets,
                                                           sizes, strides);
-        Value product = contractDecoded(b, l, x, weight, outputTile);
+        // Each column span is decoded and contracted on its own, so the
+        // decoded tile is never copied into a K-wide one.
+        Value product = outputTile;
+        for (const PlaneRows &span : tile)
+          product = contractDecoded(b, l, spanActivations(b, l, x, span),
+                                    decodeToFloat(b, l, span, b.getF32Type()),
+                                    product);
         Value updated = tensor::InsertSliceOp::create(b, l, product, output,
                                                       offsets, sizes, strides);
         scf::YieldOp::create(b, l, updated);

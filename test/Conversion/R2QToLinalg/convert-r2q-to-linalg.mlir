@@ -54,8 +54,8 @@ func.func @gemv(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2
 // CHECK:   %[[REST:.*]] = arith.subi %[[C40]], %[[FIRST]]
 // CHECK:   %[[COUNT:.*]] = arith.minsi %[[REST]], %[[C16]]
 // CHECK:   tensor.extract_slice %{{.*}}[0, %[[FIRST]], 0] [1, %[[COUNT]], 512] [1, 1, 1] : tensor<2x40x512xi8> to tensor<?x512xi8>
-// CHECK:   linalg.generic {{.*}} outs(%{{.*}} : tensor<?x32x16x8xf32>)
 // CHECK:   tensor.extract_slice %[[Y]][0, %[[FIRST]]] [17, %[[COUNT]]] [1, 1]
+// CHECK:   linalg.generic {{.*}} outs(%{{.*}} : tensor<?x32x16x8xf32>)
 // CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK:   tensor.insert_slice {{.*}} into %[[Y]][0, %[[FIRST]]] [17, %[[COUNT]]] [1, 1]
 func.func @tiled_decode(%x: tensor<17x4096xf32>, %s: tensor<2x40x512xi8>, %a: tensor<2x40x32xf16>) -> tensor<17x40xf32> {
@@ -197,4 +197,24 @@ func.func @dequantize_ragged(%s: tensor<2x5x13xi8>, %a: tensor<2x5x4xf16>) -> te
 func.func @residual_ragged(%r: tensor<5x13xf32>) -> (tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>) {
   %s, %a, %n = r2q.residual %r group_size 8 : tensor<5x13xf32> -> tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>
   return %s, %a, %n : tensor<5x2xi8>, tensor<5x2xf16>, tensor<5x13xf32>
+}
+
+// -----
+
+// More rows, K = 576 = 4.5 x 128: each tile decodes and contracts its whole
+// groups (512 columns) and its shorter last group (64 columns) one after
+// the other; the decoded tile is never copied into a 576-wide one. (The 40
+// rows fit one tile, so the tile loop folds away.)
+// CHECK-LABEL: func.func @tiled_ragged
+// CHECK-SAME: (%[[X:.*]]: tensor<17x576xf32>
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[X]][0, 0] [17, 512] [1, 1] : tensor<17x576xf32> to tensor<17x512xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<40x4x16x8xf32>)
+// CHECK: %[[Y0:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[HEAD]], %{{.*}} : tensor<17x512xf32>, tensor<40x512xf32>)
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[X]][0, 512] [17, 64] [1, 1] : tensor<17x576xf32> to tensor<17x64xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<40x1x8x8xf32>)
+// CHECK: %[[Y1:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[TAIL]], %{{.*}} : tensor<17x64xf32>, tensor<40x64xf32>) outs(%[[Y0]] : tensor<17x40xf32>)
+// CHECK: return %[[Y1]]
+func.func @tiled_ragged(%x: tensor<17x576xf32>, %s: tensor<2x40x72xi8>, %a: tensor<2x40x5xf16>) -> tensor<17x40xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<17x576xf32>, tensor<2x40x72xi8>, tensor<2x40x5xf16> -> tensor<17x40xf32>
+  return %y : tensor<17x40xf32>
 }
