@@ -12,45 +12,38 @@ using namespace mlir;
 
 namespace r2q::lowering {
 
-/// The span of `groups` groups of `groupSize` columns (a multiple of 8)
-/// starting at group `firstGroup` of rows [offset, offset + count), of which
-/// `columns` are weights.
-static PlaneRows sliceSpan(OpBuilder &builder, Location loc, Value signs,
-                           Value scales, int64_t schemeGroupSize,
-                           int64_t firstGroup, int64_t groups,
-                           int64_t groupSize, int64_t columns,
-                           OpFoldResult offset, OpFoldResult count) {
-  PlaneRows span;
-  span.groupSize = groupSize;
-  span.groups = groups;
-  span.firstColumn = firstGroup * schemeGroupSize;
-  span.columns = columns;
-  int64_t planes = cast<RankedTensorType>(signs.getType()).getDimSize(0);
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    span.signs.push_back(extractPlaneRows(builder, loc, signs, plane, offset,
-                                          count, span.firstColumn / 8,
-                                          span.decodedColumns() / 8));
-    span.scales.push_back(extractPlaneRows(builder, loc, scales, plane, offset,
-                                           count, firstGroup, groups));
-  }
-  return span;
+SmallVector<ColumnSpan> columnSpans(int64_t k, int64_t groupSize) {
+  SmallVector<ColumnSpan> spans;
+  if (int64_t wholeGroups = k / groupSize; wholeGroups > 0)
+    spans.push_back({0, wholeGroups, groupSize});
+  if (int64_t lastColumns = k % groupSize; lastColumns > 0)
+    spans.push_back({k / groupSize, 1, lastColumns});
+  return spans;
 }
 
 SmallVector<PlaneRows> slicePlaneRows(OpBuilder &builder, Location loc,
                                       Value signs, Value scales,
                                       int64_t groupSize, int64_t k,
                                       OpFoldResult offset, OpFoldResult count) {
-  SmallVector<PlaneRows> spans;
-  int64_t wholeGroups = k / groupSize, lastColumns = k % groupSize;
-  if (wholeGroups > 0)
-    spans.push_back(sliceSpan(builder, loc, signs, scales, groupSize, 0,
-                              wholeGroups, groupSize, wholeGroups * groupSize,
-                              offset, count));
-  if (lastColumns > 0)
-    spans.push_back(sliceSpan(builder, loc, signs, scales, groupSize,
-                              wholeGroups, 1, llvm::alignTo(lastColumns, 8),
-                              lastColumns, offset, count));
-  return spans;
+  int64_t planes = cast<RankedTensorType>(signs.getType()).getDimSize(0);
+  SmallVector<PlaneRows> result;
+  for (ColumnSpan columns : columnSpans(k, groupSize)) {
+    PlaneRows span;
+    span.groupSize = llvm::alignTo(columns.length, 8);
+    span.groups = columns.groups;
+    span.firstColumn = columns.firstGroup * groupSize;
+    span.columns = columns.groups * columns.length;
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      span.signs.push_back(extractPlaneRows(builder, loc, signs, plane, offset,
+                                            count, span.firstColumn / 8,
+                                            span.decodedColumns() / 8));
+      span.scales.push_back(extractPlaneRows(builder, loc, scales, plane,
+                                             offset, count, columns.firstGroup,
+                                             columns.groups));
+    }
+    result.push_back(std::move(span));
+  }
+  return result;
 }
 
 SmallVector<PlaneRows> allPlaneRows(OpBuilder &builder, Location loc,

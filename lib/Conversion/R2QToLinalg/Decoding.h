@@ -16,6 +16,17 @@
 
 namespace r2q::lowering {
 
+/// `groups` groups of `length` columns each, from group `firstGroup` on.
+struct ColumnSpan {
+  int64_t firstGroup;
+  int64_t groups;
+  int64_t length;
+};
+
+/// The whole groups of a row of `k` columns, then a shorter last group of
+/// k mod groupSize columns if the group size does not divide `k`.
+llvm::SmallVector<ColumnSpan> columnSpans(int64_t k, int64_t groupSize);
+
 /// Columns [firstColumn, firstColumn + columns) of rows of a quantized
 /// weight, plane by plane: `signs[p]` is rows x (groups * groupSize / 8)
 /// bytes, `scales[p]` rows x groups scales.

@@ -36,66 +36,74 @@ struct DequantizeToLinalg : OpConversionPattern<DequantizeOp> {
   }
 };
 
-/// Scales (in the scale type and in f32) and next residual of `groups`
-/// groups of `length` columns of a residual, starting at column `first`.
-struct StageSpan {
-  Value scales;
-  Value scalesF32;
-  Value next;
-};
+/// A map from three loops ((n, g, e) or (n, byte, j)) to `loops` of them.
+AffineMap mapOfThree(MLIRContext *context, ArrayRef<unsigned> loops) {
+  SmallVector<AffineExpr> results;
+  for (unsigned loop : loops)
+    results.push_back(getAffineDimExpr(loop, context));
+  return AffineMap::get(3, 0, results, context);
+}
 
-/// One greedy stage over one column span, bit for bit as the numerics core
-/// computes it: the mean is taken over the span's own `length` columns, so a
-/// shorter last group is quantized as a group of its own size.
-StageSpan residualSpan(OpBuilder &builder, Location loc, Value input,
-                       int64_t first, int64_t groups, int64_t length,
-                       Type scaleType, Type nextType) {
-  MLIRContext *context = builder.getContext();
-  Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
-  int64_t n = cast<RankedTensorType>(input.getType()).getDimSize(0);
-  SmallVector<Value> dynamicRows;
-  appendIfDynamic(builder, loc, input, 0, dynamicRows);
-  AffineExpr d0, d1, d2;
-  bindDims(context, d0, d1, d2);
-  auto map3 = [&](ArrayRef<AffineExpr> results) {
-    return AffineMap::get(3, 0, results, context);
-  };
-  Value zeroF32 =
+/// In a loop body: whether a residual element, in f32, is negative
+/// (sign(0) = +1).
+Value isNegative(OpBuilder &builder, Location loc, Value element) {
+  Value zero =
       arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+  return arith::CmpFOp::create(
+      builder, loc, arith::CmpFPredicate::OLT,
+      convertFloat(builder, loc, element, builder.getF32Type()), zero);
+}
 
-  // sum_e |r[n][g][e]| in f64, over loops (n, g, e).
-  Value grouped = splitLastDim(
-      builder, loc, sliceColumns(builder, loc, input, first, groups * length),
-      {groups, length});
-  Value sums =
-      linalg::GenericOp::create(
-          builder, loc, RankedTensorType::get({n, groups}, f64), grouped,
-          zeroFilled(builder, loc,
-                     emptyTensor(builder, loc, {n, groups}, f64, dynamicRows)),
-          ArrayRef<AffineMap>{map3({d0, d1, d2}), map3({d0, d1})},
-          ArrayRef<IteratorType>{kParallel, kParallel, kReduction},
-          [&](OpBuilder &b, Location l, ValueRange args) {
-            Value element = convertFloat(b, l, args[0], f32);
-            Value magnitude = arith::ExtFOp::create(
-                b, l, f64, math::AbsFOp::create(b, l, element).getResult());
-            linalg::YieldOp::create(
-                b, l,
-                arith::AddFOp::create(b, l, args[1], magnitude).getResult());
-          })
-          ->getResult(0);
+/// The sizes of a dynamic row count of `value`, for empty tensors.
+SmallVector<Value> dynamicRowsOf(OpBuilder &builder, Location loc,
+                                 Value value) {
+  SmallVector<Value> dynamicRows;
+  appendIfDynamic(builder, loc, value, 0, dynamicRows);
+  return dynamicRows;
+}
 
-  // scale = round_to_scale_type(f32(sum / length)), also kept as f32.
-  AffineMap identity2 = builder.getMultiDimIdentityMap(2);
+/// sum_e |r[n][g][e]| in f64 of an N x groups x length residual, over loops
+/// (n, g, e).
+Value sumOfMagnitudes(OpBuilder &builder, Location loc, Value grouped) {
+  auto type = cast<RankedTensorType>(grouped.getType());
+  MLIRContext *context = builder.getContext();
+  Type f64 = builder.getF64Type();
+  Value init =
+      zeroFilled(builder, loc,
+                 emptyTensor(builder, loc, type.getShape().drop_back(), f64,
+                             dynamicRowsOf(builder, loc, grouped)));
+  return linalg::GenericOp::create(
+             builder, loc, init.getType(), grouped, init,
+             ArrayRef<AffineMap>{mapOfThree(context, {0, 1, 2}),
+                                 mapOfThree(context, {0, 1})},
+             ArrayRef<IteratorType>{kParallel, kParallel, kReduction},
+             [&](OpBuilder &b, Location l, ValueRange args) {
+               Value element = convertFloat(b, l, args[0], b.getF32Type());
+               Value magnitude = arith::ExtFOp::create(
+                   b, l, f64, math::AbsFOp::create(b, l, element).getResult());
+               linalg::YieldOp::create(
+                   b, l,
+                   arith::AddFOp::create(b, l, args[1], magnitude).getResult());
+             })
+      ->getResult(0);
+}
+
+/// scale = round_to_scale_type(f32(sum / length)), as the scale type
+/// (result 0) and as f32 (result 1).
+linalg::GenericOp meanScales(OpBuilder &builder, Location loc, Value sums,
+                             int64_t length, Type scaleType) {
+  auto type = cast<RankedTensorType>(sums.getType());
+  Type f32 = builder.getF32Type();
+  SmallVector<Value> dynamicRows = dynamicRowsOf(builder, loc, sums);
+  AffineMap identity = builder.getMultiDimIdentityMap(2);
   Value lengthF64 =
       arith::ConstantOp::create(builder, loc, builder.getF64FloatAttr(length));
-  auto scaleOp = linalg::GenericOp::create(
-      builder, loc,
-      TypeRange{RankedTensorType::get({n, groups}, scaleType),
-                RankedTensorType::get({n, groups}, f32)},
-      sums,
-      ValueRange{emptyTensor(builder, loc, {n, groups}, scaleType, dynamicRows),
-                 emptyTensor(builder, loc, {n, groups}, f32, dynamicRows)},
-      ArrayRef<AffineMap>{identity2, identity2, identity2},
+  return linalg::GenericOp::create(
+      builder, loc, TypeRange{type.clone(scaleType), type.clone(f32)}, sums,
+      ValueRange{
+          emptyTensor(builder, loc, type.getShape(), scaleType, dynamicRows),
+          emptyTensor(builder, loc, type.getShape(), f32, dynamicRows)},
+      ArrayRef<AffineMap>{identity, identity, identity},
       ArrayRef<IteratorType>{kParallel, kParallel},
       [&](OpBuilder &b, Location l, ValueRange args) {
         Value mean = arith::TruncFOp::create(
@@ -104,63 +112,83 @@ StageSpan residualSpan(OpBuilder &builder, Location loc, Value input,
         linalg::YieldOp::create(
             b, l, ValueRange{stored, convertFloat(b, l, stored, f32)});
       });
+}
 
-  // next = r - (r < 0 ? -a : a) over loops (n, g, e).
+/// next = r - (r < 0 ? -a : a) of an N x groups x length residual and its
+/// f32 scales, over loops (n, g, e), as N x (groups * length).
+Value nextResidual(OpBuilder &builder, Location loc, Value grouped,
+                   Value scales, Type nextType) {
+  auto type = cast<RankedTensorType>(grouped.getType());
+  MLIRContext *context = builder.getContext();
   Value next =
       linalg::GenericOp::create(
-          builder, loc, RankedTensorType::get({n, groups, length}, nextType),
-          ValueRange{grouped, scaleOp.getResult(1)},
-          emptyTensor(builder, loc, {n, groups, length}, nextType, dynamicRows),
-          ArrayRef<AffineMap>{map3({d0, d1, d2}), map3({d0, d1}),
-                              map3({d0, d1, d2})},
+          builder, loc, type.clone(nextType), ValueRange{grouped, scales},
+          emptyTensor(builder, loc, type.getShape(), nextType,
+                      dynamicRowsOf(builder, loc, grouped)),
+          ArrayRef<AffineMap>{mapOfThree(context, {0, 1, 2}),
+                              mapOfThree(context, {0, 1}),
+                              mapOfThree(context, {0, 1, 2})},
           ArrayRef<IteratorType>{kParallel, kParallel, kParallel},
           [&](OpBuilder &b, Location l, ValueRange args) {
-            Value element = convertFloat(b, l, args[0], f32);
-            Value isNegative = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::OLT, element, zeroF32);
+            Value element = convertFloat(b, l, args[0], b.getF32Type());
             Value contribution = arith::SelectOp::create(
-                b, l, isNegative, arith::NegFOp::create(b, l, args[1]),
-                args[1]);
+                b, l, isNegative(b, l, element),
+                arith::NegFOp::create(b, l, args[1]), args[1]);
             Value rest = arith::SubFOp::create(b, l, element, contribution);
             linalg::YieldOp::create(b, l, convertFloat(b, l, rest, nextType));
           })
           ->getResult(0);
-  return {scaleOp.getResult(0), scaleOp.getResult(1),
-          mergeDims(builder, loc, next, {{0}, {1, 2}})};
+  return mergeDims(builder, loc, next, {{0}, {1, 2}});
+}
+
+/// Scales and next residual of a column span of a residual.
+struct StageSpan {
+  Value scales;
+  Value next;
+};
+
+/// One greedy stage over one column span of groups of `groupSize`, bit for
+/// bit as the numerics core computes it: the mean is taken over the span's
+/// own group length, so a shorter last group is quantized as a group of its
+/// own size.
+StageSpan residualSpan(OpBuilder &builder, Location loc, Value input,
+                       int64_t groupSize, ColumnSpan span, Type scaleType,
+                       Type nextType) {
+  Value grouped = splitLastDim(builder, loc,
+                               sliceColumns(builder, loc, input,
+                                            span.firstGroup * groupSize,
+                                            span.groups * span.length),
+                               {span.groups, span.length});
+  linalg::GenericOp scales =
+      meanScales(builder, loc, sumOfMagnitudes(builder, loc, grouped),
+                 span.length, scaleType);
+  return {scales.getResult(0),
+          nextResidual(builder, loc, grouped, scales.getResult(1), nextType)};
 }
 
 /// Sign bytes of an N x K residual: or of (r < 0) << j over loops
 /// (n, byte, j). Columns past K (the last byte's padding) count as +0, so
 /// their bits are zero.
 Value packNegatives(OpBuilder &builder, Location loc, Value input) {
-  MLIRContext *context = builder.getContext();
-  Type f32 = builder.getF32Type(), i8 = builder.getI8Type();
+  Type i8 = builder.getI8Type();
   auto inputType = cast<RankedTensorType>(input.getType());
   int64_t n = inputType.getDimSize(0);
   int64_t bytes = quant::packedBytesPerRow(inputType.getDimSize(1));
-  SmallVector<Value> dynamicRows;
-  appendIfDynamic(builder, loc, input, 0, dynamicRows);
-  AffineExpr d0, d1, d2;
-  bindDims(context, d0, d1, d2);
-  auto map3 = [&](ArrayRef<AffineExpr> results) {
-    return AffineMap::get(3, 0, results, context);
-  };
-  Value zeroF32 =
-      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+  MLIRContext *context = builder.getContext();
   Value byBytes = splitLastDim(
       builder, loc, padColumns(builder, loc, input, 8 * bytes), {bytes, 8});
+  Value init = zeroFilled(builder, loc,
+                          emptyTensor(builder, loc, {n, bytes}, i8,
+                                      dynamicRowsOf(builder, loc, input)));
   return linalg::GenericOp::create(
-             builder, loc, RankedTensorType::get({n, bytes}, i8), byBytes,
-             zeroFilled(builder, loc,
-                        emptyTensor(builder, loc, {n, bytes}, i8, dynamicRows)),
-             ArrayRef<AffineMap>{map3({d0, d1, d2}), map3({d0, d1})},
+             builder, loc, init.getType(), byBytes, init,
+             ArrayRef<AffineMap>{mapOfThree(context, {0, 1, 2}),
+                                 mapOfThree(context, {0, 1})},
              ArrayRef<IteratorType>{kParallel, kParallel, kReduction},
              [&](OpBuilder &b, Location l, ValueRange args) {
-               Value element = convertFloat(b, l, args[0], f32);
-               Value isNegative = arith::CmpFOp::create(
-                   b, l, arith::CmpFPredicate::OLT, element, zeroF32);
                Value bit = arith::ShLIOp::create(
-                   b, l, arith::ExtUIOp::create(b, l, i8, isNegative),
+                   b, l,
+                   arith::ExtUIOp::create(b, l, i8, isNegative(b, l, args[0])),
                    arith::IndexCastOp::create(
                        b, l, i8, linalg::IndexOp::create(b, l, 2)));
                linalg::YieldOp::create(
@@ -181,20 +209,13 @@ struct ResidualToLinalg : OpConversionPattern<ResidualOp> {
     Value input = adaptor.getResidual();
     int64_t k = cast<RankedTensorType>(input.getType()).getDimSize(1);
     int64_t groupSize = op.getGroupSize();
-    int64_t wholeGroups = k / groupSize, lastColumns = k % groupSize;
     Type scaleType = op.getScales().getType().getElementType();
     Type nextType = op.getNext().getType().getElementType();
 
-    SmallVector<StageSpan> spans;
-    if (wholeGroups > 0)
-      spans.push_back(residualSpan(rewriter, loc, input, 0, wholeGroups,
-                                   groupSize, scaleType, nextType));
-    if (lastColumns > 0)
-      spans.push_back(residualSpan(rewriter, loc, input,
-                                   wholeGroups * groupSize, 1, lastColumns,
-                                   scaleType, nextType));
     SmallVector<Value> scales, next;
-    for (const StageSpan &span : spans) {
+    for (ColumnSpan columns : columnSpans(k, groupSize)) {
+      StageSpan span = residualSpan(rewriter, loc, input, groupSize, columns,
+                                    scaleType, nextType);
       scales.push_back(span.scales);
       next.push_back(span.next);
     }
