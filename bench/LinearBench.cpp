@@ -1,12 +1,14 @@
 //===- LinearBench.cpp - Compiled linear layers: r2q vs float vs BLAS -----===//
 //
-// For Llama-7B layer shapes and batch 1 (decoding) and 16 (prefill), times in
+// For Llama-7B layer shapes, SmolLM2-135M's MLP (K = 576 = 4.5 groups of 128:
+// a shorter last group) and batch 1 (decoding) and 16 (prefill), times in
 // one run: the float layer compiled by r2q-cpu-pipeline, the r2q layer
 // (r2q-quantize-linear + r2q-cpu-pipeline), the same without the vector GEMV
 // (vector-gemv=false: the linalg decoding), OpenBLAS on one thread, and the
 // floor set by this machine's single-thread read bandwidth for the bytes of
 // weights each must read. Prints medians and their ratios, and checks both
-// r2q outputs against the numerics core.
+// r2q outputs against the numerics core. Layer names given as arguments
+// restrict the run to those layers (`r2q-bench-linear smol.up`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +28,7 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cblas.h>
 #include <cmath>
 #include <cstdio>
@@ -98,7 +101,7 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
 
 } // namespace
 
-int main() {
+int main(int argc, char **argv) {
   openblas_set_num_threads(1);
   mlir::DialectRegistry registry;
   registerR2QAndUpstream(registry);
@@ -124,10 +127,21 @@ int main() {
 
   const Layer layers[] = {{"attn.q", 4096, 4096},
                           {"mlp.up", 11008, 4096},
-                          {"mlp.down", 4096, 11008}};
+                          {"mlp.down", 4096, 11008},
+                          {"smol.up", 1536, 576},
+                          {"smol.down", 576, 1536}};
+  auto isSelected = [&](const Layer &layer) {
+    if (argc < 2)
+      return true;
+    return std::any_of(argv + 1, argv + argc, [&](const char *name) {
+      return llvm::StringRef(name) == layer.name;
+    });
+  };
   std::mt19937 generator(11);
   std::normal_distribution<float> normal;
   for (const Layer &layer : layers) {
+    if (!isSelected(layer))
+      continue;
     const int64_t n = layer.n, k = layer.k;
     std::vector<float> weight(n * k), transposed(n * k);
     for (float &value : weight)

@@ -54,7 +54,7 @@ void checkCode(const PackedWeight &packed, const Scheme &scheme) {
   for (int64_t row = 0; row < packed.rows; ++row) {
     for (int64_t group = 0; group < packed.groupsPerRow(); ++group) {
       std::set<float> levels;
-      for (int64_t i = 0; i < scheme.groupSize; ++i) {
+      for (int64_t i = 0; i < packed.groupLength(group); ++i) {
         float value = decoded[row * packed.cols + group * scheme.groupSize + i];
         check(std::isfinite(value), "finite weights decoded to non-finite");
         check(value == packed.value(row, group * scheme.groupSize + i),
@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t groups = 1 + reader.next() % 4;
   int64_t cols = scheme.groupSize * groups;
   if (reader.next() % 8 == 0)
-    cols += 1 + reader.next() % 7;   // Sometimes a group size that doesn't fit.
+    cols += 1 + reader.next() % 7;   // Sometimes a shorter last group.
   scheme.planes = reader.next() % 6; // 0 and 5 are invalid on purpose.
   scheme.method = reader.next() % 2 ? Method::Refined : Method::Greedy;
   scheme.scaleType = static_cast<FloatType>(reader.next() % 3);
@@ -115,11 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check(std::isfinite(value), "round-to-nearest produced non-finite");
 
   // Arbitrary bytes as an encoded weight: rejected or valid, never a crash.
-  if (scheme.planes >= 1 && scheme.planes <= kMaxPlanes &&
-      cols % scheme.groupSize == 0) {
+  if (scheme.planes >= 1 && scheme.planes <= kMaxPlanes) {
     PackedWeight decoded;
     size_t signBytes = scheme.planes * rows * packedBytesPerRow(cols);
-    size_t scaleBytes = scheme.planes * rows * (cols / scheme.groupSize) *
+    size_t scaleBytes = scheme.planes * rows *
+                        groupsPerRow(cols, scheme.groupSize) *
                         byteWidth(scheme.scaleType);
     if (bytes.size() >= signBytes + scaleBytes &&
         PackedWeight::fromEncoded(rows, cols, scheme, {bytes.data(), signBytes},

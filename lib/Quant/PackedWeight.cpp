@@ -47,7 +47,8 @@ PackedWeight PackedWeight::zeros(int64_t rows, int64_t cols,
   weight.planes = scheme.planes;
   weight.scaleType = scheme.scaleType;
   weight.signs.assign(scheme.planes * rows * packedBytesPerRow(cols), 0);
-  weight.scales.assign(scheme.planes * rows * (cols / scheme.groupSize), 0.f);
+  weight.scales.assign(
+      scheme.planes * rows * quant::groupsPerRow(cols, scheme.groupSize), 0.f);
   return weight;
 }
 
@@ -93,6 +94,10 @@ float PackedWeight::value(int64_t row, int64_t col) const {
 int64_t PackedWeight::storageBytes() const {
   return static_cast<int64_t>(signs.size() +
                               scales.size() * byteWidth(scaleType));
+}
+
+double PackedWeight::bitsPerWeight() const {
+  return 8.0 * storageBytes() / (rows * cols);
 }
 
 } // namespace r2q::quant

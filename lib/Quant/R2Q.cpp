@@ -274,11 +274,13 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
     float scales[kMaxPlanes];
     for (int64_t row = begin; row < end; ++row) {
       for (int64_t g = 0; g < packed.groupsPerRow(); ++g) {
-        weights.loadRow(row, g * groupSize, groupSize, group.data());
-        quantizeGroupGreedy(group.data(), groupSize, planes, scheme.scaleType,
+        // A shorter last group is quantized over its own columns only.
+        int64_t length = packed.groupLength(g);
+        weights.loadRow(row, g * groupSize, length, group.data());
+        quantizeGroupGreedy(group.data(), length, planes, scheme.scaleType,
                             scales, negative.data(), residual.data());
         if (scheme.method == Method::Refined)
-          refineGroup(group.data(), groupSize, planes, scheme.scaleType, scales,
+          refineGroup(group.data(), length, planes, scheme.scaleType, scales,
                       negative.data(), options.maxRefineSteps);
         float largestMagnitude = 0;
         for (int plane = 0; plane < planes; ++plane) {
@@ -286,8 +288,8 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
             firstOverflow.report({row, g});
           largestMagnitude += scales[plane];
           packed.scaleRow(plane, row)[g] = scales[plane];
-          setSignBits(negative.data() + plane * groupSize, groupSize,
-                      g * groupSize, packed.signRow(plane, row));
+          setSignBits(negative.data() + plane * length, length, g * groupSize,
+                      packed.signRow(plane, row));
         }
         if (!std::isfinite(largestMagnitude))
           firstDecodeOverflow.report({row, g});

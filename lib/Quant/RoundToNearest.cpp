@@ -72,8 +72,10 @@ Status roundToNearest(const MatrixView &weights, int64_t groupSize, int bits,
     std::vector<float> group(groupSize);
     for (int64_t row = begin; row < end; ++row) {
       for (int64_t col = 0; col < weights.cols; col += groupSize) {
-        weights.loadRow(row, col, groupSize, group.data());
-        roundGroup(group.data(), groupSize, levels,
+        // A shorter last group is rounded over its own columns only.
+        int64_t length = std::min(groupSize, weights.cols - col);
+        weights.loadRow(row, col, length, group.data());
+        roundGroup(group.data(), length, levels,
                    reconstruction + row * weights.cols + col);
       }
     }

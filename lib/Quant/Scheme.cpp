@@ -20,6 +20,13 @@ double bitsPerWeight(const Scheme &scheme) {
   return scheme.planes * (1.0 + scaleBits / scheme.groupSize);
 }
 
+double bitsPerWeight(const Scheme &scheme, int64_t cols) {
+  double signBits = 8.0 * packedBytesPerRow(cols);
+  double scaleBits =
+      8.0 * byteWidth(scheme.scaleType) * groupsPerRow(cols, scheme.groupSize);
+  return scheme.planes * (signBits + scaleBits) / cols;
+}
+
 Status verifyScheme(const Scheme &scheme, int64_t cols) {
   if (scheme.planes < 1 || scheme.planes > kMaxPlanes)
     return Status::failure("number of planes must be between 1 and " +
@@ -30,9 +37,6 @@ Status verifyScheme(const Scheme &scheme, int64_t cols) {
                            std::to_string(scheme.groupSize));
   if (cols < 1)
     return Status::failure("the weight has no columns");
-  if (cols % scheme.groupSize != 0)
-    return Status::failure("group size " + std::to_string(scheme.groupSize) +
-                           " does not divide K = " + std::to_string(cols));
   return Status::success();
 }
 

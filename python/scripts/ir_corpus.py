@@ -552,8 +552,8 @@ def reference_weight(f, w, scheme):
     f.emit(f"{s}, {a} = r2q.quantize {c} scheme <group_size = {g}, planes = {planes}, method = {method}, "
            f"scale_type = {st}> : {nk}")
     d = f.fresh("deq")
-    f.emit(f"{d} = r2q.dequantize {s}, {a} group_size {g} : tensor<{planes}x{w.n}x{w.k // 8}xi8>, "
-           f"tensor<{planes}x{w.n}x{w.k // g}x{st}> -> {ttype([w.n, w.k], 'f32')}")
+    f.emit(f"{d} = r2q.dequantize {s}, {a} group_size {g} : tensor<{planes}x{w.n}x{-(-w.k // 8)}xi8>, "
+           f"tensor<{planes}x{w.n}x{-(-w.k // g)}x{st}> -> {ttype([w.n, w.k], 'f32')}")
     if w.orient == "nk":
         return d
     e = f.empty([w.k, w.n], [None, None], "f32")
@@ -1533,6 +1533,7 @@ class Options:
         self.include = []
         self.exclude = []
         self.stats = False
+        self.ragged = True
         self.parts = []
 
     def text(self):
@@ -1574,6 +1575,9 @@ def choose_options(rng, group, layers, exec_mode=False):
     if rng.random() < 0.1:
         o.stats = True
         o.parts.append("stats=true")
+    if rng.random() < 0.3:
+        o.ragged = False
+        o.parts.append("ragged-groups=false")
     return o
 
 
@@ -1601,7 +1605,7 @@ def expect_layer(c, o):
         c.expect = "minw"
         c.remark = (f"layer '{c.name}' left in float: {c.n * c.k} weights, fewer than "
                     f"min-weights = {o.minw}")
-    elif c.k % o.group:
+    elif c.k % o.group and not o.ragged:
         c.expect = "group"
         c.remark = f"layer '{c.name}' left in float: group size {o.group} does not divide K = {c.k}"
     else:

@@ -277,7 +277,18 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{3, 5, 11, 256, 32, false, Form::BatchMatmulBroadcast},
         Shape{2, 1, 19, 128, 128, false, Form::BatchMatmulBroadcast},
         Shape{2, 3, 21, 256, 64, true, Form::CollapsedBatchAndSequence},
-        Shape{1, 1, 8, 128, 128, true, Form::CollapsedBatchAndSequence}));
+        Shape{1, 1, 8, 128, 128, true, Form::CollapsedBatchAndSequence},
+        // Group sizes that do not divide K: a shorter last group. K = 576 =
+        // 4.5 x 128 (SmolLM2), K = 100 = 3 x 32 + 4, K = 13 = 8 + 5 (not a
+        // multiple of 8), K < G.
+        Shape{1, 1, 37, 576, 128, false, Form::TransposeMatmul},
+        Shape{1, 3, 29, 576, 128, false, Form::TransposeMatmul},
+        Shape{1, 17, 24, 100, 32, true, Form::TransposeMatmul},
+        Shape{1, 1, 11, 13, 8, false, Form::MatmulIndexingMaps},
+        Shape{1, 3, 7, 13, 8, false, Form::TransposeMatmul},
+        Shape{1, 17, 5, 13, 8, true, Form::TransposeMatmul},
+        Shape{2, 3, 9, 100, 32, false, Form::BatchMatmulBroadcast},
+        Shape{1, 2, 6, 40, 128, true, Form::CollapsedBatchAndSequence}));
 
 } // namespace
 
@@ -326,12 +337,14 @@ TEST_P(RuntimeQuantizeTest, MatchesNumericsCoreBitForBit) {
   std::vector<float> weight = test::gaussian(n * k, generator, 0.05f);
 
   mlir::MLIRContext context(test::jitRegistry());
-  std::string source = llvm::formatv(R"(
+  std::string source =
+      llvm::formatv(R"(
 func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x{0}x{3}xf16>) {{
   %s, %a = r2q.quantize %w scheme <group_size = {4}> : tensor<{0}x{1}xf32>
   return %s, %a : tensor<2x{0}x{2}xi8>, tensor<2x{0}x{3}xf16>
 })",
-                                     n, k, k / 8, k / groupSize, groupSize);
+                    n, k, quant::packedBytesPerRow(k),
+                    quant::groupsPerRow(k, groupSize), groupSize);
   auto compiled = compileSource(context, source, "r2q-cpu-pipeline");
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
 
@@ -363,10 +376,12 @@ func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x
       0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, RuntimeQuantizeTest,
-                         ::testing::Values(std::tuple{13, 128, 128},
-                                           std::tuple{70, 1024, 128},
-                                           std::tuple{5, 64, 8},
-                                           std::tuple{33, 256, 32}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, RuntimeQuantizeTest,
+    ::testing::Values(std::tuple{13, 128, 128}, std::tuple{70, 1024, 128},
+                      std::tuple{5, 64, 8}, std::tuple{33, 256, 32},
+                      // Shorter last groups.
+                      std::tuple{7, 576, 128}, std::tuple{5, 100, 32},
+                      std::tuple{6, 13, 8}, std::tuple{4, 40, 128}));
 
 } // namespace

@@ -50,6 +50,8 @@ struct GemvCase {
   /// the output, the hard case for the group-sum identity's rounding.
   float activationMean = 0.0f;
 
+  int64_t bytesPerRow() const { return quant::packedBytesPerRow(k); }
+  int64_t groups() const { return quant::groupsPerRow(k, groupSize); }
   int64_t rows() const {
     int64_t rows = 1;
     for (int64_t size : leading)
@@ -80,9 +82,9 @@ std::string gemvSource(const GemvCase &c) {
                                  quant::floatTypeName(c.inputType));
   std::string result = tensorType(c.leading, c.dynamicRows, c.n, "f32");
   std::string signs =
-      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.k / 8);
+      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.bytesPerRow());
   std::string scales =
-      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.k / c.groupSize,
+      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.groups(),
                     quant::floatTypeName(c.scaleType));
   return llvm::formatv(R"(
 func.func @gemv(%x: {0}, %s: {1}, %a: {2}) -> {3} {{
@@ -137,12 +139,12 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   for (int dim = 0; dim + 1 < Rank; ++dim)
     inputShape[dim] = c.leading[dim];
   inputShape[Rank - 1] = c.k;
-  HostTensor<uint8_t, 3> signs({c.planes, c.n, c.k / 8});
+  HostTensor<uint8_t, 3> signs({c.planes, c.n, c.bytesPerRow()});
   signs.data() = data.weight.signs;
   std::vector<uint8_t> scaleBytes = data.weight.encodedScales();
   HostTensor<uint8_t, 3> scales(
       {c.planes, c.n,
-       (c.k / c.groupSize) * static_cast<int64_t>(byteWidth(c.scaleType))});
+       c.groups() * static_cast<int64_t>(byteWidth(c.scaleType))});
   scales.data() = scaleBytes;
   auto signsDescriptor = signs.descriptor();
   auto scalesDescriptor = scales.descriptor();
@@ -227,6 +229,22 @@ INSTANTIATE_TEST_SUITE_P(
         GemvCase{{2}, 5, 128, 16, 4, FloatType::F32, FloatType::F16, 16, false},
         GemvCase{
             {2, 1}, 3, 64, 8, 1, FloatType::BF16, FloatType::BF16, 32, false},
+        // A shorter last group (G does not divide K): K = 576 = 4.5 x 128
+        // (SmolLM2), K = 100 = 3 x 32 + 4, K = 13 = 8 + 5 (not a multiple of
+        // 8, the last sign byte padded), K < G, and K = 1536 -> N = 576.
+        GemvCase{
+            {1}, 37, 576, 128, 2, FloatType::F16, FloatType::F32, 32, false},
+        GemvCase{
+            {2}, 6, 576, 128, 3, FloatType::F32, FloatType::BF16, 16, true},
+        GemvCase{
+            {1}, 11, 100, 32, 2, FloatType::F16, FloatType::F32, 32, false},
+        GemvCase{{}, 5, 100, 32, 1, FloatType::BF16, FloatType::F32, 8, false},
+        GemvCase{{1}, 9, 13, 8, 2, FloatType::F16, FloatType::F32, 32, false},
+        GemvCase{{2}, 3, 13, 8, 4, FloatType::F32, FloatType::F16, 8, true},
+        GemvCase{
+            {1, 2}, 7, 40, 128, 2, FloatType::F16, FloatType::F32, 32, false},
+        GemvCase{
+            {1}, 576, 1536, 128, 2, FloatType::F16, FloatType::F32, 32, false},
         // Post-ReLU-like activations on Llama-sized K.
         GemvCase{{1},
                  9,

@@ -212,10 +212,12 @@ TEST(PackingTest, FromEncodedRejectsBadSizesAndScales) {
     EXPECT_NE(status.message().find("scale 5"), std::string::npos)
         << status.message();
   }
-  Scheme notDividing{5, 2, Method::Greedy, FloatType::F16};
-  EXPECT_FALSE(
-      PackedWeight::fromEncoded(rows, cols, notDividing, signs, scales, result)
-          .ok());
+  // G = 5: ceil(16/5) = 4 groups per row, so 16 scales, not 8.
+  Scheme ragged{5, 2, Method::Greedy, FloatType::F16};
+  status = PackedWeight::fromEncoded(rows, cols, ragged, signs, scales, result);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("expected 32 scale bytes"), std::string::npos)
+      << status.message();
   EXPECT_EQ(result.rows, 99);
 }
 

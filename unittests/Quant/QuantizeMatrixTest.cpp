@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <mutex>
@@ -75,31 +76,33 @@ TEST_P(LayoutSweep, PackedLayoutEqualsGroupLevelResults) {
   ASSERT_EQ(
       packed.signs.size(),
       static_cast<std::size_t>(s.planes * rows() * packedBytesPerRow(cols())));
-  ASSERT_EQ(
-      packed.scales.size(),
-      static_cast<std::size_t>(s.planes * rows() * (cols() / s.groupSize)));
+  // ceil(K / G) groups per row; a shorter last group when G does not divide
+  // K, quantized as a group of its own length.
+  const int64_t groups = (cols() + s.groupSize - 1) / s.groupSize;
+  ASSERT_EQ(packed.scales.size(),
+            static_cast<std::size_t>(s.planes * rows() * groups));
   const int64_t g = s.groupSize;
   std::vector<float> scales(s.planes), residual(g);
   std::vector<uint8_t> negative(s.planes * g);
   for (int64_t r = 0; r < rows(); ++r) {
-    for (int64_t group = 0; group < cols() / g; ++group) {
+    for (int64_t group = 0; group < groups; ++group) {
+      const int64_t length = std::min(g, cols() - group * g);
       const float *w0 = &w[r * cols() + group * g];
-      quantizeGroupGreedy(w0, g, s.planes, s.scaleType, scales.data(),
+      quantizeGroupGreedy(w0, length, s.planes, s.scaleType, scales.data(),
                           negative.data(), residual.data());
       if (s.method == Method::Refined)
-        refineGroup(w0, g, s.planes, s.scaleType, scales.data(),
+        refineGroup(w0, length, s.planes, s.scaleType, scales.data(),
                     negative.data(), 100);
       for (int p = 0; p < s.planes; ++p) {
         // Scale position: planes x rows x groups.
-        EXPECT_EQ(packed.scales[(p * rows() + r) * (cols() / g) + group],
-                  scales[p])
+        EXPECT_EQ(packed.scales[(p * rows() + r) * groups + group], scales[p])
             << "plane " << p << " row " << r << " group " << group;
         // Sign position: bit (c % 8) of byte c / 8 of row (p, r).
         const uint8_t *rowBits =
             packed.signs.data() + (p * rows() + r) * packedBytesPerRow(cols());
-        for (int64_t i = 0; i < g; ++i) {
+        for (int64_t i = 0; i < length; ++i) {
           int64_t c = group * g + i;
-          ASSERT_EQ(rowBits[c / 8] >> (c % 8) & 1, negative[p * g + i])
+          ASSERT_EQ(rowBits[c / 8] >> (c % 8) & 1, negative[p * length + i])
               << "plane " << p << " row " << r << " col " << c;
         }
       }
@@ -165,7 +168,15 @@ INSTANTIATE_TEST_SUITE_P(
                       LayoutParam{17, 56, 7, 2, Method::Refined},
                       LayoutParam{3, 13, 13, 2, Method::Greedy},
                       LayoutParam{5, 20, 1, 2, Method::Greedy},
-                      LayoutParam{17, 256, 32, 4, Method::Refined}),
+                      LayoutParam{17, 256, 32, 4, Method::Refined},
+                      // Shorter last groups: K = 576 = 4.5 x 128 (SmolLM2),
+                      // K not a multiple of 8, K < G.
+                      LayoutParam{3, 576, 128, 2, Method::Greedy},
+                      LayoutParam{5, 100, 32, 3, Method::Refined},
+                      LayoutParam{4, 13, 8, 2, Method::Greedy},
+                      LayoutParam{2, 13, 8, 4, Method::Refined},
+                      LayoutParam{3, 40, 128, 2, Method::Greedy},
+                      LayoutParam{7, 50, 64, 1, Method::Refined}),
     [](const ::testing::TestParamInfo<LayoutParam> &info) {
       std::string name = "N";
       name += std::to_string(std::get<0>(info.param));
@@ -284,13 +295,11 @@ TEST(QuantizeMatrixTest, RejectsInvalidSchemesWithAMessage) {
     const char *expected;
   };
   const Case cases[] = {
-      {{64, 2, Method::Greedy, FloatType::F16}, "does not divide"},
       {{96, 0, Method::Greedy, FloatType::F16}, "planes"},
       {{96, 5, Method::Greedy, FloatType::F16}, "planes"},
       {{96, -1, Method::Refined, FloatType::F16}, "planes"},
       {{0, 2, Method::Greedy, FloatType::F16}, "group size"},
       {{-32, 2, Method::Greedy, FloatType::F16}, "group size"},
-      {{192, 2, Method::Greedy, FloatType::F16}, "does not divide"},
   };
   for (const Case &c : cases) {
     PackedWeight packed = sentinel();
@@ -301,6 +310,15 @@ TEST(QuantizeMatrixTest, RejectsInvalidSchemesWithAMessage) {
     EXPECT_FALSE(verifyScheme(c.scheme, cols).ok());
   }
   EXPECT_TRUE(verifyScheme({96, 4, Method::Greedy, FloatType::F16}, cols).ok());
+  // Group sizes that do not divide K, or exceed it, give a shorter last
+  // group; no columns at all is an error.
+  EXPECT_TRUE(verifyScheme({64, 2, Method::Greedy, FloatType::F16}, cols).ok());
+  EXPECT_TRUE(
+      verifyScheme({192, 2, Method::Greedy, FloatType::F16}, cols).ok());
+  Status noColumns = verifyScheme({8, 2, Method::Greedy, FloatType::F16}, 0);
+  EXPECT_FALSE(noColumns.ok());
+  EXPECT_TRUE(contains(noColumns.message(), "no columns"))
+      << noColumns.message();
   EXPECT_TRUE(verifyScheme({1, 1, Method::Greedy, FloatType::F16}, cols).ok());
 }
 

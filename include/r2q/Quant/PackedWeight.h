@@ -5,7 +5,9 @@
 //           of a row holds column 8*b + j; a set bit means -1, a clear bit +1
 //           (the bit is the IEEE sign bit of the plane's contribution).
 //           Padding bits past K are zero.
-//   scales: P x N x (K/G) values of the scale type, all >= 0.
+//   scales: P x N x ceil(K/G) values of the scale type, all >= 0. When G does
+//           not divide K, the last group of a row is shorter: it holds the
+//           K - G*floor(K/G) last columns and its scales are theirs alone.
 // A weight decodes as w_hat[n][k] = sum_p scales[p][n][k/G] * (bit ? -1 : +1).
 // docs/format.md is the full specification.
 //
@@ -21,9 +23,6 @@
 #include <vector>
 
 namespace r2q::quant {
-
-/// Bytes holding one row of `cols` sign bits.
-constexpr int64_t packedBytesPerRow(int64_t cols) { return (cols + 7) / 8; }
 
 /// Packs `count` sign flags (nonzero = -1) into ceil(count/8) bytes; padding
 /// bits are zero.
@@ -63,7 +62,11 @@ struct PackedWeight {
                             PackedWeight &result);
 
   int64_t bytesPerRow() const { return packedBytesPerRow(cols); }
-  int64_t groupsPerRow() const { return cols / groupSize; }
+  int64_t groupsPerRow() const { return quant::groupsPerRow(cols, groupSize); }
+  /// Columns of group `group`: groupSize, fewer for a shorter last group.
+  int64_t groupLength(int64_t group) const {
+    return quant::groupLength(cols, groupSize, group);
+  }
 
   const uint8_t *signRow(int plane, int64_t row) const {
     return signs.data() + (plane * rows + row) * bytesPerRow();
@@ -94,6 +97,9 @@ struct PackedWeight {
 
   /// Bytes of signs and scales together, as stored.
   int64_t storageBytes() const;
+  /// 8 * storageBytes() per weight (padding and a shorter last group's
+  /// scales included).
+  double bitsPerWeight() const;
 };
 
 } // namespace r2q::quant

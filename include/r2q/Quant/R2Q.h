@@ -10,6 +10,9 @@
 // signs and the nearest of the 2^P levels for fixed scales, keeping a step only
 // when it lowers the error.
 //
+// When G does not divide K, the last group of each row holds the remaining
+// K - G*floor(K/G) weights and is quantized as a group of that size.
+//
 // Scales are rounded to the scheme's scale type as soon as they are chosen, and
 // the next residual is taken against the rounded scale, so later planes correct
 // the rounding of earlier ones.
@@ -77,7 +80,8 @@ struct QuantizeOptions {
   int maxRefineSteps = 100;
 };
 
-/// Quantizes an N x K matrix (groups run along K). Fails without touching
+/// Quantizes an N x K matrix (groups run along K; the last group of a row is
+/// shorter when the group size does not divide K). Fails without touching
 /// `result` on an invalid scheme, a NaN or infinite weight, or a scale that
 /// overflows the scale type; all-zero groups get zero scales.
 Status quantize(const MatrixView &weights, const Scheme &scheme,

@@ -21,8 +21,9 @@ namespace r2q::quant {
 enum class RoundToNearestKind { MinMax, AbsMax };
 
 /// Quantizes `weights` with `bits` bits (1 to 8) per weight and writes the
-/// dequantized rows x cols matrix to `reconstruction`. Fails on a group size
-/// that does not divide K and on NaN or infinite weights.
+/// dequantized rows x cols matrix to `reconstruction`. When `groupSize` does
+/// not divide K the last group of each row is shorter and gets its own grid.
+/// Fails on a group size below 1 and on NaN or infinite weights.
 Status roundToNearest(const MatrixView &weights, int64_t groupSize, int bits,
                       RoundToNearestKind kind, float *reconstruction,
                       unsigned threads = 0);

@@ -44,8 +44,30 @@ struct Scheme {
   FloatType scaleType = FloatType::F16;
 };
 
-/// Bits stored per weight by `scheme`: one per plane plus the scales' share.
+/// Bytes holding one row of `cols` sign bits.
+constexpr int64_t packedBytesPerRow(int64_t cols) { return (cols + 7) / 8; }
+
+/// Groups in a row of `cols` weights: ceil(cols / groupSize). When the group
+/// size does not divide `cols`, the last group is shorter and holds the
+/// remaining cols - groupSize * floor(cols / groupSize) weights.
+constexpr int64_t groupsPerRow(int64_t cols, int64_t groupSize) {
+  return (cols + groupSize - 1) / groupSize;
+}
+
+/// Weights in group `group` of a row of `cols` weights: groupSize, or fewer
+/// for a shorter last group.
+constexpr int64_t groupLength(int64_t cols, int64_t groupSize, int64_t group) {
+  int64_t rest = cols - group * groupSize;
+  return rest < groupSize ? rest : groupSize;
+}
+
+/// Bits stored per weight by `scheme` when the group size divides K: one per
+/// plane plus the scales' share.
 double bitsPerWeight(const Scheme &scheme);
+
+/// Bits stored per weight of a matrix with `cols` columns, counting the sign
+/// bytes' padding and a shorter last group's full set of scales.
+double bitsPerWeight(const Scheme &scheme, int64_t cols);
 
 /// The outcome of an operation that can reject its input. Carries a message
 /// meant for a user ("weight at row 3, column 17 is NaN").
@@ -70,7 +92,8 @@ private:
 };
 
 /// Checks that `scheme` can quantize a matrix with `cols` columns: plane count
-/// in range, group size positive and dividing `cols`.
+/// in range, group size positive, at least one column. The group size need
+/// not divide `cols` (the last group is then shorter).
 Status verifyScheme(const Scheme &scheme, int64_t cols);
 
 } // namespace r2q::quant

@@ -6,30 +6,50 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
 namespace r2q::lowering {
 
-PlaneRows slicePlaneRows(OpBuilder &builder, Location loc, Value signs,
-                         Value scales, int64_t groupSize, OpFoldResult offset,
-                         OpFoldResult count) {
-  auto signsType = cast<RankedTensorType>(signs.getType());
-  PlaneRows planes;
-  planes.groupSize = groupSize;
-  planes.columns = 8 * signsType.getDimSize(2);
-  for (int64_t plane = 0; plane < signsType.getDimSize(0); ++plane) {
-    planes.signs.push_back(
-        extractPlaneRows(builder, loc, signs, plane, offset, count));
-    planes.scales.push_back(
-        extractPlaneRows(builder, loc, scales, plane, offset, count));
-  }
-  return planes;
+SmallVector<ColumnSpan> columnSpans(int64_t k, int64_t groupSize) {
+  SmallVector<ColumnSpan> spans;
+  if (int64_t wholeGroups = k / groupSize; wholeGroups > 0)
+    spans.push_back({0, wholeGroups, groupSize});
+  if (int64_t lastColumns = k % groupSize; lastColumns > 0)
+    spans.push_back({k / groupSize, 1, lastColumns});
+  return spans;
 }
 
-PlaneRows allPlaneRows(OpBuilder &builder, Location loc, Value signs,
-                       Value scales, int64_t groupSize) {
-  return slicePlaneRows(builder, loc, signs, scales, groupSize,
+SmallVector<PlaneRows> slicePlaneRows(OpBuilder &builder, Location loc,
+                                      Value signs, Value scales,
+                                      int64_t groupSize, int64_t k,
+                                      OpFoldResult offset, OpFoldResult count) {
+  int64_t planes = cast<RankedTensorType>(signs.getType()).getDimSize(0);
+  SmallVector<PlaneRows> result;
+  for (ColumnSpan columns : columnSpans(k, groupSize)) {
+    PlaneRows span;
+    span.groupSize = llvm::alignTo(columns.length, 8);
+    span.groups = columns.groups;
+    span.firstColumn = columns.firstGroup * groupSize;
+    span.columns = columns.groups * columns.length;
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      span.signs.push_back(extractPlaneRows(builder, loc, signs, plane, offset,
+                                            count, span.firstColumn / 8,
+                                            span.decodedColumns() / 8));
+      span.scales.push_back(extractPlaneRows(builder, loc, scales, plane,
+                                             offset, count, columns.firstGroup,
+                                             columns.groups));
+    }
+    result.push_back(std::move(span));
+  }
+  return result;
+}
+
+SmallVector<PlaneRows> allPlaneRows(OpBuilder &builder, Location loc,
+                                    Value signs, Value scales,
+                                    int64_t groupSize, int64_t k) {
+  return slicePlaneRows(builder, loc, signs, scales, groupSize, k,
                         builder.getIndexAttr(0),
                         tensor::getMixedSize(builder, loc, signs, 1));
 }
@@ -39,7 +59,7 @@ SmallVector<Value> signsByGroup(OpBuilder &builder, Location loc,
   SmallVector<Value> grouped;
   for (Value signs : planes.signs)
     grouped.push_back(splitLastDim(builder, loc, signs,
-                                   {planes.groups(), planes.bytesPerGroup()}));
+                                   {planes.groups, planes.bytesPerGroup()}));
   return grouped;
 }
 
@@ -84,7 +104,7 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
   Value init =
       emptyTensor(builder, loc,
                   {cast<RankedTensorType>(rows.getType()).getDimSize(0),
-                   planes.groups(), planes.bytesPerGroup(), 8},
+                   planes.groups, planes.bytesPerGroup(), 8},
                   elementType, dynamicRows);
 
   int64_t count = planes.planes();
@@ -105,6 +125,24 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
           })
           ->getResult(0);
   return mergeDims(builder, loc, decoded, {{0}, {1, 2, 3}});
+}
+
+Value decodeToFloat(OpBuilder &builder, Location loc, ArrayRef<PlaneRows> spans,
+                    Type elementType) {
+  SmallVector<Value> parts;
+  for (const PlaneRows &span : spans)
+    parts.push_back(sliceColumns(builder, loc,
+                                 decodeToFloat(builder, loc, span, elementType),
+                                 0, span.columns));
+  return concatColumns(builder, loc, parts);
+}
+
+Value spanActivations(OpBuilder &builder, Location loc, Value x,
+                      const PlaneRows &span) {
+  return padColumns(
+      builder, loc,
+      sliceColumns(builder, loc, x, span.firstColumn, span.columns),
+      span.decodedColumns());
 }
 
 } // namespace r2q::lowering

@@ -78,16 +78,17 @@ Value multiplyAdd(OpBuilder &builder, Location loc, Value accumulator,
   return arith::AddFOp::create(builder, loc, accumulator, term, reassociable);
 }
 
-/// y[..., n] += sum_k x[..., k] * w(n, k) with the weight decoded inside the
-/// reduction, over loops (..., n, g, b, j).
-Value fusedDecodeMatmul(OpBuilder &builder, Location loc, Value x,
-                        const PlaneRows &planes, Value accumulator) {
+/// y[..., n] += sum_{k in span} x[..., k] * w(n, k) with the weight decoded
+/// inside the reduction, over loops (..., n, g, b, j). `x` holds the span's
+/// decoded columns (zeros in the padding of its last byte).
+Value fusedDecodeSpan(OpBuilder &builder, Location loc, Value x,
+                      const PlaneRows &planes, Value accumulator) {
   unsigned leading = cast<RankedTensorType>(x.getType()).getRank() - 1;
   LoopSpace space{builder.getContext(), leading, leading + 4};
   unsigned n = leading, g = leading + 1, b = leading + 2, j = leading + 3;
 
   SmallVector<Value> inputs = {splitLastDim(
-      builder, loc, x, {planes.groups(), planes.bytesPerGroup(), 8})};
+      builder, loc, x, {planes.groups, planes.bytesPerGroup(), 8})};
   SmallVector<AffineMap> maps = {space.withLeading({g, b, j})};
   llvm::append_range(inputs, signsByGroup(builder, loc, planes));
   maps.append(planes.planes(), space.of({n, g, b}));
@@ -116,6 +117,18 @@ Value fusedDecodeMatmul(OpBuilder &builder, Location loc, Value x,
       ->getResult(0);
 }
 
+/// y[..., n] += sum_k x[..., k] * w(n, k) over every column span, each
+/// decoded inside its own reduction. A span's activations are zero-padded to
+/// its last whole byte, so padding bits multiply zeros.
+Value fusedDecodeMatmul(OpBuilder &builder, Location loc, Value x,
+                        ArrayRef<PlaneRows> spans, Value accumulator) {
+  for (const PlaneRows &span : spans)
+    accumulator =
+        fusedDecodeSpan(builder, loc, spanActivations(builder, loc, x, span),
+                        span, accumulator);
+  return accumulator;
+}
+
 /// y[..., n] += sum_k x[..., k] * w[n][k] for a decoded f32 weight, over
 /// loops (..., n, k).
 Value contractDecoded(OpBuilder &builder, Location loc, Value x, Value weight,
@@ -139,7 +152,7 @@ Value contractDecoded(OpBuilder &builder, Location loc, Value x, Value weight,
 }
 
 /// The weight decoded tile of rows by tile of rows, each tile contracted with
-/// every activation row.
+/// every activation row, column span by column span.
 Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
                         Value scales, int64_t groupSize, Value accumulator) {
   auto xType = cast<RankedTensorType>(x.getType());
@@ -155,9 +168,8 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
       [&](OpBuilder &b, Location l, Value first, ValueRange iterArgs) {
         Value remaining = arith::SubIOp::create(b, l, rows, first);
         Value count = arith::MinSIOp::create(b, l, remaining, step);
-        PlaneRows tile =
-            slicePlaneRows(b, l, signs, scales, groupSize, first, count);
-        Value weight = decodeToFloat(b, l, tile, b.getF32Type());
+        SmallVector<PlaneRows> tile =
+            slicePlaneRows(b, l, signs, scales, groupSize, k, first, count);
 
         Value output = iterArgs.front();
         SmallVector<OpFoldResult> offsets(leading, b.getIndexAttr(0));
@@ -167,7 +179,13 @@ Value tiledDecodeMatmul(OpBuilder &builder, Location loc, Value x, Value signs,
         SmallVector<OpFoldResult> strides(leading + 1, b.getIndexAttr(1));
         Value outputTile = tensor::ExtractSliceOp::create(b, l, output, offsets,
                                                           sizes, strides);
-        Value product = contractDecoded(b, l, x, weight, outputTile);
+        // Each column span is decoded and contracted on its own, so the
+        // decoded tile is never copied into a K-wide one.
+        Value product = outputTile;
+        for (const PlaneRows &span : tile)
+          product = contractDecoded(b, l, spanActivations(b, l, x, span),
+                                    decodeToFloat(b, l, span, b.getF32Type()),
+                                    product);
         Value updated = tensor::InsertSliceOp::create(b, l, product, output,
                                                       offsets, sizes, strides);
         scf::YieldOp::create(b, l, updated);
@@ -203,8 +221,10 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
       if (options.vectorGemv)
         return vectorMatvec(b, l, x, signs, scales, groupSize,
                             options.vectorWidth, accumulator);
-      return fusedDecodeMatmul(
-          b, l, x, allPlaneRows(b, l, signs, scales, groupSize), accumulator);
+      int64_t k = cast<RankedTensorType>(x.getType()).getShape().back();
+      return fusedDecodeMatmul(b, l, x,
+                               allPlaneRows(b, l, signs, scales, groupSize, k),
+                               accumulator);
     };
     auto tiled = [&](OpBuilder &b, Location l) {
       return tiledDecodeMatmul(b, l, x, signs, scales, groupSize, accumulator);

@@ -14,6 +14,12 @@
 // acc_p + a_p * x replace acc_p: one masked FMA per plane, no negation.
 // Each plane has its own accumulator so their FMA chains run side by side.
 //
+// When the group size G does not divide K, the whole groups run in a loop and
+// the shorter last group once after it, its last chunk read with masked
+// transfers: activations past K read as zero and sign bytes past the row as
+// zero, so nothing is read past a row and the padding bits of the last byte
+// multiply zeros.
+//
 // Loop names: m activation row, n output feature, g group, c chunk of W
 // columns within the group.
 //
@@ -58,11 +64,18 @@ ValueRange countedLoop(OpBuilder &builder, Location loc, Value count,
   return loop.getResults();
 }
 
+/// The chunks of one group: how many, and whether the last may reach past K
+/// (then its reads are masked).
+struct GroupChunks {
+  int64_t count;
+  bool inBounds;
+};
+
 /// The kernel's operands and the vector types it works in.
 struct Matvec {
   Value x;      // M x K, f32
-  Value signs;  // P x N x K/8, i8
-  Value scales; // P x N x K/G
+  Value signs;  // P x N x ceil(K/8), i8
+  Value scales; // P x N x ceil(K/G)
   int64_t groupSize;
   VectorType floats; // W x f32, W divides groupSize
   VectorType bytes;  // W/8 x i8
@@ -84,26 +97,33 @@ struct Matvec {
   int64_t groups() const {
     return cast<RankedTensorType>(scales.getType()).getDimSize(2);
   }
+  int64_t columns() const {
+    return cast<RankedTensorType>(x.getType()).getDimSize(1);
+  }
+  int64_t wholeGroups() const { return columns() / groupSize; }
+  /// Columns of the shorter last group; 0 when G divides K.
+  int64_t lastGroupColumns() const { return columns() % groupSize; }
 
-  /// x[row, column : column + W].
+  /// x[row, column : column + W]; lanes past K read as 0 unless `inBounds`.
   Value readActivations(OpBuilder &builder, Location loc, Value row,
-                        Value column) const {
+                        Value column, bool inBounds) const {
     Value pad =
         arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
     return vector::TransferReadOp::create(builder, loc, floats, x,
                                           ValueRange{row, column}, pad,
-                                          ArrayRef<bool>{true});
+                                          ArrayRef<bool>{inBounds});
   }
 
   /// The W sign bits of plane `plane`, row `feature`, from byte `byte` of
-  /// the row, as a mask whose set lanes are the negative weights.
+  /// the row, as a mask whose set lanes are the negative weights; bytes past
+  /// the row read as 0 unless `inBounds`.
   Value readNegativeMask(OpBuilder &builder, Location loc, int64_t plane,
-                         Value feature, Value byte) const {
+                         Value feature, Value byte, bool inBounds) const {
     Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
     Value packed = vector::TransferReadOp::create(
         builder, loc, bytes, signs,
         ValueRange{index(builder, loc, plane), feature, byte}, pad,
-        ArrayRef<bool>{true});
+        ArrayRef<bool>{inBounds});
     return vector::BitCastOp::create(builder, loc, mask, packed);
   }
 
@@ -117,24 +137,40 @@ struct Matvec {
     return arith::AddIOp::create(builder, loc, groupStart, offset);
   }
 
-  /// A loop over the chunks of group `group` carrying `initial`;
-  /// `body(b, l, column, carried)` sees each chunk's first column.
+  /// A loop over the `chunks.count` chunks of group `group` carrying
+  /// `initial`; `body(b, l, column, carried)` sees each chunk's first column.
   template <typename BodyFn>
   ValueRange forEachChunk(OpBuilder &builder, Location loc, Value group,
-                          ValueRange initial, BodyFn body) const {
+                          GroupChunks chunks, ValueRange initial,
+                          BodyFn body) const {
     return countedLoop(
-        builder, loc, index(builder, loc, groupSize / width()), initial,
+        builder, loc, index(builder, loc, chunks.count), initial,
         [&](OpBuilder &b, Location l, Value chunk, ValueRange carried) {
           return body(b, l, chunkColumn(b, l, group, chunk), carried);
         });
   }
 
-  /// A loop over the groups of a row carrying `initial`.
+  /// A loop over the whole groups of a row carrying `initial`, then the
+  /// shorter last group if there is one: `body(b, l, group, carried, chunks)`
+  /// returns the values to carry on.
   template <typename BodyFn>
-  ValueRange forEachGroup(OpBuilder &builder, Location loc, ValueRange initial,
-                          BodyFn body) const {
-    return countedLoop(builder, loc, index(builder, loc, groups()), initial,
-                       body);
+  SmallVector<Value> forEachGroup(OpBuilder &builder, Location loc,
+                                  ValueRange initial, BodyFn body) const {
+    SmallVector<Value> carried(initial);
+    if (wholeGroups() > 0) {
+      GroupChunks whole{groupSize / width(), true};
+      carried = countedLoop(
+          builder, loc, index(builder, loc, wholeGroups()), carried,
+          [&](OpBuilder &b, Location l, Value group, ValueRange values) {
+            return body(b, l, group, values, whole);
+          });
+    }
+    if (int64_t last = lastGroupColumns(); last > 0) {
+      GroupChunks partial{(last + width() - 1) / width(), last % width() == 0};
+      carried = body(builder, loc, index(builder, loc, wholeGroups()), carried,
+                     partial);
+    }
+    return carried;
   }
 };
 
@@ -149,14 +185,15 @@ Value sumVector(OpBuilder &builder, Location loc, Value vector) {
 
 /// sum_{k in group} x[row, k].
 Value groupSum(OpBuilder &builder, Location loc, const Matvec &kernel,
-               Value row, Value group) {
+               Value row, Value group, GroupChunks chunks) {
   Value sum =
       kernel
-          .forEachChunk(builder, loc, group,
+          .forEachChunk(builder, loc, group, chunks,
                         zeroVector(builder, loc, kernel.floats),
                         [&](OpBuilder &b, Location l, Value column,
                             ValueRange acc) -> SmallVector<Value> {
-                          Value x = kernel.readActivations(b, l, row, column);
+                          Value x = kernel.readActivations(b, l, row, column,
+                                                           chunks.inBounds);
                           return {arith::AddFOp::create(b, l, acc.front(), x)};
                         })
           .front();
@@ -171,9 +208,9 @@ Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel,
   return kernel
       .forEachGroup(
           builder, loc, sums,
-          [&](OpBuilder &b, Location l, Value group,
-              ValueRange carried) -> SmallVector<Value> {
-            Value sum = groupSum(b, l, kernel, row, group);
+          [&](OpBuilder &b, Location l, Value group, ValueRange carried,
+              GroupChunks chunks) -> SmallVector<Value> {
+            Value sum = groupSum(b, l, kernel, row, group, chunks);
             return {tensor::InsertOp::create(b, l, sum, carried.front(), group)
                         .getResult()};
           })
@@ -184,16 +221,16 @@ Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel,
 SmallVector<Value> accumulateNegatives(OpBuilder &builder, Location loc,
                                        const Matvec &kernel, Value row,
                                        Value feature, Value column,
-                                       ArrayRef<Value> scales,
+                                       bool inBounds, ArrayRef<Value> scales,
                                        ValueRange accumulators) {
-  Value x = kernel.readActivations(builder, loc, row, column);
+  Value x = kernel.readActivations(builder, loc, row, column, inBounds);
   Value byte =
       arith::DivUIOp::create(builder, loc, column, index(builder, loc, 8));
   SmallVector<Value> updated;
   for (auto [plane, scale, accumulator] :
        llvm::enumerate(scales, accumulators)) {
     Value negative =
-        kernel.readNegativeMask(builder, loc, plane, feature, byte);
+        kernel.readNegativeMask(builder, loc, plane, feature, byte, inBounds);
     Value added = vector::FMAOp::create(builder, loc, x, scale, accumulator);
     updated.push_back(
         arith::SelectOp::create(builder, loc, negative, added, accumulator));
@@ -222,9 +259,10 @@ Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
   SmallVector<Value> initial = {
       arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0))};
   initial.append(kernel.planes(), zeroVector(builder, loc, kernel.floats));
-  ValueRange results = kernel.forEachGroup(
+  SmallVector<Value> results = kernel.forEachGroup(
       builder, loc, initial,
-      [&](OpBuilder &b, Location l, Value group, ValueRange carried) {
+      [&](OpBuilder &b, Location l, Value group, ValueRange carried,
+          GroupChunks chunks) {
         SmallVector<Value> scales = groupScales(b, l, kernel, feature, group);
         Value scaleSum = scales.front();
         for (Value scale : llvm::drop_begin(scales))
@@ -238,17 +276,17 @@ Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
             b, l, carried.front(), arith::MulFOp::create(b, l, scaleSum, sum))};
         llvm::append_range(
             next,
-            kernel.forEachChunk(b, l, group, carried.drop_front(),
+            kernel.forEachChunk(b, l, group, chunks, carried.drop_front(),
                                 [&](OpBuilder &cb, Location cl, Value column,
                                     ValueRange accumulators) {
                                   return accumulateNegatives(
                                       cb, cl, kernel, row, feature, column,
-                                      broadcast, accumulators);
+                                      chunks.inBounds, broadcast, accumulators);
                                 }));
         return next;
       });
   Value negatives = results[1];
-  for (Value plane : results.drop_front(2))
+  for (Value plane : llvm::drop_begin(results, 2))
     negatives = arith::AddFOp::create(builder, loc, negatives, plane);
   Value two =
       arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(2));

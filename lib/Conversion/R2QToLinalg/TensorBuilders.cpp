@@ -11,20 +11,92 @@ using namespace mlir;
 namespace r2q::lowering {
 
 Value extractPlaneRows(OpBuilder &builder, Location loc, Value stack,
-                       int64_t plane, OpFoldResult offset, OpFoldResult count) {
+                       int64_t plane, OpFoldResult offset, OpFoldResult count,
+                       int64_t firstColumn, int64_t columns) {
   auto type = cast<RankedTensorType>(stack.getType());
   SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(plane), offset,
-                                       builder.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes = {
-      builder.getIndexAttr(1), count,
-      tensor::getMixedSize(builder, loc, stack, 2)};
+                                       builder.getIndexAttr(firstColumn)};
+  SmallVector<OpFoldResult> sizes = {builder.getIndexAttr(1), count,
+                                     builder.getIndexAttr(columns)};
   SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
   std::optional<int64_t> staticCount = getConstantIntValue(count);
   auto planeType = RankedTensorType::get(
-      {staticCount ? *staticCount : ShapedType::kDynamic, type.getDimSize(2)},
+      {staticCount ? *staticCount : ShapedType::kDynamic, columns},
       type.getElementType());
   return tensor::ExtractSliceOp::create(builder, loc, planeType, stack, offsets,
                                         sizes, strides);
+}
+
+/// Offsets, sizes and strides of the columns [first, first + count) of the
+/// last dimension of `value`, all of every other dimension.
+static void columnRange(OpBuilder &builder, Location loc, Value value,
+                        int64_t first, int64_t count,
+                        SmallVectorImpl<OpFoldResult> &offsets,
+                        SmallVectorImpl<OpFoldResult> &sizes,
+                        SmallVectorImpl<OpFoldResult> &strides) {
+  int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
+  offsets.assign(rank, builder.getIndexAttr(0));
+  offsets.back() = builder.getIndexAttr(first);
+  sizes = tensor::getMixedSizes(builder, loc, value);
+  sizes.back() = builder.getIndexAttr(count);
+  strides.assign(rank, builder.getIndexAttr(1));
+}
+
+Value sliceColumns(OpBuilder &builder, Location loc, Value value, int64_t first,
+                   int64_t count) {
+  if (first == 0 &&
+      cast<RankedTensorType>(value.getType()).getShape().back() == count)
+    return value;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  columnRange(builder, loc, value, first, count, offsets, sizes, strides);
+  return tensor::ExtractSliceOp::create(builder, loc, value, offsets, sizes,
+                                        strides);
+}
+
+/// `part` inserted into `dest` at column `first` of the last dimension.
+static Value insertColumns(OpBuilder &builder, Location loc, Value part,
+                           Value dest, int64_t first) {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  columnRange(builder, loc, part, first,
+              cast<RankedTensorType>(part.getType()).getShape().back(), offsets,
+              sizes, strides);
+  return tensor::InsertSliceOp::create(builder, loc, part, dest, offsets, sizes,
+                                       strides);
+}
+
+Value padColumns(OpBuilder &builder, Location loc, Value value,
+                 int64_t columns) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getShape().back() == columns)
+    return value;
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = columns;
+  SmallVector<Value> dynamicSizes;
+  for (int64_t dim = 0; dim + 1 < type.getRank(); ++dim)
+    appendIfDynamic(builder, loc, value, dim, dynamicSizes);
+  Value zeros = zeroFilled(
+      builder, loc,
+      emptyTensor(builder, loc, shape, type.getElementType(), dynamicSizes));
+  return insertColumns(builder, loc, value, zeros, 0);
+}
+
+Value concatColumns(OpBuilder &builder, Location loc, ValueRange parts) {
+  if (parts.size() == 1)
+    return parts.front();
+  auto type = cast<RankedTensorType>(parts.front().getType());
+  int64_t columns = 0;
+  for (Value part : parts)
+    columns += cast<RankedTensorType>(part.getType()).getDimSize(1);
+  SmallVector<Value> dynamicRows;
+  appendIfDynamic(builder, loc, parts.front(), 0, dynamicRows);
+  Value result = emptyTensor(builder, loc, {type.getDimSize(0), columns},
+                             type.getElementType(), dynamicRows);
+  int64_t first = 0;
+  for (Value part : parts) {
+    result = insertColumns(builder, loc, part, result, first);
+    first += cast<RankedTensorType>(part.getType()).getDimSize(1);
+  }
+  return result;
 }
 
 Value splitLastDim(OpBuilder &builder, Location loc, Value value,

@@ -19,12 +19,29 @@ using mlir::utils::IteratorType;
 inline constexpr IteratorType kParallel = IteratorType::parallel;
 inline constexpr IteratorType kReduction = IteratorType::reduction;
 
-/// Rows [offset, offset + count) of plane `plane` of a P x N x X stack, as a
-/// count x X tensor.
+/// Rows [offset, offset + count) and columns [firstColumn, firstColumn +
+/// columns) of plane `plane` of a P x N x X stack, as a count x columns
+/// tensor.
 mlir::Value extractPlaneRows(mlir::OpBuilder &builder, mlir::Location loc,
                              mlir::Value stack, int64_t plane,
                              mlir::OpFoldResult offset,
-                             mlir::OpFoldResult count);
+                             mlir::OpFoldResult count, int64_t firstColumn,
+                             int64_t columns);
+
+/// Columns [first, first + count) of the static last dimension of `value`
+/// (all of every other dimension); `value` itself when that is all of it.
+mlir::Value sliceColumns(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value value, int64_t first, int64_t count);
+
+/// `value` widened to `columns` in its last dimension with zeros; `value`
+/// itself when it is that wide already.
+mlir::Value padColumns(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value value, int64_t columns);
+
+/// The rows x C matrices `parts` side by side (rows x sum of C); the only
+/// part itself when there is one.
+mlir::Value concatColumns(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::ValueRange parts);
 
 /// Splits the last dimension of `value` into `factors` (whose product is
 /// that dimension).

@@ -77,3 +77,27 @@ func.func @many_rows(%x: tensor<16x128xf32>, %s: tensor<2x16x16xi8>, %a: tensor<
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<16x128xf32>, tensor<2x16x16xi8>, tensor<2x16x1xf16> -> tensor<16x16xf32>
   return %y : tensor<16x16xf32>
 }
+
+// -----
+
+// K = 100, G = 32: three whole groups in the loop, then the last group of 4
+// columns once, its chunk read with masked transfers (no in_bounds): x past
+// column 100 and sign bytes past byte 13 of the row read as zero.
+// CHECK-LABEL: func.func @gemv_ragged
+// CHECK-SAME: (%[[X:.*]]: tensor<1x100xf32>, %[[S:.*]]: tensor<2x5x13xi8>, %[[A:.*]]: tensor<2x5x4xf16>)
+// CHECK-DAG: %[[C3:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[C12:.*]] = arith.constant 12 : index
+// CHECK-DAG: %[[C96:.*]] = arith.constant 96 : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C3]]
+// CHECK: vector.transfer_read %[[X]]{{.*}} {in_bounds = [true]} : tensor<1x100xf32>, vector<32xf32>
+// CHECK: vector.transfer_read %[[X]][%{{.*}}, %[[C96]]], %{{.*}} : tensor<1x100xf32>, vector<32xf32>
+// CHECK: scf.for %[[N:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C3]]
+// CHECK: vector.transfer_read %[[S]]{{.*}} {in_bounds = [true]} : tensor<2x5x13xi8>, vector<4xi8>
+// CHECK: tensor.extract %[[A]][%{{.*}}, %[[N]], %[[C3]]] : tensor<2x5x4xf16>
+// CHECK: vector.transfer_read %[[S]][%{{.*}}, %[[N]], %[[C12]]], %{{.*}} : tensor<2x5x13xi8>, vector<4xi8>
+// CHECK: return
+func.func @gemv_ragged(%x: tensor<1x100xf32>, %s: tensor<2x5x13xi8>, %a: tensor<2x5x4xf16>) -> tensor<1x5xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 32 : tensor<1x100xf32>, tensor<2x5x13xi8>, tensor<2x5x4xf16> -> tensor<1x5xf32>
+  return %y : tensor<1x5xf32>
+}

@@ -108,3 +108,36 @@ func.func @no_fold_f16_overflow() -> (tensor<2x1x1xi8>, tensor<2x1x1xf16>) {
   %s, %a = r2q.quantize %w scheme <group_size = 8> : tensor<1x8xf32>
   return %s, %a : tensor<2x1x1xi8>, tensor<2x1x1xf16>
 }
+
+// -----
+
+// K = 13, G = 8: a group of 8 and a shorter last group of 5 columns whose
+// scale is the mean over those 5 only: (1 + 1 + 1 + 1 + 6) / 5 = 2 (over 8
+// columns it would be 1.25). Sign bytes: 0b10101010 = -86 for columns 0-7,
+// then columns 9 and 11 negative = 0b00001010 = 10, padding bits zero.
+// CHECK-LABEL: func.func @fold_ragged_quantize
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<{{\[}}{{\[}}[-86, 10]]]> : tensor<1x1x2xi8>
+// CHECK-DAG: %[[A:.*]] = arith.constant dense<{{\[}}{{\[}}[1.000000e+00, 2.000000e+00]]]> : tensor<1x1x2xf32>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[1.000000e+00, -1.000000e+00, 1.000000e+00, -1.000000e+00, 1.000000e+00, -1.000000e+00, 1.000000e+00, -1.000000e+00, 2.000000e+00, -2.000000e+00, 2.000000e+00, -2.000000e+00, 2.000000e+00]]> : tensor<1x13xf32>
+// CHECK-NOT: r2q.
+// CHECK: return %[[S]], %[[A]], %[[W]]
+func.func @fold_ragged_quantize() -> (tensor<1x1x2xi8>, tensor<1x1x2xf32>, tensor<1x13xf32>) {
+  %w = arith.constant dense<[[1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 6.0]]> : tensor<1x13xf32>
+  %s, %a = r2q.quantize %w scheme <group_size = 8, planes = 1, scale_type = f32> : tensor<1x13xf32>
+  %d = r2q.dequantize %s, %a group_size 8 : tensor<1x1x2xi8>, tensor<1x1x2xf32> -> tensor<1x13xf32>
+  return %s, %a, %d : tensor<1x1x2xi8>, tensor<1x1x2xf32>, tensor<1x13xf32>
+}
+
+// -----
+
+// The same shorter last group in one residual stage: next = w - a * s.
+// CHECK-LABEL: func.func @fold_ragged_residual
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<{{\[}}[-86, 10]]> : tensor<1x2xi8>
+// CHECK-DAG: %[[A:.*]] = arith.constant dense<{{\[}}[1.000000e+00, 2.000000e+00]]> : tensor<1x2xf32>
+// CHECK-DAG: %[[N:.*]] = arith.constant dense<{{\[}}[0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, -1.000000e+00, 1.000000e+00, -1.000000e+00, 1.000000e+00, 4.000000e+00]]> : tensor<1x13xf32>
+// CHECK: return %[[S]], %[[A]], %[[N]]
+func.func @fold_ragged_residual() -> (tensor<1x2xi8>, tensor<1x2xf32>, tensor<1x13xf32>) {
+  %w = arith.constant dense<[[1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 6.0]]> : tensor<1x13xf32>
+  %s, %a, %n = r2q.residual %w group_size 8 : tensor<1x13xf32> -> tensor<1x2xi8>, tensor<1x2xf32>, tensor<1x13xf32>
+  return %s, %a, %n : tensor<1x2xi8>, tensor<1x2xf32>, tensor<1x13xf32>
+}

@@ -61,9 +61,83 @@ func.func @scheme_unknown_method() attributes {s = #r2q.scheme<method = fancy>} 
 
 // -----
 
-func.func @quantize_group_not_dividing_k(%w: tensor<16x128xf32>) {
-  // expected-error @+1 {{'r2q.quantize' op group size 96 does not divide K = 128}}
-  %s, %a = r2q.quantize %w scheme <group_size = 96> : tensor<16x128xf32>
+func.func @quantize_zero_k(%w: tensor<16x0xf32>) {
+  // expected-error @+1 {{'r2q.quantize' op K (the reduction dimension) must be positive, got 0}}
+  %s, %a = r2q.quantize %w scheme <group_size = 32> : tensor<16x0xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_zero_n(%w: tensor<0x64xf32>) {
+  // expected-error @+1 {{'r2q.quantize' op N (the number of output features) must be positive, got 0}}
+  %s, %a = r2q.quantize %w scheme <group_size = 32> : tensor<0x64xf32>
+  return
+}
+
+// -----
+
+func.func @residual_zero_k(%r: tensor<16x0xf32>) {
+  // expected-error @+1 {{'r2q.residual' op K (the reduction dimension) must be positive, got 0}}
+  %s, %a, %n = r2q.residual %r group_size 32 : tensor<16x0xf32> -> tensor<16x0xi8>, tensor<16x0xf16>, tensor<16x0xf32>
+  return
+}
+
+// -----
+
+func.func @residual_zero_n(%r: tensor<0x64xf32>) {
+  // expected-error @+1 {{'r2q.residual' op N (the number of output features) must be positive, got 0}}
+  %s, %a, %n = r2q.residual %r group_size 32 : tensor<0x64xf32> -> tensor<0x8xi8>, tensor<0x2xf16>, tensor<0x64xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_zero_k(%s: tensor<2x16x0xi8>, %a: tensor<2x16x0xf16>) {
+  // expected-error @+1 {{'r2q.dequantize' op K (the reduction dimension) must be positive, got 0}}
+  %w = r2q.dequantize %s, %a group_size 32 : tensor<2x16x0xi8>, tensor<2x16x0xf16> -> tensor<16x0xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_zero_n(%s: tensor<2x0x8xi8>, %a: tensor<2x0x2xf16>) {
+  // expected-error @+1 {{'r2q.dequantize' op N (the number of output features) must be positive, got 0}}
+  %w = r2q.dequantize %s, %a group_size 32 : tensor<2x0x8xi8>, tensor<2x0x2xf16> -> tensor<0x64xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_zero_k(%x: tensor<4x0xf32>, %s: tensor<2x16x0xi8>, %a: tensor<2x16x0xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op K (the reduction dimension) must be positive, got 0}}
+  %y = r2q.matmul %x, %s, %a group_size 32 : tensor<4x0xf32>, tensor<2x16x0xi8>, tensor<2x16x0xf16> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_zero_n(%x: tensor<4x64xf32>, %s: tensor<2x0x8xi8>, %a: tensor<2x0x2xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op N (the number of output features) must be positive, got 0}}
+  %y = r2q.matmul %x, %s, %a group_size 32 : tensor<4x64xf32>, tensor<2x0x8xi8>, tensor<2x0x2xf16> -> tensor<4x0xf32>
+  return
+}
+
+// -----
+
+// K = 100, G = 32: three whole groups and a last group of 4, so 4 scales
+// and ceil(100/8) = 13 sign bytes per row.
+func.func @matmul_ragged_scales(%x: tensor<4x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x3xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op scales must have ceil(K/group_size) groups per row: expected 4, got 3}}
+  %y = r2q.matmul %x, %s, %a group_size 32 : tensor<4x100xf32>, tensor<2x16x13xi8>, tensor<2x16x3xf16> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_ragged_signs(%x: tensor<4x100xf32>, %s: tensor<2x16x12xi8>, %a: tensor<2x16x4xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op signs must have ceil(K/8) bytes per row: expected 13, got 12}}
+  %y = r2q.matmul %x, %s, %a group_size 32 : tensor<4x100xf32>, tensor<2x16x12xi8>, tensor<2x16x4xf16> -> tensor<4x16xf32>
   return
 }
 
@@ -111,7 +185,7 @@ func.func @residual_next_type(%r: tensor<16x256xf32>) {
 // -----
 
 func.func @residual_sign_bytes(%r: tensor<16x256xf32>) {
-  // expected-error @+1 {{'r2q.residual' op signs must have K/8 bytes per row: expected 32, got 16}}
+  // expected-error @+1 {{'r2q.residual' op signs must have ceil(K/8) bytes per row: expected 32, got 16}}
   %s, %a, %n = r2q.residual %r group_size 128 : tensor<16x256xf32> -> tensor<16x16xi8>, tensor<16x2xf32>, tensor<16x256xf32>
   return
 }
@@ -119,7 +193,7 @@ func.func @residual_sign_bytes(%r: tensor<16x256xf32>) {
 // -----
 
 func.func @residual_group_count(%r: tensor<16x256xf32>) {
-  // expected-error @+1 {{'r2q.residual' op scales must have K/group_size groups per row: expected 2, got 4}}
+  // expected-error @+1 {{'r2q.residual' op scales must have ceil(K/group_size) groups per row: expected 2, got 4}}
   %s, %a, %n = r2q.residual %r group_size 128 : tensor<16x256xf32> -> tensor<16x32xi8>, tensor<16x4xf32>, tensor<16x256xf32>
   return
 }
@@ -206,8 +280,9 @@ func.func @dequantize_scale_type(%s: tensor<2x16x8xi8>, %a: tensor<2x16x1xf64>) 
 
 // -----
 
+// G = 96 does not divide K = 512: six groups, the last of 32 weights.
 func.func @matmul_group_not_dividing_k(%x: tensor<4x512xf32>, %s: tensor<2x256x64xi8>, %a: tensor<2x256x4xf16>) {
-  // expected-error @+1 {{'r2q.matmul' op group size 96 does not divide K = 512}}
+  // expected-error @+1 {{'r2q.matmul' op scales must have ceil(K/group_size) groups per row: expected 6, got 4}}
   %y = r2q.matmul %x, %s, %a group_size 96 : tensor<4x512xf32>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<4x256xf32>
   return
 }
@@ -231,7 +306,7 @@ func.func @matmul_dynamic_k(%x: tensor<4x?xf32>, %s: tensor<2x256x64xi8>, %a: te
 // -----
 
 func.func @matmul_k_mismatch(%x: tensor<4x256xf32>, %s: tensor<2x256x64xi8>, %a: tensor<2x256x4xf16>) {
-  // expected-error @+1 {{'r2q.matmul' op signs must have K/8 bytes per row: expected 32, got 64}}
+  // expected-error @+1 {{'r2q.matmul' op signs must have ceil(K/8) bytes per row: expected 32, got 64}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x256xf32>, tensor<2x256x64xi8>, tensor<2x256x4xf16> -> tensor<4x256xf32>
   return
 }
@@ -241,7 +316,7 @@ func.func @matmul_k_mismatch(%x: tensor<4x256xf32>, %s: tensor<2x256x64xi8>, %a:
 // The sizes that follow from K are static: lowerings lay out their loops by
 // them.
 func.func @matmul_dynamic_bytes(%x: tensor<4x256xf32>, %s: tensor<2x?x?xi8>, %a: tensor<2x?x2xf16>) {
-  // expected-error @+1 {{'r2q.matmul' op signs must have K/8 bytes per row: expected 32, got a dynamic size}}
+  // expected-error @+1 {{'r2q.matmul' op signs must have ceil(K/8) bytes per row: expected 32, got a dynamic size}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x256xf32>, tensor<2x?x?xi8>, tensor<2x?x2xf16> -> tensor<4x?xf32>
   return
 }
@@ -249,7 +324,7 @@ func.func @matmul_dynamic_bytes(%x: tensor<4x256xf32>, %s: tensor<2x?x?xi8>, %a:
 // -----
 
 func.func @matmul_dynamic_groups(%x: tensor<4x256xf32>, %s: tensor<2x?x32xi8>, %a: tensor<2x?x?xf16>) {
-  // expected-error @+1 {{'r2q.matmul' op scales must have K/group_size groups per row: expected 2, got a dynamic size}}
+  // expected-error @+1 {{'r2q.matmul' op scales must have ceil(K/group_size) groups per row: expected 2, got a dynamic size}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<4x256xf32>, tensor<2x?x32xi8>, tensor<2x?x?xf16> -> tensor<4x?xf32>
   return
 }

@@ -71,3 +71,26 @@ func.func @matmul_vector(%x: tensor<256xf16>, %s: tensor<3x100x32xi8>, %a: tenso
 func.func @scheme_attribute() attributes {r2q.scheme = #r2q.scheme<group_size = 64, planes = 1, scale_type = f32>} {
   return
 }
+
+// Group sizes that do not divide K: a shorter last group. K = 576, G = 128:
+// ceil(576/128) = 5 groups per row (the last of 64 weights), 72 sign bytes.
+// CHECK-LABEL: func.func @ragged_quantize
+func.func @ragged_quantize(%w: tensor<1536x576xf32>) -> (tensor<2x1536x72xi8>, tensor<2x1536x5xf16>) {
+  // CHECK: r2q.quantize %{{.*}} scheme <group_size = 128, planes = 2, method = greedy, scale_type = f16> : tensor<1536x576xf32>
+  %s, %a = r2q.quantize %w scheme <group_size = 128> : tensor<1536x576xf32>
+  return %s, %a : tensor<2x1536x72xi8>, tensor<2x1536x5xf16>
+}
+
+// K = 13, G = 8: groups of 8 and 5 columns, ceil(13/8) = 2 sign bytes.
+// CHECK-LABEL: func.func @ragged_k_not_multiple_of_8
+func.func @ragged_k_not_multiple_of_8(%x: tensor<3x13xf32>, %w: tensor<5x13xf32>) -> (tensor<5x13xf32>, tensor<3x5xf32>) {
+  // CHECK: r2q.quantize %{{.*}} : tensor<5x13xf32>
+  %s, %a = r2q.quantize %w scheme <group_size = 8, planes = 1> : tensor<5x13xf32>
+  // CHECK: r2q.residual %{{.*}} group_size 8 : tensor<5x13xf32> -> tensor<5x2xi8>, tensor<5x2xf32>, tensor<5x13xf32>
+  %s1, %a1, %r1 = r2q.residual %w group_size 8 : tensor<5x13xf32> -> tensor<5x2xi8>, tensor<5x2xf32>, tensor<5x13xf32>
+  // CHECK: r2q.dequantize %{{.*}}, %{{.*}} group_size 8 : tensor<1x5x2xi8>, tensor<1x5x2xf16> -> tensor<5x13xf32>
+  %d = r2q.dequantize %s, %a group_size 8 : tensor<1x5x2xi8>, tensor<1x5x2xf16> -> tensor<5x13xf32>
+  // CHECK: r2q.matmul %{{.*}}, %{{.*}}, %{{.*}} group_size 8 : tensor<3x13xf32>, tensor<1x5x2xi8>, tensor<1x5x2xf16> -> tensor<3x5xf32>
+  %y = r2q.matmul %x, %s, %a group_size 8 : tensor<3x13xf32>, tensor<1x5x2xi8>, tensor<1x5x2xf16> -> tensor<3x5xf32>
+  return %d, %y : tensor<5x13xf32>, tensor<3x5xf32>
+}

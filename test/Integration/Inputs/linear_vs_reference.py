@@ -57,7 +57,7 @@ func.func @layer_runtime(%x: tensor<{m}x{k}xf32>, %w: tensor<{n}x{k}xf32> {{r2q.
 func.func @reference(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   %w0 = arith.constant {w_attr}
   %s, %a = r2q.quantize %w0 scheme <group_size = {group}> : tensor<{n}x{k}xf32>
-  %w = r2q.dequantize %s, %a group_size {group} : tensor<2x{n}x{k // 8}xi8>, tensor<2x{n}x{k // group}xf16> -> tensor<{n}x{k}xf32>{transpose}
+  %w = r2q.dequantize %s, %a group_size {group} : tensor<2x{n}x{-(-k // 8)}xi8>, tensor<2x{n}x{-(-k // group)}xf16> -> tensor<{n}x{k}xf32>{transpose}
   %y = {matmul.format(attrs='{r2q.layer = "reference"} ', m=m, n=n, k=k)}
   return %y : tensor<{m}x{n}xf32>
 }}

@@ -92,13 +92,13 @@ double SchemeAttr::getBitsPerWeight() const {
 }
 
 RankedTensorType SchemeAttr::getSignsType(int64_t n, int64_t k) const {
-  return RankedTensorType::get({getPlanes(), n, k / 8},
+  return RankedTensorType::get({getPlanes(), n, quant::packedBytesPerRow(k)},
                                IntegerType::get(getContext(), 8));
 }
 
 RankedTensorType SchemeAttr::getScalesType(int64_t n, int64_t k) const {
-  return RankedTensorType::get({getPlanes(), n, k / getGroupSize()},
-                               getScaleType());
+  return RankedTensorType::get(
+      {getPlanes(), n, quant::groupsPerRow(k, getGroupSize())}, getScaleType());
 }
 
 void R2QDialect::registerAttributes() {

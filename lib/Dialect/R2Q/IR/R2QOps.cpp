@@ -46,13 +46,13 @@ LogicalResult QuantizeOp::inferReturnTypes(
                              "tensor (N x K), got ",
                              adaptor.getWeight().getType());
   int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
-  if (!canQuantizeColumns(k, scheme.getGroupSize())) {
-    if (location)
-      (void)verifyGroupsDivideK(
-          [&] { return mlir::emitError(*location) << "'r2q.quantize' op "; },
-          scheme.getGroupSize(), k);
+  auto emitError = [&] {
+    if (!location)
+      return InFlightDiagnostic();
+    return mlir::emitError(*location) << "'r2q.quantize' op ";
+  };
+  if (failed(verifyWeightShape(emitError, scheme.getGroupSize(), n, k)))
     return failure();
-  }
   inferredReturnTypes.push_back(scheme.getSignsType(n, k));
   inferredReturnTypes.push_back(scheme.getScalesType(n, k));
   return success();
@@ -81,7 +81,7 @@ LogicalResult ResidualOp::verify() {
   RankedTensorType residualType = getResidual().getType();
   int64_t n = residualType.getDimSize(0), k = residualType.getDimSize(1);
   int64_t groupSize = getGroupSize();
-  if (failed(verifyGroupsDivideK(emitError, groupSize, k)))
+  if (failed(verifyWeightShape(emitError, groupSize, n, k)))
     return failure();
   if (getNext().getType() != residualType)
     return emitOpError("the next residual must have the type of the residual ")

@@ -25,15 +25,17 @@ bool isSupportedFloatType(Type type) {
   return type.isF32() || type.isF16() || type.isBF16();
 }
 
-LogicalResult verifyGroupsDivideK(EmitErrorFn emitError, int64_t groupSize,
-                                  int64_t k) {
+LogicalResult verifyWeightShape(EmitErrorFn emitError, int64_t groupSize,
+                                int64_t n, int64_t k) {
   if (failed(verifyGroupSize(emitError, groupSize)))
     return failure();
   if (ShapedType::isDynamic(k))
     return emitError() << "K (the reduction dimension) must be static";
-  if (k % groupSize != 0)
-    return emitError() << "group size " << groupSize
-                       << " does not divide K = " << k;
+  if (k == 0)
+    return emitError() << "K (the reduction dimension) must be positive, got 0";
+  if (n == 0)
+    return emitError()
+           << "N (the number of output features) must be positive, got 0";
   return success();
 }
 
@@ -68,7 +70,7 @@ LogicalResult expectStaticDim(EmitErrorFn emitError, int64_t actual,
 LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
                                  RankedTensorType scales, int64_t groupSize,
                                  int64_t n, int64_t k) {
-  if (failed(verifyGroupsDivideK(emitError, groupSize, k)))
+  if (failed(verifyWeightShape(emitError, groupSize, n, k)))
     return failure();
   int64_t planes = signs.getDimSize(0);
   if (ShapedType::isDynamic(planes))
@@ -83,17 +85,29 @@ LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
                        "scales must have one row per output feature N")) ||
       failed(expectDim(emitError, scales.getDimSize(1), signs.getDimSize(1),
                        "scales must have as many rows as the signs")) ||
-      failed(expectStaticDim(emitError, signs.getDimSize(2), k / 8,
-                             "signs must have K/8 bytes per row")) ||
-      failed(expectStaticDim(emitError, scales.getDimSize(2), k / groupSize,
-                             "scales must have K/group_size groups per row")))
+      failed(expectStaticDim(emitError, signs.getDimSize(2),
+                             quant::packedBytesPerRow(k),
+                             "signs must have ceil(K/8) bytes per row")) ||
+      failed(expectStaticDim(emitError, scales.getDimSize(2),
+                             quant::groupsPerRow(k, groupSize),
+                             "scales must have ceil(K/group_size) groups per "
+                             "row")))
     return failure();
   return success();
 }
 
-bool canQuantizeColumns(int64_t k, int64_t groupSize) {
-  return !ShapedType::isDynamic(k) && groupSize > 0 && groupSize % 8 == 0 &&
-         k % groupSize == 0;
+std::string whyNotQuantizable(int64_t n, int64_t k, int64_t groupSize,
+                              bool raggedGroups) {
+  if (ShapedType::isDynamic(k))
+    return "K is dynamic";
+  if (k == 0)
+    return "K = 0";
+  if (n == 0)
+    return "N = 0";
+  if (!raggedGroups && k % groupSize != 0)
+    return "group size " + std::to_string(groupSize) +
+           " does not divide K = " + std::to_string(k);
+  return "";
 }
 
 } // namespace r2q

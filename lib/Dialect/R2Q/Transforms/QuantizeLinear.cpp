@@ -219,10 +219,10 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
                            << "min-weights = " << minWeights.getValue();
     return false;
   }
-  if (!canQuantizeColumns(layer.k, groupSize)) {
-    layer.op->emitRemark() << "layer '" << name << "' left in float: group "
-                           << "size " << groupSize.getValue()
-                           << " does not divide K = " << layer.k;
+  if (std::string why =
+          whyNotQuantizable(layer.n, layer.k, groupSize, raggedGroups);
+      !why.empty()) {
+    layer.op->emitRemark() << "layer '" << name << "' left in float: " << why;
     return false;
   }
   return true;
@@ -281,8 +281,7 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, relative error {6:f4}",
         name, packed.rows, packed.cols, layerScheme->getGroupSize(),
-        layerScheme->getPlanes(),
-        quant::bitsPerWeight(toQuantScheme(*layerScheme)),
+        layerScheme->getPlanes(), packed.bitsPerWeight(),
         error.relativeError());
   }
 
@@ -302,7 +301,7 @@ QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, quantized at run time",
         name, layer.n, layer.k, scheme.getGroupSize(), scheme.getPlanes(),
-        scheme.getBitsPerWeight());
+        quant::bitsPerWeight(toQuantScheme(scheme), layer.k));
   Location loc = layer.op->getLoc();
   Value weight = layer.weight.value;
   if (layer.weight.transposed) {

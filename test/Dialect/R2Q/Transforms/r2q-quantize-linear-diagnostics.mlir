@@ -15,18 +15,6 @@
 // RUN: not r2q-opt %s --r2q-cpu-pipeline="c-interfaces=true" 2>&1 | FileCheck %s --check-prefix=PIPELINE
 // PIPELINE: no such option c-interfaces
 
-func.func @k_not_divisible(%x: tensor<2x100xf32>) -> tensor<2x4xf32> {
-  %w = arith.constant dense<0.5> : tensor<100x4xf32>
-  %zero = arith.constant 0.0 : f32
-  %o = tensor.empty() : tensor<2x4xf32>
-  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<2x4xf32>) -> tensor<2x4xf32>
-  // expected-remark @+1 {{layer 'k_not_divisible:linear0' left in float: group size 8 does not divide K = 100}}
-  %y = linalg.matmul ins(%x, %w : tensor<2x100xf32>, tensor<100x4xf32>) outs(%acc : tensor<2x4xf32>) -> tensor<2x4xf32>
-  return %y : tensor<2x4xf32>
-}
-
-// -----
-
 func.func @too_small(%x: tensor<2x8xf32>) -> tensor<2x1xf32> {
   %w = arith.constant dense<0.5> : tensor<8x1xf32>
   %zero = arith.constant 0.0 : f32

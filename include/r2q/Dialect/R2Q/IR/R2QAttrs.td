@@ -23,7 +23,9 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
     The parameters of R2Q quantization:
 
     * `group_size`: consecutive weights along K sharing one scale per plane; a
-      positive multiple of 8 that divides K;
+      positive multiple of 8. It need not divide K: the last group of a row is
+      then shorter (the remaining `K - G * floor(K / G)` weights, with scales
+      of their own);
     * `planes`: number of sign bitplanes `P`, 1 to 4 (bits per weight before
       scales);
     * `method`: `greedy` (the paper: each plane is the sign of the previous
@@ -33,8 +35,10 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
     * `scale_type`: element type the scales are stored in: `f32`, `f16` or
       `bf16`.
 
-    Storage is `planes * (1 + bits(scale_type) / group_size)` bits per weight:
-    2.25 for `group_size = 128, planes = 2, scale_type = f16`.
+    Storage is `planes * (1 + bits(scale_type) / group_size)` bits per weight
+    when the group size divides K: 2.25 for `group_size = 128, planes = 2,
+    scale_type = f16`. Otherwise the shorter last group and the padding of the
+    sign rows make it slightly more.
 
     Example:
 
@@ -51,11 +55,12 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    /// Storage bits per weight: planes and their share of the scales.
+    /// Storage bits per weight when the group size divides K: planes and
+    /// their share of the scales.
     double getBitsPerWeight() const;
-    /// The sign planes of an N x K weight: planes x N x K/8 x i8.
+    /// The sign planes of an N x K weight: planes x N x ceil(K/8) x i8.
     ::mlir::RankedTensorType getSignsType(int64_t n, int64_t k) const;
-    /// The scales of an N x K weight: planes x N x K/group_size.
+    /// The scales of an N x K weight: planes x N x ceil(K/group_size).
     ::mlir::RankedTensorType getScalesType(int64_t n, int64_t k) const;
   }];
 }

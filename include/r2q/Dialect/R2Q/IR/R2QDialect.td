@@ -30,11 +30,14 @@ def R2Q_Dialect : Dialect {
     Values of the dialect are plain builtin tensors in the canonical packed
     layout of `docs/format.md`:
 
-    * sign planes: `tensor<P x N x K/8 x i8>`; bit `j` of byte `b` of a row is
-      column `8 * b + j`, a set bit means `-1`;
-    * scales: `tensor<P x N x K/G x f32|f16|bf16>`.
+    * sign planes: `tensor<P x N x ceil(K/8) x i8>`; bit `j` of byte `b` of a
+      row is column `8 * b + j`, a set bit means `-1`, padding bits past `K`
+      are zero;
+    * scales: `tensor<P x N x ceil(K/G) x f32|f16|bf16>`; when `G` does not
+      divide `K`, the last group of a row is shorter.
 
     `G` must be a multiple of 8, so every group starts on a byte boundary.
+    `N` and `K` must be positive.
     Later target-specific passes may re-layout these tensors; this layout is
     the contract between quantization, constant folding and lowering.
   }];

@@ -25,9 +25,15 @@ def R2Q_QuantizeOp : R2Q_Op<"quantize",
     sign bitplanes and as many non-negative scales. The result types follow
     from the weight type and the scheme:
 
-    * `signs`: `tensor<planes x N x K/8 x i8>`, packed as `docs/format.md`
-      specifies (bit `j` of byte `b` is column `8b + j`; set means `-1`);
-    * `scales`: `tensor<planes x N x K/group_size x scale_type>`.
+    * `signs`: `tensor<planes x N x ceil(K/8) x i8>`, packed as
+      `docs/format.md` specifies (bit `j` of byte `b` is column `8b + j`; set
+      means `-1`; padding bits are zero);
+    * `scales`: `tensor<planes x N x ceil(K/group_size) x scale_type>`. When
+      `group_size` does not divide `K`, the last group of each row holds the
+      remaining `K mod group_size` weights and its scales are computed over
+      those weights only.
+
+    `N` and `K` must be positive.
 
     With the `greedy` method, plane `p` holds the signs of the residual left
     by planes `0..p-1` (`sign(0) = +1`) and its scale is that residual's mean
@@ -68,8 +74,9 @@ def R2Q_ResidualOp : R2Q_Op<"residual"> {
     next  = residual - scale * sign
     ```
 
-    `signs` is `tensor<N x K/8 x i8>`, `scales` is
-    `tensor<N x K/group_size x f32|f16|bf16>` and `next` has the type of
+    `signs` is `tensor<N x ceil(K/8) x i8>` (padding bits zero), `scales` is
+    `tensor<N x ceil(K/group_size) x f32|f16|bf16>` (a shorter last group's
+    mean is taken over its own elements) and `next` has the type of
     `residual`. Chaining `P` stages from the weight reproduces a greedy
     `r2q.quantize` with `P` planes exactly; `-r2q-decompose-quantize` emits
     such chains for weights only known at run time. A constant `residual`
@@ -101,6 +108,8 @@ def R2Q_DequantizeOp : R2Q_Op<"dequantize"> {
     Decodes `N x K` weights:
     `result[n][k] = sum_p scales[p][n][k / group_size] * (bit(signs[p][n], k) ? -1 : +1)`,
     summed in plane order in f32 and converted to the result element type.
+    Signs are `P x N x ceil(K/8)` bytes, scales `P x N x ceil(K/group_size)`
+    (a shorter last group when `group_size` does not divide `K`).
     This is the reference semantics of every r2q weight; lowerings and kernels
     are checked against it. Folds when both operands are constants, so
     `dequantize(quantize(constant))` becomes the numerics core's
@@ -138,7 +147,9 @@ def R2Q_MatmulOp : R2Q_Op<"matmul"> {
     batch dimensions and may be dynamic); `result` has the same leading
     dimensions and `N` innermost. Products are accumulated in f32 whatever the
     element types, then converted to the result element type, so a bf16 input
-    with an f32 result is the usual mixed-precision linear layer.
+    with an f32 result is the usual mixed-precision linear layer. The weight
+    operands are laid out as for `r2q.dequantize`; `K` need not be a
+    multiple of `group_size` or of 8.
 
     Example:
 

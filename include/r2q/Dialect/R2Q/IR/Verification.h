@@ -11,6 +11,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include <string>
+
 namespace r2q {
 
 using EmitErrorFn = llvm::function_ref<mlir::InFlightDiagnostic()>;
@@ -25,20 +27,26 @@ mlir::LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes);
 /// f32, f16 or bf16: the float types of r2q weights, scales and activations.
 bool isSupportedFloatType(mlir::Type type);
 
-/// K must be static and a multiple of the group size.
-mlir::LogicalResult verifyGroupsDivideK(EmitErrorFn emitError,
-                                        int64_t groupSize, int64_t k);
+/// The shape rules of an N x K weight: a valid group size, K static and
+/// positive, N positive when static. The group size need not divide K: the
+/// last group of a row is then shorter.
+mlir::LogicalResult verifyWeightShape(EmitErrorFn emitError, int64_t groupSize,
+                                      int64_t n, int64_t k);
 
-/// Checks sign planes (P x N x K/8 x i8) and scales (P x N x K/G) against an
-/// N x K weight; dynamic N is allowed, P and K must be static.
+/// Checks sign planes (P x N x ceil(K/8) x i8) and scales
+/// (P x N x ceil(K/G)) against an N x K weight (verifyWeightShape); dynamic N
+/// is allowed, P and K must be static.
 mlir::LogicalResult verifyPackedWeight(EmitErrorFn emitError,
                                        mlir::RankedTensorType signs,
                                        mlir::RankedTensorType scales,
                                        int64_t groupSize, int64_t n, int64_t k);
 
-/// Whether a weight with K columns can be quantized with `groupSize`; the
-/// quiet form of the rules above, for passes that skip layers.
-bool canQuantizeColumns(int64_t k, int64_t groupSize);
+/// Why an N x K weight cannot be quantized with `groupSize` (a valid group
+/// size), for passes that skip layers with a remark: "K = 0", "N = 0", "K is
+/// dynamic", or, unless `raggedGroups` allows a shorter last group, "group
+/// size G does not divide K = ...". Empty when it can.
+std::string whyNotQuantizable(int64_t n, int64_t k, int64_t groupSize,
+                              bool raggedGroups);
 
 } // namespace r2q
 

@@ -75,8 +75,12 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     `dense_resource` key of its weight, `<function>:arg<i>` for an argument
     weight, `<function>:linear<i>` (i-th contraction of the function).
 
-    A layer whose `K` the group size does not divide is left in float with a
-    remark; NaN or infinite constant weights are errors that name the layer
+    A layer whose `K` the group size does not divide is quantized with a
+    shorter last group (`ceil(K / group_size)` scales per row, the last ones
+    computed over the remaining `K mod group_size` weights; see
+    `docs/format.md`); with `ragged-groups=false` it is left in float with a
+    remark instead. A layer with `K = 0` or `N = 0` is left in float with a
+    remark. NaN or infinite constant weights are errors that name the layer
     and the position `(row, column)` in the `N x K` weight.
   }];
   let options = [
@@ -103,6 +107,9 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
                "Quantize only layers whose name matches one of these regexes">,
     ListOption<"exclude", "exclude", "std::string",
                "Leave layers whose name matches one of these regexes in float">,
+    Option<"raggedGroups", "ragged-groups", "bool", "true",
+           "Quantize layers whose K the group size does not divide, with a "
+           "shorter last group; false leaves them in float">,
     Option<"stats", "stats", "bool", "false",
            "Emit a remark per layer: shape, group size, bits per weight and "
            "relative reconstruction error">,
