@@ -33,9 +33,11 @@ def R2Q_QuantizeOp : R2Q_Op<"quantize",
     by planes `0..p-1` (`sign(0) = +1`) and its scale is that residual's mean
     magnitude, rounded to `scale_type` before the next residual is taken.
 
-    A constant weight (`dense` or `dense_resource`) folds to packed constants
-    computed by the numerics core. NaN or infinite weights, and scales that
-    overflow `scale_type`, are reported as errors instead of being folded.
+    `-r2q-fold-constant-weights` folds a constant weight (`dense` or
+    `dense_resource`) to packed constants computed by the numerics core and
+    reports NaN or infinite weights, and scales that overflow `scale_type`,
+    as errors. The fold hook (any `--canonicalize`) folds weights of at most
+    4096 elements only.
     `-r2q-decompose-quantize` rewrites a `greedy` quantization of a runtime
     weight into its `r2q.residual` stages.
 
@@ -73,7 +75,8 @@ def R2Q_ResidualOp : R2Q_Op<"residual"> {
     `residual`. Chaining `P` stages from the weight reproduces a greedy
     `r2q.quantize` with `P` planes exactly; `-r2q-decompose-quantize` emits
     such chains for weights only known at run time. A constant `residual`
-    folds.
+    is folded by `-r2q-fold-constant-weights` (by the fold hook up to 4096
+    elements).
 
     Example:
 
@@ -102,7 +105,8 @@ def R2Q_DequantizeOp : R2Q_Op<"dequantize"> {
     `result[n][k] = sum_p scales[p][n][k / group_size] * (bit(signs[p][n], k) ? -1 : +1)`,
     summed in plane order in f32 and converted to the result element type.
     This is the reference semantics of every r2q weight; lowerings and kernels
-    are checked against it. Folds when both operands are constants, so
+    are checked against it. `-r2q-fold-constant-weights` folds it when both
+    operands are constants (the fold hook up to 4096 weights), so
     `dequantize(quantize(constant))` becomes the numerics core's
     reconstruction.
 
