@@ -49,11 +49,15 @@ quant::Scheme toQuantScheme(SchemeAttr scheme) {
 /// known here (dynamic shapes, index or non-numeric elements).
 static std::optional<int64_t> resourceBytesNeeded(ShapedType type) {
   Type element = type.getElementType();
-  if (auto complex = dyn_cast<ComplexType>(element))
+  int64_t parts = 1; // A complex number is two of its element type.
+  if (auto complex = dyn_cast<ComplexType>(element)) {
     element = complex.getElementType();
+    parts = 2;
+  }
   if (!type.hasStaticShape() || !element.isIntOrFloat())
     return std::nullopt;
-  int64_t elementBytes = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+  int64_t elementBytes =
+      parts * llvm::divideCeil(element.getIntOrFloatBitWidth(), 8);
   return type.getNumElements() * elementBytes;
 }
 

@@ -83,12 +83,18 @@ memref.global "private" constant @g : memref<5xi8> = dense_resource<global_blob>
 func.func @tagged() attributes {r2q.data = [dense_resource<tagged> : tensor<2xi16>]} {
   return
 }
+// Complex elements are two of their element type, i1 elements a byte each.
+// expected-error @+1 {{dense_resource 'complex' holds 8 bytes, but tensor<2xcomplex<f32>> needs 16: the blob is truncated}}
+memref.global "private" constant @c : memref<2xcomplex<f32>> = dense_resource<complex>
+memref.global "private" constant @bits : memref<3xi1> = dense_resource<bits>
 
 {-#
   dialect_resources: {
     builtin: {
       global_blob: "0x0100000001020304",
-      tagged: "0x020000000100"
+      tagged: "0x020000000100",
+      complex: "0x040000000000803F0000803F",
+      bits: "0x01000000010001"
     }
   }
 #-}
