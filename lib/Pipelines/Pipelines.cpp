@@ -28,7 +28,11 @@ using namespace mlir;
 namespace r2q {
 
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+  // Constant data that is not what its type says is an error at the constant,
+  // before anything reads it.
+  pm.addPass(createR2QVerifyResourceBlobsPass());
   // Fold quantizations of constants first: only runtime weights are lowered.
+  pm.addPass(createR2QFoldConstantWeightsPass());
   pm.addPass(createCanonicalizerPass());
   ConvertR2QToLinalgPassOptions lowering;
   lowering.vectorGemv = options.vectorGemv;

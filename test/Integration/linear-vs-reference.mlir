@@ -5,7 +5,7 @@
 // group sizes that do not divide K (K = 576 = 4.5 x 128, K = 13 = 8 + 5).
 //
 // DEFINE: %{group} =
-// DEFINE: %{run} = r2q-opt %t.mlir --r2q-quantize-linear="group-size=%{group} exclude=^reference$" --canonicalize --r2q-cpu-pipeline=c-interface=false \
+// DEFINE: %{run} = r2q-opt %t.mlir --r2q-quantize-linear="group-size=%{group} exclude=^reference$" --r2q-fold-constant-weights --r2q-cpu-pipeline=c-interface=false \
 // DEFINE:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so \
 // DEFINE:   | FileCheck %s
 //

@@ -1,13 +1,16 @@
 //===- ConstantFoldingTest.cpp - Folded constants match the core ----------===//
 //
 // Builds r2q.quantize (and r2q.dequantize) of a random constant weight, runs
-// the canonicalizer, and checks the folded constants byte for byte against
-// the numerics core run on the same data.
+// r2q-fold-constant-weights or the canonicalizer, and checks the folded
+// constants byte for byte against the numerics core run on the same data,
+// and that the canonicalizer leaves weights over the fold hooks' bound alone.
 //
 //===----------------------------------------------------------------------===//
 
+#include "r2q/Dialect/R2Q/IR/ConstantFolding.h"
 #include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/InitAll.h"
 #include "r2q/Quant/R2Q.h"
 
@@ -47,12 +50,15 @@ protected:
     return values;
   }
 
-  /// A function returning `build(weightConstant)`, canonicalized; returns the
-  /// attributes of the constants it returns, or an empty vector if a result
-  /// is not a constant.
-  SmallVector<ElementsAttr> foldReturnedValues(
-      ElementsAttr weight,
-      function_ref<SmallVector<Value>(OpBuilder &, Value)> build) {
+  enum class Folder { Pass, Canonicalizer };
+
+  /// A function returning `build(weightConstant)`, folded by r2q-fold-constant-
+  /// weights or canonicalized; returns the attributes of the constants it
+  /// returns, or an empty vector if a result is not a constant.
+  SmallVector<ElementsAttr>
+  foldReturnedValues(ElementsAttr weight,
+                     function_ref<SmallVector<Value>(OpBuilder &, Value)> build,
+                     Folder folder = Folder::Pass) {
     OpBuilder builder(&context);
     Location loc = builder.getUnknownLoc();
     module = ModuleOp::create(loc);
@@ -66,7 +72,10 @@ protected:
     func.setType(builder.getFunctionType({}, ValueRange(results).getTypes()));
 
     PassManager pm(&context);
-    pm.addPass(createCanonicalizerPass());
+    if (folder == Folder::Pass)
+      pm.addPass(r2q::createR2QFoldConstantWeightsPass());
+    else
+      pm.addPass(createCanonicalizerPass());
     EXPECT_TRUE(succeeded(pm.run(*module)));
 
     SmallVector<ElementsAttr> attrs;
@@ -90,6 +99,41 @@ protected:
     if (!data)
       return {};
     return std::vector<uint8_t>(data->begin(), data->end());
+  }
+
+  /// Folds r2q.quantize of a random rows x 256 weight with `folder` for a
+  /// greedy and a refined scheme; expects the core's bytes, or nothing
+  /// folded when `expectFolded` is false.
+  void checkQuantizeFolds(int64_t rows, Folder folder, bool expectFolded) {
+    const int64_t cols = 256;
+    std::vector<float> weights = randomWeights(rows, cols, /*seed=*/rows);
+    auto type = RankedTensorType::get({rows, cols}, Float32Type::get(&context));
+    for (auto [method, scaleType] :
+         {std::pair{r2q::Method::Greedy, Type(BFloat16Type::get(&context))},
+          std::pair{r2q::Method::Refined, Type(Float32Type::get(&context))}}) {
+      auto scheme = r2q::SchemeAttr::get(&context, 64, 3, method, scaleType);
+      SmallVector<ElementsAttr> folded = foldReturnedValues(
+          DenseElementsAttr::get(type, ArrayRef<float>(weights)),
+          [&](OpBuilder &builder, Value weight) -> SmallVector<Value> {
+            auto quantize = r2q::QuantizeOp::create(
+                builder, builder.getUnknownLoc(), weight, scheme);
+            return {quantize.getSigns(), quantize.getScales()};
+          },
+          folder);
+      if (!expectFolded) {
+        EXPECT_TRUE(folded.empty());
+        continue;
+      }
+      ASSERT_EQ(folded.size(), 2u);
+
+      r2q::quant::PackedWeight packed;
+      ASSERT_TRUE(r2q::quant::quantize(r2q::quant::MatrixView::ofFloats(
+                                           weights.data(), rows, cols),
+                                       r2q::toQuantScheme(scheme), packed)
+                      .ok());
+      EXPECT_EQ(bytesOf(folded[0]), packed.signs);
+      EXPECT_EQ(bytesOf(folded[1]), packed.encodedScales());
+    }
   }
 
   MLIRContext context;
@@ -130,31 +174,17 @@ TEST_F(ConstantFoldingTest, QuantizeThenDequantizeOf256x512MatchesCore) {
   EXPECT_NE(std::memcmp(actual.data(), weights.data(), actual.size()), 0);
 }
 
-TEST_F(ConstantFoldingTest, QuantizeFoldsToCoreSignsAndScales) {
-  const int64_t rows = 37, cols = 256;
-  std::vector<float> weights = randomWeights(rows, cols, /*seed=*/7);
-  auto type = RankedTensorType::get({rows, cols}, Float32Type::get(&context));
-  for (auto [method, scaleType] :
-       {std::pair{r2q::Method::Greedy, Type(BFloat16Type::get(&context))},
-        std::pair{r2q::Method::Refined, Type(Float32Type::get(&context))}}) {
-    auto scheme = r2q::SchemeAttr::get(&context, 64, 3, method, scaleType);
-    SmallVector<ElementsAttr> folded = foldReturnedValues(
-        DenseElementsAttr::get(type, ArrayRef<float>(weights)),
-        [&](OpBuilder &builder, Value weight) -> SmallVector<Value> {
-          auto quantize = r2q::QuantizeOp::create(
-              builder, builder.getUnknownLoc(), weight, scheme);
-          return {quantize.getSigns(), quantize.getScales()};
-        });
-    ASSERT_EQ(folded.size(), 2u);
+TEST_F(ConstantFoldingTest, PassFoldsQuantizeToCoreSignsAndScales) {
+  checkQuantizeFolds(/*rows=*/37, Folder::Pass, /*expectFolded=*/true);
+}
 
-    r2q::quant::PackedWeight packed;
-    ASSERT_TRUE(r2q::quant::quantize(r2q::quant::MatrixView::ofFloats(
-                                         weights.data(), rows, cols),
-                                     r2q::toQuantScheme(scheme), packed)
-                    .ok());
-    EXPECT_EQ(bytesOf(folded[0]), packed.signs);
-    EXPECT_EQ(bytesOf(folded[1]), packed.encodedScales());
-  }
+TEST_F(ConstantFoldingTest, FoldHooksFoldOnlySmallWeights) {
+  const int64_t smallRows = r2q::kMaxFoldHookWeights / 256;
+  checkQuantizeFolds(smallRows - 3, Folder::Canonicalizer,
+                     /*expectFolded=*/true);
+  checkQuantizeFolds(smallRows, Folder::Canonicalizer, /*expectFolded=*/true);
+  checkQuantizeFolds(smallRows + 1, Folder::Canonicalizer,
+                     /*expectFolded=*/false);
 }
 
 } // namespace

@@ -39,10 +39,11 @@ struct CPUPipelineOptions
 };
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
-/// convert-r2q-to-linalg (with vector GEMVs unless vector-gemv=false),
-/// r2q-prepare-cpu-loops, one-shot bufferization with
-/// identity-layout function boundaries, buffer deallocation, linalg to loops,
-/// and the conversions to LLVM, ending with r2q-verify-llvm-contract.
+/// r2q-verify-resource-blobs, r2q-fold-constant-weights (constant weights of
+/// any size are quantized here), convert-r2q-to-linalg (with vector GEMVs
+/// unless vector-gemv=false), r2q-prepare-cpu-loops, one-shot bufferization
+/// with identity-layout function boundaries, buffer deallocation, linalg to
+/// loops, and the conversions to LLVM, ending with r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 

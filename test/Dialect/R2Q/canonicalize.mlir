@@ -61,18 +61,29 @@ func.func @fold_f16_scales() -> tensor<2x1x1xf16> {
 
 // -----
 
-// A splat weight quantizes like any other: all signs -1 (0xFF), a1 = 0.5
-// (f16 0x3800), then an exact zero residual. Constants over 1 KiB fold to a
-// dense_resource blob (after its 4-byte alignment header) instead of a
-// uniqued dense attribute.
-// CHECK-LABEL: func.func @fold_splat_to_resource
-// CHECK-DAG: arith.constant dense_resource<r2q_signs> : tensor<2x64x32xi8>
-// CHECK-DAG: arith.constant dense<"0x00380038{{.*}}0000"> : tensor<2x64x2xf16>
-// CHECK: r2q_signs: "0x01000000FFFFFFFF{{F*}}00000000{{0*}}"
-func.func @fold_splat_to_resource() -> (tensor<2x64x32xi8>, tensor<2x64x2xf16>) {
-  %w = arith.constant dense<-0.5> : tensor<64x256xbf16>
-  %s, %a = r2q.quantize %w scheme <group_size = 128> : tensor<64x256xbf16>
-  return %s, %a : tensor<2x64x32xi8>, tensor<2x64x2xf16>
+// The fold hooks evaluate at most 4096 weights (kMaxFoldHookWeights), so
+// that --canonicalize stays cheap on real models; r2q-fold-constant-weights
+// folds larger constants (r2q-fold-constant-weights.mlir). 32 x 128 = 4096
+// folds, 33 x 128 = 4224 does not, nor does a 4096 x 4096 layer.
+// CHECK-LABEL: func.func @fold_hook_size_bound
+// CHECK-DAG: %[[SMALL:.*]] = arith.constant dense<{{.*}}5.000000e-01{{.*}}0.000000e+00{{.*}}> : tensor<2x32x1xf16>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<5.000000e-01> : tensor<33x128xf32>
+// CHECK-DAG: %[[R:.*]] = arith.constant dense<2.500000e-01> : tensor<33x128xf32>
+// CHECK-DAG: %[[BIG:.*]] = arith.constant dense<1.000000e+00> : tensor<4096x4096xf32>
+// CHECK-DAG: %{{.*}}, %[[LARGE:.*]] = r2q.quantize %[[W]]
+// CHECK-DAG: %{{.*}}, %[[STAGE:.*]], %{{.*}} = r2q.residual %[[R]]
+// CHECK-DAG: %{{.*}}, %[[HUGE:.*]] = r2q.quantize %[[BIG]] scheme <group_size = 128, planes = 2, method = refined
+// CHECK: return %[[SMALL]], %[[LARGE]], %[[STAGE]], %[[HUGE]]
+func.func @fold_hook_size_bound() -> (tensor<2x32x1xf16>, tensor<2x33x1xf16>, tensor<33x1xf32>, tensor<2x4096x32xf16>) {
+  %small = arith.constant dense<0.5> : tensor<32x128xf32>
+  %s0, %a0 = r2q.quantize %small scheme <group_size = 128> : tensor<32x128xf32>
+  %large = arith.constant dense<0.5> : tensor<33x128xf32>
+  %s1, %a1 = r2q.quantize %large scheme <group_size = 128> : tensor<33x128xf32>
+  %r = arith.constant dense<0.25> : tensor<33x128xf32>
+  %s2, %a2, %n2 = r2q.residual %r group_size 128 : tensor<33x128xf32> -> tensor<33x16xi8>, tensor<33x1xf32>, tensor<33x128xf32>
+  %big = arith.constant dense<1.0> : tensor<4096x4096xf32>
+  %s3, %a3 = r2q.quantize %big scheme <group_size = 128, method = refined> : tensor<4096x4096xf32>
+  return %a0, %a1, %a2, %a3 : tensor<2x32x1xf16>, tensor<2x33x1xf16>, tensor<33x1xf32>, tensor<2x4096x32xf16>
 }
 
 // -----

@@ -8,9 +8,9 @@ Usage: linear_vs_reference.py M N K GROUP_SIZE
                    r2q-quantize-linear),
   @layer_runtime   x * W^T with W an argument marked r2q.weight (quantized when it runs),
   @reference       x * dequant(quantize(W))^T, where dequantize(quantize(W))
-                   is folded by --canonicalize through the numerics core and
-                   the product stays a float matmul (excluded from
-                   r2q-quantize-linear by its layer name),
+                   is folded by --r2q-fold-constant-weights through the
+                   numerics core and the product stays a float matmul
+                   (excluded from r2q-quantize-linear by its layer name),
 and prints [ok_constant, ok_runtime]: 1 where max|y - ref| <= 1e-5 * max|ref|.
 The random seed is written into the module's first line.
 """

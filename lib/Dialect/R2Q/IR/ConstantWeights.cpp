@@ -44,6 +44,55 @@ quant::Scheme toQuantScheme(SchemeAttr scheme) {
   return result;
 }
 
+/// The bytes a dense_resource of `type` must hold (one element per
+/// ceil(bits / 8) bytes), or nullopt for types whose storage size is not
+/// known here (dynamic shapes, index or non-numeric elements).
+static std::optional<int64_t> resourceBytesNeeded(ShapedType type) {
+  Type element = type.getElementType();
+  int64_t parts = 1; // A complex number is two of its element type.
+  if (auto complex = dyn_cast<ComplexType>(element)) {
+    element = complex.getElementType();
+    parts = 2;
+  }
+  if (!type.hasStaticShape() || !element.isIntOrFloat())
+    return std::nullopt;
+  int64_t elementBytes =
+      parts * llvm::divideCeil(element.getIntOrFloatBitWidth(), 8);
+  return type.getNumElements() * elementBytes;
+}
+
+std::optional<std::string> describeBadResourceBlob(ElementsAttr attr) {
+  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
+  if (!resource)
+    return std::nullopt;
+  StringRef key = resource.getRawHandle().getKey();
+  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  if (!blob)
+    return ("dense_resource '" + key +
+            "' has no data: no entry for it in the dialect_resources "
+            "section, or it was elided")
+        .str();
+  std::optional<int64_t> needed = resourceBytesNeeded(resource.getType());
+  int64_t held = static_cast<int64_t>(blob->getData().size());
+  if (!needed || held == *needed)
+    return std::nullopt;
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "dense_resource '" << key << "' holds " << held << " bytes, but "
+     << resource.getType() << " needs " << *needed << ": the blob is "
+     << (held < *needed ? "truncated" : "too long");
+  return message;
+}
+
+LogicalResult verifyResourceBlob(ElementsAttr attr,
+                                 function_ref<InFlightDiagnostic()> emitError) {
+  if (std::optional<std::string> problem = describeBadResourceBlob(attr)) {
+    emitError() << *problem;
+    return failure();
+  }
+  return success();
+}
+
 std::optional<ArrayRef<char>> getContiguousData(ElementsAttr attr) {
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (dense.isSplat())
@@ -51,10 +100,9 @@ std::optional<ArrayRef<char>> getContiguousData(ElementsAttr attr) {
     return dense.getRawData();
   }
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob)
+    if (describeBadResourceBlob(attr))
       return std::nullopt;
-    return blob->getData();
+    return resource.getRawHandle().getBlob()->getData();
   }
   return std::nullopt;
 }
@@ -76,15 +124,11 @@ quant::Status viewConstantWeight(ElementsAttr weight,
     view = quant::MatrixView::ofFloats(splatStorage.data(), rows, cols);
     return quant::Status::success();
   }
+  if (std::optional<std::string> problem = describeBadResourceBlob(weight))
+    return quant::Status::failure(*problem);
   std::optional<ArrayRef<char>> data = getContiguousData(weight);
   if (!data)
-    return quant::Status::failure(
-        "the constant weight's data is not available (elided resource?)");
-  if (static_cast<int64_t>(data->size()) !=
-      rows * cols * static_cast<int64_t>(quant::byteWidth(*elementType)))
-    return quant::Status::failure("the constant weight holds " +
-                                  std::to_string(data->size()) +
-                                  " bytes, which does not match its type");
+    return quant::Status::failure("the constant weight's data is not readable");
   view = quant::MatrixView{data->data(), *elementType, rows, cols};
   return quant::Status::success();
 }
@@ -99,13 +143,35 @@ quant::Status quantizeConstant(ElementsAttr weight, const quant::Scheme &scheme,
   return quant::quantize(view, scheme, result);
 }
 
+/// getContiguousData, with a splat of whole bytes per element expanded into
+/// `splatStorage`.
+static std::optional<ArrayRef<char>>
+getExpandedData(ElementsAttr attr, std::vector<char> &splatStorage) {
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense || !dense.isSplat())
+    return getContiguousData(attr);
+  ArrayRef<char> element = dense.getRawData();
+  if (dense.getElementType().getIntOrFloatBitWidth() % 8 != 0)
+    return std::nullopt;
+  splatStorage.clear();
+  splatStorage.reserve(element.size() * dense.getNumElements());
+  for (int64_t i = 0, e = dense.getNumElements(); i < e; ++i)
+    llvm::append_range(splatStorage, element);
+  return ArrayRef<char>(splatStorage);
+}
+
 quant::Status readPackedConstant(ElementsAttr signs, ElementsAttr scales,
                                  int64_t groupSize, int64_t cols,
                                  quant::PackedWeight &result) {
   auto signsType = cast<ShapedType>(signs.getType());
   auto scalesType = cast<ShapedType>(scales.getType());
-  std::optional<ArrayRef<char>> signBytes = getContiguousData(signs);
-  std::optional<ArrayRef<char>> scaleBytes = getContiguousData(scales);
+  for (ElementsAttr attr : {signs, scales})
+    if (std::optional<std::string> problem = describeBadResourceBlob(attr))
+      return quant::Status::failure(*problem);
+  std::vector<char> signStorage, scaleStorage;
+  std::optional<ArrayRef<char>> signBytes = getExpandedData(signs, signStorage);
+  std::optional<ArrayRef<char>> scaleBytes =
+      getExpandedData(scales, scaleStorage);
   std::optional<quant::FloatType> scaleType =
       toQuantFloatType(scalesType.getElementType());
   if (!signBytes || !scaleBytes || !scaleType || !signsType.hasStaticShape())

@@ -1,5 +1,6 @@
 //===- R2QOps.cpp - r2q operations ----------------------------------------===//
 
+#include "r2q/Dialect/R2Q/IR/ConstantFolding.h"
 #include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 #include "r2q/Dialect/R2Q/IR/Verification.h"
@@ -11,21 +12,6 @@
 
 using namespace mlir;
 using namespace r2q;
-
-namespace {
-
-/// The bytes of `values` seen as chars, for building attributes.
-template <typename T> ArrayRef<char> asChars(const std::vector<T> &values) {
-  return ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
-                        values.size() * sizeof(T));
-}
-
-/// The row-major floats of `values` converted to `elementType`'s format.
-std::vector<uint8_t> encodeFloats(ArrayRef<float> values, Type elementType) {
-  return quant::encodeScales(values, *toQuantFloatType(elementType));
-}
-
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // QuantizeOp
@@ -58,18 +44,10 @@ LogicalResult QuantizeOp::inferReturnTypes(
   return success();
 }
 
+// Small constants only: r2q-fold-constant-weights folds any size.
 LogicalResult QuantizeOp::fold(FoldAdaptor adaptor,
                                SmallVectorImpl<OpFoldResult> &results) {
-  auto weight = dyn_cast_if_present<ElementsAttr>(adaptor.getWeight());
-  if (!weight)
-    return failure();
-  quant::PackedWeight packed;
-  if (!quantizeConstant(weight, toQuantScheme(getScheme()), packed).ok())
-    return failure(); // Left for the passes, which report why.
-  auto [signs, scales] = makePackedWeightData(packed, getSigns().getType(),
-                                              getScales().getType(), "r2q");
-  results.append({signs, scales});
-  return success();
+  return foldSmallConstants(*this, adaptor.getOperands(), results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -96,35 +74,10 @@ LogicalResult ResidualOp::verify() {
                             withPlane(getScales().getType()), groupSize, n, k);
 }
 
+// Small constants only: r2q-fold-constant-weights folds any size.
 LogicalResult ResidualOp::fold(FoldAdaptor adaptor,
                                SmallVectorImpl<OpFoldResult> &results) {
-  auto residual = dyn_cast_if_present<ElementsAttr>(adaptor.getResidual());
-  if (!residual)
-    return failure();
-  quant::Scheme stage;
-  stage.groupSize = getGroupSize();
-  stage.planes = 1;
-  stage.scaleType = *toQuantFloatType(getScales().getType().getElementType());
-  std::vector<float> splatStorage;
-  quant::MatrixView view;
-  quant::PackedWeight packed;
-  if (!viewConstantWeight(residual, splatStorage, view).ok() ||
-      !quant::quantize(view, stage, packed).ok())
-    return failure();
-  // next = residual - a * s, in the same f32 arithmetic as the core's stage.
-  std::vector<float> next(packed.rows * packed.cols);
-  for (int64_t row = 0; row < packed.rows; ++row)
-    for (int64_t col = 0; col < packed.cols; ++col)
-      next[row * packed.cols + col] =
-          view.at(row, col) - packed.value(row, col);
-  auto [signs, scales] = makePackedWeightData(packed, getSigns().getType(),
-                                              getScales().getType(), "r2q");
-  results.append({signs, scales});
-  results.push_back(makeConstantData(
-      getNext().getType(),
-      asChars(encodeFloats(next, getNext().getType().getElementType())),
-      "r2q_residual"));
-  return success();
+  return foldSmallConstants(*this, adaptor.getOperands(), results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -138,22 +91,12 @@ LogicalResult DequantizeOp::verify() {
                             resultType.getDimSize(0), resultType.getDimSize(1));
 }
 
+// Small constants only: r2q-fold-constant-weights folds any size.
 OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
-  auto signs = dyn_cast_if_present<ElementsAttr>(adaptor.getSigns());
-  auto scales = dyn_cast_if_present<ElementsAttr>(adaptor.getScales());
-  RankedTensorType resultType = getResult().getType();
-  if (!signs || !scales || !resultType.hasStaticShape())
+  SmallVector<OpFoldResult, 1> results;
+  if (failed(foldSmallConstants(*this, adaptor.getOperands(), results)))
     return {};
-  quant::PackedWeight packed;
-  if (!readPackedConstant(signs, scales, getGroupSize(),
-                          resultType.getDimSize(1), packed)
-           .ok())
-    return {};
-  std::vector<float> values(packed.rows * packed.cols);
-  quant::dequantize(packed, values.data());
-  return makeConstantData(
-      resultType, asChars(encodeFloats(values, resultType.getElementType())),
-      "r2q_dequantized");
+  return results.front();
 }
 
 //===----------------------------------------------------------------------===//

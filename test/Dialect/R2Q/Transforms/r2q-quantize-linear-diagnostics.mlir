@@ -71,7 +71,7 @@ func.func @elided_weight(%x: tensor<1x64xf32>) -> tensor<1x2xf32> {
   %zero = arith.constant 0.0 : f32
   %o = tensor.empty() : tensor<1x2xf32>
   %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<1x2xf32>) -> tensor<1x2xf32>
-  // expected-error @+1 {{layer '__elided__': the constant weight's data is not available (elided resource?)}}
+  // expected-error @+1 {{layer '__elided__': dense_resource '__elided__' has no data: no entry for it in the dialect_resources section, or it was elided}}
   %y = linalg.matmul ins(%x, %w : tensor<1x64xf32>, tensor<64x2xf32>) outs(%acc : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }

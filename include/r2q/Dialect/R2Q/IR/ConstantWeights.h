@@ -14,8 +14,10 @@
 #include "r2q/Quant/R2Q.h"
 
 #include "mlir/IR/BuiltinAttributeInterfaces.h"
+#include "mlir/IR/Diagnostics.h"
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace r2q {
@@ -45,14 +47,32 @@ quant::Status quantizeConstant(mlir::ElementsAttr weight,
                                const quant::Scheme &scheme,
                                quant::PackedWeight &result);
 
-/// Reads constant sign planes and scales back into a packed weight of K
-/// columns.
+/// Reads constant sign planes and scales (dense, splat or dense_resource)
+/// back into a packed weight of K columns.
 quant::Status readPackedConstant(mlir::ElementsAttr signs,
                                  mlir::ElementsAttr scales, int64_t groupSize,
                                  int64_t cols, quant::PackedWeight &result);
 
+/// Why the data of `attr` cannot be read as its type says, or nullopt when it
+/// can: a `dense_resource` whose blob is missing (no entry in the
+/// `dialect_resources` section, or elided) or holds more or fewer bytes than
+/// its type needs ("dense_resource 'w' holds 60 bytes, but tensor<4x4xf32>
+/// needs 64 (truncated blob)"). Other attributes, and resources of types
+/// whose size is not known (dynamic shapes, index elements), always pass.
+std::optional<std::string> describeBadResourceBlob(mlir::ElementsAttr attr);
+
+/// Reports describeBadResourceBlob's message through `emitError` and fails
+/// when `attr` is a dense_resource that cannot be read as its type says. For
+/// passes that read constant data (r2q-verify-resource-blobs, constant
+/// folding in r2q-quantize-linear) to call before they read.
+mlir::LogicalResult
+verifyResourceBlob(mlir::ElementsAttr attr,
+                   llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
 /// The little-endian bytes of a dense or dense_resource attribute, or nullopt
-/// when they are not stored contiguously (a splat, or an elided resource).
+/// when they are not stored contiguously (a splat) or not readable as the
+/// attribute's type says (see describeBadResourceBlob): never fewer or more
+/// bytes than the type needs.
 std::optional<llvm::ArrayRef<char>> getContiguousData(mlir::ElementsAttr attr);
 
 /// An elements attribute of `type` holding `bytes`. Small data becomes a

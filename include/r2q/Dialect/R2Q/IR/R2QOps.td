@@ -39,9 +39,11 @@ def R2Q_QuantizeOp : R2Q_Op<"quantize",
     by planes `0..p-1` (`sign(0) = +1`) and its scale is that residual's mean
     magnitude, rounded to `scale_type` before the next residual is taken.
 
-    A constant weight (`dense` or `dense_resource`) folds to packed constants
-    computed by the numerics core. NaN or infinite weights, and scales that
-    overflow `scale_type`, are reported as errors instead of being folded.
+    `-r2q-fold-constant-weights` folds a constant weight (`dense` or
+    `dense_resource`) to packed constants computed by the numerics core and
+    reports NaN or infinite weights, and scales that overflow `scale_type`,
+    as errors. The fold hook (any `--canonicalize`) folds weights of at most
+    4096 elements only.
     `-r2q-decompose-quantize` rewrites a `greedy` quantization of a runtime
     weight into its `r2q.residual` stages.
 
@@ -80,7 +82,8 @@ def R2Q_ResidualOp : R2Q_Op<"residual"> {
     `residual`. Chaining `P` stages from the weight reproduces a greedy
     `r2q.quantize` with `P` planes exactly; `-r2q-decompose-quantize` emits
     such chains for weights only known at run time. A constant `residual`
-    folds.
+    is folded by `-r2q-fold-constant-weights` (by the fold hook up to 4096
+    elements).
 
     Example:
 
@@ -111,7 +114,8 @@ def R2Q_DequantizeOp : R2Q_Op<"dequantize"> {
     Signs are `P x N x ceil(K/8)` bytes, scales `P x N x ceil(K/group_size)`
     (a shorter last group when `group_size` does not divide `K`).
     This is the reference semantics of every r2q weight; lowerings and kernels
-    are checked against it. Folds when both operands are constants, so
+    are checked against it. `-r2q-fold-constant-weights` folds it when both
+    operands are constants (the fold hook up to 4096 weights), so
     `dequantize(quantize(constant))` becomes the numerics core's
     reconstruction.
 

@@ -137,8 +137,8 @@ def R2QDecomposeQuantizePass : Pass<"r2q-decompose-quantize"> {
     one, and their sign planes and scales are stacked along a new leading
     plane dimension. The result is bit-for-bit what `r2q.quantize` computes.
     This is how weights only known at run time are quantized; constant
-    weights fold instead. `refined` quantizations have no such form and are
-    left alone.
+    weights are folded by `r2q-fold-constant-weights` instead. `refined`
+    quantizations have no such form and are left alone.
 
     Before:
 
@@ -244,6 +244,72 @@ def R2QVerifyLLVMContractPass : Pass<"r2q-verify-llvm-contract", "::mlir::Module
     (`mlir-translate --mlir-to-llvmir`, `mlir-runner`, the ExecutionEngine)
     is a module of LLVM dialect ops only. Any other op is reported at its
     location, naming the op, and the pass fails.
+  }];
+}
+
+def R2QFoldConstantWeightsPass : Pass<"r2q-fold-constant-weights"> {
+  let summary = "quantize constant weights at compile time, of any size";
+  let description = [{
+    Evaluates every `r2q.quantize`, `r2q.residual` and `r2q.dequantize` whose
+    operands are all constants (`dense`, splat or `dense_resource`) through
+    the numerics core and replaces it by `arith.constant`s of its results:
+    packed sign planes and scales, the next residual, the reconstructed
+    weight. Results over 1 KiB become `dense_resource` blobs. Float weights
+    left without users are erased, so the module carries 2.25 bits per
+    weight, not 32. Ops are visited in program order, so
+    `r2q.dequantize(r2q.quantize(constant))` folds to the reconstruction.
+
+    This is where heavy constant quantization runs, in the style of TOSA's
+    layerwise constant folding: the ops' fold hooks, which any
+    `--canonicalize` triggers, only evaluate weights of up to 4096 elements,
+    because quantizing a real layer takes milliseconds to seconds (refined
+    method) and a model has hundreds of them. `r2q-cpu-pipeline` runs this
+    pass first. (`r2q-quantize-linear` quantizes the constant weights of
+    the layers it rewrites itself and needs no folding afterwards.)
+
+    A constant the core rejects is an error at the op, naming the position:
+    `r2q.quantize` of a NaN or infinite weight, a scale that overflows its
+    type, or constant data that cannot be read (an elided, missing or
+    wrongly sized `dense_resource` blob). Ops with a non-constant operand
+    are left alone.
+
+    Before:
+
+    ```mlir
+    %w = arith.constant dense_resource<torch_tensor_4096_4096> : tensor<4096x4096xf32>
+    %s, %a = r2q.quantize %w scheme <group_size = 128, planes = 2> : tensor<4096x4096xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %s = arith.constant dense_resource<r2q_signs> : tensor<2x4096x512xi8>
+    %a = arith.constant dense_resource<r2q_scales> : tensor<2x4096x32xf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def R2QVerifyResourceBlobsPass : Pass<"r2q-verify-resource-blobs"> {
+  let summary = "check that every dense_resource blob has its type's size";
+  let description = [{
+    MLIR 22's parser accepts a `dense_resource` whose blob is shorter or
+    longer than its type needs, or that has no entry in the
+    `dialect_resources` section at all; whatever reads the constant later
+    (constant folding, `mlir-translate`, `mlir-runner`) then reads past the
+    blob's end or finds no data. This pass walks every attribute of every
+    op in the scope it runs on and reports each `dense_resource` whose blob
+    is missing (or elided) or holds a different number of bytes than its
+    shape and element type need, at the op that holds it:
+
+    ```
+    error: dense_resource 'torch_tensor_64_128' holds 32764 bytes, but
+    tensor<64x128xf32> needs 32768 (truncated blob)
+    ```
+
+    The blob's 4-byte alignment header is checked by the parser itself
+    (it must be a power of two). `r2q-cpu-pipeline` runs this pass first,
+    on float and r2q layers alike.
   }];
 }
 
