@@ -8,7 +8,7 @@ import gc
 
 import numpy as np
 import r2q
-from r2q_test_support import fresh_rng, hex_literal, linear_layer_ir
+from r2q_test_support import expect_error, fresh_rng, hex_literal, linear_layer_ir
 
 rng = fresh_rng()
 
@@ -17,15 +17,6 @@ def expect_close(y, x, w_hat):
     tolerance = 1e-5 * (np.abs(x)[:, None, :] * np.abs(w_hat)[None, :, :]).sum(axis=2)
     assert y.shape == tolerance.shape and y.dtype == np.float32, (y.shape, y.dtype)
     assert (np.abs(y - x @ w_hat.T) <= tolerance).all(), np.abs(y - x @ w_hat.T).max()
-
-
-def expect_error(kind, message, call):
-    try:
-        call()
-    except kind as error:
-        assert str(error) == message, f"{error!s} != {message}"
-    else:
-        raise AssertionError(f"expected {kind.__name__}: {message}")
 
 
 for m, n, k, group in [(1, 33, 256, 128), (2, 8, 64, 64), (5, 17, 192, 32), (7, 3, 128, 16)]:

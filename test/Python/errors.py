@@ -6,18 +6,9 @@
 
 import numpy as np
 import r2q
-from r2q_test_support import fresh_rng
+from r2q_test_support import expect_error, fresh_rng
 
 rng = fresh_rng()
-
-
-def expect_error(kind, message, call):
-    try:
-        call()
-    except kind as error:
-        assert str(error) == message, f"{error!s} != {message}"
-    else:
-        raise AssertionError(f"expected {kind.__name__}: {message}")
 
 
 n, k = 13, 72

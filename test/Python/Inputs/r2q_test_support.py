@@ -49,6 +49,16 @@ def greedy_r2q(w, group_size, planes, scale_type):
     return np.stack(scales), np.stack(negative), w_hat.reshape(n, k)
 
 
+def expect_error(kind, message, call):
+    """Asserts that call() raises `kind` with exactly `message`."""
+    try:
+        call()
+    except kind as error:
+        assert str(error) == message, f"{error!s} != {message}"
+    else:
+        raise AssertionError(f"expected {kind.__name__}: {message}")
+
+
 def hex_literal(array):
     """A dense attribute's hex literal of a little-endian float32 array."""
     return '"0x' + np.ascontiguousarray(array, dtype="<f4").tobytes().hex().upper() + '"'
