@@ -41,6 +41,20 @@ llvm::Expected<std::vector<int64_t>> tensorShape(Type type,
   return shape;
 }
 
+/// Appends the shapes of `types` ("argument 0 of @main", ...) to `shapes`.
+llvm::Error appendTensorShapes(TypeRange types, const std::string &role,
+                               llvm::StringRef entry,
+                               std::vector<std::vector<int64_t>> &shapes) {
+  for (auto [index, type] : llvm::enumerate(types)) {
+    auto shape = tensorShape(type, role + " " + std::to_string(index) +
+                                       " of @" + entry.str());
+    if (!shape)
+      return shape.takeError();
+    shapes.push_back(std::move(*shape));
+  }
+  return llvm::Error::success();
+}
+
 /// The words of a StridedMemRefType<float, rank>: allocated and aligned
 /// pointers, offset, sizes, strides.
 std::vector<int64_t> describeRowMajor(const InputBuffer &input) {
@@ -131,20 +145,12 @@ llvm::Expected<EntrySignature> readEntrySignature(ModuleOp module,
                                    " with a body");
   EntrySignature signature;
   FunctionType type = function.getFunctionType();
-  for (auto [index, input] : llvm::enumerate(type.getInputs())) {
-    auto shape = tensorShape(input, "argument " + std::to_string(index) +
-                                        " of @" + entry.str());
-    if (!shape)
-      return shape.takeError();
-    signature.arguments.push_back(std::move(*shape));
-  }
-  for (auto [index, result] : llvm::enumerate(type.getResults())) {
-    auto shape = tensorShape(result, "result " + std::to_string(index) +
-                                         " of @" + entry.str());
-    if (!shape)
-      return shape.takeError();
-    signature.results.push_back(std::move(*shape));
-  }
+  if (llvm::Error error = appendTensorShapes(type.getInputs(), "argument",
+                                             entry, signature.arguments))
+    return std::move(error);
+  if (llvm::Error error = appendTensorShapes(type.getResults(), "result", entry,
+                                             signature.results))
+    return std::move(error);
   return signature;
 }
 
