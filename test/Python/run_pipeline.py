@@ -67,6 +67,19 @@ severity, location, message = diagnostics[0]
 assert (severity, location) == ("remark", "act.mlir:4:8"), diagnostics
 assert message.startswith("contraction left in float: no operand is a weight"), message
 
+# stats=true reports each layer as a remark: the same bits per weight and
+# relative error ||W - W_hat|| / ||W|| as r2q.quantize gives here.
+_, diagnostics = r2q.run_pipeline(ir, f"r2q-quantize-linear{{group-size={group} stats=true}}",
+                                  return_diagnostics=True)
+remarks = [d for d in diagnostics if d[0] == "remark"]
+assert len(remarks) == 1 and remarks[0][1] == "<input>:9:8", diagnostics
+relative = np.linalg.norm((w - r2q.dequantize(q)).astype(np.float64)) / np.linalg.norm(w.astype(np.float64))
+stats = re.fullmatch(r"layer '(.*)': 10x192 weight, group size 64, 2 planes, ([\d.]+) bits per weight, "
+                     r"relative error ([\d.]+)", remarks[0][2])
+assert stats, remarks
+assert float(stats.group(2)) == round(q.bits_per_weight, 3)
+assert abs(float(stats.group(3)) - relative) <= 5.001e-5, (stats.group(3), relative)
+
 # Malformed IR: the parser's message at its line and column.
 expect_compile_error(lambda: r2q.run_pipeline("func.func @f() {\n  %x = arith.addf\n}", "canonicalize",
                                               source_name="bad.mlir"),
