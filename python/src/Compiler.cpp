@@ -349,10 +349,19 @@ void init_compiler(py::module_ &module) {
   defineCompiledFunction(module);
   module.def("run_pipeline", &runPipeline, py::arg("ir"), py::arg("pipeline"),
              py::arg("return_diagnostics") = false,
-             py::arg("source_name") = "<input>");
+             py::arg("source_name") = "<input>",
+             "Parses MLIR text, runs a textual pass pipeline (with or without "
+             "the builtin.module(...) anchor) and returns the printed module, "
+             "or (text, diagnostics) with return_diagnostics. Raises "
+             "CompileError when the IR does not parse or verify or a pass "
+             "fails, ValueError when the pipeline does not parse.");
   module.def("compile", &compileText, py::arg("ir"), py::arg("entry") = "main",
              py::arg("pipeline") = "r2q-quantize-linear,r2q-cpu-pipeline",
-             py::arg("source_name") = "<input>");
+             py::arg("source_name") = "<input>",
+             "Runs the pipeline (ending in the LLVM dialect) and compiles the "
+             "module with the JIT; returns a CompiledFunction calling @entry, "
+             "whose arguments and results must be ranked f32 tensors, on "
+             "numpy float32 arrays.");
 }
 
 } // namespace r2q::python

@@ -240,12 +240,21 @@ void init_quant(py::module_ &module) {
   module.def("quantize", &quantizeArray, py::arg("w"),
              py::arg("group_size") = 128, py::arg("planes") = 2,
              py::arg("method") = "greedy", py::arg("scale_type") = "f16",
-             py::arg("threads") = 0u);
+             py::arg("threads") = 0u,
+             "R2Q of a 2-D N x K float32/float16/bfloat16 array (groups "
+             "along K); read in place when C-contiguous. Raises ValueError "
+             "with the numerics core's message on NaN, infinities, a group "
+             "size that does not divide K, planes outside 1..4 or a scale "
+             "that overflows scale_type.");
   module.def("dequantize", &dequantizeWeight, py::arg("q"),
-             py::arg("threads") = 0u);
+             py::arg("threads") = 0u,
+             "The float32 N x K matrix a QuantizedWeight decodes to.");
   module.def("quantize_rtn", &roundToNearestArray, py::arg("w"),
              py::arg("group_size") = 128, py::arg("bits") = 2,
-             py::arg("kind") = "minmax", py::arg("threads") = 0u);
+             py::arg("kind") = "minmax", py::arg("threads") = 0u,
+             "The round-to-nearest baseline ('minmax': asymmetric with zero "
+             "points, 'absmax': symmetric) with `bits` bits per weight, "
+             "dequantized to float32 N x K.");
 }
 
 } // namespace r2q::python
