@@ -1,0 +1,66 @@
+"""r2q: 2-bit R2Q weights and the MLIR compiler that runs them, from Python.
+
+A thin layer over r2q's C++ libraries (the extension r2q._r2q); docs/python.md
+is the reference. Everything here is numpy in, numpy out:
+
+    import numpy as np, r2q
+    w = np.random.default_rng(0).standard_normal((256, 512), dtype=np.float32)
+    q = r2q.quantize(w, group_size=128, planes=2)     # greedy R2Q, f16 scales
+    w_hat = r2q.dequantize(q)                          # float32, 256 x 512
+    ir = r2q.run_pipeline(text, "r2q-quantize-linear{group-size=64}")
+    f = r2q.compile(text, entry="main")                # callable on arrays
+
+Numerics (lib/Quant):
+  quantize(w, group_size=128, planes=2, method="greedy", scale_type="f16",
+           threads=0) -> QuantizedWeight
+      w: 2-D N x K array of float32, float16 or ml_dtypes.bfloat16, read in
+      place when C-contiguous (other layouts are copied). method "greedy" (the
+      paper) or "refined"; scale_type "f16", "bf16" or "f32". The core's
+      errors (a NaN or infinite weight with its row and column, a group size
+      that does not divide K, planes outside 1..4, a scale that overflows the
+      scale type) raise ValueError with the core's message; other dtypes
+      raise TypeError.
+  dequantize(q, threads=0) -> float32 N x K array
+  quantize_rtn(w, group_size=128, bits=2, kind="minmax", threads=0)
+      -> float32 N x K array: the round-to-nearest baselines ("minmax":
+      asymmetric with zero points, "absmax": symmetric), dequantized.
+  QuantizedWeight: .signs (uint8 planes x N x ceil(K/8)), .scales (float32
+      planes x N x K/group_size), .shape, .group_size, .planes, .scale_type,
+      .method, .bits_per_weight, .storage_bytes (docs/format.md).
+
+Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
+  run_pipeline(ir, pipeline, return_diagnostics=False, source_name="<input>")
+      -> IR text, or (IR text, diagnostics) with return_diagnostics. pipeline
+      is a textual pass pipeline, "r2q-quantize-linear{group-size=64}" or
+      "builtin.module(r2q-quantize-linear{group-size=64})".
+  compile(ir, entry="main", pipeline="r2q-quantize-linear,r2q-cpu-pipeline",
+          source_name="<input>") -> CompiledFunction
+      for functions whose arguments and results are ranked f32 tensors;
+      call it with numpy float32 arrays.
+  CompileError: raised when the IR does not parse or verify or a pass fails;
+      .diagnostics is the list of (severity, location, message), the
+      location as "source_name:line:column".
+A pipeline that does not parse raises ValueError.
+"""
+
+from ._r2q import (
+    CompileError,
+    CompiledFunction,
+    QuantizedWeight,
+    compile,
+    dequantize,
+    quantize,
+    quantize_rtn,
+    run_pipeline,
+)
+
+__all__ = [
+    "CompileError",
+    "CompiledFunction",
+    "QuantizedWeight",
+    "compile",
+    "dequantize",
+    "quantize",
+    "quantize_rtn",
+    "run_pipeline",
+]

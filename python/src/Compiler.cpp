@@ -1,0 +1,367 @@
+//===- Compiler.cpp - Python bindings of the r2q compiler -----------------===//
+//
+// run_pipeline parses IR text, runs a textual pass pipeline and prints the
+// result; compile also lowers it to machine code with the JIT and returns a
+// callable on numpy float32 arrays. Each call works in a fresh MLIRContext
+// that sees what r2q-opt sees (r2q::registerR2QAndUpstream), with the GIL
+// released. Diagnostics are collected, never printed: errors raise
+// r2q.CompileError carrying all of them, and those of a successful run can be
+// returned.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bindings.h"
+#include "Diagnostics.h"
+#include "JitCall.h"
+
+#include "r2q/InitAll.h"
+#include "r2q/Runtime/Jit.h"
+#include "r2q/Runtime/ModuleStats.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using namespace mlir;
+
+namespace r2q::python {
+namespace {
+
+/// r2q, every upstream dialect and pass, and the translations the JIT needs;
+/// registered once, shared by every context.
+const DialectRegistry &compilerRegistry() {
+  static const DialectRegistry *registry = [] {
+    auto *built = new DialectRegistry();
+    registerR2QAndUpstream(*built);
+    registerJitTranslations(*built);
+    return built;
+  }();
+  return *registry;
+}
+
+/// The passes of `pipeline`, which may be written with or without the
+/// builtin.module(...) anchor.
+llvm::StringRef passesOf(llvm::StringRef pipeline) {
+  llvm::StringRef trimmed = pipeline.trim();
+  if (trimmed.consume_front("builtin.module(") && trimmed.consume_back(")"))
+    return trimmed;
+  return pipeline;
+}
+
+OwningOpRef<ModuleOp> parseModule(MLIRContext &context, const std::string &ir,
+                                  const std::string &sourceName,
+                                  const DiagnosticCollector &diagnostics) {
+  ParserConfig config(&context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(ir, config, sourceName);
+  if (!module)
+    throw CompileFailure(
+        formatDiagnostics("the IR does not parse", diagnostics.records()),
+        diagnostics.records());
+  return module;
+}
+
+void runPasses(ModuleOp module, const std::string &pipeline,
+               const DiagnosticCollector &diagnostics) {
+  PassManager passes(module->getContext());
+  std::string parseErrors;
+  llvm::raw_string_ostream errorStream(parseErrors);
+  if (failed(parsePassPipeline(passesOf(pipeline), passes, errorStream)))
+    throw py::value_error("invalid pass pipeline '" + pipeline +
+                          "': " + parseErrors);
+  if (failed(passes.run(module)))
+    throw CompileFailure(
+        formatDiagnostics("the pass pipeline '" + pipeline + "' failed",
+                          diagnostics.records()),
+        diagnostics.records());
+}
+
+py::list diagnosticList(const std::vector<DiagnosticRecord> &records) {
+  py::list list;
+  for (const DiagnosticRecord &record : records)
+    list.append(
+        py::make_tuple(record.severity, record.location, record.message));
+  return list;
+}
+
+struct PipelineResult {
+  std::string ir;
+  std::vector<DiagnosticRecord> diagnostics;
+};
+
+PipelineResult runPipelineOnText(const std::string &ir,
+                                 const std::string &pipeline,
+                                 const std::string &sourceName) {
+  MLIRContext context(compilerRegistry());
+  DiagnosticCollector diagnostics(context);
+  OwningOpRef<ModuleOp> module =
+      parseModule(context, ir, sourceName, diagnostics);
+  runPasses(*module, pipeline, diagnostics);
+  PipelineResult result;
+  llvm::raw_string_ostream os(result.ir);
+  module->print(os);
+  result.diagnostics = diagnostics.records();
+  return result;
+}
+
+py::object runPipeline(const std::string &ir, const std::string &pipeline,
+                       bool returnDiagnostics, const std::string &sourceName) {
+  PipelineResult result;
+  {
+    py::gil_scoped_release release;
+    result = runPipelineOnText(ir, pipeline, sourceName);
+  }
+  if (!returnDiagnostics)
+    return py::str(result.ir);
+  return py::make_tuple(result.ir, diagnosticList(result.diagnostics));
+}
+
+//===----------------------------------------------------------------------===//
+// compile
+//===----------------------------------------------------------------------===//
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string text = "(";
+  for (size_t dim = 0; dim < shape.size(); ++dim)
+    text += (dim ? ", " : "") +
+            (shape[dim] < 0 ? std::string("?") : std::to_string(shape[dim]));
+  return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string countText(size_t count, const std::string &noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
+/// "a float64 array" or the Python type's name.
+std::string describeValue(py::handle value) {
+  if (py::isinstance<py::array>(value))
+    return "a " +
+           py::str(py::reinterpret_borrow<py::array>(value).dtype())
+               .cast<std::string>() +
+           " array";
+  return py::str(py::type::handle_of(value).attr("__name__"))
+      .cast<std::string>();
+}
+
+/// A compiled entry function, called on numpy float32 arrays.
+class CompiledFunction {
+public:
+  std::unique_ptr<JitModule> jit;
+  std::string entry;
+  EntrySignature signature;
+  int64_t constantBytes = 0;
+  std::vector<DiagnosticRecord> diagnostics;
+
+  py::object call(const py::args &args) {
+    std::vector<py::array> arrays = checkArguments(args);
+    std::vector<InputBuffer> inputs;
+    for (const py::array &array : arrays)
+      inputs.push_back({static_cast<const float *>(array.data()),
+                        {array.shape(), array.shape() + array.ndim()}});
+    std::vector<int> resultRanks;
+    for (const std::vector<int64_t> &shape : signature.results)
+      resultRanks.push_back(shape.size());
+    std::vector<ReturnedBuffer> returned;
+    {
+      py::gil_scoped_release release;
+      auto buffers = callEntry(*jit, entry, inputs, resultRanks);
+      if (!buffers)
+        throw std::runtime_error("calling @" + entry + " failed: " +
+                                 llvm::toString(buffers.takeError()));
+      returned = std::move(*buffers);
+    }
+    return packResults(returned);
+  }
+
+private:
+  /// The arguments as C-contiguous float32 arrays of the declared shapes.
+  std::vector<py::array> checkArguments(const py::args &args) const {
+    if (args.size() != signature.arguments.size())
+      throw py::type_error("@" + entry + " takes " +
+                           countText(signature.arguments.size(), "argument") +
+                           ", got " + std::to_string(args.size()));
+    std::vector<py::array> arrays;
+    for (size_t index = 0; index < args.size(); ++index) {
+      std::string what = "argument " + std::to_string(index) + " of @" + entry;
+      if (!py::isinstance<py::array_t<float>>(args[index]))
+        throw py::type_error(what + " must be a numpy float32 array, got " +
+                             describeValue(args[index]));
+      py::array array = py::array::ensure(args[index], py::array::c_style);
+      std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
+      if (!matches(signature.arguments[index], shape))
+        throw py::value_error(what + " must have shape " +
+                              shapeText(signature.arguments[index]) + ", got " +
+                              shapeText(shape));
+      arrays.push_back(array);
+    }
+    return arrays;
+  }
+
+  static bool matches(const std::vector<int64_t> &declared,
+                      const std::vector<int64_t> &shape) {
+    if (declared.size() != shape.size())
+      return false;
+    for (size_t dim = 0; dim < shape.size(); ++dim)
+      if (declared[dim] >= 0 && declared[dim] != shape[dim])
+        return false;
+    return true;
+  }
+
+  /// A numpy array of one result: the buffer itself when the code allocated
+  /// it in row-major order (freed with the array), else a copy.
+  static py::array toArray(const ReturnedBuffer &buffer) {
+    std::vector<py::ssize_t> shape(buffer.shape.begin(), buffer.shape.end());
+    if (buffer.owned && buffer.isRowMajor()) {
+      py::capsule owner(buffer.allocated,
+                        [](void *allocated) { std::free(allocated); });
+      return py::array_t<float>(shape, buffer.data, owner);
+    }
+    py::array_t<float> copy(shape);
+    copyRowMajor(buffer, copy.mutable_data());
+    if (buffer.owned)
+      std::free(buffer.allocated);
+    return copy;
+  }
+
+  static py::object packResults(const std::vector<ReturnedBuffer> &returned) {
+    if (returned.empty())
+      return py::none();
+    if (returned.size() == 1)
+      return toArray(returned.front());
+    py::tuple results(returned.size());
+    for (size_t index = 0; index < returned.size(); ++index)
+      results[index] = toArray(returned[index]);
+    return results;
+  }
+};
+
+std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
+                                              const std::string &entry,
+                                              const std::string &pipeline,
+                                              const std::string &sourceName) {
+  py::gil_scoped_release release;
+  MLIRContext context(compilerRegistry());
+  DiagnosticCollector diagnostics(context);
+  OwningOpRef<ModuleOp> module =
+      parseModule(context, ir, sourceName, diagnostics);
+  auto compiled = std::make_unique<CompiledFunction>();
+  compiled->entry = entry;
+  auto signature = readEntrySignature(*module, entry);
+  if (!signature)
+    throw py::value_error(llvm::toString(signature.takeError()));
+  compiled->signature = std::move(*signature);
+  runPasses(*module, pipeline, diagnostics);
+  compiled->constantBytes = countConstantBytes(*module);
+  auto jit = JitModule::compile(*module);
+  if (!jit)
+    throw CompileFailure(
+        formatDiagnostics("the module does not compile to machine code: " +
+                              llvm::toString(jit.takeError()),
+                          diagnostics.records()),
+        diagnostics.records());
+  compiled->jit = std::move(*jit);
+  compiled->diagnostics = diagnostics.records();
+  return compiled;
+}
+
+py::tuple shapeTuple(const std::vector<int64_t> &shape) {
+  py::list sizes;
+  for (int64_t size : shape)
+    sizes.append(size < 0 ? py::object(py::none()) : py::int_(size));
+  return py::tuple(sizes);
+}
+
+py::list shapeTuples(const std::vector<std::vector<int64_t>> &shapes) {
+  py::list list;
+  for (const std::vector<int64_t> &shape : shapes)
+    list.append(shapeTuple(shape));
+  return list;
+}
+
+void defineCompiledFunction(py::module_ &module) {
+  py::class_<CompiledFunction>(
+      module, "CompiledFunction",
+      "A function compiled to machine code by r2q.compile; call it with "
+      "numpy float32 arrays.")
+      .def("__call__", &CompiledFunction::call)
+      .def_readonly("entry", &CompiledFunction::entry)
+      .def_property_readonly(
+          "argument_shapes",
+          [](const CompiledFunction &f) {
+            return shapeTuples(f.signature.arguments);
+          },
+          "declared argument shapes, None for dynamic sizes")
+      .def_property_readonly(
+          "result_shapes",
+          [](const CompiledFunction &f) {
+            return shapeTuples(f.signature.results);
+          },
+          "declared result shapes, None for dynamic sizes")
+      .def_readonly("constant_bytes", &CompiledFunction::constantBytes,
+                    "bytes of constant data the compiled program carries "
+                    "(packed weights and scales after r2q-quantize-linear)")
+      .def_property_readonly(
+          "diagnostics",
+          [](const CompiledFunction &f) {
+            return diagnosticList(f.diagnostics);
+          },
+          "(severity, location, message) of the compilation's remarks and "
+          "warnings");
+}
+
+/// r2q.CompileError: an Exception subclass whose instances carry
+/// .diagnostics, a list of (severity, location, message).
+void defineCompileError(py::module_ &module) {
+  static PyObject *compileError = PyErr_NewExceptionWithDoc(
+      "r2q.CompileError",
+      "MLIR rejected the IR or a pass failed; .diagnostics lists every "
+      "(severity, location, message).",
+      PyExc_Exception, nullptr);
+  module.add_object("CompileError", py::handle(compileError));
+  py::register_exception_translator([](std::exception_ptr pending) {
+    try {
+      if (pending)
+        std::rethrow_exception(pending);
+    } catch (const CompileFailure &failure) {
+      py::object error =
+          py::reinterpret_borrow<py::object>(compileError)(failure.what());
+      error.attr("diagnostics") = diagnosticList(failure.diagnostics());
+      PyErr_SetObject(compileError, error.ptr());
+    }
+  });
+}
+
+} // namespace
+
+void init_compiler(py::module_ &module) {
+  defineCompileError(module);
+  defineCompiledFunction(module);
+  module.def("run_pipeline", &runPipeline, py::arg("ir"), py::arg("pipeline"),
+             py::arg("return_diagnostics") = false,
+             py::arg("source_name") = "<input>",
+             "Parses MLIR text, runs a textual pass pipeline (with or without "
+             "the builtin.module(...) anchor) and returns the printed module, "
+             "or (text, diagnostics) with return_diagnostics. Raises "
+             "CompileError when the IR does not parse or verify or a pass "
+             "fails, ValueError when the pipeline does not parse.");
+  module.def("compile", &compileText, py::arg("ir"), py::arg("entry") = "main",
+             py::arg("pipeline") = "r2q-quantize-linear,r2q-cpu-pipeline",
+             py::arg("source_name") = "<input>",
+             "Runs the pipeline (ending in the LLVM dialect) and compiles the "
+             "module with the JIT; returns a CompiledFunction calling @entry, "
+             "whose arguments and results must be ranked f32 tensors, on "
+             "numpy float32 arrays.");
+}
+
+} // namespace r2q::python
