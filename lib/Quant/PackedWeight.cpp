@@ -2,6 +2,7 @@
 
 #include "r2q/Quant/PackedWeight.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -82,18 +83,36 @@ Status PackedWeight::fromEncoded(int64_t rows, int64_t cols,
   return Status::success();
 }
 
+int64_t SparseOutliers::storageBytes(int64_t rows, int64_t cols) const {
+  if (empty())
+    return 0;
+  return 4 * (rows + 1) +
+         count() *
+             (columnBytes(cols) + static_cast<int64_t>(byteWidth(valueType)));
+}
+
+float SparseOutliers::correction(int64_t row, int64_t col) const {
+  if (empty())
+    return 0.f;
+  auto begin = columns.begin() + rowOffsets[row];
+  auto end = columns.begin() + rowOffsets[row + 1];
+  auto found = std::lower_bound(begin, end, col);
+  return found != end && *found == col ? values[found - columns.begin()] : 0.f;
+}
+
 float PackedWeight::value(int64_t row, int64_t col) const {
   float sum = 0;
   for (int plane = 0; plane < planes; ++plane) {
     float scale = this->scale(plane, row, col / groupSize);
     sum += isNegative(plane, row, col) ? -scale : scale;
   }
-  return sum;
+  return sum + outliers.correction(row, col);
 }
 
 int64_t PackedWeight::storageBytes() const {
   return static_cast<int64_t>(signs.size() +
-                              scales.size() * byteWidth(scaleType));
+                              scales.size() * byteWidth(scaleType)) +
+         outliers.storageBytes(rows, cols);
 }
 
 double PackedWeight::bitsPerWeight() const {

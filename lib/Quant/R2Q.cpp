@@ -1,6 +1,7 @@
 //===- R2Q.cpp - Residual Refinement Quantization -------------------------===//
 
 #include "r2q/Quant/R2Q.h"
+#include "r2q/Quant/Outliers.h"
 #include "r2q/Quant/Parallel.h"
 
 #include <algorithm>
@@ -69,12 +70,26 @@ double sumOfMagnitudes(const float *x, int64_t count) {
   return total;
 }
 
+/// sum_i h_i |x_i| / sum_i h_i, the scale that minimizes
+/// sum_i h_i (x_i - a sign(x_i))^2; the plain mean when every h_i is 0.
+double weightedMeanMagnitude(const float *x, const float *importance,
+                             int64_t count) {
+  double weighted = 0, total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    weighted += importance[i] * std::fabs(static_cast<double>(x[i]));
+    total += importance[i];
+  }
+  return total > 0 ? weighted / total : sumOfMagnitudes(x, count) / count;
+}
+
 /// One 1-bit stage: chooses the signs and scale of `residual` and subtracts
-/// their contribution from it.
+/// their contribution from it. With `importance`, the scale is the mean
+/// magnitude weighted by it.
 float quantizeStage(float *residual, int64_t size, FloatType scaleType,
-                    uint8_t *negative) {
-  float scale = roundTo(
-      scaleType, static_cast<float>(sumOfMagnitudes(residual, size) / size));
+                    uint8_t *negative, const float *importance) {
+  double mean = importance ? weightedMeanMagnitude(residual, importance, size)
+                           : sumOfMagnitudes(residual, size) / size;
+  float scale = roundTo(scaleType, static_cast<float>(mean));
   for (int64_t i = 0; i < size; ++i) {
     bool isNegative = residual[i] < 0; // sign(0) = +1
     negative[i] = isNegative;
@@ -91,16 +106,21 @@ double levelOf(unsigned code, int planes, const double *scales) {
   return level;
 }
 
-/// Least-squares scales for fixed signs: solves (S^T S) a = S^T w by Gaussian
-/// elimination. S^T S is a Gram matrix; a plane whose sign vector is a
-/// combination of earlier ones has a zero pivot and gets scale 0, which still
-/// gives a least-squares solution.
+/// Least-squares scales for fixed signs: solves (S^T H S) a = S^T H w by
+/// Gaussian elimination, H the diagonal of `importance` (identity when null).
+/// S^T H S is a Gram matrix; a plane whose sign vector is a combination of
+/// earlier ones has a zero pivot and gets scale 0, which still gives a
+/// least-squares solution.
 void leastSquaresScales(const float *w, int64_t size, int planes,
-                        const uint8_t *negative, double *scales) {
+                        const uint8_t *negative, const float *importance,
+                        double *scales) {
   double gram[kMaxPlanes][kMaxPlanes + 1] = {};
+  double totalImportance = 0;
   for (int64_t i = 0; i < size; ++i) {
+    double h = importance ? importance[i] : 1.0;
+    totalImportance += h;
     for (int p = 0; p < planes; ++p) {
-      double sp = negative[p * size + i] ? -1.0 : 1.0;
+      double sp = negative[p * size + i] ? -h : h;
       for (int q = p; q < planes; ++q)
         gram[p][q] += sp * (negative[q * size + i] ? -1.0 : 1.0);
       gram[p][planes] += sp * w[i];
@@ -112,7 +132,7 @@ void leastSquaresScales(const float *w, int64_t size, int planes,
 
   bool dropped[kMaxPlanes] = {};
   for (int pivot = 0; pivot < planes; ++pivot) {
-    if (gram[pivot][pivot] <= 1e-9 * size) {
+    if (gram[pivot][pivot] <= 1e-9 * totalImportance) {
       dropped[pivot] = true;
       continue;
     }
@@ -134,8 +154,8 @@ void leastSquaresScales(const float *w, int64_t size, int planes,
   }
 }
 
-/// Gives every weight the code of its nearest level; ties go to the larger
-/// level, so 0 between two symmetric levels stays positive.
+} // namespace
+
 void assignNearestLevels(const float *w, int64_t size, int planes,
                          const float *scales, uint8_t *negative) {
   double exactScales[kMaxPlanes];
@@ -160,40 +180,47 @@ void assignNearestLevels(const float *w, int64_t size, int planes,
   }
 }
 
-} // namespace
-
 void quantizeGroupGreedy(const float *w, int64_t size, int planes,
                          FloatType scaleType, float *scales, uint8_t *negative,
-                         float *residual) {
+                         float *residual, const float *importance) {
   std::copy(w, w + size, residual);
   for (int plane = 0; plane < planes; ++plane)
-    scales[plane] =
-        quantizeStage(residual, size, scaleType, negative + plane * size);
+    scales[plane] = quantizeStage(residual, size, scaleType,
+                                  negative + plane * size, importance);
+}
+
+float decodeLevel(int planes, const float *scales, const uint8_t *negative,
+                  int64_t stride) {
+  float level = 0;
+  for (int plane = 0; plane < planes; ++plane)
+    level += negative[plane * stride] ? -scales[plane] : scales[plane];
+  return level;
 }
 
 double groupSquaredError(const float *w, int64_t size, int planes,
-                         const float *scales, const uint8_t *negative) {
+                         const float *scales, const uint8_t *negative,
+                         const float *importance) {
   double total = 0;
   for (int64_t i = 0; i < size; ++i) {
-    float approximation = 0;
-    for (int plane = 0; plane < planes; ++plane)
-      approximation +=
-          negative[plane * size + i] ? -scales[plane] : scales[plane];
-    double error = static_cast<double>(w[i]) - approximation;
-    total += error * error;
+    double error = static_cast<double>(w[i]) -
+                   decodeLevel(planes, scales, negative + i, size);
+    total += (importance ? importance[i] : 1.0) * error * error;
   }
   return total;
 }
 
 int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
-                float *scales, uint8_t *negative, int maxSteps) {
-  double bestError = groupSquaredError(w, size, planes, scales, negative);
+                float *scales, uint8_t *negative, int maxSteps,
+                const float *importance) {
+  double bestError =
+      groupSquaredError(w, size, planes, scales, negative, importance);
   std::vector<uint8_t> candidateSigns(negative, negative + planes * size);
   float candidateScales[kMaxPlanes];
   int keptSteps = 0;
   for (int step = 0; step < maxSteps && bestError > 0; ++step) {
     double exactScales[kMaxPlanes];
-    leastSquaresScales(w, size, planes, candidateSigns.data(), exactScales);
+    leastSquaresScales(w, size, planes, candidateSigns.data(), importance,
+                       exactScales);
     for (int plane = 0; plane < planes; ++plane) {
       // A negative scale is the same code with that plane's signs flipped;
       // the nearest-level step below re-derives all signs anyway.
@@ -203,7 +230,7 @@ int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
     assignNearestLevels(w, size, planes, candidateScales,
                         candidateSigns.data());
     double error = groupSquaredError(w, size, planes, candidateScales,
-                                     candidateSigns.data());
+                                     candidateSigns.data(), importance);
     if (!(error < bestError))
       break;
     bestError = error;
@@ -253,42 +280,112 @@ void setSignBits(const uint8_t *negative, int64_t count, int64_t firstCol,
 
 } // namespace
 
+namespace {
+
+/// Checks a column importance vector: empty, or one finite non-negative
+/// value per column.
+Status checkImportance(std::span<const float> importance, int64_t cols) {
+  if (importance.empty())
+    return Status::success();
+  if (static_cast<int64_t>(importance.size()) != cols)
+    return Status::failure("expected one importance per column (" +
+                           std::to_string(cols) + "), got " +
+                           std::to_string(importance.size()));
+  for (size_t i = 0; i < importance.size(); ++i)
+    if (!std::isfinite(importance[i]) || importance[i] < 0)
+      return Status::failure("the importance of column " + std::to_string(i) +
+                             " is negative or not finite");
+  return Status::success();
+}
+
+/// Gives each outlier of a group the code of its nearest level (their
+/// corrections are then as small as they can be) and returns the
+/// corrections w - w_hat of the group's outliers, in column order.
+void codeOutliers(const float *w, int64_t size, int planes, const float *scales,
+                  uint8_t *negative, std::span<const int32_t> outlierOffsets,
+                  std::vector<float> &corrections) {
+  uint8_t code[kMaxPlanes];
+  for (int32_t offset : outlierOffsets) {
+    assignNearestLevels(w + offset, 1, planes, scales, code);
+    for (int p = 0; p < planes; ++p)
+      negative[p * size + offset] = code[p];
+    corrections.push_back(static_cast<float>(
+        static_cast<double>(w[offset]) -
+        decodeLevel(planes, scales, negative + offset, size)));
+  }
+}
+
+} // namespace
+
 Status quantize(const MatrixView &weights, const Scheme &scheme,
                 PackedWeight &result, const QuantizeOptions &options) {
+  return quantizeWeighted(weights, scheme, {}, result, options);
+}
+
+Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
+                        std::span<const float> columnImportance,
+                        PackedWeight &result, const QuantizeOptions &options) {
   if (Status status = verifyScheme(scheme, weights.cols); !status)
     return status;
   if (weights.rows < 0)
     return Status::failure("negative number of rows");
+  if (Status status = checkImportance(columnImportance, weights.cols); !status)
+    return status;
   if (Status status = checkFinite(weights, options.threads); !status)
     return status;
 
   const int64_t groupSize = scheme.groupSize;
   const int planes = scheme.planes;
+  OutlierColumns outliers =
+      selectOutliers(weights, scheme.outliers, groupSize, options.threads);
+  std::vector<std::vector<float>> corrections(weights.rows);
   PackedWeight packed = PackedWeight::zeros(weights.rows, weights.cols, scheme);
   // (row, group) of the first scale that overflows the scale type, and of the
   // first group whose largest decoded magnitude, sum_p a_p, overflows f32.
   FirstPosition firstOverflow, firstDecodeOverflow;
   parallelFor(weights.rows, options.threads, [&](int64_t begin, int64_t end) {
     std::vector<float> group(groupSize), residual(groupSize);
+    std::vector<float> importance(groupSize);
+    std::vector<int32_t> outlierOffsets;
     std::vector<uint8_t> negative(planes * groupSize);
     float scales[kMaxPlanes];
     for (int64_t row = begin; row < end; ++row) {
+      auto nextOutlier = outliers[row].begin();
       for (int64_t g = 0; g < packed.groupsPerRow(); ++g) {
         // A shorter last group is quantized over its own columns only.
         int64_t length = packed.groupLength(g);
-        weights.loadRow(row, g * groupSize, length, group.data());
+        int64_t first = g * groupSize;
+        weights.loadRow(row, first, length, group.data());
+        outlierOffsets.clear();
+        for (; nextOutlier != outliers[row].end() &&
+               *nextOutlier < first + length;
+             ++nextOutlier)
+          outlierOffsets.push_back(static_cast<int32_t>(*nextOutlier - first));
+        // Outliers are kept exactly: they take no part in choosing scales.
+        const float *weighting = nullptr;
+        if (!columnImportance.empty() || !outlierOffsets.empty()) {
+          for (int64_t i = 0; i < length; ++i)
+            importance[i] =
+                columnImportance.empty() ? 1.f : columnImportance[first + i];
+          for (int32_t offset : outlierOffsets)
+            importance[offset] = 0.f;
+          weighting = importance.data();
+        }
         quantizeGroupGreedy(group.data(), length, planes, scheme.scaleType,
-                            scales, negative.data(), residual.data());
+                            scales, negative.data(), residual.data(),
+                            weighting);
         if (scheme.method == Method::Refined)
           refineGroup(group.data(), length, planes, scheme.scaleType, scales,
-                      negative.data(), options.maxRefineSteps);
+                      negative.data(), options.maxRefineSteps, weighting);
+        codeOutliers(group.data(), length, planes, scales, negative.data(),
+                     outlierOffsets, corrections[row]);
         float largestMagnitude = 0;
         for (int plane = 0; plane < planes; ++plane) {
           if (!std::isfinite(scales[plane]))
             firstOverflow.report({row, g});
           largestMagnitude += scales[plane];
           packed.scaleRow(plane, row)[g] = scales[plane];
-          setSignBits(negative.data() + plane * length, length, g * groupSize,
+          setSignBits(negative.data() + plane * length, length, first,
                       packed.signRow(plane, row));
         }
         if (!std::isfinite(largestMagnitude))
@@ -310,6 +407,8 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
                            " would decode to infinity in f32 (the sum of "
                            "their scales overflows); rescale the weights");
   }
+  packed.outliers =
+      packOutliers(outliers, corrections, scheme.outliers.valueType);
   result = std::move(packed);
   return Status::success();
 }
@@ -327,6 +426,12 @@ void dequantize(const PackedWeight &weight, float *out, unsigned threads) {
           values[col] += (bits[col / 8] >> (col % 8) & 1) ? -scale : scale;
         }
       }
+      const SparseOutliers &outliers = weight.outliers;
+      if (outliers.empty())
+        continue;
+      for (int32_t i = outliers.rowOffsets[row];
+           i < outliers.rowOffsets[row + 1]; ++i)
+        values[outliers.columns[i]] += outliers.values[i];
     }
   });
 }

@@ -2,6 +2,8 @@
 
 #include "r2q/Quant/Scheme.h"
 
+#include <cmath>
+
 namespace r2q::quant {
 
 std::string_view methodName(Method method) {
@@ -37,6 +39,17 @@ Status verifyScheme(const Scheme &scheme, int64_t cols) {
                            std::to_string(scheme.groupSize));
   if (cols < 1)
     return Status::failure("the weight has no columns");
+  const OutlierPolicy &outliers = scheme.outliers;
+  if (!(outliers.fraction >= 0 && outliers.fraction < 1))
+    return Status::failure(
+        "the outlier fraction must be at least 0 and below 1, got " +
+        std::to_string(outliers.fraction));
+  if (!(outliers.threshold >= 0) || std::isinf(outliers.threshold))
+    return Status::failure(
+        "the outlier threshold must be finite and non-negative, got " +
+        std::to_string(outliers.threshold));
+  if (outliers.valueType == FloatType::BF16)
+    return Status::failure("outlier corrections are f16 or f32, not bf16");
   return Status::success();
 }
 

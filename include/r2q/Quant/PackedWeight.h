@@ -38,6 +38,30 @@ std::vector<uint8_t> encodeScales(std::span<const float> values,
 /// Inverse of encodeScales.
 std::vector<float> decodeScales(std::span<const uint8_t> bytes, FloatType type);
 
+/// The weights a scheme keeps apart from its planes, row by row (CSR): row r
+/// owns entries rowOffsets[r] to rowOffsets[r + 1] - 1, each a column and the
+/// correction that makes the decoded weight exact there,
+///   w_hat[r][col] = sum_p scales * signs + value.
+/// Columns ascend within a row. Empty rowOffsets: no outliers.
+struct SparseOutliers {
+  std::vector<int32_t> rowOffsets;
+  std::vector<int32_t> columns;
+  /// Exactly representable in valueType.
+  std::vector<float> values;
+  FloatType valueType = FloatType::F16;
+
+  bool empty() const { return rowOffsets.empty(); }
+  int64_t count() const { return static_cast<int64_t>(columns.size()); }
+  /// Bytes of one stored column index for a matrix of `cols` columns: i16
+  /// up to 32768 columns, i32 beyond.
+  static int columnBytes(int64_t cols) { return cols <= 32768 ? 2 : 4; }
+  /// Bytes stored for a matrix of `rows` x `cols`: i32 row offsets, column
+  /// indices and values (0 when empty).
+  int64_t storageBytes(int64_t rows, int64_t cols) const;
+  /// The correction at (row, col), 0 where there is none.
+  float correction(int64_t row, int64_t col) const;
+};
+
 /// A quantized N x K matrix in the canonical packed layout.
 struct PackedWeight {
   int64_t rows = 0;
@@ -50,6 +74,8 @@ struct PackedWeight {
   /// planes x rows x groupsPerRow(); every value is exactly representable in
   /// scaleType.
   std::vector<float> scales;
+  /// Weights kept exactly beside the planes (empty for plain R2Q).
+  SparseOutliers outliers;
 
   /// A zero-filled weight of the given shape (all signs +1, all scales 0).
   static PackedWeight zeros(int64_t rows, int64_t cols, const Scheme &scheme);
@@ -95,7 +121,7 @@ struct PackedWeight {
     return encodeScales(scales, scaleType);
   }
 
-  /// Bytes of signs and scales together, as stored.
+  /// Bytes of signs, scales and outliers together, as stored.
   int64_t storageBytes() const;
   /// 8 * storageBytes() per weight (padding and a shorter last group's
   /// scales included).

@@ -26,6 +26,7 @@
 #include "r2q/Quant/Scheme.h"
 
 #include <cstdint>
+#include <span>
 
 namespace r2q::quant {
 
@@ -54,20 +55,38 @@ Status checkFinite(const MatrixView &weights, unsigned threads = 0);
 // plane after plane: negative[p * size + i].
 //===----------------------------------------------------------------------===//
 
+// `importance` (optional, `size` non-negative values h_i) weighs each
+// weight's error: the group minimizes sum_i h_i (w_i - w_hat_i)^2. Null is
+// h_i = 1 (the paper). Zero leaves a weight out of the scales (an outlier
+// kept apart); the diagonal of X^T X makes the scales activation-aware.
+
 /// Greedy R2Q of `size` weights into `planes` planes. `residual` is scratch
-/// space for `size` floats; on return it holds w - w_hat.
+/// space for `size` floats; on return it holds w - w_hat. With importance,
+/// each stage's scale is the importance-weighted mean magnitude.
 void quantizeGroupGreedy(const float *w, int64_t size, int planes,
                          FloatType scaleType, float *scales, uint8_t *negative,
-                         float *residual);
+                         float *residual, const float *importance = nullptr);
 
 /// Improves a group's code in place (see the file comment) and returns the
 /// number of steps kept. The result is never worse than the code passed in.
 int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
-                float *scales, uint8_t *negative, int maxSteps = 100);
+                float *scales, uint8_t *negative, int maxSteps = 100,
+                const float *importance = nullptr);
 
-/// sum_i (w_i - w_hat_i)^2 for a group code.
+/// sum_i h_i (w_i - w_hat_i)^2 for a group code.
 double groupSquaredError(const float *w, int64_t size, int planes,
-                         const float *scales, const uint8_t *negative);
+                         const float *scales, const uint8_t *negative,
+                         const float *importance = nullptr);
+
+/// Gives every weight the code of its nearest level; ties go to the larger
+/// level, so 0 between two symmetric levels stays positive.
+void assignNearestLevels(const float *w, int64_t size, int planes,
+                         const float *scales, uint8_t *negative);
+
+/// The level of one weight's code, summed in plane order in f32 as every
+/// decoder does; `negative[p * stride]` is its flag of plane p.
+float decodeLevel(int planes, const float *scales, const uint8_t *negative,
+                  int64_t stride);
 
 //===----------------------------------------------------------------------===//
 // Whole matrices, multi-threaded over rows.
@@ -83,9 +102,20 @@ struct QuantizeOptions {
 /// Quantizes an N x K matrix (groups run along K; the last group of a row is
 /// shorter when the group size does not divide K). Fails without touching
 /// `result` on an invalid scheme, a NaN or infinite weight, or a scale that
-/// overflows the scale type; all-zero groups get zero scales.
+/// overflows the scale type; all-zero groups get zero scales. The scheme's
+/// outliers are kept as corrections (result.outliers) and left out of the
+/// scales.
 Status quantize(const MatrixView &weights, const Scheme &scheme,
                 PackedWeight &result, const QuantizeOptions &options = {});
+
+/// quantize, minimizing sum_k h_k (w_k - w_hat_k)^2 in every group with the
+/// importance h_k of column k (K values, finite, >= 0): with the diagonal of
+/// a layer's X^T X, the diagonal approximation of its output error
+/// ||X (W - W_hat)^T||^2 (activation-aware scales). Empty: quantize.
+Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
+                        std::span<const float> columnImportance,
+                        PackedWeight &result,
+                        const QuantizeOptions &options = {});
 
 /// Writes the rows x cols dequantized matrix into `out`.
 void dequantize(const PackedWeight &weight, float *out, unsigned threads = 0);

@@ -34,6 +34,23 @@ enum class Method {
 std::string_view methodName(Method method);
 std::optional<Method> parseMethod(std::string_view name);
 
+/// Which weights a scheme keeps apart from its sign planes (dense + sparse
+/// R2Q, docs/format.md). Real LLM weights hold rare large values (a "super
+/// weight" of 6 in a row whose spread is 0.2) that R2Q's mean-magnitude
+/// scales cannot reach; losing them loses the model.
+struct OutlierPolicy {
+  /// Keep this fraction of the matrix's weights, the largest magnitudes
+  /// first (0: none).
+  double fraction = 0;
+  /// Also keep every weight larger than this many times the RMS magnitude of
+  /// its group (0: none).
+  double threshold = 0;
+  /// Element type of the stored corrections (f16 or f32).
+  FloatType valueType = FloatType::F16;
+
+  bool enabled() const { return fraction > 0 || threshold > 0; }
+};
+
 /// A quantization scheme: what `r2q.quantize` is parameterized by.
 struct Scheme {
   /// Consecutive weights along K (the input dimension) that share scales.
@@ -42,6 +59,7 @@ struct Scheme {
   int planes = 2;
   Method method = Method::Greedy;
   FloatType scaleType = FloatType::F16;
+  OutlierPolicy outliers = {};
 };
 
 /// Bytes holding one row of `cols` sign bits.
