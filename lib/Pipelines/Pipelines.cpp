@@ -28,12 +28,15 @@ using namespace mlir;
 namespace r2q {
 
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+  pm.addPass(createR2QRejectNestedModulesPass());
   // Fold quantizations of constants first: only runtime weights are lowered.
   pm.addPass(createCanonicalizerPass());
   ConvertR2QToLinalgPassOptions lowering;
   lowering.vectorGemv = options.vectorGemv;
   lowering.vectorWidth =
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();
+  // Layers of one kind share one kernel: lowered and bufferized once.
+  pm.addPass(createR2QOutlineKernelsPass());
   pm.addPass(createConvertR2QToLinalgPass(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
