@@ -58,7 +58,8 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) --target r2q-fuzz-opt r2q-fuzz-quant
 	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# Compile time and peak memory on Llama-7B-shaped modules of 1 to 8 layers.
+# Compile time and peak memory on Llama-7B-shaped modules of 1 to 8 layers,
+# and compile time against the number of layers, quantized vs float.
 limits: build
 	scripts/measure-limits.py --build $(BUILD)
 

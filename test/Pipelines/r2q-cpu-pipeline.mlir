@@ -8,7 +8,15 @@
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-NOT: tensor.
+// The layer calls its kernel (r2q-outline-kernels), a private function
+// without C interface.
 // CHECK-LABEL: llvm.func @linear
+// CHECK: llvm.call @r2q_matmul_16x256_g128(
+// CHECK-LABEL: llvm.func @_mlir_ciface_linear
+// CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
+// CHECK: llvm.call @linear
+// CHECK-LABEL: llvm.func @r2q_matmul_16x256_g128
+// CHECK-SAME: sym_visibility = "private"
 // CHECK: llvm.call @malloc
 // The vector GEMV of few rows (vector-gemv, the default) ends in a bitcast of
 // sign bytes to a lane mask and a masked fused multiply-add.
@@ -17,9 +25,7 @@
 // VECTOR: llvm.select %{{.*}} : vector<16xi1>, vector<16xf32>
 // PORTABLE-NOT: vector<16xi1>
 // PORTABLE-NOT: vector<32xi1>
-// CHECK-LABEL: llvm.func @_mlir_ciface_linear
-// CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
-// CHECK: llvm.call @linear
+// CHECK-NOT: _mlir_ciface_r2q_matmul
 
 // PLAIN: llvm.func @linear
 // PLAIN-NOT: _mlir_ciface_

@@ -5,7 +5,9 @@
 // bf16 dense_resource constants transposed for linalg.matmul into an f32
 // accumulator, then truncated. Weight data is random (deterministic) and the
 // module is written as MLIR bytecode, which reads a 7B-sized model far faster
-// than hex text. Used by scripts/measure-limits.py (docs/reliability.md).
+// than hex text. Used by scripts/measure-limits.py (docs/reliability.md):
+// 7B-sized layers, and many small ones in one function (--hidden=256
+// --intermediate=768) to measure compile time per layer.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,4 +1,5 @@
-//===- LoweringUtilities.cpp - Small passes that end lowering pipelines ---===//
+//===- LoweringUtilities.cpp - Small checks and steps of lowering pipelines
+//===//
 
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
@@ -8,6 +9,7 @@
 
 namespace r2q {
 #define GEN_PASS_DEF_R2QEMITCINTERFACEPASS
+#define GEN_PASS_DEF_R2QREJECTNESTEDMODULESPASS
 #define GEN_PASS_DEF_R2QVERIFYLLVMCONTRACTPASS
 #include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
 } // namespace r2q
@@ -46,6 +48,28 @@ public:
       clean = false;
     });
     if (!clean)
+      signalPassFailure();
+  }
+};
+
+class RejectNestedModulesPass
+    : public impl::R2QRejectNestedModulesPassBase<RejectNestedModulesPass> {
+public:
+  using Base::Base;
+
+  void runOnOperation() override {
+    bool nested = false;
+    for (auto module : getOperation().getBody()->getOps<ModuleOp>()) {
+      InFlightDiagnostic error = module.emitError("nested 'builtin.module'");
+      if (std::optional<StringRef> name = module.getName())
+        error << " @" << *name;
+      error << ": a pipeline compiles the functions of one module and would "
+               "leave this one half lowered; compile each module on its own, "
+               "e.g. --pass-pipeline='builtin.module(builtin.module("
+               "r2q-cpu-pipeline))' for the modules one level down";
+      nested = true;
+    }
+    if (nested)
       signalPassFailure();
   }
 };

@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -97,6 +98,28 @@ struct InnermostOutputLoop : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// Gives every use of a `tensor.empty` its own copy. CSE merges identical
+/// empty tensors, which puts every layer's output buffer into one alias set:
+/// One-Shot Bufferize then checks each write against all the others, and its
+/// analysis grows with the square of the number of layers.
+struct OneEmptyTensorPerUse : OpRewritePattern<tensor::EmptyOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tensor::EmptyOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op->hasOneUse() || op->use_empty())
+      return rewriter.notifyMatchFailure(op, "at most one use");
+    SmallVector<OpOperand *> laterUses = llvm::map_to_vector(
+        llvm::drop_begin(op->getUses()), [](OpOperand &use) { return &use; });
+    for (OpOperand *use : laterUses) {
+      Operation *copy = rewriter.clone(*op);
+      rewriter.modifyOpInPlace(use->getOwner(),
+                               [&] { use->set(copy->getResult(0)); });
+    }
+    return success();
+  }
+};
+
 class PrepareCPULoopsPass
     : public impl::R2QPrepareCPULoopsPassBase<PrepareCPULoopsPass> {
 public:
@@ -105,7 +128,7 @@ public:
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FoldConstantTranspose>(&getContext(), /*benefit=*/2);
-    patterns.add<InnermostOutputLoop>(&getContext());
+    patterns.add<InnermostOutputLoop, OneEmptyTensorPerUse>(&getContext());
     linalg::populateLinalgNamedOpsGeneralizationPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();

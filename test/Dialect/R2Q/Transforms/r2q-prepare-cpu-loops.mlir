@@ -64,3 +64,22 @@ func.func @runtime_transpose(%w: tensor<2x3xf32>, %x: tensor<4x3xf32>, %acc: ten
   } -> tensor<4x2xf32>
   return %wt, %y : tensor<3x2xf32>, tensor<4x2xf32>
 }
+
+// -----
+
+// An empty tensor that CSE shared between layers becomes one per use, so
+// that One-Shot Bufferize does not see every layer's output in one alias set.
+// CHECK-LABEL: func.func @shared_empty
+// CHECK: %[[E1:.*]] = tensor.empty(%{{.*}}) : tensor<?x8xf32>
+// CHECK: %[[E0:.*]] = tensor.empty(%{{.*}}) : tensor<?x8xf32>
+// CHECK-NOT: tensor.empty
+// CHECK: linalg.generic {{.*}} outs(%[[E0]]
+// CHECK: linalg.generic {{.*}} outs(%[[E1]]
+func.func @shared_empty(%n: index) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty(%n) : tensor<?x8xf32>
+  %a = linalg.fill ins(%zero : f32) outs(%e : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %b = linalg.fill ins(%one : f32) outs(%e : tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}
