@@ -1,0 +1,247 @@
+"""Execution modules: each quantized layer next to its float reference on
+dequantize(quantize(W)), compared under mlir-runner."""
+
+import random
+
+from .data import HALF, WEIGHT_PATTERNS, act_values, exact, weight_values
+from .general import Generated, header
+from .ir import Act, Func, Module, amap, hex_of, idmap, prod, transpose_list, ttype
+from .layers import BIAS_MODES, FORMS, FORM_ORIENT, LayerSpec, ROW_FORMS, emit_layer, weight_name
+from .options import choose_options, expect_layer
+from .weights import Weight
+
+
+def gen_exec(seed):
+    """Layers compared with their float reference under mlir-runner. Each
+    entry is one function: a single layer, a square weight read as N x K by a
+    layer and as K x N by the next (quantized twice, once per orientation),
+    or two layers of different forms sharing one weight, the second
+    accumulating into the first (quantized once)."""
+    rng = random.Random(seed)
+    group = rng.choice([8, 16, 24, 32, 40, 48, 64, 96, 128, 256])
+    mod = Module(seed, "exec")
+    o = choose_options(rng, group, [], exec_mode=True)
+    nlayers = rng.choice([1, 1, 2, 3])
+    entries = []
+    for j in range(nlayers):
+        e = {}
+        e["T"] = T = rng.choice(["f32", "f32", "bf16", "f16"])
+        r = rng.random()
+        e["variant"] = variant = "square_pair" if r < 0.15 else "shared_sum" if r < 0.3 else "single"
+        if variant == "square_pair":
+            form = rng.choice(["transpose_matmul", "matmul_maps", "generic", "contract", "batch_bcast", "weight_left",
+                               "generic_left", "cast", "widened"])
+        else:
+            form = rng.choice([fm for fm in FORMS if variant == "single" or fm not in ROW_FORMS])
+        k = group * rng.randint(1, max(1, 256 // group))
+        n = rng.choice([1, 3, 5, 8, 13, 16, 29, 32, 64, 70, 128])
+        if variant == "single" and rng.random() < 0.08:
+            # Larger than the 256 KiB tiles the lowering decodes the weight in:
+            # several tiles, the last one partial.
+            k = group * max(1, rng.randint(300, 1100) // group)
+            n = rng.choice([129, 300, 513])
+            mod.tags["exec:large_layer"] += 1
+        if variant == "square_pair":
+            n = k
+        wet = T
+        if form == "widened" and T == "f32":
+            wet = rng.choice(HALF)
+        elif form != "widened" and rng.random() < 0.15:
+            wet = rng.choice([x for x in ("f32", "bf16", "f16") if x != T])
+            mod.tags["exec:mixed_weight_type"] += 1
+        wkind = rng.choice(["hex", "hex", "resource", "resource", "arg", "arg", "splat"]) if o.method == "greedy" \
+            else rng.choice(["hex", "hex", "resource", "resource", "splat"])
+        orient = FORM_ORIENT[form]
+        if orient == "any":
+            orient = "nk" if variant == "square_pair" else rng.choice(["nk", "kn"])
+        pattern = rng.choice(WEIGHT_PATTERNS)
+        if wkind == "splat":
+            values = [rng.choice([0.5, -0.25, 0.125])] * (n * k)
+        elif wkind == "hex" and n * k <= 64:
+            wkind = "list"
+            values = exact(weight_values(rng, n, k, pattern, wet), wet)
+        else:
+            values = weight_values(rng, n, k, pattern, wet)
+        rank = rng.choice([2, 2, 3]) if form not in ("weight_left", "generic_left") else 2
+        if rank == 2:
+            static = [rng.choice([1, 2, 3, 4, 5, 17, 33])]
+        else:
+            static = [rng.choice([1, 2, 3]), rng.choice([1, 2, 3, 7])]
+        dynamic = [rng.random() < 0.4 for _ in static]
+        if form in ROW_FORMS:
+            static, dynamic = [1] * len(static), [False] * len(static)
+        if variant != "single" and all(dynamic) and len(dynamic) == 2:
+            dynamic[0] = False  # keep the first layer's result in the activation's layout
+        left = form in ("weight_left", "generic_left")
+        if left and wkind == "arg" and not any(dynamic):
+            dynamic[0] = True  # else the activation argument would be the weight
+        form2 = None
+        if variant == "square_pair":
+            form2 = rng.choice(["kxn_direct", "generic", "contract", "batch_bcast", "cast", "bmm_maps"])
+        elif variant == "shared_sum":
+            cands = (["transpose_matmul", "matmul_maps", "kxn_direct", "cast", "widened", "generic", "contract"]
+                     if rank == 2 else ["generic", "contract", "batch_bcast", "bmm_maps"])
+            cands = [fm for fm in cands if FORM_ORIENT[fm] in (orient, "any")]
+            form2 = rng.choice(cands)
+        e.update(form=form, form2=form2, n=n, k=k, wet=wet, wkind=wkind, orient=orient, values=values,
+                 static=static, dynamic=dynamic, bias=rng.choice(BIAS_MODES), bias2=rng.choice(BIAS_MODES),
+                 pattern=pattern)
+        entries.append(e)
+
+    funcs = []
+    for j, e in enumerate(entries):
+        pair = []
+        seeds = [rng.getrandbits(32), rng.getrandbits(32)]
+        name_modes = [rng.choice(["attr", "loc", "none"]), rng.choice(["attr", "loc", "none"])]
+        T, n, k, variant = e["T"], e["n"], e["k"], e["variant"]
+        for ref in (False, True):
+            f = Func(mod, f"reference{j}" if ref else f"layer{j}")
+            w1 = Weight(n, k, e["wet"], e["wkind"], e["orient"], e["values"], e["pattern"])
+            specs = [LayerSpec(random.Random(seeds[0]), e["form"], n, k, w1, e["bias"], name_modes[0])]
+            if variant == "square_pair":
+                w2 = Weight(k, k, e["wet"], e["wkind"], "kn", transpose_list(e["values"], k, k), e["pattern"])
+                specs.append(LayerSpec(random.Random(seeds[1]), e["form2"], k, k, w2, e["bias2"], name_modes[1]))
+            elif variant == "shared_sum":
+                w2 = Weight(n, k, e["wet"], e["wkind"], e["orient"], e["values"], e["pattern"])
+                s2 = LayerSpec(random.Random(seeds[1]), e["form2"], n, k, w2, None, name_modes[1])
+                s2.permute_layouts = False
+                specs.append(s2)
+            exec_args = []
+            for i_s, sp in enumerate(specs):
+                sp.exec_args = exec_args
+                sp.conc_lead = e["static"]
+                if ref:
+                    sp.attr_name = "reference"
+                elif name_modes[i_s] == "attr":
+                    sp.attr_name = f"exec.layer{j}_{i_s}"
+                elif name_modes[i_s] == "loc":
+                    sp.loc_name = f"exec.loc{j}_{i_s}"
+            shape = [None if d else st for st, d in zip(e["static"], e["dynamic"])] + [k]
+            x, _ = f.arg(ttype(shape, T))
+            exec_args.append(("x", shape))
+            dyn = [f.dim(x, ttype(shape, T), i) if d is None else None for i, d in enumerate(shape)]
+            act = Act(x, shape, dyn, T, traceable=True)
+            if e["wkind"] == "arg":
+                # The weight is the second argument of both functions.
+                w1.ssa, w1.argno = f.arg(w1.type)
+                exec_args.append(("w", w1.shape))
+                for sp in specs[1:]:
+                    sp.w.ssa, sp.w.argno = w1.ssa, w1.argno
+            scheme = o.scheme() if ref else None
+            done = []
+            c = f.next_contraction("reference" if ref else "layer", e["form"])
+            y = emit_layer(f, act, specs[0], c, ref=scheme)
+            done.append((c, specs[0]))
+            if variant == "square_pair":
+                c = f.next_contraction("reference" if ref else "layer", e["form2"])
+                y = emit_layer(f, y, specs[1], c, ref=scheme)
+                done.append((c, specs[1]))
+            elif variant == "shared_sum":
+                specs[1].init_value = y.v
+                c = f.next_contraction("reference" if ref else "layer", e["form2"])
+                y = emit_layer(f, act, specs[1], c, ref=scheme)
+                done.append((c, specs[1]))
+            f.results = [(y.v, y.type)]
+            for c, sp in done:
+                if not ref:
+                    c.name = weight_name(f, c, sp)
+                    c.n, c.k, c.weight_kind, c.et = sp.n, sp.k, sp.w.kind, T
+                    c.entry = j
+                    expect_layer(c, o)
+                    mod.tags[f"exec_form:{c.form}"] += 1
+                    mod.tags[f"exec_dtype:{T}"] += 1
+                    mod.tags[f"exec_weight:{sp.w.kind}"] += 1
+                else:
+                    c.expect = "untouched"
+                    c.name = "reference"
+            if not ref and variant != "single":
+                mod.tags[f"exec:{variant}"] += 1
+            pair.append((f, y, specs[0]))
+        funcs.append(pair)
+
+    # @close_j and @main.
+    mainf = Func(mod, "main")
+    oks, errs = [], []
+    for j, pair in enumerate(funcs):
+        (lf, ly, lspec), (rf, ry, rspec) = pair
+        T, n, k, static = entries[j]["T"], entries[j]["n"], entries[j]["k"], entries[j]["static"]
+        # close_j
+        cf = Func(mod, f"close{j}")
+        ya, _ = cf.arg(ly.type)
+        ra, _ = cf.arg(ly.type)
+        r = ly.rank
+        e0 = cf.fill([], [], "f32")
+        e1 = cf.fill([], [], "f32")
+        errv, magv = cf.fresh("err"), cf.fresh("mag")
+        a0, a1, a2, a3 = cf.fresh("a"), cf.fresh("b"), cf.fresh("e"), cf.fresh("g")
+        t = [cf.fresh("t") for _ in range(6)]
+        reds = ", ".join(['"reduction"'] * r)
+        cf.emit(f"{errv}, {magv} = linalg.generic {{indexing_maps = [{idmap(r)}, {idmap(r)}, {amap(r, [])}, "
+                f"{amap(r, [])}], iterator_types = [{reds}]}} "
+                f"ins({ya}, {ra} : {ly.type}, {ly.type}) outs({e0}, {e1} : tensor<f32>, tensor<f32>) {{")
+        cf.emit(f"^bb0({a0}: f32, {a1}: f32, {a2}: f32, {a3}: f32):")
+        cf.emit(f"  {t[0]} = arith.subf {a0}, {a1} : f32")
+        cf.emit(f"  {t[1]} = math.absf {t[0]} : f32")
+        cf.emit(f"  {t[2]} = math.absf {a1} : f32")
+        cf.emit(f"  {t[3]} = arith.maximumf {a2}, {t[1]} : f32")
+        cf.emit(f"  {t[4]} = arith.maximumf {a3}, {t[2]} : f32")
+        cf.emit(f"  linalg.yield {t[3]}, {t[4]} : f32, f32")
+        cf.emit("} -> (tensor<f32>, tensor<f32>)")
+        ev, gv = cf.fresh("ev"), cf.fresh("gv")
+        cf.emit(f"{ev} = tensor.extract {errv}[] : tensor<f32>")
+        cf.emit(f"{gv} = tensor.extract {magv}[] : tensor<f32>")
+        tol = cf.scalar("1.000000e-05", "f32")
+        bound, ok, oki = cf.fresh("bound"), cf.fresh("ok"), cf.fresh("oki")
+        cf.emit(f"{bound} = arith.mulf {gv}, {tol} : f32")
+        cf.emit(f"{ok} = arith.cmpf ole, {ev}, {bound} : f32")
+        cf.emit(f"{oki} = arith.extui {ok} : i1 to i32")
+        cf.results = [(oki, "i32"), (ev, "f32"), (gv, "f32")]
+        # main: arguments as constants.
+        args, tys = [], []
+        lspec.exec_args_conc = {i: e[2] for i, e in enumerate(lspec.exec_args) if len(e) > 2}
+        for what, shape, *_ in lspec.exec_args:
+            if what == "x":
+                conc = list(static) + [k]
+                vals = act_values(rng, prod(conc))
+                et = T
+            elif what == "w":
+                w = lspec.w
+                conc = w.shape
+                vals = w.stored_values()
+                et = w.et
+            else:  # init
+                conc = lspec.exec_args_conc[len(args)]
+                vals = act_values(rng, prod(conc))
+                et = "f32"
+            v = mainf.fresh("in")
+            mainf.emit(f'{v} = arith.constant dense<"0x{hex_of(vals, et)}"> : {ttype(conc, et)}')
+            if any(d is None for d in shape):
+                vc = mainf.fresh("dyn")
+                mainf.emit(f"{vc} = tensor.cast {v} : {ttype(conc, et)} to {ttype(shape, et)}")
+                v = vc
+            args.append(v)
+            tys.append(ttype(shape, et))
+        yv, rv = mainf.fresh("y"), mainf.fresh("r")
+        call_ty = f"({', '.join(tys)}) -> {ly.type}"
+        mainf.emit(f"{yv} = call @{lf.name}({', '.join(args)}) : {call_ty}")
+        mainf.emit(f"{rv} = call @{rf.name}({', '.join(args)}) : {call_ty}")
+        okv, ev2, gv2 = mainf.fresh("ok"), mainf.fresh("err"), mainf.fresh("mag")
+        mainf.emit(f"{okv}, {ev2}, {gv2} = call @close{j}({yv}, {rv}) : ({ly.type}, {ly.type}) -> (i32, f32, f32)")
+        oks.append(okv)
+        errs += [ev2, gv2]
+    flags, fu = mainf.fresh("flags"), mainf.fresh("fu")
+    mainf.emit(f"{flags} = tensor.from_elements {', '.join(oks)} : tensor<{len(oks)}xi32>")
+    mainf.emit(f"{fu} = tensor.cast {flags} : tensor<{len(oks)}xi32> to tensor<*xi32>")
+    mainf.emit(f"call @printMemrefI32({fu}) : (tensor<*xi32>) -> ()")
+    ev, eu = mainf.fresh("errs"), mainf.fresh("eu")
+    mainf.emit(f"{ev} = tensor.from_elements {', '.join(errs)} : tensor<{len(errs)}xf32>")
+    mainf.emit(f"{eu} = tensor.cast {ev} : tensor<{len(errs)}xf32> to tensor<*xf32>")
+    mainf.emit(f"call @printMemrefF32({eu}) : (tensor<*xf32>) -> ()")
+    p1 = Func(mod, "printMemrefI32", private=True)
+    p1.args = [("", "tensor<*xi32>")]
+    p2 = Func(mod, "printMemrefF32", private=True)
+    p2.args = [("", "tensor<*xf32>")]
+    text = mod.text(header(seed, "exec", o, mod))
+    g = Generated(seed, "exec", text, o, mod)
+    g.exec_layers = sum(1 for c in mod.contractions if c.kind == "layer")
+    return g

@@ -1,0 +1,82 @@
+"""Weight sources: dense hex and literal constants, splats, dense_resource blobs and
+function arguments, and the dequantize(quantize(W)) reference of a weight."""
+
+from .data import ELEM_BYTES
+from .ir import float_lit, hex_of, transpose_list, ttype
+
+
+class Weight:
+    """A 2-D weight: N x K values (row-major), stored N x K or K x N."""
+
+    def __init__(self, n, k, et, kind, orient, values, pattern):
+        self.n, self.k, self.et, self.kind, self.orient = n, k, et, kind, orient
+        self.values = values  # N x K, None for args in general modules
+        self.pattern = pattern
+        self.ssa = None
+        self.key = None
+        self.argno = None
+
+    @property
+    def shape(self):
+        return [self.n, self.k] if self.orient == "nk" else [self.k, self.n]
+
+    @property
+    def type(self):
+        return ttype(self.shape, self.et)
+
+    def stored_values(self):
+        if self.orient == "nk":
+            return self.values
+        return transpose_list(self.values, self.n, self.k)
+
+
+def materialize_weight(f, w):
+    """Emits (once per function) the weight's constant or argument."""
+    if w.ssa is not None:
+        return w.ssa
+    mod = f.mod
+    if w.kind == "arg":
+        w.ssa, w.argno = f.arg(w.type)
+        return w.ssa
+    v = f.fresh("cst")
+    if w.kind == "list":
+        rows, cols = w.shape
+        vals = w.stored_values()
+        lit = "[" + ", ".join("[" + ", ".join(repr(vals[r * cols + c]) for c in range(cols)) + "]"
+                              for r in range(rows)) + "]"
+        f.emit(f"{v} = arith.constant dense<{lit}> : {w.type}")
+    elif w.kind == "splat":
+        lit = float_lit(w.values[0])
+        f.emit(f"{v} = arith.constant dense<{lit}> : {w.type}")
+    elif w.kind == "hex":
+        f.emit(f'{v} = arith.constant dense<"0x{hex_of(w.stored_values(), w.et)}"> : {w.type}')
+    elif w.kind == "resource":
+        w.key = mod.resource_key(w.shape[0], w.shape[1], w.et)
+        align = "04000000" if ELEM_BYTES[w.et] == 4 else "02000000"
+        mod.resources[w.key] = "0x" + align + hex_of(w.stored_values(), w.et)
+        f.emit(f"{v} = arith.constant dense_resource<{w.key}> : {w.type}")
+    else:
+        raise ValueError(w.kind)
+    w.ssa = v
+    return v
+
+
+def reference_weight(f, w, scheme):
+    """dequantize(quantize(W)) in f32, in W's storage orientation."""
+    g, planes, method, st = scheme
+    c = f.fresh("wref")
+    nk = ttype([w.n, w.k], w.et)
+    f.emit(f'{c} = arith.constant dense<"0x{hex_of(w.values, w.et)}"> : {nk}')
+    s, a = f.fresh("s"), f.fresh("a")
+    f.emit(f"{s}, {a} = r2q.quantize {c} scheme <group_size = {g}, planes = {planes}, method = {method}, "
+           f"scale_type = {st}> : {nk}")
+    d = f.fresh("deq")
+    f.emit(f"{d} = r2q.dequantize {s}, {a} group_size {g} : tensor<{planes}x{w.n}x{w.k // 8}xi8>, "
+           f"tensor<{planes}x{w.n}x{w.k // g}x{st}> -> {ttype([w.n, w.k], 'f32')}")
+    if w.orient == "nk":
+        return d
+    e = f.empty([w.k, w.n], [None, None], "f32")
+    t = f.fresh("wreft")
+    f.emit(f"{t} = linalg.transpose ins({d} : {ttype([w.n, w.k], 'f32')}) outs({e} : {ttype([w.k, w.n], 'f32')}) "
+           "permutation = [1, 0]")
+    return t
