@@ -1,8 +1,9 @@
 """Blocks of several layers: Llama MLPs, layers in scf.for / scf.if, sums of two layers,
 one square weight read in both orientations."""
 
-from .ir import Act, convert, elementwise, idmap, to_2d, transpose_list
-from .layers import FORMS, FORM_ORIENT
+from .ir import Act, convert, elementwise, idmap, to_2d, transpose2, transpose_list, ttype
+from .layers import FORMS, FORM_ORIENT, ROW_FORMS
+from .nearmiss import near_miss_contraction
 from .nonlinear import binary_body, unary_body
 from .weights import Weight
 
@@ -126,7 +127,51 @@ class BlockMixin:
         h = elementwise(f, y1, T, unary_body("relu", T))
         wt = Weight(k, k, T, w.kind, "kn", transpose_list(w.values, k, k) if w.values is not None else None,
                     w.pattern)
-        wt.ssa, wt.key, wt.argno = w.ssa, w.key, w.argno
+        wt.ssa, wt.key, wt.argno, wt.mark, wt.chain = w.ssa, w.key, w.argno, w.mark, w.chain
         form2 = rng.choice(["kxn_direct", "generic", "contract", "batch_bcast", "cast"])
         self.mod.tags["block:square_weight_both_orientations"] += 1
         return self.layer(f, h, form=form2, n=k, weight=wt)
+
+    def attention(self, f, act, side):
+        """Projections q, k, v of x (layers), scores = q k^T and out = scores v
+        (two contractions of activations, left in float with a remark), then
+        an output projection back to K."""
+        rng = self.rng
+        kdim = act.shape[-1]
+        d = rng.choice([8, 16, 32, 64])
+        if kdim is None or self.mod.weights_total + 4 * d * kdim > self.budget:
+            return None
+        T = act.et
+        x, _ = to_2d(f, act)
+        forms = [fm for fm in FORMS if fm not in ROW_FORMS]
+        q, kk, v = (self.layer(f, x, form=rng.choice(forms), n=d) for _ in range(3))
+        m, mdyn = x.shape[0], x.dyn[0]
+        kt = transpose2(f, kk.v, kk.shape, kk.dyn, T)
+        s, s_type = near_miss_contraction(f, "attention_scores", "linalg.matmul", (q.v, q.type),
+                                          (kt, ttype([d, m], T)), [m, m], [mdyn, mdyn])
+        scores = convert(f, Act(s, [m, m], [mdyn, mdyn], "f32"), T)
+        o, _ = near_miss_contraction(f, "attention_scores", "linalg.matmul", (scores.v, scores.type), (v.v, v.type),
+                                     [m, d], [mdyn, None])
+        side.append((s, s_type))
+        self.mod.tags["block:attention"] += 1
+        return self.layer(f, convert(f, Act(o, [m, d], [mdyn, None], "f32"), T), n=kdim)
+
+    def fanout(self, f, act):
+        """One weight read by two or three layers of different forms on the
+        same activation (quantized once), their results added."""
+        rng = self.rng
+        kdim = act.shape[-1]
+        n = self.pick_n(kdim) if kdim is not None else None
+        if n is None:
+            return None
+        T = act.et
+        x, _ = to_2d(f, act)
+        w = self.make_weight(n, kdim, T, "generic")
+        forms = [fm for fm in FORMS if FORM_ORIENT[fm] in (w.orient, "any") and fm not in ROW_FORMS + ("widened",)]
+        ys = [self.layer(f, x, form=rng.choice(forms), n=n, weight=w) for _ in range(rng.randint(2, 3))]
+        total = ys[0]
+        for y in ys[1:]:
+            total = elementwise(f, total, T, binary_body("arith.addf", T), [(y.v, y.type, T, idmap(y.rank))])
+        self.mod.tags[f"block:shared_weight_{len(ys)}_layers"] += 1
+        return total
+

@@ -1,11 +1,51 @@
 """The checks run on every generated module and bad input (r2q-opt, mlir-runner)."""
 
+import collections
 import re
 import subprocess
+
+from .nearmiss import MAYBE_REMARK_KINDS
+
+# The remark on a float contraction left alone because no operand is a weight.
+NO_WEIGHT_REMARK = "contraction left in float: "
 
 
 CRASH_MARKERS = ("Stack dump", "PLEASE submit a bug report", "Assertion", "LLVM ERROR", "UNREACHABLE",
                  "Segmentation fault", "AddressSanitizer")
+
+
+def unnamed_quantized_arguments(text, weight_args):
+    """(function, %argN) for every function argument that an r2q.quantize in
+    the printed module reads (through any ops) although neither its r2q.weight
+    attribute nor the weight-args option names it."""
+    found = []
+    for m in re.finditer(r"^  func\.func (?:\w+ )?@(\w+)\(([^\n]*?)\)(?: -> [^\n]*)? \{$(.*?)^  \}$", text, re.M | re.S):
+        func, signature, body = m.groups()
+        marked = {int(a) for a, attrs in re.findall(r"%arg(\d+): [^{,]*(?:\{([^}]*)\})?", signature)
+                  if "r2q.weight" in attrs}
+        marked |= {int(n.split(":arg")[1]) for n in weight_args if n.startswith(func + ":arg")}
+        defs = {}
+        for line in body.splitlines():
+            d = re.match(r"\s*(%[\w#:]+(?:, %[\w#:]+)*) = (.*)", line)
+            if d:
+                rhs = d.group(2)
+                ins = re.search(r"ins\(([^:]*):", rhs)
+                used = re.findall(r"%[\w#]+", ins.group(1) if ins else rhs.split(" : ")[0])
+                for name in d.group(1).split(", "):
+                    defs[name.split(":")[0]] = used
+        for q in re.finditer(r"= r2q\.quantize (%[\w#]+)", body):
+            seen, todo = set(), [q.group(1)]
+            while todo:
+                v = todo.pop()
+                if v in seen:
+                    continue
+                seen.add(v)
+                todo += defs.get(v, [])
+            for v in sorted(seen):
+                a = re.fullmatch(r"%arg(\d+)", v)
+                if a and int(a.group(1)) not in marked:
+                    found.append((func, v))
+    return found
 
 
 class Checker:
@@ -83,11 +123,13 @@ class Checker:
                 fail("untouched", f"{c.kind} {c.cid} ('{c.name}', expected {c.expect}) was rewritten or lost")
             if c.remark and c.remark not in err:
                 fail("remark", f"missing remark \"{c.remark}\"")
-        if "left in float" in err:
-            n_remarks = err.count("left in float")
-            n_expected = sum(1 for c in contractions if c.remark)
-            if n_remarks != n_expected:
-                fail("remark", f"{n_remarks} 'left in float' remarks, expected {n_expected}")
+        self.check_no_weight_remarks(g, err, fail)
+        for func, arg in unnamed_quantized_arguments(out, g.mod.weight_args):
+            fail("activation", f"r2q.quantize of argument {arg} of @{func}, which nobody marked as a weight")
+        n_remarks = err.count("' left in float: ")
+        n_expected = sum(1 for c in contractions if c.remark)
+        if n_remarks != n_expected:
+            fail("remark", f"{n_remarks} \"layer '...' left in float\" remarks, expected {n_expected}")
         # 2b. Running the pass again changes nothing (layer names of the form
         # <function>:linear<i> shift when layers go, so not with filters).
         if not g.options.include and not g.options.exclude:
@@ -137,6 +179,33 @@ class Checker:
                     what = " then ".join(f"{c.form} ({c.weight_kind} weight, {c.n}x{c.k})" for c in lays)
                     fail("numerics", f"@layer{j}, {lays[0].et}: {what}: max|y - ref| = {err_}, max|ref| = {mag}")
         return fails, executed
+
+    @staticmethod
+    def check_no_weight_remarks(g, err, fail):
+        """Each contraction without weight has a "contraction left in float:"
+        remark at its own line (unless a name location replaces the line), and
+        no other contraction has one (near-misses of MAYBE_REMARK_KINDS may)."""
+        lines = g.text.split("\n")
+        remarked = collections.Counter(int(m.group(1)) for m in re.finditer(
+            rf"^<stdin>:(\d+):\d+: remark: {NO_WEIGHT_REMARK}", err, re.M))
+        total = sum(1 for l in err.splitlines() if f"remark: {NO_WEIGHT_REMARK}" in l)
+        expected = maybe = 0
+        for c in g.mod.contractions:
+            line = next(i + 1 for i, l in enumerate(lines) if f'corpus.id = "{c.cid}"' in l)
+            spec = getattr(c, "spec", None)
+            named = spec is not None and spec.loc_name is not None  # the remark names the location instead
+            maybe_here = c.kind in MAYBE_REMARK_KINDS
+            expected += c.no_weight
+            maybe += maybe_here
+            if c.no_weight and not named and not remarked[line]:
+                fail("remark", f"{c.kind} {c.cid} ('{c.name}', {c.weight_kind} weight): no "
+                               f"\"{NO_WEIGHT_REMARK}\" remark at line {line}")
+            elif not c.no_weight and not maybe_here and remarked[line]:
+                fail("remark", f"{c.kind} {c.cid} ('{c.name}', expected {c.expect}): unexpected "
+                               f"\"{NO_WEIGHT_REMARK}\" remark at line {line}")
+        if not expected <= total <= expected + maybe:
+            fail("remark", f"{total} \"{NO_WEIGHT_REMARK}\" remarks, expected {expected}"
+                           + (f" to {expected + maybe}" if maybe else ""))
 
     def check_bad(self, kind, text, opts, expect):
         cmd = [self.r2q, "-", f"--r2q-quantize-linear={opts}"]

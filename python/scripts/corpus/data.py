@@ -10,7 +10,7 @@ GROUP_SIZES = [8, 16, 24, 32, 40, 48, 56, 64, 96, 128, 256]
 # Feature sizes no group size divides.
 ODD_DIMS = [3, 5, 12, 20, 36, 44, 50, 60, 90, 100, 12, 100]
 HALF = ("bf16", "f16")
-ELEM_BYTES = {"f32": 4, "bf16": 2, "f16": 2, "i32": 4}
+ELEM_BYTES = {"f32": 4, "bf16": 2, "f16": 2, "i32": 4, "i8": 1}
 
 WEIGHT_PATTERNS = ["uniform", "uniform", "uniform", "gauss", "zero_rows", "const_rows",
                    "sparse", "tiny", "large", "mixed_scale"]

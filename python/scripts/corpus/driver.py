@@ -28,25 +28,39 @@ accumulate in f32 and are truncated after, as Torch-MLIR emits them):
     non-zero or -0.0 fills, init arguments, some typed more dynamically than
     the result); weight and activation of different float types;
   * weights as dense hex constants, literal lists, splats, dense_resource
-    blobs and function arguments; weights shared by two layers (also one
-    square weight read as N x K and as K x N); layers in scf.for and scf.if;
+    blobs, traced weights (traced.py: a constant, dense_resource blob or
+    immutable ml_program.global, sliced along N or K out of a fused QKV /
+    gate-up constant, collapsed from 3-D, scaled by w * c, w / c or
+    w * s[n], int8 / int4-in-i8 codes dequantized by sitofp / uitofp with a
+    zero point and a scale, f16 / bf16 widened by extf) and function
+    arguments, marked r2q.weight, named in the weight-args option, or not
+    marked (then not a weight: left in float with a remark); weights shared
+    by two or three layers (also one square weight read as N x K and as
+    K x N); layers in scf.for and scf.if; attention blocks;
   * non-linear ops (relu, silu, tanh-gelu, bias adds, scaling, residual
     adds, row max/sum reductions, softmax-like max subtraction, reshapes);
   * near-misses that must stay in float: contractions of two computed
-    activations, i32 matmuls, contractions reducing over two loops
-    (linalg.generic, linalg.batch_reduce_matmul), weights computed at run
-    time or sliced out of a bigger constant, dynamic or 3-D argument
-    weights; and layers the options skip: K not divisible by the group size
-    (remark), fewer weights than min-weights (remark), include/exclude.
+    activations, x . x^T (also of the raw 2-D argument), attention scores
+    q . k^T and scores . v, i32 matmuls, contractions reducing over two
+    loops (linalg.generic, linalg.batch_reduce_matmul), weights computed
+    from an activation, mutable ml_program globals, dynamic or 3-D argument
+    weights; and layers the options skip: fewer weights than min-weights
+    (remark), include/exclude, and with ragged-groups=false K not divisible
+    by the group size (remark; by default such K is quantized with a
+    shorter last group).
 
 Checks per module (the generator knows which layers must be rewritten):
   1. r2q-opt parses it;
   2. r2q-opt --r2q-quantize-linear=<random options> --verify-each exits 0 (no
      signal), its output re-parses, holds one r2q.matmul per expected layer,
      every expected layer is gone and every other contraction is still there
-     (each contraction carries a corpus.id attribute), and exactly the
-     expected "left in float" remarks are on stderr; without include/exclude
-     a second run of the pass changes nothing;
+     (each contraction carries a corpus.id attribute), exactly the
+     expected "layer '<name>' left in float" remarks are on stderr, every
+     contraction without weight has a "contraction left in float: " remark
+     at its line and no other contraction has one, and no r2q.quantize
+     reads a function argument (through any ops) that neither r2q.weight
+     nor weight-args names; without include/exclude a second run of the
+     pass changes nothing;
   3. a module without quantizable layer is printed unchanged by the pass;
   4. --r2q-quantize-linear ... --r2q-cpu-pipeline exits 0 (a refined
      quantization of an argument weight must instead fail with its error);
@@ -55,7 +69,8 @@ Checks per module (the generator knows which layers must be rewritten):
      r2q.dequantize(r2q.quantize(W)) with the same scheme (folded by
      --canonicalize, excluded from quantization by its layer name
      "reference"), 1 when max|y - ref| <= 1e-5 * max|ref| on the f32
-     accumulator;
+     accumulator; they include traced weights (W computed by the generator
+     exactly as the ops round), marked argument weights and ragged K;
   6. malformed or bad inputs (truncated text, wrong types, undefined values,
      bad hex, garbage, unknown ops, NaN/Inf weights, overflowing scales, a
      truncated resource blob, bad options) make r2q-opt exit with 1 and an

@@ -8,7 +8,8 @@ from .general import Generated, header
 from .ir import Act, Func, Module, amap, hex_of, idmap, prod, transpose_list, ttype
 from .layers import BIAS_MODES, FORMS, FORM_ORIENT, LayerSpec, ROW_FORMS, emit_layer, weight_name
 from .options import choose_options, expect_layer
-from .weights import Weight
+from .traced import Chain, make_traced
+from .weights import Weight, weight_arg
 
 
 def gen_exec(seed):
@@ -43,14 +44,21 @@ def gen_exec(seed):
             mod.tags["exec:large_layer"] += 1
         if variant == "square_pair":
             n = k
+        elif rng.random() < 0.2:
+            # K the group size does not divide: a shorter last group.
+            k = group * rng.randint(0, max(0, 256 // group - 1)) + rng.randint(1, group - 1) if group > 8 \
+                else rng.choice([3, 5, 12, 20, 100])
+            mod.tags["exec:ragged_k"] += 1
         wet = T
         if form == "widened" and T == "f32":
             wet = rng.choice(HALF)
         elif form != "widened" and rng.random() < 0.15:
             wet = rng.choice([x for x in ("f32", "bf16", "f16") if x != T])
             mod.tags["exec:mixed_weight_type"] += 1
-        wkind = rng.choice(["hex", "hex", "resource", "resource", "arg", "arg", "splat"]) if o.method == "greedy" \
-            else rng.choice(["hex", "hex", "resource", "resource", "splat"])
+        wkind = rng.choice(["hex", "hex", "resource", "resource", "arg", "arg", "splat", "traced", "traced"]) \
+            if o.method == "greedy" else rng.choice(["hex", "hex", "resource", "resource", "splat", "traced"])
+        if wkind == "traced" and variant == "square_pair":
+            wkind = "hex"
         orient = FORM_ORIENT[form]
         if orient == "any":
             orient = "nk" if variant == "square_pair" else rng.choice(["nk", "kn"])
@@ -60,8 +68,16 @@ def gen_exec(seed):
         elif wkind == "hex" and n * k <= 64:
             wkind = "list"
             values = exact(weight_values(rng, n, k, pattern, wet), wet)
+        elif wkind == "traced":
+            traced = Weight(n, k, wet, "traced", orient, None, pattern)
+            traced.chain = Chain(rng, n, k, wet, orient)
+            make_traced(rng, traced, pattern)
+            values = traced.values
+            e["chain"] = traced.chain
+            mod.tags.update("exec_" + t for t in traced.chain.tags())
         else:
             values = weight_values(rng, n, k, pattern, wet)
+        e["mark"] = rng.choice(["attr", "option"])
         rank = rng.choice([2, 2, 3]) if form not in ("weight_left", "generic_left") else 2
         if rank == 2:
             static = [rng.choice([1, 2, 3, 4, 5, 17, 33])]
@@ -97,12 +113,15 @@ def gen_exec(seed):
         for ref in (False, True):
             f = Func(mod, f"reference{j}" if ref else f"layer{j}")
             w1 = Weight(n, k, e["wet"], e["wkind"], e["orient"], e["values"], e["pattern"])
+            w1.mark, w1.chain = e["mark"], e.get("chain")
             specs = [LayerSpec(random.Random(seeds[0]), e["form"], n, k, w1, e["bias"], name_modes[0])]
             if variant == "square_pair":
                 w2 = Weight(k, k, e["wet"], e["wkind"], "kn", transpose_list(e["values"], k, k), e["pattern"])
                 specs.append(LayerSpec(random.Random(seeds[1]), e["form2"], k, k, w2, e["bias2"], name_modes[1]))
             elif variant == "shared_sum":
                 w2 = Weight(n, k, e["wet"], e["wkind"], e["orient"], e["values"], e["pattern"])
+                if w1.kind == "traced":
+                    w2 = w1  # one chain, read by both layers
                 s2 = LayerSpec(random.Random(seeds[1]), e["form2"], n, k, w2, None, name_modes[1])
                 s2.permute_layouts = False
                 specs.append(s2)
@@ -123,7 +142,7 @@ def gen_exec(seed):
             act = Act(x, shape, dyn, T, traceable=True)
             if e["wkind"] == "arg":
                 # The weight is the second argument of both functions.
-                w1.ssa, w1.argno = f.arg(w1.type)
+                weight_arg(f, w1)
                 exec_args.append(("w", w1.shape))
                 for sp in specs[1:]:
                     sp.w.ssa, sp.w.argno = w1.ssa, w1.argno
@@ -146,6 +165,7 @@ def gen_exec(seed):
                 if not ref:
                     c.name = weight_name(f, c, sp)
                     c.n, c.k, c.weight_kind, c.et = sp.n, sp.k, sp.w.kind, T
+                    c.weight = sp.w
                     c.entry = j
                     expect_layer(c, o)
                     mod.tags[f"exec_form:{c.form}"] += 1
@@ -241,6 +261,8 @@ def gen_exec(seed):
     p1.args = [("", "tensor<*xi32>")]
     p2 = Func(mod, "printMemrefF32", private=True)
     p2.args = [("", "tensor<*xf32>")]
+    if mod.weight_args:
+        o.parts.insert(0, "weight-args=" + ",".join(mod.weight_args))
     text = mod.text(header(seed, "exec", o, mod))
     g = Generated(seed, "exec", text, o, mod)
     g.exec_layers = sum(1 for c in mod.contractions if c.kind == "layer")

@@ -9,7 +9,9 @@ from .layers import BIAS_MODES, FORMS, FORM_ORIENT, LayerSpec, ROW_FORMS, emit_l
 from .nearmiss import NearMissMixin
 from .nonlinear import NonlinearMixin
 from .options import choose_options, expect_layer
-from .weights import Weight
+from .nearmiss import NO_WEIGHT_KINDS
+from .traced import Chain, make_traced
+from .weights import ARG_MARKS, Weight
 
 
 class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
@@ -42,7 +44,8 @@ class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
     def make_weight(self, n, k, et, form, kind=None, orient=None):
         rng = self.rng
         if kind is None:
-            kind = rng.choice(["hex", "hex", "resource", "resource", "arg", "arg", "splat"])
+            kind = rng.choice(["hex", "hex", "resource", "resource", "arg", "arg", "splat", "traced", "traced",
+                               "traced"])
         if orient is None:
             orient = FORM_ORIENT[form]
             if orient == "any":
@@ -54,12 +57,20 @@ class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
         elif kind == "list" or (kind == "hex" and n * k <= 256 and rng.random() < 0.6):
             kind = "list"
             values = exact(weight_values(rng, n, k, pattern, et), et)
-        elif kind == "arg":
+        elif kind in ("arg", "traced"):
             values = None
         else:
             values = weight_values(rng, n, k, pattern, et)
         self.mod.weights_total += n * k
-        return Weight(n, k, et, kind, orient, values, pattern)
+        w = Weight(n, k, et, kind, orient, values, pattern)
+        if kind == "arg":
+            w.mark = rng.choice(ARG_MARKS)
+            self.mod.tags[f"weight:arg_{w.mark or 'unmarked'}"] += 1
+        elif kind == "traced":
+            w.chain = Chain(rng, n, k, et, orient)
+            make_traced(rng, w, pattern)
+            self.mod.tags.update(w.chain.tags())
+        return w
 
     def pick_n(self, k):
         for _ in range(8):
@@ -98,6 +109,8 @@ class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
             act = Act(v, dshape, act.dyn[:-1] + [kdim], act.et, act.traceable)
             self.mod.tags["known_bug:dynamic_k"] += 1
         name_mode = rng.choice(["attr", "attr", "loc", "none", "none"])
+        if name_mode == "none" and weight.kind == "traced" and weight.chain.storage != "hex":
+            name_mode = "attr"  # how the pass names a traced blob or global is not pinned down here
         spec = LayerSpec(rng, form, n, k, weight, rng.choice(BIAS_MODES), name_mode)
         spec.exec_args = None
         if init_value is not None:
@@ -162,6 +175,10 @@ class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
                 new = self.square_shared(f, act)
             elif r < 0.55:
                 new = self.sum_of_layers(f, act)
+            elif r < 0.58:
+                new = self.attention(f, act, side)
+            elif r < 0.61:
+                new = self.fanout(f, act)
             elif r < 0.75:
                 new = self.nonlinear(f, act, history, side)
             elif r < 0.9:
@@ -215,9 +232,9 @@ def gen_general(seed, kind):
     layers = [c for c in mod.contractions if c.kind == "layer"]
     if kind == "untouched" and layers:
         # Make every layer unquantizable through the options.
-        o = choose_options(rng, group, [])
+        o = choose_options(rng, group, [], weight_args=mod.weight_args)
         how = rng.choice(["exclude_all", "minw_all", "include_none"])
-        if how == "exclude_all" or any(c.k % group == 0 for c in layers) is False:
+        if how == "exclude_all":
             o.exclude = ["."]
             o.parts.append("exclude=.")
         elif how == "minw_all":
@@ -227,12 +244,13 @@ def gen_general(seed, kind):
             o.include = ["^no_such_layer$"]
             o.parts.append("include=^no_such_layer$")
     else:
-        o = choose_options(rng, group, layers)
+        o = choose_options(rng, group, [c for c in layers if c.weight.is_weight], weight_args=mod.weight_args)
     for c in mod.contractions:
         if c.kind == "layer":
             expect_layer(c, o)
         else:
             c.expect = "untouched"
+            c.no_weight = c.kind in NO_WEIGHT_KINDS
     # A refined quantization of an argument weight has no lowering.
     err = None
     if o.method == "refined" and any(c.expect == "rewrite" and c.weight_kind == "arg" for c in mod.contractions):

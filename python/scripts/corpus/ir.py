@@ -34,6 +34,8 @@ def to_bytes(values, et):
         return bytes(out)
     if et == "i32":
         return struct.pack(f"<{n}i", *values)
+    if et == "i8":  # codes of either signedness, stored as bytes
+        return bytes(v & 0xFF for v in values)
     raise ValueError(et)
 
 
@@ -84,8 +86,10 @@ class Contraction:
         self.n = self.k = 0
         self.weight_kind = None
         self.et = None
-        self.expect = None          # rewrite | filter | minw | group | untouched
-        self.remark = None
+        self.expect = None          # rewrite | filter | minw | group | noweight | untouched
+        self.remark = None          # the "layer '<name>' left in float: ..." remark expected
+        self.no_weight = False      # a "contraction left in float: ..." remark expected
+        self.weight = None
 
 
 class Module:
@@ -98,6 +102,8 @@ class Module:
         self.weights_total = 0
         self.res_counter = 0
         self.tags = collections.Counter()
+        self.globals = []           # ml_program.global ops, before the functions
+        self.weight_args = []       # <function>:arg<i> names for the weight-args option
 
     def resource_key(self, n, k, et):
         self.res_counter += 1
@@ -105,7 +111,7 @@ class Module:
         return f"torch_tensor_{n}_{k}_torch.{tname}_{self.res_counter}"
 
     def text(self, header):
-        out = [header]
+        out = [header] + self.globals
         for f in self.funcs:
             out.append(f.text())
         if self.resources:
@@ -128,15 +134,20 @@ class Func:
         self.n = 0
         self.ncontractions = 0
         self.private = private
+        self.arg_attrs = {}
         mod.funcs.append(self)
 
     def fresh(self, p="v"):
         self.n += 1
         return f"%{p}{self.n}"
 
-    def arg(self, ty):
+    def arg(self, ty, attrs=""):
+        """A new argument of type ty (with an attribute dictionary such as
+        "{r2q.weight}"); returns its SSA name and number."""
         name = f"%arg{len(self.args)}"
         self.args.append((name, ty))
+        if attrs:
+            self.arg_attrs[len(self.args) - 1] = attrs
         return name, len(self.args) - 1
 
     def emit(self, line):
@@ -182,7 +193,8 @@ class Func:
         return c
 
     def text(self):
-        args = ", ".join(f"{a}: {t}" for a, t in self.args)
+        args = ", ".join(f"{a}: {t}" + (f" {self.arg_attrs[i]}" if i in self.arg_attrs else "")
+                         for i, (a, t) in enumerate(self.args))
         if len(self.results) == 1:
             res = f" -> {self.results[0][1]}"
         elif self.results:

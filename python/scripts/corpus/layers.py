@@ -7,7 +7,7 @@ from .data import act_values
 from .ir import (Act, amap, convert, elementwise, generic, hex_of, idmap, prod, to_2d, to_3d, transpose2,
                  transpose_nd, ttype)
 from .nonlinear import binary_body
-from .weights import materialize_weight, reference_weight
+from .weights import materialize_weight, reference_weight, weight_arg
 
 
 FORMS = ["transpose_matmul", "matmul_maps", "generic", "contract", "batch_bcast", "widened",
@@ -173,7 +173,7 @@ def emit_layer(f, act, spec, c, ref=None):
         wet = w.et
     else:
         if w.kind == "arg" and w.ssa is None:
-            w.ssa, w.argno = f.arg(w.type)  # same signature as the layer function
+            weight_arg(f, w)  # same signature as the layer function
         wv = reference_weight(f, w, ref)
         wet = "f32"
     wshape = w.shape

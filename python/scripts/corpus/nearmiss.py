@@ -1,10 +1,19 @@
-"""Near-misses: contractions that must stay in float (two activations, integer matmuls,
-two reduction loops, runtime-computed or argument weights of other shapes)."""
+"""Near-misses: contractions that must stay in float (two activations, x . x^T, integer
+matmuls, two reduction loops, weights computed from activations, mutable globals,
+argument weights of other shapes)."""
 
 from .data import weight_values
 from .ir import Act, amap, elementwise, generic, hex_of, to_2d, to_3d, transpose2, ttype
 from .layers import attr_text, contraction_body
-from .nonlinear import unary_body
+from .nonlinear import binary_body, binary_body_out, unary_body
+
+# Near-misses whose contraction has no weight: the pass leaves them in float
+# with a "contraction left in float: <reason>" remark.
+NO_WEIGHT_KINDS = ("act_act", "activation_weight", "dynamic_weight_arg", "weight_3d_arg", "mutable_global", "x_xt",
+                   "attention_scores")
+# Near-misses the pass may or may not remark on (a constant weight, but two
+# reduction loops).
+MAYBE_REMARK_KINDS = ("two_reductions", "batch_reduce")
 
 
 def near_miss_contraction(f, kind, op, lhs, rhs, out, odyn, et="f32", maps=""):
@@ -26,14 +35,17 @@ class NearMissMixin:
     def ensure_untraceable(self, f, act):
         """A near-miss must not read an activation r2q-quantize-linear could
         take for a weight (a static 2-D function argument, possibly moved)."""
-        if act.traceable:
+        if act.traceable and self.rng.random() < 0.5:
             return elementwise(f, act, act.et, unary_body("relu", act.et))
         return act
 
     def near_miss(self, f, act, side):
         rng = self.rng
-        kind = rng.choice(["act_act", "act_act", "int_matmul", "two_reductions", "computed_weight",
-                           "dynamic_weight_arg", "weight_3d_arg", "batch_reduce", "sliced_weight"])
+        kind = rng.choice(["act_act", "act_act", "int_matmul", "two_reductions", "activation_weight",
+                           "dynamic_weight_arg", "weight_3d_arg", "batch_reduce", "mutable_global", "x_xt",
+                           "x_xt"])
+        if kind == "x_xt":
+            return self.x_xt(f, act, side)
         act = self.ensure_untraceable(f, act)
         T = act.et
         self.mod.tags[f"nearmiss:{kind}"] += 1
@@ -93,14 +105,31 @@ class NearMissMixin:
                         contraction_body(T, T, "f32"), init=init, attrs=[f'corpus.id = "{c.cid}"'])
             side.append((y, ttype([m], "f32")))
             return act
-        if kind == "computed_weight":
+        if kind == "activation_weight":
+            # w[n, k] = c[n, k] * colsum(x)[k]: computed from an activation, no weight.
+            init = f.fill([k], [None], T, "0.000000e+00")
+            cs = generic(f, [(x.v, x.type, T, amap(2, [0, 1]))], [k], [None], T, ["reduction", "parallel"],
+                         amap(2, [1]), binary_body_out("arith.addf", T), init=init)
             w = f.fresh("w")
             f.emit(f'{w} = arith.constant dense<"0x{hex_of(weight_values(rng, n2, k, "uniform", T), T)}"> : '
                    f"{ttype([n2, k], T)}")
-            ws = elementwise(f, Act(w, [n2, k], [None, None], T), T, unary_body("scale", T))
+            ws = elementwise(f, Act(w, [n2, k], [None, None], T), T, binary_body("arith.mulf", T),
+                             [(cs, ttype([k], T), T, amap(2, [1]))])
             wt = transpose2(f, ws.v, [n2, k], [None, None], T)
             side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (wt, ttype([k, n2], T)),
                                               [m, n2], [mdyn, None]))
+            return act
+        if kind == "mutable_global":
+            # A mutable ml_program.global may change between calls: not a weight.
+            name = f"corpus_state_{len(self.mod.globals)}"
+            ty = ttype([n2, k], T)
+            self.mod.globals.append(f'ml_program.global private mutable @{name}'
+                                    f'(dense<"0x{hex_of(weight_values(rng, n2, k, "uniform", T), T)}"> : {ty}) : {ty}')
+            w = f.fresh("w")
+            f.emit(f"{w} = ml_program.global_load @{name} : {ty}")
+            maps = f"indexing_maps = [{amap(3, [0, 2])}, {amap(3, [1, 2])}, {amap(3, [0, 1])}] "
+            side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (w, ty), [m, n2],
+                                              [mdyn, None], maps=maps))
             return act
         if kind == "dynamic_weight_arg":
             wshape = rng.choice([[None, k], [None, None]])
@@ -124,18 +153,6 @@ class NearMissMixin:
             side.append(near_miss_contraction(f, kind, "linalg.batch_reduce_matmul", (a3.v, a3.type),
                                               (wb, ttype([bsz, k, n2], T)), [s, n2], [a3.dyn[1], None]))
             return act
-        if kind == "sliced_weight":
-            # A slice of a fused weight (QKV-like) is not an element move.
-            w = f.fresh("w")
-            f.emit(f'{w} = arith.constant dense<"0x{hex_of(weight_values(rng, 2 * n2, k, "uniform", T), T)}"> : '
-                   f"{ttype([2 * n2, k], T)}")
-            ws = f.fresh("ws")
-            f.emit(f"{ws} = tensor.extract_slice {w}[{n2}, 0] [{n2}, {k}] [1, 1] : {ttype([2 * n2, k], T)} to "
-                   f"{ttype([n2, k], T)}")
-            wt = transpose2(f, ws, [n2, k], [None, None], T)
-            side.append(near_miss_contraction(f, kind, "linalg.matmul", (x.v, x.type), (wt, ttype([k, n2], T)),
-                                              [m, n2], [mdyn, None]))
-            return act
         if kind == "weight_3d_arg":
             a3, _ = to_3d(f, act) if act.rank == 2 else (act, None)
             bsz, s = a3.shape[0], a3.shape[1]
@@ -145,3 +162,20 @@ class NearMissMixin:
                                               [a3.dyn[0], a3.dyn[1], None]))
             return act
         raise ValueError(kind)
+
+    def x_xt(self, f, act, side):
+        """x . x^T (a Gram matrix) of an activation, as the raw 2-D function
+        argument when there is one: a contraction of two activations."""
+        T = act.et
+        x, _ = to_2d(f, act)
+        m, mdyn, k = x.shape[0], x.dyn[0], x.shape[1]
+        self.mod.tags["nearmiss:x_xt" + ("_argument" if x.traceable else "")] += 1
+        if self.rng.random() < 0.5:
+            maps = f"indexing_maps = [{amap(3, [0, 2])}, {amap(3, [1, 2])}, {amap(3, [0, 1])}] "
+            side.append(near_miss_contraction(f, "x_xt", "linalg.matmul", (x.v, x.type), (x.v, x.type), [m, m],
+                                              [mdyn, mdyn], maps=maps))
+        else:
+            xt = transpose2(f, x.v, x.shape, x.dyn, T)
+            side.append(near_miss_contraction(f, "x_xt", "linalg.matmul", (x.v, x.type), (xt, ttype([k, m], T)),
+                                              [m, m], [mdyn, mdyn]))
+        return act

@@ -14,6 +14,7 @@ class Options:
         self.include = []
         self.exclude = []
         self.stats = False
+        self.ragged = True
         self.parts = []
 
     def text(self):
@@ -23,9 +24,15 @@ class Options:
         return (self.group, self.planes, self.method, self.scale)
 
 
-def choose_options(rng, group, layers, exec_mode=False):
+def choose_options(rng, group, layers, exec_mode=False, weight_args=()):
     o = Options()
     o.group = group
+    if weight_args:
+        o.parts.append("weight-args=" + ",".join(weight_args))
+    if not exec_mode and rng.random() < 0.15:
+        # K that the group size does not divide stays in float (the old rule).
+        o.ragged = False
+        o.parts.append("ragged-groups=false")
     if group != 128 or rng.random() < 0.8:
         o.parts.append(f"group-size={group}")
     if rng.random() < 0.7:
@@ -71,6 +78,13 @@ def regex_for(rng, name):
 
 
 def expect_layer(c, o):
+    """What the options make of layer c. A layer without weight (an argument
+    nobody marked) is no layer for the pass: it stays in float with a
+    "contraction left in float" remark whatever the options say."""
+    if c.weight is not None and not c.weight.is_weight:
+        c.expect = "noweight"
+        c.no_weight = True
+        return
     selected = True
     if o.include and not any(re.search(p, c.name) for p in o.include):
         selected = False
@@ -82,7 +96,7 @@ def expect_layer(c, o):
         c.expect = "minw"
         c.remark = (f"layer '{c.name}' left in float: {c.n * c.k} weights, fewer than "
                     f"min-weights = {o.minw}")
-    elif c.k % o.group:
+    elif c.k % o.group and not o.ragged:
         c.expect = "group"
         c.remark = f"layer '{c.name}' left in float: group size {o.group} does not divide K = {c.k}"
     else:

@@ -1,8 +1,16 @@
-"""Weight sources: dense hex and literal constants, splats, dense_resource blobs and
-function arguments, and the dequantize(quantize(W)) reference of a weight."""
+"""Weight sources: dense hex and literal constants, splats, dense_resource blobs, weights
+traced through pure ops (traced.py), function arguments (weights only when marked
+r2q.weight or named in the weight-args option), and the dequantize(quantize(W))
+reference of a weight."""
 
 from .data import ELEM_BYTES
 from .ir import float_lit, hex_of, transpose_list, ttype
+from .traced import emit_traced
+
+# How an argument weight is made a weight: not at all (the pass must leave its
+# contraction in float with a remark), by the r2q.weight argument attribute, or
+# by the weight-args option.
+ARG_MARKS = [None, None, "attr", "attr", "option"]
 
 
 class Weight:
@@ -15,6 +23,13 @@ class Weight:
         self.ssa = None
         self.key = None
         self.argno = None
+        self.mark = None    # args: None, "attr" or "option"
+        self.chain = None   # traced: a traced.Chain
+
+    @property
+    def is_weight(self):
+        """Whether r2q-quantize-linear may take this for a weight."""
+        return self.kind != "arg" or self.mark is not None
 
     @property
     def shape(self):
@@ -36,7 +51,9 @@ def materialize_weight(f, w):
         return w.ssa
     mod = f.mod
     if w.kind == "arg":
-        w.ssa, w.argno = f.arg(w.type)
+        return weight_arg(f, w)
+    if w.kind == "traced":
+        w.ssa = emit_traced(f, w)
         return w.ssa
     v = f.fresh("cst")
     if w.kind == "list":
@@ -61,6 +78,14 @@ def materialize_weight(f, w):
     return v
 
 
+def weight_arg(f, w):
+    """The argument of weight w, marked as w.mark says."""
+    w.ssa, w.argno = f.arg(w.type, "{r2q.weight}" if w.mark == "attr" else "")
+    if w.mark == "option":
+        f.mod.weight_args.append(f"{f.name}:arg{w.argno}")
+    return w.ssa
+
+
 def reference_weight(f, w, scheme):
     """dequantize(quantize(W)) in f32, in W's storage orientation."""
     g, planes, method, st = scheme
@@ -71,8 +96,8 @@ def reference_weight(f, w, scheme):
     f.emit(f"{s}, {a} = r2q.quantize {c} scheme <group_size = {g}, planes = {planes}, method = {method}, "
            f"scale_type = {st}> : {nk}")
     d = f.fresh("deq")
-    f.emit(f"{d} = r2q.dequantize {s}, {a} group_size {g} : tensor<{planes}x{w.n}x{w.k // 8}xi8>, "
-           f"tensor<{planes}x{w.n}x{w.k // g}x{st}> -> {ttype([w.n, w.k], 'f32')}")
+    f.emit(f"{d} = r2q.dequantize {s}, {a} group_size {g} : tensor<{planes}x{w.n}x{-(-w.k // 8)}xi8>, "
+           f"tensor<{planes}x{w.n}x{-(-w.k // g)}x{st}> -> {ttype([w.n, w.k], 'f32')}")
     if w.orient == "nk":
         return d
     e = f.empty([w.k, w.n], [None, None], "f32")
