@@ -172,12 +172,17 @@ class Checker:
                 return fails, executed
             flags = [x.strip() for x in rows[0].strip("[]").split(",")]
             nums = [x.strip() for x in rows[1].strip("[]").split(",")]
-            for j, fl in enumerate(flags):
+            layer_flags = len(flags) - len(g.exec_chains)
+            for j, fl in enumerate(flags[:layer_flags]):
                 if fl != "1":
                     err_, mag = nums[2 * j], nums[2 * j + 1]
                     lays = [c for c in contractions if c.kind == "layer" and c.entry == j]
                     what = " then ".join(f"{c.form} ({c.weight_kind} weight, {c.n}x{c.k})" for c in lays)
                     fail("numerics", f"@layer{j}, {lays[0].et}: {what}: max|y - ref| = {err_}, max|ref| = {mag}")
+            for j, fl in zip(g.exec_chains, flags[layer_flags:]):
+                if fl != "1":
+                    fail("generator", f"@chain{j}: the traced weight's ops give other values than the generator "
+                                      f"computed ({nums[2 * (layer_flags + g.exec_chains.index(j))]} differ)")
         return fails, executed
 
     @staticmethod

@@ -9,7 +9,7 @@ from .ir import Act, Func, Module, amap, hex_of, idmap, prod, transpose_list, tt
 from .layers import BIAS_MODES, FORMS, FORM_ORIENT, LayerSpec, ROW_FORMS, emit_layer, weight_name
 from .options import choose_options, expect_layer
 from .traced import Chain, make_traced
-from .weights import Weight, weight_arg
+from .weights import Weight, materialize_weight, weight_arg
 
 
 def gen_exec(seed):
@@ -70,7 +70,7 @@ def gen_exec(seed):
             values = exact(weight_values(rng, n, k, pattern, wet), wet)
         elif wkind == "traced":
             traced = Weight(n, k, wet, "traced", orient, None, pattern)
-            traced.chain = Chain(rng, n, k, wet, orient)
+            traced.chain = Chain(rng, wet, orient)
             make_traced(rng, traced, pattern)
             values = traced.values
             e["chain"] = traced.chain
@@ -249,6 +249,11 @@ def gen_exec(seed):
         mainf.emit(f"{okv}, {ev2}, {gv2} = call @close{j}({yv}, {rv}) : ({ly.type}, {ly.type}) -> (i32, f32, f32)")
         oks.append(okv)
         errs += [ev2, gv2]
+    chains = [(j, e) for j, e in enumerate(entries) if e.get("chain") is not None]
+    for j, e in chains:
+        okv, count = check_chain(mod, mainf, j, e)
+        oks.append(okv)
+        errs += [count, count]
     flags, fu = mainf.fresh("flags"), mainf.fresh("fu")
     mainf.emit(f"{flags} = tensor.from_elements {', '.join(oks)} : tensor<{len(oks)}xi32>")
     mainf.emit(f"{fu} = tensor.cast {flags} : tensor<{len(oks)}xi32> to tensor<*xi32>")
@@ -266,4 +271,39 @@ def gen_exec(seed):
     text = mod.text(header(seed, "exec", o, mod))
     g = Generated(seed, "exec", text, o, mod)
     g.exec_layers = sum(1 for c in mod.contractions if c.kind == "layer")
+    g.exec_chains = [j for j, _ in chains]
     return g
+
+
+def check_chain(mod, mainf, j, e):
+    """@chain<j> computes entry j's traced weight with the same ops (no
+    contraction: the pass leaves it alone); @main compares it with the values
+    the generator computed, exactly. Returns the flag (1: equal) and the
+    number of differing elements as f32."""
+    w = Weight(e["n"], e["k"], e["wet"], "traced", e["orient"], e["values"], e["pattern"])
+    w.chain = e["chain"]
+    f = Func(mod, f"chain{j}")
+    f.results = [(materialize_weight(f, w), w.type)]
+    v, expected = mainf.fresh("chain"), mainf.fresh("expected")
+    mainf.emit(f"{v} = call @chain{j}() : () -> {w.type}")
+    mainf.emit(f'{expected} = arith.constant dense<"0x{hex_of(w.stored_values(), w.et)}"> : {w.type}')
+    zero = mainf.fill([], [], "i32", "0")
+    count = mainf.fresh("diff")
+    a, b, o, ne, one, s = (mainf.fresh("t") for _ in range(6))
+    mainf.emit(f"{count} = linalg.generic {{indexing_maps = [{idmap(2)}, {idmap(2)}, {amap(2, [])}], "
+               f'iterator_types = ["reduction", "reduction"]}} ins({v}, {expected} : {w.type}, {w.type}) '
+               f"outs({zero} : tensor<i32>) {{")
+    mainf.emit(f"^bb0({a}: {w.et}, {b}: {w.et}, {o}: i32):")
+    mainf.emit(f"  {ne} = arith.cmpf une, {a}, {b} : {w.et}")
+    mainf.emit(f"  {one} = arith.extui {ne} : i1 to i32")
+    mainf.emit(f"  {s} = arith.addi {o}, {one} : i32")
+    mainf.emit(f"  linalg.yield {s} : i32")
+    mainf.emit("} -> tensor<i32>")
+    n, same, ok, nf = (mainf.fresh(p) for p in ("n", "same", "ok", "nf"))
+    c0 = mainf.scalar("0", "i32")
+    mainf.emit(f"{n} = tensor.extract {count}[] : tensor<i32>")
+    mainf.emit(f"{same} = arith.cmpi eq, {n}, {c0} : i32")
+    mainf.emit(f"{ok} = arith.extui {same} : i1 to i32")
+    mainf.emit(f"{nf} = arith.sitofp {n} : i32 to f32")
+    mod.tags["exec:traced_chain_checked"] += 1
+    return ok, nf

@@ -67,7 +67,7 @@ class Gen(NonlinearMixin, NearMissMixin, BlockMixin):
             w.mark = rng.choice(ARG_MARKS)
             self.mod.tags[f"weight:arg_{w.mark or 'unmarked'}"] += 1
         elif kind == "traced":
-            w.chain = Chain(rng, n, k, et, orient)
+            w.chain = Chain(rng, et, orient)
             make_traced(rng, w, pattern)
             self.mod.tags.update(w.chain.tags())
         return w
@@ -201,6 +201,7 @@ class Generated:
         self.mod = mod
         self.expect_pipeline_error = expect_pipeline_error
         self.exec_layers = 0
+        self.exec_chains = []      # entries whose traced weight @main checks
 
 
 def header(seed, kind, o, mod):

@@ -52,7 +52,7 @@ def round_to(values, et):
 class Chain:
     """How a traced weight is computed (all random choices, drawn up front)."""
 
-    def __init__(self, rng, n, k, et, orient, allow_global=True):
+    def __init__(self, rng, et, orient, allow_global=True):
         self.domain = rng.choice(DOMAINS)
         if self.domain == "half" and et != "f32":
             self.domain = "float"
@@ -71,11 +71,6 @@ class Chain:
         self.extra_k = rng.choice([8, 16, 64, 3, 40])
         self.k_offset = rng.choice([0, self.extra_k, rng.randrange(self.extra_k + 1)])
         self.collapse_axis = rng.choice([0, 1])
-        self.global_name = None
-
-    @property
-    def root_et(self):
-        return {"float": None, "half": "f16"}.get(self.domain, "i8")
 
     def tags(self):
         return [f"traced:{self.domain}", f"traced:{self.storage}", f"traced:{self.shape_op}",
@@ -149,7 +144,6 @@ def make_traced(rng, w, pattern):
     codes, floats = make_codes(rng, chain, rows, cols, w.et, pattern)
     if chain.domain in ("int8", "uint8", "int4", "uint4"):
         floats = dequant_values(rng, chain, codes, rows, cols, w.et)
-    chain.codes = codes
     vals = apply_scale(rng, chain, floats, rows, cols, w.et)
     chain.root_block = codes if codes is not None else floats  # the stored block, before any scaling
     chain.filler_seed = rng.getrandbits(32)
