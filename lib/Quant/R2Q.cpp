@@ -329,4 +329,24 @@ void dequantize(const PackedWeight &weight, float *out, unsigned threads) {
   });
 }
 
+int64_t countVanishedGroups(const MatrixView &weights,
+                            const PackedWeight &weight) {
+  int64_t vanished = 0;
+  std::vector<float> row(weights.cols);
+  for (int64_t r = 0; r < weight.rows; ++r) {
+    weights.loadRow(r, 0, weights.cols, row.data());
+    for (int64_t group = 0; group < weight.groupsPerRow(); ++group) {
+      bool zeroScales = true;
+      for (int plane = 0; plane < weight.planes; ++plane)
+        zeroScales &= weight.scale(plane, r, group) == 0.f;
+      int64_t begin = group * weight.groupSize;
+      int64_t end = std::min(begin + weight.groupSize, weights.cols);
+      vanished +=
+          zeroScales && std::any_of(row.begin() + begin, row.begin() + end,
+                                    [](float w) { return w != 0.f; });
+    }
+  }
+  return vanished;
+}
+
 } // namespace r2q::quant

@@ -25,8 +25,11 @@ int64_t countConstantBytes(ModuleOp module) {
 
 int64_t countLinearLayerWeights(ModuleOp module) {
   int64_t weights = 0;
+  ConstantEvaluator constants(/*maxElements=*/INT64_MAX);
+  WeightRules rules{constants};
   module.walk([&](linalg::LinalgOp op) {
-    if (FailureOr<LinearLayer> layer = matchLinearLayer(op); succeeded(layer))
+    if (FailureOr<LinearLayer> layer = matchLinearLayer(op, rules);
+        succeeded(layer))
       weights += layer->n * layer->k;
   });
   return weights;

@@ -86,6 +86,12 @@ Status quantize(const MatrixView &weights, const Scheme &scheme,
 /// Writes the rows x cols dequantized matrix into `out`.
 void dequantize(const PackedWeight &weight, float *out, unsigned threads = 0);
 
+/// The groups of `weights` that hold a non-zero weight but whose scales in
+/// `weight` (its quantization) are all zero: weights too small for the scale
+/// type, silently decoded as zeros.
+int64_t countVanishedGroups(const MatrixView &weights,
+                            const PackedWeight &weight);
+
 } // namespace r2q::quant
 
 #endif // R2Q_QUANT_R2Q_H

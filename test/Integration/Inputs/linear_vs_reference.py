@@ -6,7 +6,7 @@ Usage: linear_vs_reference.py M N K GROUP_SIZE
 @main runs, on the same random input x and weight W:
   @layer_constant  x * W^T with W a constant (folded to 2-bit by
                    r2q-quantize-linear),
-  @layer_runtime   x * W^T with W an argument (quantized when it runs),
+  @layer_runtime   x * W^T with W an argument marked r2q.weight (quantized when it runs),
   @reference       x * dequant(quantize(W))^T, where dequantize(quantize(W))
                    is folded by --canonicalize through the numerics core and
                    the product stays a float matmul (excluded from
@@ -49,7 +49,7 @@ func.func @layer_constant(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   return %y : tensor<{m}x{n}xf32>
 }}
 
-func.func @layer_runtime(%x: tensor<{m}x{k}xf32>, %w: tensor<{n}x{k}xf32>) -> tensor<{m}x{n}xf32> {{{transpose}
+func.func @layer_runtime(%x: tensor<{m}x{k}xf32>, %w: tensor<{n}x{k}xf32> {{r2q.weight}}) -> tensor<{m}x{n}xf32> {{{transpose}
   %y = {matmul.format(attrs="", m=m, n=n, k=k)}
   return %y : tensor<{m}x{n}xf32>
 }}

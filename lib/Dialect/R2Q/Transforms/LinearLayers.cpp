@@ -118,34 +118,67 @@ bool traceOneStep(Value &value, AffineMap &map,
   return true;
 }
 
-/// Whether `value` can be a weight: a static 2-D float tensor that is a
-/// constant or an argument of the enclosing function.
-bool isWeightSource(Value value) {
+/// A static 2-D float tensor: the shape of every weight.
+bool isMatrix(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
-      !isa<FloatType>(type.getElementType()))
-    return false;
-  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
-    return isa<ElementsAttr>(constant.getValue());
-  auto argument = dyn_cast<BlockArgument>(value);
-  return argument && argument.getOwner()->isEntryBlock() &&
-         isa<FunctionOpInterface>(argument.getOwner()->getParentOp());
+  return type && type.getRank() == 2 && type.hasStaticShape() &&
+         isa<FloatType>(type.getElementType());
 }
 
-/// Traces input `index` of `op` to a weight source; on success `map` takes
-/// the contraction's loops to (row, column) of the source.
-std::optional<WeightSource> traceWeight(linalg::LinalgOp op, unsigned index,
-                                        AffineMap &map) {
+/// An argument of a function's entry block.
+BlockArgument asFunctionArgument(Value value) {
+  auto argument = dyn_cast<BlockArgument>(value);
+  if (!argument || !argument.getOwner()->isEntryBlock() ||
+      !isa<FunctionOpInterface>(argument.getOwner()->getParentOp()))
+    return {};
+  return argument;
+}
+
+/// Where the trace of one operand ended: the weight found, with the map from
+/// the contraction's loops to its (row, column), or why there is none.
+struct TracedOperand {
+  std::optional<WeightSource> source;
+  AffineMap map;
+  std::string whyNot;
+};
+
+/// Traces input `index` of `op` back through element-moving ops and keeps
+/// the furthest weight on the way: a matrix computed from constants or a
+/// marked argument. The furthest, so that layers reading one constant
+/// through transposes of their own share its quantization.
+TracedOperand traceWeight(linalg::LinalgOp op, unsigned index,
+                          const WeightRules &rules) {
   OpOperand *operand = op.getDpsInputOperand(index);
-  WeightSource source;
-  source.value = operand->get();
-  map = op.getMatchingIndexingMap(operand);
-  while (!isWeightSource(source.value) &&
-         traceOneStep(source.value, map, source.chain)) {
+  Value value = operand->get();
+  AffineMap map = op.getMatchingIndexingMap(operand);
+  SmallVector<Operation *> chain;
+  TracedOperand traced;
+  std::string whyNotConstant;
+  auto isWeight = [&](Value candidate) {
+    if (!isMatrix(candidate))
+      return false;
+    if (BlockArgument argument = asFunctionArgument(candidate))
+      return rules.isWeightArgument(argument);
+    return rules.constants.isConstant(candidate, &whyNotConstant);
+  };
+  while (true) {
+    if (isWeight(value)) {
+      traced.source = WeightSource{value, /*transposed=*/false, chain};
+      traced.map = map;
+    }
+    if (!traceOneStep(value, map, chain))
+      break;
   }
-  if (!isWeightSource(source.value))
-    return std::nullopt;
-  return source;
+  if (traced.source)
+    return traced;
+  if (BlockArgument argument = asFunctionArgument(value))
+    traced.whyNot = "argument '" + getArgumentName(argument) +
+                    "' is not marked as a weight";
+  else if (!whyNotConstant.empty())
+    traced.whyNot = whyNotConstant;
+  else
+    traced.whyNot = "it is not a static 2-D float tensor";
+  return traced;
 }
 
 bool mapUsesLoop(AffineMap map, unsigned loop) {
@@ -197,7 +230,22 @@ bool hasFloatElements(Value value) {
 
 } // namespace
 
-FailureOr<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
+bool WeightRules::isWeightArgument(BlockArgument argument) const {
+  auto function = cast<FunctionOpInterface>(argument.getOwner()->getParentOp());
+  if (function.getArgAttr(argument.getArgNumber(), kWeightArgumentAttr))
+    return true;
+  return llvm::is_contained(weightArguments, getArgumentName(argument));
+}
+
+std::string getArgumentName(BlockArgument argument) {
+  auto function = cast<FunctionOpInterface>(argument.getOwner()->getParentOp());
+  return function.getName().str() + ":arg" +
+         std::to_string(argument.getArgNumber());
+}
+
+FailureOr<LinearLayer> matchLinearLayer(linalg::LinalgOp op,
+                                        const WeightRules &rules,
+                                        std::string *whyNot) {
   if (!op.hasPureTensorSemantics() || !linalg::isaContractionOpInterface(op))
     return failure();
   for (OpOperand &operand : op->getOpOperands())
@@ -206,18 +254,25 @@ FailureOr<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
 
   // Constants before arguments, the right-hand operand before the left.
   std::optional<LinearLayer> argumentCandidate;
+  std::string reasons;
   for (unsigned index : {1u, 0u}) {
-    AffineMap weightMap;
-    std::optional<WeightSource> source = traceWeight(op, index, weightMap);
-    if (!source)
+    TracedOperand traced = traceWeight(op, index, rules);
+    if (!traced.source) {
+      reasons = "operand " + std::to_string(index) + ": " + traced.whyNot +
+                (reasons.empty() ? "" : "; ") + reasons;
       continue;
+    }
     LinearLayer layer;
     layer.op = op;
     layer.weightInput = index;
-    layer.weight = *source;
-    if (!classifyLoops(op, weightMap, layer))
+    layer.weight = *traced.source;
+    if (!classifyLoops(op, traced.map, layer)) {
+      reasons = "operand " + std::to_string(index) +
+                ": its indexing does not read it as an N x K weight" +
+                (reasons.empty() ? "" : "; ") + reasons;
       continue;
-    auto sourceType = cast<RankedTensorType>(source->value.getType());
+    }
+    auto sourceType = cast<RankedTensorType>(layer.weight.value.getType());
     layer.n = sourceType.getDimSize(layer.weight.transposed ? 1 : 0);
     layer.k = sourceType.getDimSize(layer.weight.transposed ? 0 : 1);
     if (layer.weight.isConstant())
@@ -227,6 +282,10 @@ FailureOr<LinearLayer> matchLinearLayer(linalg::LinalgOp op) {
   }
   if (argumentCandidate)
     return *argumentCandidate;
+  if (whyNot)
+    *whyNot = "no operand is a weight (a compile-time constant, or an "
+              "argument marked r2q.weight or named in weight-args); " +
+              reasons;
   return failure();
 }
 
@@ -261,10 +320,10 @@ std::string getLayerName(const LinearLayer &layer, unsigned index) {
     if (auto resource =
             dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
       return resource.getRawHandle().getKey().str();
+  if (BlockArgument argument = asFunctionArgument(source))
+    return getArgumentName(argument);
   auto function = op->getParentOfType<FunctionOpInterface>();
   std::string prefix = function ? function.getName().str() : "";
-  if (auto argument = dyn_cast<BlockArgument>(source))
-    return prefix + ":arg" + std::to_string(argument.getArgNumber());
   return prefix + ":linear" + std::to_string(index);
 }
 

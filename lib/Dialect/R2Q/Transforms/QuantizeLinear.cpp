@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -40,16 +41,28 @@ std::string blobPrefix(StringRef layerName) {
   return name;
 }
 
-/// The N x K weight of a constant source as floats: the constant's own data
-/// when it is stored N x K, a transposed copy when it is K x N.
+/// The N x K weight of a constant source as floats: a plain constant's own
+/// data when it is stored N x K, otherwise computed by `constants` and
+/// transposed when it is K x N.
 quant::Status loadRowMajorWeight(const WeightSource &source,
+                                 ConstantEvaluator &constants,
                                  std::vector<float> &storage,
                                  quant::MatrixView &view) {
-  auto constant = source.value.getDefiningOp<arith::ConstantOp>();
-  auto attr = cast<ElementsAttr>(constant.getValue());
   quant::MatrixView raw;
-  if (quant::Status status = viewConstantWeight(attr, storage, raw); !status)
-    return status;
+  auto constant = source.value.getDefiningOp<arith::ConstantOp>();
+  if (constant && isSupportedFloatType(getElementTypeOrSelf(constant))) {
+    auto attr = cast<ElementsAttr>(constant.getValue());
+    if (quant::Status status = viewConstantWeight(attr, storage, raw); !status)
+      return status;
+  } else {
+    std::string error;
+    FailureOr<ConstantTensor> tensor = constants.evaluate(source.value, error);
+    if (failed(tensor))
+      return quant::Status::failure(error);
+    storage.assign(tensor->values.begin(), tensor->values.end());
+    raw = quant::MatrixView::ofFloats(storage.data(), tensor->shape[0],
+                                      tensor->shape[1]);
+  }
   if (!source.transposed) {
     view = raw;
     return quant::Status::success();
@@ -65,18 +78,42 @@ quant::Status loadRowMajorWeight(const WeightSource &source,
 
 /// Erases the ops of `candidates` that are trivially dead, then the producers
 /// of their operands that become so: the float weights and the transposes,
-/// casts and fills that fed them to the replaced contractions.
-void eraseDeadProducers(RewriterBase &rewriter,
-                        ArrayRef<Operation *> candidates) {
+/// casts and fills that fed them to the replaced contractions. Returns the
+/// globals whose constant loads were erased.
+llvm::SetVector<SymbolRefAttr>
+eraseDeadProducers(RewriterBase &rewriter, ArrayRef<Operation *> candidates) {
   llvm::SetVector<Operation *> worklist(candidates.begin(), candidates.end());
+  llvm::SetVector<SymbolRefAttr> loadedGlobals;
   while (!worklist.empty()) {
     Operation *op = worklist.pop_back_val();
     if (!isOpTriviallyDead(op))
       continue;
-    for (Value operand : op->getOperands())
-      if (Operation *producer = operand.getDefiningOp())
-        worklist.insert(producer);
+    // Producers of the op's operands and of the values its regions use.
+    op->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (Operation *producer = operand.getDefiningOp();
+            producer && !op->isAncestor(producer))
+          worklist.insert(producer);
+    });
+    if (auto load = dyn_cast<ml_program::GlobalLoadConstOp>(op))
+      loadedGlobals.insert(load.getGlobalAttr());
     rewriter.eraseOp(op);
+  }
+  return loadedGlobals;
+}
+
+/// Erases the private globals of `symbolTable` among `globals` that nothing
+/// uses any more: float weights whose every layer was quantized.
+void eraseUnusedGlobals(Operation *symbolTable,
+                        ArrayRef<SymbolRefAttr> globals) {
+  if (!symbolTable->hasTrait<OpTrait::SymbolTable>())
+    return;
+  for (SymbolRefAttr name : globals) {
+    auto global = dyn_cast_if_present<ml_program::GlobalOp>(
+        SymbolTable::lookupSymbolIn(symbolTable, name));
+    if (global && global.isPrivate() &&
+        SymbolTable::symbolKnownUseEmpty(global, symbolTable))
+      global.erase();
   }
 }
 
@@ -90,8 +127,10 @@ public:
 
 private:
   /// Rewrites the linear layers of one function; fails if one of them has
-  /// weights that cannot be quantized (the error is emitted).
-  LogicalResult quantizeFunction(mlir::FunctionOpInterface function);
+  /// weights that cannot be quantized (the error is emitted). Adds the
+  /// globals whose loads it erased to `loadedGlobals`.
+  LogicalResult quantizeFunction(mlir::FunctionOpInterface function,
+                                 llvm::SetVector<SymbolRefAttr> &loadedGlobals);
 
   /// Whether the options select this layer; emits a remark when they don't.
   bool isSelected(const LinearLayer &layer, StringRef name) const;
@@ -102,10 +141,19 @@ private:
   FailureOr<QuantizedWeight> foldConstantWeight(RewriterBase &rewriter,
                                                 const LinearLayer &layer,
                                                 StringRef name);
+  /// Quantizes an N x K weight with the pass's scheme, or with f32 scales
+  /// (and a warning) where its scales would underflow to zero in the
+  /// scheme's scale type. Returns the scheme used.
+  FailureOr<SchemeAttr> quantizeWithScheme(const LinearLayer &layer,
+                                           StringRef name,
+                                           const quant::MatrixView &weights,
+                                           quant::PackedWeight &packed);
   QuantizedWeight quantizeAtRunTime(RewriterBase &rewriter,
                                     const LinearLayer &layer, StringRef name);
 
   SchemeAttr scheme;
+  /// Decides which values are compile-time constants; reset per function.
+  std::optional<ConstantEvaluator> constants;
   /// Compiled layer filters, shared by the pass's clones.
   using Regexes = std::vector<llvm::Regex>;
   std::shared_ptr<const Regexes> includeRegexes, excludeRegexes;
@@ -180,17 +228,50 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
   return true;
 }
 
+FailureOr<SchemeAttr>
+QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
+                                       const quant::MatrixView &weights,
+                                       quant::PackedWeight &packed) {
+  quant::Scheme quantScheme = toQuantScheme(scheme);
+  if (quant::Status status = quant::quantize(weights, quantScheme, packed);
+      !status) {
+    layer.op->emitError() << "layer '" << name << "': " << status.message();
+    return failure();
+  }
+  int64_t vanished = quant::countVanishedGroups(weights, packed);
+  if (vanished == 0 || quantScheme.scaleType == quant::FloatType::F32)
+    return scheme;
+  layer.op->emitWarning() << "layer '" << name << "': " << vanished
+                          << " groups of non-zero weights would get all-zero "
+                          << quant::floatTypeName(quantScheme.scaleType)
+                          << " scales (the weights are too small for it); "
+                          << "this layer uses f32 scales";
+  quantScheme.scaleType = quant::FloatType::F32;
+  if (quant::Status status = quant::quantize(weights, quantScheme, packed);
+      !status) {
+    layer.op->emitError() << "layer '" << name << "': " << status.message();
+    return failure();
+  }
+  return SchemeAttr::get(&getContext(), scheme.getGroupSize(),
+                         scheme.getPlanes(), scheme.getMethod(),
+                         Float32Type::get(&getContext()));
+}
+
 FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
     RewriterBase &rewriter, const LinearLayer &layer, StringRef name) {
   std::vector<float> storage;
   quant::MatrixView weights;
-  quant::PackedWeight packed;
-  quant::Scheme quantScheme = toQuantScheme(scheme);
-  if (quant::Status status = loadRowMajorWeight(layer.weight, storage, weights);
-      !status || !(status = quant::quantize(weights, quantScheme, packed))) {
+  if (quant::Status status =
+          loadRowMajorWeight(layer.weight, *constants, storage, weights);
+      !status) {
     layer.op->emitError() << "layer '" << name << "': " << status.message();
     return failure();
   }
+  quant::PackedWeight packed;
+  FailureOr<SchemeAttr> layerScheme =
+      quantizeWithScheme(layer, name, weights, packed);
+  if (failed(layerScheme))
+    return failure();
   if (stats) {
     std::vector<float> reconstruction(packed.rows * packed.cols);
     quant::dequantize(packed, reconstruction.data());
@@ -199,14 +280,15 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, relative error {6:f4}",
-        name, packed.rows, packed.cols, scheme.getGroupSize(),
-        scheme.getPlanes(), quant::bitsPerWeight(quantScheme),
+        name, packed.rows, packed.cols, layerScheme->getGroupSize(),
+        layerScheme->getPlanes(),
+        quant::bitsPerWeight(toQuantScheme(*layerScheme)),
         error.relativeError());
   }
 
   auto [signs, scales] = makePackedWeightData(
-      packed, scheme.getSignsType(layer.n, layer.k),
-      scheme.getScalesType(layer.n, layer.k), blobPrefix(name));
+      packed, layerScheme->getSignsType(layer.n, layer.k),
+      layerScheme->getScalesType(layer.n, layer.k), blobPrefix(name));
   Location loc = layer.weight.value.getLoc();
   return QuantizedWeight{arith::ConstantOp::create(rewriter, loc, signs),
                          arith::ConstantOp::create(rewriter, loc, scales)};
@@ -261,44 +343,60 @@ QuantizeLinearPass::quantizeWeight(RewriterBase &rewriter,
 
 void QuantizeLinearPass::runOnOperation() {
   bool failedLayer = false;
+  llvm::SetVector<SymbolRefAttr> loadedGlobals;
   getOperation()->walk([&](FunctionOpInterface function) {
-    failedLayer |= failed(quantizeFunction(function));
+    failedLayer |= failed(quantizeFunction(function, loadedGlobals));
   });
+  eraseUnusedGlobals(getOperation(), loadedGlobals.getArrayRef());
   if (failedLayer)
     signalPassFailure();
 }
 
-LogicalResult
-QuantizeLinearPass::quantizeFunction(FunctionOpInterface function) {
+LogicalResult QuantizeLinearPass::quantizeFunction(
+    FunctionOpInterface function,
+    llvm::SetVector<SymbolRefAttr> &loadedGlobals) {
   quantized.clear();
+  constants.emplace(maxFoldElements);
+  WeightRules rules{*constants, weightArgs};
   SmallVector<linalg::LinalgOp> contractions;
   function->walk([&](linalg::LinalgOp op) {
     if (linalg::isaContractionOpInterface(op))
       contractions.push_back(op);
   });
 
+  // Every layer is matched before any is rewritten, so the analysis sees the
+  // function as it was.
+  SmallVector<std::pair<LinearLayer, std::string>> layers;
+  for (auto [index, op] : llvm::enumerate(contractions)) {
+    std::string whyNot;
+    FailureOr<LinearLayer> layer = matchLinearLayer(op, rules, &whyNot);
+    if (failed(layer)) {
+      if (!whyNot.empty())
+        op->emitRemark() << "contraction left in float: " << whyNot;
+      continue;
+    }
+    std::string name = getLayerName(*layer, index);
+    if (isSelected(*layer, name))
+      layers.emplace_back(*layer, std::move(name));
+  }
+
   IRRewriter rewriter(&getContext());
   SmallVector<Operation *> maybeDead;
   bool failedLayer = false;
-  for (auto [index, op] : llvm::enumerate(contractions)) {
-    FailureOr<LinearLayer> layer = matchLinearLayer(op);
-    if (failed(layer))
-      continue;
-    std::string name = getLayerName(*layer, index);
-    if (!isSelected(*layer, name))
-      continue;
-    FailureOr<QuantizedWeight> weight = quantizeWeight(rewriter, *layer, name);
+  for (auto &[layer, name] : layers) {
+    FailureOr<QuantizedWeight> weight = quantizeWeight(rewriter, layer, name);
     if (failed(weight)) {
       failedLayer = true;
       continue;
     }
-    for (Value operand : op->getOperands())
+    for (Value operand : layer.op->getOperands())
       if (Operation *producer = operand.getDefiningOp())
         maybeDead.push_back(producer);
-    replaceWithQuantizedMatmul(rewriter, *layer, weight->signs, weight->scales,
+    replaceWithQuantizedMatmul(rewriter, layer, weight->signs, weight->scales,
                                groupSize);
   }
-  eraseDeadProducers(rewriter, maybeDead);
+  loadedGlobals.insert_range(eraseDeadProducers(rewriter, maybeDead));
+  constants.reset();
   return failure(failedLayer);
 }
 

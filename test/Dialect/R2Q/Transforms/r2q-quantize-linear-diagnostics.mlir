@@ -103,7 +103,7 @@ func.func @f64_layer(%x: tensor<2x16xf64>) -> tensor<2x4xf64> {
 // -----
 
 // An f32 weight with f64 activations: r2q.matmul takes f32, f16 and bf16.
-func.func @f64_activation(%x: tensor<2x16xf64>, %w: tensor<4x16xf32>) -> tensor<2x4xf64> {
+func.func @f64_activation(%x: tensor<2x16xf64>, %w: tensor<4x16xf32> {r2q.weight}) -> tensor<2x4xf64> {
   %zero = arith.constant 0.0 : f64
   %o = tensor.empty() : tensor<2x4xf64>
   %acc = linalg.fill ins(%zero : f64) outs(%o : tensor<2x4xf64>) -> tensor<2x4xf64>

@@ -52,7 +52,7 @@
 #map_x = affine_map<(m, n, k) -> (m, k)>
 #map_w = affine_map<(m, n, k) -> (n, k)>
 #map_y = affine_map<(m, n, k) -> (m, n)>
-func.func @layers(%x: tensor<2x128xf32>, %v: tensor<24x128xf32>) -> (tensor<2x16xf32>, tensor<2x64xf32>, tensor<2x8xf32>, tensor<2x24xf32>) {
+func.func @layers(%x: tensor<2x128xf32>, %v: tensor<24x128xf32> {r2q.weight}) -> (tensor<2x16xf32>, tensor<2x64xf32>, tensor<2x8xf32>, tensor<2x24xf32>) {
   %zero = arith.constant 0.0 : f32
   %up_w = arith.constant dense<0.5> : tensor<128x16xf32>
   %down_w = arith.constant dense<-0.25> : tensor<64x128xf32>

@@ -238,12 +238,12 @@ func.func @weight_on_the_left(%xt: tensor<16x3xf32>) -> tensor<5x3xf32> {
 
 // -----
 
-// A weight passed as an argument is quantized when the function runs.
+// An argument marked as a weight is quantized when the function runs.
 // CHECK-LABEL: func.func @argument_weight
-// CHECK-SAME: (%[[X:.*]]: tensor<?x16xf32>, %[[W:.*]]: tensor<4x16xf32>)
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16xf32>, %[[W:.*]]: tensor<4x16xf32> {r2q.weight})
 // CHECK: %[[S:.*]], %[[A:.*]] = r2q.quantize %[[W]] scheme <group_size = 8, planes = 2, method = greedy, scale_type = f32> : tensor<4x16xf32>
 // CHECK: r2q.matmul %[[X]], %[[S]], %[[A]] group_size 8
-func.func @argument_weight(%x: tensor<?x16xf32>, %w: tensor<4x16xf32>) -> tensor<?x4xf32> {
+func.func @argument_weight(%x: tensor<?x16xf32>, %w: tensor<4x16xf32> {r2q.weight}) -> tensor<?x4xf32> {
   %zero = arith.constant 0.0 : f32
   %c0 = arith.constant 0 : index
   %m = tensor.dim %x, %c0 : tensor<?x16xf32>
@@ -259,10 +259,10 @@ func.func @argument_weight(%x: tensor<?x16xf32>, %w: tensor<4x16xf32>) -> tensor
 
 // A K x N argument weight is transposed before it is quantized.
 // CHECK-LABEL: func.func @argument_weight_k_by_n
-// CHECK-SAME: (%[[X:.*]]: tensor<2x16xf32>, %[[W:.*]]: tensor<16x4xf32>)
+// CHECK-SAME: (%[[X:.*]]: tensor<2x16xf32>, %[[W:.*]]: tensor<16x4xf32> {r2q.weight})
 // CHECK: %[[WT:.*]] = linalg.transpose ins(%[[W]] : tensor<16x4xf32>) outs(%{{.*}} : tensor<4x16xf32>) permutation = [1, 0]
 // CHECK: r2q.quantize %[[WT]] scheme
-func.func @argument_weight_k_by_n(%x: tensor<2x16xf32>, %w: tensor<16x4xf32>) -> tensor<2x4xf32> {
+func.func @argument_weight_k_by_n(%x: tensor<2x16xf32>, %w: tensor<16x4xf32> {r2q.weight}) -> tensor<2x4xf32> {
   %zero = arith.constant 0.0 : f32
   %o = tensor.empty() : tensor<2x4xf32>
   %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<2x4xf32>) -> tensor<2x4xf32>

@@ -1,15 +1,20 @@
 //===- LinearLayers.h - Finding linear layers in linalg IR ------*- C++ -*-===//
 //
 // A linear layer is a float contraction y[..., n] = sum_k x[..., k] * w[n][k]
-// whose weight w is a 2-D constant or function argument, possibly reached
-// through ops that only move, broadcast or widen its elements. This is the
-// analysis behind -r2q-quantize-linear, kept apart from the rewrite so other
-// passes (tuning, statistics) can ask the same question.
+// whose weight w is a 2-D tensor computed at compile time from constants, or
+// a function argument the user marked as a weight, possibly reached through
+// ops that only move, broadcast or widen its elements. Anything else, above
+// all a contraction of two activations, is not a linear layer: quantizing an
+// activation by mistake is silent and plausible, the worst failure r2q can
+// have. This is the analysis behind -r2q-quantize-linear, kept apart from the
+// rewrite so other passes (tuning, statistics) can ask the same question.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
 #define R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
+
+#include "r2q/Dialect/R2Q/Transforms/ConstantEvaluation.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
@@ -20,8 +25,8 @@ namespace r2q {
 
 /// The 2-D tensor a contraction's weight operand comes from.
 struct WeightSource {
-  /// A result of an arith.constant or an argument of the function's entry
-  /// block.
+  /// A tensor computed from constants (see ConstantEvaluator), or an argument
+  /// of the function's entry block that is marked as a weight.
   mlir::Value value;
   /// The source is K x N (the contraction reads it transposed); otherwise it
   /// is N x K like a torch.nn.Linear weight.
@@ -32,6 +37,25 @@ struct WeightSource {
 
   bool isConstant() const { return static_cast<bool>(value.getDefiningOp()); }
 };
+
+/// What counts as a weight.
+struct WeightRules {
+  /// Decides which values are compile-time constants.
+  ConstantEvaluator &constants;
+  /// Names (`<function>:arg<i>`) of arguments that are weights besides those
+  /// carrying the `r2q.weight` attribute.
+  llvm::ArrayRef<std::string> weightArguments = {};
+
+  /// Whether `argument`, an argument of a function's entry block, was marked
+  /// as a weight by the user.
+  bool isWeightArgument(mlir::BlockArgument argument) const;
+};
+
+/// The argument attribute that marks a function argument as a weight.
+inline constexpr llvm::StringLiteral kWeightArgumentAttr = "r2q.weight";
+
+/// `<function>:arg<i>`, the name of an entry-block argument of a function.
+std::string getArgumentName(mlir::BlockArgument argument);
 
 /// y[..., n] = init[..., n] + sum_k x[..., k] * w[n][k], found in `op`.
 struct LinearLayer {
@@ -56,8 +80,12 @@ struct LinearLayer {
 
 /// Recognizes `op` as a linear layer. Fails for anything else: non-float or
 /// non-contraction ops, contractions of two activations, several reduction
-/// loops, weights that are not static 2-D constants or arguments.
-mlir::FailureOr<LinearLayer> matchLinearLayer(mlir::linalg::LinalgOp op);
+/// loops, weights that are neither static 2-D tensors computed from constants
+/// nor marked arguments. When `op` is a float contraction that is not a
+/// linear layer, `whyNot` (if given) says why, for a remark.
+mlir::FailureOr<LinearLayer> matchLinearLayer(mlir::linalg::LinalgOp op,
+                                              const WeightRules &rules,
+                                              std::string *whyNot = nullptr);
 
 /// The name filters and remarks use for a layer (see -r2q-quantize-linear).
 /// `index` is the layer's position among the contractions of its function.

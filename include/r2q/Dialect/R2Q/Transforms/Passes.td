@@ -15,19 +15,41 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     the quantized weight. It runs on every function-like op inside the op it
     is scheduled on.
 
-    A weight is an `N x K` (or `K x N`) tensor that is a constant or an
-    argument of the function, reached from the contraction through
-    `linalg.transpose`, `linalg.broadcast` over batch dimensions, unit-dim
-    `tensor.collapse_shape` / `tensor.expand_shape`, `tensor.cast` and
-    element-wise `arith.extf` generics, as Torch-MLIR emits them. `K` is the
-    contraction's single reduction dimension; groups run along `K`. When both
-    operands could be weights, a constant wins over an argument and the
-    right-hand operand over the left.
+    Only weights are quantized, never activations. A weight is a static
+    `N x K` (or `K x N`) float tensor that is either
 
-    Constant weights (`dense` or `dense_resource`) are quantized at compile
-    time by the numerics core: the rewritten function carries packed sign
-    planes and scales, not float weights. Argument weights get an
-    `r2q.quantize` that runs when the function does.
+    * a compile-time constant: an `arith.constant` (`dense`,
+      `dense_resource`, splat) or the value of an immutable
+      `ml_program.global` (`ml_program.global_load_const`), reached through
+      any chain of pure ops r2q can evaluate: `tensor.extract_slice` (a
+      slice of a fused QKV or gate-up matrix), `tensor.collapse_shape` /
+      `expand_shape` (a 3-D weight), `tensor.cast`, `linalg.transpose`,
+      `linalg.broadcast`, and element-wise linalg ops or arith ops on
+      tensors (`w * c`, `w / c`, `arith.extf` of f16 or bf16 weights,
+      int8 or int4 weights dequantized by `arith.sitofp` / `uitofp` with a
+      scale and zero point); the chain is evaluated at compile time (no
+      tensor in it larger than `max-fold-elements`) and the weight it
+      yields is quantized; or
+    * a function argument the user marked as a weight, with the argument
+      attribute `r2q.weight` or the option `weight-args=<function>:arg<i>`;
+      it gets an `r2q.quantize` that runs when the function does.
+
+    The weight may reach the contraction through `linalg.transpose`,
+    `linalg.broadcast` over batch dimensions, unit-dim reshapes,
+    `tensor.cast` and element-wise `arith.extf` generics, as Torch-MLIR emits
+    them. `K` is the contraction's single reduction dimension; groups run
+    along `K`. When both operands are weights, a constant wins over an
+    argument and the right-hand operand over the left. A contraction of two
+    activations (attention scores, `x * x^T`) is never rewritten: every float
+    contraction left alone gets a remark `contraction left in float: ...`
+    saying what each operand is. A weight used by several contractions is
+    quantized once.
+
+    Constant weights are quantized at compile time by the numerics core:
+    the rewritten function carries packed sign planes and scales, not float
+    weights; private `ml_program.global`s left unused are erased. Where f16
+    or bf16 scales would round to zero for groups of non-zero weights (tiny
+    weights), the layer gets f32 scales and a warning.
 
     Before:
 
@@ -84,6 +106,12 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     Option<"stats", "stats", "bool", "false",
            "Emit a remark per layer: shape, group size, bits per weight and "
            "relative reconstruction error">,
+    ListOption<"weightArgs", "weight-args", "std::string",
+               "Function arguments that are weights, as <function>:arg<i> "
+               "(besides those with the r2q.weight attribute)">,
+    Option<"maxFoldElements", "max-fold-elements", "int64_t", "1 << 28",
+           "Largest tensor (in elements) evaluated at compile time on the "
+           "way to a weight; larger producer chains stay in float">,
   ];
   let dependentDialects = [
     "::r2q::R2QDialect",
