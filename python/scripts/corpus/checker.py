@@ -8,6 +8,8 @@ from .nearmiss import MAYBE_REMARK_KINDS
 
 # The remark on a float contraction left alone because no operand is a weight.
 NO_WEIGHT_REMARK = "contraction left in float: "
+# The warning on a constant weight too small for f16 scales.
+F32_FALLBACK_WARNING = "this layer uses f32 scales"
 
 
 CRASH_MARKERS = ("Stack dump", "PLEASE submit a bug report", "Assertion", "LLVM ERROR", "UNREACHABLE",
@@ -124,6 +126,9 @@ class Checker:
             if c.remark and c.remark not in err:
                 fail("remark", f"missing remark \"{c.remark}\"")
         self.check_no_weight_remarks(g, err, fail)
+        fallback = any(c.f32_fallback for c in contractions)
+        if fallback != (F32_FALLBACK_WARNING in err):
+            fail("warning", f"expected {'a' if fallback else 'no'} \"{F32_FALLBACK_WARNING}\" warning")
         for func, arg in unnamed_quantized_arguments(out, g.mod.weight_args):
             fail("activation", f"r2q.quantize of argument {arg} of @{func}, which nobody marked as a weight")
         n_remarks = err.count("' left in float: ")
@@ -193,7 +198,7 @@ class Checker:
         lines = g.text.split("\n")
         remarked = collections.Counter(int(m.group(1)) for m in re.finditer(
             rf"^<stdin>:(\d+):\d+: remark: {NO_WEIGHT_REMARK}", err, re.M))
-        total = sum(1 for l in err.splitlines() if f"remark: {NO_WEIGHT_REMARK}" in l)
+        total = sum(1 for l in err.splitlines() if "remark: " in l and NO_WEIGHT_REMARK in l)
         expected = maybe = 0
         for c in g.mod.contractions:
             line = next(i + 1 for i, l in enumerate(lines) if f'corpus.id = "{c.cid}"' in l)

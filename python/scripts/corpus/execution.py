@@ -9,7 +9,7 @@ from .ir import Act, Func, Module, amap, hex_of, idmap, prod, transpose_list, tt
 from .layers import BIAS_MODES, FORMS, FORM_ORIENT, LayerSpec, ROW_FORMS, emit_layer, weight_name
 from .options import choose_options, expect_layer
 from .traced import Chain, make_traced
-from .weights import Weight, materialize_weight, weight_arg
+from .weights import Weight, materialize_weight, vanishes_in_f16, weight_arg
 
 
 def gen_exec(seed):
@@ -147,6 +147,8 @@ def gen_exec(seed):
                 for sp in specs[1:]:
                     sp.w.ssa, sp.w.argno = w1.ssa, w1.argno
             scheme = o.scheme() if ref else None
+            if ref and o.scale == "f16" and vanishes_in_f16(w1):
+                scheme = (o.group, o.planes, o.method, "f32")  # what the pass falls back to
             done = []
             c = f.next_contraction("reference" if ref else "layer", e["form"])
             y = emit_layer(f, act, specs[0], c, ref=scheme)
@@ -172,7 +174,9 @@ def gen_exec(seed):
                     mod.tags[f"exec_dtype:{T}"] += 1
                     mod.tags[f"exec_weight:{sp.w.kind}"] += 1
                 else:
+                    # Its weight, dequantize(quantize(W)), is no constant the pass evaluates.
                     c.expect = "untouched"
+                    c.no_weight = True
                     c.name = "reference"
             if not ref and variant != "single":
                 mod.tags[f"exec:{variant}"] += 1

@@ -90,6 +90,7 @@ class Contraction:
         self.remark = None          # the "layer '<name>' left in float: ..." remark expected
         self.no_weight = False      # a "contraction left in float: ..." remark expected
         self.weight = None
+        self.f32_fallback = False   # a rewritten layer that gets f32 scales (with a warning) instead of f16
 
 
 class Module:

@@ -3,6 +3,8 @@ min-weights or group-size remark)."""
 
 import re
 
+from .weights import vanishes_in_f16
+
 
 class Options:
     def __init__(self):
@@ -101,3 +103,4 @@ def expect_layer(c, o):
         c.remark = f"layer '{c.name}' left in float: group size {o.group} does not divide K = {c.k}"
     else:
         c.expect = "rewrite"
+        c.f32_fallback = o.scale == "f16" and c.weight is not None and vanishes_in_f16(c.weight)

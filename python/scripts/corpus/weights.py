@@ -78,6 +78,16 @@ def materialize_weight(f, w):
     return v
 
 
+def vanishes_in_f16(w):
+    """Whether w is a constant so small (the "tiny" pattern, ~1e-30) that
+    its f16 scales would all round to zero: r2q-quantize-linear then gives
+    the layer f32 scales with a warning."""
+    if w.kind == "arg" or not w.values:
+        return False
+    largest = max(abs(v) for v in w.values)
+    return 0.0 < largest < 1e-20
+
+
 def weight_arg(f, w):
     """The argument of weight w, marked as w.mark says."""
     w.ssa, w.argno = f.arg(w.type, "{r2q.weight}" if w.mark == "attr" else "")
