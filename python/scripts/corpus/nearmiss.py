@@ -11,8 +11,9 @@ from .nonlinear import binary_body, binary_body_out, unary_body
 # with a "contraction left in float: <reason>" remark.
 NO_WEIGHT_KINDS = ("act_act", "activation_weight", "dynamic_weight_arg", "weight_3d_arg", "mutable_global", "x_xt",
                    "attention_scores")
-# Near-misses the pass may or may not remark on (a constant weight, but two
-# reduction loops).
+# Near-misses with two reduction loops: upstream's contraction interface
+# accepts some of them (depending on unit and static dimensions), and those
+# get the remark; the others are no contraction to the pass.
 MAYBE_REMARK_KINDS = ("two_reductions", "batch_reduce")
 
 
