@@ -17,7 +17,11 @@
 // RUN: r2q-opt %S/fixtures/llama_attn_proj_f32.mlir --r2q-quantize-linear --r2q-cpu-pipeline | FileCheck %s --check-prefix=LLVM
 // RUN: r2q-opt %S/fixtures/mlp2_bf16.mlir --r2q-quantize-linear --r2q-cpu-pipeline | FileCheck %s --check-prefix=LLVM
 
+// No fixture marks an argument as a weight: nothing is quantized at run time
+// (the activation is an argument of every fixture).
+// CHECK-NOT: r2q.quantize
 // CHECK-LABEL: func.func @main
+// CHECK-NOT: r2q.quantize
 // CHECK-NOT: linalg.matmul
 // CHECK-NOT: linalg.batch_matmul
 // ONE-COUNT-1: r2q.matmul
@@ -26,6 +30,7 @@
 // FOUR-COUNT-4: r2q.matmul
 // CHECK-NOT: r2q.matmul
 // CHECK-NOT: linalg.matmul
+// CHECK-NOT: r2q.quantize
 // The 2-D float weights are gone (biases stay); packed sign planes replace
 // them.
 // CHECK: dialect_resources

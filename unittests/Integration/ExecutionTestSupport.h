@@ -12,6 +12,7 @@
 #include "r2q/Runtime/Jit.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace r2q::test {
@@ -37,6 +39,25 @@ inline mlir::DialectRegistry jitRegistry() {
   registerR2QAndUpstream(registry);
   registerJitTranslations(registry);
   return registry;
+}
+
+/// `count` normally distributed values.
+inline std::vector<float> gaussian(size_t count, std::mt19937 &generator,
+                                   float stddev = 1.0f) {
+  std::normal_distribution<float> distribution(0.0f, stddev);
+  std::vector<float> values(count);
+  for (float &value : values)
+    value = distribution(generator);
+  return values;
+}
+
+/// The bytes of `values` as the hex literal of a dense attribute.
+template <typename T> std::string hexLiteral(const std::vector<T> &values) {
+  std::string hex = "\"0x";
+  const auto *bytes = reinterpret_cast<const unsigned char *>(values.data());
+  for (size_t i = 0; i < values.size() * sizeof(T); ++i)
+    hex += llvm::formatv("{0:X-2}", bytes[i]).str();
+  return hex + "\"";
 }
 
 /// Whether every output of a rows x n product is within

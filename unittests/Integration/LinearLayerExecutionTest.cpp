@@ -36,24 +36,6 @@ using namespace r2q;
 
 namespace {
 
-std::vector<float> gaussian(size_t count, std::mt19937 &generator,
-                            float stddev = 1.0f) {
-  std::normal_distribution<float> distribution(0.0f, stddev);
-  std::vector<float> values(count);
-  for (float &value : values)
-    value = distribution(generator);
-  return values;
-}
-
-/// `values` as the hex literal of a dense f32 attribute.
-std::string hexLiteral(const std::vector<float> &values) {
-  std::string hex = "\"0x";
-  const auto *bytes = reinterpret_cast<const unsigned char *>(values.data());
-  for (size_t i = 0; i < values.size() * sizeof(float); ++i)
-    hex += llvm::formatv("{0:X-2}", bytes[i]).str();
-  return hex + "\"";
-}
-
 /// How the float layer is written.
 enum class Form {
   /// linalg.transpose of the N x K weight + linalg.matmul (Torch-MLIR).
@@ -75,7 +57,7 @@ std::string layerSource(Form form, int64_t batch, int64_t m, int64_t n,
   std::string constant =
       llvm::formatv("%w = arith.constant dense<{0}> : tensor<{1}x{2}xf32>\n"
                     "%zero = arith.constant 0.0 : f32\n",
-                    hexLiteral(weight), n, k);
+                    test::hexLiteral(weight), n, k);
   std::string dims = dynamicRows ? "%c0 = arith.constant 0 : index\n"
                                    "%m = tensor.dim %x, %c0 : tensor<?x" +
                                        std::to_string(k) + "xf32>\n"
@@ -213,8 +195,8 @@ struct RandomLayer {
 
   explicit RandomLayer(const Shape &shape) : seed(test::freshSeed()) {
     std::mt19937 generator(seed);
-    weight = gaussian(shape.n * shape.k, generator, 0.05f);
-    input = gaussian(shape.batch * shape.m * shape.k, generator);
+    weight = test::gaussian(shape.n * shape.k, generator, 0.05f);
+    input = test::gaussian(shape.batch * shape.m * shape.k, generator);
   }
 };
 
@@ -341,7 +323,7 @@ TEST_P(RuntimeQuantizeTest, MatchesNumericsCoreBitForBit) {
   const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   std::mt19937 generator(seed);
-  std::vector<float> weight = gaussian(n * k, generator, 0.05f);
+  std::vector<float> weight = test::gaussian(n * k, generator, 0.05f);
 
   mlir::MLIRContext context(test::jitRegistry());
   std::string source = llvm::formatv(R"(

@@ -1,5 +1,36 @@
 // RUN: r2q-opt %s --split-input-file --verify-diagnostics
 
+// r2q.weight marks function arguments that are weights: a unit attribute on
+// a static 2-D float tensor.
+// expected-error @+1 {{'r2q.weight' on argument 0: a weight must be a static 2-D float tensor, got 'tensor<4x16x2xf32>'}}
+func.func @weight_attr_rank(%w: tensor<4x16x2xf32> {r2q.weight}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'r2q.weight' on argument 1: a weight must be a static 2-D float tensor, got 'tensor<?x16xf32>'}}
+func.func @weight_attr_dynamic(%x: tensor<2x16xf32>, %w: tensor<?x16xf32> {r2q.weight}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'r2q.weight' takes no value}}
+func.func @weight_attr_value(%w: tensor<4x16xf32> {r2q.weight = 1 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown r2q argument attribute 'r2q.weights'}}
+func.func @weight_attr_misspelled(%w: tensor<4x16xf32> {r2q.weights}) {
+  return
+}
+
+// -----
+
+
 // expected-error @+1 {{group size must be a positive multiple of 8, got 12}}
 func.func @scheme_group_size() attributes {s = #r2q.scheme<group_size = 12>} { return }
 

@@ -3,6 +3,7 @@
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
 using namespace r2q;
@@ -23,4 +24,29 @@ Operation *R2QDialect::materializeConstant(OpBuilder &builder, Attribute value,
     return arith::ConstantOp::create(builder, loc, type,
                                      cast<TypedAttr>(value));
   return nullptr;
+}
+
+LogicalResult R2QDialect::verifyRegionArgAttribute(Operation *op,
+                                                   unsigned regionIndex,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attribute) {
+  if (attribute.getName() != getWeightArgAttrName())
+    return op->emitError() << "unknown r2q argument attribute '"
+                           << attribute.getName().getValue() << "'";
+  if (!isa<UnitAttr>(attribute.getValue()))
+    return op->emitError() << "'" << getWeightArgAttrName()
+                           << "' takes no value";
+  auto function = dyn_cast<FunctionOpInterface>(op);
+  if (!function || regionIndex != 0)
+    return op->emitError() << "'" << getWeightArgAttrName()
+                           << "' marks arguments of functions only";
+  // A tensor, or the memref it becomes when the function is bufferized.
+  auto type = dyn_cast<ShapedType>(function.getArgumentTypes()[argIndex]);
+  if (!type || !type.hasRank() || type.getRank() != 2 ||
+      !type.hasStaticShape() || !isa<FloatType>(type.getElementType()))
+    return op->emitError() << "'" << getWeightArgAttrName() << "' on argument "
+                           << argIndex
+                           << ": a weight must be a static 2-D float tensor, "
+                           << "got " << function.getArgumentTypes()[argIndex];
+  return success();
 }

@@ -232,7 +232,8 @@ bool hasFloatElements(Value value) {
 
 bool WeightRules::isWeightArgument(BlockArgument argument) const {
   auto function = cast<FunctionOpInterface>(argument.getOwner()->getParentOp());
-  if (function.getArgAttr(argument.getArgNumber(), kWeightArgumentAttr))
+  if (function.getArgAttr(argument.getArgNumber(),
+                          R2QDialect::getWeightArgAttrName()))
     return true;
   return llvm::is_contained(weightArguments, getArgumentName(argument));
 }

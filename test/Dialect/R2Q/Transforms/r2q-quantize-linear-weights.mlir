@@ -10,6 +10,8 @@
 // RUN: r2q-opt %s --split-input-file \
 // RUN:   --r2q-quantize-linear="group-size=8 max-fold-elements=256" 2>&1 >/dev/null \
 // RUN:   | FileCheck %s --check-prefix=BOUND
+// RUN: r2q-opt %s --split-input-file --r2q-quantize-linear="group-size=8" 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=TINY
 
 // An argument is an activation unless the user says otherwise: no
 // r2q.quantize of an unmarked argument, ever.
@@ -275,4 +277,24 @@ func.func @big_chain(%x: tensor<2x16xf32>) -> tensor<2x16xf32> {
   %y = linalg.matmul indexing_maps = [#x_map, #w_map, #y_map]
       ins(%x, %s : tensor<2x16xf32>, tensor<16x16xf32>) outs(%acc : tensor<2x16xf32>) -> tensor<2x16xf32>
   return %y : tensor<2x16xf32>
+}
+
+// -----
+
+// Weights too small for f16 scales (the default) would decode as zeros: the
+// layer gets f32 scales and a warning instead. Row 0 holds the two groups.
+// TINY: warning: layer 'tiny_weights:linear0': 2 groups of non-zero weights would get all-zero f16 scales (the weights are too small for it); this layer uses f32 scales
+// TINY-LABEL: func.func @tiny_weights
+// TINY: r2q.matmul {{.*}} tensor<2x4x2xi8>, tensor<2x4x2xf32>
+func.func @tiny_weights(%x: tensor<2x16xf32>) -> tensor<2x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<[[1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09, 1.0e-09],
+      [0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25],
+      [0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25],
+      [0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25]]> : tensor<4x16xf32>
+  %o = tensor.empty() : tensor<2x4xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<2x4xf32>) -> tensor<2x4xf32>
+  %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : tensor<2x16xf32>, tensor<4x16xf32>) outs(%acc : tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
 }

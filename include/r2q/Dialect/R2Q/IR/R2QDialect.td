@@ -40,10 +40,19 @@ def R2Q_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  let hasRegionArgAttrVerify = 1;
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let extraClassDeclaration = [{
     /// Registers the attributes; defined beside them in R2QAttrs.cpp.
     void registerAttributes();
+
+    /// The unit attribute that marks a function argument as a weight for
+    /// -r2q-quantize-linear: `func.func @f(%x: ..., %w: tensor<NxKxf32>
+    /// {r2q.weight})`. Only marked arguments (or those the pass's
+    /// weight-args option names) are ever quantized.
+    static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
+      return ::llvm::StringLiteral("r2q.weight");
+    }
   }];
 }
 

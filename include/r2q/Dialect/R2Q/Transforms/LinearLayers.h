@@ -51,9 +51,6 @@ struct WeightRules {
   bool isWeightArgument(mlir::BlockArgument argument) const;
 };
 
-/// The argument attribute that marks a function argument as a weight.
-inline constexpr llvm::StringLiteral kWeightArgumentAttr = "r2q.weight";
-
 /// `<function>:arg<i>`, the name of an entry-block argument of a function.
 std::string getArgumentName(mlir::BlockArgument argument);
 
