@@ -89,7 +89,7 @@ class Checker:
         def fail(check, msg, stderr=""):
             tail = ""
             if stderr:
-                snippet = [l for l in stderr.strip().splitlines() if "error" in l or "Assertion" in l
+                snippet = [l for l in stderr.strip().splitlines() if "error:" in l or "Assertion" in l
                            or "LLVM ERROR" in l or "Stack dump" in l] or stderr.strip().splitlines()
                 tail = " | " + " / ".join(snippet[:3])[:400]
             fails.append(f"{check}: {msg}{tail}")

@@ -145,7 +145,7 @@ def gen_exec(seed):
                 weight_arg(f, w1)
                 exec_args.append(("w", w1.shape))
                 for sp in specs[1:]:
-                    sp.w.ssa, sp.w.argno = w1.ssa, w1.argno
+                    sp.w.ssa, sp.w.argno, sp.w.mark = w1.ssa, w1.argno, w1.mark
             scheme = o.scheme() if ref else None
             if ref and o.scale == "f16" and vanishes_in_f16(w1):
                 scheme = (o.group, o.planes, o.method, "f32")  # what the pass falls back to
