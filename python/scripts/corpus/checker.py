@@ -183,7 +183,7 @@ class Checker:
                     err_, mag = nums[2 * j], nums[2 * j + 1]
                     lays = [c for c in contractions if c.kind == "layer" and c.entry == j]
                     what = " then ".join(f"{c.form} ({c.weight_kind} weight, {c.n}x{c.k})" for c in lays)
-                    fail("numerics", f"@layer{j}, {lays[0].et}: {what}: max|y - ref| = {err_}, max|ref| = {mag}")
+                    fail("numerics", f"@layer{j}, {lays[0].et}: {what}: max|y - ref| = {err_}, max(|ref(x)|, |ref(-x)|) = {mag}")
             for j, fl in zip(g.exec_chains, flags[layer_flags:]):
                 if fl != "1":
                     fail("generator", f"@chain{j}: the traced weight's ops give other values than the generator "

@@ -68,8 +68,9 @@ Checks per module (the generator knows which layers must be rewritten):
      function per layer) is compared with the same layer on
      r2q.dequantize(r2q.quantize(W)) with the same scheme (folded by
      --canonicalize, excluded from quantization by its layer name
-     "reference"), 1 when max|y - ref| <= 1e-5 * max|ref| on the f32
-     accumulator; they include traced weights (W computed by the generator
+     "reference"), 1 when max|y - ref| <= 1e-5 * max(|ref(x)|, |ref(-x)|)
+     on the f32 accumulator (ref(-x) makes the bound |bias| + |x W^T| even
+     where the two cancel in ref(x)); they include traced weights (W computed by the generator
      exactly as the ops round), marked argument weights and ragged K;
   6. malformed or bad inputs (truncated text, wrong types, undefined values,
      bad hex, garbage, unknown ops, NaN/Inf weights, overflowing scales, a

@@ -193,20 +193,24 @@ def gen_exec(seed):
         cf = Func(mod, f"close{j}")
         ya, _ = cf.arg(ly.type)
         ra, _ = cf.arg(ly.type)
+        na, _ = cf.arg(ly.type)  # the reference on -x: max(|ref(x)|, |ref(-x)|) = |bias| + |x W^T|
         r = ly.rank
         e0 = cf.fill([], [], "f32")
         e1 = cf.fill([], [], "f32")
         errv, magv = cf.fresh("err"), cf.fresh("mag")
-        a0, a1, a2, a3 = cf.fresh("a"), cf.fresh("b"), cf.fresh("e"), cf.fresh("g")
-        t = [cf.fresh("t") for _ in range(6)]
+        a0, a1, an, a2, a3 = cf.fresh("a"), cf.fresh("b"), cf.fresh("n"), cf.fresh("e"), cf.fresh("g")
+        t = [cf.fresh("t") for _ in range(7)]
         reds = ", ".join(['"reduction"'] * r)
-        cf.emit(f"{errv}, {magv} = linalg.generic {{indexing_maps = [{idmap(r)}, {idmap(r)}, {amap(r, [])}, "
-                f"{amap(r, [])}], iterator_types = [{reds}]}} "
-                f"ins({ya}, {ra} : {ly.type}, {ly.type}) outs({e0}, {e1} : tensor<f32>, tensor<f32>) {{")
-        cf.emit(f"^bb0({a0}: f32, {a1}: f32, {a2}: f32, {a3}: f32):")
+        cf.emit(f"{errv}, {magv} = linalg.generic {{indexing_maps = [{idmap(r)}, {idmap(r)}, {idmap(r)}, "
+                f"{amap(r, [])}, {amap(r, [])}], iterator_types = [{reds}]}} "
+                f"ins({ya}, {ra}, {na} : {ly.type}, {ly.type}, {ly.type}) outs({e0}, {e1} : tensor<f32>, tensor<f32>) "
+                "{")
+        cf.emit(f"^bb0({a0}: f32, {a1}: f32, {an}: f32, {a2}: f32, {a3}: f32):")
         cf.emit(f"  {t[0]} = arith.subf {a0}, {a1} : f32")
         cf.emit(f"  {t[1]} = math.absf {t[0]} : f32")
-        cf.emit(f"  {t[2]} = math.absf {a1} : f32")
+        cf.emit(f"  {t[5]} = math.absf {a1} : f32")
+        cf.emit(f"  {t[6]} = math.absf {an} : f32")
+        cf.emit(f"  {t[2]} = arith.maximumf {t[5]}, {t[6]} : f32")
         cf.emit(f"  {t[3]} = arith.maximumf {a2}, {t[1]} : f32")
         cf.emit(f"  {t[4]} = arith.maximumf {a3}, {t[2]} : f32")
         cf.emit(f"  linalg.yield {t[3]}, {t[4]} : f32, f32")
@@ -221,7 +225,7 @@ def gen_exec(seed):
         cf.emit(f"{oki} = arith.extui {ok} : i1 to i32")
         cf.results = [(oki, "i32"), (ev, "f32"), (gv, "f32")]
         # main: arguments as constants.
-        args, tys = [], []
+        args, neg_args, tys = [], [], []
         lspec.exec_args_conc = {i: e[2] for i, e in enumerate(lspec.exec_args) if len(e) > 2}
         for what, shape, *_ in lspec.exec_args:
             if what == "x":
@@ -237,20 +241,19 @@ def gen_exec(seed):
                 conc = lspec.exec_args_conc[len(args)]
                 vals = act_values(rng, prod(conc))
                 et = "f32"
-            v = mainf.fresh("in")
-            mainf.emit(f'{v} = arith.constant dense<"0x{hex_of(vals, et)}"> : {ttype(conc, et)}')
-            if any(d is None for d in shape):
-                vc = mainf.fresh("dyn")
-                mainf.emit(f"{vc} = tensor.cast {v} : {ttype(conc, et)} to {ttype(shape, et)}")
-                v = vc
+            v = main_input(mainf, vals, conc, shape, et)
             args.append(v)
+            neg_args.append(main_input(mainf, [-x for x in vals], conc, shape, et) if what == "x" else v)
             tys.append(ttype(shape, et))
         yv, rv = mainf.fresh("y"), mainf.fresh("r")
         call_ty = f"({', '.join(tys)}) -> {ly.type}"
         mainf.emit(f"{yv} = call @{lf.name}({', '.join(args)}) : {call_ty}")
         mainf.emit(f"{rv} = call @{rf.name}({', '.join(args)}) : {call_ty}")
+        nv = mainf.fresh("rneg")
+        mainf.emit(f"{nv} = call @{rf.name}({', '.join(neg_args)}) : {call_ty}")
         okv, ev2, gv2 = mainf.fresh("ok"), mainf.fresh("err"), mainf.fresh("mag")
-        mainf.emit(f"{okv}, {ev2}, {gv2} = call @close{j}({yv}, {rv}) : ({ly.type}, {ly.type}) -> (i32, f32, f32)")
+        mainf.emit(f"{okv}, {ev2}, {gv2} = call @close{j}({yv}, {rv}, {nv}) : ({ly.type}, {ly.type}, {ly.type}) "
+                   "-> (i32, f32, f32)")
         oks.append(okv)
         errs += [ev2, gv2]
     chains = [(j, e) for j, e in enumerate(entries) if e.get("chain") is not None]
@@ -277,6 +280,17 @@ def gen_exec(seed):
     g.exec_layers = sum(1 for c in mod.contractions if c.kind == "layer")
     g.exec_chains = [j for j, _ in chains]
     return g
+
+
+def main_input(mainf, vals, conc, shape, et):
+    """A constant argument of @main, cast to the (dynamic) type it is passed as."""
+    v = mainf.fresh("in")
+    mainf.emit(f'{v} = arith.constant dense<"0x{hex_of(vals, et)}"> : {ttype(conc, et)}')
+    if any(d is None for d in shape):
+        vc = mainf.fresh("dyn")
+        mainf.emit(f"{vc} = tensor.cast {v} : {ttype(conc, et)} to {ttype(shape, et)}")
+        v = vc
+    return v
 
 
 def check_chain(mod, mainf, j, e):
