@@ -252,6 +252,7 @@ def gen_general(seed, kind):
         else:
             c.expect = "untouched"
             c.no_weight = c.kind in NO_WEIGHT_KINDS
+    mod.tags["expect:rewrite_ragged_k"] += sum(1 for c in layers if c.expect == "rewrite" and c.k % group)
     # A refined quantization of an argument weight has no lowering.
     err = None
     if o.method == "refined" and any(c.expect == "rewrite" and c.weight_kind == "arg" for c in mod.contractions):

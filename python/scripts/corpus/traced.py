@@ -73,8 +73,8 @@ class Chain:
         self.collapse_axis = rng.choice([0, 1])
 
     def tags(self):
-        return [f"traced:{self.domain}", f"traced:{self.storage}", f"traced:{self.shape_op}",
-                f"traced:scale_{self.scale}"]
+        return [f"traced:{self.domain}", f"traced:{self.storage}", f"traced:{self.shape_op or 'whole'}",
+                f"traced:scale_{self.scale or 'none'}"]
 
 
 def make_codes(rng, chain, rows, cols, et, pattern):
