@@ -13,8 +13,10 @@ corpus="$build/fuzz-corpus"
 crashes="$build/fuzz-crashes"
 mkdir -p "$corpus/opt" "$corpus/quant" "$crashes"
 
-# Seeds: lit inputs split at their // ----- markers, the fixtures, a few
-# byte patterns for the numerics core, and every input that once crashed
+# Seeds: lit inputs split at their // ----- markers, the fixtures, the
+# weight forms of fuzz/seeds/opt/ (traced constants, ml_program globals,
+# marked arguments, activation-only contractions, ragged K), a few byte
+# patterns for the numerics core, and every input that once crashed
 # (fuzz/regressions/).
 python3 - "$root" "$corpus" <<'PY'
 import pathlib, random, struct, sys
@@ -29,6 +31,8 @@ for index, values in enumerate([[rng.gauss(0, 1) for _ in range(64)],
     header = bytes([3, 7, 1, 0, 2, 0, 1, 0])
     (corpus / "quant" / f"seed-{index}").write_bytes(
         header + b"".join(struct.pack("<f", v) for v in values))
+for path in sorted((root / "fuzz" / "seeds" / "opt").glob("*.mlir")):
+    (corpus / "opt" / f"seed-form-{path.name}").write_text(path.read_text())
 for kind in ("opt", "quant"):
     for path in (root / "fuzz" / "regressions" / kind).glob("*"):
         (corpus / kind / f"regression-{path.name}").write_bytes(path.read_bytes())

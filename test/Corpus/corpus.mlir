@@ -1,11 +1,15 @@
 // A generated corpus of linalg-on-tensors modules run through r2q-opt:
 // python/scripts/ir_corpus.py writes 40 modules from a fixed seed (linear
 // layers in every form r2q-quantize-linear matches, in f32, f16 and bf16,
-// with static and dynamic shapes, constant and argument weights, next to
-// non-linear ops and near-misses that must stay in float) and checks that
-// each one parses, is quantized with random options into exactly the
-// expected r2q.matmul ops (with the expected "left in float" remarks, and
-// unchanged when nothing is quantizable, and unchanged by a second run),
+// with static and dynamic shapes and ragged K, constant, traced
+// (sliced, collapsed, scaled, dequantized int8/int4, widened, ml_program
+// globals) and argument weights (marked r2q.weight, named in weight-args,
+// or unmarked and so no weight), next to non-linear ops and near-misses
+// that must stay in float, x . x^T and attention scores among them) and
+// checks that each one parses, is quantized with random options into
+// exactly the expected r2q.matmul ops (with the expected "left in float"
+// remarks, no r2q.quantize of an argument nobody named, unchanged when
+// nothing is quantizable, and unchanged by a second run),
 // lowers with --r2q-cpu-pipeline, and, for a fifth of them, that the
 // compiled quantized layers match their float reference on
 // dequantize(quantize(W)) under mlir-runner. It also feeds r2q-opt a few
