@@ -3,6 +3,7 @@
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
@@ -36,6 +37,10 @@ LogicalResult R2QDialect::verifyRegionArgAttribute(Operation *op,
   if (!isa<UnitAttr>(attribute.getValue()))
     return op->emitError() << "'" << getWeightArgAttrName()
                            << "' takes no value";
+  // The mark has served its purpose once functions are lowered to LLVM
+  // (convert-func-to-llvm copies argument attributes onto pointers).
+  if (isa<LLVM::LLVMFuncOp>(op))
+    return success();
   auto function = dyn_cast<FunctionOpInterface>(op);
   if (!function || regionIndex != 0)
     return op->emitError() << "'" << getWeightArgAttrName()

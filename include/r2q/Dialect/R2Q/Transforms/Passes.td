@@ -400,4 +400,48 @@ def R2QRejectNestedModulesPass
   }];
 }
 
+def R2QLowerMLProgramGlobalsPass
+    : Pass<"r2q-lower-ml-program-globals", "::mlir::ModuleOp"> {
+  let summary = "turn ml_program globals into memref globals for bufferization";
+  let description = [{
+    Torch-MLIR and other exporters may keep weights and state in
+    `ml_program.global`s. `r2q-quantize-linear` quantizes the layers whose
+    weights are immutable globals, but layers it leaves in float (filtered
+    out, too small) and mutable state still read them, and upstream MLIR 22
+    has no bufferization for `ml_program`. This pass, part of
+    `r2q-cpu-pipeline` before One-Shot Bufferize, lowers them:
+
+    * `ml_program.global` with an initial value becomes a `memref.global` of
+      the same name, visibility and value (`constant` when immutable);
+    * `ml_program.global_load_const` becomes `memref.get_global` +
+      `bufferization.to_tensor restrict` (read-only: bufferization copies
+      before any write);
+    * `ml_program.global_load` copies the global into a fresh buffer, so the
+      tensor keeps the value it had when loaded;
+    * `ml_program.global_store` copies the stored tensor into the global.
+
+    A global without an initial value, or of a type other than a static
+    tensor, is reported at the global and the pass fails.
+
+    Before:
+
+    ```mlir
+    ml_program.global private @w(dense<0.5> : tensor<4x16xf32>) : tensor<4x16xf32>
+    %w = ml_program.global_load_const @w : tensor<4x16xf32>
+    ```
+
+    After:
+
+    ```mlir
+    memref.global "private" constant @w : memref<4x16xf32> = dense<0.5>
+    %m = memref.get_global @w : memref<4x16xf32>
+    %w = bufferization.to_tensor %m restrict : memref<4x16xf32> to tensor<4x16xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 #endif // R2Q_DIALECT_R2Q_TRANSFORMS_PASSES_TD
