@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread by default: on a shared 2-core machine a second thread
-# mostly waits (measured 6x slower at batch 1). --threads overrides it.
-if "OPENBLAS_NUM_THREADS" not in os.environ:
+
+def requested_threads(argv: list[str]) -> str:
+    """The value of --threads (N or =N) in argv, "1" when absent."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+        if arg == "--threads" and index + 1 < len(argv):
+            return argv[index + 1]
+    return "1"
+
+
+# BLAS reads its thread count when numpy is first imported, so --threads is
+# looked up before the imports below. One thread by default: on a shared
+# 2-core machine a second OpenBLAS thread mostly waits (a 256-token forward
+# was 6x slower). OPENBLAS_NUM_THREADS, when set, wins.
+if __name__ == "__main__" and "OPENBLAS_NUM_THREADS" not in os.environ:
     import sys as _sys
 
-    _threads = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--threads=")), "1")
-    os.environ["OPENBLAS_NUM_THREADS"] = _threads
-    os.environ.setdefault("OMP_NUM_THREADS", _threads)
+    os.environ["OPENBLAS_NUM_THREADS"] = requested_threads(_sys.argv[1:])
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -57,7 +69,7 @@ def command_info(args):
     text = load_corpus(tok)
     print(json.dumps({
         "gguf": gguf_model.find_gguf_path(),
-        "config": vars(model.config) if hasattr(model.config, "__dict__") else str(model.config),
+        "config": dataclasses.asdict(model.config),
         "linear_layers": len(model.linear_names()),
         "windows": len(text.windows),
         "eval_indices": text.eval_indices(args.windows).tolist(),
@@ -68,8 +80,7 @@ def command_ppl(args):
     model, tok = load(args)
     windows = load_corpus(tok).eval_windows(args.windows)
     rows = []
-    for spec in args.method:
-        quantizer = methods.parse(spec)
+    for spec, quantizer in zip(args.method, args.quantizers):
         start = time.time()
         target = model if quantizer is None else model.with_linear(quantizer)
         quantize_seconds = time.time() - start
@@ -121,7 +132,7 @@ def command_calibrate(args):
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r2q_eval", description=__doc__)
-    p.add_argument("--threads", default="1", help="BLAS threads (default 1; use --threads=N)")
+    p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
     p.add_argument("--layers", type=int, default=None, help="use only the first N blocks (debugging)")
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="model config and the corpus split")
@@ -142,9 +153,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    if args.command == "ppl" and not args.method:
-        args.method = ["float"]
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "ppl":
+        args.method = args.method or ["float"]
+        try:  # Bad specs are reported before the model is loaded.
+            args.quantizers = [methods.parse(spec) for spec in args.method]
+        except ValueError as error:
+            p.error(str(error))
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
      "calibrate": command_calibrate}[args.command](args)
 

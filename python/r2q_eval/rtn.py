@@ -100,6 +100,7 @@ class RtnQuantizer:
 
     def __init__(self, bits: int, group: int, scheme: str = "minmax"):
         check_args(bits, scheme)
+        group_bounds(1, group)  # rejects a group size below 1
         self.bits, self.group, self.scheme = bits, group, scheme
         self.layers = {}  # name -> (weights, storage bits, relative error)
 
