@@ -11,15 +11,22 @@ is the reference. Everything here is numpy in, numpy out:
     f = r2q.compile(text, entry="main")                # callable on arrays
 
 Numerics (lib/Quant):
-  quantize(w, group_size=128, planes=2, method="greedy", scale_type="f16",
-           threads=0) -> QuantizedWeight
+  quantize(w, group_size=128, planes=2, method="greedy", scale_type="f16", *,
+           outliers=0.0, outlier_threshold=0.0, outlier_type="f16",
+           gram=None, diagonal=None, dampening=0.01, threads=0)
+      -> QuantizedWeight
       w: 2-D N x K array of float32, float16 or ml_dtypes.bfloat16, read in
       place when C-contiguous (other layouts are copied). method "greedy" (the
-      paper) or "refined"; scale_type "f16", "bf16" or "f32". The core's
-      errors (a NaN or infinite weight with its row and column, a group size
-      that does not divide K, planes outside 1..4, a scale that overflows the
-      scale type) raise ValueError with the core's message; other dtypes
-      raise TypeError.
+      paper) or "refined"; scale_type "f16", "bf16" or "f32". Dense + sparse
+      R2Q: outliers keeps that fraction of the weights (largest magnitudes)
+      and outlier_threshold every weight above that many RMS of its group,
+      exactly, as f16 or f32 corrections (q.outlier_offsets/columns/values,
+      CSR). Calibration: gram (X^T X of the layer's input, K x K) drives
+      GPTQ-style error feedback on the R2Q lattice, diagonal (its diagonal)
+      importance-weighted scales. The core's errors (a NaN or infinite
+      weight with its row and column, K = 0, planes outside 1..4, a scale
+      that overflows the scale type, bad statistics) raise ValueError with
+      the core's message; other dtypes raise TypeError.
   dequantize(q, threads=0) -> float32 N x K array
   quantize_rtn(w, group_size=128, bits=2, kind="minmax", threads=0)
       -> float32 N x K array: the round-to-nearest baselines ("minmax":

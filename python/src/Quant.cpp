@@ -10,6 +10,7 @@
 
 #include "Bindings.h"
 
+#include "r2q/Quant/Calibration.h"
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/RoundToNearest.h"
 
@@ -115,21 +116,63 @@ py::array readOnlyView(const T *data, std::vector<py::ssize_t> shape,
   return view;
 }
 
-QuantizedWeight quantizeArray(const py::array &weights, int64_t groupSize,
-                              int planes, const std::string &method,
-                              const std::string &scaleType, unsigned threads) {
+FloatType parseOutlierTypeArgument(const std::string &name) {
+  std::optional<FloatType> type = parseFloatType(name);
+  if (type && *type != FloatType::BF16)
+    return *type;
+  throw py::value_error("unknown outlier type '" + name +
+                        "' (expected f16 or f32)");
+}
+
+/// X^T X (K x K) or its diagonal (K) as contiguous float64, or an empty
+/// array for None.
+py::array_t<double> statisticsArray(const py::object &values,
+                                    const char *name) {
+  if (values.is_none())
+    return py::array_t<double>();
+  auto array =
+      py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(
+          values);
+  if (!array)
+    throw py::type_error(std::string("r2q.quantize: ") + name +
+                         " must be a float array");
+  return array;
+}
+
+QuantizedWeight
+quantizeArray(const py::array &weights, int64_t groupSize, int planes,
+              const std::string &method, const std::string &scaleType,
+              double outliers, double outlierThreshold,
+              const std::string &outlierType, const py::object &gram,
+              const py::object &diagonal, double dampening, unsigned threads) {
   WeightArray input = viewWeights(weights, "r2q.quantize");
   QuantizedWeight result;
   result.scheme.groupSize = groupSize;
   result.scheme.planes = planes;
   result.scheme.method = parseMethodArgument(method);
   result.scheme.scaleType = parseScaleTypeArgument(scaleType);
-  QuantizeOptions options;
-  options.threads = threads;
+  result.scheme.outliers = {outliers, outlierThreshold,
+                            parseOutlierTypeArgument(outlierType)};
+  py::array_t<double> gramValues = statisticsArray(gram, "gram");
+  py::array_t<double> diagonalValues = statisticsArray(diagonal, "diagonal");
+  LayerStatistics statistics{
+      {gramValues.data(), static_cast<size_t>(gramValues.size())},
+      {diagonalValues.data(), static_cast<size_t>(diagonalValues.size())}};
+  bool calibrated = !gram.is_none() || !diagonal.is_none();
   Status status = Status::success();
   {
     py::gil_scoped_release release;
-    status = quantize(input.view, result.scheme, result.weight, options);
+    if (calibrated) {
+      CalibrationOptions options;
+      options.threads = threads;
+      options.dampening = dampening;
+      status = quantizeCalibrated(input.view, result.scheme, statistics,
+                                  result.weight, options);
+    } else {
+      QuantizeOptions options;
+      options.threads = threads;
+      status = quantize(input.view, result.scheme, result.weight, options);
+    }
   }
   if (!status)
     raiseValueError(status);
@@ -223,13 +266,44 @@ void defineQuantizedWeight(py::module_ &module) {
                                return std::string(methodName(q.scheme.method));
                              })
       .def_property_readonly(
+          "outlier_offsets",
+          [](py::object self) {
+            const SparseOutliers &outliers =
+                self.cast<QuantizedWeight &>().weight.outliers;
+            return readOnlyView(
+                outliers.rowOffsets.data(),
+                {static_cast<py::ssize_t>(outliers.rowOffsets.size())}, self);
+          },
+          "int32 array N + 1 (CSR row offsets of the outliers; empty when "
+          "there are none)")
+      .def_property_readonly(
+          "outlier_columns",
+          [](py::object self) {
+            const SparseOutliers &outliers =
+                self.cast<QuantizedWeight &>().weight.outliers;
+            return readOnlyView(outliers.columns.data(), {outliers.count()},
+                                self);
+          },
+          "int32 array: the outliers' columns, ascending within a row")
+      .def_property_readonly(
+          "outlier_values",
+          [](py::object self) {
+            const SparseOutliers &outliers =
+                self.cast<QuantizedWeight &>().weight.outliers;
+            return readOnlyView(outliers.values.data(), {outliers.count()},
+                                self);
+          },
+          "float32 array: the corrections that make each outlier exact "
+          "(w_hat = planes + correction), representable in outlier_type")
+      .def_property_readonly(
           "bits_per_weight",
-          [](const QuantizedWeight &q) { return bitsPerWeight(q.scheme); },
-          "bits stored per weight: one per plane plus the scales' share")
+          [](const QuantizedWeight &q) { return q.weight.bitsPerWeight(); },
+          "bits stored per weight, all counted: sign planes (with padding), "
+          "scales and outliers (offsets, columns, values)")
       .def_property_readonly(
           "storage_bytes",
           [](const QuantizedWeight &q) { return q.weight.storageBytes(); },
-          "bytes of signs and scales together, as stored")
+          "bytes of signs, scales and outliers together, as stored")
       .def("__repr__", &describe);
 }
 
@@ -237,15 +311,23 @@ void defineQuantizedWeight(py::module_ &module) {
 
 void init_quant(py::module_ &module) {
   defineQuantizedWeight(module);
-  module.def("quantize", &quantizeArray, py::arg("w"),
-             py::arg("group_size") = 128, py::arg("planes") = 2,
-             py::arg("method") = "greedy", py::arg("scale_type") = "f16",
-             py::arg("threads") = 0u,
-             "R2Q of a 2-D N x K float32/float16/bfloat16 array (groups "
-             "along K); read in place when C-contiguous. Raises ValueError "
-             "with the numerics core's message on NaN, infinities, a group "
-             "size that does not divide K, planes outside 1..4 or a scale "
-             "that overflows scale_type.");
+  module.def(
+      "quantize", &quantizeArray, py::arg("w"), py::arg("group_size") = 128,
+      py::arg("planes") = 2, py::arg("method") = "greedy",
+      py::arg("scale_type") = "f16", py::kw_only(), py::arg("outliers") = 0.0,
+      py::arg("outlier_threshold") = 0.0, py::arg("outlier_type") = "f16",
+      py::arg("gram") = py::none(), py::arg("diagonal") = py::none(),
+      py::arg("dampening") = 0.01, py::arg("threads") = 0u,
+      "R2Q of a 2-D N x K float32/float16/bfloat16 array (groups along K, a "
+      "shorter last group when the group size does not divide K); read in "
+      "place when C-contiguous. outliers (a fraction of the weights, largest "
+      "first) and outlier_threshold (times the RMS of the weight's group) "
+      "keep weights exactly as f16/f32 corrections. gram (the layer input's "
+      "X^T X, K x K) calibrates with error feedback on the R2Q lattice; "
+      "diagonal (its diagonal, K) with importance-weighted scales. Raises "
+      "ValueError with the numerics core's message on NaN, infinities, "
+      "planes outside 1..4, a scale that overflows scale_type, or bad "
+      "statistics.");
   module.def("dequantize", &dequantizeWeight, py::arg("q"),
              py::arg("threads") = 0u,
              "The float32 N x K matrix a QuantizedWeight decodes to.");

@@ -45,7 +45,7 @@ def check_against_numpy(n, k, group_size, planes, scale_type):
     assert np.abs(dequantized - decoded).max() <= 1e-6 * np.abs(w).max(), case
 
     scale_bits = {"f32": 32, "f16": 16, "bf16": 16}[scale_type]
-    assert q.bits_per_weight == planes * (1 + scale_bits / group_size), case
+    assert q.bits_per_weight == 8 * q.storage_bytes / (n * k), case
     assert q.storage_bytes == planes * n * ((k + 7) // 8 + k // group_size * scale_bits // 8), case
     return w, q
 
