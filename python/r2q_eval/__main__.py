@@ -140,8 +140,10 @@ def parser() -> argparse.ArgumentParser:
     ppl = sub.add_parser("ppl", help="perplexity on the evaluation slice")
     ppl.add_argument("--windows", type=int, default=32, help="evaluation windows of 256 tokens")
     ppl.add_argument("--method", action="append", default=None,
-                     help="float or NAME:BITS:G (rtn-minmax, rtn-absmax); repeatable")
+                     help="float or NAME:BITS:G[:outliers=F][:calib=diag|gram] (rtn-minmax, "
+                          "rtn-absmax, r2q-greedy, r2q-refined); repeatable")
     ppl.add_argument("--json", help="write the results (and per-layer errors) here")
+    ppl.add_argument("--calibration", help="directory of `calibrate` (for :calib=...)")
     gen = sub.add_parser("generate", help="greedy decoding with the chat template")
     gen.add_argument("--prompt", default="What is the capital of France?")
     gen.add_argument("--max-new", type=int, default=40)
@@ -158,7 +160,7 @@ def main(argv=None):
     if args.command == "ppl":
         args.method = args.method or ["float"]
         try:  # Bad specs are reported before the model is loaded.
-            args.quantizers = [methods.parse(spec) for spec in args.method]
+            args.quantizers = [methods.parse(spec, args.calibration) for spec in args.method]
         except ValueError as error:
             p.error(str(error))
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,

@@ -1,4 +1,5 @@
-"""Named weight quantizers for the CLI: a spec is ``NAME`` or ``NAME:BITS:G``.
+"""Named weight quantizers for the CLI: a spec is ``float`` or
+``NAME:BITS:G[:KEY=VALUE...]`` (``r2q_methods`` lists the options).
 
 A factory takes (bits, group) and returns a callable ``quantize(name, W) ->
 W_hat`` with ``label`` and ``bits_per_weight()`` (and, optionally, ``layers``:
@@ -8,26 +9,58 @@ name -> (weights, storage bits, relative error)). New methods (R2Q through the
 
 from __future__ import annotations
 
-from . import rtn
+from . import r2q_methods, rtn
+
+
+def rtn_factory(scheme: str):
+    def make(bits, group, outliers=0.0, **context):
+        if outliers:
+            return r2q_methods.RtnWithOutliers(bits, group, scheme, outliers)
+        return rtn.RtnQuantizer(bits, group, scheme)
+    return make
+
+
+def r2q_factory(method: str):
+    def make(planes, group, outliers=0.0, calib=None, calibration_dir=None):
+        return r2q_methods.R2QQuantizer(planes, group, method, outliers, calib,
+                                        calibration_dir)
+    return make
+
 
 FACTORIES = {
-    "rtn-minmax": lambda bits, group: rtn.RtnQuantizer(bits, group, "minmax"),
-    "rtn-absmax": lambda bits, group: rtn.RtnQuantizer(bits, group, "absmax"),
+    "rtn-minmax": rtn_factory("minmax"),
+    "rtn-absmax": rtn_factory("absmax"),
+    "r2q-greedy": r2q_factory("greedy"),
+    "r2q-refined": r2q_factory("refined"),
 }
+
+OPTIONS = {"outliers": float, "calib": str}
 
 
 def register(name: str, factory):
     FACTORIES[name] = factory
 
 
-def parse(spec: str):
+def parse(spec: str, calibration_dir: str | None = None):
     """None for "float", else the quantizer the spec names."""
     if spec == "float":
         return None
     parts = spec.split(":")
-    if len(parts) != 3 or parts[0] not in FACTORIES:
+    if len(parts) < 3 or parts[0] not in FACTORIES:
         raise ValueError(
-            f"bad method '{spec}': expected 'float' or NAME:BITS:G with NAME in "
-            f"{sorted(FACTORIES)} (e.g. rtn-minmax:2:128)"
+            f"bad method '{spec}': expected 'float' or NAME:BITS:G[:KEY=VALUE...] "
+            f"with NAME in {sorted(FACTORIES)} (e.g. rtn-minmax:2:128, "
+            f"r2q-greedy:3:128:outliers=0.005:calib=gram)"
         )
-    return FACTORIES[parts[0]](int(parts[1]), int(parts[2]))
+    options = {}
+    for part in parts[3:]:
+        key, _, value = part.partition("=")
+        if key not in OPTIONS or not value:
+            raise ValueError(f"bad option '{part}' in '{spec}': expected one of "
+                             f"{sorted(OPTIONS)} as KEY=VALUE")
+        options[key] = OPTIONS[key](value)
+    if "calib" in options:
+        if not parts[0].startswith("r2q-"):
+            raise ValueError(f"calib applies to r2q methods only, not '{parts[0]}'")
+        options["calibration_dir"] = calibration_dir
+    return FACTORIES[parts[0]](int(parts[1]), int(parts[2]), **options)

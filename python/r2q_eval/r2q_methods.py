@@ -1,0 +1,106 @@
+"""R2Q rows of the table, through the ``r2q`` module (PYTHONPATH=build/python),
+and outliers for the round-to-nearest baselines.
+
+Specs (``python -m r2q_eval ppl --method SPEC``): ``r2q-greedy:P:G`` and
+``r2q-refined:P:G`` (P planes, group size G), with optional ``:outliers=F``
+(keep the fraction F of each matrix's largest weights exactly, f16
+corrections) and ``:calib=diag|gram`` (activation-aware scales from the
+diagonal of X^T X, or error feedback from the full X^T X; needs
+``--calibration DIR`` from ``python -m r2q_eval calibrate``). ``:outliers=F``
+also applies to ``rtn-minmax`` / ``rtn-absmax``: the same weights are kept
+exactly, zeroed before the groups' ranges are taken, and the same bits are
+counted for them (i32 row offsets, i16 columns, f16 values).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import calibration, rtn
+
+
+def relative_error(w: np.ndarray, w_hat: np.ndarray) -> float:
+    return float(np.linalg.norm(w - w_hat) / max(np.linalg.norm(w), 1e-30))
+
+
+def outlier_mask(w: np.ndarray, fraction: float) -> np.ndarray:
+    """The `fraction` of weights with the largest magnitudes (ties broken in
+    row-major order), as r2q's numerics core selects them."""
+    count = int(round(fraction * w.size))
+    mask = np.zeros(w.size, dtype=bool)
+    if count:
+        order = np.argsort(-np.abs(w).ravel(), kind="stable")
+        mask[order[:count]] = True
+    return mask.reshape(w.shape)
+
+
+def outlier_bits(n: int, k: int, count: int) -> int:
+    """CSR storage: i32 offsets, i16 (K <= 32768) or i32 columns, f16 values."""
+    if count == 0:
+        return 0
+    return 32 * (n + 1) + count * ((16 if k <= 32768 else 32) + 16)
+
+
+class R2QQuantizer:
+    """quantize(name, W) -> W_hat through r2q.quantize / r2q.dequantize,
+    recording weights, stored bits and relative error per layer."""
+
+    def __init__(self, planes: int, group: int, method: str, outliers: float = 0.0,
+                 calib: str | None = None, calibration_dir: str | None = None):
+        import r2q  # Built by the project: PYTHONPATH=build/python.
+
+        if calib not in (None, "diag", "gram"):
+            raise ValueError(f"calib must be diag or gram, got '{calib}'")
+        if calib and not calibration_dir:
+            raise ValueError("calib needs --calibration DIR (python -m r2q_eval calibrate)")
+        self.r2q = r2q
+        self.planes, self.group, self.method = planes, group, method
+        self.outliers, self.calib, self.calibration_dir = outliers, calib, calibration_dir
+        self.layers = {}
+
+    @property
+    def label(self) -> str:
+        label = f"r2q-{self.method} {self.planes}p G={self.group}"
+        if self.outliers:
+            label += f" out={self.outliers:g}"
+        if self.calib:
+            label += f" calib={self.calib}"
+        return label
+
+    def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
+        gram = diagonal = None
+        if self.calib:
+            xtx, diag, _ = calibration.load_layer(self.calibration_dir, name)
+            gram, diagonal = (xtx, None) if self.calib == "gram" else (None, diag)
+        q = self.r2q.quantize(w, group_size=self.group, planes=self.planes,
+                              method=self.method, outliers=self.outliers,
+                              gram=gram, diagonal=diagonal)
+        w_hat = self.r2q.dequantize(q)
+        self.layers[name] = (w.size, 8 * q.storage_bytes, relative_error(w, w_hat))
+        return w_hat
+
+    def bits_per_weight(self) -> float:
+        weights = sum(v[0] for v in self.layers.values())
+        return sum(v[1] for v in self.layers.values()) / max(weights, 1)
+
+
+class RtnWithOutliers(rtn.RtnQuantizer):
+    """Round-to-nearest with the same outliers as R2Q kept exactly."""
+
+    def __init__(self, bits: int, group: int, scheme: str, outliers: float):
+        super().__init__(bits, group, scheme)
+        self.outliers = outliers
+
+    @property
+    def label(self) -> str:
+        return super().label + f" out={self.outliers:g}"
+
+    def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
+        mask = outlier_mask(w, self.outliers)
+        w_hat = rtn.rtn(np.where(mask, 0.0, w).astype(np.float32), self.bits,
+                        self.group, self.scheme)
+        w_hat[mask] = w[mask]
+        bits = rtn.storage_bits(*w.shape, self.bits, self.group, self.scheme)
+        bits += outlier_bits(*w.shape, int(mask.sum()))
+        self.layers[name] = (w.size, bits, relative_error(w, w_hat))
+        return w_hat
