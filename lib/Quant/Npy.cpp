@@ -29,10 +29,14 @@ std::string dictValue(const std::string &header, const std::string &pattern) {
   return "";
 }
 
-} // namespace
+/// What a .npy header says, with `file` positioned at the data.
+struct NpyHeader {
+  std::string descr;
+  std::vector<int64_t> shape;
+};
 
-Status readNpyMatrix(const std::string &path, NpyMatrix &matrix) {
-  std::ifstream file(path, std::ios::binary);
+Status readHeader(const std::string &path, std::ifstream &file,
+                  NpyHeader &result) {
   if (!file)
     return fail(path, "cannot open");
   char magic[8];
@@ -50,29 +54,71 @@ Status readNpyMatrix(const std::string &path, NpyMatrix &matrix) {
   if (!file.read(header.data(), headerLength))
     return fail(path, "truncated header");
 
-  std::string descr = dictValue(header, R"('descr':\s*'([^']*)')");
-  std::string order = dictValue(header, R"('fortran_order':\s*(\w+))");
+  result.descr = dictValue(header, R"('descr':\s*'([^']*)')");
+  if (dictValue(header, R"('fortran_order':\s*(\w+))") != "False")
+    return fail(path, "Fortran-ordered arrays are not supported");
   std::string shape = dictValue(header, R"('shape':\s*\(([^)]*)\))");
+  std::regex dimension(R"(\d+)");
+  for (auto it = std::sregex_iterator(shape.begin(), shape.end(), dimension);
+       it != std::sregex_iterator(); ++it)
+    result.shape.push_back(std::stoll(it->str()));
+  return Status::success();
+}
+
+Status readData(const std::string &path, std::ifstream &file, void *data,
+                size_t bytes) {
+  if (!file.read(static_cast<char *>(data),
+                 static_cast<std::streamsize>(bytes)))
+    return fail(path, "truncated data");
+  return Status::success();
+}
+
+} // namespace
+
+Status readNpyMatrix(const std::string &path, NpyMatrix &matrix) {
+  std::ifstream file(path, std::ios::binary);
+  NpyHeader header;
+  if (Status status = readHeader(path, file, header); !status)
+    return status;
   NpyMatrix result;
-  if (descr == "<f4")
+  if (header.descr == "<f4")
     result.type = FloatType::F32;
-  else if (descr == "<f2")
+  else if (header.descr == "<f2")
     result.type = FloatType::F16;
   else
-    return fail(path, "element type '" + descr + "' is not '<f4' or '<f2'");
-  if (order != "False")
-    return fail(path, "Fortran-ordered arrays are not supported");
-  std::smatch dims;
-  if (!std::regex_match(shape, dims,
-                        std::regex(R"(\s*(\d+)\s*,\s*(\d+)\s*,?\s*)")))
-    return fail(path, "shape (" + shape + ") is not 2-D");
-  result.rows = std::stoll(dims[1]);
-  result.cols = std::stoll(dims[2]);
+    return fail(path,
+                "element type '" + header.descr + "' is not '<f4' or '<f2'");
+  if (header.shape.size() != 2)
+    return fail(path, "the array is not 2-D");
+  result.rows = header.shape[0];
+  result.cols = header.shape[1];
   result.bytes.resize(result.rows * result.cols * byteWidth(result.type));
-  if (!file.read(reinterpret_cast<char *>(result.bytes.data()),
-                 static_cast<std::streamsize>(result.bytes.size())))
-    return fail(path, "truncated data");
+  if (Status status =
+          readData(path, file, result.bytes.data(), result.bytes.size());
+      !status)
+    return status;
   matrix = std::move(result);
+  return Status::success();
+}
+
+Status readNpyFloat64(const std::string &path, std::vector<int64_t> &shape,
+                      std::vector<double> &values) {
+  std::ifstream file(path, std::ios::binary);
+  NpyHeader header;
+  if (Status status = readHeader(path, file, header); !status)
+    return status;
+  if (header.descr != "<f8")
+    return fail(path, "element type '" + header.descr + "' is not '<f8'");
+  int64_t count = 1;
+  for (int64_t size : header.shape)
+    count *= size;
+  std::vector<double> result(count);
+  if (Status status =
+          readData(path, file, result.data(), count * sizeof(double));
+      !status)
+    return status;
+  shape = std::move(header.shape);
+  values = std::move(result);
   return Status::success();
 }
 

@@ -29,6 +29,11 @@ struct NpyMatrix {
 /// Reads a .npy file (format versions 1 to 3) holding a 2-D float matrix.
 Status readNpyMatrix(const std::string &path, NpyMatrix &matrix);
 
+/// Reads a little-endian float64 array of any rank (calibration statistics:
+/// X^T X, its diagonal).
+Status readNpyFloat64(const std::string &path, std::vector<int64_t> &shape,
+                      std::vector<double> &values);
+
 } // namespace r2q::quant
 
 #endif // R2Q_QUANT_NPY_H
