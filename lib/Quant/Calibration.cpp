@@ -155,11 +155,8 @@ void quantizeRowWithFeedback(std::vector<double> &row, int64_t rowIndex,
               : static_cast<float>(1.0 / (upper.at(first + i, first + i) *
                                           upper.at(first + i, first + i)));
     }
-    quantizeGroupGreedy(group.data(), length, planes, scheme.scaleType, scales,
-                        negative.data(), residual.data(), importance.data());
-    if (scheme.method == Method::Refined)
-      refineGroup(group.data(), length, planes, scheme.scaleType, scales,
-                  negative.data(), maxRefineSteps, importance.data());
+    quantizeGroup(group.data(), length, scheme, scales, negative.data(),
+                  residual.data(), importance.data(), maxRefineSteps);
     for (int plane = 0; plane < planes; ++plane)
       packed.scaleRow(plane, rowIndex)[g] = scales[plane];
     // Columns in order: the nearest level, and its error fed forward.

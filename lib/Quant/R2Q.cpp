@@ -189,6 +189,16 @@ void quantizeGroupGreedy(const float *w, int64_t size, int planes,
                                   negative + plane * size, importance);
 }
 
+void quantizeGroup(const float *w, int64_t size, const Scheme &scheme,
+                   float *scales, uint8_t *negative, float *residual,
+                   const float *importance, int maxRefineSteps) {
+  quantizeGroupGreedy(w, size, scheme.planes, scheme.scaleType, scales,
+                      negative, residual, importance);
+  if (scheme.method == Method::Refined)
+    refineGroup(w, size, scheme.planes, scheme.scaleType, scales, negative,
+                maxRefineSteps, importance);
+}
+
 float decodeLevel(int planes, const float *scales, const uint8_t *negative,
                   int64_t stride) {
   float level = 0;
@@ -371,12 +381,8 @@ Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
             importance[offset] = 0.f;
           weighting = importance.data();
         }
-        quantizeGroupGreedy(group.data(), length, planes, scheme.scaleType,
-                            scales, negative.data(), residual.data(),
-                            weighting);
-        if (scheme.method == Method::Refined)
-          refineGroup(group.data(), length, planes, scheme.scaleType, scales,
-                      negative.data(), options.maxRefineSteps, weighting);
+        quantizeGroup(group.data(), length, scheme, scales, negative.data(),
+                      residual.data(), weighting, options.maxRefineSteps);
         codeOutliers(group.data(), length, planes, scales, negative.data(),
                      outlierOffsets, corrections[row]);
         float largestMagnitude = 0;

@@ -73,6 +73,12 @@ int refineGroup(const float *w, int64_t size, int planes, FloatType scaleType,
                 float *scales, uint8_t *negative, int maxSteps = 100,
                 const float *importance = nullptr);
 
+/// A group's code by the scheme's method: greedy, then refined for
+/// Method::Refined.
+void quantizeGroup(const float *w, int64_t size, const Scheme &scheme,
+                   float *scales, uint8_t *negative, float *residual,
+                   const float *importance, int maxRefineSteps);
+
 /// sum_i h_i (w_i - w_hat_i)^2 for a group code.
 double groupSquaredError(const float *w, int64_t size, int planes,
                          const float *scales, const uint8_t *negative,
