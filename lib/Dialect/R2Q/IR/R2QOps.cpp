@@ -119,10 +119,24 @@ LogicalResult MatmulOp::verify() {
              << dim << " of the result is " << out << " but the input's is "
              << in;
   }
-  return verifyPackedWeight([&] { return emitOpError(); }, getSigns().getType(),
-                            getScales().getType(), getGroupSize(),
-                            resultType.getDimSize(rank - 1),
-                            inputType.getDimSize(rank - 1));
+  auto emitError = [&] { return emitOpError(); };
+  int64_t n = resultType.getDimSize(rank - 1);
+  int64_t k = inputType.getDimSize(rank - 1);
+  if (failed(verifyPackedWeight(emitError, getSigns().getType(),
+                                getScales().getType(), getGroupSize(), n, k)))
+    return failure();
+  Value offsets = getOutlierOffsets(), columns = getOutlierColumns();
+  Value values = getOutlierValues();
+  if (!offsets && !columns && !values)
+    return success();
+  if (!offsets || !columns || !values)
+    return emitOpError("takes all three outlier operands (offsets, columns, "
+                       "values) or none");
+  if (ShapedType::isDynamic(n))
+    n = getSigns().getType().getDimSize(1);
+  return verifyOutliers(emitError, cast<RankedTensorType>(offsets.getType()),
+                        cast<RankedTensorType>(columns.getType()),
+                        cast<RankedTensorType>(values.getType()), n, k);
 }
 
 #define GET_OP_CLASSES
