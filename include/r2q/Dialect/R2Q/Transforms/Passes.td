@@ -339,7 +339,10 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
     alone. An `r2q.layer` name stays on the call and does not make a kernel
     distinct. Kernels are named
     `r2q_matmul_<N>x<K>_g<G>`, with a counter appended when several kernels
-    share a shape.
+    share a shape. The outliers of dense + sparse R2Q are call operands too;
+    their number differs from layer to layer, so their columns and values
+    are cast to a dynamic size (`tensor.cast` to `tensor<?x...>`) at the
+    call and layers of one shape still share one kernel.
 
     Before:
 
@@ -376,7 +379,8 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
     }
     ```
   }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def R2QRejectNestedModulesPass
