@@ -263,11 +263,7 @@ INSTANTIATE_TEST_SUITE_P(
 /// of spread 0.02. With f32 corrections it survives quantization exactly:
 /// that row's output is x * W exactly (1e-5 relative), through every
 /// lowering strategy.
-class SuperWeightTest : public ::testing::TestWithParam<Case> {
-protected:
-  SuperWeightTest() { context.appendDialectRegistry(test::jitRegistry()); }
-  mlir::MLIRContext context;
-};
+class SuperWeightTest : public OutlierExecutionTest {};
 
 TEST_P(SuperWeightTest, SurvivesExactly) {
   const Case c = GetParam();
