@@ -161,8 +161,15 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
+    SmallVector<MatmulOp> matmuls = outlinableMatmuls(getOperation());
+    // Constant outliers are checked while they are still constants; in a
+    // kernel they are arguments.
+    if (llvm::any_of(matmuls, [](MatmulOp op) {
+          return failed(op.verifyConstantOutliers());
+        }))
+      return signalPassFailure();
     KernelOutliner outliner;
-    for (MatmulOp op : outlinableMatmuls(getOperation()))
+    for (MatmulOp op : matmuls)
       outliner.outline(op);
   }
 };

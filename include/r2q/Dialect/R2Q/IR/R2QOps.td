@@ -168,7 +168,11 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     static or dynamic. `S[n][columns[j]] = values[j]` for `j` in row `n`'s
     range and zero elsewhere. Weights kept this way (the rare large weights
     of real LLMs) are exact: the decoded weight plus its correction is the
-    original value in the corrections' type.
+    original value in the corrections' type. The verifier checks types and
+    sizes; `r2q-outline-kernels` and `convert-r2q-to-linalg` check the
+    contents of constant offsets and columns (from 0 to `nnz`, never
+    decreasing, columns ascending within a row and below `K`) before they
+    lower the op.
 
     Example:
 
@@ -212,6 +216,12 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
   let extraClassDeclaration = [{
     /// Whether the op carries the sparse part (all three outlier operands).
     bool hasOutliers() { return getOutlierOffsets() != nullptr; }
+    /// Checks the contents of constant outlier offsets and columns (the
+    /// verifier checks only their types): offsets from 0 to nnz, never
+    /// decreasing, columns ascending within a row and below K. Run by the
+    /// passes that lower the op, before anything reads them; outliers only
+    /// known at run time are the producer's contract.
+    ::mlir::LogicalResult verifyConstantOutliers();
   }];
   let hasVerifier = 1;
 }
