@@ -6,8 +6,10 @@
 // (r2q-quantize-linear + r2q-cpu-pipeline), the same without the vector GEMV
 // (vector-gemv=false: the linalg decoding), OpenBLAS on one thread, and the
 // floor set by this machine's single-thread read bandwidth for the bytes of
-// weights each must read. Prints medians and their ratios, and checks both
-// r2q outputs against the numerics core. Layer names given as arguments
+// weights each must read, and dense + sparse r2q (outliers=0.005: the 0.5%
+// largest weights kept as f16 corrections, their bits counted). Prints
+// medians and their ratios, and checks the r2q outputs against the numerics
+// core. Layer names given as arguments
 // restrict the run to those layers (`r2q-bench-linear smol.up`).
 //
 //===----------------------------------------------------------------------===//
@@ -118,12 +120,14 @@ int main(int argc, char **argv) {
   std::printf("floor = bytes of weights / bandwidth (f32: 4 B/weight; r2q: "
               "its packed constants)\n\n");
   std::printf("`r2q linalg` is r2q without the vector GEMV "
-              "(r2q-cpu-pipeline{vector-gemv=false}), from the same run\n\n");
-  std::printf("%-10s %11s %5s | %9s %9s %10s %9s | %9s %9s | %10s %10s | "
-              "%s\n",
+              "(r2q-cpu-pipeline{vector-gemv=false}), `+outl` r2q with "
+              "outliers=0.005 (its bits per weight in `outl bpw`), from the "
+              "same run\n\n");
+  std::printf("%-10s %11s %5s | %9s %9s %10s %9s %9s | %9s %9s %8s | %10s "
+              "%10s | %s\n",
               "layer", "N x K", "batch", "float ms", "r2q ms", "r2q linalg",
-              "BLAS ms", "r2q/flt", "r2q/BLAS", "r2q/floor", "flt/floor",
-              "check");
+              "+outl ms", "BLAS ms", "r2q/flt", "r2q/BLAS", "outl bpw",
+              "r2q/floor", "flt/floor", "check");
 
   const Layer layers[] = {{"attn.q", 4096, 4096},
                           {"mlp.up", 11008, 4096},
@@ -159,13 +163,19 @@ int main(int argc, char **argv) {
         compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
                 "r2q-quantize-linear,r2q-cpu-pipeline{vector-gemv=false}",
                 &linalgBytes);
+    int64_t outlierBytes = 0;
+    auto outlierLayer = compile(
+        context, layerSource(n, k, /*constantWeight=*/true), &weight,
+        "r2q-quantize-linear{outliers=0.005},r2q-cpu-pipeline", &outlierBytes);
     auto floatLayer =
         compile(context, layerSource(n, k, /*constantWeight=*/false), nullptr,
                 "r2q-cpu-pipeline", &floatBytes);
-    quant::PackedWeight packed;
-    if (!quant::quantize(quant::MatrixView::ofFloats(weight.data(), n, k),
-                         quant::Scheme{}, packed)
-             .ok())
+    quant::PackedWeight packed, packedWithOutliers;
+    quant::Scheme outlierScheme;
+    outlierScheme.outliers.fraction = 0.005;
+    auto weightView = quant::MatrixView::ofFloats(weight.data(), n, k);
+    if (!quant::quantize(weightView, quant::Scheme{}, packed).ok() ||
+        !quant::quantize(weightView, outlierScheme, packedWithOutliers).ok())
       return 1;
 
     for (int64_t batch : {1, 16}) {
@@ -176,7 +186,7 @@ int main(int argc, char **argv) {
       w.data() = transposed;
       auto xDescriptor = x.descriptor();
       auto wDescriptor = w.descriptor();
-      std::vector<float> r2qOutput, linalgOutput;
+      std::vector<float> r2qOutput, linalgOutput, outlierOutput;
       auto runner = [&](JitModule &layer, std::vector<float> &output) {
         return [&] {
           StridedMemRefType<float, 2> result{};
@@ -206,25 +216,31 @@ int main(int argc, char **argv) {
       double r2qSeconds = medianSeconds(runner(*r2qLayer, r2qOutput), 9);
       double linalgSeconds =
           medianSeconds(runner(*linalgLayer, linalgOutput), 9);
+      double outlierSeconds =
+          medianSeconds(runner(*outlierLayer, outlierOutput), 9);
       double blasSeconds = medianSeconds(runBlas, 9);
 
-      std::vector<double> expected(batch * n);
+      std::vector<double> expected(batch * n), expectedOutliers(batch * n);
       quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
+      quant::referenceMatmul(x.data().data(), batch, packedWithOutliers,
+                             expectedOutliers.data());
       double worst = 0, scale = 0;
       for (size_t i = 0; i < expected.size(); ++i) {
         worst = std::max({worst, std::fabs(r2qOutput[i] - expected[i]),
-                          std::fabs(linalgOutput[i] - expected[i])});
+                          std::fabs(linalgOutput[i] - expected[i]),
+                          std::fabs(outlierOutput[i] - expectedOutliers[i])});
         scale = std::max(scale, std::fabs(expected[i]));
       }
       double r2qFloor = r2qBytes / bandwidth;
       double floatFloor = 4.0 * n * k / bandwidth;
       std::printf(
-          "%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %10.3f %9.3f | %8.2fx "
-          "%8.2fx | %9.1fx %9.1fx | %s\n",
+          "%-10s %5lldx%-5lld %5lld | %9.3f %9.3f %10.3f %9.3f %9.3f | %8.2fx "
+          "%8.2fx %8.3f | %9.1fx %9.1fx | %s\n",
           layer.name, static_cast<long long>(n), static_cast<long long>(k),
           static_cast<long long>(batch), floatSeconds * 1e3, r2qSeconds * 1e3,
-          linalgSeconds * 1e3, blasSeconds * 1e3, r2qSeconds / floatSeconds,
-          r2qSeconds / blasSeconds, r2qSeconds / r2qFloor,
+          linalgSeconds * 1e3, outlierSeconds * 1e3, blasSeconds * 1e3,
+          r2qSeconds / floatSeconds, r2qSeconds / blasSeconds,
+          8.0 * outlierBytes / (n * k), r2qSeconds / r2qFloor,
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
     }
   }

@@ -14,12 +14,15 @@
 //    whatever M is.
 //
 // Both accumulate in f32 with reductions marked reassoc (vectorizable); a
-// f16/bf16 result is rounded at the end.
+// f16/bf16 result is rounded at the end. The outliers of dense + sparse R2Q,
+// if any, are added to either strategy's f32 product by one shared step
+// (SparseProduct.h) before that rounding.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Decoding.h"
 #include "Matvec.h"
+#include "SparseProduct.h"
 #include "TensorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
@@ -248,6 +251,12 @@ struct MatmulToLinalg : OpConversionPattern<MatmulOp> {
                     })
                     .getResult(0);
     }
+    if (op.hasOutliers())
+      product = addSparseProduct(rewriter, loc, x,
+                                 OutlierOperands{adaptor.getOutlierOffsets(),
+                                                 adaptor.getOutlierColumns(),
+                                                 adaptor.getOutlierValues()},
+                                 product);
     Value result =
         convertTensor(rewriter, loc, product, resultType.getElementType());
     rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, result);

@@ -56,6 +56,14 @@ public:
     });
     if (unsupported.wasInterrupted())
       return signalPassFailure();
+    // The sparse product reads x[..., columns[j]] for the offsets' ranges:
+    // constant outliers must stay in bounds.
+    WalkResult badOutliers = getOperation()->walk([](MatmulOp op) {
+      return failed(op.verifyConstantOutliers()) ? WalkResult::interrupt()
+                                                 : WalkResult::advance();
+    });
+    if (badOutliers.wasInterrupted())
+      return signalPassFailure();
 
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);

@@ -384,3 +384,52 @@ func.func @quantize_without_scheme(%w: tensor<16x128xf32>) {
   %s, %a = "r2q.quantize"(%w) : (tensor<16x128xf32>) -> (tensor<2x16x16xi8>, tensor<2x16x1xf16>)
   return
 }
+
+// -----
+
+func.func @matmul_outlier_offsets(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>, %o: tensor<16xi32>, %c: tensor<9xi16>, %v: tensor<9xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op outlier offsets must have N + 1 entries: expected 17, got 16}}
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<16xi32>, tensor<9xi16>, tensor<9xf16>) -> tensor<3x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_outlier_lengths(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>, %o: tensor<17xi32>, %c: tensor<9xi16>, %v: tensor<8xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op outlier values must have one entry per outlier column: expected 9, got 8}}
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<9xi16>, tensor<8xf16>) -> tensor<3x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_outlier_i16_columns(%x: tensor<1x32776xf32>, %s: tensor<1x4x4097xi8>, %a: tensor<1x4x4097xf32>, %o: tensor<5xi32>, %c: tensor<?xi16>, %v: tensor<?xf32>) {
+  // expected-error @+1 {{'r2q.matmul' op outlier columns must be i32 when K > 32768 (i16 holds columns up to 32767), got K = 32776}}
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 8 : tensor<1x32776xf32>, tensor<1x4x4097xi8>, tensor<1x4x4097xf32>, outliers(tensor<5xi32>, tensor<?xi16>, tensor<?xf32>) -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_outlier_value_type(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>, %o: tensor<17xi32>, %c: tensor<9xi16>, %v: tensor<9xbf16>) {
+  // expected-error @+1 {{'r2q.matmul' op operand #5 must be 1D tensor of 16-bit float or 32-bit float values, but got 'tensor<9xbf16>'}}
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<9xi16>, tensor<9xbf16>) -> tensor<3x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_outlier_column_type(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>, %o: tensor<17xi32>, %c: tensor<9xi64>, %v: tensor<9xf16>) {
+  // expected-error @+1 {{'r2q.matmul' op operand #4 must be 1D tensor of 16-bit signless integer or 32-bit signless integer values, but got 'tensor<9xi64>'}}
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<9xi64>, tensor<9xf16>) -> tensor<3x16xf32>
+  return
+}
+
+// -----
+
+// The generic form can name some outlier operands but not all.
+func.func @matmul_outliers_partial(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>, %o: tensor<17xi32>) {
+  // expected-error @+1 {{'r2q.matmul' op takes all three outlier operands (offsets, columns, values) or none}}
+  %y = "r2q.matmul"(%x, %s, %a, %o) <{group_size = 32 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, tensor<17xi32>) -> tensor<3x16xf32>
+  return
+}

@@ -94,3 +94,16 @@ func.func @ragged_k_not_multiple_of_8(%x: tensor<3x13xf32>, %w: tensor<5x13xf32>
   %y = r2q.matmul %x, %s, %a group_size 8 : tensor<3x13xf32>, tensor<1x5x2xi8>, tensor<1x5x2xf16> -> tensor<3x5xf32>
   return %d, %y : tensor<5x13xf32>, tensor<3x5xf32>
 }
+
+// Dense + sparse R2Q: the outliers' CSR operands, static and dynamic counts.
+// CHECK-LABEL: func.func @matmul_outliers
+// CHECK-SAME: (%[[X:.*]]: tensor<3x100xf32>, %[[S:.*]]: tensor<2x16x13xi8>, %[[A:.*]]: tensor<2x16x4xf16>, %[[O:.*]]: tensor<17xi32>, %[[C:.*]]: tensor<9xi16>, %[[V:.*]]: tensor<9xf16>, %[[CD:.*]]: tensor<?xi32>, %[[VD:.*]]: tensor<?xf32>)
+func.func @matmul_outliers(%x: tensor<3x100xf32>, %s: tensor<2x16x13xi8>, %a: tensor<2x16x4xf16>,
+                           %o: tensor<17xi32>, %c: tensor<9xi16>, %v: tensor<9xf16>,
+                           %cd: tensor<?xi32>, %vd: tensor<?xf32>) -> (tensor<3x16xf32>, tensor<3x16xf32>) {
+  // CHECK: r2q.matmul %[[X]], %[[S]], %[[A]] outliers(%[[O]], %[[C]], %[[V]]) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<9xi16>, tensor<9xf16>) -> tensor<3x16xf32>
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c, %v) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<9xi16>, tensor<9xf16>) -> tensor<3x16xf32>
+  // CHECK: r2q.matmul %[[X]], %[[S]], %[[A]] outliers(%[[O]], %[[CD]], %[[VD]]) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<?xi32>, tensor<?xf32>) -> tensor<3x16xf32>
+  %z = r2q.matmul %x, %s, %a outliers(%o, %cd, %vd) group_size 32 : tensor<3x100xf32>, tensor<2x16x13xi8>, tensor<2x16x4xf16>, outliers(tensor<17xi32>, tensor<?xi32>, tensor<?xf32>) -> tensor<3x16xf32>
+  return %y, %z : tensor<3x16xf32>, tensor<3x16xf32>
+}

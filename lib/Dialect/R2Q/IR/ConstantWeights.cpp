@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <cstring>
 #include <vector>
 
 using namespace mlir;
@@ -212,6 +213,50 @@ makePackedWeightData(const quant::PackedWeight &weight, ShapedType signsType,
                            (blobPrefix + "_signs").str()),
           makeConstantData(scalesType, asChars(scaleBytes),
                            (blobPrefix + "_scales").str())};
+}
+
+namespace {
+
+/// The little-endian bytes of `values`, each narrowed to IntType.
+template <typename IntType>
+std::vector<char> integerBytes(const std::vector<int32_t> &values) {
+  std::vector<char> bytes(values.size() * sizeof(IntType));
+  for (size_t i = 0; i < values.size(); ++i) {
+    IntType value = static_cast<IntType>(values[i]);
+    std::memcpy(&bytes[i * sizeof(IntType)], &value, sizeof(IntType));
+  }
+  return bytes;
+}
+
+} // namespace
+
+OutlierData makeOutlierData(MLIRContext *context,
+                            const quant::SparseOutliers &outliers, int64_t cols,
+                            StringRef blobPrefix) {
+  auto vector = [](int64_t size, Type elementType) {
+    return RankedTensorType::get({size}, elementType);
+  };
+  int64_t count = outliers.count();
+  bool narrowColumns = quant::SparseOutliers::columnBytes(cols) == 2;
+  std::vector<char> columnBytes = narrowColumns
+                                      ? integerBytes<int16_t>(outliers.columns)
+                                      : integerBytes<int32_t>(outliers.columns);
+  std::vector<uint8_t> valueBytes =
+      quant::encodeScales(outliers.values, outliers.valueType);
+  Type valueType = toMlirFloatType(context, outliers.valueType);
+  return {
+      makeConstantData(vector(static_cast<int64_t>(outliers.rowOffsets.size()),
+                              IntegerType::get(context, 32)),
+                       integerBytes<int32_t>(outliers.rowOffsets),
+                       (blobPrefix + "_outlier_offsets").str()),
+      makeConstantData(
+          vector(count, IntegerType::get(context, narrowColumns ? 16 : 32)),
+          columnBytes, (blobPrefix + "_outlier_columns").str()),
+      makeConstantData(
+          vector(count, valueType),
+          ArrayRef<char>(reinterpret_cast<const char *>(valueBytes.data()),
+                         valueBytes.size()),
+          (blobPrefix + "_outlier_values").str())};
 }
 
 } // namespace r2q

@@ -8,7 +8,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace r2q;
@@ -119,10 +122,98 @@ LogicalResult MatmulOp::verify() {
              << dim << " of the result is " << out << " but the input's is "
              << in;
   }
-  return verifyPackedWeight([&] { return emitOpError(); }, getSigns().getType(),
-                            getScales().getType(), getGroupSize(),
-                            resultType.getDimSize(rank - 1),
-                            inputType.getDimSize(rank - 1));
+  auto emitError = [&] { return emitOpError(); };
+  int64_t n = resultType.getDimSize(rank - 1);
+  int64_t k = inputType.getDimSize(rank - 1);
+  if (failed(verifyPackedWeight(emitError, getSigns().getType(),
+                                getScales().getType(), getGroupSize(), n, k)))
+    return failure();
+  Value offsets = getOutlierOffsets(), columns = getOutlierColumns();
+  Value values = getOutlierValues();
+  if (!offsets && !columns && !values)
+    return success();
+  if (!offsets || !columns || !values)
+    return emitOpError("takes all three outlier operands (offsets, columns, "
+                       "values) or none");
+  if (ShapedType::isDynamic(n))
+    n = getSigns().getType().getDimSize(1);
+  return verifyOutliers(emitError, cast<RankedTensorType>(offsets.getType()),
+                        cast<RankedTensorType>(columns.getType()),
+                        cast<RankedTensorType>(values.getType()), n, k);
+}
+
+namespace {
+
+/// The integers of a constant 1-D tensor of i16 or i32 (dense, splat or
+/// dense_resource), or nullopt when `value` is not a readable constant.
+std::optional<std::vector<int64_t>> constantIntegers(Value value) {
+  ElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  auto type = cast<ShapedType>(attr.getType());
+  if (!type.hasStaticShape())
+    return std::nullopt;
+  int64_t count = type.getNumElements();
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr); dense && dense.isSplat())
+    return std::vector<int64_t>(count,
+                                dense.getSplatValue<APInt>().getSExtValue());
+  std::optional<ArrayRef<char>> data = getContiguousData(attr);
+  if (!data)
+    return std::nullopt;
+  std::vector<int64_t> values(count);
+  bool narrow = type.getElementTypeBitWidth() == 16;
+  for (int64_t i = 0; i < count; ++i) {
+    if (narrow) {
+      int16_t element;
+      std::memcpy(&element, data->data() + 2 * i, 2);
+      values[i] = element;
+    } else {
+      int32_t element;
+      std::memcpy(&element, data->data() + 4 * i, 4);
+      values[i] = element;
+    }
+  }
+  return values;
+}
+
+} // namespace
+
+LogicalResult MatmulOp::verifyConstantOutliers() {
+  if (!hasOutliers())
+    return success();
+  std::optional<std::vector<int64_t>> offsets =
+      constantIntegers(getOutlierOffsets());
+  std::optional<std::vector<int64_t>> columns =
+      constantIntegers(getOutlierColumns());
+  if (!offsets || !columns)
+    return success();
+  int64_t k = getInput().getType().getShape().back();
+  int64_t count = static_cast<int64_t>(columns->size());
+  if (offsets->empty())
+    return emitOpError("outlier offsets must have N + 1 entries, got none");
+  if (offsets->front() != 0 || offsets->back() != count)
+    return emitOpError("outlier offsets must run from 0 to the number of "
+                       "outliers ")
+           << count << ", got " << offsets->front() << " to "
+           << offsets->back();
+  for (size_t row = 0; row + 1 < offsets->size(); ++row) {
+    int64_t begin = (*offsets)[row], end = (*offsets)[row + 1];
+    if (end < begin)
+      return emitOpError("outlier offsets must not decrease: row ")
+             << row << " runs from " << begin << " to " << end;
+    for (int64_t j = begin; j < end; ++j) {
+      int64_t column = (*columns)[j];
+      if (column < 0 || column >= k)
+        return emitOpError("outlier column ")
+               << column << " of row " << row << " is outside [0, K = " << k
+               << ")";
+      if (j > begin && column <= (*columns)[j - 1])
+        return emitOpError("outlier columns of row ")
+               << row << " must ascend, got " << (*columns)[j - 1] << " then "
+               << column;
+    }
+  }
+  return success();
 }
 
 #define GET_OP_CLASSES

@@ -1,6 +1,7 @@
 //===- Verification.cpp - Shape rules of quantized weights ----------------===//
 
 #include "r2q/Dialect/R2Q/IR/Verification.h"
+#include "r2q/Quant/PackedWeight.h"
 #include "r2q/Quant/Scheme.h"
 
 using namespace mlir;
@@ -93,6 +94,25 @@ LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
                              "scales must have ceil(K/group_size) groups per "
                              "row")))
     return failure();
+  return success();
+}
+
+LogicalResult verifyOutliers(EmitErrorFn emitError, RankedTensorType offsets,
+                             RankedTensorType columns, RankedTensorType values,
+                             int64_t n, int64_t k) {
+  if (!ShapedType::isDynamic(n) &&
+      failed(expectDim(emitError, offsets.getDimSize(0), n + 1,
+                       "outlier offsets must have N + 1 entries")))
+    return failure();
+  if (failed(expectDim(emitError, values.getDimSize(0), columns.getDimSize(0),
+                       "outlier values must have one entry per outlier "
+                       "column")))
+    return failure();
+  if (columns.getElementType().isInteger(16) &&
+      quant::SparseOutliers::columnBytes(k) != 2)
+    return emitError() << "outlier columns must be i32 when K > 32768 (i16 "
+                          "holds columns up to 32767), got K = "
+                       << k;
   return success();
 }
 

@@ -361,7 +361,8 @@ bool isZeroFilled(Value init) {
 
 Operation *replaceWithQuantizedMatmul(RewriterBase &rewriter,
                                       const LinearLayer &layer, Value signs,
-                                      Value scales, int64_t groupSize) {
+                                      Value scales, int64_t groupSize,
+                                      ValueRange outliers) {
   linalg::LinalgOp op = layer.op;
   Location loc = op.getLoc();
   OpBuilder::InsertionGuard guard(rewriter);
@@ -399,8 +400,11 @@ Operation *replaceWithQuantizedMatmul(RewriterBase &rewriter,
   resultShape.back() = layer.n;
   auto resultType =
       RankedTensorType::get(resultShape, initType.getElementType());
-  auto matmul =
-      MatmulOp::create(rewriter, loc, resultType, x, signs, scales, groupSize);
+  auto outlier = [&](unsigned i) {
+    return outliers.empty() ? Value() : outliers[i];
+  };
+  auto matmul = MatmulOp::create(rewriter, loc, resultType, x, signs, scales,
+                                 outlier(0), outlier(1), outlier(2), groupSize);
 
   // Back to the contraction's output layout.
   AffineMap yMap = op.getMatchingIndexingMap(&layer.initOperand());

@@ -11,6 +11,7 @@
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
@@ -77,14 +78,41 @@ SmallVector<MatmulOp> outlinableMatmuls(Operation *root) {
   return matmuls;
 }
 
+/// `value` cast to a 1-D tensor of dynamic size, unless it is one already.
+Value withDynamicSize(OpBuilder &builder, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.isDynamicDim(0))
+    return value;
+  return tensor::CastOp::create(
+      builder, value.getLoc(),
+      RankedTensorType::get({ShapedType::kDynamic}, type.getElementType()),
+      value);
+}
+
+/// The call operands of `op`'s kernel: its operands, with the outliers'
+/// columns and values cast to a dynamic size, since their number differs
+/// from layer to layer and must not make kernels distinct.
+SmallVector<Value> callOperands(OpBuilder &builder, MatmulOp op) {
+  SmallVector<Value> operands(op->getOperands());
+  if (!op.hasOutliers())
+    return operands;
+  for (OpOperand *outlierOperand :
+       {&op.getOutlierColumnsMutable()[0], &op.getOutlierValuesMutable()[0]}) {
+    unsigned index = outlierOperand->getOperandNumber();
+    operands[index] = withDynamicSize(builder, operands[index]);
+  }
+  return operands;
+}
+
 /// Creates kernels on demand, one per symbol table and signature.
 class KernelOutliner {
 public:
   void outline(MatmulOp op) {
-    func::FuncOp kernel = getOrCreateKernel(op);
     OpBuilder builder(op);
-    auto call =
-        func::CallOp::create(builder, op.getLoc(), kernel, op->getOperands());
+    SmallVector<Value> operands = callOperands(builder, op);
+    func::FuncOp kernel =
+        getOrCreateKernel(op, ValueRange(operands).getTypes());
+    auto call = func::CallOp::create(builder, op.getLoc(), kernel, operands);
     if (Attribute layer = op->getAttr(kLayerAttrName))
       call->setAttr(kLayerAttrName, layer);
     op.getResult().replaceAllUsesWith(call.getResult(0));
@@ -92,11 +120,11 @@ public:
   }
 
 private:
-  func::FuncOp getOrCreateKernel(MatmulOp op) {
+  func::FuncOp getOrCreateKernel(MatmulOp op, TypeRange operandTypes) {
     Operation *symbolTableOp =
         SymbolTable::getNearestSymbolTable(op->getParentOfType<func::FuncOp>());
-    auto type = FunctionType::get(op.getContext(), op->getOperandTypes(),
-                                  op->getResultTypes());
+    auto type =
+        FunctionType::get(op.getContext(), operandTypes, op->getResultTypes());
     func::FuncOp &kernel = kernels[{symbolTableOp, type, kernelAttributes(op)}];
     if (!kernel)
       kernel =
@@ -133,8 +161,15 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
+    SmallVector<MatmulOp> matmuls = outlinableMatmuls(getOperation());
+    // Constant outliers are checked while they are still constants; in a
+    // kernel they are arguments.
+    if (llvm::any_of(matmuls, [](MatmulOp op) {
+          return failed(op.verifyConstantOutliers());
+        }))
+      return signalPassFailure();
     KernelOutliner outliner;
-    for (MatmulOp op : outlinableMatmuls(getOperation()))
+    for (MatmulOp op : matmuls)
       outliner.outline(op);
   }
 };

@@ -27,10 +27,12 @@ using namespace mlir;
 namespace r2q {
 namespace {
 
-/// Sign planes and scales of one weight, as SSA values.
+/// Sign planes and scales of one weight, and its outliers' offsets, columns
+/// and values (none, or all three), as SSA values.
 struct QuantizedWeight {
   Value signs;
   Value scales;
+  SmallVector<Value, 3> outliers;
 };
 
 /// A resource key derived from a layer name: letters, digits, '_' and '.'.
@@ -141,9 +143,10 @@ private:
   FailureOr<QuantizedWeight> foldConstantWeight(RewriterBase &rewriter,
                                                 const LinearLayer &layer,
                                                 StringRef name);
-  /// Quantizes an N x K weight with the pass's scheme, or with f32 scales
-  /// (and a warning) where its scales would underflow to zero in the
-  /// scheme's scale type. Returns the scheme used.
+  /// Quantizes an N x K weight with the pass's scheme and outlier policy, or
+  /// with f32 scales (and a warning, the same outliers) where its scales
+  /// would underflow to zero in the scheme's scale type. Returns the scheme
+  /// used.
   FailureOr<SchemeAttr> quantizeWithScheme(const LinearLayer &layer,
                                            StringRef name,
                                            const quant::MatrixView &weights,
@@ -152,6 +155,8 @@ private:
                                     const LinearLayer &layer, StringRef name);
 
   SchemeAttr scheme;
+  /// Which weights of a constant weight are kept exactly (dense + sparse).
+  quant::OutlierPolicy outlierPolicy;
   /// Decides which values are compile-time constants; reset per function.
   std::optional<ConstantEvaluator> constants;
   /// Compiled layer filters, shared by the pass's clones.
@@ -168,6 +173,18 @@ LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
   if (failed(verifyGroupSize(emitError, groupSize)) ||
       failed(verifyPlaneCount(emitError, planes)))
     return failure();
+  if (!(outlierFraction >= 0 && outlierFraction <= 1)) {
+    emitError() << "outliers must be a fraction between 0 and 1, not "
+                << outlierFraction.getValue();
+    return failure();
+  }
+  if (!(outlierThreshold >= 0)) {
+    emitError() << "outlier-threshold must be non-negative, not "
+                << outlierThreshold.getValue();
+    return failure();
+  }
+  outlierPolicy =
+      quant::OutlierPolicy{outlierFraction, outlierThreshold, outlierType};
   scheme = SchemeAttr::get(context, groupSize, planes, method,
                            toMlirFloatType(context, scaleType));
   auto compile =
@@ -233,6 +250,7 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
                                        const quant::MatrixView &weights,
                                        quant::PackedWeight &packed) {
   quant::Scheme quantScheme = toQuantScheme(scheme);
+  quantScheme.outliers = outlierPolicy;
   if (quant::Status status = quant::quantize(weights, quantScheme, packed);
       !status) {
     layer.op->emitError() << "layer '" << name << "': " << status.message();
@@ -277,20 +295,34 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
     quant::dequantize(packed, reconstruction.data());
     quant::ErrorStats error =
         quant::measureError(weights, reconstruction.data());
+    std::string outlierCount =
+        outlierPolicy.enabled()
+            ? llvm::formatv(", {0} outliers", packed.outliers.count()).str()
+            : "";
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
-        "bits per weight, relative error {6:f4}",
+        "bits per weight{6}, relative error {7:f4}",
         name, packed.rows, packed.cols, layerScheme->getGroupSize(),
-        layerScheme->getPlanes(), packed.bitsPerWeight(),
+        layerScheme->getPlanes(), packed.bitsPerWeight(), outlierCount,
         error.relativeError());
   }
 
+  std::string prefix = blobPrefix(name);
   auto [signs, scales] = makePackedWeightData(
       packed, layerScheme->getSignsType(layer.n, layer.k),
-      layerScheme->getScalesType(layer.n, layer.k), blobPrefix(name));
+      layerScheme->getScalesType(layer.n, layer.k), prefix);
   Location loc = layer.weight.value.getLoc();
-  return QuantizedWeight{arith::ConstantOp::create(rewriter, loc, signs),
-                         arith::ConstantOp::create(rewriter, loc, scales)};
+  QuantizedWeight result{arith::ConstantOp::create(rewriter, loc, signs),
+                         arith::ConstantOp::create(rewriter, loc, scales),
+                         {}};
+  if (packed.outliers.empty())
+    return result;
+  OutlierData outliers =
+      makeOutlierData(&getContext(), packed.outliers, packed.cols, prefix);
+  for (ElementsAttr data :
+       {outliers.offsets, outliers.columns, outliers.values})
+    result.outliers.push_back(arith::ConstantOp::create(rewriter, loc, data));
+  return result;
 }
 
 QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
@@ -314,7 +346,7 @@ QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
                  ->getResult(0);
   }
   auto quantize = QuantizeOp::create(rewriter, loc, weight, scheme);
-  return QuantizedWeight{quantize.getSigns(), quantize.getScales()};
+  return QuantizedWeight{quantize.getSigns(), quantize.getScales(), {}};
 }
 
 FailureOr<QuantizedWeight>
@@ -332,6 +364,14 @@ QuantizeLinearPass::quantizeWeight(RewriterBase &rewriter,
     rewriter.setInsertionPointToStart(
         cast<BlockArgument>(layer.weight.value).getOwner());
 
+  if (!layer.weight.isConstant() && outlierPolicy.enabled()) {
+    layer.op->emitError()
+        << "layer '" << name
+        << "': outliers need a compile-time constant weight, but this "
+           "weight is a function argument quantized at run time; make it a "
+           "constant, or quantize without outliers= and outlier-threshold=";
+    return failure();
+  }
   FailureOr<QuantizedWeight> result =
       layer.weight.isConstant() ? foldConstantWeight(rewriter, layer, name)
                                 : quantizeAtRunTime(rewriter, layer, name);
@@ -392,7 +432,7 @@ LogicalResult QuantizeLinearPass::quantizeFunction(
       if (Operation *producer = operand.getDefiningOp())
         maybeDead.push_back(producer);
     replaceWithQuantizedMatmul(rewriter, layer, weight->signs, weight->scales,
-                               groupSize);
+                               groupSize, weight->outliers);
   }
   loadedGlobals.insert_range(eraseDeadProducers(rewriter, maybeDead));
   constants.reset();

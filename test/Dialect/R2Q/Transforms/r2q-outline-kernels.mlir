@@ -112,3 +112,32 @@ module {
     }
   }
 }
+
+// -----
+
+// Dense + sparse layers: the number of outliers differs per layer, so their
+// columns and values are cast to a dynamic size at the call and layers of
+// one shape still share one kernel (compile time stays linear in layers). A
+// layer of the same shape without outliers gets its own kernel.
+// CHECK-LABEL: func.func @outliers
+// CHECK-SAME: (%[[X:.*]]: tensor<3x256xf32>, %[[S:.*]]: tensor<2x16x32xi8>, %[[A:.*]]: tensor<2x16x2xf16>, %[[O:.*]]: tensor<17xi32>, %[[C0:.*]]: tensor<5xi16>, %[[V0:.*]]: tensor<5xf16>, %[[C1:.*]]: tensor<9xi16>, %[[V1:.*]]: tensor<9xf16>)
+// CHECK-DAG: %[[DC0:.*]] = tensor.cast %[[C0]] : tensor<5xi16> to tensor<?xi16>
+// CHECK-DAG: %[[DV0:.*]] = tensor.cast %[[V0]] : tensor<5xf16> to tensor<?xf16>
+// CHECK: %[[Y:.*]] = call @[[KERNEL:r2q_matmul_16x256_g128.*]](%[[X]], %[[S]], %[[A]], %[[O]], %[[DC0]], %[[DV0]]) :
+// CHECK-SAME: (tensor<3x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16>, tensor<17xi32>, tensor<?xi16>, tensor<?xf16>) -> tensor<3x16xf32>
+// CHECK-DAG: %[[DC1:.*]] = tensor.cast %[[C1]] : tensor<9xi16> to tensor<?xi16>
+// CHECK-DAG: %[[DV1:.*]] = tensor.cast %[[V1]] : tensor<9xf16> to tensor<?xf16>
+// CHECK: %[[Z:.*]] = call @[[KERNEL]](%[[X]], %[[S]], %[[A]], %[[O]], %[[DC1]], %[[DV1]])
+// CHECK: %[[W:.*]] = call @[[DENSE:r2q_matmul_16x256_g128.*]](%[[X]], %[[S]], %[[A]]) :
+// CHECK: return %[[Y]], %[[Z]], %[[W]]
+// CHECK-DAG: func.func private @[[KERNEL]](%{{.*}}: tensor<3x256xf32>, %{{.*}}: tensor<2x16x32xi8>, %{{.*}}: tensor<2x16x2xf16>, %{{.*}}: tensor<17xi32>, %{{.*}}: tensor<?xi16>, %{{.*}}: tensor<?xf16>) -> tensor<3x16xf32>
+// CHECK-DAG: func.func private @[[DENSE]](%{{.*}}: tensor<3x256xf32>, %{{.*}}: tensor<2x16x32xi8>, %{{.*}}: tensor<2x16x2xf16>) -> tensor<3x16xf32>
+// CHECK-NOT: func.func
+func.func @outliers(%x: tensor<3x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>, %o: tensor<17xi32>,
+                    %c0: tensor<5xi16>, %v0: tensor<5xf16>, %c1: tensor<9xi16>, %v1: tensor<9xf16>)
+    -> (tensor<3x16xf32>, tensor<3x16xf32>, tensor<3x16xf32>) {
+  %y = r2q.matmul %x, %s, %a outliers(%o, %c0, %v0) group_size 128 : tensor<3x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16>, outliers(tensor<17xi32>, tensor<5xi16>, tensor<5xf16>) -> tensor<3x16xf32>
+  %z = r2q.matmul %x, %s, %a outliers(%o, %c1, %v1) group_size 128 : tensor<3x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16>, outliers(tensor<17xi32>, tensor<9xi16>, tensor<9xf16>) -> tensor<3x16xf32>
+  %w = r2q.matmul %x, %s, %a group_size 128 : tensor<3x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<3x16xf32>
+  return %y, %z, %w : tensor<3x16xf32>, tensor<3x16xf32>, tensor<3x16xf32>
+}

@@ -93,6 +93,21 @@ makePackedWeightData(const quant::PackedWeight &weight,
                      mlir::ShapedType signsType, mlir::ShapedType scalesType,
                      llvm::StringRef blobPrefix);
 
+/// The CSR outliers of a dense + sparse weight as the elements attributes of
+/// r2q.matmul's outlier operands (docs/format.md, "Outliers").
+struct OutlierData {
+  mlir::ElementsAttr offsets; // (N + 1) x i32
+  mlir::ElementsAttr columns; // nnz x i16 (K <= 32768) or i32
+  mlir::ElementsAttr values;  // nnz x f16 or f32
+};
+
+/// `outliers` (not empty) of an N x `cols` weight as elements attributes
+/// (see makeConstantData), resources named `<blobPrefix>_outlier_offsets`,
+/// `_outlier_columns` and `_outlier_values`.
+OutlierData makeOutlierData(mlir::MLIRContext *context,
+                            const quant::SparseOutliers &outliers, int64_t cols,
+                            llvm::StringRef blobPrefix);
+
 } // namespace r2q
 
 #endif // R2Q_DIALECT_R2Q_IR_CONSTANTWEIGHTS_H

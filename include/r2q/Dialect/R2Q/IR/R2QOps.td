@@ -15,6 +15,9 @@ def R2Q_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def R2Q_Weight : 2DTensorOf<[F32, F16, BF16]>;
 def R2Q_SignPlanes : 3DTensorOf<[I8]>;
 def R2Q_Scales : 3DTensorOf<[F32, F16, BF16]>;
+def R2Q_OutlierOffsets : 1DTensorOf<[I32]>;
+def R2Q_OutlierColumns : 1DTensorOf<[I16, I32]>;
+def R2Q_OutlierValues : 1DTensorOf<[F16, F32]>;
 
 def R2Q_QuantizeOp : R2Q_Op<"quantize",
     [DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
@@ -137,14 +140,14 @@ def R2Q_DequantizeOp : R2Q_Op<"dequantize"> {
   let hasFolder = 1;
 }
 
-def R2Q_MatmulOp : R2Q_Op<"matmul"> {
+def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
   let summary = "multiply activations by the transpose of a quantized weight";
   let description = [{
-    Computes `result = input * dequantize(signs, scales)^T` for an `N x K`
-    quantized weight, the way `torch.nn.Linear` applies its weight:
+    Computes `result = input * (dequantize(signs, scales) + S)^T` for an
+    `N x K` quantized weight, the way `torch.nn.Linear` applies its weight:
 
     ```
-    result[..., m, n] = sum_k input[..., m, k] * w_hat[n][k]
+    result[..., m, n] = sum_k input[..., m, k] * (w_hat[n][k] + S[n][k])
     ```
 
     `input` has any rank >= 1 with `K` innermost (leading dimensions are
@@ -155,22 +158,70 @@ def R2Q_MatmulOp : R2Q_Op<"matmul"> {
     operands are laid out as for `r2q.dequantize`; `K` need not be a
     multiple of `group_size` or of 8.
 
+    The optional `outliers(%offsets, %columns, %values)` are the sparse part
+    of dense + sparse R2Q (`docs/format.md`, "Outliers"): a CSR matrix `S`
+    of corrections to the decoded weight, all three operands or none.
+    `offsets` is `tensor<(N+1) x i32>` (row `n` owns entries
+    `offsets[n] .. offsets[n+1] - 1`), `columns` is `tensor<nnz x i16|i32>`
+    (ascending within a row; i16 only when `K <= 32768`) and `values` is
+    `tensor<nnz x f16|f32>` with as many entries as `columns`; `nnz` may be
+    static or dynamic. `S[n][columns[j]] = values[j]` for `j` in row `n`'s
+    range and zero elsewhere. Weights kept this way (the rare large weights
+    of real LLMs) are exact: the decoded weight plus its correction is the
+    original value in the corrections' type. The verifier checks types and
+    sizes; `r2q-outline-kernels` and `convert-r2q-to-linalg` check the
+    contents of constant offsets and columns (from 0 to `nnz`, never
+    decreasing, columns ascending within a row and below `K`) before they
+    lower the op.
+
     Example:
 
     ```mlir
     %y = r2q.matmul %x, %signs, %scales group_size 128
         : tensor<?x512xbf16>, tensor<2x256x64xi8>, tensor<2x256x4xf16>
         -> tensor<?x256xf32>
+    %z = r2q.matmul %x, %signs, %scales outliers(%offsets, %columns, %values)
+        group_size 128
+        : tensor<?x512xbf16>, tensor<2x256x64xi8>, tensor<2x256x4xf16>,
+          outliers(tensor<257xi32>, tensor<655xi16>, tensor<655xf16>)
+        -> tensor<?x256xf32>
     ```
   }];
   let arguments = (ins R2Q_FloatTensor:$input, R2Q_SignPlanes:$signs,
                        R2Q_Scales:$scales,
+                       Optional<R2Q_OutlierOffsets>:$outlier_offsets,
+                       Optional<R2Q_OutlierColumns>:$outlier_columns,
+                       Optional<R2Q_OutlierValues>:$outlier_values,
                        ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
   let results = (outs R2Q_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $signs `,` $scales `group_size` $group_size attr-dict `:`
-    type($input) `,` type($signs)
-    `,` type($scales) `->` type($result)
+    $input `,` $signs `,` $scales
+    (`outliers` `(` $outlier_offsets^ `,` $outlier_columns `,`
+     $outlier_values `)`)?
+    `group_size` $group_size attr-dict `:`
+    type($input) `,` type($signs) `,` type($scales)
+    (`,` `outliers` `(` type($outlier_offsets)^ `,` type($outlier_columns) `,`
+     type($outlier_values) `)`)?
+    `->` type($result)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$signs, "::mlir::Value":$scales,
+                   "int64_t":$group_size), [{
+      build($_builder, $_state, result, input, signs, scales,
+            /*outlier_offsets=*/::mlir::Value(), /*outlier_columns=*/::mlir::Value(),
+            /*outlier_values=*/::mlir::Value(), group_size);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// Whether the op carries the sparse part (all three outlier operands).
+    bool hasOutliers() { return getOutlierOffsets() != nullptr; }
+    /// Checks the contents of constant outlier offsets and columns (the
+    /// verifier checks only their types): offsets from 0 to nnz, never
+    /// decreasing, columns ascending within a row and below K. Run by the
+    /// passes that lower the op, before anything reads them; outliers only
+    /// known at run time are the producer's contract.
+    ::mlir::LogicalResult verifyConstantOutliers();
   }];
   let hasVerifier = 1;
 }

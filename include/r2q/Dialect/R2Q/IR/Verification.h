@@ -41,6 +41,16 @@ mlir::LogicalResult verifyPackedWeight(EmitErrorFn emitError,
                                        mlir::RankedTensorType scales,
                                        int64_t groupSize, int64_t n, int64_t k);
 
+/// Checks the sparse part of a dense + sparse weight against an N x K weight
+/// (docs/format.md, "Outliers"): N + 1 i32 row offsets, as many columns
+/// (i16 only when K <= 32768, i32 otherwise) as values (f16 or f32).
+/// Dynamic N or number of outliers are allowed.
+mlir::LogicalResult verifyOutliers(EmitErrorFn emitError,
+                                   mlir::RankedTensorType offsets,
+                                   mlir::RankedTensorType columns,
+                                   mlir::RankedTensorType values, int64_t n,
+                                   int64_t k);
+
 /// Why an N x K weight cannot be quantized with `groupSize` (a valid group
 /// size), for passes that skip layers with a remark: "K = 0", "N = 0", "K is
 /// dynamic", or, unless `raggedGroups` allows a shorter last group, "group

@@ -91,12 +91,12 @@ std::string getLayerName(const LinearLayer &layer, unsigned index);
 /// Replaces the layer's contraction by r2q.matmul on the given quantized
 /// weight (sign planes and scales of the N x K weight), transposing the
 /// activation and the result where the contraction's layout needs it and
-/// adding a non-zero accumulator. Returns the new r2q.matmul.
-mlir::Operation *replaceWithQuantizedMatmul(mlir::RewriterBase &rewriter,
-                                            const LinearLayer &layer,
-                                            mlir::Value signs,
-                                            mlir::Value scales,
-                                            int64_t groupSize);
+/// adding a non-zero accumulator. `outliers` is empty or the three CSR
+/// operands of a dense + sparse weight (offsets, columns, values). Returns
+/// the new r2q.matmul.
+mlir::Operation *replaceWithQuantizedMatmul(
+    mlir::RewriterBase &rewriter, const LinearLayer &layer, mlir::Value signs,
+    mlir::Value scales, int64_t groupSize, mlir::ValueRange outliers = {});
 
 } // namespace r2q
 

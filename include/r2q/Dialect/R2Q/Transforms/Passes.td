@@ -82,6 +82,28 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     remark instead. A layer with `K = 0` or `N = 0` is left in float with a
     remark. NaN or infinite constant weights are errors that name the layer
     and the position `(row, column)` in the `N x K` weight.
+
+    Dense + sparse R2Q (`docs/format.md`, "Outliers"): with `outliers=<f>`
+    (the fraction `f` of each matrix's weights with the largest magnitudes)
+    and/or `outlier-threshold=<t>` (every weight above `t` times the RMS
+    magnitude of its group), those weights are left out of the scales and
+    kept exactly, as CSR corrections of type `outlier-type` (f16 or f32)
+    folded into three more constants beside the planes and scales
+    (`<layer>_outlier_offsets`, `_outlier_columns`, `_outlier_values`) and
+    passed to `r2q.matmul` as its `outliers(...)` operands. A layer whose
+    weight selects no outlier gets none. Outliers need a compile-time
+    constant weight: a marked argument weight (quantized at run time) with
+    outliers requested is an error at its layer. With `stats`, the remark
+    also gives the number of outliers, and the bits per weight count their
+    offsets, columns and values.
+
+    ```mlir
+    %y = r2q.matmul %x, %signs, %scales
+        outliers(%offsets, %columns, %values) group_size 128
+        : tensor<?x512xf32>, tensor<2x256x64xi8>, tensor<2x256x4xf16>,
+          outliers(tensor<257xi32>, tensor<655xi16>, tensor<655xf16>)
+        -> tensor<?x256xf32>
+    ```
   }];
   let options = [
     Option<"groupSize", "group-size", "int64_t", "128",
@@ -116,6 +138,19 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     ListOption<"weightArgs", "weight-args", "std::string",
                "Function arguments that are weights, as <function>:arg<i> "
                "(besides those with the r2q.weight attribute)">,
+    Option<"outlierFraction", "outliers", "double", "0",
+           "Dense + sparse R2Q: keep this fraction of each constant weight "
+           "matrix's largest weights exactly, as corrections beside the "
+           "planes (0: none)">,
+    Option<"outlierThreshold", "outlier-threshold", "double", "0",
+           "Dense + sparse R2Q: also keep every weight larger than this many "
+           "times the RMS magnitude of its group (0: none)">,
+    Option<"outlierType", "outlier-type", "::r2q::quant::FloatType",
+           "::r2q::quant::FloatType::F16",
+           "Element type of the stored outlier corrections",
+           [{::llvm::cl::values(
+               clEnumValN(::r2q::quant::FloatType::F16, "f16", "16-bit float"),
+               clEnumValN(::r2q::quant::FloatType::F32, "f32", "32-bit float"))}]>,
     Option<"maxFoldElements", "max-fold-elements", "int64_t", "1 << 28",
            "Largest tensor (in elements) evaluated at compile time on the "
            "way to a weight; larger producer chains stay in float">,
@@ -339,7 +374,10 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
     alone. An `r2q.layer` name stays on the call and does not make a kernel
     distinct. Kernels are named
     `r2q_matmul_<N>x<K>_g<G>`, with a counter appended when several kernels
-    share a shape.
+    share a shape. The outliers of dense + sparse R2Q are call operands too;
+    their number differs from layer to layer, so their columns and values
+    are cast to a dynamic size (`tensor.cast` to `tensor<?x...>`) at the
+    call and layers of one shape still share one kernel.
 
     Before:
 
@@ -376,7 +414,8 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
     }
     ```
   }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def R2QRejectNestedModulesPass
