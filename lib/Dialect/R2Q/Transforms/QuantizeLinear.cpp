@@ -3,8 +3,10 @@
 #include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 #include "r2q/Dialect/R2Q/IR/Verification.h"
+#include "r2q/Dialect/R2Q/Transforms/CalibrationStatistics.h"
 #include "r2q/Dialect/R2Q/Transforms/LinearLayers.h"
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
+#include "r2q/Quant/Calibration.h"
 #include "r2q/Quant/Reference.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -153,8 +155,16 @@ private:
                                            quant::PackedWeight &packed);
   QuantizedWeight quantizeAtRunTime(RewriterBase &rewriter,
                                     const LinearLayer &layer, StringRef name);
+  /// quant::quantize, or quant::quantizeCalibrated with the layer's input
+  /// statistics when the calibration file has them.
+  quant::Status quantizeMatrix(const LinearLayer &layer, StringRef name,
+                               const quant::MatrixView &weights,
+                               const quant::Scheme &scheme,
+                               quant::PackedWeight &packed);
 
   SchemeAttr scheme;
+  /// X^T X of layer inputs (calibration=...), shared by the pass's clones.
+  std::shared_ptr<const CalibrationStatistics> calibrationStatistics;
   /// Which weights of a constant weight are kept exactly (dense + sparse).
   quant::OutlierPolicy outlierPolicy;
   /// Decides which values are compile-time constants; reset per function.
@@ -185,6 +195,21 @@ LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
   }
   outlierPolicy =
       quant::OutlierPolicy{outlierFraction, outlierThreshold, outlierType};
+  if (calibrationMode != "gram" && calibrationMode != "diagonal") {
+    emitError() << "calibration-mode must be gram or diagonal, not '"
+                << calibrationMode << "'";
+    return failure();
+  }
+  if (!calibration.empty()) {
+    llvm::Expected<CalibrationStatistics> loaded =
+        CalibrationStatistics::load(calibration);
+    if (!loaded) {
+      emitError() << llvm::toString(loaded.takeError());
+      return failure();
+    }
+    calibrationStatistics =
+        std::make_shared<const CalibrationStatistics>(std::move(*loaded));
+  }
   scheme = SchemeAttr::get(context, groupSize, planes, method,
                            toMlirFloatType(context, scaleType));
   auto compile =
@@ -251,7 +276,12 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
                                        quant::PackedWeight &packed) {
   quant::Scheme quantScheme = toQuantScheme(scheme);
   quantScheme.outliers = outlierPolicy;
-  if (quant::Status status = quant::quantize(weights, quantScheme, packed);
+  if (calibrationStatistics && !calibrationStatistics->contains(name))
+    layer.op->emitWarning()
+        << "layer '" << name << "': no calibration statistics in '"
+        << calibrationStatistics->getPath() << "'; quantized without";
+  if (quant::Status status =
+          quantizeMatrix(layer, name, weights, quantScheme, packed);
       !status) {
     layer.op->emitError() << "layer '" << name << "': " << status.message();
     return failure();
@@ -265,7 +295,8 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
                           << " scales (the weights are too small for it); "
                           << "this layer uses f32 scales";
   quantScheme.scaleType = quant::FloatType::F32;
-  if (quant::Status status = quant::quantize(weights, quantScheme, packed);
+  if (quant::Status status =
+          quantizeMatrix(layer, name, weights, quantScheme, packed);
       !status) {
     layer.op->emitError() << "layer '" << name << "': " << status.message();
     return failure();
@@ -273,6 +304,19 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
   return SchemeAttr::get(&getContext(), scheme.getGroupSize(),
                          scheme.getPlanes(), scheme.getMethod(),
                          Float32Type::get(&getContext()));
+}
+
+quant::Status QuantizeLinearPass::quantizeMatrix(
+    const LinearLayer &layer, StringRef name, const quant::MatrixView &weights,
+    const quant::Scheme &quantScheme, quant::PackedWeight &packed) {
+  if (!calibrationStatistics || !calibrationStatistics->contains(name))
+    return quant::quantize(weights, quantScheme, packed);
+  llvm::Expected<LayerCalibration> statistics = calibrationStatistics->read(
+      name, weights.cols, /*full=*/calibrationMode == "gram");
+  if (!statistics)
+    return quant::Status::failure(llvm::toString(statistics.takeError()));
+  return quant::quantizeCalibrated(
+      weights, quantScheme, {statistics->gram, statistics->diagonal}, packed);
 }
 
 FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
@@ -299,6 +343,8 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
         outlierPolicy.enabled()
             ? llvm::formatv(", {0} outliers", packed.outliers.count()).str()
             : "";
+    if (calibrationStatistics && calibrationStatistics->contains(name))
+      outlierCount += ", calibrated (" + calibrationMode + ")";
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight{6}, relative error {7:f4}",

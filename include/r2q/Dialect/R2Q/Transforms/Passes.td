@@ -70,6 +70,17 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
         -> tensor<?x256xf32>
     ```
 
+    With `calibration=<path>` (a directory, or its `index.json`, written by
+    `python -m r2q_eval calibrate`: per layer name the `X^T X` of the
+    layer's input and its diagonal as float64 `.npy` files), the constant
+    weights of the layers it names are quantized for the layer's output
+    error `||X (W - W_hat)^T||^2` instead of the weight error: GPTQ-style
+    error feedback on the R2Q lattice from the full `X^T X`
+    (`calibration-mode=gram`, the default), or importance-weighted scales
+    from its diagonal (`calibration-mode=diagonal`). A layer the file does
+    not name gets a warning and is quantized without; statistics of another
+    size are an error at the layer.
+
     Layers are named, for filters and remarks, by the first of: a string
     attribute `r2q.layer` on the contraction, a name in its location, the
     `dense_resource` key of its weight, `<function>:arg<i>` for an argument
@@ -154,6 +165,13 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     Option<"maxFoldElements", "max-fold-elements", "int64_t", "1 << 28",
            "Largest tensor (in elements) evaluated at compile time on the "
            "way to a weight; larger producer chains stay in float">,
+    Option<"calibration", "calibration", "std::string", "",
+           "Input statistics of the layers (a directory or its index.json, "
+           "as `python -m r2q_eval calibrate` writes them): constant weights "
+           "of the layers it names are quantized for their output error">,
+    Option<"calibrationMode", "calibration-mode", "std::string", "\"gram\"",
+           "gram: error feedback from the full X^T X (GPTQ-style); diagonal: "
+           "importance-weighted scales from its diagonal">,
   ];
   let dependentDialects = [
     "::r2q::R2QDialect",
