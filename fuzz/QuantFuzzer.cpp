@@ -74,6 +74,42 @@ void checkCode(const PackedWeight &packed, const Scheme &scheme) {
         "encoded weight reads back differently");
 }
 
+/// Dense + sparse codes: well-formed CSR, finite decoded weights, and at
+/// most 2^P levels per group away from the outliers.
+void checkSparseCode(const PackedWeight &packed, const Scheme &scheme) {
+  const SparseOutliers &outliers = packed.outliers;
+  std::vector<uint8_t> isOutlier(packed.rows * packed.cols, 0);
+  if (!outliers.empty()) {
+    check(static_cast<int64_t>(outliers.rowOffsets.size()) == packed.rows + 1 &&
+              outliers.rowOffsets.front() == 0 &&
+              outliers.rowOffsets.back() == outliers.count(),
+          "outlier offsets do not span the outliers");
+    for (int64_t row = 0; row < packed.rows; ++row)
+      for (int32_t i = outliers.rowOffsets[row];
+           i < outliers.rowOffsets[row + 1]; ++i) {
+        check(outliers.columns[i] >= 0 && outliers.columns[i] < packed.cols &&
+                  (i == outliers.rowOffsets[row] ||
+                   outliers.columns[i - 1] < outliers.columns[i]),
+              "outlier columns out of range or not ascending");
+        isOutlier[row * packed.cols + outliers.columns[i]] = 1;
+      }
+  }
+  std::vector<float> decoded(packed.rows * packed.cols);
+  dequantize(packed, decoded.data(), /*threads=*/1);
+  for (int64_t row = 0; row < packed.rows; ++row)
+    for (int64_t group = 0; group < packed.groupsPerRow(); ++group) {
+      std::set<float> levels;
+      for (int64_t i = 0; i < packed.groupLength(group); ++i) {
+        int64_t index = row * packed.cols + group * scheme.groupSize + i;
+        check(std::isfinite(decoded[index]),
+              "finite weights decoded to non-finite");
+        if (!isOutlier[index])
+          levels.insert(decoded[index]);
+      }
+      check(levels.size() <= (1u << scheme.planes), "more than 2^P levels");
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -104,6 +140,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     checkCode(packed, scheme);
   else
     check(!status.message().empty(), "failure without a message");
+
+  // The same weights dense + sparse, with importance-weighted scales.
+  if (status.ok()) {
+    Scheme sparse = scheme;
+    sparse.outliers = {0.01 * (reader.next() % 20), 0.5 * (reader.next() % 8),
+                       reader.next() % 2 ? FloatType::F32 : FloatType::F16};
+    std::vector<float> importance(cols);
+    for (int64_t k = 0; k < cols; ++k)
+      importance[k] = static_cast<float>((k * 2654435761u) % 97);
+    PackedWeight sparsePacked;
+    Status sparseStatus =
+        quantizeWeighted(weights, sparse, importance, sparsePacked, options);
+    if (sparseStatus.ok())
+      checkSparseCode(sparsePacked, sparse);
+    else
+      check(!sparseStatus.message().empty(), "failure without a message");
+  }
 
   std::vector<float> reconstruction(rows * cols);
   Status rtn = roundToNearest(weights, scheme.groupSize, 1 + reader.next() % 8,

@@ -215,6 +215,8 @@ Status quantizeWithFeedback(const MatrixView &weights, const Scheme &scheme,
           "weights");
   packed.outliers =
       packOutliers(outliers, corrections, scheme.outliers.valueType);
+  if (Status status = checkCorrections(packed.outliers); !status)
+    return status;
   result = std::move(packed);
   return Status::success();
 }

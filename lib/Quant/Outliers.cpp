@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace r2q::quant {
 namespace {
@@ -112,6 +113,19 @@ SparseOutliers packOutliers(const OutlierColumns &columns,
         static_cast<int32_t>(outliers.columns.size()));
   }
   return outliers;
+}
+
+Status checkCorrections(const SparseOutliers &outliers) {
+  for (size_t row = 0; row + 1 < outliers.rowOffsets.size(); ++row)
+    for (int32_t i = outliers.rowOffsets[row]; i < outliers.rowOffsets[row + 1];
+         ++i)
+      if (!std::isfinite(outliers.values[i]))
+        return Status::failure(
+            "the outlier at row " + std::to_string(row) + ", column " +
+            std::to_string(outliers.columns[i]) + " overflows " +
+            std::string(floatTypeName(outliers.valueType)) +
+            " corrections; use f32 corrections");
+  return Status::success();
 }
 
 } // namespace r2q::quant

@@ -415,6 +415,8 @@ Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
   }
   packed.outliers =
       packOutliers(outliers, corrections, scheme.outliers.valueType);
+  if (Status status = checkCorrections(packed.outliers); !status)
+    return status;
   result = std::move(packed);
   return Status::success();
 }

@@ -212,6 +212,22 @@ TEST(OutliersTest, DeterministicAcrossThreadCounts) {
   EXPECT_EQ(one.outliers.values, two.outliers.values);
 }
 
+// An outlier beyond f16's range (65504) cannot be an f16 correction: an
+// error that says so, never an infinite weight; f32 corrections keep it.
+TEST(OutliersTest, CorrectionsThatOverflowF16AreRejected) {
+  std::vector<float> w = randomWeights(Distribution::Gaussian, 4 * 32, 7);
+  w[2 * 32 + 5] = 1e6f;
+  MatrixView view = MatrixView::ofFloats(w.data(), 4, 32);
+  PackedWeight packed;
+  EXPECT_EQ(quantize(view, schemeWithOutliers(16, 0.01), packed).message(),
+            "the outlier at row 2, column 5 overflows f16 corrections; use f32 "
+            "corrections");
+  ASSERT_TRUE(
+      quantize(view, schemeWithOutliers(16, 0.01, 0, FloatType::F32), packed)
+          .ok());
+  EXPECT_EQ(packed.value(2, 5), 1e6f);
+}
+
 TEST(OutliersTest, InvalidPoliciesAreRejected) {
   std::vector<float> w(8 * 16, 1.f);
   MatrixView view = MatrixView::ofFloats(w.data(), 8, 16);

@@ -34,6 +34,10 @@ SparseOutliers packOutliers(const OutlierColumns &columns,
                             const std::vector<std::vector<float>> &values,
                             FloatType valueType);
 
+/// Fails, naming the first outlier, when a correction does not fit its type
+/// (a huge weight with f16 corrections).
+Status checkCorrections(const SparseOutliers &outliers);
+
 } // namespace r2q::quant
 
 #endif // R2Q_QUANT_OUTLIERS_H
