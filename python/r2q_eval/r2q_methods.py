@@ -14,6 +14,9 @@ counted for them (i32 row offsets, i16 columns, f16 values).
 
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 
 from . import calibration, rtn
@@ -72,11 +75,16 @@ class R2QQuantizer:
         if self.calib:
             xtx, diag, _ = calibration.load_layer(self.calibration_dir, name)
             gram, diagonal = (xtx, None) if self.calib == "gram" else (None, diag)
+        start = time.time()
         q = self.r2q.quantize(w, group_size=self.group, planes=self.planes,
                               method=self.method, outliers=self.outliers,
                               gram=gram, diagonal=diagonal)
         w_hat = self.r2q.dequantize(q)
         self.layers[name] = (w.size, 8 * q.storage_bytes, relative_error(w, w_hat))
+        if self.calib:  # Error feedback takes seconds per layer: say where it is.
+            print(f"[{self.label}] {name} {w.shape[0]}x{w.shape[1]} "
+                  f"({len(self.layers)} layers, {time.time() - start:.1f} s)",
+                  file=sys.stderr, flush=True)
         return w_hat
 
     def bits_per_weight(self) -> float:
