@@ -48,15 +48,19 @@ private:
   uint64_t uses_ = 0;
 };
 
+/// The characters MLIR's lexer skips as white space (not \v or \f, which
+/// StringRef::trim() also removes: a list holding them does not lex).
+constexpr llvm::StringLiteral kMLIRWhiteSpace = " \t\n\r";
+
 /// Whether `list` (the inside of [...]) is a well-formed integer list.
 bool isIntegerList(llvm::StringRef list) {
-  if (list.trim().empty())
+  if (list.trim(kMLIRWhiteSpace).empty())
     return true;
   llvm::SmallVector<llvm::StringRef> items;
   list.split(items, ',');
   return llvm::all_of(items, [](llvm::StringRef item) {
     int64_t value;
-    return !item.trim().getAsInteger(10, value);
+    return !item.trim(kMLIRWhiteSpace).getAsInteger(10, value);
   });
 }
 
