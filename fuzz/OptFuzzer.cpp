@@ -9,6 +9,7 @@
 
 #include "r2q/InitAll.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -137,11 +138,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const std::string text(reinterpret_cast<const char *>(data), size);
   if (hitsKnownUpstreamCrash(text))
     return 0;
-  OwningOpRef<Operation *> module =
-      parseSourceString(text, ParserConfig(&context));
+  // Top-level ops go into a module, as r2q-opt parses files, so that the
+  // module passes of every pipeline apply.
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(text, ParserConfig(&context));
   if (!module || failed(verify(*module)))
     return 0;
-  PassManager pm(&context, module.get()->getName().getStringRef());
+  PassManager pm(&context);
   if (failed(parsePassPipeline(pipelineFor(text), pm)))
     return 0;
   if (succeeded(pm.run(*module)))
