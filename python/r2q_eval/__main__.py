@@ -117,6 +117,30 @@ def command_generate(args):
     print(tok.decode(ids))
 
 
+def command_llamacpp(args):
+    from . import llamacpp
+
+    _, tok = load_tokenizer_only()
+    windows = load_corpus(tok).eval_windows(args.windows)
+    source = gguf_model.find_gguf_path()
+    os.makedirs(args.out, exist_ok=True)
+    for ftype in args.type:
+        path = source
+        if ftype != "original":
+            path = os.path.join(args.out, f"smollm2-{ftype}.gguf")
+            llamacpp.quantize_file(source, path, ftype)
+        bpw, types = llamacpp.linear_bits_per_weight(path)
+        start = time.time()
+        ppl = llamacpp.perplexity(path, windows, f"llama.cpp {ftype}")
+        print(f"llama.cpp {ftype:10s} ppl {ppl:12.3f}  bpw {bpw:6.3f}  types {types}  "
+              f"eval {time.time() - start:6.1f} s", flush=True)
+
+
+def load_tokenizer_only():
+    reader = gguf_model.open_reader()
+    return reader, tokenizer.TextTokenizer(reader)
+
+
 def command_calibrate(args):
     model, tok = load(args)
     text = load_corpus(tok)
@@ -148,6 +172,11 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", default="What is the capital of France?")
     gen.add_argument("--max-new", type=int, default=40)
     gen.add_argument("--raw", action="store_true", help="no chat template")
+    lcpp = sub.add_parser("llamacpp", help="llama.cpp's quantizations of the same file (needs llama-cpp-python)")
+    lcpp.add_argument("--windows", type=int, default=32)
+    lcpp.add_argument("--out", default="build-eval/llamacpp")
+    lcpp.add_argument("--type", action="append", default=None,
+                      help="original, q2_k, q3_k_m, q4_k_m, q4_0, q8_0; repeatable")
     cal = sub.add_parser("calibrate", help="X^T X of every linear input over the training slice")
     cal.add_argument("--out", required=True)
     cal.add_argument("--windows", type=int, default=32)
@@ -163,8 +192,10 @@ def main(argv=None):
             args.quantizers = [methods.parse(spec, args.calibration) for spec in args.method]
         except ValueError as error:
             p.error(str(error))
+    if args.command == "llamacpp":
+        args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
-     "calibrate": command_calibrate}[args.command](args)
+     "calibrate": command_calibrate, "llamacpp": command_llamacpp}[args.command](args)
 
 
 if __name__ == "__main__":
