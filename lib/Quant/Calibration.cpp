@@ -213,9 +213,9 @@ Status quantizeWithFeedback(const MatrixView &weights, const Scheme &scheme,
           "a scale overflows " + std::string(floatTypeName(scheme.scaleType)) +
           " after error feedback; use a wider scale type or rescale the "
           "weights");
-  packed.outliers =
-      packOutliers(outliers, corrections, scheme.outliers.valueType);
-  if (Status status = checkCorrections(packed.outliers); !status)
+  if (Status status = attachOutliers(packed, outliers, corrections,
+                                     scheme.outliers.valueType);
+      !status)
     return status;
   result = std::move(packed);
   return Status::success();

@@ -94,6 +94,8 @@ OutlierColumns selectOutliers(const MatrixView &weights,
   return columns;
 }
 
+namespace {
+
 SparseOutliers packOutliers(const OutlierColumns &columns,
                             const std::vector<std::vector<float>> &values,
                             FloatType valueType) {
@@ -126,6 +128,15 @@ Status checkCorrections(const SparseOutliers &outliers) {
             std::string(floatTypeName(outliers.valueType)) +
             " corrections; use f32 corrections");
   return Status::success();
+}
+
+} // namespace
+
+Status attachOutliers(PackedWeight &weight, const OutlierColumns &columns,
+                      const std::vector<std::vector<float>> &values,
+                      FloatType valueType) {
+  weight.outliers = packOutliers(columns, values, valueType);
+  return checkCorrections(weight.outliers);
 }
 
 } // namespace r2q::quant

@@ -413,9 +413,9 @@ Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
                            " would decode to infinity in f32 (the sum of "
                            "their scales overflows); rescale the weights");
   }
-  packed.outliers =
-      packOutliers(outliers, corrections, scheme.outliers.valueType);
-  if (Status status = checkCorrections(packed.outliers); !status)
+  if (Status status = attachOutliers(packed, outliers, corrections,
+                                     scheme.outliers.valueType);
+      !status)
     return status;
   result = std::move(packed);
   return Status::success();

@@ -28,15 +28,13 @@ OutlierColumns selectOutliers(const MatrixView &weights,
                               const OutlierPolicy &policy, int64_t groupSize,
                               unsigned threads = 0);
 
-/// CSR storage of per-row columns and corrections (values rounded to
-/// `valueType`). An empty result when `policy` keeps nothing.
-SparseOutliers packOutliers(const OutlierColumns &columns,
-                            const std::vector<std::vector<float>> &values,
-                            FloatType valueType);
-
-/// Fails, naming the first outlier, when a correction does not fit its type
-/// (a huge weight with f16 corrections).
-Status checkCorrections(const SparseOutliers &outliers);
+/// Stores per-row columns and corrections (rounded to `valueType`) in
+/// `weight.outliers`, CSR, empty when no row has any. Fails, naming the first
+/// outlier, when a correction does not fit its type (a huge weight with f16
+/// corrections).
+Status attachOutliers(PackedWeight &weight, const OutlierColumns &columns,
+                      const std::vector<std::vector<float>> &values,
+                      FloatType valueType);
 
 } // namespace r2q::quant
 
