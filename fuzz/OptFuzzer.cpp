@@ -49,9 +49,10 @@ private:
   uint64_t uses_ = 0;
 };
 
-/// The characters MLIR's lexer skips as white space (not \v or \f, which
-/// StringRef::trim() also removes: a list holding them does not lex).
-constexpr llvm::StringLiteral kMLIRWhiteSpace = " \t\n\r";
+/// The characters MLIR's lexer skips as white space: not \v or \f, which
+/// StringRef::trim() also removes (a list holding them does not lex), but a
+/// NUL byte before the end of the buffer.
+const llvm::StringRef kMLIRWhiteSpace(" \t\n\r\0", 5);
 
 /// Whether `list` (the inside of [...]) is a well-formed integer list.
 bool isIntegerList(llvm::StringRef list) {
@@ -84,10 +85,11 @@ bool hitsKnownUpstreamCrash(llvm::StringRef text) {
   for (llvm::StringRef keyword : {"permutation", "dimensions"}) {
     for (size_t at = text.find(keyword); at != llvm::StringRef::npos;
          at = text.find(keyword, at + 1)) {
-      llvm::StringRef rest = text.drop_front(at + keyword.size()).ltrim();
+      llvm::StringRef rest =
+          text.drop_front(at + keyword.size()).ltrim(kMLIRWhiteSpace);
       if (!rest.consume_front("="))
         continue;
-      rest = rest.ltrim();
+      rest = rest.ltrim(kMLIRWhiteSpace);
       if (!rest.consume_front("["))
         return true;
       size_t close = rest.find(']');
