@@ -482,15 +482,21 @@ class Evaluation {
 public:
   explicit Evaluation(std::string &error) : error(error) {}
 
+  /// The value, computed once: a value that several ops of the chain read
+  /// is kept for all of them (a chain of diamonds would otherwise be
+  /// evaluated once per path, exponentially often).
   FailureOr<ConstantTensor> evaluate(Value value);
 
 private:
+  FailureOr<ConstantTensor> compute(Value value);
   FailureOr<ConstantTensor> evaluateConstant(ElementsAttr attr);
   FailureOr<ConstantTensor> evaluateSlice(tensor::ExtractSliceOp slice);
   FailureOr<ConstantTensor> evaluateElementwise(Operation *op, ScalarOp kind);
   FailureOr<ConstantTensor> evaluateLinalg(linalg::LinalgOp op);
 
   std::string &error;
+  /// Values read by more than one op, already computed.
+  DenseMap<Value, ConstantTensor> shared;
 };
 
 ConstantTensor withShape(ConstantTensor tensor, Type type) {
@@ -501,6 +507,17 @@ ConstantTensor withShape(ConstantTensor tensor, Type type) {
 }
 
 FailureOr<ConstantTensor> Evaluation::evaluate(Value value) {
+  if (value.hasOneUse())
+    return compute(value);
+  if (auto it = shared.find(value); it != shared.end())
+    return it->second;
+  FailureOr<ConstantTensor> result = compute(value);
+  if (succeeded(result))
+    shared[value] = *result;
+  return result;
+}
+
+FailureOr<ConstantTensor> Evaluation::compute(Value value) {
   Operation *op = value.getDefiningOp();
   Type type = value.getType();
   if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
