@@ -4,6 +4,7 @@
 #include "r2q/Quant/Outliers.h"
 #include "r2q/Quant/Parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -178,6 +179,84 @@ void quantizeRowWithFeedback(std::vector<double> &row, int64_t rowIndex,
   }
 }
 
+/// ||X (w - w_hat)^T||^2 = e^T (X^T X) e for one row, e = w - w_hat, with
+/// the row's outliers counted as exact (their corrections make them so).
+double calibrationLoss(std::span<const float> weights,
+                       std::span<const float> decoded,
+                       std::span<const int32_t> outlierColumns,
+                       std::span<const double> gram) {
+  const int64_t cols = static_cast<int64_t>(weights.size());
+  std::vector<double> error(cols);
+  for (int64_t k = 0; k < cols; ++k)
+    error[k] = double(weights[k]) - decoded[k];
+  for (int32_t col : outlierColumns)
+    error[col] = 0;
+  double loss = 0;
+  for (int64_t i = 0; i < cols; ++i) {
+    if (error[i] == 0)
+      continue;
+    double gramTimesError = 0;
+    for (int64_t j = 0; j < cols; ++j)
+      gramTimesError += gram[i * cols + j] * error[j];
+    loss += error[i] * gramTimesError;
+  }
+  return loss;
+}
+
+/// Replaces row `row` of `packed` (and its outlier corrections) by that of
+/// `other`, a code of the same shape and scheme.
+void copyRowCode(const PackedWeight &other, int64_t row, PackedWeight &packed,
+                 std::vector<float> &corrections) {
+  const int64_t signBytes = (packed.cols + 7) / 8;
+  for (int plane = 0; plane < packed.planes; ++plane) {
+    std::copy_n(other.signRow(plane, row), signBytes,
+                packed.signRow(plane, row));
+    std::copy_n(other.scaleRow(plane, row), packed.groupsPerRow(),
+                packed.scaleRow(plane, row));
+  }
+  corrections.clear();
+  if (other.outliers.empty())
+    return;
+  corrections.assign(
+      other.outliers.values.begin() + other.outliers.rowOffsets[row],
+      other.outliers.values.begin() + other.outliers.rowOffsets[row + 1]);
+}
+
+/// Error feedback on 2-bit levels is a greedy walk and can end worse than
+/// choosing each group's scales from the diagonal of X^T X alone: keeps,
+/// row by row, whichever of the two codes has the lower calibration loss,
+/// so the full statistics are never worse than the diagonal.
+Status keepBetterRows(const MatrixView &weights, const Scheme &scheme,
+                      std::span<const double> gram,
+                      const OutlierColumns &outliers,
+                      const CalibrationOptions &options, PackedWeight &packed,
+                      std::vector<std::vector<float>> &corrections) {
+  const int64_t cols = weights.cols;
+  std::vector<float> importance(cols);
+  for (int64_t k = 0; k < cols; ++k)
+    importance[k] = static_cast<float>(gram[k * cols + k]);
+  QuantizeOptions quantizeOptions;
+  quantizeOptions.threads = options.threads;
+  quantizeOptions.maxRefineSteps = options.maxRefineSteps;
+  PackedWeight diagonal;
+  if (Status status = quantizeWeighted(weights, scheme, importance, diagonal,
+                                       quantizeOptions);
+      !status)
+    return status;
+  parallelFor(weights.rows, options.threads, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(cols), fromFeedback(cols), fromDiagonal(cols);
+    for (int64_t r = begin; r < end; ++r) {
+      weights.loadRow(r, 0, cols, row.data());
+      dequantizeRow(packed, r, fromFeedback.data(), /*withOutliers=*/false);
+      dequantizeRow(diagonal, r, fromDiagonal.data(), /*withOutliers=*/false);
+      if (calibrationLoss(row, fromDiagonal, outliers[r], gram) <
+          calibrationLoss(row, fromFeedback, outliers[r], gram))
+        copyRowCode(diagonal, r, packed, corrections[r]);
+    }
+  });
+  return Status::success();
+}
+
 Status quantizeWithFeedback(const MatrixView &weights, const Scheme &scheme,
                             std::span<const double> gram, PackedWeight &result,
                             const CalibrationOptions &options) {
@@ -213,6 +292,10 @@ Status quantizeWithFeedback(const MatrixView &weights, const Scheme &scheme,
           "a scale overflows " + std::string(floatTypeName(scheme.scaleType)) +
           " after error feedback; use a wider scale type or rescale the "
           "weights");
+  if (Status status = keepBetterRows(weights, scheme, gram, outliers, options,
+                                     packed, corrections);
+      !status)
+    return status;
   if (Status status = attachOutliers(packed, outliers, corrections,
                                      scheme.outliers.valueType);
       !status)

@@ -421,26 +421,29 @@ Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
   return Status::success();
 }
 
+void dequantizeRow(const PackedWeight &weight, int64_t row, float *values,
+                   bool withOutliers) {
+  std::fill(values, values + weight.cols, 0.f);
+  for (int plane = 0; plane < weight.planes; ++plane) {
+    const uint8_t *bits = weight.signRow(plane, row);
+    const float *scales = weight.scaleRow(plane, row);
+    for (int64_t col = 0; col < weight.cols; ++col) {
+      float scale = scales[col / weight.groupSize];
+      values[col] += (bits[col / 8] >> (col % 8) & 1) ? -scale : scale;
+    }
+  }
+  const SparseOutliers &outliers = weight.outliers;
+  if (!withOutliers || outliers.empty())
+    return;
+  for (int32_t i = outliers.rowOffsets[row]; i < outliers.rowOffsets[row + 1];
+       ++i)
+    values[outliers.columns[i]] += outliers.values[i];
+}
+
 void dequantize(const PackedWeight &weight, float *out, unsigned threads) {
   parallelFor(weight.rows, threads, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      float *values = out + row * weight.cols;
-      std::fill(values, values + weight.cols, 0.f);
-      for (int plane = 0; plane < weight.planes; ++plane) {
-        const uint8_t *bits = weight.signRow(plane, row);
-        const float *scales = weight.scaleRow(plane, row);
-        for (int64_t col = 0; col < weight.cols; ++col) {
-          float scale = scales[col / weight.groupSize];
-          values[col] += (bits[col / 8] >> (col % 8) & 1) ? -scale : scale;
-        }
-      }
-      const SparseOutliers &outliers = weight.outliers;
-      if (outliers.empty())
-        continue;
-      for (int32_t i = outliers.rowOffsets[row];
-           i < outliers.rowOffsets[row + 1]; ++i)
-        values[outliers.columns[i]] += outliers.values[i];
-    }
+    for (int64_t row = begin; row < end; ++row)
+      dequantizeRow(weight, row, out + row * weight.cols);
   });
 }
 

@@ -20,6 +20,7 @@
 
 using namespace r2q::quant;
 using r2q::test::Distribution;
+using r2q::test::freshSeed;
 using r2q::test::randomWeights;
 
 namespace {
@@ -77,41 +78,53 @@ struct Activations {
   }
 };
 
-uint64_t freshSeed() { return std::random_device{}(); }
-
 class CalibrationTest : public ::testing::TestWithParam<Method> {};
 
+// Full statistics are never worse than the diagonal on any layer (each row
+// keeps the better of the two codes on the very loss measured here). That
+// each helps on average is checked over several independent layers: one
+// layer alone is sometimes an exception.
 TEST_P(CalibrationTest, FullStatisticsBeatDiagonalBeatPlain) {
   uint64_t seed = freshSeed();
   SCOPED_TRACE("seed " + std::to_string(seed));
-  const int64_t rows = 24, cols = 96;
-  Activations activations(400, cols, seed);
-  std::vector<float> w =
-      randomWeights(Distribution::Gaussian, rows * cols, seed + 2, 0.05);
-  MatrixView view = MatrixView::ofFloats(w.data(), rows, cols);
-  Scheme scheme;
-  scheme.groupSize = 32;
-  scheme.method = GetParam();
-  PackedWeight plain, diagonal, full;
-  ASSERT_TRUE(quantize(view, scheme, plain).ok());
-  ASSERT_TRUE(
-      quantizeCalibrated(view, scheme, {{}, activations.diagonal}, diagonal)
-          .ok());
-  ASSERT_TRUE(
-      quantizeCalibrated(view, scheme, {activations.gram, {}}, full).ok());
-  double plainError = activations.outputError(w, plain);
-  double diagonalError = activations.outputError(w, diagonal);
-  double fullError = activations.outputError(w, full);
-  EXPECT_LT(diagonalError, 0.9 * plainError);
-  EXPECT_LT(fullError, 0.8 * diagonalError);
+  const int64_t rows = 24, cols = 96, layers = 16;
+  // Sums of log ratios: the layers' errors differ by orders of magnitude,
+  // and a plain sum would be one layer's.
+  double diagonalGain = 0, fullGain = 0;
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    uint64_t layerSeed = seed + 8 * layer;
+    Activations activations(400, cols, layerSeed);
+    std::vector<float> w =
+        randomWeights(Distribution::Gaussian, rows * cols, layerSeed + 2, 0.05);
+    MatrixView view = MatrixView::ofFloats(w.data(), rows, cols);
+    Scheme scheme;
+    scheme.groupSize = 32;
+    scheme.method = GetParam();
+    PackedWeight plain, diagonal, full;
+    ASSERT_TRUE(quantize(view, scheme, plain).ok());
+    ASSERT_TRUE(
+        quantizeCalibrated(view, scheme, {{}, activations.diagonal}, diagonal)
+            .ok());
+    ASSERT_TRUE(
+        quantizeCalibrated(view, scheme, {activations.gram, {}}, full).ok());
+    double diagonalError = activations.outputError(w, diagonal);
+    double fullError = activations.outputError(w, full);
+    EXPECT_LE(fullError, diagonalError * (1 + 1e-9)) << "layer " << layer;
+    diagonalGain +=
+        std::log(diagonalError / activations.outputError(w, plain)) / layers;
+    fullGain += std::log(fullError / diagonalError) / layers;
+  }
+  // Geometric means of the ratios over the layers.
+  EXPECT_LT(std::exp(diagonalGain), 0.9);
+  EXPECT_LT(std::exp(fullGain), 0.8);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, CalibrationTest,
                          ::testing::Values(Method::Greedy, Method::Refined));
 
 // With uncorrelated inputs of equal scale there is nothing to feed back:
-// error feedback reduces to nearest-level coding on greedy scales, never
-// worse than greedy's own signs.
+// error feedback reduces to nearest-level coding on greedy scales, and each
+// row is never worse than greedy's own code.
 TEST(CalibrationFeedbackTest, IdentityStatisticsNeverWorseThanGreedy) {
   uint64_t seed = freshSeed();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -128,13 +141,17 @@ TEST(CalibrationFeedbackTest, IdentityStatisticsNeverWorseThanGreedy) {
   PackedWeight greedy, feedback;
   ASSERT_TRUE(quantize(view, scheme, greedy).ok());
   ASSERT_TRUE(quantizeCalibrated(view, scheme, {identity, {}}, feedback).ok());
-  EXPECT_EQ(greedy.scales, feedback.scales);
   std::vector<float> a(rows * cols), b(rows * cols);
   dequantize(greedy, a.data());
   dequantize(feedback, b.data());
-  for (int64_t i = 0; i < rows * cols; ++i)
-    EXPECT_LE(std::fabs(w[i] - b[i]), std::fabs(w[i] - a[i]) + 1e-6f)
-        << "weight " << i;
+  for (int64_t row = 0; row < rows; ++row) {
+    double greedyError = 0, feedbackError = 0;
+    for (int64_t i = row * cols; i < (row + 1) * cols; ++i) {
+      greedyError += (w[i] - a[i]) * (w[i] - a[i]);
+      feedbackError += (w[i] - b[i]) * (w[i] - b[i]);
+    }
+    EXPECT_LE(feedbackError, greedyError * (1 + 1e-6)) << "row " << row;
+  }
 }
 
 TEST(CalibrationFeedbackTest, OutliersStayExactAndResultIsDeterministic) {

@@ -13,24 +13,31 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <numbers>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace r2q::test {
 
+/// A seed from the system, or R2Q_TEST_SEED to replay a failure.
+inline uint64_t freshSeed() {
+  if (const char *forced = std::getenv("R2Q_TEST_SEED"))
+    return std::strtoull(forced, nullptr, 10);
+  return std::random_device{}();
+}
+
 /// SplitMix64: small, fast, and good enough for test data.
 class Rng {
 public:
-  explicit Rng(uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  // The seed is mixed first: a plain multiple of the increment would make
+  // the stream of seed s + 1 that of seed s shifted by one draw, and data
+  // drawn from nearby seeds would overlap.
+  explicit Rng(uint64_t seed) : state_(mix(seed)) {}
 
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
   uint32_t next32() { return static_cast<uint32_t>(next() >> 32); }
   /// Uniform in the open interval (0, 1).
   double uniform() {
@@ -43,6 +50,12 @@ public:
   }
 
 private:
+  static uint64_t mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+
   uint64_t state_;
 };
 

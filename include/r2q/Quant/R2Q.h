@@ -123,6 +123,10 @@ Status quantizeWeighted(const MatrixView &weights, const Scheme &scheme,
                         PackedWeight &result,
                         const QuantizeOptions &options = {});
 
+/// One row of `weight`, with or without its sparse outlier corrections.
+void dequantizeRow(const PackedWeight &weight, int64_t row, float *values,
+                   bool withOutliers = true);
+
 /// Writes the rows x cols dequantized matrix into `out`.
 void dequantize(const PackedWeight &weight, float *out, unsigned threads = 0);
 
