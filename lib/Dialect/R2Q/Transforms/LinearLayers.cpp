@@ -159,6 +159,8 @@ TracedOperand traceWeight(linalg::LinalgOp op, unsigned index,
       return false;
     if (BlockArgument argument = asFunctionArgument(candidate))
       return rules.isWeightArgument(argument);
+    if (getCodedWeight(candidate, rules.constants))
+      return true;
     return rules.constants.isConstant(candidate, &whyNotConstant);
   };
   while (true) {
@@ -229,6 +231,14 @@ bool hasFloatElements(Value value) {
 }
 
 } // namespace
+
+DequantizeOp getCodedWeight(Value value, ConstantEvaluator &constants) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
+  if (!dequantize || !constants.isConstant(dequantize.getSigns()) ||
+      !constants.isConstant(dequantize.getScales()))
+    return nullptr;
+  return dequantize;
+}
 
 bool WeightRules::isWeightArgument(BlockArgument argument) const {
   auto function = cast<FunctionOpInterface>(argument.getOwner()->getParentOp());

@@ -30,11 +30,12 @@ namespace r2q {
 namespace {
 
 /// Sign planes and scales of one weight, and its outliers' offsets, columns
-/// and values (none, or all three), as SSA values.
+/// and values (none, or all three), as SSA values, with their group size.
 struct QuantizedWeight {
   Value signs;
   Value scales;
   SmallVector<Value, 3> outliers;
+  int64_t groupSize;
 };
 
 /// A resource key derived from a layer name: letters, digits, '_' and '.'.
@@ -155,6 +156,10 @@ private:
                                            quant::PackedWeight &packed);
   QuantizedWeight quantizeAtRunTime(RewriterBase &rewriter,
                                     const LinearLayer &layer, StringRef name);
+  /// The code of a weight that already is one (r2q.dequantize of constants),
+  /// passed through unchanged.
+  FailureOr<QuantizedWeight> keepCode(const LinearLayer &layer,
+                                      DequantizeOp coded, StringRef name);
   /// quant::quantize, or quant::quantizeCalibrated with the layer's input
   /// statistics when the calibration file has them.
   quant::Status quantizeMatrix(const LinearLayer &layer, StringRef name,
@@ -360,7 +365,8 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
   Location loc = layer.weight.value.getLoc();
   QuantizedWeight result{arith::ConstantOp::create(rewriter, loc, signs),
                          arith::ConstantOp::create(rewriter, loc, scales),
-                         {}};
+                         {},
+                         groupSize};
   if (packed.outliers.empty())
     return result;
   OutlierData outliers =
@@ -392,7 +398,29 @@ QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
                  ->getResult(0);
   }
   auto quantize = QuantizeOp::create(rewriter, loc, weight, scheme);
-  return QuantizedWeight{quantize.getSigns(), quantize.getScales(), {}};
+  return QuantizedWeight{
+      quantize.getSigns(), quantize.getScales(), {}, groupSize};
+}
+
+FailureOr<QuantizedWeight>
+QuantizeLinearPass::keepCode(const LinearLayer &layer, DequantizeOp coded,
+                             StringRef name) {
+  if (layer.weight.transposed) {
+    layer.op->emitError()
+        << "layer '" << name
+        << "': its weight is an R2Q code (r2q.dequantize) read as K x N; "
+           "r2q.matmul takes codes of N x K weights";
+    return failure();
+  }
+  int64_t codeGroupSize = coded.getGroupSize();
+  if (stats)
+    layer.op->emitRemark() << llvm::formatv(
+        "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, already an "
+        "R2Q code, kept",
+        name, layer.n, layer.k, codeGroupSize,
+        coded.getSigns().getType().getDimSize(0));
+  return QuantizedWeight{
+      coded.getSigns(), coded.getScales(), {}, codeGroupSize};
 }
 
 FailureOr<QuantizedWeight>
@@ -418,9 +446,13 @@ QuantizeLinearPass::quantizeWeight(RewriterBase &rewriter,
            "constant, or quantize without outliers= and outlier-threshold=";
     return failure();
   }
-  FailureOr<QuantizedWeight> result =
-      layer.weight.isConstant() ? foldConstantWeight(rewriter, layer, name)
-                                : quantizeAtRunTime(rewriter, layer, name);
+  FailureOr<QuantizedWeight> result = failure();
+  if (DequantizeOp coded = getCodedWeight(layer.weight.value, *constants))
+    result = keepCode(layer, coded, name);
+  else if (layer.weight.isConstant())
+    result = foldConstantWeight(rewriter, layer, name);
+  else
+    result = quantizeAtRunTime(rewriter, layer, name);
   if (succeeded(result))
     quantized[key] = *result;
   return result;
@@ -478,7 +510,7 @@ LogicalResult QuantizeLinearPass::quantizeFunction(
       if (Operation *producer = operand.getDefiningOp())
         maybeDead.push_back(producer);
     replaceWithQuantizedMatmul(rewriter, layer, weight->signs, weight->scales,
-                               groupSize, weight->outliers);
+                               weight->groupSize, weight->outliers);
   }
   loadedGlobals.insert_range(eraseDeadProducers(rewriter, maybeDead));
   constants.reset();

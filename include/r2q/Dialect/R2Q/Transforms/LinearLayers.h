@@ -14,6 +14,7 @@
 #ifndef R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
 #define R2Q_DIALECT_R2Q_TRANSFORMS_LINEARLAYERS_H
 
+#include "r2q/Dialect/R2Q/IR/R2Q.h"
 #include "r2q/Dialect/R2Q/Transforms/ConstantEvaluation.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -50,6 +51,12 @@ struct WeightRules {
   /// as a weight by the user.
   bool isWeightArgument(mlir::BlockArgument argument) const;
 };
+
+/// The r2q.dequantize that defines `value` when its sign planes and scales
+/// are compile-time constants: a weight that already is an R2Q code (the
+/// learned code of quantization-aware training), kept as it is; null
+/// otherwise.
+DequantizeOp getCodedWeight(mlir::Value value, ConstantEvaluator &constants);
 
 /// `<function>:arg<i>`, the name of an entry-block argument of a function.
 std::string getArgumentName(mlir::BlockArgument argument);

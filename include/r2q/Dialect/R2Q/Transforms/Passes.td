@@ -70,6 +70,15 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
         -> tensor<?x256xf32>
     ```
 
+    A weight that already is an R2Q code, `r2q.dequantize` of constant sign
+    planes and scales (how `r2q.torch.compile` exports a model trained with
+    `R2QLinear`), keeps its code: the `r2q.matmul` reads those constants
+    with the code's group size, and the scheme options do not apply to it.
+    Quantizing the decoded weight again would not give the code back (the
+    greedy first scale `mean|w|` of a two-plane code is `a_1 + a_2 *
+    mean(s_1 s_2)`, not `a_1`). A code read as a `K x N` weight is an
+    error at the layer.
+
     With `calibration=<path>` (a directory, or its `index.json`, written by
     `python -m r2q_eval calibrate`: per layer name the `X^T X` of the
     layer's input and its diagonal as float64 `.npy` files), the constant
