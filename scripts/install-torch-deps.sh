@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what r2q.torch (python/r2q/torch.py) and its tests need, only what
+# is missing: quick when everything is there.
+#   - Debian: python3-venv, python3-numpy.
+#   - A virtual environment (default build-torch/venv, ignored by git) on top
+#     of the system Python with torch, torch-mlir, transformers and ml_dtypes
+#     from PyPI. numpy stays Debian's 1.24 (seen through
+#     --system-site-packages, and pinned below 2 so no package pulls numpy 2
+#     in): the r2q module is built against it with Debian's pybind11 2.10,
+#     whose array code predates numpy 2's ABI. torch 2.15.0 runs with numpy
+#     1.24 (torch.from_numpy / .numpy() checked); ml_dtypes 0.6.0 requires
+#     numpy 2, so ml_dtypes 0.5.4 (numpy >= 1.21) is used. torch is PyPI's
+#     default wheel (it pulls the CUDA runtime wheels along; the PyTorch CPU
+#     index may not be reachable); everything runs on the CPU.
+# Nothing else is downloaded, here or at run time (models are built from
+# configs, never fetched).
+# Usage: scripts/install-torch-deps.sh [venv-dir]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+venv=${1:-$here/../build-torch/venv}
+
+debian_packages=(python3-venv python3-numpy)
+python_packages=(torch==2.15.0 torch-mlir==20261001 transformers==5.23.0
+  ml_dtypes==0.5.4 "numpy<2")
+
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
+    grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "r2q-torch: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+[ -x "$venv/bin/python" ] ||
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+
+# The stamp records the exact package list, so a changed pin reinstalls.
+stamp="$venv/.r2q-torch-packages"
+wanted="${python_packages[*]}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "r2q-torch: installing $wanted into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "${python_packages[@]}"
+  echo "$wanted" >"$stamp"
+fi
