@@ -48,7 +48,13 @@ Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
       .diagnostics is the list of (severity, location, message), the
       location as "source_name:line:column".
 A pipeline that does not parse raises ValueError.
+
+PyTorch (needs torch; imported on first use, so `import r2q` works without):
+  r2q.torch.R2QLinear, quantize_model, freeze, compile: quantization-aware
+  training with R2Q codes and compilation of nn.Modules (python/r2q/torch.py).
 """
+
+import importlib
 
 from ._r2q import (
     CompileError,
@@ -71,3 +77,10 @@ __all__ = [
     "quantize_rtn",
     "run_pipeline",
 ]
+
+
+def __getattr__(name):
+    # r2q.torch is imported on first use: it needs torch, the rest does not.
+    if name == "torch":
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module 'r2q' has no attribute {name!r}")

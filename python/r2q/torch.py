@@ -1,0 +1,400 @@
+"""r2q.torch: R2Q quantization-aware training and compilation of PyTorch models.
+
+Needs torch (and, for compile(), torch-mlir); `import r2q` works without
+them. docs/python.md ("r2q.torch") is the reference:
+
+    import r2q.torch
+    model = r2q.torch.quantize_model(model, group_size=64, skip=["lm_head"])
+    ...train: R2QLinear layers compute with their R2Q code (fake quantization),
+       gradients reach the float weights (straight-through) and, with
+       learn_scales=True, the per-group scales...
+    f = r2q.torch.compile(model, (x,))   # 2-bit kernels, same numbers
+    y = f(x)
+
+The R2Q code of a weight is always the C++ numerics core's (r2q.quantize);
+torch only decodes it (sum_p scale_p * sign_p, for autograd through learned
+scales), which equals the core's r2q.dequantize bit for bit.
+"""
+
+import copy
+import fnmatch
+import re
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import r2q
+
+__all__ = ["R2QLinear", "quantize_model", "freeze", "compile", "CompiledModel"]
+
+_SCALE_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
+
+
+def _unpack_signs(signs, k):
+    """The core's packed sign planes (uint8, P x N x ceil(K/8), bit j of byte b
+    is column 8b + j, set for -1) as a float32 P x N x K tensor of +-1."""
+    bits = np.unpackbits(signs, axis=-1, bitorder="little")[..., :k]
+    return torch.from_numpy(1.0 - 2.0 * bits.astype(np.float32))
+
+
+def _expand_groups(scales, group_size, k):
+    """P x N x groups scales repeated over their groups' columns: P x N x K."""
+    return scales.repeat_interleave(group_size, dim=-1)[..., :k]
+
+
+def _decode(signs, scales, group_size):
+    """sum_p scales_p * signs_p over planes, in plane order in float32, as
+    the core's dequantize sums them (signs are +-1, so each product is
+    exact and every partial sum rounds as the core's does)."""
+    per_weight = _expand_groups(scales, group_size, signs.shape[-1])
+    weight = per_weight[0] * signs[0]
+    for plane in range(1, signs.shape[0]):
+        weight = weight + per_weight[plane] * signs[plane]
+    return weight
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Returns `quantized` exactly; the gradient goes to `latent` unchanged
+    (the identity straight-through estimator)."""
+
+    @staticmethod
+    def forward(ctx, latent, quantized):
+        return quantized
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def _round_scales(scales, scale_type):
+    """Learned scales rounded to the scale type the code stores (nearest
+    even), with a straight-through gradient; an overflow is an error, as in
+    the core."""
+    dtype = _SCALE_DTYPES[scale_type]
+    if dtype is torch.float32:
+        return scales
+    rounded = scales.detach().to(dtype).to(torch.float32)
+    if not torch.isfinite(rounded).all():
+        raise ValueError(f"a learned scale overflows {scale_type}; use scale_type='f32'")
+    return scales + (rounded - scales).detach()
+
+
+class R2QLinear(nn.Module):
+    """nn.Linear computing with the R2Q code of its weight (fake quantization).
+
+    The code (sign planes and per-group scales, groups of `group_size` along
+    the input dimension K) is r2q.quantize's of the float weight, recomputed
+    whenever the weight changed. With learn_scales=False the layer computes
+    with r2q.dequantize of that code; with learn_scales=True the scales are
+    a parameter `scales` (planes x out_features x groups), initialized from
+    the closed form, and the weight is sum_p scales_p * signs_p with the
+    signs of the float weight's code. Either way the gradient reaches the
+    float weight through the identity straight-through estimator.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, planes=2, group_size=128,
+                 method="greedy", learn_scales=False, scale_type="f16", device=None,
+                 dtype=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"R2QLinear: {name} must be a positive int, got {value!r}")
+        self.in_features, self.out_features = in_features, out_features
+        self.planes, self.group_size = planes, group_size
+        self.method, self.scale_type = method, scale_type
+        self.learn_scales = bool(learn_scales)
+        factory = {"device": device, "dtype": dtype}
+        reference = nn.Linear(in_features, out_features, bias, **factory)
+        self.weight = reference.weight
+        self.bias = reference.bias
+        self._cached_code = None
+        # The core checks the scheme (group size, planes, method) here, so
+        # bad arguments fail at construction with its message.
+        code = self.code()
+        if self.learn_scales:
+            self.scales = nn.Parameter(torch.from_numpy(np.array(code.scales)))
+        else:
+            self.register_parameter("scales", None)
+
+    @classmethod
+    def from_linear(cls, linear, **kwargs):
+        """An R2QLinear sharing `linear`'s weight and bias parameters."""
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None,
+                    device="meta", **{k: v for k, v in kwargs.items() if k != "learn_scales"})
+        layer.weight, layer.bias = linear.weight, linear.bias
+        layer._cached_code = None
+        if kwargs.get("learn_scales", False):
+            layer.learn_scales = True
+            layer.scales = nn.Parameter(torch.from_numpy(np.array(layer.code().scales)))
+        return layer
+
+    def code(self):
+        """r2q.quantize of the current float weight (cached per weight version)."""
+        weight = self.weight
+        key = (weight.data_ptr(), weight._version, weight.device.type)
+        if self._cached_code is not None and self._cached_code[0] == key:
+            return self._cached_code[1]
+        if weight.device.type == "meta":
+            w = np.zeros((self.out_features, self.in_features), np.float32)
+        else:
+            w = weight.detach().to("cpu", torch.float32).contiguous().numpy()
+        code = r2q.quantize(w, group_size=self.group_size, planes=self.planes,
+                            method=self.method, scale_type=self.scale_type)
+        self._cached_code = (key, code)
+        return code
+
+    def __getstate__(self):
+        # The cached code (a C++ object) is not copied or pickled; it is
+        # recomputed from the weight.
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        return {**state, "_cached_code": None}
+
+    def signs(self):
+        """The sign planes of the current code as a +-1 float32 tensor P x N x K."""
+        return _unpack_signs(self.code().signs, self.in_features)
+
+    def quantized_weight(self):
+        """The weight the layer computes with (N x K, float32): the decoded code,
+        with a straight-through gradient to the float weight (and to
+        `scales` when they are learned)."""
+        if self.learn_scales:
+            scales = _round_scales(self.scales, self.scale_type)
+            decoded = _decode(self.signs().to(scales.device), scales, self.group_size)
+            return decoded + (self.weight - self.weight.detach()).to(decoded.dtype)
+        decoded = torch.from_numpy(r2q.dequantize(self.code())).to(self.weight.device)
+        return _StraightThrough.apply(self.weight, decoded.to(self.weight.dtype))
+
+    def exported_code(self):
+        """(signs uint8 P x N x ceil(K/8), scales float32 P x N x groups) of the
+        weight forward() uses: the learned scales (rounded) replace the closed
+        form ones when learn_scales is on."""
+        code = self.code()
+        if not self.learn_scales:
+            return np.array(code.signs), np.array(code.scales)
+        scales = _round_scales(self.scales, self.scale_type).detach().cpu().numpy()
+        return np.array(code.signs), np.ascontiguousarray(scales, np.float32)
+
+    def forward(self, x):
+        weight = self.quantized_weight().to(x.dtype)
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.linear(x, weight, bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, planes={self.planes}, "
+                f"group_size={self.group_size}, method={self.method!r}, "
+                f"scale_type={self.scale_type!r}, learn_scales={self.learn_scales}")
+
+
+def _is_conv1d(module):
+    """Hugging Face GPT-2's Conv1D (weight K x N, y = x W + b), without
+    importing transformers."""
+    return (type(module).__name__ == "Conv1D" and hasattr(module, "nf")
+            and isinstance(getattr(module, "weight", None), torch.Tensor)
+            and module.weight.dim() == 2)
+
+
+def _as_linear(module):
+    """An nn.Linear with the same function as nn.Linear or Conv1D `module`."""
+    if isinstance(module, nn.Linear):
+        return module
+    k, n = module.weight.shape
+    linear = nn.Linear(k, n, bias=module.bias is not None, device="meta")
+    linear.weight = nn.Parameter(module.weight.detach().t().contiguous(),
+                                 requires_grad=module.weight.requires_grad)
+    if module.bias is not None:
+        linear.bias = module.bias
+    return linear
+
+
+def _skipped(name, skip):
+    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in skip)
+
+
+def _replace(model, name, new):
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
+def quantize_model(model, group_size=128, planes=2, skip=(), **kwargs):
+    """Replaces, in place, every nn.Linear and Hugging Face Conv1D of `model`
+    whose qualified name is not in `skip` (exact names or fnmatch patterns,
+    "lm_head", "*.down_proj") by an R2QLinear sharing its parameters
+    (Conv1D's K x N weight becomes an N x K parameter); kwargs go to
+    R2QLinear (method, learn_scales, scale_type). Returns the model."""
+    if isinstance(skip, str):
+        raise TypeError("quantize_model: skip must be a list of names, not a string")
+    targets = [(name, module) for name, module in model.named_modules()
+               if name and (isinstance(module, nn.Linear) or _is_conv1d(module))
+               and not isinstance(module, R2QLinear) and not _skipped(name, skip)]
+    for name, module in targets:
+        _replace(model, name, R2QLinear.from_linear(
+            _as_linear(module), group_size=group_size, planes=planes, **kwargs))
+    return model
+
+
+def freeze(model):
+    """Replaces, in place, every R2QLinear by an nn.Linear whose weight is the
+    weight the R2QLinear computes with (learned scales folded in), exactly
+    representable by its R2Q code. Returns the model; each new layer keeps the
+    code as `r2q_code` (signs, scales, group_size) for r2q.torch.compile."""
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, R2QLinear):
+            continue
+        linear = nn.Linear(module.in_features, module.out_features,
+                           bias=module.bias is not None, device="meta")
+        with torch.no_grad():
+            linear.weight = nn.Parameter(module.quantized_weight().detach().clone())
+            if module.bias is not None:
+                linear.bias = nn.Parameter(module.bias.detach().clone())
+        signs, scales = module.exported_code()
+        linear.r2q_code = (signs, scales, module.group_size, module.scale_type)
+        _replace(model, name, linear)
+    return model
+
+
+# --- compile ------------------------------------------------------------
+
+_RESOURCE_ENTRY = re.compile(r'^\s*([\w.]+): "0x([0-9A-Fa-f]+)",?\s*$')
+
+
+def _weight_resources(ir):
+    """Resource key of every blob of the exported IR's dialect_resources,
+    by its data (hex, without the 4-byte alignment header)."""
+    keys = {}
+    for line in ir[ir.rfind("{-#"):].splitlines():
+        entry = _RESOURCE_ENTRY.match(line)
+        if entry:
+            keys.setdefault(entry.group(2)[8:].upper(), entry.group(1))
+    return keys
+
+
+def _hex(array):
+    return '"0x' + np.ascontiguousarray(array).tobytes().hex().upper() + '"'
+
+
+def _coded_constant(match, signs, scales, group_size, scale_type):
+    """IR defining the weight value of `match` (an arith.constant of a
+    dense_resource) as r2q.dequantize of constant signs and scales."""
+    value, weight_type = match.group("value"), match.group("type")
+    planes, n, packed = signs.shape
+    groups = scales.shape[2]
+    scale_mlir = {"f16": "f16", "bf16": "bf16", "f32": "f32"}[scale_type]
+    scale_bytes = _encode_scales(scales, scale_type)
+    signs_type = f"tensor<{planes}x{n}x{packed}xi8>"
+    scales_type = f"tensor<{planes}x{n}x{groups}x{scale_mlir}>"
+    indent = match.group("indent")
+    return (f"{indent}{value}_r2q_signs = arith.constant dense<{_hex(signs)}> : {signs_type}\n"
+            f"{indent}{value}_r2q_scales = arith.constant dense<{_hex(scale_bytes)}> : {scales_type}\n"
+            f"{indent}{value} = r2q.dequantize {value}_r2q_signs, {value}_r2q_scales "
+            f"group_size {group_size} : {signs_type}, {scales_type} -> {weight_type}")
+
+
+def _encode_scales(scales, scale_type):
+    """Scales (float32, exactly representable in scale_type) as the bytes of
+    scale_type, little-endian."""
+    tensor = torch.from_numpy(np.ascontiguousarray(scales, np.float32))
+    encoded = tensor.to(_SCALE_DTYPES[scale_type])
+    if not torch.equal(encoded.to(torch.float32), tensor):
+        raise ValueError(f"scales are not representable in {scale_type}")
+    return encoded.view(torch.int16 if scale_type != "f32" else torch.int32).numpy()
+
+
+def _pass_codes_through(ir, codes):
+    """Rewrites the constant of every frozen R2Q weight of the exported IR
+    into r2q.dequantize of its code, so r2q-quantize-linear keeps that code
+    (it would not get it back by quantizing the decoded weight). Returns the
+    IR and the resource keys of the other (float) weights."""
+    resources = _weight_resources(ir)
+    coded_keys = {}
+    for name, (weight, code) in codes.items():
+        key = resources.get(weight.numpy().astype("<f4").tobytes().hex().upper())
+        if key is None:
+            raise RuntimeError(f"r2q.torch.compile: the weight of layer '{name}' is not a "
+                               "constant of the exported IR (is it used by something "
+                               "other than the layer?)")
+        coded_keys.setdefault(key, code)
+    for key, code in coded_keys.items():
+        pattern = re.compile(r"^(?P<indent>\s*)(?P<value>%[\w.]+) = arith.constant "
+                             rf"dense_resource<{re.escape(key)}> : (?P<type>tensor<[^>]*>)$",
+                             re.MULTILINE)
+        ir = pattern.sub(lambda match, code=code: _coded_constant(match, *code), ir)
+    float_keys = [key for key in resources.values() if key not in coded_keys]
+    return ir, float_keys
+
+
+class CompiledModel:
+    """A model compiled by r2q.torch.compile: call it with torch tensors.
+
+    .function is the r2q.CompiledFunction, .ir the linalg IR it was compiled
+    from (after the learned codes were put in), .pipeline the pass pipeline."""
+
+    def __init__(self, function, ir, pipeline):
+        self.function, self.ir, self.pipeline = function, ir, pipeline
+
+    def __call__(self, *inputs):
+        arrays = []
+        for index, value in enumerate(inputs):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"argument {index} must be a torch.Tensor, got "
+                                f"{type(value).__name__}")
+            arrays.append(value.detach().to("cpu").contiguous().numpy())
+        result = self.function(*arrays)
+        if isinstance(result, tuple):
+            return tuple(torch.from_numpy(array) for array in result)
+        return None if result is None else torch.from_numpy(result)
+
+
+def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,
+                             quantize_float_layers):
+    options = [f"group-size={group_size}", f"planes={planes}", f"method={method}",
+               f"scale-type={scale_type}", "stats=true"]
+    if not quantize_float_layers and float_keys:
+        options.append("exclude=" + ",".join(f"^{re.escape(key)}$" for key in float_keys))
+    return "r2q-quantize-linear{" + " ".join(options) + "}"
+
+
+def compile(model, example_inputs, target="cpu", group_size=128, planes=2, method="greedy",
+            scale_type="f16", quantize_float_layers=None, dynamic_shapes=None):
+    """Compiles `model` for `example_inputs` (a tuple of float32 tensors) into
+    2-bit R2Q kernels: torch_mlir.fx.export_and_import to linalg-on-tensors,
+    r2q-quantize-linear, r2q-cpu-pipeline, r2q's JIT. Returns a CompiledModel
+    (a callable on torch tensors, returning torch tensors).
+
+    R2QLinear layers keep their code (the learned one after QAT), so the
+    compiled model computes what the fake-quantized model computes. Other
+    linear layers are quantized by the pass with group_size, planes, method
+    and scale_type when `quantize_float_layers` is true; it defaults to
+    true for a model without R2QLinear layers (post-training quantization)
+    and false for one with (layers quantize_model skipped stay float).
+    `model` itself is not changed. Only target="cpu" exists."""
+    if target != "cpu":
+        raise ValueError(f"r2q.torch.compile: unknown target {target!r}; the only target is 'cpu'")
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    for index, value in enumerate(example_inputs):
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.float32:
+            raise TypeError(f"r2q.torch.compile: example input {index} must be a float32 "
+                            f"torch.Tensor (r2q.compile takes f32 tensors), got "
+                            f"{getattr(value, 'dtype', type(value).__name__)}")
+    try:
+        from torch_mlir import fx
+    except ImportError as error:
+        raise ImportError("r2q.torch.compile needs torch-mlir "
+                          "(scripts/install-torch-deps.sh installs it)") from error
+    has_r2q = any(isinstance(module, R2QLinear) for module in model.modules())
+    if quantize_float_layers is None:
+        quantize_float_layers = not has_r2q
+    frozen = freeze(copy.deepcopy(model)).eval()
+    codes = {name: (module.weight.detach().cpu(), module.r2q_code)
+             for name, module in frozen.named_modules() if hasattr(module, "r2q_code")}
+    with torch.no_grad():
+        module = fx.export_and_import(frozen, *example_inputs, output_type="linalg-on-tensors",
+                                      func_name="main", dynamic_shapes=dynamic_shapes)
+    ir, float_keys = _pass_codes_through(str(module), codes)
+    pipeline = (_quantize_linear_options(group_size, planes, method, scale_type, float_keys,
+                                         quantize_float_layers) + ",r2q-cpu-pipeline")
+    function = r2q.compile(ir, entry="main", pipeline=pipeline, source_name="<torch-mlir>")
+    return CompiledModel(function, ir, pipeline)
