@@ -388,6 +388,10 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
     if quantize_float_layers is None:
         quantize_float_layers = not has_r2q
     frozen = freeze(copy.deepcopy(model)).eval()
+    # torch-mlir's importer looks buffers up in the state_dict, which leaves
+    # non-persistent ones out (Llama's rotary inv_freq): keep them all.
+    for submodule in frozen.modules():
+        submodule._non_persistent_buffers_set.clear()
     codes = {name: (module.weight.detach().cpu(), module.r2q_code)
              for name, module in frozen.named_modules() if hasattr(module, "r2q_code")}
     with torch.no_grad():
