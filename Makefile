@@ -15,7 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps configure build test test-asan fuzz limits demo bench format clean
+.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench format clean
 
 all: build
 
@@ -30,7 +30,13 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD)
 
-test: build
+# torch, torch-mlir and transformers for the r2q.torch tests (build-torch/venv);
+# where they cannot be installed those tests are reported unsupported.
+torch-deps:
+	@scripts/install-torch-deps.sh || echo "r2q: the torch environment could" \
+	  "not be installed; the r2q.torch tests will be unsupported"
+
+test: build torch-deps
 	@scripts/run-tests.sh $(BUILD)
 
 # The whole lit and unit suites on a build with AddressSanitizer and
