@@ -55,6 +55,22 @@ def _decode(signs, scales, group_size):
     return weight
 
 
+def _greedy_signs(weight, scales, group_size):
+    """The greedy R2Q signs of `weight` (N x K) for given scales (P x N x
+    groups): s_p = sign(r_p) (+1 for 0), r_{p+1} = r_p - a_p s_p, in float32
+    as the core computes them. With the core's closed-form scales these are
+    the core's signs (a test checks it bit for bit); with learned scales they
+    are the signs of the learned lattice, so signs and scales stay one
+    code (the core cannot compute them: it always chooses its own scales)."""
+    per_weight = _expand_groups(scales, group_size, weight.shape[-1])
+    residual, planes = weight, []
+    for plane in range(scales.shape[0]):
+        sign = torch.where(residual < 0, -1.0, 1.0)
+        planes.append(sign)
+        residual = residual - per_weight[plane] * sign
+    return torch.stack(planes)
+
+
 class _StraightThrough(torch.autograd.Function):
     """Returns `quantized` exactly; the gradient goes to `latent` unchanged
     (the identity straight-through estimator)."""
@@ -90,7 +106,8 @@ class R2QLinear(nn.Module):
     with r2q.dequantize of that code; with learn_scales=True the scales are
     a parameter `scales` (planes x out_features x groups), initialized from
     the closed form, and the weight is sum_p scales_p * signs_p with the
-    signs of the float weight's code. Either way the gradient reaches the
+    greedy signs of the float weight on the learned lattice (the core's
+    signs while the scales are the closed form). Either way the gradient reaches the
     float weight through the identity straight-through estimator.
     """
 
@@ -105,6 +122,9 @@ class R2QLinear(nn.Module):
         self.planes, self.group_size = planes, group_size
         self.method, self.scale_type = method, scale_type
         self.learn_scales = bool(learn_scales)
+        if self.learn_scales and method != "greedy":
+            raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
+                             "the greedy signs of the learned scales)")
         factory = {"device": device, "dtype": dtype}
         reference = nn.Linear(in_features, out_features, bias, **factory)
         self.weight = reference.weight
@@ -121,6 +141,9 @@ class R2QLinear(nn.Module):
     @classmethod
     def from_linear(cls, linear, **kwargs):
         """An R2QLinear sharing `linear`'s weight and bias parameters."""
+        if kwargs.get("learn_scales", False) and kwargs.get("method", "greedy") != "greedy":
+            raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
+                             "the greedy signs of the learned scales)")
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None,
                     device="meta", **{k: v for k, v in kwargs.items() if k != "learn_scales"})
         layer.weight, layer.bias = linear.weight, linear.bias
@@ -152,14 +175,20 @@ class R2QLinear(nn.Module):
         return {**state, "_cached_code": None}
 
     def signs(self):
-        """The sign planes of the current code as a +-1 float32 tensor P x N x K."""
-        return _unpack_signs(self.code().signs, self.in_features)
+        """The sign planes the layer computes with, a +-1 float32 tensor
+        P x N x K: the core's code of the float weight, or with learned scales
+        the greedy signs on their lattice (_greedy_signs)."""
+        if not self.learn_scales:
+            return _unpack_signs(self.code().signs, self.in_features)
+        scales = _round_scales(self.scales, self.scale_type).detach()
+        return _greedy_signs(self.weight.detach().to(torch.float32), scales, self.group_size)
 
     def quantized_weight(self):
         """The weight the layer computes with (N x K, float32): the decoded code,
         with a straight-through gradient to the float weight (and to
         `scales` when they are learned)."""
         if self.learn_scales:
+            self.code()  # the core checks the weight (NaN, infinity)
             scales = _round_scales(self.scales, self.scale_type)
             decoded = _decode(self.signs().to(scales.device), scales, self.group_size)
             return decoded + (self.weight - self.weight.detach()).to(decoded.dtype)
@@ -168,13 +197,15 @@ class R2QLinear(nn.Module):
 
     def exported_code(self):
         """(signs uint8 P x N x ceil(K/8), scales float32 P x N x groups) of the
-        weight forward() uses: the learned scales (rounded) replace the closed
-        form ones when learn_scales is on."""
-        code = self.code()
+        weight forward() uses, in the core's format: with learn_scales the
+        learned scales (rounded to scale_type) and their signs."""
         if not self.learn_scales:
+            code = self.code()
             return np.array(code.signs), np.array(code.scales)
         scales = _round_scales(self.scales, self.scale_type).detach().cpu().numpy()
-        return np.array(code.signs), np.ascontiguousarray(scales, np.float32)
+        negative = (self.signs() < 0).numpy()
+        signs = np.packbits(negative, axis=-1, bitorder="little")
+        return signs, np.ascontiguousarray(scales, np.float32)
 
     def forward(self, x):
         weight = self.quantized_weight().to(x.dtype)

@@ -1,7 +1,8 @@
 # R2QLinear computes with exactly the numerics core's code: its weight equals
 # r2q.dequantize(r2q.quantize(W)) (ragged K, every method, scale type and
 # plane count), its signs are the paper's greedy signs, the torch decode with
-# learned scales equals the core's at initialization, and the forward pass
+# learned scales (greedy signs on their lattice, in torch) equals the core's
+# at initialization, and the forward pass
 # equals F.linear with that weight. Gradients reach the float weight
 # (straight-through) and the learned scales; the code follows the weight
 # after an optimizer step. quantize_model / freeze on nn.Linear and
@@ -38,7 +39,7 @@ for k, n, group, planes, method, scale_type in [
         (72, 9, 16, 3, "refined", "bf16"), (64, 5, 64, 1, "greedy", "f32"),
         (200, 3, 128, 4, "greedy", "f16")]:
     scheme = dict(group_size=group, planes=planes, method=method, scale_type=scale_type)
-    for learn in (False, True):
+    for learn in (False, True) if method == "greedy" else (False,):
         layer = make_layer(k, n, learn_scales=learn, **scheme)
         if learn:  # scales start from the closed form of the current weight
             with torch.no_grad():
@@ -50,13 +51,40 @@ for k, n, group, planes, method, scale_type in [
         with torch.no_grad():
             assert torch.equal(layer(x), F.linear(x, torch.from_numpy(expected), layer.bias))
         signs, scales = layer.exported_code()
-        assert signs.dtype == np.uint8 and signs.shape == (planes, n, (k + 7) // 8)
-        assert scales.shape == (planes, n, -(-k // group))
+        code = layer.code()
+        assert np.array_equal(signs, code.signs) and np.array_equal(scales, code.scales)
 
-# The signs are the paper's: sign(r_p) of the greedy residuals (K divisible).
-layer = make_layer(96, 11, group_size=32, planes=3)
-_, negative, _ = greedy_r2q(layer.weight.detach().numpy(), 32, 3, "f16")
-assert np.array_equal(layer.signs().numpy(), np.where(negative, -1.0, 1.0))
+# The signs are the paper's: sign(r_p) of the greedy residuals (K divisible),
+# from the core's code or, with learned scales, from the torch chain.
+for learn in (False, True):
+    layer = make_layer(96, 11, group_size=32, planes=3, learn_scales=learn)
+    if learn:
+        with torch.no_grad():
+            layer.scales.copy_(torch.from_numpy(np.array(layer.code().scales)))
+    _, negative, _ = greedy_r2q(layer.weight.detach().numpy(), 32, 3, "f16")
+    assert np.array_equal(layer.signs().numpy(), np.where(negative, -1.0, 1.0)), learn
+
+# With learned scales the signs are the greedy signs on their lattice and the
+# exported code decodes (docs/format.md) to the weight forward() uses; its
+# scales are f16 values.
+layer = make_layer(100, 6, group_size=32, learn_scales=True)
+with torch.no_grad():
+    layer.scales.mul_(torch.from_numpy(rng.uniform(0.5, 1.5, layer.scales.shape)
+                                       .astype(np.float32)))
+    layer.scales[0, 0, 0] = -layer.scales[0, 0, 0]
+signs, scales = layer.exported_code()
+residual = layer.weight.detach().numpy()
+for plane in range(2):
+    negative = residual < 0
+    assert np.array_equal(np.unpackbits(signs[plane], axis=-1, bitorder="little")[:, :100],
+                          negative), plane
+    residual = residual - np.where(negative, -1.0, 1.0).astype(np.float32) * np.repeat(
+        scales[plane], 32, axis=-1)[:, :100]
+assert np.array_equal(scales, scales.astype(np.float16).astype(np.float32))
+reference = sum(np.where(np.unpackbits(signs[p], axis=-1, bitorder="little")[:, :100], -1.0,
+                         1.0).astype(np.float32) * np.repeat(scales[p], 32, axis=-1)[:, :100]
+                for p in range(2))
+assert np.array_equal(layer.quantized_weight().detach().numpy(), reference)
 
 # Gradients: the float weight gets dL/dW_q (identity straight-through), the
 # learned scales sum_k dL/dW_q * sign_p over their group.
@@ -140,6 +168,9 @@ expect_error(ValueError, "unknown method 'fancy' (expected greedy or refined)",
              lambda: r2qt.R2QLinear(64, 8, method="fancy"))
 expect_error(ValueError, "unknown scale type 'f8' (expected f32, f16 or bf16)",
              lambda: r2qt.R2QLinear(64, 8, scale_type="f8"))
+expect_error(ValueError, "R2QLinear: learn_scales=True needs method='greedy' (the signs are "
+             "the greedy signs of the learned scales)",
+             lambda: r2qt.R2QLinear(64, 8, method="refined", learn_scales=True))
 expect_error(ValueError, "R2QLinear: in_features must be a positive int, got 0",
              lambda: r2qt.R2QLinear(0, 8))
 expect_error(TypeError, "quantize_model: skip must be a list of names, not a string",
