@@ -97,6 +97,12 @@ def _round_scales(scales, scale_type):
     return scales + (rounded - scales).detach()
 
 
+def _check_learnable(method, learn_scales):
+    if learn_scales and method != "greedy":
+        raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
+                         "the greedy signs of the learned scales)")
+
+
 class R2QLinear(nn.Module):
     """nn.Linear computing with the R2Q code of its weight (fake quantization).
 
@@ -107,8 +113,9 @@ class R2QLinear(nn.Module):
     a parameter `scales` (planes x out_features x groups), initialized from
     the closed form, and the weight is sum_p scales_p * signs_p with the
     greedy signs of the float weight on the learned lattice (the core's
-    signs while the scales are the closed form). Either way the gradient reaches the
-    float weight through the identity straight-through estimator.
+    signs while the scales are the closed form). Either way the gradient
+    reaches the float weight through the identity straight-through
+    estimator.
     """
 
     def __init__(self, in_features, out_features, bias=True, planes=2, group_size=128,
@@ -121,10 +128,8 @@ class R2QLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.planes, self.group_size = planes, group_size
         self.method, self.scale_type = method, scale_type
+        _check_learnable(method, learn_scales)
         self.learn_scales = bool(learn_scales)
-        if self.learn_scales and method != "greedy":
-            raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
-                             "the greedy signs of the learned scales)")
         factory = {"device": device, "dtype": dtype}
         reference = nn.Linear(in_features, out_features, bias, **factory)
         self.weight = reference.weight
@@ -132,25 +137,26 @@ class R2QLinear(nn.Module):
         self._cached_code = None
         # The core checks the scheme (group size, planes, method) here, so
         # bad arguments fail at construction with its message.
-        code = self.code()
+        self.code()
+        self.register_parameter("scales", None)
         if self.learn_scales:
-            self.scales = nn.Parameter(torch.from_numpy(np.array(code.scales)))
-        else:
-            self.register_parameter("scales", None)
+            self._init_scales()
+
+    def _init_scales(self):
+        """The learned scales' parameter, from the closed form of the weight."""
+        self.scales = nn.Parameter(torch.from_numpy(np.array(self.code().scales)))
 
     @classmethod
-    def from_linear(cls, linear, **kwargs):
+    def from_linear(cls, linear, learn_scales=False, **kwargs):
         """An R2QLinear sharing `linear`'s weight and bias parameters."""
-        if kwargs.get("learn_scales", False) and kwargs.get("method", "greedy") != "greedy":
-            raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
-                             "the greedy signs of the learned scales)")
+        _check_learnable(kwargs.get("method", "greedy"), learn_scales)
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None,
-                    device="meta", **{k: v for k, v in kwargs.items() if k != "learn_scales"})
+                    device="meta", **kwargs)
         layer.weight, layer.bias = linear.weight, linear.bias
         layer._cached_code = None
-        if kwargs.get("learn_scales", False):
-            layer.learn_scales = True
-            layer.scales = nn.Parameter(torch.from_numpy(np.array(layer.code().scales)))
+        layer.learn_scales = bool(learn_scales)
+        if layer.learn_scales:
+            layer._init_scales()
         return layer
 
     def code(self):
