@@ -4,7 +4,8 @@
 # batch and at other batches (dynamic batch); the same float block
 # post-training quantized by the pass (equal to quantize_model's forward);
 # and a tiny random-init Hugging Face LlamaForCausalLM built from a config
-# (no download), quantized except lm_head, through its inputs_embeds.
+# (no download), quantized except lm_head, through its inputs_embeds, and a
+# tiny GPT-2 the same way (its Conv1D layers).
 # Unknown targets and non-float32 inputs raise clear errors.
 # RUN: %torch_python %s
 
@@ -85,6 +86,18 @@ compiled = r2qt.compile(wrapped, (embeds,))
 expect_match(compiled, wrapped, embeds)
 kept = [m for _, _, m in compiled.function.diagnostics if "already an R2Q code, kept" in m]
 assert len(kept) == 14, compiled.function.diagnostics
+
+# A tiny GPT-2: its Conv1D layers (K x N weights) become R2QLinear.
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+gpt2 = r2qt.quantize_model(GPT2LMHeadModel(GPT2Config(
+    vocab_size=96, n_positions=32, n_embd=128, n_layer=2, n_head=4)).eval(),
+    group_size=64, skip=["lm_head"])
+assert sum(isinstance(m, r2qt.R2QLinear) for m in gpt2.modules()) == 8
+wrapped = Logits(gpt2)
+embeds = gpt2.get_input_embeddings()(tokens).detach()
+compiled = r2qt.compile(wrapped, (embeds,))
+expect_match(compiled, wrapped, embeds)
 
 # Errors.
 expect_error(ValueError, "r2q.torch.compile: unknown target 'cuda'; the only target is 'cpu'",

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 import r2q
 import r2q.torch as r2qt
+from transformers.pytorch_utils import Conv1D
 from r2q_test_support import expect_error, greedy_r2q
 from torch_test_support import fresh_torch_seed
 
@@ -112,21 +113,6 @@ assert np.array_equal(layer.quantized_weight().detach().numpy(),
 
 # quantize_model replaces nn.Linear and Conv1D (K x N weight) in place,
 # sharing nn.Linear's parameters, and skips what it is told to.
-
-
-class Conv1D(nn.Module):
-    """Hugging Face GPT-2's Conv1D: y = x W + b with W of shape K x N."""
-
-    def __init__(self, nf, nx):
-        super().__init__()
-        self.nf = nf
-        self.weight = nn.Parameter(torch.randn(nx, nf) * 0.1)
-        self.bias = nn.Parameter(torch.randn(nf) * 0.1)
-
-    def forward(self, x):
-        return torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
-
-
 model = nn.Sequential(nn.Linear(64, 48), nn.ReLU(), Conv1D(40, 48), nn.ReLU(),
                       nn.Linear(40, 8))
 x = torch.randn(3, 64)
