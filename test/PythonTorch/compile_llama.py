@@ -4,8 +4,8 @@
 # batch and at other batches (dynamic batch); the same float block
 # post-training quantized by the pass (equal to quantize_model's forward);
 # and a tiny random-init Hugging Face LlamaForCausalLM built from a config
-# (no download), quantized except lm_head, through its inputs_embeds, and a
-# tiny GPT-2 the same way (its Conv1D layers).
+# (no download), quantized except lm_head, through its inputs_embeds
+# (compile_gpt2.py: GPT-2).
 # Unknown targets and non-float32 inputs raise clear errors.
 # RUN: %torch_python %s
 
@@ -13,25 +13,15 @@ import copy
 
 import numpy as np
 import torch
-import torch.nn as nn
 from torch.export import Dim
 
 import r2q.torch as r2qt
 from export_torch_fixtures import LlamaMLP
 from r2q_test_support import expect_error
-from torch_test_support import fresh_torch_seed, relative_error
+from torch_test_support import Logits, expect_match, fresh_torch_seed
 
 rng = fresh_torch_seed()
 torch.set_num_threads(1)
-
-
-def expect_match(compiled, model, x):
-    with torch.no_grad():
-        expected = model(x)
-    actual = compiled(x)
-    assert actual.shape == expected.shape and actual.dtype == torch.float32
-    error = relative_error(actual, expected)
-    assert error < 1e-4, error
 
 
 # A block trained with learned scales (perturbed here), dynamic batch.
@@ -63,22 +53,6 @@ config = LlamaConfig(vocab_size=96, hidden_size=128, intermediate_size=256,
 llama = r2qt.quantize_model(LlamaForCausalLM(config).eval(), group_size=64,
                             skip=["lm_head"])
 assert sum(isinstance(m, r2qt.R2QLinear) for m in llama.modules()) == 14
-
-
-class Logits(nn.Module):
-    """Logits from input embeddings (r2q.compile takes float32 tensors), with
-    an all-ones attention mask (without one transformers emits a cumsum that
-    upstream MLIR cannot parse)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, embeds):
-        mask = torch.ones(embeds.shape[:2], dtype=torch.long)
-        return self.model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
-
-
 wrapped = Logits(llama)
 tokens = torch.from_numpy(rng.integers(0, 96, (2, 9)))
 embeds = llama.get_input_embeddings()(tokens).detach()
@@ -86,18 +60,6 @@ compiled = r2qt.compile(wrapped, (embeds,))
 expect_match(compiled, wrapped, embeds)
 kept = [m for _, _, m in compiled.function.diagnostics if "already an R2Q code, kept" in m]
 assert len(kept) == 14, compiled.function.diagnostics
-
-# A tiny GPT-2: its Conv1D layers (K x N weights) become R2QLinear.
-from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
-
-gpt2 = r2qt.quantize_model(GPT2LMHeadModel(GPT2Config(
-    vocab_size=96, n_positions=32, n_embd=128, n_layer=2, n_head=4)).eval(),
-    group_size=64, skip=["lm_head"])
-assert sum(isinstance(m, r2qt.R2QLinear) for m in gpt2.modules()) == 8
-wrapped = Logits(gpt2)
-embeds = gpt2.get_input_embeddings()(tokens).detach()
-compiled = r2qt.compile(wrapped, (embeds,))
-expect_match(compiled, wrapped, embeds)
 
 # Errors.
 expect_error(ValueError, "r2q.torch.compile: unknown target 'cuda'; the only target is 'cpu'",

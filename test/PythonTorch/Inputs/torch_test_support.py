@@ -1,6 +1,8 @@
-"""Shared by the r2q.torch tests: seeded torch generators and tolerances."""
+"""Shared by the r2q.torch tests: seeded torch generators, the 1e-4 relative
+comparison with the fake-quantized model, language models on embeddings."""
 
 import torch
+import torch.nn as nn
 from r2q_test_support import fresh_rng
 
 
@@ -15,3 +17,27 @@ def fresh_torch_seed():
 def relative_error(actual, expected):
     """max |actual - expected| / max |expected|."""
     return ((actual - expected).abs().max() / expected.abs().max()).item()
+
+
+def expect_match(compiled, model, x):
+    """Asserts that compiled(x) is model(x) within 1e-4 relative."""
+    with torch.no_grad():
+        expected = model(x)
+    actual = compiled(x)
+    assert actual.shape == expected.shape and actual.dtype == torch.float32
+    error = relative_error(actual, expected)
+    assert error < 1e-4, error
+
+
+class Logits(nn.Module):
+    """Logits from input embeddings (r2q.compile takes float32 tensors), with
+    an all-ones attention mask (without one transformers emits a cumsum that
+    upstream MLIR cannot parse)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, embeds):
+        mask = torch.ones(embeds.shape[:2], dtype=torch.long)
+        return self.model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
