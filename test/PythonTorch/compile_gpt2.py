@@ -8,7 +8,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import r2q.torch as r2qt
-from torch_test_support import Logits, expect_match, fresh_torch_seed
+from torch_test_support import expect_language_model_matches, fresh_torch_seed
 
 rng = fresh_torch_seed()
 torch.set_num_threads(1)
@@ -17,9 +17,5 @@ gpt2 = r2qt.quantize_model(GPT2LMHeadModel(GPT2Config(
     vocab_size=96, n_positions=32, n_embd=128, n_layer=2, n_head=4)).eval(),
     group_size=64, skip=["lm_head"])
 assert sum(isinstance(m, r2qt.R2QLinear) for m in gpt2.modules()) == 8
-wrapped = Logits(gpt2)
-tokens = torch.from_numpy(rng.integers(0, 96, (2, 9)))
-embeds = gpt2.get_input_embeddings()(tokens).detach()
-compiled = r2qt.compile(wrapped, (embeds,))
-expect_match(compiled, wrapped, embeds)
+expect_language_model_matches(gpt2, rng, 96)
 print("ok")

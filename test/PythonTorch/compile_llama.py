@@ -18,7 +18,7 @@ from torch.export import Dim
 import r2q.torch as r2qt
 from export_torch_fixtures import LlamaMLP
 from r2q_test_support import expect_error
-from torch_test_support import Logits, expect_match, fresh_torch_seed
+from torch_test_support import expect_language_model_matches, expect_match, fresh_torch_seed
 
 rng = fresh_torch_seed()
 torch.set_num_threads(1)
@@ -53,11 +53,7 @@ config = LlamaConfig(vocab_size=96, hidden_size=128, intermediate_size=256,
 llama = r2qt.quantize_model(LlamaForCausalLM(config).eval(), group_size=64,
                             skip=["lm_head"])
 assert sum(isinstance(m, r2qt.R2QLinear) for m in llama.modules()) == 14
-wrapped = Logits(llama)
-tokens = torch.from_numpy(rng.integers(0, 96, (2, 9)))
-embeds = llama.get_input_embeddings()(tokens).detach()
-compiled = r2qt.compile(wrapped, (embeds,))
-expect_match(compiled, wrapped, embeds)
+compiled = expect_language_model_matches(llama, rng, 96)
 kept = [m for _, _, m in compiled.function.diagnostics if "already an R2Q code, kept" in m]
 assert len(kept) == 14, compiled.function.diagnostics
 

@@ -3,6 +3,8 @@ comparison with the fake-quantized model, language models on embeddings."""
 
 import torch
 import torch.nn as nn
+
+import r2q.torch as r2qt
 from r2q_test_support import fresh_rng
 
 
@@ -41,3 +43,14 @@ class Logits(nn.Module):
     def forward(self, embeds):
         mask = torch.ones(embeds.shape[:2], dtype=torch.long)
         return self.model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
+
+
+def expect_language_model_matches(model, rng, vocab_size):
+    """Compiles `model` (a Hugging Face causal LM) on the embeddings of 2 x 9
+    random tokens and checks its logits; returns the CompiledModel."""
+    wrapped = Logits(model)
+    tokens = torch.from_numpy(rng.integers(0, vocab_size, (2, 9)))
+    embeds = model.get_input_embeddings()(tokens).detach()
+    compiled = r2qt.compile(wrapped, (embeds,))
+    expect_match(compiled, wrapped, embeds)
+    return compiled
