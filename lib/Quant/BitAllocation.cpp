@@ -46,7 +46,7 @@ std::vector<size_t> lowerHull(const std::vector<AllocationCandidate> &options) {
 }
 
 Allocation totals(const LayerCandidates &layers, std::vector<size_t> choice) {
-  Allocation allocation{std::move(choice), 0, 0};
+  Allocation allocation{std::move(choice), 0, 0, false};
   for (size_t layer = 0; layer < layers.size(); ++layer) {
     allocation.bits += layers[layer][allocation.choice[layer]].bits;
     allocation.error += layers[layer][allocation.choice[layer]].error;
@@ -206,8 +206,11 @@ std::optional<Allocation> bestUniform(const LayerCandidates &layers,
 std::optional<Allocation> allocateBits(const LayerCandidates &layers,
                                        int64_t budgetBits, size_t maxFrontier) {
   if (std::optional<std::vector<size_t>> exact =
-          exactOptimum(layers, budgetBits, maxFrontier))
-    return totals(layers, std::move(*exact));
+          exactOptimum(layers, budgetBits, maxFrontier)) {
+    Allocation optimum = totals(layers, std::move(*exact));
+    optimum.exact = true;
+    return optimum;
+  }
   Allocation allocation = totals(layers, climbHulls(layers, budgetBits));
   if (allocation.bits > budgetBits)
     return std::nullopt;

@@ -111,6 +111,7 @@ TEST(BitAllocationTest, SmallProblemsAreSolvedExactly) {
     int64_t budget = randomBudget(rng, layers);
     std::optional<Allocation> allocation = allocateBits(layers, budget);
     ASSERT_TRUE(allocation);
+    EXPECT_TRUE(allocation->exact);
     expectSound(layers, budget, *allocation);
     EXPECT_NEAR(allocation->error, optimalError(layers, budget),
                 1e-9 * allocation->error);
@@ -131,6 +132,8 @@ TEST(BitAllocationTest, MarginalGainIsSoundAndExactIsNoWorse) {
         allocateBits(layers, budget, /*maxFrontier=*/0);
     std::optional<Allocation> exact = allocateBits(layers, budget);
     ASSERT_TRUE(marginal && exact);
+    EXPECT_FALSE(marginal->exact);
+    EXPECT_TRUE(exact->exact);
     expectSound(layers, budget, *marginal);
     expectSound(layers, budget, *exact);
     EXPECT_LE(exact->error, marginal->error * (1 + 1e-12));

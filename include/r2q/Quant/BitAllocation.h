@@ -32,6 +32,8 @@ struct Allocation {
   std::vector<size_t> choice;
   int64_t bits = 0;
   double error = 0;
+  /// Whether the choice is the proven optimum (the exact search ran).
+  bool exact = false;
 };
 
 /// The candidates of each layer; every layer has at least one.
