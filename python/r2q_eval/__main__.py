@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,tune} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -154,6 +154,29 @@ def command_calibrate(args):
     print(path)
 
 
+def command_tune(args):
+    from . import tuning
+
+    reader = gguf_model.open_reader()
+    config = gguf_model.read_config(reader)
+    all_weights = gguf_model.load_weights(reader, args.layers)
+    weights = {name: all_weights[name + ".weight"] for name in gguf_model.linear_names(config, args.layers)}
+    start = time.time()
+    layers, total = tuning.tune(weights, args.options)
+    log(f"[tune] {len(layers)} layers in {time.time() - start:.1f} s")
+    kinds = {}
+    for name, fields in layers.items():
+        scheme = f"G={int(fields['group'])} {int(fields['planes'])}p"
+        kinds.setdefault(name.split(".", 2)[2], []).append(scheme)
+    for kind, schemes in kinds.items():
+        counts = {scheme: schemes.count(scheme) for scheme in sorted(set(schemes))}
+        print(f"{kind:10s} " + ", ".join(f"{scheme} x{count}" for scheme, count in counts.items()))
+    print(total)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"options": args.options, "total": total, "layers": layers}, f, indent=1)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r2q_eval", description=__doc__)
     p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
@@ -180,6 +203,10 @@ def parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="X^T X of every linear input over the training slice")
     cal.add_argument("--out", required=True)
     cal.add_argument("--windows", type=int, default=32)
+    tun = sub.add_parser("tune", help="r2q-tune-group-size over the linear layers")
+    tun.add_argument("--options", default="budget-bpw=2.25",
+                     help="the pass's options (default budget-bpw=2.25)")
+    tun.add_argument("--json", help="write the chosen scheme of every layer here")
     return p
 
 
@@ -195,7 +222,7 @@ def main(argv=None):
     if args.command == "llamacpp":
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
-     "calibrate": command_calibrate, "llamacpp": command_llamacpp}[args.command](args)
+     "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune}[args.command](args)
 
 
 if __name__ == "__main__":

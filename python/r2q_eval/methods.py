@@ -21,9 +21,9 @@ def rtn_factory(scheme: str):
 
 
 def r2q_factory(method: str):
-    def make(planes, group, outliers=0.0, calib=None, calibration_dir=None):
+    def make(planes, group, outliers=0.0, calib=None, calibration_dir=None, schemes=None):
         return r2q_methods.R2QQuantizer(planes, group, method, outliers, calib,
-                                        calibration_dir)
+                                        calibration_dir, schemes)
     return make
 
 
@@ -34,7 +34,7 @@ FACTORIES = {
     "r2q-refined": r2q_factory("refined"),
 }
 
-OPTIONS = {"outliers": float, "calib": str}
+OPTIONS = {"outliers": float, "calib": str, "schemes": str}
 
 
 def register(name: str, factory):
@@ -59,6 +59,8 @@ def parse(spec: str, calibration_dir: str | None = None):
             raise ValueError(f"bad option '{part}' in '{spec}': expected one of "
                              f"{sorted(OPTIONS)} as KEY=VALUE")
         options[key] = OPTIONS[key](value)
+    if "schemes" in options and not parts[0].startswith("r2q-"):
+        raise ValueError(f"schemes applies to r2q methods only, not '{parts[0]}'")
     if "calib" in options:
         if not parts[0].startswith("r2q-"):
             raise ValueError(f"calib applies to r2q methods only, not '{parts[0]}'")

@@ -14,6 +14,8 @@ counted for them (i32 row offsets, i16 columns, f16 values).
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 
@@ -49,7 +51,8 @@ class R2QQuantizer:
     recording weights, stored bits and relative error per layer."""
 
     def __init__(self, planes: int, group: int, method: str, outliers: float = 0.0,
-                 calib: str | None = None, calibration_dir: str | None = None):
+                 calib: str | None = None, calibration_dir: str | None = None,
+                 schemes: str | None = None):
         import r2q  # Built by the project: PYTHONPATH=build/python.
 
         if calib not in (None, "diag", "gram"):
@@ -59,6 +62,12 @@ class R2QQuantizer:
         self.r2q = r2q
         self.planes, self.group, self.method = planes, group, method
         self.outliers, self.calib, self.calibration_dir = outliers, calib, calibration_dir
+        # Per layer (group size, planes) chosen by `python -m r2q_eval tune`.
+        self.schemes_path, self.schemes = schemes, None
+        if schemes:
+            with open(schemes) as f:
+                self.schemes = {name: (int(fields["group"]), int(fields["planes"]))
+                                for name, fields in json.load(f)["layers"].items()}
         self.layers = {}
 
     @property
@@ -68,6 +77,8 @@ class R2QQuantizer:
             label += f" out={self.outliers:g}"
         if self.calib:
             label += f" calib={self.calib}"
+        if self.schemes:
+            label = label.replace(f"{self.planes}p G={self.group}", f"tuned ({os.path.basename(self.schemes_path)})")
         return label
 
     def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
@@ -76,7 +87,8 @@ class R2QQuantizer:
             xtx, diag, _ = calibration.load_layer(self.calibration_dir, name)
             gram, diagonal = (xtx, None) if self.calib == "gram" else (None, diag)
         start = time.time()
-        q = self.r2q.quantize(w, group_size=self.group, planes=self.planes,
+        group, planes = self.schemes[name] if self.schemes else (self.group, self.planes)
+        q = self.r2q.quantize(w, group_size=group, planes=planes,
                               method=self.method, outliers=self.outliers,
                               gram=gram, diagonal=diagonal)
         w_hat = self.r2q.dequantize(q)

@@ -27,6 +27,18 @@ Operation *R2QDialect::materializeConstant(OpBuilder &builder, Attribute value,
   return nullptr;
 }
 
+LogicalResult R2QDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attribute) {
+  // Other r2q.* attributes (r2q.layer, ...) are checked where they are read.
+  if (attribute.getName() != getLayerSchemeAttrName())
+    return success();
+  if (!isa<SchemeAttr>(attribute.getValue()))
+    return op->emitError() << "'" << getLayerSchemeAttrName()
+                           << "' must be a #r2q.scheme<...>, not "
+                           << attribute.getValue();
+  return success();
+}
+
 LogicalResult R2QDialect::verifyRegionArgAttribute(Operation *op,
                                                    unsigned regionIndex,
                                                    unsigned argIndex,

@@ -1,7 +1,9 @@
 //===- LinearLayers.cpp - Finding linear layers in linalg IR --------------===//
 
 #include "r2q/Dialect/R2Q/Transforms/LinearLayers.h"
+#include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
+#include "r2q/Dialect/R2Q/IR/Verification.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -319,6 +321,38 @@ std::optional<std::string> nameInLocation(Location loc) {
 }
 
 } // namespace
+
+quant::Status loadWeightMatrix(const WeightSource &source,
+                               ConstantEvaluator &constants,
+                               std::vector<float> &storage,
+                               quant::MatrixView &view) {
+  quant::MatrixView raw;
+  auto constant = source.value.getDefiningOp<arith::ConstantOp>();
+  if (constant && isSupportedFloatType(getElementTypeOrSelf(constant))) {
+    auto attr = cast<ElementsAttr>(constant.getValue());
+    if (quant::Status status = viewConstantWeight(attr, storage, raw); !status)
+      return status;
+  } else {
+    std::string error;
+    FailureOr<ConstantTensor> tensor = constants.evaluate(source.value, error);
+    if (failed(tensor))
+      return quant::Status::failure(error);
+    storage.assign(tensor->values.begin(), tensor->values.end());
+    raw = quant::MatrixView::ofFloats(storage.data(), tensor->shape[0],
+                                      tensor->shape[1]);
+  }
+  if (!source.transposed) {
+    view = raw;
+    return quant::Status::success();
+  }
+  std::vector<float> transposed(raw.rows * raw.cols);
+  for (int64_t row = 0; row < raw.rows; ++row)
+    for (int64_t col = 0; col < raw.cols; ++col)
+      transposed[col * raw.rows + row] = raw.at(row, col);
+  storage = std::move(transposed);
+  view = quant::MatrixView::ofFloats(storage.data(), raw.cols, raw.rows);
+  return quant::Status::success();
+}
 
 std::string getLayerName(const LinearLayer &layer, unsigned index) {
   Operation *op = layer.op;

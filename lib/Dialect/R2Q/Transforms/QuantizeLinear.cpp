@@ -46,41 +46,6 @@ std::string blobPrefix(StringRef layerName) {
   return name;
 }
 
-/// The N x K weight of a constant source as floats: a plain constant's own
-/// data when it is stored N x K, otherwise computed by `constants` and
-/// transposed when it is K x N.
-quant::Status loadRowMajorWeight(const WeightSource &source,
-                                 ConstantEvaluator &constants,
-                                 std::vector<float> &storage,
-                                 quant::MatrixView &view) {
-  quant::MatrixView raw;
-  auto constant = source.value.getDefiningOp<arith::ConstantOp>();
-  if (constant && isSupportedFloatType(getElementTypeOrSelf(constant))) {
-    auto attr = cast<ElementsAttr>(constant.getValue());
-    if (quant::Status status = viewConstantWeight(attr, storage, raw); !status)
-      return status;
-  } else {
-    std::string error;
-    FailureOr<ConstantTensor> tensor = constants.evaluate(source.value, error);
-    if (failed(tensor))
-      return quant::Status::failure(error);
-    storage.assign(tensor->values.begin(), tensor->values.end());
-    raw = quant::MatrixView::ofFloats(storage.data(), tensor->shape[0],
-                                      tensor->shape[1]);
-  }
-  if (!source.transposed) {
-    view = raw;
-    return quant::Status::success();
-  }
-  std::vector<float> transposed(raw.rows * raw.cols);
-  for (int64_t row = 0; row < raw.rows; ++row)
-    for (int64_t col = 0; col < raw.cols; ++col)
-      transposed[col * raw.rows + row] = raw.at(row, col);
-  storage = std::move(transposed);
-  view = quant::MatrixView::ofFloats(storage.data(), raw.cols, raw.rows);
-  return quant::Status::success();
-}
-
 /// Erases the ops of `candidates` that are trivially dead, then the producers
 /// of their operands that become so: the float weights and the transposes,
 /// casts and fills that fed them to the replaced contractions. Returns the
@@ -137,6 +102,10 @@ private:
   LogicalResult quantizeFunction(mlir::FunctionOpInterface function,
                                  llvm::SetVector<SymbolRefAttr> &loadedGlobals);
 
+  /// The layer's own `r2q.scheme` (from -r2q-tune-group-size or the user),
+  /// or the pass's.
+  SchemeAttr getLayerScheme(const LinearLayer &layer) const;
+
   /// Whether the options select this layer; emits a remark when they don't.
   bool isSelected(const LinearLayer &layer, StringRef name) const;
 
@@ -177,8 +146,10 @@ private:
   /// Compiled layer filters, shared by the pass's clones.
   using Regexes = std::vector<llvm::Regex>;
   std::shared_ptr<const Regexes> includeRegexes, excludeRegexes;
-  /// Weights already quantized in this function, by source and orientation.
-  llvm::DenseMap<std::pair<Value, unsigned>, QuantizedWeight> quantized;
+  /// Weights already quantized in this function, by source, orientation
+  /// and scheme.
+  llvm::DenseMap<std::tuple<Value, unsigned, Attribute>, QuantizedWeight>
+      quantized;
 };
 
 LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
@@ -239,6 +210,13 @@ LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
   return success();
 }
 
+SchemeAttr QuantizeLinearPass::getLayerScheme(const LinearLayer &layer) const {
+  if (auto own = layer.op->getAttrOfType<SchemeAttr>(
+          R2QDialect::getLayerSchemeAttrName()))
+    return own;
+  return scheme;
+}
+
 bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
                                     StringRef name) const {
   auto matchesAny = [&](const Regexes &regexes) {
@@ -266,8 +244,8 @@ bool QuantizeLinearPass::isSelected(const LinearLayer &layer,
                            << "min-weights = " << minWeights.getValue();
     return false;
   }
-  if (std::string why =
-          whyNotQuantizable(layer.n, layer.k, groupSize, raggedGroups);
+  if (std::string why = whyNotQuantizable(
+          layer.n, layer.k, getLayerScheme(layer).getGroupSize(), raggedGroups);
       !why.empty()) {
     layer.op->emitRemark() << "layer '" << name << "' left in float: " << why;
     return false;
@@ -279,7 +257,8 @@ FailureOr<SchemeAttr>
 QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
                                        const quant::MatrixView &weights,
                                        quant::PackedWeight &packed) {
-  quant::Scheme quantScheme = toQuantScheme(scheme);
+  SchemeAttr layerScheme = getLayerScheme(layer);
+  quant::Scheme quantScheme = toQuantScheme(layerScheme);
   quantScheme.outliers = outlierPolicy;
   if (calibrationStatistics && !calibrationStatistics->contains(name))
     layer.op->emitWarning()
@@ -293,7 +272,7 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
   }
   int64_t vanished = quant::countVanishedGroups(weights, packed);
   if (vanished == 0 || quantScheme.scaleType == quant::FloatType::F32)
-    return scheme;
+    return layerScheme;
   layer.op->emitWarning() << "layer '" << name << "': " << vanished
                           << " groups of non-zero weights would get all-zero "
                           << quant::floatTypeName(quantScheme.scaleType)
@@ -306,8 +285,8 @@ QuantizeLinearPass::quantizeWithScheme(const LinearLayer &layer, StringRef name,
     layer.op->emitError() << "layer '" << name << "': " << status.message();
     return failure();
   }
-  return SchemeAttr::get(&getContext(), scheme.getGroupSize(),
-                         scheme.getPlanes(), scheme.getMethod(),
+  return SchemeAttr::get(&getContext(), layerScheme.getGroupSize(),
+                         layerScheme.getPlanes(), layerScheme.getMethod(),
                          Float32Type::get(&getContext()));
 }
 
@@ -329,7 +308,7 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
   std::vector<float> storage;
   quant::MatrixView weights;
   if (quant::Status status =
-          loadRowMajorWeight(layer.weight, *constants, storage, weights);
+          loadWeightMatrix(layer.weight, *constants, storage, weights);
       !status) {
     layer.op->emitError() << "layer '" << name << "': " << status.message();
     return failure();
@@ -366,7 +345,7 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
   QuantizedWeight result{arith::ConstantOp::create(rewriter, loc, signs),
                          arith::ConstantOp::create(rewriter, loc, scales),
                          {},
-                         groupSize};
+                         layerScheme->getGroupSize()};
   if (packed.outliers.empty())
     return result;
   OutlierData outliers =
@@ -380,12 +359,14 @@ FailureOr<QuantizedWeight> QuantizeLinearPass::foldConstantWeight(
 QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
                                                       const LinearLayer &layer,
                                                       StringRef name) {
+  SchemeAttr layerScheme = getLayerScheme(layer);
   if (stats)
     layer.op->emitRemark() << llvm::formatv(
         "layer '{0}': {1}x{2} weight, group size {3}, {4} planes, {5:f3} "
         "bits per weight, quantized at run time",
-        name, layer.n, layer.k, scheme.getGroupSize(), scheme.getPlanes(),
-        quant::bitsPerWeight(toQuantScheme(scheme), layer.k));
+        name, layer.n, layer.k, layerScheme.getGroupSize(),
+        layerScheme.getPlanes(),
+        quant::bitsPerWeight(toQuantScheme(layerScheme), layer.k));
   Location loc = layer.op->getLoc();
   Value weight = layer.weight.value;
   if (layer.weight.transposed) {
@@ -397,9 +378,11 @@ QuantizedWeight QuantizeLinearPass::quantizeAtRunTime(RewriterBase &rewriter,
                                          ArrayRef<int64_t>{1, 0})
                  ->getResult(0);
   }
-  auto quantize = QuantizeOp::create(rewriter, loc, weight, scheme);
-  return QuantizedWeight{
-      quantize.getSigns(), quantize.getScales(), {}, groupSize};
+  auto quantize = QuantizeOp::create(rewriter, loc, weight, layerScheme);
+  return QuantizedWeight{quantize.getSigns(),
+                         quantize.getScales(),
+                         {},
+                         layerScheme.getGroupSize()};
 }
 
 FailureOr<QuantizedWeight>
@@ -426,7 +409,8 @@ QuantizeLinearPass::keepCode(const LinearLayer &layer, DequantizeOp coded,
 FailureOr<QuantizedWeight>
 QuantizeLinearPass::quantizeWeight(RewriterBase &rewriter,
                                    const LinearLayer &layer, StringRef name) {
-  std::pair<Value, unsigned> key{layer.weight.value, layer.weight.transposed};
+  std::tuple<Value, unsigned, Attribute> key{
+      layer.weight.value, layer.weight.transposed, getLayerScheme(layer)};
   if (auto it = quantized.find(key); it != quantized.end())
     return it->second;
 

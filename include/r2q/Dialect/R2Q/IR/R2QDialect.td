@@ -44,6 +44,7 @@ def R2Q_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
   let hasRegionArgAttrVerify = 1;
+  let hasOperationAttrVerify = 1;
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let extraClassDeclaration = [{
     /// Registers the attributes; defined beside them in R2QAttrs.cpp.
@@ -55,6 +56,13 @@ def R2Q_Dialect : Dialect {
     /// weight-args option names) are ever quantized.
     static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
       return ::llvm::StringLiteral("r2q.weight");
+    }
+
+    /// The scheme one linear layer is quantized with, overriding the
+    /// options of -r2q-quantize-linear for it: a `#r2q.scheme<...>` on the
+    /// contraction, as -r2q-tune-group-size chooses it or a user writes it.
+    static constexpr ::llvm::StringLiteral getLayerSchemeAttrName() {
+      return ::llvm::StringLiteral("r2q.scheme");
     }
   }];
 }

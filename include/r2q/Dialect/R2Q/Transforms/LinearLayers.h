@@ -16,11 +16,13 @@
 
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 #include "r2q/Dialect/R2Q/Transforms/ConstantEvaluation.h"
+#include "r2q/Quant/R2Q.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <string>
+#include <vector>
 
 namespace r2q {
 
@@ -90,6 +92,14 @@ struct LinearLayer {
 mlir::FailureOr<LinearLayer> matchLinearLayer(mlir::linalg::LinalgOp op,
                                               const WeightRules &rules,
                                               std::string *whyNot = nullptr);
+
+/// The N x K weight of a constant source as floats: a plain constant's own
+/// data when it is stored N x K (`storage` unused), otherwise computed by
+/// `constants` into `storage` and transposed when it is K x N.
+quant::Status loadWeightMatrix(const WeightSource &source,
+                               ConstantEvaluator &constants,
+                               std::vector<float> &storage,
+                               quant::MatrixView &view);
 
 /// The name filters and remarks use for a layer (see -r2q-quantize-linear).
 /// `index` is the layer's position among the contractions of its function.

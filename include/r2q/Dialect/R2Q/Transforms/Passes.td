@@ -90,6 +90,11 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     not name gets a warning and is quantized without; statistics of another
     size are an error at the layer.
 
+    A contraction carrying `r2q.scheme = #r2q.scheme<...>` (chosen by
+    `-r2q-tune-group-size`, or written by the user) is quantized with that
+    scheme instead of the pass's `group-size`, `planes`, `method` and
+    `scale-type`; the other options apply to it as to every layer.
+
     Layers are named, for filters and remarks, by the first of: a string
     attribute `r2q.layer` on the contraction, a name in its location, the
     `dense_resource` key of its weight, `<function>:arg<i>` for an argument
@@ -188,6 +193,101 @@ def R2QQuantizeLinearPass : Pass<"r2q-quantize-linear"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect",
   ];
+}
+
+def R2QTuneGroupSizePass : Pass<"r2q-tune-group-size", "::mlir::ModuleOp"> {
+  let summary = "choose each linear layer's group size, planes and method "
+                "under a bit budget";
+  let description = [{
+    Layers differ: some are much harder to quantize than others. For every
+    linear layer with a compile-time constant weight (the layers
+    `-r2q-quantize-linear` finds, `docs/rationale.md`), this pass quantizes
+    the actual weight with every candidate scheme (`group-sizes` x `planes`
+    x `methods`, with the scale type and the outlier options given here),
+    measures the bits it stores (sign planes, scales, outliers, padding:
+    what the compiled module will hold) and its squared reconstruction error
+    `||W - W_hat||^2`, and chooses one scheme per layer:
+
+    * with `budget-bpw=<b>`: the least total error (each layer's error times
+      its importance) with at most `b` bits per weight over all the tuned
+      layers together. Exact (dynamic programming over the Pareto frontier
+      of bits and error) for up to a model's worth of layers; beyond that by
+      marginal gain (bits go where the error drops most per bit), never
+      worse than the best uniform scheme that fits. A budget below the
+      cheapest candidates is an error naming the least achievable one.
+    * with `max-rel-error=<e>`: per layer, the cheapest scheme whose
+      relative error `||W - W_hat|| / ||W||` is at most `e`, or the most
+      accurate one with a warning where none is.
+
+    The choice is written on each contraction as `r2q.scheme =
+    #r2q.scheme<...>`, which `-r2q-quantize-linear` then uses for that layer
+    instead of its own options (a user may write it by hand too). Give
+    `-r2q-quantize-linear` the same outlier options, so that the bits it
+    stores are the ones counted here. A weight shared by several layers is
+    tuned and counted once.
+
+    `importance=<path>` names a JSON object mapping layer names (as in
+    `-r2q-quantize-linear`) to a non-negative weight of that layer's error
+    (e.g. the norm of its inputs that a user collected); layers it does not
+    name weigh 1.
+
+    Every tuned layer gets a remark with its scheme, bits per weight and
+    relative error, next to the uniform baseline (group size 128, 2 planes,
+    the first method) it replaces; the module gets one with the totals.
+    Layers whose weight is a marked function argument (quantized at run
+    time) are not tuned: they keep the options of `-r2q-quantize-linear`.
+
+    Example: `r2q-opt --r2q-tune-group-size=budget-bpw=2.25
+    --r2q-quantize-linear` quantizes at 2.25 bits per weight on average,
+    spending more planes or smaller groups on the layers that need them.
+
+    ```mlir
+    %y = linalg.matmul {r2q.scheme = #r2q.scheme<group_size = 64, planes = 2,
+        method = greedy, scale_type = f16>} ins(%x, %wt : ...) outs(...)
+    ```
+  }];
+  let options = [
+    Option<"budgetBitsPerWeight", "budget-bpw", "double", "0",
+           "Bits per weight for all tuned layers together, scales and "
+           "outliers counted (0: no budget)">,
+    Option<"maxRelativeError", "max-rel-error", "double", "0",
+           "Instead of a budget: per layer, the cheapest scheme with at most "
+           "this relative reconstruction error (0: no target)">,
+    ListOption<"groupSizes", "group-sizes", "std::string",
+               "Candidate group sizes: positive multiples of 8 or "
+               "'per-channel' (one group per row); default 32, 64, 128, 256, "
+               "512 and per-channel">,
+    ListOption<"planeCounts", "planes", "int64_t",
+               "Candidate numbers of sign planes, 1 to 4; default 1, 2, 3, 4">,
+    ListOption<"methods", "methods", "std::string",
+               "Candidate methods, greedy and/or refined; default greedy">,
+    Option<"scaleType", "scale-type", "::r2q::quant::FloatType",
+           "::r2q::quant::FloatType::F16", "Element type of the scales",
+           [{::llvm::cl::values(
+               clEnumValN(::r2q::quant::FloatType::F32, "f32", "32-bit float"),
+               clEnumValN(::r2q::quant::FloatType::F16, "f16", "16-bit float"),
+               clEnumValN(::r2q::quant::FloatType::BF16, "bf16", "bfloat16"))}]>,
+    Option<"raggedGroups", "ragged-groups", "bool", "true",
+           "Allow group sizes that do not divide K (a shorter last group)">,
+    Option<"outlierFraction", "outliers", "double", "0",
+           "As in -r2q-quantize-linear: the fraction of each weight kept "
+           "exactly (counted in the bits)">,
+    Option<"outlierThreshold", "outlier-threshold", "double", "0",
+           "As in -r2q-quantize-linear: keep weights above this many RMS of "
+           "their group exactly">,
+    Option<"outlierType", "outlier-type", "::r2q::quant::FloatType",
+           "::r2q::quant::FloatType::F16",
+           "Element type of the stored outlier corrections",
+           [{::llvm::cl::values(
+               clEnumValN(::r2q::quant::FloatType::F16, "f16", "16-bit float"),
+               clEnumValN(::r2q::quant::FloatType::F32, "f32", "32-bit float"))}]>,
+    Option<"importance", "importance", "std::string", "",
+           "JSON file: layer name -> weight of its error (default 1)">,
+    Option<"maxFoldElements", "max-fold-elements", "int64_t", "1 << 28",
+           "As in -r2q-quantize-linear: largest tensor evaluated at compile "
+           "time on the way to a weight">,
+  ];
+  let dependentDialects = ["::r2q::R2QDialect"];
 }
 
 def R2QDecomposeQuantizePass : Pass<"r2q-decompose-quantize"> {
