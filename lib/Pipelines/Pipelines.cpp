@@ -61,6 +61,9 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
       bufferization::LayoutMapOption::IdentityLayoutMap;
   bufferization.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  // The private buffers of parallel iterations (decoded-tile scratch) are
+  // allocated once, before the loop.
+  pm.addPass(createR2QHoistParallelAllocationsPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
 

@@ -61,7 +61,8 @@ struct CPUPipelineOptions
 /// r2q-verify-resource-blobs, r2q-fold-constant-weights (constant weights of
 /// any size are quantized here), r2q-select-cpu-kernels, r2q-outline-kernels,
 /// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization
-/// with identity-layout function boundaries, buffer deallocation, linalg to
+/// with identity-layout function boundaries, r2q-hoist-parallel-allocations,
+/// buffer deallocation, linalg to
 /// loops, parallel loops to OpenMP, and the conversions to LLVM, ending with
 /// r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,

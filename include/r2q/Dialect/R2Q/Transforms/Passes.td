@@ -501,6 +501,44 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   ];
 }
 
+def R2QHoistParallelAllocationsPass : Pass<"r2q-hoist-parallel-allocations"> {
+  let summary = "allocate the private buffers of scf.forall iterations once, "
+                "before the loop";
+  let description = [{
+    Runs on bufferized IR, before deallocation. A statically shaped
+    `memref.alloc` directly in the body of a one-dimensional `scf.forall`
+    (from 0, step 1, static bound `P`; no results) is a buffer private to
+    each iteration: the scratch in which `tiled_decode` decodes its tiles,
+    for one. It becomes a `memref.view` of the iteration's slice (at byte
+    `iv * S`, `S` the buffer's size rounded up to 64 bytes) of one
+    `memref<P*S x i8>` allocated before the loop, so that nothing is
+    allocated inside the parallel region that the loop becomes. Buffers with
+    uses outside the loop, dynamic shapes or layouts are left alone.
+
+    Before:
+
+    ```mlir
+    scf.forall (%p) in (2) {
+      %tile = memref.alloc() : memref<16x32x16x8xf32>
+      ...
+    }
+    ```
+
+    After:
+
+    ```mlir
+    %all = memref.alloc() {alignment = 64 : i64} : memref<524288xi8>
+    scf.forall (%p) in (2) {
+      %offset = arith.muli %p, %c262144 : index
+      %tile = memref.view %all[%offset][] : memref<524288xi8> to memref<16x32x16x8xf32>
+      ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def R2QRejectNestedModulesPass
     : Pass<"r2q-reject-nested-modules", "::mlir::ModuleOp"> {
   let summary = "reject builtin.module ops nested in the module being compiled";
