@@ -118,7 +118,7 @@ ParseResult parseStrategy(AsmParser &parser, KernelStrategy &strategy) {
   std::optional<KernelStrategy> parsed = symbolizeKernelStrategy(name);
   if (!parsed)
     return parser.emitError(nameLoc, "unknown kernel strategy '")
-           << name << "'; expected fused_decode, tiled_decode or vector_gemv";
+           << name << "'; expected " << kernelStrategyNames();
   strategy = *parsed;
   return success();
 }
@@ -206,6 +206,17 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (threads < 1)
     return emitError() << "kernel threads must be at least 1, got " << threads;
   return success();
+}
+
+std::string r2q::kernelStrategyNames() {
+  std::string names;
+  unsigned count = getMaxEnumValForKernelStrategy() + 1;
+  for (unsigned value = 0; value < count; ++value) {
+    if (value > 0)
+      names += value + 1 == count ? " or " : ", ";
+    names += stringifyKernelStrategy(static_cast<KernelStrategy>(value)).str();
+  }
+  return names;
 }
 
 KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {

@@ -96,8 +96,7 @@ private:
       if (!selection.forced)
         return emitError(loc)
                << "r2q-select-cpu-kernels: unknown strategy '" << strategy
-               << "'; expected auto, fused_decode, "
-                  "tiled_decode or vector_gemv";
+               << "'; expected auto, " << kernelStrategyNames();
     }
     selection.fewRows =
         vectorGemv ? KernelStrategy::VectorGemv : KernelStrategy::FusedDecode;
