@@ -22,6 +22,26 @@ namespace {
 // Defaults of the parameters a scheme may leave out.
 constexpr int64_t kDefaultGroupSize = 128;
 constexpr int64_t kDefaultPlanes = 2;
+
+/// Parses `<key = value, ...>`, each key at most once, in any order:
+/// `parseValue(key, keyLoc)` parses the value of a known key and reports an
+/// unknown one. `what` names the attribute in diagnostics.
+ParseResult
+parseKeyValueList(AsmParser &parser, StringRef what,
+                  function_ref<ParseResult(StringRef, SMLoc)> parseValue) {
+  llvm::StringSet<> seen;
+  return parser.parseCommaSeparatedList(
+      AsmParser::Delimiter::LessGreater, [&]() -> ParseResult {
+        SMLoc keyLoc = parser.getCurrentLocation();
+        StringRef key;
+        if (parser.parseKeyword(&key) || parser.parseEqual())
+          return failure();
+        if (!seen.insert(key).second)
+          return parser.emitError(keyLoc)
+                 << what << " parameter '" << key << "' given twice";
+        return parseValue(key, keyLoc);
+      });
+}
 } // namespace
 
 /// Parses `<key = value, ...>` with keys group_size, planes, method and
@@ -32,16 +52,8 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
   int64_t groupSize = kDefaultGroupSize, planes = kDefaultPlanes;
   Method method = Method::Greedy;
   Type scaleType = Float16Type::get(context);
-  llvm::StringSet<> seen;
 
-  auto parseEntry = [&]() -> ParseResult {
-    SMLoc keyLoc = parser.getCurrentLocation();
-    StringRef key;
-    if (parser.parseKeyword(&key) || parser.parseEqual())
-      return failure();
-    if (!seen.insert(key).second)
-      return parser.emitError(keyLoc, "scheme parameter '")
-             << key << "' given twice";
+  auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "group_size")
       return parser.parseInteger(groupSize);
     if (key == "planes")
@@ -63,8 +75,7 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
     return parser.emitError(keyLoc, "unknown scheme parameter '")
            << key << "'; expected group_size, planes, method or scale_type";
   };
-  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater,
-                                     parseEntry))
+  if (parseKeyValueList(parser, "scheme", parseValue))
     return {};
   return SchemeAttr::getChecked([&] { return parser.emitError(loc); }, context,
                                 groupSize, planes, method, scaleType);
@@ -132,16 +143,8 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   std::optional<KernelStrategy> otherwise;
   int64_t maxRows = 0, vectorWidth = kDefaultVectorWidth, tileRows = 0;
   int64_t threads = kDefaultThreads;
-  llvm::StringSet<> seen;
 
-  auto parseEntry = [&]() -> ParseResult {
-    SMLoc keyLoc = parser.getCurrentLocation();
-    StringRef key;
-    if (parser.parseKeyword(&key) || parser.parseEqual())
-      return failure();
-    if (!seen.insert(key).second)
-      return parser.emitError(keyLoc, "kernel parameter '")
-             << key << "' given twice";
+  auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "strategy" || key == "otherwise") {
       KernelStrategy parsed;
       if (parseStrategy(parser, parsed))
@@ -162,8 +165,7 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
            << "'; expected strategy, max_rows, otherwise, vector_width, "
               "tile_rows or threads";
   };
-  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater,
-                                     parseEntry))
+  if (parseKeyValueList(parser, "kernel", parseValue))
     return {};
   if (!strategy) {
     parser.emitError(loc, "kernel needs a strategy");
