@@ -24,8 +24,6 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
-#include "llvm/TargetParser/Host.h"
-
 using namespace mlir;
 
 namespace r2q {
@@ -102,9 +100,7 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   pm.addPass(createR2QVerifyLLVMContractPass());
 }
 
-int64_t hostVectorWidth() {
-  return llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 32 : 16;
-}
+int64_t hostVectorWidth() { return cpuVectorWidth(); }
 
 void registerR2QPipelines() {
   PassPipelineRegistration<CPUPipelineOptions>(

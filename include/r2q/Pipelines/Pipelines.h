@@ -69,7 +69,7 @@ void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
 /// The vector GEMV width the pipeline uses for the host CPU by default: two
-/// vector registers of f32 (32 lanes with AVX-512, 16 with AVX2).
+/// vector registers of f32 (cpuVectorWidth of the host).
 int64_t hostVectorWidth();
 
 /// Registers r2q-cpu-pipeline.

@@ -50,18 +50,21 @@ llvm::StringMap<bool> parseTargetFeatures(StringRef features) {
   return parsed;
 }
 
-/// Two vector registers of f32.
-int64_t vectorWidthFor(const llvm::StringMap<bool> &features) {
-  if (features.lookup("avx512f"))
-    return 32;
-  if (features.lookup("avx2") || features.lookup("avx"))
-    return 16;
-  return 8;
-}
-
 int64_t hostThreads() {
   return std::max<int64_t>(1,
                            llvm::hardware_concurrency().compute_thread_count());
+}
+
+/// The activation rows of an r2q.matmul input (the product of its leading
+/// dimensions), unless one is dynamic.
+std::optional<int64_t> staticRows(RankedTensorType input) {
+  int64_t rows = 1;
+  for (int64_t size : input.getShape().drop_back()) {
+    if (ShapedType::isDynamic(size))
+      return std::nullopt;
+    rows *= size;
+  }
+  return rows;
 }
 
 /// What the options ask for, checked.
@@ -101,8 +104,7 @@ private:
     selection.fewRows =
         vectorGemv ? KernelStrategy::VectorGemv : KernelStrategy::FusedDecode;
     selection.vectorWidth =
-        vectorWidth ? vectorWidth.getValue()
-                    : vectorWidthFor(parseTargetFeatures(targetFeatures));
+        vectorWidth ? vectorWidth.getValue() : cpuVectorWidth(targetFeatures);
     if (selection.vectorWidth < 8 ||
         !llvm::isPowerOf2_64(selection.vectorWidth))
       return emitError(loc) << "r2q-select-cpu-kernels: vector-width must be "
@@ -122,21 +124,18 @@ private:
     int64_t k = input.getShape().back();
     int64_t n = signs.getDimSize(1);
 
-    std::optional<int64_t> rows = 1;
-    for (int64_t size : input.getShape().drop_back())
-      rows = ShapedType::isDynamic(size) || !rows
-                 ? std::nullopt
-                 : std::optional<int64_t>(*rows * size);
-
+    std::optional<int64_t> rows = staticRows(input);
     KernelStrategy strategy = selection.fewRows;
     std::optional<KernelStrategy> otherwise;
     int64_t maxRows = 0;
-    if (selection.forced)
+    if (selection.forced) {
       strategy = *selection.forced;
-    else if (!rows)
-      otherwise = KernelStrategy::TiledDecode, maxRows = kGemvMaxRows;
-    else if (*rows > kGemvMaxRows)
+    } else if (!rows) {
+      otherwise = KernelStrategy::TiledDecode;
+      maxRows = kGemvMaxRows;
+    } else if (*rows > kGemvMaxRows) {
       strategy = KernelStrategy::TiledDecode;
+    }
 
     bool tiled = strategy == KernelStrategy::TiledDecode || otherwise;
     int64_t tileRows =
@@ -159,4 +158,14 @@ private:
 };
 
 } // namespace
+
+int64_t cpuVectorWidth(StringRef targetFeatures) {
+  llvm::StringMap<bool> features = parseTargetFeatures(targetFeatures);
+  if (features.lookup("avx512f"))
+    return 32;
+  if (features.lookup("avx2") || features.lookup("avx"))
+    return 16;
+  return 8;
+}
+
 } // namespace r2q
