@@ -10,7 +10,10 @@
 // largest weights kept as f16 corrections, their bits counted). Prints
 // medians and their ratios, and checks the r2q outputs against the numerics
 // core. Layer names given as arguments
-// restrict the run to those layers (`r2q-bench-linear smol.up`).
+// restrict the run to those layers (`r2q-bench-linear smol.up`);
+// `--threads=N` compiles the r2q layers for N threads
+// (r2q-cpu-pipeline{threads=N}) and gives OpenBLAS N threads (default 1; the
+// float layer stays on one thread: its linalg matmul is not split).
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,9 +35,12 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
+#include <vector>
 
 using namespace r2q;
 
@@ -103,8 +109,55 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
 
 } // namespace
 
+/// Medians of `first()` and `second()` timed alternately `repetitions`
+/// times each, so that both see the same load on a shared machine.
+template <typename First, typename Second>
+std::pair<double, double> interleavedMedians(First &&first, Second &&second,
+                                             int repetitions) {
+  auto seconds = [](auto &run) {
+    auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  first();
+  second();
+  std::vector<double> a, b;
+  for (int i = 0; i < repetitions; ++i) {
+    a.push_back(seconds(first));
+    b.push_back(seconds(second));
+  }
+  auto median = [](std::vector<double> &v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  return {median(a), median(b)};
+}
+
+/// The value of `--threads=N` among the arguments, 1 without it; the other
+/// arguments are layer names.
+int64_t threadsArgument(int argc, char **argv,
+                        std::vector<std::string> &names) {
+  int64_t threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef argument(argv[i]);
+    if (argument.consume_front("--threads=")) {
+      if (argument.getAsInteger(10, threads) || threads < 1) {
+        llvm::errs() << "--threads needs a positive count\n";
+        std::exit(1);
+      }
+    } else {
+      names.push_back(argument.str());
+    }
+  }
+  return threads;
+}
+
 int main(int argc, char **argv) {
-  openblas_set_num_threads(1);
+  std::vector<std::string> names;
+  const int64_t threads = threadsArgument(argc, argv, names);
+  openblas_set_num_threads(static_cast<int>(threads));
   mlir::DialectRegistry registry;
   registerR2QAndUpstream(registry);
   registerJitTranslations(registry);
@@ -112,10 +165,11 @@ int main(int argc, char **argv) {
   context.disableMultithreading();
 
   double bandwidth = bench::measureReadBandwidth();
-  std::printf("r2q linear-layer benchmark: one thread, r2q-cpu-pipeline "
-              "(batch 1: vector GEMV on the sign bits, %lld lanes; batch 16: "
-              "tiled decoding), group size 128, f16 scales; read bandwidth "
-              "%.1f GB/s\n",
+  std::printf("r2q linear-layer benchmark: %lld thread(s) for r2q and BLAS, "
+              "r2q-cpu-pipeline (batch 1: vector GEMV on the sign bits, %lld "
+              "lanes; batch 16: tiled decoding), group size 128, f16 scales; "
+              "single-thread read bandwidth %.1f GB/s\n",
+              static_cast<long long>(threads),
               static_cast<long long>(hostVectorWidth()), bandwidth / 1e9);
   std::printf("floor = bytes of weights / bandwidth (f32: 4 B/weight; r2q: "
               "its packed constants)\n\n");
@@ -129,17 +183,16 @@ int main(int argc, char **argv) {
               "+outl ms", "BLAS ms", "r2q/flt", "r2q/BLAS", "outl bpw",
               "r2q/floor", "flt/floor", "check");
 
-  const Layer layers[] = {{"attn.q", 4096, 4096},
-                          {"mlp.up", 11008, 4096},
-                          {"mlp.down", 4096, 11008},
-                          {"smol.up", 1536, 576},
-                          {"smol.down", 576, 1536}};
+  const Layer layers[] = {{"attn.q", 4096, 4096},    {"mlp.up", 11008, 4096},
+                          {"mlp.down", 4096, 11008}, {"l3.down", 4096, 14336},
+                          {"smol.up", 1536, 576},    {"smol.down", 576, 1536}};
   auto isSelected = [&](const Layer &layer) {
-    if (argc < 2)
-      return true;
-    return std::any_of(argv + 1, argv + argc, [&](const char *name) {
-      return llvm::StringRef(name) == layer.name;
-    });
+    return names.empty() || llvm::is_contained(names, layer.name);
+  };
+  const std::string pipeline =
+      llvm::formatv("r2q-cpu-pipeline{{threads={0}", threads).str();
+  auto r2qPipeline = [&](llvm::StringRef quantize, llvm::StringRef extra) {
+    return llvm::formatv("{0},{1}{2}}", quantize, pipeline, extra).str();
   };
   std::mt19937 generator(11);
   std::normal_distribution<float> normal;
@@ -157,19 +210,26 @@ int main(int argc, char **argv) {
     int64_t r2qBytes = 0, floatBytes = 0;
     auto r2qLayer =
         compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
-                "r2q-quantize-linear,r2q-cpu-pipeline", &r2qBytes);
+                r2qPipeline("r2q-quantize-linear", ""), &r2qBytes);
     int64_t linalgBytes = 0;
-    auto linalgLayer =
-        compile(context, layerSource(n, k, /*constantWeight=*/true), &weight,
-                "r2q-quantize-linear,r2q-cpu-pipeline{vector-gemv=false}",
-                &linalgBytes);
+    auto linalgLayer = compile(
+        context, layerSource(n, k, /*constantWeight=*/true), &weight,
+        r2qPipeline("r2q-quantize-linear", " vector-gemv=false"), &linalgBytes);
     int64_t outlierBytes = 0;
     auto outlierLayer = compile(
         context, layerSource(n, k, /*constantWeight=*/true), &weight,
-        "r2q-quantize-linear{outliers=0.005},r2q-cpu-pipeline", &outlierBytes);
+        r2qPipeline("r2q-quantize-linear{outliers=0.005}", ""), &outlierBytes);
     auto floatLayer =
         compile(context, layerSource(n, k, /*constantWeight=*/false), nullptr,
                 "r2q-cpu-pipeline", &floatBytes);
+    // With several threads, the r2q layer on one thread too, for a speedup
+    // measured in the same moments.
+    int64_t oneThreadBytes = 0;
+    std::unique_ptr<JitModule> oneThreadLayer;
+    if (threads > 1)
+      oneThreadLayer = compile(
+          context, layerSource(n, k, /*constantWeight=*/true), &weight,
+          "r2q-quantize-linear,r2q-cpu-pipeline{threads=1}", &oneThreadBytes);
     quant::PackedWeight packed, packedWithOutliers;
     quant::Scheme outlierScheme;
     outlierScheme.outliers.fraction = 0.005;
@@ -242,6 +302,17 @@ int main(int argc, char **argv) {
           r2qSeconds / floatSeconds, r2qSeconds / blasSeconds,
           8.0 * outlierBytes / (n * k), r2qSeconds / r2qFloor,
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
+      if (oneThreadLayer) {
+        std::vector<float> oneThreadOutput;
+        auto [one, many] =
+            interleavedMedians(runner(*oneThreadLayer, oneThreadOutput),
+                               runner(*r2qLayer, r2qOutput), 15);
+        std::printf("%-10s %11s %5lld | r2q on 1 thread %.3f ms, on %lld "
+                    "threads %.3f ms (interleaved): %.2fx faster, outputs %s\n",
+                    layer.name, "", static_cast<long long>(batch), one * 1e3,
+                    static_cast<long long>(threads), many * 1e3, one / many,
+                    oneThreadOutput == r2qOutput ? "identical" : "DIFFERENT");
+      }
     }
   }
   return 0;

@@ -126,17 +126,19 @@ std::string pipelineFor(llvm::StringRef text) {
   static const char *const pipelines[] = {
       "r2q-quantize-linear,convert-r2q-to-linalg",
       "r2q-quantize-linear{group-size=8 planes=1 scale-type=f32},"
-      "convert-r2q-to-linalg{vector-gemv vector-width=8}",
+      "r2q-select-cpu-kernels{vector-width=8 threads=3},convert-r2q-to-linalg",
       "r2q-quantize-linear{group-size=32 planes=3 method=refined},"
       "r2q-decompose-quantize,convert-r2q-to-linalg",
       "r2q-quantize-linear{group-size=16 planes=4 scale-type=bf16 "
-      "min-weights=64},canonicalize,convert-r2q-to-linalg{vector-gemv}",
+      "min-weights=64},canonicalize,r2q-select-cpu-kernels{threads=1},"
+      "convert-r2q-to-linalg",
       // Dense + sparse weights, explicit folding, kernel outlining and
       // ml_program globals: everything r2q-cpu-pipeline runs before
       // bufferization.
       "r2q-quantize-linear{group-size=8 outliers=0.05 outlier-threshold=3},"
       "r2q-verify-resource-blobs,r2q-fold-constant-weights,"
-      "r2q-outline-kernels,convert-r2q-to-linalg{vector-gemv},"
+      "r2q-select-cpu-kernels{threads=2},r2q-outline-kernels,"
+      "convert-r2q-to-linalg,"
       "r2q-lower-ml-program-globals",
       "r2q-quantize-linear{group-size=24 outliers=0.01 outlier-type=f32 "
       "ragged-groups=false},r2q-outline-kernels,convert-r2q-to-linalg",

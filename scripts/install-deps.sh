@@ -8,6 +8,9 @@ packages=(
   # (sanitizers, libFuzzer), the build tools.
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
   clang-format-22 libclang-rt-22-dev cmake ninja-build ccache make
+  # LLVM's OpenMP runtime (libomp.so), which compiled code calls for its
+  # parallel loops.
+  libomp-22-dev
   # Tests, benchmarks and the Python module.
   libgtest-dev libbenchmark-dev libopenblas-dev
   python3 python3-dev python3-numpy pybind11-dev python3-pybind11

@@ -9,19 +9,20 @@
 #include "mlir/Conversion/ConvertToLLVM/ToLLVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
-
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -35,13 +36,18 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // Fold quantizations of constants first: only runtime weights are lowered.
   pm.addPass(createR2QFoldConstantWeightsPass());
   pm.addPass(createCanonicalizerPass());
-  ConvertR2QToLinalgPassOptions lowering;
-  lowering.vectorGemv = options.vectorGemv;
-  lowering.vectorWidth =
-      options.vectorWidth ? options.vectorWidth : hostVectorWidth();
-  // Layers of one kind share one kernel: lowered and bufferized once.
+  // The kernel of every r2q.matmul is chosen once, visibly, before layers of
+  // one kind (and one kernel) share a function that is lowered and
+  // bufferized once.
+  R2QSelectCPUKernelsPassOptions selection;
+  selection.strategy = options.strategy;
+  selection.vectorGemv = options.vectorGemv;
+  selection.targetFeatures = options.targetFeatures;
+  selection.vectorWidth = options.vectorWidth;
+  selection.threads = options.threads;
+  pm.addPass(createR2QSelectCPUKernelsPass(selection));
   pm.addPass(createR2QOutlineKernelsPass());
-  pm.addPass(createConvertR2QToLinalgPass(lowering));
+  pm.addPass(createConvertR2QToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createR2QPrepareCPULoopsPass());
@@ -53,10 +59,23 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
       bufferization::LayoutMapOption::IdentityLayoutMap;
   bufferization.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  // The private buffers of parallel iterations (decoded-tile scratch) are
+  // allocated once, before the loop.
+  pm.addPass(createR2QHoistParallelAllocationsPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // The kernels' scf.forall (one iteration per thread's part, on buffers by
+  // now) run on OpenMP threads: omp.parallel + omp.wsloop, libomp calls.
+  pm.addPass(createForallToParallelLoopPass());
+  ConvertSCFToOpenMPPassOptions openMP;
+  openMP.numThreads = options.threads;
+  pm.addPass(createConvertSCFToOpenMPPass(openMP));
+  // It wraps each loop body in a memref.alloca_scope, which must hold a
+  // single block: inline the scopes (they hold no alloca) before the body's
+  // loops become blocks.
+  pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QExpandShapesToReinterpretCastsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -75,14 +94,13 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // Vector transfers become plain loads; bitcasts to i1 masks stay bitcasts.
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QVerifyLLVMContractPass());
 }
 
-int64_t hostVectorWidth() {
-  return llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 32 : 16;
-}
+int64_t hostVectorWidth() { return cpuVectorWidth(); }
 
 void registerR2QPipelines() {
   PassPipelineRegistration<CPUPipelineOptions>(

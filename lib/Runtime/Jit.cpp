@@ -9,6 +9,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -16,9 +17,12 @@ using namespace mlir;
 
 namespace r2q {
 
+llvm::StringRef openMPRuntimeLibrary() { return R2Q_OPENMP_RUNTIME; }
+
 void registerJitTranslations(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
 }
 
 llvm::Expected<std::unique_ptr<JitModule>> JitModule::compile(ModuleOp module) {
@@ -41,8 +45,10 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::compile(ModuleOp module) {
   auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
                                             targetMachine->get());
   // memref.copy of strided memrefs lowers to a call of memrefCopy, which
-  // lives in MLIR's C runner utilities, not in libMLIR.
-  llvm::StringRef runtimeLibraries[] = {R2Q_C_RUNNER_UTILS};
+  // lives in MLIR's C runner utilities, not in libMLIR; parallel loops call
+  // libomp.
+  llvm::StringRef runtimeLibraries[] = {R2Q_C_RUNNER_UTILS,
+                                        openMPRuntimeLibrary()};
   ExecutionEngineOptions options;
   options.sharedLibPaths = runtimeLibraries;
   options.transformer = optimize;

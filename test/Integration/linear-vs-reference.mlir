@@ -6,7 +6,7 @@
 //
 // DEFINE: %{group} =
 // DEFINE: %{run} = r2q-opt %t.mlir --r2q-quantize-linear="group-size=%{group} exclude=^reference$" --r2q-fold-constant-weights --r2q-cpu-pipeline=c-interface=false \
-// DEFINE:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so \
+// DEFINE:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libomp.so \
 // DEFINE:   | FileCheck %s
 //
 // REDEFINE: %{group} = 128

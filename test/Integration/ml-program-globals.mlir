@@ -3,7 +3,7 @@
 // read again (the second call sees the stored value), and the same module
 // with the immutable global's layer quantized.
 // RUN: r2q-opt %s --r2q-cpu-pipeline=c-interface=false \
-// RUN:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so \
+// RUN:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libomp.so \
 // RUN:   | FileCheck %s
 // RUN: r2q-opt %s --r2q-quantize-linear=group-size=8 --r2q-cpu-pipeline \
 // RUN:   | FileCheck %s --check-prefix=QUANTIZED

@@ -76,7 +76,8 @@ struct CompiledBlock {
   double compileSeconds = 0;
 };
 
-/// Compiles `module` (in place) through r2q-cpu-pipeline, after running the
+/// Compiles `module` (in place) through r2q-cpu-pipeline on one thread,
+/// after running the
 /// passes `quantization` on it first when they are given.
 std::optional<CompiledBlock> compileBlock(ModuleOp module,
                                           llvm::StringRef quantization = "") {
@@ -89,7 +90,9 @@ std::optional<CompiledBlock> compileBlock(ModuleOp module,
     block.quantizeSeconds = secondsSince(start);
   }
   start = std::chrono::steady_clock::now();
-  auto compiled = compileModule(module, "r2q-cpu-pipeline");
+  // One thread, like the float block's loops (the r2q kernels would split
+  // across all cores by default).
+  auto compiled = compileModule(module, "r2q-cpu-pipeline{threads=1}");
   if (!compiled) {
     llvm::errs() << "error: " << toString(compiled.takeError()) << "\n";
     return std::nullopt;

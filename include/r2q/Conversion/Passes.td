@@ -14,32 +14,47 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     * `r2q.dequantize` decodes `sum_p scale_p * (bit_p ? -1 : +1)` in f32
       over loops `(n, group, byte, bit)`: each sign byte is read once and its
       bits decoded by the innermost loop with shifts.
-    * `r2q.matmul` accumulates in f32 with reductions marked `reassoc` (so
-      they vectorize), rounding f16/bf16 results at the end, and picks by the
-      number of activation rows M (at compile time when static, with an
-      `scf.if` otherwise): for M <= 2 (decoding) a single generic over
-      `(..., n, g, b, j)` decodes each weight inside the reduction and
-      materializes nothing; for larger M an `scf.for` decodes the weight in
-      tiles of output features (at most 256 KiB of f32, L2-resident) and
-      contracts each tile with all rows, so decoding costs once per weight.
-    * With `vector-gemv`, an `r2q.matmul` with at most 2 rows is instead
-      computed straight from the packed bits with vector ops, no weight ever
-      decoded to a float:
-      `y[m, n] = sum_g sum_p scale_p[n, g] * sum_{k in g} (bit_p ? -x : x)`.
-      Rewritten as `sum_g A[n, g] * S[m, g] - 2 * sum_p sum_{k : bit_p}
-      scale_p * x[m, k]` (`A` the sum of a group's scales, `S` the group
-      sums of a row, computed once per row), the second term is one masked
-      FMA per plane: `scf.for` loops over groups and chunks of `W` columns
-      (`vector-width`, or the largest power of two of at least 8 dividing
-      the group size) read `W/8` sign bytes per plane with
-      `vector.transfer_read`, turn them into a `vector<W x i1>` mask with
-      `vector.bitcast` (lane `k` is bit `k mod 8` of byte `k / 8`, as
-      `docs/format.md` packs them), and `arith.select` keeps
-      `vector.fma(x, scale, acc)` in the masked lanes. Each plane
-      accumulates in its own vector, reduced once per output. With AVX-512
-      this is a `kmovw` and a masked `vfmadd231ps` per 16 weights and plane;
-      with AVX2 LLVM expands the mask with a broadcast, an and and a compare.
-      `r2q-cpu-pipeline` sets this option unless `vector-gemv=false`.
+    * `r2q.matmul` is lowered by the strategy its `kernel` attribute
+      (`#r2q.kernel`, set by `r2q-select-cpu-kernels` or by hand) names,
+      one pattern per strategy; without the attribute, by the portable
+      default `#r2q.kernel<strategy = fused_decode, max_rows = 2, otherwise
+      = tiled_decode, threads = 1>`. All accumulate in f32 with reductions
+      marked `reassoc` (so they vectorize), add the outliers' sparse
+      product, if any, and round f16/bf16 results at the end. A kernel
+      with `max_rows` / `otherwise` picks by the number of activation rows
+      M (at compile time when static, with an `scf.if` otherwise).
+      * `fused_decode` (decoding, M <= 2): a single generic over
+        `(..., n, g, b, j)` decodes each weight inside the reduction and
+        materializes nothing.
+      * `tiled_decode` (many rows): an `scf.for` decodes the weight in tiles
+        of `tile_rows` output features (by default at most 256 KiB of f32,
+        L2-resident) into a scratch tensor made once per call, and
+        contracts each tile with all rows, so decoding costs once per
+        weight.
+      * `vector_gemv` (few rows) computes straight from the packed bits
+        with vector ops, no weight ever decoded to a float:
+        `y[m, n] = sum_g sum_p scale_p[n, g] * sum_{k in g} (bit_p ? -x : x)`.
+        Rewritten as `sum_g A[n, g] * S[m, g] - 2 * sum_p sum_{k : bit_p}
+        scale_p * x[m, k]` (`A` the sum of a group's scales, `S` the group
+        sums of a row, computed once per call), the second term is one
+        masked FMA per plane: `scf.for` loops over groups and chunks of `W`
+        columns (`vector_width`, or the largest power of two of at least 8
+        dividing the group size) read `W/8` sign bytes per plane with
+        `vector.transfer_read`, turn them into a `vector<W x i1>` mask with
+        `vector.bitcast` (lane `k` is bit `k mod 8` of byte `k / 8`, as
+        `docs/format.md` packs them), and `arith.select` keeps
+        `vector.fma(x, scale, acc)` in the masked lanes. Each plane
+        accumulates in its own vector, reduced once per output. With
+        AVX-512 this is a `kmovw` and a masked `vfmadd231ps` per 16 weights
+        and plane; with AVX2 LLVM expands the mask with a broadcast, an and
+        and a compare.
+
+      With `threads = T > 1` every strategy splits the output features into
+      `T` contiguous parts of whole `tile_rows` units, the iterations of an
+      `scf.forall` whose `shared_outs` are the f32 accumulator (and the
+      decoded-tile scratch of `tiled_decode`, one entry per part): work that
+      does not depend on the features (activation padding, group sums) is
+      done before it, and nothing is allocated inside it.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
@@ -58,19 +73,10 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
         -> tensor<?x256xf32>
     ```
 
-    After: `scf.if (M <= 2)` choosing between a fused decode-and-contract
-    `linalg.generic` and an `scf.for` over tiles of `N` that decodes a tile
-    to f32 and contracts it over `(m, n, k)`.
+    After (no kernel attribute): `scf.if (M <= 2)` choosing between a fused
+    decode-and-contract `linalg.generic` and an `scf.for` over tiles of `N`
+    that decodes a tile to f32 and contracts it over `(m, n, k)`.
   }];
-  let options = [
-    Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"false",
-           "Compute r2q.matmul with at most 2 rows from the sign bits with "
-           "vector ops instead of the fused decode linalg.generic">,
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"32",
-           "With vector-gemv: f32 lanes per vector step, a power of two of "
-           "at least 8 (two machine registers: 32 for AVX-512, 16 for "
-           "AVX2)">,
-  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",

@@ -10,6 +10,8 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <string>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -23,32 +25,51 @@ struct CPUPipelineOptions
       llvm::cl::desc("Give public functions _mlir_ciface_ wrappers that take "
                      "memref descriptors by pointer"),
       llvm::cl::init(true)};
+  // Forwarded to r2q-select-cpu-kernels (R2QSelectCPUKernelsPassOptions).
+  Option<std::string> strategy{
+      *this, "strategy",
+      llvm::cl::desc("Kernel strategy of every r2q.matmul without a kernel "
+                     "attribute: auto (by rows), fused_decode, tiled_decode "
+                     "or vector_gemv"),
+      llvm::cl::init("auto")};
   Option<bool> vectorGemv{
       *this, "vector-gemv",
-      llvm::cl::desc("Compute r2q.matmul with at most 2 activation rows "
-                     "straight from the sign bits with vector code "
-                     "(convert-r2q-to-linalg{vector-gemv}); false: the "
-                     "fused decode linalg.generic"),
+      llvm::cl::desc("With strategy=auto, compute r2q.matmul with at most 2 "
+                     "activation rows straight from the sign bits with "
+                     "vector code (vector_gemv); false: fused_decode"),
       llvm::cl::init(true)};
+  Option<std::string> targetFeatures{
+      *this, "target-features",
+      llvm::cl::desc("LLVM target features the kernels are chosen for (e.g. "
+                     "+avx2,+fma); empty: the host CPU's"),
+      llvm::cl::init("")};
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per step of the vector GEMV; 0 (default): "
-                     "two registers of the host CPU, 32 with AVX-512, 16 "
-                     "otherwise"),
+                     "two registers of the target, 32 with AVX-512, 16 with "
+                     "AVX2"),
+      llvm::cl::init(0)};
+  Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads the compiled code runs on (OpenMP; libomp "
+                     "must be loaded); 0 (default): all hardware threads of "
+                     "the host; 1: no parallel loops"),
       llvm::cl::init(0)};
 };
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
 /// r2q-verify-resource-blobs, r2q-fold-constant-weights (constant weights of
-/// any size are quantized here), convert-r2q-to-linalg (with vector GEMVs
-/// unless vector-gemv=false), r2q-prepare-cpu-loops, one-shot bufferization
-/// with identity-layout function boundaries, buffer deallocation, linalg to
-/// loops, and the conversions to LLVM, ending with r2q-verify-llvm-contract.
+/// any size are quantized here), r2q-select-cpu-kernels, r2q-outline-kernels,
+/// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization
+/// with identity-layout function boundaries, r2q-hoist-parallel-allocations,
+/// buffer deallocation, linalg to
+/// loops, parallel loops to OpenMP, and the conversions to LLVM, ending with
+/// r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
 /// The vector GEMV width the pipeline uses for the host CPU by default: two
-/// vector registers of f32 (32 lanes with AVX-512, 16 otherwise).
+/// vector registers of f32 (cpuVectorWidth of the host).
 int64_t hostVectorWidth();
 
 /// Registers r2q-cpu-pipeline.

@@ -37,6 +37,11 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine_;
 };
 
+/// The OpenMP runtime (LLVM 22's libomp) that code of r2q-cpu-pipeline with
+/// parallel loops calls; JitModule loads it, and mlir-runner needs it in
+/// -shared-libs.
+llvm::StringRef openMPRuntimeLibrary();
+
 /// Registers the translations JitModule needs to turn LLVM dialect into
 /// LLVM IR.
 void registerJitTranslations(mlir::DialectRegistry &registry);

@@ -84,8 +84,8 @@ Value decodeWeight(OpBuilder &builder, Location loc, ValueRange bytes,
   return sum;
 }
 
-Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
-                    Type elementType) {
+Value decodeInto(OpBuilder &builder, Location loc, const PlaneRows &planes,
+                 Value init) {
   MLIRContext *context = builder.getContext();
   AffineExpr dN, dG, dB;
   bindDims(context, dN, dG, dB);
@@ -98,6 +98,27 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
   maps.append(planes.planes(), AffineMap::get(4, 0, {dN, dG}, context));
   maps.push_back(builder.getMultiDimIdentityMap(4));
 
+  Type elementType = cast<RankedTensorType>(init.getType()).getElementType();
+  int64_t count = planes.planes();
+  return linalg::GenericOp::create(
+             builder, loc, init.getType(), inputs, init, maps,
+             SmallVector<IteratorType>(4, kParallel),
+             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+               Value bit = arith::IndexCastOp::create(
+                   nested, nestedLoc, nested.getI8Type(),
+                   linalg::IndexOp::create(nested, nestedLoc, bitLoop));
+               Value weight =
+                   decodeWeight(nested, nestedLoc, args.take_front(count),
+                                args.slice(count, count), bit);
+               linalg::YieldOp::create(
+                   nested, nestedLoc,
+                   convertFloat(nested, nestedLoc, weight, elementType));
+             })
+      ->getResult(0);
+}
+
+Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
+                    Type elementType) {
   Value rows = planes.signs.front();
   SmallVector<Value> dynamicRows;
   appendIfDynamic(builder, loc, rows, 0, dynamicRows);
@@ -106,25 +127,8 @@ Value decodeToFloat(OpBuilder &builder, Location loc, const PlaneRows &planes,
                   {cast<RankedTensorType>(rows.getType()).getDimSize(0),
                    planes.groups, planes.bytesPerGroup(), 8},
                   elementType, dynamicRows);
-
-  int64_t count = planes.planes();
-  Value decoded =
-      linalg::GenericOp::create(
-          builder, loc, init.getType(), inputs, init, maps,
-          SmallVector<IteratorType>(4, kParallel),
-          [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-            Value bit = arith::IndexCastOp::create(
-                nested, nestedLoc, nested.getI8Type(),
-                linalg::IndexOp::create(nested, nestedLoc, bitLoop));
-            Value weight =
-                decodeWeight(nested, nestedLoc, args.take_front(count),
-                             args.slice(count, count), bit);
-            linalg::YieldOp::create(
-                nested, nestedLoc,
-                convertFloat(nested, nestedLoc, weight, elementType));
-          })
-          ->getResult(0);
-  return mergeDims(builder, loc, decoded, {{0}, {1, 2, 3}});
+  return mergeDims(builder, loc, decodeInto(builder, loc, planes, init),
+                   {{0}, {1, 2, 3}});
 }
 
 Value decodeToFloat(OpBuilder &builder, Location loc, ArrayRef<PlaneRows> spans,

@@ -73,6 +73,13 @@ mlir::Value decodeWeight(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::ValueRange bytes, mlir::ValueRange scales,
                          mlir::Value bit);
 
+/// The weights of one span decoded into `init` (rows x groups x
+/// bytesPerGroup() x 8 of a float type), over loops (n, g, b, j): each sign
+/// byte is read once and its bits decoded by the innermost loop. Padding
+/// columns decode as if their bits were weights.
+mlir::Value decodeInto(mlir::OpBuilder &builder, mlir::Location loc,
+                       const PlaneRows &span, mlir::Value init);
+
 /// The rows x decodedColumns() weights of one span as `elementType`, decoded
 /// over loops (n, g, b, j): each sign byte is read once and its bits decoded
 /// by the innermost loop. Padding columns decode as if their bits were

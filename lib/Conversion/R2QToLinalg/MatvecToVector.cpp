@@ -1,7 +1,8 @@
 //===- MatvecToVector.cpp - r2q.matmul as a GEMV on the sign bits ---------===//
 //
-// For few activation rows the product is computed from the packed bits,
-// never decoding a weight to a float. With s = +-1 the sign of a bit,
+// Strategy vector_gemv. For few activation rows the product is computed from
+// the packed bits, never decoding a weight to a float. With s = +-1 the sign of
+// a bit,
 //
 //   y[m, n] = sum_g sum_p a_p[n, g] * sum_{k in g} s_p[n, k] * x[m, k]
 //           = sum_g A[n, g] * S[m, g]  -  2 * sum_p sum_{k : bit_p[n, k]}
@@ -20,12 +21,16 @@
 // zero, so nothing is read past a row and the padding bits of the last byte
 // multiply zeros.
 //
+// The group sums S are computed once per call, before the output features
+// are split across threads; each thread's part then loops over rows and its
+// features, writing its slice of the output.
+//
 // Loop names: m activation row, n output feature, g group, c chunk of W
 // columns within the group.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Matvec.h"
+#include "MatmulStrategy.h"
 #include "TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -200,21 +205,29 @@ Value groupSum(OpBuilder &builder, Location loc, const Matvec &kernel,
   return sumVector(builder, loc, sum);
 }
 
-/// S[row, g] = sum_{k in g} x[row, k] for every group g, as a tensor.
-Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel,
-                Value row) {
+/// S[m, g] = sum_{k in g} x[m, k] for every row m and group g, as an M x
+/// groups tensor: computed once, before the output features are split.
+Value groupSums(OpBuilder &builder, Location loc, const Matvec &kernel) {
+  Value rows = tensor::DimOp::create(builder, loc, kernel.x, 0);
+  SmallVector<Value> dynamicRows;
+  appendIfDynamic(builder, loc, kernel.x, 0, dynamicRows);
   Value sums =
-      emptyTensor(builder, loc, {kernel.groups()}, builder.getF32Type());
-  return kernel
-      .forEachGroup(
-          builder, loc, sums,
-          [&](OpBuilder &b, Location l, Value group, ValueRange carried,
-              GroupChunks chunks) -> SmallVector<Value> {
-            Value sum = groupSum(b, l, kernel, row, group, chunks);
-            return {tensor::InsertOp::create(b, l, sum, carried.front(), group)
-                        .getResult()};
-          })
-      .front();
+      emptyTensor(builder, loc,
+                  {cast<RankedTensorType>(kernel.x.getType()).getDimSize(0),
+                   kernel.groups()},
+                  builder.getF32Type(), dynamicRows);
+  auto sumRow = [&](OpBuilder &b, Location l, Value row, ValueRange carried) {
+    return kernel.forEachGroup(
+        b, l, carried,
+        [&](OpBuilder &gb, Location gl, Value group, ValueRange values,
+            GroupChunks chunks) -> SmallVector<Value> {
+          Value sum = groupSum(gb, gl, kernel, row, group, chunks);
+          return {tensor::InsertOp::create(gb, gl, sum, values.front(),
+                                           ValueRange{row, group})
+                      .getResult()};
+        });
+  };
+  return countedLoop(builder, loc, rows, sums, sumRow).front();
 }
 
 /// acc_p + (bit_p ? a_p * x : 0) over one chunk, for every plane p.
@@ -271,7 +284,8 @@ Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
         for (Value scale : scales)
           broadcast.push_back(
               vector::BroadcastOp::create(b, l, kernel.floats, scale));
-        Value sum = tensor::ExtractOp::create(b, l, sums, group);
+        Value sum =
+            tensor::ExtractOp::create(b, l, sums, ValueRange{row, group});
         SmallVector<Value> next = {arith::AddFOp::create(
             b, l, carried.front(), arith::MulFOp::create(b, l, scaleSum, sum))};
         llvm::append_range(
@@ -296,39 +310,58 @@ Value dotProduct(OpBuilder &builder, Location loc, const Matvec &kernel,
                             sumVector(builder, loc, negatives)));
 }
 
-/// Fills `output` (M x N, f32) with the product of every activation row with
-/// every output feature.
+/// Fills `output` (M x count, f32) with the product of every activation row
+/// with the output features [first, first + count), given the rows' group
+/// sums.
 Value matvecRows(OpBuilder &builder, Location loc, const Matvec &kernel,
-                 Value output) {
+                 Value sums, const FeaturePart &part) {
   Value rows = tensor::DimOp::create(builder, loc, kernel.x, 0);
-  Value features = tensor::DimOp::create(builder, loc, kernel.signs, 1);
   auto insertRow = [&](OpBuilder &b, Location l, Value row,
                        ValueRange carried) {
-    Value sums = groupSums(b, l, kernel, row);
     return countedLoop(
-        b, l, features, carried,
-        [&](OpBuilder &fb, Location fl, Value feature,
+        b, l, part.count, carried,
+        [&](OpBuilder &fb, Location fl, Value column,
             ValueRange acc) -> SmallVector<Value> {
+          Value feature = arith::AddIOp::create(fb, fl, part.first, column);
           Value dot = dotProduct(fb, fl, kernel, row, feature, sums);
           return {tensor::InsertOp::create(fb, fl, dot, acc.front(),
-                                           ValueRange{row, feature})
+                                           ValueRange{row, column})
                       .getResult()};
         });
   };
-  return countedLoop(builder, loc, rows, output, insertRow).front();
+  return countedLoop(builder, loc, rows, part.output, insertRow).front();
 }
+
+struct VectorGemvPattern : MatmulStrategyPattern {
+  explicit VectorGemvPattern(MLIRContext *context)
+      : MatmulStrategyPattern(context, KernelStrategy::VectorGemv) {}
+
+  Value denseProduct(OpBuilder &builder, Location loc,
+                     const MatmulOperands &operands,
+                     Value accumulator) const override {
+    Value rows =
+        convertTensor(builder, loc, asRowMatrix(builder, loc, operands.x),
+                      builder.getF32Type());
+    Matvec kernel(builder, rows, operands.signs, operands.scales,
+                  operands.groupSize, operands.kernel.getVectorWidth());
+    Value sums = groupSums(builder, loc, kernel);
+    Value features = tensor::DimOp::create(builder, loc, operands.signs, 1);
+    int64_t unitRows = std::max<int64_t>(1, operands.kernel.getTileRows());
+    Value product =
+        splitFeatures(builder, loc, operands.kernel, features, unitRows,
+                      asRowMatrix(builder, loc, accumulator), {},
+                      [&](OpBuilder &b, Location l,
+                          const FeaturePart &part) -> SmallVector<Value> {
+                        return {matvecRows(b, l, kernel, sums, part)};
+                      });
+    return fromRowMatrix(builder, loc, product, accumulator);
+  }
+};
 
 } // namespace
 
-Value vectorMatvec(OpBuilder &builder, Location loc, Value x, Value signs,
-                   Value scales, int64_t groupSize, int64_t vectorWidth,
-                   Value accumulator) {
-  Value rows = convertTensor(builder, loc, asRowMatrix(builder, loc, x),
-                             builder.getF32Type());
-  Matvec kernel(builder, rows, signs, scales, groupSize, vectorWidth);
-  Value product =
-      matvecRows(builder, loc, kernel, asRowMatrix(builder, loc, accumulator));
-  return fromRowMatrix(builder, loc, product, accumulator);
+void populateVectorGemvPatterns(RewritePatternSet &patterns) {
+  patterns.add<VectorGemvPattern>(patterns.getContext());
 }
 
 } // namespace r2q::lowering

@@ -1,7 +1,8 @@
 //===- R2QToLinalg.cpp - Lowering r2q to linalg ---------------------------===//
 //
 // The pass and its registration; the patterns live in MatmulToLinalg.cpp
-// (r2q.matmul) and QuantizationToLinalg.cpp (r2q.dequantize, r2q.residual).
+// (r2q.matmul: one file per kernel strategy, see MatmulStrategy.h) and
+// QuantizationToLinalg.cpp (r2q.dequantize, r2q.residual).
 // Loop names used there: n output feature, g group, b byte within a group,
 // j bit within a byte (k = g * G + 8 * b + j), e element within a group.
 //
@@ -19,8 +20,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
-#include "llvm/Support/MathExtras.h"
-
 namespace r2q {
 #define GEN_PASS_DEF_CONVERTR2QTOLINALGPASS
 #include "r2q/Conversion/Passes.h.inc"
@@ -37,13 +36,6 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
-    if (vectorWidth < 8 || !llvm::isPowerOf2_64(vectorWidth)) {
-      emitError(getOperation()->getLoc())
-          << "convert-r2q-to-linalg: vector-width must be a power of two of "
-             "at least 8, not "
-          << vectorWidth.getValue();
-      return signalPassFailure();
-    }
     // Refined quantization exists only in the numerics core: a runtime weight
     // asking for it cannot be lowered.
     WalkResult unsupported = getOperation()->walk([](QuantizeOp op) {
@@ -68,8 +60,7 @@ public:
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);
     RewritePatternSet patterns(&getContext());
-    populateR2QToLinalgConversionPatterns(
-        patterns, MatmulLoweringOptions{vectorGemv, vectorWidth});
+    populateR2QToLinalgConversionPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -78,9 +69,8 @@ public:
 
 } // namespace
 
-void populateR2QToLinalgConversionPatterns(
-    RewritePatternSet &patterns, const MatmulLoweringOptions &options) {
-  populateMatmulToLinalgPatterns(patterns, options);
+void populateR2QToLinalgConversionPatterns(RewritePatternSet &patterns) {
+  populateMatmulToLinalgPatterns(patterns);
   populateQuantizationToLinalgPatterns(patterns);
   populateDecomposeQuantizePatterns(patterns);
 }

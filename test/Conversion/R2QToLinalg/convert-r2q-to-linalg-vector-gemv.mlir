@@ -1,12 +1,10 @@
-// RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="vector-gemv vector-width=32" --canonicalize --cse | FileCheck %s
-// RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="vector-gemv vector-width=8" --canonicalize --cse | FileCheck %s --check-prefix=NARROW
-// RUN: not r2q-opt %s --split-input-file --convert-r2q-to-linalg="vector-gemv vector-width=24" 2>&1 | FileCheck %s --check-prefix=WIDTH
-// WIDTH: error: convert-r2q-to-linalg: vector-width must be a power of two of at least 8, not 24
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=32 threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=8 threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=NARROW
 
 // Batch 1: the product is computed from the sign bits. Each chunk of 32
 // columns reads 4 sign bytes per plane, bitcasts them to a 32-lane mask and
 // keeps acc + scale * x in the masked lanes; each plane has its own
-// accumulator; the group sums of x are computed once per row.
+// accumulator; the group sums of x are computed once per call, for every row.
 // CHECK-LABEL: func.func @gemv
 // CHECK-SAME: (%[[X:.*]]: tensor<1x256xf32>, %[[S:.*]]: tensor<2x40x32xi8>, %[[A:.*]]: tensor<2x40x2xf16>)
 // The group sums of the row:
@@ -17,7 +15,7 @@
 // CHECK: scf.for %[[N:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step
 // CHECK: %[[GROUPS:.*]]:3 = scf.for %[[G:[a-z0-9_]+]] = {{.*}} -> (f32, vector<32xf32>, vector<32xf32>)
 // CHECK: tensor.extract %[[A]][%{{.*}}, %[[N]], %[[G]]] : tensor<2x40x2xf16>
-// CHECK: tensor.extract %[[SUMS]][%[[G]]]
+// CHECK: tensor.extract %[[SUMS]][%{{.*}}, %[[G]]]
 // CHECK: scf.for
 // CHECK: %[[XV:.*]] = vector.transfer_read %[[X]]{{.*}} {in_bounds = [true]} : tensor<1x256xf32>, vector<32xf32>
 // CHECK: %[[BYTES:.*]] = vector.transfer_read %[[S]]{{.*}} {in_bounds = [true]} : tensor<2x40x32xi8>, vector<4xi8>

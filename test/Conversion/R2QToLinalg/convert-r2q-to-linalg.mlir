@@ -6,9 +6,9 @@
 // CHECK-LABEL: func.func @matmul_dynamic_rows
 // CHECK-SAME: (%[[X:.*]]: tensor<?x256xbf16>, %[[S:.*]]: tensor<2x16x32xi8>, %[[A:.*]]: tensor<2x16x2xf16>)
 // CHECK: %[[M:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x256xbf16>
-// CHECK: %[[ACC:.*]] = linalg.fill
 // CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[M]], %c2 : index
 // CHECK: %[[Y:.*]] = scf.if %[[FEW]] -> (tensor<?x16xf32>) {
+// CHECK:   %[[ACC:.*]] = linalg.fill
 // CHECK:   tensor.expand_shape %[[X]] {{\[}}[0], [1, 2, 3]] output_shape [%[[M]], 2, 16, 8] : tensor<?x256xbf16> into tensor<?x2x16x8xbf16>
 // CHECK:   %[[FUSED:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]} ins({{.*}} : tensor<?x2x16x8xbf16>, tensor<16x2x16xi8>, tensor<16x2x16xi8>, tensor<16x2xf16>, tensor<16x2xf16>) outs(%[[ACC]] : tensor<?x16xf32>)
 // CHECK:     linalg.index 4
@@ -50,7 +50,8 @@ func.func @gemv(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2
 // CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
 // CHECK-DAG: %[[C40:.*]] = arith.constant 40 : index
 // CHECK-NOT: scf.if
-// CHECK: scf.for %[[FIRST:.*]] = %{{.*}} to %[[C40]] step %[[C16]] iter_args(%[[Y:.*]] = %{{.*}}) -> (tensor<17x40xf32>)
+// CHECK: %[[SCRATCH:.*]] = tensor.empty() : tensor<1x16x32x16x8xf32>
+// CHECK: scf.for %[[FIRST:.*]] = %{{.*}} to %[[C40]] step %[[C16]] iter_args(%[[Y:.*]] = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<17x40xf32>, tensor<16x32x16x8xf32>)
 // CHECK:   %[[REST:.*]] = arith.subi %[[C40]], %[[FIRST]]
 // CHECK:   %[[COUNT:.*]] = arith.minsi %[[REST]], %[[C16]]
 // CHECK:   tensor.extract_slice %{{.*}}[0, %[[FIRST]], 0] [1, %[[COUNT]], 512] [1, 1, 1] : tensor<2x40x512xi8> to tensor<?x512xi8>
@@ -69,11 +70,11 @@ func.func @tiled_decode(%x: tensor<17x4096xf32>, %s: tensor<2x40x512xi8>, %a: te
 // result is rounded after the f32 accumulation.
 // CHECK-LABEL: func.func @matmul_3d_f16
 // CHECK: %[[ROWS:.*]] = arith.muli %{{.*}}, %c2 : index
-// CHECK: scf.if
+// CHECK: %[[R:.*]] = scf.if
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: } else {
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x?x64xf16>, tensor<8x64xf32>)
-// CHECK: %[[R:.*]] = linalg.generic
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: return %[[R]] : tensor<2x?x8xf16>
 func.func @matmul_3d_f16(%x: tensor<2x?x64xf16>, %s: tensor<1x8x8xi8>, %a: tensor<1x8x2xf32>) -> tensor<2x?x8xf16> {
@@ -140,14 +141,14 @@ func.func @quantize(%w: tensor<16x256xf32>) -> (tensor<2x16x32xi8>, tensor<2x16x
 // columns, so the padding bits of the last sign byte multiply zeros.
 // CHECK-LABEL: func.func @gemv_ragged
 // CHECK-SAME: (%[[X:.*]]: tensor<1x13xf32>, %[[S:.*]]: tensor<2x5x2xi8>, %[[A:.*]]: tensor<2x5x2xf16>)
-// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 0] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
-// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
-// CHECK-DAG: tensor.extract_slice %[[A]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xf16> to tensor<5x1xf16>
 // CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[X]][0, 0] [1, 8] [1, 1] : tensor<1x13xf32> to tensor<1x8xf32>
-// CHECK: %[[FIRST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]
 // CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[X]][0, 8] [1, 5] [1, 1] : tensor<1x13xf32> to tensor<1x5xf32>
 // CHECK: %[[ZEROS:.*]] = linalg.fill {{.*}} -> tensor<1x8xf32>
 // CHECK: %[[PADDED:.*]] = tensor.insert_slice %[[TAIL]] into %[[ZEROS]][0, 0] [1, 5] [1, 1] : tensor<1x5xf32> into tensor<1x8xf32>
+// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 0] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
+// CHECK-DAG: tensor.extract_slice %[[S]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xi8> to tensor<5x1xi8>
+// CHECK-DAG: tensor.extract_slice %[[A]][0, 0, 1] [1, 5, 1] [1, 1, 1] : tensor<2x5x2xf16> to tensor<5x1xf16>
+// CHECK: %[[FIRST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]
 // CHECK: %[[LAST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]{{.*}} outs(%[[FIRST]] : tensor<1x5xf32>)
 // CHECK: return %[[LAST]]
 func.func @gemv_ragged(%x: tensor<1x13xf32>, %s: tensor<2x5x2xi8>, %a: tensor<2x5x2xf16>) -> tensor<1x5xf32> {
@@ -208,9 +209,9 @@ func.func @residual_ragged(%r: tensor<5x13xf32>) -> (tensor<5x2xi8>, tensor<5x2x
 // CHECK-LABEL: func.func @tiled_ragged
 // CHECK-SAME: (%[[X:.*]]: tensor<17x576xf32>
 // CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[X]][0, 0] [17, 512] [1, 1] : tensor<17x576xf32> to tensor<17x512xf32>
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[X]][0, 512] [17, 64] [1, 1] : tensor<17x576xf32> to tensor<17x64xf32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<40x4x16x8xf32>)
 // CHECK: %[[Y0:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[HEAD]], %{{.*}} : tensor<17x512xf32>, tensor<40x512xf32>)
-// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[X]][0, 512] [17, 64] [1, 1] : tensor<17x576xf32> to tensor<17x64xf32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<40x1x8x8xf32>)
 // CHECK: %[[Y1:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[TAIL]], %{{.*}} : tensor<17x64xf32>, tensor<40x64xf32>) outs(%[[Y0]] : tensor<17x40xf32>)
 // CHECK: return %[[Y1]]

@@ -8,25 +8,14 @@
 
 namespace r2q {
 
-/// How r2q.matmul is lowered.
-struct MatmulLoweringOptions {
-  /// Few rows: a vector GEMV on the sign bits instead of the fused decode
-  /// linalg.generic.
-  bool vectorGemv = false;
-  /// f32 lanes per vector step of the GEMV (a power of two, at least 8).
-  int64_t vectorWidth = 32;
-};
-
 /// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
 /// linalg.generic on tensors, and greedy r2q.quantize to r2q.residual stages.
-void populateR2QToLinalgConversionPatterns(
-    mlir::RewritePatternSet &patterns,
-    const MatmulLoweringOptions &options = {});
+/// Each r2q.matmul is lowered by the strategy of its #r2q.kernel attribute
+/// (KernelAttr::getPortableDefault() without one).
+void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
 
-/// r2q.matmul only (fused decode or vector GEMV for few rows, tiled decode
-/// otherwise).
-void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
-                                    const MatmulLoweringOptions &options = {});
+/// r2q.matmul only: one pattern per kernel strategy, and the choice by rows.
+void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns);
 
 /// r2q.dequantize and r2q.residual only.
 void populateQuantizationToLinalgPatterns(mlir::RewritePatternSet &patterns);

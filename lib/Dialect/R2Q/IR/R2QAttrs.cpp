@@ -8,6 +8,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace r2q;
@@ -21,6 +22,26 @@ namespace {
 // Defaults of the parameters a scheme may leave out.
 constexpr int64_t kDefaultGroupSize = 128;
 constexpr int64_t kDefaultPlanes = 2;
+
+/// Parses `<key = value, ...>`, each key at most once, in any order:
+/// `parseValue(key, keyLoc)` parses the value of a known key and reports an
+/// unknown one. `what` names the attribute in diagnostics.
+ParseResult
+parseKeyValueList(AsmParser &parser, StringRef what,
+                  function_ref<ParseResult(StringRef, SMLoc)> parseValue) {
+  llvm::StringSet<> seen;
+  return parser.parseCommaSeparatedList(
+      AsmParser::Delimiter::LessGreater, [&]() -> ParseResult {
+        SMLoc keyLoc = parser.getCurrentLocation();
+        StringRef key;
+        if (parser.parseKeyword(&key) || parser.parseEqual())
+          return failure();
+        if (!seen.insert(key).second)
+          return parser.emitError(keyLoc)
+                 << what << " parameter '" << key << "' given twice";
+        return parseValue(key, keyLoc);
+      });
+}
 } // namespace
 
 /// Parses `<key = value, ...>` with keys group_size, planes, method and
@@ -31,16 +52,8 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
   int64_t groupSize = kDefaultGroupSize, planes = kDefaultPlanes;
   Method method = Method::Greedy;
   Type scaleType = Float16Type::get(context);
-  llvm::StringSet<> seen;
 
-  auto parseEntry = [&]() -> ParseResult {
-    SMLoc keyLoc = parser.getCurrentLocation();
-    StringRef key;
-    if (parser.parseKeyword(&key) || parser.parseEqual())
-      return failure();
-    if (!seen.insert(key).second)
-      return parser.emitError(keyLoc, "scheme parameter '")
-             << key << "' given twice";
+  auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "group_size")
       return parser.parseInteger(groupSize);
     if (key == "planes")
@@ -62,8 +75,7 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
     return parser.emitError(keyLoc, "unknown scheme parameter '")
            << key << "'; expected group_size, planes, method or scale_type";
   };
-  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater,
-                                     parseEntry))
+  if (parseKeyValueList(parser, "scheme", parseValue))
     return {};
   return SchemeAttr::getChecked([&] { return parser.emitError(loc); }, context,
                                 groupSize, planes, method, scaleType);
@@ -99,6 +111,125 @@ RankedTensorType SchemeAttr::getSignsType(int64_t n, int64_t k) const {
 RankedTensorType SchemeAttr::getScalesType(int64_t n, int64_t k) const {
   return RankedTensorType::get(
       {getPlanes(), n, quant::groupsPerRow(k, getGroupSize())}, getScaleType());
+}
+
+namespace {
+// Defaults of the kernel parameters a #r2q.kernel may leave out.
+constexpr int64_t kDefaultVectorWidth = 16;
+constexpr int64_t kDefaultThreads = 1;
+// The portable default: the fused decoding for decoding-sized batches.
+constexpr int64_t kPortableMaxFusedRows = 2;
+
+/// Parses a strategy keyword, with a diagnostic listing the valid ones.
+ParseResult parseStrategy(AsmParser &parser, KernelStrategy &strategy) {
+  StringRef name;
+  SMLoc nameLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&name))
+    return failure();
+  std::optional<KernelStrategy> parsed = symbolizeKernelStrategy(name);
+  if (!parsed)
+    return parser.emitError(nameLoc, "unknown kernel strategy '")
+           << name << "'; expected " << kernelStrategyNames();
+  strategy = *parsed;
+  return success();
+}
+} // namespace
+
+/// Parses `<key = value, ...>` with keys strategy (required), max_rows,
+/// otherwise, vector_width, tile_rows and threads, in any order.
+Attribute KernelAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  std::optional<KernelStrategy> strategy;
+  std::optional<KernelStrategy> otherwise;
+  int64_t maxRows = 0, vectorWidth = kDefaultVectorWidth, tileRows = 0;
+  int64_t threads = kDefaultThreads;
+
+  auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
+    if (key == "strategy" || key == "otherwise") {
+      KernelStrategy parsed;
+      if (parseStrategy(parser, parsed))
+        return failure();
+      (key == "strategy" ? strategy : otherwise) = parsed;
+      return success();
+    }
+    if (key == "max_rows")
+      return parser.parseInteger(maxRows);
+    if (key == "vector_width")
+      return parser.parseInteger(vectorWidth);
+    if (key == "tile_rows")
+      return parser.parseInteger(tileRows);
+    if (key == "threads")
+      return parser.parseInteger(threads);
+    return parser.emitError(keyLoc, "unknown kernel parameter '")
+           << key
+           << "'; expected strategy, max_rows, otherwise, vector_width, "
+              "tile_rows or threads";
+  };
+  if (parseKeyValueList(parser, "kernel", parseValue))
+    return {};
+  if (!strategy) {
+    parser.emitError(loc, "kernel needs a strategy");
+    return {};
+  }
+  return KernelAttr::getChecked([&] { return parser.emitError(loc); },
+                                parser.getContext(), *strategy, otherwise,
+                                maxRows, vectorWidth, tileRows, threads);
+}
+
+void KernelAttr::print(AsmPrinter &printer) const {
+  printer << "<strategy = " << stringifyKernelStrategy(getStrategy());
+  if (getOtherwise())
+    printer << ", max_rows = " << getMaxRows()
+            << ", otherwise = " << stringifyKernelStrategy(*getOtherwise());
+  printer << ", vector_width = " << getVectorWidth()
+          << ", tile_rows = " << getTileRows() << ", threads = " << getThreads()
+          << ">";
+}
+
+LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 KernelStrategy strategy,
+                                 std::optional<KernelStrategy> otherwise,
+                                 int64_t maxRows, int64_t vectorWidth,
+                                 int64_t tileRows, int64_t threads) {
+  if (otherwise && maxRows < 1)
+    return emitError() << "kernel with 'otherwise' needs max_rows of at "
+                          "least 1, got "
+                       << maxRows;
+  if (!otherwise && maxRows != 0)
+    return emitError() << "kernel max_rows needs an 'otherwise' strategy";
+  if (vectorWidth < 8 || !llvm::isPowerOf2_64(vectorWidth))
+    return emitError() << "kernel vector_width must be a power of two of at "
+                          "least 8, got "
+                       << vectorWidth;
+  if (tileRows < 0)
+    return emitError() << "kernel tile_rows must be 0 (derived) or positive, "
+                          "got "
+                       << tileRows;
+  if (threads < 1)
+    return emitError() << "kernel threads must be at least 1, got " << threads;
+  return success();
+}
+
+std::string r2q::kernelStrategyNames() {
+  std::string names;
+  unsigned count = getMaxEnumValForKernelStrategy() + 1;
+  for (unsigned value = 0; value < count; ++value) {
+    if (value > 0)
+      names += value + 1 == count ? " or " : ", ";
+    names += stringifyKernelStrategy(static_cast<KernelStrategy>(value)).str();
+  }
+  return names;
+}
+
+KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {
+  return KernelAttr::get(getContext(), strategy, std::nullopt, 0,
+                         getVectorWidth(), getTileRows(), getThreads());
+}
+
+KernelAttr KernelAttr::getPortableDefault(MLIRContext *context) {
+  return KernelAttr::get(context, KernelStrategy::FusedDecode,
+                         KernelStrategy::TiledDecode, kPortableMaxFusedRows,
+                         kDefaultVectorWidth, /*tileRows=*/0, kDefaultThreads);
 }
 
 void R2QDialect::registerAttributes() {

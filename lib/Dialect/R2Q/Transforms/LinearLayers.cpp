@@ -448,7 +448,8 @@ Operation *replaceWithQuantizedMatmul(RewriterBase &rewriter,
     return outliers.empty() ? Value() : outliers[i];
   };
   auto matmul = MatmulOp::create(rewriter, loc, resultType, x, signs, scales,
-                                 outlier(0), outlier(1), outlier(2), groupSize);
+                                 outlier(0), outlier(1), outlier(2), groupSize,
+                                 /*kernel=*/nullptr);
 
   // Back to the contraction's output layout.
   AffineMap yMap = op.getMatchingIndexingMap(&layer.initOperand());

@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 
 namespace r2q {
@@ -41,7 +42,8 @@ public:
   void runOnOperation() override {
     bool clean = true;
     getOperation()->walk([&](Operation *op) {
-      if (op == getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
+      if (op == getOperation() ||
+          isa<LLVM::LLVMDialect, omp::OpenMPDialect>(op->getDialect()))
         return;
       op->emitError() << "'" << op->getName()
                       << "' was not lowered to the LLVM dialect";

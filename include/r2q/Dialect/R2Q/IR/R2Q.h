@@ -20,4 +20,11 @@
 #define GET_OP_CLASSES
 #include "r2q/Dialect/R2Q/IR/R2QOps.h.inc"
 
+#include <string>
+
+namespace r2q {
+/// Every kernel strategy's name, for diagnostics: "a, b or c".
+std::string kernelStrategyNames();
+} // namespace r2q
+
 #endif // R2Q_DIALECT_R2Q_IR_R2Q_H

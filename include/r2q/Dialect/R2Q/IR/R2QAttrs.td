@@ -65,4 +65,77 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
   }];
 }
 
+def R2Q_StrategyFusedDecode : I32EnumAttrCase<"FusedDecode", 0, "fused_decode">;
+def R2Q_StrategyTiledDecode : I32EnumAttrCase<"TiledDecode", 1, "tiled_decode">;
+def R2Q_StrategyVectorGemv : I32EnumAttrCase<"VectorGemv", 2, "vector_gemv">;
+
+def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
+    "how an r2q.matmul is computed (one lowering pattern each)",
+    [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
+     R2Q_StrategyVectorGemv]> {
+  let cppNamespace = "::r2q";
+  let genSpecializedAttr = 0;
+}
+
+def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
+  let mnemonic = "kernel";
+  let summary = "the kernel an r2q.matmul is lowered with";
+  let description = [{
+    The lowering strategy of one `r2q.matmul` and its parameters, set by
+    `r2q-select-cpu-kernels` (or written by the user, which that pass then
+    keeps) and read by `convert-r2q-to-linalg`, which has one pattern per
+    strategy:
+
+    * `strategy`: `fused_decode` (one `linalg.generic` decodes each weight
+      inside the reduction: few rows, portable), `vector_gemv` (few rows,
+      straight from the sign bits with vector ops) or `tiled_decode` (tiles
+      of output features decoded to f32 once and contracted with every row:
+      many rows);
+    * `max_rows` and `otherwise`, together: `strategy` runs when the input
+      has at most `max_rows` rows (the product of its leading dimensions),
+      `otherwise` when it has more; decided at compile time when the rows
+      are static, by an `scf.if` otherwise;
+    * `vector_width`: f32 lanes per step of `vector_gemv`, a power of two of
+      at least 8 (default 16);
+    * `tile_rows`: output features per task: the unit of work of a thread,
+      and for `tiled_decode` the rows decoded at once; 0 (the default): all
+      of them for `fused_decode` and `vector_gemv`, 256 KiB of f32 for
+      `tiled_decode`;
+    * `threads`: 1 (the default) runs the kernel on the calling thread;
+      `T > 1` splits its output features into `T` contiguous parts, the
+      iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP
+      threads (each part a whole number of tiles).
+
+    Examples:
+
+    ```mlir
+    #r2q.kernel<strategy = vector_gemv, vector_width = 32, threads = 2>
+    #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = tiled_decode,
+                vector_width = 32, tile_rows = 16, threads = 2>
+    ```
+  }];
+  let parameters = (ins
+    "::r2q::KernelStrategy":$strategy,
+    "std::optional<::r2q::KernelStrategy>":$otherwise,
+    "int64_t":$maxRows,
+    "int64_t":$vectorWidth,
+    "int64_t":$tileRows,
+    "int64_t":$threads
+  );
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The strategy for `rows` activation rows.
+    ::r2q::KernelStrategy strategyFor(int64_t rows) const {
+      return getOtherwise() && rows > getMaxRows() ? *getOtherwise()
+                                                   : getStrategy();
+    }
+    /// The same kernel with one strategy and no choice by rows.
+    KernelAttr withOnly(::r2q::KernelStrategy strategy) const;
+    /// The kernel of an r2q.matmul without a kernel attribute: fused_decode
+    /// for at most 2 rows, tiled_decode otherwise, on one thread.
+    static KernelAttr getPortableDefault(::mlir::MLIRContext *context);
+  }];
+}
+
 #endif // R2Q_DIALECT_R2Q_IR_R2QATTRS_TD

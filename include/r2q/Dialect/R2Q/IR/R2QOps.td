@@ -174,6 +174,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     decreasing, columns ascending within a row and below `K`) before they
     lower the op.
 
+    The optional `kernel` attribute (`#r2q.kernel`) says how the op is
+    lowered (`r2q-select-cpu-kernels` sets it); without it,
+    `convert-r2q-to-linalg` uses its portable default.
+
     Example:
 
     ```mlir
@@ -192,7 +196,8 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
                        Optional<R2Q_OutlierOffsets>:$outlier_offsets,
                        Optional<R2Q_OutlierColumns>:$outlier_columns,
                        Optional<R2Q_OutlierValues>:$outlier_values,
-                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
+                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
+                       OptionalAttr<R2Q_KernelAttr>:$kernel);
   let results = (outs R2Q_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $signs `,` $scales
@@ -210,7 +215,8 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
                    "int64_t":$group_size), [{
       build($_builder, $_state, result, input, signs, scales,
             /*outlier_offsets=*/::mlir::Value(), /*outlier_columns=*/::mlir::Value(),
-            /*outlier_values=*/::mlir::Value(), group_size);
+            /*outlier_values=*/::mlir::Value(), group_size,
+            /*kernel=*/nullptr);
     }]>
   ];
   let extraClassDeclaration = [{

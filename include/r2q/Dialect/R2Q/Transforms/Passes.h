@@ -21,6 +21,11 @@ namespace r2q {
 #define GEN_PASS_DECL
 #include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
 
+/// f32 lanes in two vector registers of a CPU with these LLVM target
+/// features ("+avx512f,+avx2"; empty: the host CPU's): 32 with AVX-512, 16
+/// with AVX or AVX2, 8 otherwise. r2q-select-cpu-kernels' vector width.
+int64_t cpuVectorWidth(llvm::StringRef targetFeatures = "");
+
 /// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
 void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);
 

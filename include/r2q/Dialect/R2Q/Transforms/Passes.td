@@ -408,8 +408,10 @@ def R2QVerifyLLVMContractPass : Pass<"r2q-verify-llvm-contract", "::mlir::Module
   let description = [{
     The last step of `r2q-cpu-pipeline`: what it promises the next stage
     (`mlir-translate --mlir-to-llvmir`, `mlir-runner`, the ExecutionEngine)
-    is a module of LLVM dialect ops only. Any other op is reported at its
-    location, naming the op, and the pass fails.
+    is a module of LLVM dialect ops only, and the OpenMP dialect ops of
+    parallel loops (`omp.parallel`, `omp.wsloop`, which translate to calls of
+    `libomp`). Any other op is reported at its location, naming the op, and
+    the pass fails.
   }];
 }
 
@@ -543,6 +545,107 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
+  let summary = "choose the kernel of every r2q.matmul for a CPU";
+  let description = [{
+    Sets the `kernel` attribute (`#r2q.kernel`) of every `r2q.matmul` that
+    has none, from its shape, its number of activation rows M (the product
+    of the input's leading dimensions) and the target's features; an op
+    that already has one (written by the user, or a previous run) keeps it.
+    `convert-r2q-to-linalg` then lowers each op by the strategy its
+    attribute names, so the choice is made once, here, and can be read,
+    tested and overridden in the IR.
+
+    * Strategy: for M <= 2 (decoding) `vector_gemv` (`fused_decode` with
+      `vector-gemv=false`), for larger M `tiled_decode`; when M is dynamic,
+      both, with `max_rows = 2` (an `scf.if` on M at run time). The
+      `strategy` option forces one strategy for every op.
+    * `vector_width`: two vector registers of f32 of the target: 32 lanes
+      with AVX-512 (`+avx512f`), 16 with AVX or AVX2, 8 otherwise. The
+      target is the host CPU unless `target-features` names it (LLVM
+      feature syntax, e.g. `+avx2,+fma`); `vector-width` overrides.
+    * `threads`: the output features are split into this many parts, the
+      iterations of a parallel loop (`threads` option; 0: as many as the
+      host has hardware threads), but never into parts of fewer than 65536
+      weights: a small layer runs on one thread, where the cost of waking
+      others would exceed its work.
+    * `tile_rows`: for `tiled_decode` (also with dynamic M), the output
+      features decoded at once: 256 KiB of f32, at least 8, a multiple of
+      8; 0 (all features of a part) otherwise.
+
+    Before:
+
+    ```mlir
+    %y = r2q.matmul %x, %signs, %scales group_size 128
+        : tensor<?x4096xf32>, tensor<2x14336x512xi8>, tensor<2x14336x32xf16>
+        -> tensor<?x14336xf32>
+    ```
+
+    After (`threads=2` on an AVX-512 host):
+
+    ```mlir
+    %y = r2q.matmul %x, %signs, %scales group_size 128
+        {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2,
+                  otherwise = tiled_decode, vector_width = 32, tile_rows = 16,
+                  threads = 2>} : ...
+    ```
+  }];
+  let options = [
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "auto: chosen by rows; fused_decode, tiled_decode or vector_gemv: "
+           "that strategy for every r2q.matmul without a kernel">,
+    Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",
+           "auto picks vector_gemv for at most 2 rows; false: fused_decode">,
+    Option<"targetFeatures", "target-features", "std::string",
+           /*default=*/"\"\"",
+           "LLVM target features of the CPU the code is for (e.g. "
+           "+avx512f or +avx2,+fma); empty: the host CPU's">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per step of vector_gemv, a power of two of at least "
+           "8; 0: two vector registers of the target">,
+    Option<"threads", "threads", "int64_t", /*default=*/"0",
+           "threads a kernel is split for; 0: the host's hardware threads">,
+  ];
+}
+
+def R2QHoistParallelAllocationsPass : Pass<"r2q-hoist-parallel-allocations"> {
+  let summary = "allocate the private buffers of scf.forall iterations once, "
+                "before the loop";
+  let description = [{
+    Runs on bufferized IR, before deallocation. A statically shaped
+    `memref.alloc` directly in the body of a one-dimensional `scf.forall`
+    (from 0, step 1, static bound `P`; no results) is a buffer private to
+    each iteration: the scratch in which `tiled_decode` decodes its tiles,
+    for one. It becomes a `memref.view` of the iteration's slice (at byte
+    `iv * S`, `S` the buffer's size rounded up to 64 bytes) of one
+    `memref<P*S x i8>` allocated before the loop, so that nothing is
+    allocated inside the parallel region that the loop becomes. Buffers with
+    uses outside the loop, dynamic shapes or layouts are left alone.
+
+    Before:
+
+    ```mlir
+    scf.forall (%p) in (2) {
+      %tile = memref.alloc() : memref<16x32x16x8xf32>
+      ...
+    }
+    ```
+
+    After:
+
+    ```mlir
+    %all = memref.alloc() {alignment = 64 : i64} : memref<524288xi8>
+    scf.forall (%p) in (2) {
+      %offset = arith.muli %p, %c262144 : index
+      %tile = memref.view %all[%offset][] : memref<524288xi8> to memref<16x32x16x8xf32>
+      ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def R2QRejectNestedModulesPass
