@@ -43,9 +43,9 @@ using LayerCandidates = std::vector<std::vector<AllocationCandidate>>;
 /// even the cheapest candidate of every layer exceeds it.
 ///
 /// Exact (dynamic programming over the layers on the Pareto frontier of
-/// (bits, error)) while that frontier stays within `maxFrontier` points:
-/// for a few layers, or a model's worth with a few dozen candidates each
-/// (200 layers x 24 candidates: under a second). Otherwise by marginal gain:
+/// (bits, error)) while that frontier stays within `maxFrontier` points
+/// (tens of layers; it grows with the number of distinct bit totals).
+/// Otherwise by marginal gain:
 /// every layer starts at its cheapest candidate and moves up its lower convex
 /// hull of (bits, error), always taking the step with the largest error drop
 /// per bit that still fits; then leftover bits buy the best single move each

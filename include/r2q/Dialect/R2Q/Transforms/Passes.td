@@ -211,8 +211,8 @@ def R2QTuneGroupSizePass : Pass<"r2q-tune-group-size", "::mlir::ModuleOp"> {
     * with `budget-bpw=<b>`: the least total error (each layer's error times
       its importance) with at most `b` bits per weight over all the tuned
       layers together. Exact (dynamic programming over the Pareto frontier
-      of bits and error) for up to a model's worth of layers; beyond that by
-      marginal gain (bits go where the error drops most per bit), never
+      of bits and error) while that frontier stays small (tens of layers);
+      beyond that by marginal gain (bits go where the error drops most per bit), never
       worse than the best uniform scheme that fits. A budget below the
       cheapest candidates is an error naming the least achievable one.
     * with `max-rel-error=<e>`: per layer, the cheapest scheme whose
