@@ -4,7 +4,7 @@
 # schemes reaches (checked by exhaustive search with r2q.quantize), below
 # uniform group size 128; r2q-quantize-linear uses each layer's scheme;
 # max-rel-error takes the cheapest scheme meeting the target; importance
-# moves bits; the result is deterministic; bad options and files are errors.
+# moves bits; calibration statistics make the error activation-aware; the result is deterministic; bad options and files are errors.
 # RUN: %python %s
 
 import itertools
@@ -114,6 +114,46 @@ assert total(weighted)[0] <= 2.25 * total_weights
 best = optimum(int(np.floor(2.25 * total_weights)), {"gauss:linear0": 1000.0})
 assert np.isclose(total(weighted, {"gauss:linear0": 1000.0})[1], best, rtol=1e-9)
 assert measured["gauss:linear0"][weighted["gauss:linear0"]][0] > measured["gauss:linear0"][plain["gauss:linear0"]][0]
+
+# calibration=: candidates quantized with the diagonal of X^T X and scored
+# by the error it weighs; a layer the file does not name is scored on its
+# weights, with a warning.
+diagonals = {name: np.exp(2 * rng.standard_normal(w.shape[1])) for name, w in weights.items()
+             if name != "ragged:linear0"}
+layer_names = {name: name.split(":")[0] for name in weights}
+calibrated_module = module
+for name in weights:  # r2q.layer names the layers in the statistics file.
+    function = layer_names[name]
+    start = calibrated_module.index(f"func.func @{function}(")
+    at = calibrated_module.index("linalg.matmul ins", start)
+    calibrated_module = (calibrated_module[:at] + f'linalg.matmul {{r2q.layer = "{function}"}} ins'
+                         + calibrated_module[at + len("linalg.matmul ins"):])
+statistics = tempfile.mkdtemp()
+index = {}
+for name, diagonal in diagonals.items():
+    np.save(os.path.join(statistics, f"{layer_names[name]}.diag.npy"), diagonal)
+    np.save(os.path.join(statistics, f"{layer_names[name]}.xtx.npy"), np.diag(diagonal))  # Not read here.
+    index[layer_names[name]] = {"xtx": f"{layer_names[name]}.xtx.npy", "diag": f"{layer_names[name]}.diag.npy",
+                                "K": weights[name].shape[1], "tokens": 64}
+with open(os.path.join(statistics, "index.json"), "w") as f:
+    json.dump({"layers": index}, f)
+_, diagnostics = r2q.run_pipeline(calibrated_module, f"r2q-tune-group-size{{budget-bpw=2.25 calibration={statistics}}}",
+                                  return_diagnostics=True)
+assert any(severity == "warning" and "layer 'ragged': no calibration statistics" in message
+           for severity, _, message in diagnostics), diagnostics
+calibrated_bits = {}
+for severity, _, message in diagnostics:
+    match = remark_pattern.match(message)
+    if not match or match.group(1) == "ragged":
+        continue
+    name = f"{match.group(1)}:linear0"
+    w, d = weights[name], diagonals[name]
+    q = r2q.quantize(w, group_size=int(match.group(2)), planes=int(match.group(3)), diagonal=d)
+    error = (d * (r2q.dequantize(q).astype(np.float64) - w) ** 2).sum()
+    expected = np.sqrt(error / (d * w.astype(np.float64) ** 2).sum())
+    assert abs(float(match.group(5)) - expected) < 1e-4, (message, expected)
+    calibrated_bits[name] = 8 * q.storage_bytes
+assert len(calibrated_bits) == 3, diagnostics
 
 # An error target: per layer the cheapest scheme that meets it.
 for target in (0.15, 0.3, 0.6):

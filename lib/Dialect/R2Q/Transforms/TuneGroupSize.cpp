@@ -8,10 +8,11 @@
 #include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/IR/R2Q.h"
 #include "r2q/Dialect/R2Q/IR/Verification.h"
+#include "r2q/Dialect/R2Q/Transforms/CalibrationStatistics.h"
 #include "r2q/Dialect/R2Q/Transforms/LinearLayers.h"
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/Quant/BitAllocation.h"
-#include "r2q/Quant/Reference.h"
+#include "r2q/Quant/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -128,8 +129,16 @@ private:
   /// The weights of the module's linear layers, each measured with every
   /// candidate that applies to its shape.
   FailureOr<std::vector<TunedWeight>> measureWeights();
-  LogicalResult measure(const quant::MatrixView &weights, SchemeAttr scheme,
-                        Measurement &result, std::string &error) const;
+  /// Quantizes `weights` with `scheme` (calibrated with `columnWeights`,
+  /// the diagonal of X^T X, when given) and measures it.
+  LogicalResult measure(const quant::MatrixView &weights,
+                        std::span<const double> columnWeights,
+                        SchemeAttr scheme, Measurement &result,
+                        std::string &error) const;
+  /// The diagonal of the layer's X^T X from calibration=, or an empty
+  /// vector (with a warning where the file lacks the layer).
+  FailureOr<std::vector<double>> readColumnWeights(Operation *layer,
+                                                   StringRef name, int64_t k);
   FailureOr<quant::Allocation> choose(ArrayRef<TunedWeight> weights);
   void report(ArrayRef<TunedWeight> weights,
               const quant::Allocation &allocation);
@@ -137,6 +146,8 @@ private:
   std::vector<Candidate> candidates;
   quant::OutlierPolicy outlierPolicy;
   std::shared_ptr<const llvm::StringMap<double>> importanceByLayer;
+  /// X^T X of layer inputs (calibration=), shared by the pass's clones.
+  std::shared_ptr<const CalibrationStatistics> calibrationStatistics;
 };
 
 LogicalResult TuneGroupSizePass::initialize(MLIRContext *context) {
@@ -168,6 +179,16 @@ LogicalResult TuneGroupSizePass::initialize(MLIRContext *context) {
     }
     importanceByLayer =
         std::make_shared<const llvm::StringMap<double>>(std::move(*loaded));
+  }
+  if (!calibration.empty()) {
+    llvm::Expected<CalibrationStatistics> loaded =
+        CalibrationStatistics::load(calibration);
+    if (!loaded) {
+      emitError() << llvm::toString(loaded.takeError());
+      return failure();
+    }
+    calibrationStatistics =
+        std::make_shared<const CalibrationStatistics>(std::move(*loaded));
   }
   return parseCandidates(context);
 }
@@ -212,22 +233,66 @@ LogicalResult TuneGroupSizePass::parseCandidates(MLIRContext *context) {
   return success();
 }
 
+/// sum_n sum_k c_k (w_nk - r_nk)^2, with c_k = 1 without column weights.
+double weightedSquaredError(const quant::MatrixView &weights,
+                            const float *reconstruction,
+                            std::span<const double> columnWeights) {
+  double total = 0;
+  for (int64_t row = 0; row < weights.rows; ++row)
+    for (int64_t col = 0; col < weights.cols; ++col) {
+      double error =
+          double(weights.at(row, col)) -
+          (reconstruction ? reconstruction[row * weights.cols + col] : 0.f);
+      total +=
+          (columnWeights.empty() ? 1.0 : columnWeights[col]) * error * error;
+    }
+  return total;
+}
+
 LogicalResult TuneGroupSizePass::measure(const quant::MatrixView &weights,
+                                         std::span<const double> columnWeights,
                                          SchemeAttr scheme, Measurement &result,
                                          std::string &error) const {
   quant::Scheme quantScheme = toQuantScheme(scheme);
   quantScheme.outliers = outlierPolicy;
   quant::PackedWeight packed;
-  if (quant::Status status = quant::quantize(weights, quantScheme, packed);
-      !status) {
+  quant::Status status =
+      columnWeights.empty()
+          ? quant::quantize(weights, quantScheme, packed)
+          : quant::quantizeCalibrated(weights, quantScheme, {{}, columnWeights},
+                                      packed);
+  if (!status) {
     error = status.message();
     return failure();
   }
   std::vector<float> reconstruction(packed.rows * packed.cols);
   quant::dequantize(packed, reconstruction.data());
-  result = {scheme, 8 * packed.storageBytes(),
-            quant::measureError(weights, reconstruction.data()).squaredError};
+  result = {
+      scheme, 8 * packed.storageBytes(),
+      weightedSquaredError(weights, reconstruction.data(), columnWeights)};
   return success();
+}
+
+FailureOr<std::vector<double>>
+TuneGroupSizePass::readColumnWeights(Operation *layer, StringRef name,
+                                     int64_t k) {
+  if (!calibrationStatistics)
+    return std::vector<double>();
+  if (!calibrationStatistics->contains(name)) {
+    layer->emitWarning() << "layer '" << name
+                         << "': no calibration statistics in '"
+                         << calibrationStatistics->getPath()
+                         << "'; tuned on its weight error";
+    return std::vector<double>();
+  }
+  llvm::Expected<LayerCalibration> statistics =
+      calibrationStatistics->read(name, k, /*full=*/false);
+  if (!statistics) {
+    layer->emitError() << "layer '" << name
+                       << "': " << llvm::toString(statistics.takeError());
+    return failure();
+  }
+  return std::move(statistics->diagonal);
 }
 
 FailureOr<std::vector<TunedWeight>> TuneGroupSizePass::measureWeights() {
@@ -273,9 +338,14 @@ FailureOr<std::vector<TunedWeight>> TuneGroupSizePass::measureWeights() {
         if (auto it = importanceByLayer->find(name);
             it != importanceByLayer->end())
           weight.importance = it->second;
-      std::vector<float> zeros(weights.rows * weights.cols, 0.f);
+      FailureOr<std::vector<double>> columnWeights =
+          readColumnWeights(op, name, layer->k);
+      if (failed(columnWeights)) {
+        failedWeight = true;
+        return;
+      }
       weight.squaredNorm =
-          quant::measureError(weights, zeros.data()).squaredError;
+          weightedSquaredError(weights, nullptr, *columnWeights);
       auto schemeFor = [&](int64_t groupSize, int64_t planes, Method method) {
         return SchemeAttr::get(context, groupSize, planes, method,
                                scaleElementType);
@@ -296,7 +366,8 @@ FailureOr<std::vector<TunedWeight>> TuneGroupSizePass::measureWeights() {
           continue;
         Measurement measurement;
         std::string error;
-        if (failed(measure(weights, scheme, measurement, error))) {
+        if (failed(
+                measure(weights, *columnWeights, scheme, measurement, error))) {
           op->emitError() << "layer '" << name << "': " << error;
           failedWeight = true;
           return;
@@ -313,7 +384,7 @@ FailureOr<std::vector<TunedWeight>> TuneGroupSizePass::measureWeights() {
       std::string ignored;
       if (whyNotQuantizable(layer->n, layer->k, kBaselineGroupSize, true)
               .empty() &&
-          succeeded(measure(weights,
+          succeeded(measure(weights, *columnWeights,
                             schemeFor(kBaselineGroupSize, kBaselinePlanes,
                                       candidates.front().method),
                             baseline, ignored)))

@@ -226,6 +226,14 @@ def R2QTuneGroupSizePass : Pass<"r2q-tune-group-size", "::mlir::ModuleOp"> {
     stores are the ones counted here. A weight shared by several layers is
     tuned and counted once.
 
+    With `calibration=<path>` (the statistics `-r2q-quantize-linear` reads),
+    the error is activation-aware: each candidate is quantized with the
+    diagonal of the layer's `X^T X` (importance-weighted scales) and scored
+    by `sum_n sum_k (X^T X)_kk (w_nk - w_hat_nk)^2`, the output error when
+    input features are uncorrelated; relative errors are then relative to
+    `sum (X^T X)_kk w_nk^2`. Layers the file does not name are scored on
+    their weights, with a warning.
+
     `importance=<path>` names a JSON object mapping layer names (as in
     `-r2q-quantize-linear`) to a non-negative weight of that layer's error
     (e.g. the norm of its inputs that a user collected); layers it does not
@@ -283,6 +291,10 @@ def R2QTuneGroupSizePass : Pass<"r2q-tune-group-size", "::mlir::ModuleOp"> {
                clEnumValN(::r2q::quant::FloatType::F32, "f32", "32-bit float"))}]>,
     Option<"importance", "importance", "std::string", "",
            "JSON file: layer name -> weight of its error (default 1)">,
+    Option<"calibration", "calibration", "std::string", "",
+           "Input statistics of the layers (as in -r2q-quantize-linear): "
+           "candidates are quantized with the diagonal of X^T X and scored "
+           "by the output error it weighs, sum_k (X^T X)_kk (w_k - w_hat_k)^2">,
     Option<"maxFoldElements", "max-fold-elements", "int64_t", "1 << 28",
            "As in -r2q-quantize-linear: largest tensor evaluated at compile "
            "time on the way to a weight">,
