@@ -37,6 +37,11 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   ConvertR2QToLinalgPassOptions lowering;
   lowering.vectorGemv = options.vectorGemv;
+  lowering.lutGemv = options.lutGemv;
+  lowering.lutTarget =
+      options.lutTarget.empty()
+          ? std::string(hostVectorWidth() == 32 ? "avx512" : "avx2")
+          : std::string(options.lutTarget);
   lowering.vectorWidth =
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();
   // Layers of one kind share one kernel: lowered and bufferized once.

@@ -6,7 +6,8 @@
 // output equals x * dequant(W)^T to 1e-5 of sum_k |x_k w_k| for every plane
 // count, scale type, group size (powers of two and not), vector width,
 // input type and rank, static and dynamic rows, and equals the portable
-// linalg lowering (vector-gemv=false) to the same tolerance.
+// linalg lowering (vector-gemv=false) to the same tolerance. The same for the
+// table-lookup GEMV (lut-gemv) on static batches of 1 to 8 rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,7 +22,11 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <gtest/gtest.h>
 
@@ -266,5 +271,84 @@ INSTANTIATE_TEST_SUITE_P(
                  16,
                  true,
                  20.0f}));
+
+// The table-lookup GEMV (convert-r2q-to-linalg{lut-gemv}), exact mode: a
+// static batch of 1 to 8 rows, for AVX-512 and AVX2 code (each where the host
+// runs it), against the numerics core to the same 1e-5 of sum_k |x_k w_k|.
+// The lowered module must call the target's permute, so a fallback to
+// another strategy fails the test.
+struct LutCase {
+  GemvCase gemv;
+  const char *target; // avx512 | avx2
+};
+
+std::ostream &operator<<(std::ostream &os, const LutCase &c) {
+  return os << c.gemv << ", " << c.target;
+}
+
+class LutGemvTest : public ::testing::TestWithParam<LutCase> {
+protected:
+  LutGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
+  mlir::MLIRContext context;
+};
+
+TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
+  const LutCase c = GetParam();
+  if (!llvm::sys::getHostCPUFeatures().lookup(
+          llvm::StringRef(c.target) == "avx2" ? "avx2" : "avx512f"))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  std::string pipeline =
+      llvm::formatv("r2q-cpu-pipeline{{lut-gemv lut-target={0}}", c.target);
+  std::string lowered;
+  {
+    auto module =
+        mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c.gemv), &context);
+    mlir::PassManager pm(&context);
+    ASSERT_TRUE(mlir::succeeded(mlir::parsePassPipeline(pipeline, pm)));
+    ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+    llvm::raw_string_ostream os(lowered);
+    module->print(os);
+  }
+  EXPECT_NE(lowered.find(llvm::StringRef(c.target) == "avx2"
+                             ? "llvm.x86.avx2.permps"
+                             : "llvm.x86.avx512.permvar.sf.512"),
+            std::string::npos);
+  std::vector<float> output = runGemv(context, c.gemv, data, pipeline);
+  const int64_t rows = c.gemv.rows();
+  std::vector<double> expected(rows * c.gemv.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  test::expectWithinProductTolerance(
+      rows, c.gemv.n, c.gemv.k, data.input, output, expected,
+      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
+/// The shapes of the table-lookup tests, each for both targets: ragged N
+/// (not a multiple of the 16-row block), K not a multiple of G, 8 or 4,
+/// group sizes below, at and above the 128-column chunk, 1 to 4 planes,
+/// batches 1 to 8, f16/bf16 inputs, every scale type.
+std::vector<LutCase> lutCases() {
+  using F = FloatType;
+  std::vector<GemvCase> shapes = {
+      {{1}, 37, 576, 128, 2, F::F16, F::F32, 32, false},
+      {{3}, 9, 100, 32, 2, F::F16, F::F32, 32, false},
+      {{2}, 3, 13, 8, 4, F::F32, F::F16, 32, false},
+      {{5}, 21, 1536, 256, 2, F::F16, F::F32, 32, false},
+      {{7}, 16, 40, 128, 1, F::BF16, F::F32, 32, false},
+      {{8}, 33, 512, 64, 3, F::F16, F::BF16, 32, false},
+      {{2, 3}, 17, 384, 128, 2, F::BF16, F::F32, 32, false},
+      {{}, 5, 1000, 16, 2, F::F32, F::F32, 32, false},
+      {{4}, 48, 4096, 128, 2, F::F16, F::F32, 32, false, 4.0f},
+  };
+  std::vector<LutCase> cases;
+  for (const GemvCase &shape : shapes)
+    for (const char *target : {"avx512", "avx2"})
+      cases.push_back({shape, target});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
 
 } // namespace

@@ -40,6 +40,16 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
       this is a `kmovw` and a masked `vfmadd231ps` per 16 weights and plane;
       with AVX2 LLVM expands the mask with a broadcast, an and and a compare.
       `r2q-cpu-pipeline` sets this option unless `vector-gemv=false`.
+    * With `lut-gemv`, an `r2q.matmul` of a static batch of 1 to 8 rows is
+      computed by table lookup (T-MAC / LUT-GEMM style, `LutGemv.cpp`): per
+      call and row, a 16-entry f32 table of the signed sums
+      `+-x[4q] +-x[4q+1] +-x[4q+2] +-x[4q+3]` per quad `q` of columns;
+      per plane, the sign nibbles of 16 output features (16 bytes of 16 rows
+      transposed in registers with `vector.shuffle`) index it with a permute
+      (`llvm.call_intrinsic` of `vpermps`: `lut-target=avx512` permutes 16
+      lanes, `avx2` two halves and a blend), the lookups are summed in f32
+      per group and multiplied by the group's scale. Group sizes `8 * 2^i`
+      up to 128 and multiples of 128; other ops take the other strategies.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
@@ -70,9 +80,17 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
            "With vector-gemv: f32 lanes per vector step, a power of two of "
            "at least 8 (two machine registers: 32 for AVX-512, 16 for "
            "AVX2)">,
+    Option<"lutGemv", "lut-gemv", "bool", /*default=*/"false",
+           "Compute r2q.matmul of a static batch of 1-8 rows by table lookup "
+           "(16-entry f32 tables of signed activation sums, indexed by sign "
+           "nibbles; takes group sizes 8 * 2^i and multiples of 128)">,
+    Option<"lutTarget", "lut-target", "std::string", /*default=*/"\"avx512\"",
+           "With lut-gemv: the instruction set of its table permutes, avx512 "
+           "or avx2">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",

@@ -30,6 +30,17 @@ struct CPUPipelineOptions
                      "(convert-r2q-to-linalg{vector-gemv}); false: the "
                      "fused decode linalg.generic"),
       llvm::cl::init(true)};
+  Option<bool> lutGemv{
+      *this, "lut-gemv",
+      llvm::cl::desc("Compute r2q.matmul of a static batch of 1-8 rows by "
+                     "table lookup (convert-r2q-to-linalg{lut-gemv}) for "
+                     "the host's instruction set"),
+      llvm::cl::init(false)};
+  Option<std::string> lutTarget{
+      *this, "lut-target",
+      llvm::cl::desc("With lut-gemv: avx512 or avx2 (forcing AVX2 code on an "
+                     "AVX-512 host); empty (default): the host's"),
+      llvm::cl::init("")};
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per step of the vector GEMV; 0 (default): "

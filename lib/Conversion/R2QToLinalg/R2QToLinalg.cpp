@@ -37,6 +37,12 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
+    if (lutTarget != "avx512" && lutTarget != "avx2") {
+      emitError(getOperation()->getLoc())
+          << "convert-r2q-to-linalg: lut-target must be avx512 or avx2, not "
+          << lutTarget.getValue();
+      return signalPassFailure();
+    }
     if (vectorWidth < 8 || !llvm::isPowerOf2_64(vectorWidth)) {
       emitError(getOperation()->getLoc())
           << "convert-r2q-to-linalg: vector-width must be a power of two of "
@@ -68,8 +74,10 @@ public:
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);
     RewritePatternSet patterns(&getContext());
-    populateR2QToLinalgConversionPatterns(
-        patterns, MatmulLoweringOptions{vectorGemv, vectorWidth});
+    MatmulLoweringOptions options{vectorGemv, vectorWidth, lutGemv,
+                                  lutTarget == "avx2" ? LutTarget::AVX2
+                                                      : LutTarget::AVX512};
+    populateR2QToLinalgConversionPatterns(patterns, options);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -81,6 +89,8 @@ public:
 void populateR2QToLinalgConversionPatterns(
     RewritePatternSet &patterns, const MatmulLoweringOptions &options) {
   populateMatmulToLinalgPatterns(patterns, options);
+  if (options.lutGemv)
+    populateLutGemvPatterns(patterns, options.lutTarget);
   populateQuantizationToLinalgPatterns(patterns);
   populateDecomposeQuantizePatterns(patterns);
 }
@@ -88,7 +98,7 @@ void populateR2QToLinalgConversionPatterns(
 void configureR2QToLinalgTarget(ConversionTarget &target) {
   target.addIllegalDialect<R2QDialect>();
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                         math::MathDialect, scf::SCFDialect,
+                         LLVM::LLVMDialect, math::MathDialect, scf::SCFDialect,
                          tensor::TensorDialect, vector::VectorDialect>();
 }
 

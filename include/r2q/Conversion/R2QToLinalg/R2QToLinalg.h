@@ -8,6 +8,12 @@
 
 namespace r2q {
 
+/// The instruction set the table-lookup GEMV is generated for.
+enum class LutTarget { AVX512, AVX2 };
+
+/// The most activation rows the table-lookup GEMV takes.
+inline constexpr int64_t kLutMaxRows = 8;
+
 /// How r2q.matmul is lowered.
 struct MatmulLoweringOptions {
   /// Few rows: a vector GEMV on the sign bits instead of the fused decode
@@ -15,6 +21,10 @@ struct MatmulLoweringOptions {
   bool vectorGemv = false;
   /// f32 lanes per vector step of the GEMV (a power of two, at least 8).
   int64_t vectorWidth = 32;
+  /// A static batch of 1-8 rows: the table-lookup GEMV (LutGemv.cpp) where
+  /// its group sizes allow, before any other strategy.
+  bool lutGemv = false;
+  LutTarget lutTarget = LutTarget::AVX512;
 };
 
 /// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
@@ -27,6 +37,15 @@ void populateR2QToLinalgConversionPatterns(
 /// otherwise).
 void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
                                     const MatmulLoweringOptions &options = {});
+
+/// r2q.matmul of a static batch of 1-8 rows by table lookup (exact, f32
+/// tables), for `target`; takes precedence over the other strategies.
+void populateLutGemvPatterns(mlir::RewritePatternSet &patterns,
+                             LutTarget target);
+
+/// Memory effects for llvm.call_intrinsic (none for the register permutes
+/// the table-lookup GEMV calls), so that its IR bufferizes.
+void registerLutGemvInterfaces(mlir::DialectRegistry &registry);
 
 /// r2q.dequantize and r2q.residual only.
 void populateQuantizationToLinalgPatterns(mlir::RewritePatternSet &patterns);
