@@ -49,7 +49,10 @@ struct Layer {
 /// dense_resource constant, transposed for the matmul. Otherwise the float
 /// layer with its weight in memory, already K x N (what the float Torch-MLIR
 /// layer becomes once r2q-prepare-cpu-loops folds the transpose).
-std::string layerSource(int64_t n, int64_t k, bool constantWeight) {
+/// `batch` > 0 makes the batch static (the table-lookup GEMV takes static
+/// batches of 1-8 rows only); 0 leaves it dynamic.
+std::string layerSource(int64_t n, int64_t k, bool constantWeight,
+                        int64_t batch = 0) {
   std::string weight =
       constantWeight
           ? llvm::formatv(
@@ -64,18 +67,22 @@ std::string layerSource(int64_t n, int64_t k, bool constantWeight) {
   std::string signature =
       constantWeight ? std::string()
                      : llvm::formatv(", %wt: tensor<{0}x{1}xf32>", k, n).str();
+  std::string rows = batch ? std::to_string(batch) : "?";
+  std::string empty = batch ? "%o = tensor.empty()"
+                            : "%c0 = arith.constant 0 : index\n"
+                              "  %m = tensor.dim %x, %c0 : tensor<?x" +
+                                  std::to_string(k) +
+                                  "xf32>\n  %o = tensor.empty(%m)";
   return llvm::formatv(R"(
-func.func @linear(%x: tensor<?x{1}xf32>{2}) -> tensor<?x{0}xf32> {{
+func.func @linear(%x: tensor<{4}x{1}xf32>{2}) -> tensor<{4}x{0}xf32> {{
   {3}
   %zero = arith.constant 0.0 : f32
-  %c0 = arith.constant 0 : index
-  %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
-  %o = tensor.empty(%m) : tensor<?x{0}xf32>
-  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  return %y : tensor<?x{0}xf32>
+  {5} : tensor<{4}x{0}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<{4}x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  return %y : tensor<{4}x{0}xf32>
 })",
-                       n, k, signature, weight)
+                       n, k, signature, weight, rows, empty)
       .str();
 }
 
@@ -99,6 +106,66 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
   }
   *constantBytes = countConstantBytes(*module);
   return std::move(*compiled);
+}
+
+/// The largest |r2q - core| over the largest |core| of a batch x n product.
+double relativeError(const std::vector<float> &output,
+                     const std::vector<double> &expected) {
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::fabs(output[i] - expected[i]));
+    scale = std::max(scale, std::fabs(expected[i]));
+  }
+  return worst / scale;
+}
+
+/// The table-lookup GEMV (r2q-cpu-pipeline{lut-gemv}) against the default
+/// r2q layer (batch 1: the masked-FMA vector GEMV; batch 4: tiled decoding)
+/// at batches 1 and 4, and against the floor of this machine's bandwidth.
+std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
+                           const std::vector<float> &weight,
+                           const quant::PackedWeight &packed, double bandwidth,
+                           std::mt19937 &generator) {
+  std::normal_distribution<float> normal;
+  std::string rows;
+  for (int64_t batch : {1, 4}) {
+    int64_t bytes = 0, lutBytes = 0;
+    std::string source = layerSource(layer.n, layer.k, true, batch);
+    auto defaultLayer = compile(context, source, &weight,
+                                "r2q-quantize-linear,r2q-cpu-pipeline", &bytes);
+    auto lutLayer =
+        compile(context, source, &weight,
+                "r2q-quantize-linear,r2q-cpu-pipeline{lut-gemv}", &lutBytes);
+    HostTensor<float, 2> x({batch, layer.k});
+    for (float &value : x.data())
+      value = normal(generator);
+    auto xDescriptor = x.descriptor();
+    std::vector<float> defaultOutput, lutOutput;
+    auto runner = [&](JitModule &module, std::vector<float> &output) {
+      return [&] {
+        StridedMemRefType<float, 2> result{};
+        if (llvm::Error error = module.call("linear", &result, &xDescriptor))
+          std::exit(1);
+        output = HostTensor<float, 2>::adoptResult(result).data();
+      };
+    };
+    double defaultSeconds =
+        medianSeconds(runner(*defaultLayer, defaultOutput), 9);
+    double lutSeconds = medianSeconds(runner(*lutLayer, lutOutput), 9);
+    std::vector<double> expected(batch * layer.n);
+    quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
+    double floor = lutBytes / bandwidth;
+    rows +=
+        llvm::formatv("{0,-11} {1,5}x{2,-5} {3,5} | {4,10:F3} {5,9:F3} | "
+                      "{6,8:F2}x | {7,8:F1} {8,7:F0}% | {9,9:E1} {10,9:E1}\n",
+                      layer.name, layer.n, layer.k, batch, defaultSeconds * 1e3,
+                      lutSeconds * 1e3, defaultSeconds / lutSeconds,
+                      lutBytes / lutSeconds / 1e9, 100.0 * floor / lutSeconds,
+                      relativeError(defaultOutput, expected),
+                      relativeError(lutOutput, expected))
+            .str();
+  }
+  return rows;
 }
 
 } // namespace
@@ -129,11 +196,10 @@ int main(int argc, char **argv) {
               "+outl ms", "BLAS ms", "r2q/flt", "r2q/BLAS", "outl bpw",
               "r2q/floor", "flt/floor", "check");
 
-  const Layer layers[] = {{"attn.q", 4096, 4096},
-                          {"mlp.up", 11008, 4096},
-                          {"mlp.down", 4096, 11008},
-                          {"smol.up", 1536, 576},
-                          {"smol.down", 576, 1536}};
+  const Layer layers[] = {
+      {"attn.q", 4096, 4096},    {"mlp.up", 11008, 4096},
+      {"mlp.down", 4096, 11008}, {"smol.up", 1536, 576},
+      {"smol.down", 576, 1536},  {"llama3.down", 4096, 14336}};
   auto isSelected = [&](const Layer &layer) {
     if (argc < 2)
       return true;
@@ -143,6 +209,7 @@ int main(int argc, char **argv) {
   };
   std::mt19937 generator(11);
   std::normal_distribution<float> normal;
+  std::string lutTable;
   for (const Layer &layer : layers) {
     if (!isSelected(layer))
       continue;
@@ -178,6 +245,8 @@ int main(int argc, char **argv) {
         !quant::quantize(weightView, outlierScheme, packedWithOutliers).ok())
       return 1;
 
+    lutTable +=
+        compareLutGemv(context, layer, weight, packed, bandwidth, generator);
     for (int64_t batch : {1, 16}) {
       HostTensor<float, 2> x({batch, k});
       for (float &value : x.data())
@@ -244,5 +313,14 @@ int main(int argc, char **argv) {
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
     }
   }
+  std::printf("\ntable-lookup GEMV (r2q-cpu-pipeline{lut-gemv}, exact f32 "
+              "tables, static batch) vs the default r2q layer (batch 1: "
+              "masked-FMA vector GEMV, batch 4: tiled decoding); %% of read "
+              "bandwidth = floor / lut time; errors: max |y - core| / max "
+              "|core|\n\n");
+  std::printf("%-11s %11s %5s | %10s %9s | %9s | %8s %8s | %9s %9s\n", "layer",
+              "N x K", "batch", "default ms", "lut ms", "dflt/lut", "lut GB/s",
+              "% of bw", "dflt err", "lut err");
+  std::printf("%s", lutTable.c_str());
   return 0;
 }

@@ -72,6 +72,8 @@ constexpr int64_t kChunkColumns = 8 * kChunkBytes;
 /// Entries of a table: the sign patterns of four columns.
 constexpr int64_t kTableEntries = 16;
 constexpr int64_t kQuadsPerChunk = kChunkColumns / 4;
+/// Running sums of lookups per row, plane and group.
+constexpr int64_t kSumChains = 4;
 
 Value index(OpBuilder &builder, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(builder, loc, value);
@@ -287,17 +289,21 @@ Value lookup(OpBuilder &builder, Location loc, const LutGemv &kernel,
   return vector::ShuffleOp::create(builder, loc, parts[0], parts[1], concat);
 }
 
-/// The rows of a block: row first + i, clamped to the last row.
+/// The rows of a block: row first + i, clamped to the last row in the last
+/// block (a whole block's rows are one base address and constant offsets).
 SmallVector<Value> blockRows(OpBuilder &builder, Location loc, Value first,
-                             Value lastRow) {
+                             Value lastRow, bool whole) {
   SmallVector<Value> rows;
-  for (int64_t i = 0; i < kBlockRows; ++i)
-    rows.push_back(arith::MinSIOp::create(
-        builder, loc, addIndex(builder, loc, first, i), lastRow));
+  for (int64_t i = 0; i < kBlockRows; ++i) {
+    Value row = addIndex(builder, loc, first, i);
+    rows.push_back(
+        whole ? row
+              : arith::MinSIOp::create(builder, loc, row, lastRow).getResult());
+  }
   return rows;
 }
 
-/// Adds the values pairwise: a tree, so that the adds overlap.
+/// Adds the values pairwise.
 Value sumTree(OpBuilder &builder, Location loc, SmallVector<Value> values) {
   while (values.size() > 1) {
     SmallVector<Value> next;
@@ -345,7 +351,10 @@ SmallVector<Value> chunkSums(OpBuilder &builder, Location loc,
           ArrayRef<bool>{block.inBounds}));
     SmallVector<Value> columns = transposeBytes(builder, loc, rowBytes);
     for (int64_t segment = 0; segment < segments; ++segment) {
-      SmallVector<SmallVector<Value>> terms(kernel.rows());
+      // Each row's lookups are added into kSumChains running sums as they
+      // come, so that few values stay live and the adds overlap.
+      SmallVector<SmallVector<Value>> chains(kernel.rows());
+      int64_t term = 0;
       for (int64_t b = segment * groupBytes; b < (segment + 1) * groupBytes;
            ++b) {
         Value low =
@@ -362,13 +371,20 @@ SmallVector<Value> chunkSums(OpBuilder &builder, Location loc,
                 arith::ConstantOp::create(builder, loc,
                                           builder.getF32FloatAttr(0)),
                 ArrayRef<bool>{true});
-            terms[m].push_back(lookup(builder, loc, kernel, table, indices));
+            Value value = lookup(builder, loc, kernel, table, indices);
+            size_t chain = (term + nibble) % kSumChains;
+            if (chains[m].size() <= chain)
+              chains[m].push_back(value);
+            else
+              chains[m][chain] =
+                  arith::AddFOp::create(builder, loc, chains[m][chain], value);
           }
         }
+        term += 2;
       }
       for (int64_t m = 0; m < kernel.rows(); ++m)
         sums[(m * kernel.planes() + p) * segments + segment] =
-            sumTree(builder, loc, terms[m]);
+            sumTree(builder, loc, chains[m]);
     }
   }
   return sums;
@@ -437,7 +453,8 @@ SmallVector<Value> spanProduct(OpBuilder &builder, Location loc,
 Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
                    Value tables, Value first, Value lastRow, bool rowsInBounds,
                    Value output) {
-  Block block{blockRows(builder, loc, first, lastRow), tables, true};
+  Block block{blockRows(builder, loc, first, lastRow, rowsInBounds), tables,
+              true};
   SmallVector<Value> outputs(kernel.rows(), zeros(builder, loc, kernel.lanes));
   auto span = [&](OpBuilder &b, Location l, Value s, ValueRange carried) {
     return spanProduct(b, l, kernel, block, s, carried);
