@@ -129,41 +129,47 @@ std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
   std::normal_distribution<float> normal;
   std::string rows;
   for (int64_t batch : {1, 4}) {
-    int64_t bytes = 0, lutBytes = 0;
+    int64_t bytes = 0;
     std::string source = layerSource(layer.n, layer.k, true, batch);
-    auto defaultLayer = compile(context, source, &weight,
-                                "r2q-quantize-linear,r2q-cpu-pipeline", &bytes);
-    auto lutLayer =
-        compile(context, source, &weight,
-                "r2q-quantize-linear,r2q-cpu-pipeline{lut-gemv}", &lutBytes);
+    auto compileWith = [&](llvm::StringRef options) {
+      return compile(
+          context, source, &weight,
+          ("r2q-quantize-linear,r2q-cpu-pipeline{" + options + "}").str(),
+          &bytes);
+    };
+    std::unique_ptr<JitModule> modules[] = {
+        compileWith(""), compileWith("lut-gemv"),
+        compileWith("lut-gemv lut-precision=fast")};
     HostTensor<float, 2> x({batch, layer.k});
     for (float &value : x.data())
       value = normal(generator);
     auto xDescriptor = x.descriptor();
-    std::vector<float> defaultOutput, lutOutput;
-    auto runner = [&](JitModule &module, std::vector<float> &output) {
-      return [&] {
-        StridedMemRefType<float, 2> result{};
-        if (llvm::Error error = module.call("linear", &result, &xDescriptor))
-          std::exit(1);
-        output = HostTensor<float, 2>::adoptResult(result).data();
-      };
-    };
-    double defaultSeconds =
-        medianSeconds(runner(*defaultLayer, defaultOutput), 9);
-    double lutSeconds = medianSeconds(runner(*lutLayer, lutOutput), 9);
     std::vector<double> expected(batch * layer.n);
     quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
-    double floor = lutBytes / bandwidth;
-    rows +=
-        llvm::formatv("{0,-11} {1,5}x{2,-5} {3,5} | {4,10:F3} {5,9:F3} | "
-                      "{6,8:F2}x | {7,8:F1} {8,7:F0}% | {9,9:E1} {10,9:E1}\n",
-                      layer.name, layer.n, layer.k, batch, defaultSeconds * 1e3,
-                      lutSeconds * 1e3, defaultSeconds / lutSeconds,
-                      lutBytes / lutSeconds / 1e9, 100.0 * floor / lutSeconds,
-                      relativeError(defaultOutput, expected),
-                      relativeError(lutOutput, expected))
-            .str();
+    double seconds[3], errors[3];
+    for (int i = 0; i < 3; ++i) {
+      std::vector<float> output;
+      seconds[i] = medianSeconds(
+          [&] {
+            StridedMemRefType<float, 2> result{};
+            if (llvm::Error error =
+                    modules[i]->call("linear", &result, &xDescriptor))
+              std::exit(1);
+            output = HostTensor<float, 2>::adoptResult(result).data();
+          },
+          9);
+      errors[i] = relativeError(output, expected);
+    }
+    double floor = bytes / bandwidth;
+    rows += llvm::formatv(
+                "{0,-11} {1,5}x{2,-5} {3,5} | {4,10:F3} {5,9:F3} {6,9:F3} | "
+                "{7,8:F2}x {8,8:F2}x | {9,7:F0}% {10,7:F0}% | {11,9:E1} "
+                "{12,9:E1} {13,9:E1}\n",
+                layer.name, layer.n, layer.k, batch, seconds[0] * 1e3,
+                seconds[1] * 1e3, seconds[2] * 1e3, seconds[0] / seconds[1],
+                seconds[0] / seconds[2], 100.0 * floor / seconds[1],
+                100.0 * floor / seconds[2], errors[0], errors[1], errors[2])
+                .str();
   }
   return rows;
 }
@@ -313,14 +319,16 @@ int main(int argc, char **argv) {
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
     }
   }
-  std::printf("\ntable-lookup GEMV (r2q-cpu-pipeline{lut-gemv}, exact f32 "
-              "tables, static batch) vs the default r2q layer (batch 1: "
-              "masked-FMA vector GEMV, batch 4: tiled decoding); %% of read "
-              "bandwidth = floor / lut time; errors: max |y - core| / max "
-              "|core|\n\n");
-  std::printf("%-11s %11s %5s | %10s %9s | %9s | %8s %8s | %9s %9s\n", "layer",
-              "N x K", "batch", "default ms", "lut ms", "dflt/lut", "lut GB/s",
-              "% of bw", "dflt err", "lut err");
+  std::printf("\ntable-lookup GEMV (r2q-cpu-pipeline{lut-gemv}, static "
+              "batch; exact: f32 tables, fast: lut-precision=fast, int8 "
+              "tables) vs the default r2q layer (batch 1: masked-FMA vector "
+              "GEMV, batch 4: tiled decoding); %% of bw = floor / time; "
+              "errors: max |y - core| / max |core|\n\n");
+  std::printf("%-11s %11s %5s | %10s %9s %9s | %9s %9s | %8s %8s | %9s %9s "
+              "%9s\n",
+              "layer", "N x K", "batch", "default ms", "exact ms", "fast ms",
+              "dflt/exact", "dflt/fast", "exact bw", "fast bw", "dflt err",
+              "exact err", "fast err");
   std::printf("%s", lutTable.c_str());
   return 0;
 }

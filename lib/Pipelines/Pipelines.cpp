@@ -38,6 +38,7 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   ConvertR2QToLinalgPassOptions lowering;
   lowering.vectorGemv = options.vectorGemv;
   lowering.lutGemv = options.lutGemv;
+  lowering.lutPrecision = options.lutPrecision;
   lowering.lutTarget =
       options.lutTarget.empty()
           ? std::string(hostVectorWidth() == 32 ? "avx512" : "avx2")

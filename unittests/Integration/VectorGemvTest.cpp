@@ -292,6 +292,21 @@ protected:
   mlir::MLIRContext context;
 };
 
+/// The module of `c` after `pipeline`, printed.
+std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
+                        llvm::StringRef pipeline) {
+  auto module =
+      mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c), &context);
+  mlir::PassManager pm(&context);
+  if (!module || mlir::failed(mlir::parsePassPipeline(pipeline, pm)) ||
+      mlir::failed(pm.run(*module)))
+    return "";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
+}
+
 TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
   const LutCase c = GetParam();
   if (!llvm::sys::getHostCPUFeatures().lookup(
@@ -302,20 +317,10 @@ TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
   const GemvData data(c.gemv, seed);
   std::string pipeline =
       llvm::formatv("r2q-cpu-pipeline{{lut-gemv lut-target={0}}", c.target);
-  std::string lowered;
-  {
-    auto module =
-        mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c.gemv), &context);
-    mlir::PassManager pm(&context);
-    ASSERT_TRUE(mlir::succeeded(mlir::parsePassPipeline(pipeline, pm)));
-    ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
-    llvm::raw_string_ostream os(lowered);
-    module->print(os);
-  }
-  EXPECT_NE(lowered.find(llvm::StringRef(c.target) == "avx2"
-                             ? "llvm.x86.avx2.permps"
-                             : "llvm.x86.avx512.permvar.sf.512"),
-            std::string::npos);
+  EXPECT_TRUE(llvm::StringRef(lowerToText(context, c.gemv, pipeline))
+                  .contains(llvm::StringRef(c.target) == "avx2"
+                                ? "llvm.x86.avx2.permps"
+                                : "llvm.x86.avx512.permvar.sf.512"));
   std::vector<float> output = runGemv(context, c.gemv, data, pipeline);
   const int64_t rows = c.gemv.rows();
   std::vector<double> expected(rows * c.gemv.n);
@@ -348,6 +353,69 @@ std::vector<LutCase> lutCases() {
       cases.push_back({shape, target});
   return cases;
 }
+
+/// Fast mode (int8 tables): each activation is rounded to a multiple of
+/// s_b = (the largest sum of |x| over a quad of its 128-column block b) /
+/// 125, so each output is within sum_k |w_k| * s_b(k) / 2 of the exact
+/// product (f32 rounding aside): checked per output. That bound is loose (it
+/// adds every rounding error with the same sign); the error actually behaves
+/// like a sum of independent ones, and its RMS over all outputs, relative to
+/// the RMS of the outputs, is checked against kFastRelativeRms.
+constexpr double kFastRelativeRms = 0.04;
+
+class LutFastTest : public LutGemvTest {};
+
+TEST_P(LutFastTest, FastModeWithinItsBound) {
+  const LutCase c = GetParam();
+  if (!llvm::sys::getHostCPUFeatures().lookup(
+          llvm::StringRef(c.target) == "avx2" ? "avx2" : "avx512bw"))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  std::string pipeline = llvm::formatv("r2q-cpu-pipeline{{lut-gemv "
+                                       "lut-precision=fast lut-target={0}}",
+                                       c.target);
+  // Group sizes of 1, 2 or 4k blocks of 128 columns run in fast mode, the
+  // others in exact mode.
+  int64_t blocks = c.gemv.groupSize / 128;
+  bool fast = c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
+  EXPECT_EQ(llvm::StringRef(lowerToText(context, c.gemv, pipeline))
+                .contains(llvm::StringRef(c.target) == "avx2"
+                              ? "llvm.x86.avx2.pshuf.b"
+                              : "llvm.x86.avx512.pshuf.b.512"),
+            fast);
+  std::vector<float> output = runGemv(context, c.gemv, data, pipeline);
+  const int64_t rows = c.gemv.rows(), n = c.gemv.n, k = c.gemv.k;
+  ASSERT_EQ(output.size(), static_cast<size_t>(rows * n));
+  std::vector<double> expected(rows * n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  double errorSquares = 0, outputSquares = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *x = data.input.data() + row * k;
+    std::vector<double> quadSums((k + 3) / 4, 0.0), step((k + 127) / 128);
+    for (int64_t i = 0; i < k; ++i)
+      quadSums[i / 4] += std::fabs(x[i]);
+    for (size_t quad = 0; quad < quadSums.size(); ++quad)
+      step[quad / 32] = std::max(step[quad / 32], quadSums[quad] / 125.0);
+    for (int64_t col = 0; col < n; ++col) {
+      double bound = 0, magnitude = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        double w = std::fabs(data.weight.value(col, i));
+        bound += w * step[i / 128] / 2.0;
+        magnitude += w * std::fabs(x[i]);
+      }
+      double error = output[row * n + col] - expected[row * n + col];
+      ASSERT_LE(std::fabs(error), bound + 1e-5 * magnitude + 1e-30)
+          << "at row " << row << ", column " << col;
+      errorSquares += error * error;
+      outputSquares += expected[row * n + col] * expected[row * n + col];
+    }
+  }
+  EXPECT_LE(std::sqrt(errorSquares / outputSquares), kFastRelativeRms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutFastTest, ::testing::ValuesIn(lutCases()));
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
 

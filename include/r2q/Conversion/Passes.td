@@ -87,6 +87,11 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     Option<"lutTarget", "lut-target", "std::string", /*default=*/"\"avx512\"",
            "With lut-gemv: the instruction set of its table permutes, avx512 "
            "or avx2">,
+    Option<"lutPrecision", "lut-precision", "std::string",
+           /*default=*/"\"exact\"",
+           "With lut-gemv: exact (f32 tables) or fast (int8 tables of "
+           "activations rounded per 128 columns, looked up with vpshufb; "
+           "group sizes that are not multiples of 128 stay exact)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

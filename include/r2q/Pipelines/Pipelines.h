@@ -41,6 +41,11 @@ struct CPUPipelineOptions
       llvm::cl::desc("With lut-gemv: avx512 or avx2 (forcing AVX2 code on an "
                      "AVX-512 host); empty (default): the host's"),
       llvm::cl::init("")};
+  Option<std::string> lutPrecision{
+      *this, "lut-precision",
+      llvm::cl::desc("With lut-gemv: exact (f32 tables) or fast (int8 "
+                     "tables, error bound in docs/rationale.md)"),
+      llvm::cl::init("exact")};
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per step of the vector GEMV; 0 (default): "

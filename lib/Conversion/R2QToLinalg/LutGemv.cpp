@@ -52,11 +52,15 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <array>
+#include <functional>
 
 using namespace mlir;
 using namespace r2q::lowering;
@@ -115,14 +119,15 @@ struct LutGemv {
   Value scales; // P x N x ceil(K/G)
   int64_t groupSize;
   LutTarget target;
+  LutPrecision precision;
   VectorType lanes;   // 16 x f32
   VectorType indices; // 16 x i32
   VectorType bytes;   // 16 x i8
 
   LutGemv(OpBuilder &builder, Value x, Value signs, Value scales,
-          int64_t groupSize, LutTarget target)
+          int64_t groupSize, LutTarget target, LutPrecision precision)
       : x(x), signs(signs), scales(scales), groupSize(groupSize),
-        target(target) {
+        target(target), precision(precision) {
     lanes = VectorType::get({kBlockRows}, builder.getF32Type());
     indices = VectorType::get({kBlockRows}, builder.getI32Type());
     bytes = VectorType::get({kChunkBytes}, builder.getI8Type());
@@ -169,6 +174,34 @@ Value signPattern(OpBuilder &builder, Location loc, int64_t column) {
       builder, loc, DenseElementsAttr::get(type, ArrayRef<float>(signs)));
 }
 
+/// The 16 signed sums of x[first .. first + 3] (elements of the vector
+/// `xs`): one multiply and three FMAs with the sign patterns.
+Value signedSums(OpBuilder &builder, Location loc, Value xs, int64_t first,
+                 ArrayRef<Value> patterns) {
+  auto tableType = VectorType::get({kTableEntries}, builder.getF32Type());
+  Value entries;
+  for (int64_t column = 0; column < 4; ++column) {
+    Value value = vector::BroadcastOp::create(
+        builder, loc, tableType,
+        vector::ExtractOp::create(builder, loc, xs, first + column));
+    entries = column == 0
+                  ? arith::MulFOp::create(builder, loc, value, patterns[column])
+                        .getResult()
+                  : vector::FMAOp::create(builder, loc, value, patterns[column],
+                                          entries)
+                        .getResult();
+  }
+  return entries;
+}
+
+/// The sign patterns c_0 .. c_3.
+SmallVector<Value> signPatterns(OpBuilder &builder, Location loc) {
+  SmallVector<Value> patterns;
+  for (int64_t column = 0; column < 4; ++column)
+    patterns.push_back(signPattern(builder, loc, column));
+  return patterns;
+}
+
 /// T[m, 16 q + t] for every row m and quad q (M x 16 Q, f32), built with
 /// one multiply and three FMAs per quad; quads past K are zero.
 Value buildTables(OpBuilder &builder, Location loc, const LutGemv &kernel) {
@@ -177,10 +210,7 @@ Value buildTables(OpBuilder &builder, Location loc, const LutGemv &kernel) {
       emptyTensor(builder, loc, {kernel.rows(), quads * kTableEntries},
                   builder.getF32Type());
   auto quadType = VectorType::get({4}, builder.getF32Type());
-  auto tableType = VectorType::get({kTableEntries}, builder.getF32Type());
-  SmallVector<Value> patterns;
-  for (int64_t column = 0; column < 4; ++column)
-    patterns.push_back(signPattern(builder, loc, column));
+  SmallVector<Value> patterns = signPatterns(builder, loc);
   Value zero = index(builder, loc, 0);
   auto fillRow = [&](OpBuilder &b, Location l, Value row, ValueRange carried) {
     return countedLoop(
@@ -192,19 +222,7 @@ Value buildTables(OpBuilder &builder, Location loc, const LutGemv &kernel) {
               qb, ql, quadType, kernel.x,
               ValueRange{row, mulIndex(qb, ql, quad, 4)}, pad,
               ArrayRef<bool>{false});
-          Value entries;
-          for (int64_t column = 0; column < 4; ++column) {
-            Value value = vector::BroadcastOp::create(
-                qb, ql, tableType,
-                vector::ExtractOp::create(qb, ql, xs, column));
-            entries =
-                column == 0
-                    ? arith::MulFOp::create(qb, ql, value, patterns[column])
-                          .getResult()
-                    : vector::FMAOp::create(qb, ql, value, patterns[column],
-                                            entries)
-                          .getResult();
-          }
+          Value entries = signedSums(qb, ql, xs, 0, patterns);
           return {vector::TransferWriteOp::create(
                       qb, ql, entries, table.front(),
                       ValueRange{row, mulIndex(qb, ql, quad, kTableEntries)},
@@ -217,20 +235,25 @@ Value buildTables(OpBuilder &builder, Location loc, const LutGemv &kernel) {
       .front();
 }
 
-/// Interleaves the first (`high` false) or second halves of `a` and `b`
-/// element by element (punpcklbw / punpckhbw).
+/// Interleaves the first (`high` false) or second halves of every 16-byte
+/// lane of `a` and `b` element by element (punpcklbw / punpckhbw, which work
+/// lane by lane on 32- and 64-byte vectors too).
 Value interleave(OpBuilder &builder, Location loc, Value a, Value b,
                  bool high) {
+  int64_t width = cast<VectorType>(a.getType()).getNumElements();
   int64_t half = kChunkBytes / 2;
   SmallVector<int64_t> mask;
-  for (int64_t i = 0; i < half; ++i) {
-    mask.push_back((high ? half : 0) + i);
-    mask.push_back(kChunkBytes + (high ? half : 0) + i);
+  for (int64_t lane = 0; lane < width; lane += kChunkBytes) {
+    for (int64_t i = 0; i < half; ++i) {
+      mask.push_back(lane + (high ? half : 0) + i);
+      mask.push_back(width + lane + (high ? half : 0) + i);
+    }
   }
   return vector::ShuffleOp::create(builder, loc, a, b, mask);
 }
 
-/// 16 rows of 16 bytes transposed: result b holds byte b of every row.
+/// 16 rows of 16-byte lanes transposed lane by lane: lane L of result b
+/// holds byte 16 L + b of every row.
 SmallVector<Value> transposeBytes(OpBuilder &builder, Location loc,
                                   SmallVector<Value> rows) {
   int64_t half = kBlockRows / 2;
@@ -449,24 +472,339 @@ SmallVector<Value> spanProduct(OpBuilder &builder, Location loc,
   return updated;
 }
 
+//===----------------------------------------------------------------------===//
+// Fast mode: int8 tables looked up with vpshufb
+//===----------------------------------------------------------------------===//
+//
+// Per call, each activation row is rounded per block of 128 columns to
+// multiples of a scale s = (the block's largest sum of |x| over a quad) /
+// kActivationLevels, so that a quad's 16 signed sums are exact int8 values.
+// vpshufb looks up 16 bytes in a 16-byte table per 128-bit lane: each step
+// reads 64 sign bytes (512 columns, four blocks) of 16 rows, transposes them
+// lane by lane, and lane L of transposed vector b holds byte 16 L + b of the 16
+// rows, i.e. quads 2b and 2b + 1 of block 4 c + L. The tables are stored in
+// that order: 64 bytes per (b, nibble), lane L the table of block 4 c + L. The
+// two lookups of a byte are interleaved so that their adjacent bytes belong to
+// one row, and vpmaddubsw with ones adds them into int16 (16 bytes x 248 fit
+// easily); per block the int16 sums become f32, times the activation scale and
+// the group's weight scale. Group sizes are multiples of 128.
+
+/// Sign bytes per row read per fast step, and the columns of one block.
+constexpr int64_t kFastChunkBytes = 64;
+constexpr int64_t kBlockColumns = 128;
+constexpr int64_t kBlocksPerFastChunk = 8 * kFastChunkBytes / kBlockColumns;
+/// The largest sum of |x| over a quad of a block is rounded to this: four
+/// roundings add at most 2, so every table entry fits in int8.
+constexpr int64_t kActivationLevels = 125;
+/// Table bytes per fast step and activation row: (b, nibble) x 64.
+constexpr int64_t kFastTableBytes = kChunkBytes * 2 * kFastChunkBytes;
+
+int64_t fastChunks(const LutGemv &kernel) {
+  return llvm::divideCeil(kernel.bytesPerRow(), kFastChunkBytes);
+}
+
+/// The int8 tables (M x chunks * kFastTableBytes) and the activation scale
+/// of every block (M x chunks * 4, f32; 0 past K).
+struct FastTables {
+  Value tables;
+  Value scales;
+};
+
+/// One block of 128 columns of row `row`: its scale into `scales`, its 32
+/// quads' tables into `tables`, at their places in the step's layout.
+SmallVector<Value> fillFastBlock(OpBuilder &builder, Location loc,
+                                 const LutGemv &kernel, Value row, Value block,
+                                 ArrayRef<Value> patterns, Value tables,
+                                 Value scales) {
+  auto blockType = VectorType::get({kBlockColumns}, builder.getF32Type());
+  Value zero =
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+  Value xs = vector::TransferReadOp::create(
+      builder, loc, blockType, kernel.x,
+      ValueRange{row, mulIndex(builder, loc, block, kBlockColumns)}, zero,
+      ArrayRef<bool>{false});
+  // The largest sum of |x| over a quad of the block.
+  Value magnitudes = math::AbsFOp::create(builder, loc, xs);
+  Value quadSums;
+  for (int64_t column = 0; column < 4; ++column) {
+    SmallVector<int64_t> pick;
+    for (int64_t quad = 0; quad < kBlockColumns / 4; ++quad)
+      pick.push_back(4 * quad + column);
+    Value part =
+        vector::ShuffleOp::create(builder, loc, magnitudes, magnitudes, pick);
+    quadSums =
+        column ? arith::AddFOp::create(builder, loc, quadSums, part).getResult()
+               : part;
+  }
+  Value largest = vector::ReductionOp::create(
+      builder, loc, vector::CombiningKind::MAXIMUMF, quadSums);
+  Value levels = arith::ConstantOp::create(
+      builder, loc, builder.getF32FloatAttr(kActivationLevels));
+  Value positive = arith::CmpFOp::create(
+      builder, loc, arith::CmpFPredicate::OGT, largest, zero);
+  Value inverse = arith::SelectOp::create(
+      builder, loc, positive,
+      arith::DivFOp::create(builder, loc, levels, largest), zero);
+  Value rounded = math::RoundEvenOp::create(
+      builder, loc,
+      arith::MulFOp::create(
+          builder, loc, xs,
+          vector::BroadcastOp::create(builder, loc, blockType, inverse)));
+  scales = tensor::InsertOp::create(
+      builder, loc, arith::DivFOp::create(builder, loc, largest, levels),
+      scales, ValueRange{row, block});
+  // Quad i of block j = 4 c + L goes to byte c * 2048 + 64 i + 16 L.
+  Value step = arith::DivUIOp::create(builder, loc, block,
+                                      index(builder, loc, kBlocksPerFastChunk));
+  Value lane = arith::RemUIOp::create(builder, loc, block,
+                                      index(builder, loc, kBlocksPerFastChunk));
+  Value base = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, step, kFastTableBytes),
+      mulIndex(builder, loc, lane, kChunkBytes));
+  auto byteTable = VectorType::get({kTableEntries}, builder.getI8Type());
+  for (int64_t quad = 0; quad < kBlockColumns / 4; ++quad) {
+    Value entries = arith::FPToSIOp::create(
+        builder, loc, byteTable,
+        signedSums(builder, loc, rounded, 4 * quad, patterns));
+    tables = vector::TransferWriteOp::create(
+                 builder, loc, entries, tables,
+                 ValueRange{
+                     row, addIndex(builder, loc, base, quad * kFastChunkBytes)},
+                 ArrayRef<bool>{true})
+                 .getResult();
+  }
+  return {tables, scales};
+}
+
+FastTables buildFastTables(OpBuilder &builder, Location loc,
+                           const LutGemv &kernel) {
+  int64_t blocks = fastChunks(kernel) * kBlocksPerFastChunk;
+  Value tables = emptyTensor(
+      builder, loc, {kernel.rows(), fastChunks(kernel) * kFastTableBytes},
+      builder.getI8Type());
+  Value scales =
+      emptyTensor(builder, loc, {kernel.rows(), blocks}, builder.getF32Type());
+  SmallVector<Value> patterns = signPatterns(builder, loc);
+  Value zero = index(builder, loc, 0);
+  SmallVector<Value> filled = countedLoop(
+      builder, loc, zero, index(builder, loc, kernel.rows()),
+      ValueRange{tables, scales},
+      [&](OpBuilder &b, Location l, Value row, ValueRange carried) {
+        return countedLoop(
+            b, l, zero, index(b, l, blocks), carried,
+            [&](OpBuilder &bb, Location bl, Value block, ValueRange current) {
+              return fillFastBlock(bb, bl, kernel, row, block, patterns,
+                                   current[0], current[1]);
+            });
+      });
+  return {filled[0], filled[1]};
+}
+
+/// `name512` on 64-byte operands with AVX-512; with AVX2, `name256` on each
+/// 32-byte half (the instructions work lane by lane) and the halves joined.
+Value lanewise(OpBuilder &builder, Location loc, const LutGemv &kernel,
+               StringRef name512, StringRef name256, VectorType result,
+               ValueRange operands) {
+  if (kernel.target == LutTarget::AVX512)
+    return callIntrinsic(builder, loc, result, name512, operands);
+  int64_t half = result.getNumElements() / 2;
+  auto halfType = VectorType::get({half}, result.getElementType());
+  SmallVector<Value> parts;
+  for (int64_t part = 0; part < 2; ++part) {
+    SmallVector<Value> halves;
+    for (Value operand : operands) {
+      int64_t size = cast<VectorType>(operand.getType()).getNumElements() / 2;
+      halves.push_back(vector::ExtractStridedSliceOp::create(
+          builder, loc, operand, ArrayRef<int64_t>{part * size},
+          ArrayRef<int64_t>{size}, ArrayRef<int64_t>{1}));
+    }
+    parts.push_back(callIntrinsic(builder, loc, halfType, name256, halves));
+  }
+  SmallVector<int64_t> concat =
+      llvm::to_vector(llvm::seq<int64_t>(0, result.getNumElements()));
+  return vector::ShuffleOp::create(builder, loc, parts[0], parts[1], concat);
+}
+
+Value splat(OpBuilder &builder, Location loc, VectorType type, int64_t value) {
+  return arith::ConstantOp::create(
+      builder, loc,
+      DenseElementsAttr::get(
+          type, builder.getIntegerAttr(type.getElementType(), value)));
+}
+
+/// The int16 sums of one plane's step: for each activation row, rows 0-7
+/// (element 8 L + i: row i of block L) and rows 8-15.
+SmallVector<std::array<Value, 2>>
+fastPlaneSums(OpBuilder &builder, Location loc, const LutGemv &kernel,
+              const Block &block, Value tables, Value chunk, int64_t plane) {
+  auto bytes = VectorType::get({kFastChunkBytes}, builder.getI8Type());
+  auto words = VectorType::get({kFastChunkBytes / 2}, builder.getI16Type());
+  Value firstByte = mulIndex(builder, loc, chunk, kFastChunkBytes);
+  Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
+  SmallVector<Value> rowBytes;
+  for (Value row : block.rows)
+    rowBytes.push_back(vector::TransferReadOp::create(
+        builder, loc, bytes, kernel.signs,
+        ValueRange{index(builder, loc, plane), row, firstByte}, pad,
+        ArrayRef<bool>{block.inBounds}));
+  SmallVector<Value> columns = transposeBytes(builder, loc, rowBytes);
+  Value nibble = splat(builder, loc, bytes, 15);
+  Value four = splat(builder, loc, bytes, 4);
+  Value ones = splat(builder, loc, bytes, 1);
+  Value tableBase = mulIndex(builder, loc, chunk, kFastTableBytes);
+  SmallVector<std::array<Value, 2>> sums(
+      kernel.rows(), {zeros(builder, loc, words), zeros(builder, loc, words)});
+  for (int64_t b = 0; b < kChunkBytes; ++b) {
+    Value low = arith::AndIOp::create(builder, loc, columns[b], nibble);
+    Value high = arith::AndIOp::create(
+        builder, loc, arith::ShRUIOp::create(builder, loc, columns[b], four),
+        nibble);
+    for (int64_t m = 0; m < kernel.rows(); ++m) {
+      auto look = [&](int64_t half, Value indices) {
+        Value table = vector::TransferReadOp::create(
+            builder, loc, bytes, tables,
+            ValueRange{index(builder, loc, m),
+                       addIndex(builder, loc, tableBase,
+                                (2 * b + half) * kFastChunkBytes)},
+            pad, ArrayRef<bool>{true});
+        return lanewise(builder, loc, kernel, "llvm.x86.avx512.pshuf.b.512",
+                        "llvm.x86.avx2.pshuf.b", bytes,
+                        ValueRange{table, indices});
+      };
+      Value fromLow = look(0, low), fromHigh = look(1, high);
+      for (int64_t half = 0; half < 2; ++half) {
+        Value pairs = interleave(builder, loc, fromLow, fromHigh, half == 1);
+        Value added = lanewise(
+            builder, loc, kernel, "llvm.x86.avx512.pmaddubs.w.512",
+            "llvm.x86.avx2.pmadd.ub.sw", words, ValueRange{ones, pairs});
+        sums[m][half] =
+            arith::AddIOp::create(builder, loc, sums[m][half], added);
+      }
+    }
+  }
+  return sums;
+}
+
+/// Blocks of 128 columns per group (1, 2 or a multiple of 4 in fast mode).
+int64_t blocksPerGroup(const LutGemv &kernel) {
+  return kernel.groupSize / kBlockColumns;
+}
+
+/// The weight scales of one plane for the four blocks of step `chunk`, as
+/// 16-row f32 vectors: each row's (at most) four groups of the step are one
+/// read, the 16 reads joined by shuffles and picked apart lane by lane.
+SmallVector<Value> fastStepScales(OpBuilder &builder, Location loc,
+                                  const LutGemv &kernel, const Block &block,
+                                  Value chunk, int64_t plane) {
+  Type scaleType =
+      cast<RankedTensorType>(kernel.scales.getType()).getElementType();
+  int64_t perGroup = blocksPerGroup(kernel);
+  int64_t groups =
+      perGroup >= kBlocksPerFastChunk ? 1 : kBlocksPerFastChunk / perGroup;
+  Value firstGroup = arith::DivUIOp::create(
+      builder, loc, mulIndex(builder, loc, chunk, kBlocksPerFastChunk),
+      index(builder, loc, perGroup));
+  Value pad = arith::ConstantOp::create(builder, loc,
+                                        builder.getFloatAttr(scaleType, 0));
+  SmallVector<Value> rows;
+  for (Value row : block.rows)
+    rows.push_back(vector::TransferReadOp::create(
+        builder, loc, VectorType::get({groups}, scaleType), kernel.scales,
+        ValueRange{index(builder, loc, plane), row, firstGroup}, pad,
+        ArrayRef<bool>{block.inBounds}));
+  while (rows.size() > 1) {
+    SmallVector<Value> joined;
+    for (size_t i = 0; i < rows.size(); i += 2) {
+      int64_t size = cast<VectorType>(rows[i].getType()).getNumElements();
+      SmallVector<int64_t> concat =
+          llvm::to_vector(llvm::seq<int64_t>(0, 2 * size));
+      joined.push_back(vector::ShuffleOp::create(builder, loc, rows[i],
+                                                 rows[i + 1], concat));
+    }
+    rows = std::move(joined);
+  }
+  SmallVector<Value> scales;
+  for (int64_t lane = 0; lane < kBlocksPerFastChunk; ++lane) {
+    int64_t group = perGroup >= kBlocksPerFastChunk ? 0 : lane / perGroup;
+    SmallVector<int64_t> pick;
+    for (int64_t row = 0; row < kBlockRows; ++row)
+      pick.push_back(row * groups + group);
+    Value picked =
+        vector::ShuffleOp::create(builder, loc, rows[0], rows[0], pick);
+    scales.push_back(scaleType.isF32() ? picked
+                                       : arith::ExtFOp::create(
+                                             builder, loc, kernel.lanes, picked)
+                                             .getResult());
+  }
+  return scales;
+}
+
+/// outputs[m] += the step's four blocks of every plane, scaled.
+SmallVector<Value> fastStep(OpBuilder &builder, Location loc,
+                            const LutGemv &kernel, const Block &block,
+                            const FastTables &tables, Value chunk,
+                            ValueRange outputs) {
+  SmallVector<Value> updated(outputs);
+  for (int64_t plane = 0; plane < kernel.planes(); ++plane) {
+    SmallVector<std::array<Value, 2>> sums =
+        fastPlaneSums(builder, loc, kernel, block, tables.tables, chunk, plane);
+    SmallVector<Value> scales =
+        fastStepScales(builder, loc, kernel, block, chunk, plane);
+    for (int64_t lane = 0; lane < kBlocksPerFastChunk; ++lane) {
+      Value blockIndex =
+          addIndex(builder, loc,
+                   mulIndex(builder, loc, chunk, kBlocksPerFastChunk), lane);
+      Value scale = scales[lane];
+      SmallVector<int64_t> rows;
+      for (int64_t i = 0; i < kBlockRows / 2; ++i)
+        rows.push_back(8 * lane + i);
+      for (int64_t i = 0; i < kBlockRows / 2; ++i)
+        rows.push_back(kFastChunkBytes / 2 + 8 * lane + i);
+      for (int64_t m = 0; m < kernel.rows(); ++m) {
+        Value blockSums = vector::ShuffleOp::create(builder, loc, sums[m][0],
+                                                    sums[m][1], rows);
+        Value activationScale = tensor::ExtractOp::create(
+            builder, loc, tables.scales,
+            ValueRange{index(builder, loc, m), blockIndex});
+        Value scaled = arith::MulFOp::create(
+            builder, loc,
+            arith::SIToFPOp::create(builder, loc, kernel.lanes, blockSums),
+            vector::BroadcastOp::create(builder, loc, kernel.lanes,
+                                        activationScale));
+        updated[m] =
+            vector::FMAOp::create(builder, loc, scaled, scale, updated[m]);
+      }
+    }
+  }
+  return updated;
+}
+
+/// One mode's steps along a block's rows: how many read only bytes within
+/// the rows, how many in all, and one step (carrying the block's outputs).
+struct Steps {
+  int64_t whole, total;
+  std::function<SmallVector<Value>(OpBuilder &, Location, const Block &, Value,
+                                   ValueRange)>
+      run;
+};
+
 /// Writes y[m, first : first + 16] for every row m of one block.
 Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
-                   Value tables, Value first, Value lastRow, bool rowsInBounds,
-                   Value output) {
-  Block block{blockRows(builder, loc, first, lastRow, rowsInBounds), tables,
+                   const Steps &steps, Value first, Value lastRow,
+                   bool rowsInBounds, Value output) {
+  Block block{blockRows(builder, loc, first, lastRow, rowsInBounds), nullptr,
               true};
   SmallVector<Value> outputs(kernel.rows(), zeros(builder, loc, kernel.lanes));
-  auto span = [&](OpBuilder &b, Location l, Value s, ValueRange carried) {
-    return spanProduct(b, l, kernel, block, s, carried);
-  };
-  if (kernel.wholeSpans() > 0)
-    outputs =
-        countedLoop(builder, loc, index(builder, loc, 0),
-                    index(builder, loc, kernel.wholeSpans()), outputs, span);
-  if (kernel.spans() > kernel.wholeSpans()) {
+  if (steps.whole > 0)
+    outputs = countedLoop(
+        builder, loc, index(builder, loc, 0), index(builder, loc, steps.whole),
+        outputs, [&](OpBuilder &b, Location l, Value step, ValueRange carried) {
+          return steps.run(b, l, block, step, carried);
+        });
+  if (steps.total > steps.whole) {
     block.inBounds = false;
-    outputs =
-        span(builder, loc, index(builder, loc, kernel.wholeSpans()), outputs);
+    outputs = steps.run(builder, loc, block, index(builder, loc, steps.whole),
+                        outputs);
   }
   for (int64_t m = 0; m < kernel.rows(); ++m)
     output = vector::TransferWriteOp::create(
@@ -477,11 +815,31 @@ Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
   return output;
 }
 
+/// The tables of the kernel's mode, built once, and its steps.
+Steps lutSteps(OpBuilder &builder, Location loc, const LutGemv &kernel) {
+  if (kernel.precision == LutPrecision::Exact) {
+    Value tables = buildTables(builder, loc, kernel);
+    return {kernel.wholeSpans(), kernel.spans(),
+            [&kernel, tables](OpBuilder &b, Location l, const Block &block,
+                              Value span, ValueRange outputs) {
+              Block withTables = block;
+              withTables.tables = tables;
+              return spanProduct(b, l, kernel, withTables, span, outputs);
+            }};
+  }
+  FastTables tables = buildFastTables(builder, loc, kernel);
+  return {kernel.bytesPerRow() / kFastChunkBytes, fastChunks(kernel),
+          [&kernel, tables](OpBuilder &b, Location l, const Block &block,
+                            Value chunk, ValueRange outputs) {
+            return fastStep(b, l, kernel, block, tables, chunk, outputs);
+          }};
+}
+
 /// y = x * w_hat^T into `output` (M x N, f32): whole blocks of 16 output
 /// features in a loop, then the last partial block.
 Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
                 Value output) {
-  Value tables = buildTables(builder, loc, kernel);
+  Steps steps = lutSteps(builder, loc, kernel);
   Value features = tensor::DimOp::create(builder, loc, kernel.signs, 1);
   Value lastRow =
       arith::SubIOp::create(builder, loc, features, index(builder, loc, 1));
@@ -492,7 +850,7 @@ Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
       countedLoop(builder, loc, index(builder, loc, 0), wholeBlocks, output,
                   [&](OpBuilder &b, Location l, Value blk, ValueRange carried) {
                     return SmallVector<Value>{blockProduct(
-                        b, l, kernel, tables, mulIndex(b, l, blk, kBlockRows),
+                        b, l, kernel, steps, mulIndex(b, l, blk, kBlockRows),
                         lastRow, true, carried.front())};
                   })
           .front();
@@ -502,7 +860,7 @@ Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
              builder, loc, partial,
              [&](OpBuilder &b, Location l) {
                scf::YieldOp::create(b, l,
-                                    blockProduct(b, l, kernel, tables, wholeEnd,
+                                    blockProduct(b, l, kernel, steps, wholeEnd,
                                                  lastRow, false, output));
              },
              [&](OpBuilder &b, Location l) {
@@ -511,8 +869,8 @@ Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
       .getResult(0);
 }
 
-/// Whether the kernel computes this product: a static batch of 1 to 8 rows
-/// and a group size it can nest with its 128-column chunks.
+/// Whether the exact kernel computes this product: a static batch of 1 to 8
+/// rows and a group size it can nest with its 128-column chunks.
 bool lutApplies(MatmulOp op) {
   auto input = cast<RankedTensorType>(op.getInput().getType());
   if (!input.hasStaticShape())
@@ -524,9 +882,21 @@ bool lutApplies(MatmulOp op) {
   return rows >= 1 && rows <= kLutMaxRows && nests;
 }
 
+/// The mode the kernel runs in: fast needs groups of 1, 2 or a multiple of
+/// 4 blocks of 128 columns (a step's blocks then map to its groups the same
+/// way in every step); other group sizes take the exact tables.
+LutPrecision lutPrecision(MatmulOp op, LutPrecision requested) {
+  int64_t blocks = op.getGroupSize() / kBlockColumns;
+  bool whole = op.getGroupSize() % kBlockColumns == 0 &&
+               (blocks <= 2 || blocks % kBlocksPerFastChunk == 0);
+  return whole ? requested : LutPrecision::Exact;
+}
+
 struct MatmulToLutGemv : OpConversionPattern<MatmulOp> {
-  MatmulToLutGemv(MLIRContext *context, LutTarget target)
-      : OpConversionPattern(context, /*benefit=*/2), target(target) {}
+  MatmulToLutGemv(MLIRContext *context, LutTarget target,
+                  LutPrecision precision)
+      : OpConversionPattern(context, /*benefit=*/2), target(target),
+        precision(precision) {}
 
   LogicalResult
   matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
@@ -540,7 +910,7 @@ struct MatmulToLutGemv : OpConversionPattern<MatmulOp> {
                             asRowMatrix(rewriter, loc, adaptor.getInput()),
                             rewriter.getF32Type());
     LutGemv kernel(rewriter, x, adaptor.getSigns(), adaptor.getScales(),
-                   op.getGroupSize(), target);
+                   op.getGroupSize(), target, lutPrecision(op, precision));
     SmallVector<Value> dynamicSizes;
     appendIfDynamic(rewriter, loc, kernel.signs, 1, dynamicSizes);
     int64_t features =
@@ -565,11 +935,14 @@ struct MatmulToLutGemv : OpConversionPattern<MatmulOp> {
 
 private:
   LutTarget target;
+  LutPrecision precision;
 };
 
 /// The intrinsics the table lookups call: register permutes, no memory.
 constexpr llvm::StringLiteral kPermuteIntrinsics[] = {
-    "llvm.x86.avx512.permvar.sf.512", "llvm.x86.avx2.permps"};
+    "llvm.x86.avx512.permvar.sf.512", "llvm.x86.avx2.permps",
+    "llvm.x86.avx512.pshuf.b.512",    "llvm.x86.avx2.pshuf.b",
+    "llvm.x86.avx512.pmaddubs.w.512", "llvm.x86.avx2.pmadd.ub.sw"};
 
 /// llvm.call_intrinsic has no memory effects of its own in MLIR 22, and
 /// buffer deallocation refuses ops with unknown effects: the permutes above
@@ -596,8 +969,9 @@ void registerLutGemvInterfaces(DialectRegistry &registry) {
   });
 }
 
-void populateLutGemvPatterns(RewritePatternSet &patterns, LutTarget target) {
-  patterns.add<MatmulToLutGemv>(patterns.getContext(), target);
+void populateLutGemvPatterns(RewritePatternSet &patterns, LutTarget target,
+                             LutPrecision precision) {
+  patterns.add<MatmulToLutGemv>(patterns.getContext(), target, precision);
 }
 
 } // namespace r2q

@@ -43,6 +43,12 @@ public:
           << lutTarget.getValue();
       return signalPassFailure();
     }
+    if (lutPrecision != "exact" && lutPrecision != "fast") {
+      emitError(getOperation()->getLoc())
+          << "convert-r2q-to-linalg: lut-precision must be exact or fast, not "
+          << lutPrecision.getValue();
+      return signalPassFailure();
+    }
     if (vectorWidth < 8 || !llvm::isPowerOf2_64(vectorWidth)) {
       emitError(getOperation()->getLoc())
           << "convert-r2q-to-linalg: vector-width must be a power of two of "
@@ -74,9 +80,10 @@ public:
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);
     RewritePatternSet patterns(&getContext());
-    MatmulLoweringOptions options{vectorGemv, vectorWidth, lutGemv,
-                                  lutTarget == "avx2" ? LutTarget::AVX2
-                                                      : LutTarget::AVX512};
+    MatmulLoweringOptions options{
+        vectorGemv, vectorWidth, lutGemv,
+        lutTarget == "avx2" ? LutTarget::AVX2 : LutTarget::AVX512,
+        lutPrecision == "fast" ? LutPrecision::Fast : LutPrecision::Exact};
     populateR2QToLinalgConversionPatterns(patterns, options);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
@@ -90,7 +97,7 @@ void populateR2QToLinalgConversionPatterns(
     RewritePatternSet &patterns, const MatmulLoweringOptions &options) {
   populateMatmulToLinalgPatterns(patterns, options);
   if (options.lutGemv)
-    populateLutGemvPatterns(patterns, options.lutTarget);
+    populateLutGemvPatterns(patterns, options.lutTarget, options.lutPrecision);
   populateQuantizationToLinalgPatterns(patterns);
   populateDecomposeQuantizePatterns(patterns);
 }

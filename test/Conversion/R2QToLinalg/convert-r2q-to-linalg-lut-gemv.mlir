@@ -1,8 +1,12 @@
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv" --canonicalize --cse | FileCheck %s
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv lut-target=avx2" --canonicalize --cse | FileCheck %s --check-prefix=AVX2
+// RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv lut-precision=fast" --canonicalize --cse | FileCheck %s --check-prefix=FAST
+// RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv lut-precision=fast lut-target=avx2" --canonicalize --cse | FileCheck %s --check-prefix=FAST2
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=OFF
 // RUN: not r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv lut-target=sse" 2>&1 | FileCheck %s --check-prefix=TARGET
 // TARGET: error: convert-r2q-to-linalg: lut-target must be avx512 or avx2, not sse
+// RUN: not r2q-opt %s --split-input-file --convert-r2q-to-linalg="lut-gemv lut-precision=int4" 2>&1 | FileCheck %s --check-prefix=PRECISION
+// PRECISION: error: convert-r2q-to-linalg: lut-precision must be exact or fast, not int4
 
 // Batch 1: a table of 16 signed sums per quad of columns, built once per
 // call (64 quads: 1 x 1024 f32), then per block of 16 output features and
@@ -51,6 +55,34 @@
 // AVX2: arith.select %[[UPPER]], %[[HIGHHALF]], %[[LOWHALF]] : vector<8xi1>, vector<8xf32>
 // AVX2-NOT: avx512
 
+// Fast mode: per row and block of 128 columns, the activations rounded to
+// multiples of (largest quad sum of |x|) / 125, one scale per block (1 x 4:
+// K = 256 padded to one 512-column step) and int8 tables (2048 bytes per
+// step); per step 64 sign bytes of each of 16 rows, vpshufb per nibble,
+// the two lookups interleaved and added into int16 by vpmaddubsw with ones;
+// per block the sums to f32, times the activation and weight scales.
+// FAST-LABEL: func.func @gemv
+// FAST-SAME: %[[S:[a-z0-9_]+]]: tensor<2x37x32xi8>
+// FAST: %[[T:.*]]:2 = scf.for {{.*}} -> (tensor<1x2048xi8>, tensor<1x4xf32>)
+// FAST: math.absf %{{.*}} : vector<128xf32>
+// FAST: vector.reduction <maximumf>
+// FAST: math.roundeven %{{.*}} : vector<128xf32>
+// FAST: arith.fptosi %{{.*}} : vector<16xf32> to vector<16xi8>
+// FAST: vector.transfer_read %[[S]]{{.*}} : tensor<2x37x32xi8>, vector<64xi8>
+// FAST: %[[LOOKUP:.*]] = llvm.call_intrinsic "llvm.x86.avx512.pshuf.b.512"
+// FAST: vector.shuffle %[[LOOKUP]], %{{.*}} [0, 64, 1, 65, 2, 66
+// FAST: llvm.call_intrinsic "llvm.x86.avx512.pmaddubs.w.512"(%{{.*}}, %{{.*}}) : (vector<64xi8>, vector<64xi8>) -> vector<32xi16>
+// FAST: arith.addi %{{.*}} : vector<32xi16>
+// FAST: arith.sitofp %{{.*}} : vector<16xi16> to vector<16xf32>
+// FAST: tensor.extract %[[T]]#1
+// FAST: vector.fma
+// FAST-NOT: llvm.x86.avx512.permvar
+
+// FAST2-LABEL: func.func @gemv
+// FAST2: llvm.call_intrinsic "llvm.x86.avx2.pshuf.b"(%{{.*}}, %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<32xi8>
+// FAST2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%{{.*}}, %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// FAST2-NOT: avx512
+
 // Without the option nothing calls an intrinsic.
 // OFF-LABEL: func.func @gemv
 // OFF-NOT: llvm.call_intrinsic
@@ -71,6 +103,10 @@ func.func @gemv(%x: tensor<1x256xf32>, %s: tensor<2x37x32xi8>, %a: tensor<2x37x2
 // CHECK-NOT: in_bounds = [true]} : tensor<1x9x13xi8>
 // CHECK-COUNT-12: vector.fma %{{.*}} : vector<16xf32>
 // CHECK-NOT: linalg.generic
+// With lut-precision=fast a group size of 32 stays exact (f32 tables).
+// FAST-LABEL: func.func @batch_3
+// FAST: llvm.x86.avx512.permvar.sf.512
+// FAST-NOT: pshuf
 func.func @batch_3(%x: tensor<3x100xf32>, %s: tensor<1x9x13xi8>, %a: tensor<1x9x4xf32>) -> tensor<3x9xf32> {
   %y = r2q.matmul %x, %s, %a group_size 32 : tensor<3x100xf32>, tensor<1x9x13xi8>, tensor<1x9x4xf32> -> tensor<3x9xf32>
   return %y : tensor<3x9xf32>

@@ -11,6 +11,10 @@ namespace r2q {
 /// The instruction set the table-lookup GEMV is generated for.
 enum class LutTarget { AVX512, AVX2 };
 
+/// Exact: f32 tables. Fast: int8 tables of activations rounded per block of
+/// 128 columns (docs/rationale.md states the error bound).
+enum class LutPrecision { Exact, Fast };
+
 /// The most activation rows the table-lookup GEMV takes.
 inline constexpr int64_t kLutMaxRows = 8;
 
@@ -25,6 +29,7 @@ struct MatmulLoweringOptions {
   /// its group sizes allow, before any other strategy.
   bool lutGemv = false;
   LutTarget lutTarget = LutTarget::AVX512;
+  LutPrecision lutPrecision = LutPrecision::Exact;
 };
 
 /// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
@@ -38,10 +43,10 @@ void populateR2QToLinalgConversionPatterns(
 void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
                                     const MatmulLoweringOptions &options = {});
 
-/// r2q.matmul of a static batch of 1-8 rows by table lookup (exact, f32
-/// tables), for `target`; takes precedence over the other strategies.
+/// r2q.matmul of a static batch of 1-8 rows by table lookup, for `target`
+/// and in `precision`; takes precedence over the other strategies.
 void populateLutGemvPatterns(mlir::RewritePatternSet &patterns,
-                             LutTarget target);
+                             LutTarget target, LutPrecision precision);
 
 /// Memory effects for llvm.call_intrinsic (none for the register permutes
 /// the table-lookup GEMV calls), so that its IR bufferizes.
