@@ -252,12 +252,12 @@ Value interleave(OpBuilder &builder, Location loc, Value a, Value b,
   return vector::ShuffleOp::create(builder, loc, a, b, mask);
 }
 
-/// 16 rows of 16-byte lanes transposed lane by lane: lane L of result b
-/// holds byte 16 L + b of every row.
-SmallVector<Value> transposeBytes(OpBuilder &builder, Location loc,
-                                  SmallVector<Value> rows) {
+/// The first `rounds` of the four interleave rounds that transpose 16 rows
+/// of 16-byte lanes lane by lane.
+SmallVector<Value> transposeRounds(OpBuilder &builder, Location loc,
+                                   SmallVector<Value> rows, int64_t rounds) {
   int64_t half = kBlockRows / 2;
-  for (int64_t round = 0; (int64_t(1) << round) < kBlockRows; ++round) {
+  for (int64_t round = 0; round < rounds; ++round) {
     SmallVector<Value> next;
     for (int64_t i = 0; i < half; ++i) {
       next.push_back(interleave(builder, loc, rows[i], rows[i + half], false));
@@ -266,6 +266,22 @@ SmallVector<Value> transposeBytes(OpBuilder &builder, Location loc,
     rows = std::move(next);
   }
   return rows;
+}
+
+/// Vector b of the transpose from the first three rounds: lane L holds byte
+/// 16 L + b of every row. (The last round is done where each vector is
+/// used, so that fewer vectors are live at once.)
+Value transposedColumn(OpBuilder &builder, Location loc,
+                       ArrayRef<Value> threeRounds, int64_t b) {
+  return interleave(builder, loc, threeRounds[b / 2],
+                    threeRounds[b / 2 + kBlockRows / 2], b % 2 == 1);
+}
+
+/// 16 rows of 16-byte lanes transposed lane by lane: lane L of result b
+/// holds byte 16 L + b of every row.
+SmallVector<Value> transposeBytes(OpBuilder &builder, Location loc,
+                                  SmallVector<Value> rows) {
+  return transposeRounds(builder, loc, std::move(rows), 4);
 }
 
 Value callIntrinsic(OpBuilder &builder, Location loc, Type result,
@@ -647,7 +663,7 @@ fastPlaneSums(OpBuilder &builder, Location loc, const LutGemv &kernel,
         builder, loc, bytes, kernel.signs,
         ValueRange{index(builder, loc, plane), row, firstByte}, pad,
         ArrayRef<bool>{block.inBounds}));
-  SmallVector<Value> columns = transposeBytes(builder, loc, rowBytes);
+  SmallVector<Value> threeRounds = transposeRounds(builder, loc, rowBytes, 3);
   Value nibble = splat(builder, loc, bytes, 15);
   Value four = splat(builder, loc, bytes, 4);
   Value ones = splat(builder, loc, bytes, 1);
@@ -655,9 +671,10 @@ fastPlaneSums(OpBuilder &builder, Location loc, const LutGemv &kernel,
   SmallVector<std::array<Value, 2>> sums(
       kernel.rows(), {zeros(builder, loc, words), zeros(builder, loc, words)});
   for (int64_t b = 0; b < kChunkBytes; ++b) {
-    Value low = arith::AndIOp::create(builder, loc, columns[b], nibble);
+    Value column = transposedColumn(builder, loc, threeRounds, b);
+    Value low = arith::AndIOp::create(builder, loc, column, nibble);
     Value high = arith::AndIOp::create(
-        builder, loc, arith::ShRUIOp::create(builder, loc, columns[b], four),
+        builder, loc, arith::ShRUIOp::create(builder, loc, column, four),
         nibble);
     for (int64_t m = 0; m < kernel.rows(); ++m) {
       auto look = [&](int64_t half, Value indices) {
