@@ -50,6 +50,14 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
       lanes, `avx2` two halves and a blend), the lookups are summed in f32
       per group and multiplied by the group's scale. Group sizes `8 * 2^i`
       up to 128 and multiples of 128; other ops take the other strategies.
+      With `lut-precision=fast` the tables are int8: per call, each row's
+      activations are rounded per block of 128 columns to multiples of
+      (the block's largest quad sum of `|x|`) / 125, 64 sign bytes of 16
+      rows are transposed per step, `vpshufb` looks the nibbles up (16
+      bytes per 128-bit lane), `vpmaddubsw` adds each byte's two lookups
+      into int16, and each block's sums are scaled in f32 (error bound in
+      `docs/rationale.md`); group sizes of 1, 2 or 4k blocks, the others
+      stay exact.
     * `r2q.residual` reduces each group's magnitudes in f64, rounds the mean
       to the scale type, packs the sign bits with shifts and ors, and
       subtracts the rounded contribution: bit for bit the numerics core's
