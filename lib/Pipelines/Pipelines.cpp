@@ -41,7 +41,9 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   lowering.lutPrecision = options.lutPrecision;
   lowering.lutTarget =
       options.lutTarget.empty()
-          ? std::string(hostVectorWidth() == 32 ? "avx512" : "avx2")
+          ? std::string(llvm::sys::getHostCPUFeatures().lookup("avx512bw")
+                            ? "avx512"
+                            : "avx2")
           : std::string(options.lutTarget);
   lowering.vectorWidth =
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();

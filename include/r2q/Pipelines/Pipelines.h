@@ -38,8 +38,9 @@ struct CPUPipelineOptions
       llvm::cl::init(false)};
   Option<std::string> lutTarget{
       *this, "lut-target",
-      llvm::cl::desc("With lut-gemv: avx512 or avx2 (forcing AVX2 code on an "
-                     "AVX-512 host); empty (default): the host's"),
+      llvm::cl::desc("With lut-gemv: avx512 (needs AVX-512 BW) or avx2 "
+                     "(forcing AVX2 code on an AVX-512 host); empty "
+                     "(default): avx512 on a host with AVX-512, else avx2"),
       llvm::cl::init("")};
   Option<std::string> lutPrecision{
       *this, "lut-precision",
