@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -127,6 +128,33 @@ double relativeError(const std::vector<float> &output,
   return worst / scale;
 }
 
+/// Medians of each of `runs` timed round-robin `repetitions` times, after
+/// one warm-up call each, so that all see the same load on a shared
+/// machine.
+std::vector<double>
+interleavedMedians(const std::vector<std::function<void()>> &runs,
+                   int repetitions) {
+  auto seconds = [](const std::function<void()> &run) {
+    auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  for (const auto &run : runs)
+    run();
+  std::vector<std::vector<double>> times(runs.size());
+  for (int i = 0; i < repetitions; ++i)
+    for (size_t r = 0; r < runs.size(); ++r)
+      times[r].push_back(seconds(runs[r]));
+  std::vector<double> medians;
+  for (std::vector<double> &v : times) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
+}
+
 /// The table-lookup GEMV at a static batch of 1 and 4 rows, on 1 and
 /// `threads` threads: the default r2q layer (r2q-cpu-pipeline chooses
 /// lut_gemv, exact f32 tables), strategy=vector_gemv (the masked-FMA GEMV,
@@ -162,20 +190,20 @@ std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
       auto xDescriptor = x.descriptor();
       std::vector<double> expected(batch * layer.n);
       quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
-      double seconds[3], errors[3];
-      for (int i = 0; i < 3; ++i) {
-        std::vector<float> output;
-        seconds[i] = medianSeconds(
-            [&] {
-              StridedMemRefType<float, 2> result{};
-              if (llvm::Error error =
-                      modules[i]->call("linear", &result, &xDescriptor))
-                std::exit(1);
-              output = HostTensor<float, 2>::adoptResult(result).data();
-            },
-            9);
-        errors[i] = relativeError(output, expected);
-      }
+      std::vector<float> outputs[3];
+      std::vector<std::function<void()>> runs;
+      for (int i = 0; i < 3; ++i)
+        runs.push_back([&, i] {
+          StridedMemRefType<float, 2> result{};
+          if (llvm::Error error =
+                  modules[i]->call("linear", &result, &xDescriptor))
+            std::exit(1);
+          outputs[i] = HostTensor<float, 2>::adoptResult(result).data();
+        });
+      std::vector<double> seconds = interleavedMedians(runs, 15);
+      double errors[3];
+      for (int i = 0; i < 3; ++i)
+        errors[i] = relativeError(outputs[i], expected);
       double floor = bytes / bandwidth;
       rows += llvm::formatv(
                   "{0,-10} {1,5}x{2,-5} {3,5} {4,7} | {5,10:F3} {6,9:F3} "
@@ -192,32 +220,6 @@ std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
 }
 
 } // namespace
-
-/// Medians of `first()` and `second()` timed alternately `repetitions`
-/// times each, so that both see the same load on a shared machine.
-template <typename First, typename Second>
-std::pair<double, double> interleavedMedians(First &&first, Second &&second,
-                                             int repetitions) {
-  auto seconds = [](auto &run) {
-    auto start = std::chrono::steady_clock::now();
-    run();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                         start)
-        .count();
-  };
-  first();
-  second();
-  std::vector<double> a, b;
-  for (int i = 0; i < repetitions; ++i) {
-    a.push_back(seconds(first));
-    b.push_back(seconds(second));
-  }
-  auto median = [](std::vector<double> &v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  return {median(a), median(b)};
-}
 
 /// The value of `--threads=N` among the arguments, 1 without it; the other
 /// arguments are layer names.
@@ -391,9 +393,11 @@ int main(int argc, char **argv) {
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
       if (oneThreadLayer) {
         std::vector<float> oneThreadOutput;
-        auto [one, many] =
-            interleavedMedians(runner(*oneThreadLayer, oneThreadOutput),
-                               runner(*r2qLayer, r2qOutput), 15);
+        std::vector<double> medians =
+            interleavedMedians({runner(*oneThreadLayer, oneThreadOutput),
+                                runner(*r2qLayer, r2qOutput)},
+                               15);
+        double one = medians[0], many = medians[1];
         std::printf("%-10s %11s %5lld | r2q on 1 thread %.3f ms, on %lld "
                     "threads %.3f ms (interleaved): %.2fx faster, outputs %s\n",
                     layer.name, "", static_cast<long long>(batch), one * 1e3,
@@ -406,8 +410,9 @@ int main(int argc, char **argv) {
       "\nstatic batch of 1-8 rows: `default` is r2q-cpu-pipeline's "
       "choice (lut_gemv, exact f32 tables), `gemv` strategy=vector_gemv "
       "(masked FMAs, the exact fallback), `fast` precision=fast "
-      "(lut_gemv, int8 tables); %% of bw = floor / time (single-thread "
-      "bandwidth); errors: max |y - core| / max |core|\n\n");
+      "(lut_gemv, int8 tables), timed call by call in turn; %% of bw = "
+      "floor / time (single-thread bandwidth); errors: max |y - core| / "
+      "max |core|\n\n");
   std::printf("%-10s %11s %5s %7s | %10s %9s %9s | %10s %10s | %8s %8s | "
               "%9s %9s %9s\n",
               "layer", "N x K", "batch", "threads", "default ms", "gemv ms",
