@@ -13,7 +13,9 @@
 // restrict the run to those layers (`r2q-bench-linear smol.up`);
 // `--threads=N` compiles the r2q layers for N threads
 // (r2q-cpu-pipeline{threads=N}) and gives OpenBLAS N threads (default 1; the
-// float layer stays on one thread: its linalg matmul is not split).
+// float layer stays on one thread: its linalg matmul is not split). A second
+// table times static batches of 1 and 4 rows on 1 and N threads: the
+// default (lut_gemv, exact), strategy=vector_gemv and precision=fast.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +40,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,7 +58,10 @@ struct Layer {
 /// dense_resource constant, transposed for the matmul. Otherwise the float
 /// layer with its weight in memory, already K x N (what the float Torch-MLIR
 /// layer becomes once r2q-prepare-cpu-loops folds the transpose).
-std::string layerSource(int64_t n, int64_t k, bool constantWeight) {
+/// `batch` > 0 makes the batch static (the table-lookup GEMV takes static
+/// batches of 1-8 rows only); 0 leaves it dynamic.
+std::string layerSource(int64_t n, int64_t k, bool constantWeight,
+                        int64_t batch = 0) {
   std::string weight =
       constantWeight
           ? llvm::formatv(
@@ -70,18 +76,22 @@ std::string layerSource(int64_t n, int64_t k, bool constantWeight) {
   std::string signature =
       constantWeight ? std::string()
                      : llvm::formatv(", %wt: tensor<{0}x{1}xf32>", k, n).str();
+  std::string rows = batch ? std::to_string(batch) : "?";
+  std::string empty = batch ? "%o = tensor.empty()"
+                            : "%c0 = arith.constant 0 : index\n"
+                              "  %m = tensor.dim %x, %c0 : tensor<?x" +
+                                  std::to_string(k) +
+                                  "xf32>\n  %o = tensor.empty(%m)";
   return llvm::formatv(R"(
-func.func @linear(%x: tensor<?x{1}xf32>{2}) -> tensor<?x{0}xf32> {{
+func.func @linear(%x: tensor<{4}x{1}xf32>{2}) -> tensor<{4}x{0}xf32> {{
   {3}
   %zero = arith.constant 0.0 : f32
-  %c0 = arith.constant 0 : index
-  %m = tensor.dim %x, %c0 : tensor<?x{1}xf32>
-  %o = tensor.empty(%m) : tensor<?x{0}xf32>
-  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  %y = linalg.matmul ins(%x, %wt : tensor<?x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<?x{0}xf32>) -> tensor<?x{0}xf32>
-  return %y : tensor<?x{0}xf32>
+  {5} : tensor<{4}x{0}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<{4}x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  return %y : tensor<{4}x{0}xf32>
 })",
-                       n, k, signature, weight)
+                       n, k, signature, weight, rows, empty)
       .str();
 }
 
@@ -107,33 +117,109 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
   return std::move(*compiled);
 }
 
-} // namespace
+/// The largest |r2q - core| over the largest |core| of a batch x n product.
+double relativeError(const std::vector<float> &output,
+                     const std::vector<double> &expected) {
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::fabs(output[i] - expected[i]));
+    scale = std::max(scale, std::fabs(expected[i]));
+  }
+  return worst / scale;
+}
 
-/// Medians of `first()` and `second()` timed alternately `repetitions`
-/// times each, so that both see the same load on a shared machine.
-template <typename First, typename Second>
-std::pair<double, double> interleavedMedians(First &&first, Second &&second,
-                                             int repetitions) {
-  auto seconds = [](auto &run) {
+/// Medians of each of `runs` timed round-robin `repetitions` times, after
+/// one warm-up call each, so that all see the same load on a shared
+/// machine.
+std::vector<double>
+interleavedMedians(const std::vector<std::function<void()>> &runs,
+                   int repetitions) {
+  auto seconds = [](const std::function<void()> &run) {
     auto start = std::chrono::steady_clock::now();
     run();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                          start)
         .count();
   };
-  first();
-  second();
-  std::vector<double> a, b;
-  for (int i = 0; i < repetitions; ++i) {
-    a.push_back(seconds(first));
-    b.push_back(seconds(second));
-  }
-  auto median = [](std::vector<double> &v) {
+  for (const auto &run : runs)
+    run();
+  std::vector<std::vector<double>> times(runs.size());
+  for (int i = 0; i < repetitions; ++i)
+    for (size_t r = 0; r < runs.size(); ++r)
+      times[r].push_back(seconds(runs[r]));
+  std::vector<double> medians;
+  for (std::vector<double> &v : times) {
     std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  return {median(a), median(b)};
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
 }
+
+/// The table-lookup GEMV at a static batch of 1 and 4 rows, on 1 and
+/// `threads` threads: the default r2q layer (r2q-cpu-pipeline chooses
+/// lut_gemv, exact f32 tables), strategy=vector_gemv (the masked-FMA GEMV,
+/// the exact fallback) and precision=fast (lut_gemv's int8 tables), against
+/// the floor of this machine's single-thread read bandwidth.
+std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
+                           const std::vector<float> &weight,
+                           const quant::PackedWeight &packed, double bandwidth,
+                           int64_t threads, std::mt19937 &generator) {
+  std::normal_distribution<float> normal;
+  std::string rows;
+  std::vector<int64_t> threadCounts = {1};
+  if (threads > 1)
+    threadCounts.push_back(threads);
+  for (int64_t batch : {1, 4}) {
+    for (int64_t t : threadCounts) {
+      int64_t bytes = 0;
+      std::string source = layerSource(layer.n, layer.k, true, batch);
+      auto compileWith = [&](llvm::StringRef options) {
+        return compile(context, source, &weight,
+                       llvm::formatv("r2q-quantize-linear,r2q-cpu-pipeline{{"
+                                     "threads={0}{1}}",
+                                     t, options)
+                           .str(),
+                       &bytes);
+      };
+      std::unique_ptr<JitModule> modules[] = {
+          compileWith(""), compileWith(" strategy=vector_gemv"),
+          compileWith(" precision=fast")};
+      HostTensor<float, 2> x({batch, layer.k});
+      for (float &value : x.data())
+        value = normal(generator);
+      auto xDescriptor = x.descriptor();
+      std::vector<double> expected(batch * layer.n);
+      quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
+      std::vector<float> outputs[3];
+      std::vector<std::function<void()>> runs;
+      for (int i = 0; i < 3; ++i)
+        runs.push_back([&, i] {
+          StridedMemRefType<float, 2> result{};
+          if (llvm::Error error =
+                  modules[i]->call("linear", &result, &xDescriptor))
+            std::exit(1);
+          outputs[i] = HostTensor<float, 2>::adoptResult(result).data();
+        });
+      std::vector<double> seconds = interleavedMedians(runs, 15);
+      double errors[3];
+      for (int i = 0; i < 3; ++i)
+        errors[i] = relativeError(outputs[i], expected);
+      double floor = bytes / bandwidth;
+      rows += llvm::formatv(
+                  "{0,-10} {1,5}x{2,-5} {3,5} {4,7} | {5,10:F3} {6,9:F3} "
+                  "{7,9:F3} | {8,9:F2}x {9,9:F2}x | {10,7:F0}% {11,7:F0}% | "
+                  "{12,9:E1} {13,9:E1} {14,9:E1}\n",
+                  layer.name, layer.n, layer.k, batch, t, seconds[0] * 1e3,
+                  seconds[1] * 1e3, seconds[2] * 1e3, seconds[1] / seconds[0],
+                  seconds[1] / seconds[2], 100.0 * floor / seconds[0],
+                  100.0 * floor / seconds[2], errors[0], errors[1], errors[2])
+                  .str();
+    }
+  }
+  return rows;
+}
+
+} // namespace
 
 /// The value of `--threads=N` among the arguments, 1 without it; the other
 /// arguments are layer names.
@@ -196,6 +282,7 @@ int main(int argc, char **argv) {
   };
   std::mt19937 generator(11);
   std::normal_distribution<float> normal;
+  std::string lutTable;
   for (const Layer &layer : layers) {
     if (!isSelected(layer))
       continue;
@@ -238,6 +325,8 @@ int main(int argc, char **argv) {
         !quant::quantize(weightView, outlierScheme, packedWithOutliers).ok())
       return 1;
 
+    lutTable += compareLutGemv(context, layer, weight, packed, bandwidth,
+                               threads, generator);
     for (int64_t batch : {1, 16}) {
       HostTensor<float, 2> x({batch, k});
       for (float &value : x.data())
@@ -304,9 +393,11 @@ int main(int argc, char **argv) {
           floatSeconds / floatFloor, worst <= 1e-5 * scale ? "ok" : "MISMATCH");
       if (oneThreadLayer) {
         std::vector<float> oneThreadOutput;
-        auto [one, many] =
-            interleavedMedians(runner(*oneThreadLayer, oneThreadOutput),
-                               runner(*r2qLayer, r2qOutput), 15);
+        std::vector<double> medians =
+            interleavedMedians({runner(*oneThreadLayer, oneThreadOutput),
+                                runner(*r2qLayer, r2qOutput)},
+                               15);
+        double one = medians[0], many = medians[1];
         std::printf("%-10s %11s %5lld | r2q on 1 thread %.3f ms, on %lld "
                     "threads %.3f ms (interleaved): %.2fx faster, outputs %s\n",
                     layer.name, "", static_cast<long long>(batch), one * 1e3,
@@ -315,5 +406,18 @@ int main(int argc, char **argv) {
       }
     }
   }
+  std::printf(
+      "\nstatic batch of 1-8 rows: `default` is r2q-cpu-pipeline's "
+      "choice (lut_gemv, exact f32 tables), `gemv` strategy=vector_gemv "
+      "(masked FMAs, the exact fallback), `fast` precision=fast "
+      "(lut_gemv, int8 tables), timed call by call in turn; %% of bw = "
+      "floor / time (single-thread bandwidth); errors: max |y - core| / "
+      "max |core|\n\n");
+  std::printf("%-10s %11s %5s %7s | %10s %9s %9s | %10s %10s | %8s %8s | "
+              "%9s %9s %9s\n",
+              "layer", "N x K", "batch", "threads", "default ms", "gemv ms",
+              "fast ms", "gemv/dflt", "gemv/fast", "dflt bw", "fast bw",
+              "dflt err", "gemv err", "fast err");
+  std::printf("%s", lutTable.c_str());
   return 0;
 }

@@ -16,6 +16,7 @@ namespace r2q {
 
 void registerR2QDialects(mlir::DialectRegistry &registry) {
   registry.insert<R2QDialect, mlir::arith::ArithDialect>();
+  registerLutGemvInterfaces(registry);
 }
 
 void registerR2QPasses() {

@@ -42,6 +42,8 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   R2QSelectCPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.vectorGemv = options.vectorGemv;
+  selection.lutGemv = options.lutGemv;
+  selection.precision = options.precision;
   selection.targetFeatures = options.targetFeatures;
   selection.vectorWidth = options.vectorWidth;
   selection.threads = options.threads;

@@ -51,6 +51,8 @@ struct Case {
   bool vectorGemv;
   /// For Selection::Threshold: in units of the group's RMS magnitude.
   double threshold = 4;
+  /// r2q-cpu-pipeline's lut-gemv option (static M of 1-8).
+  bool lutGemv = false;
 };
 
 std::ostream &operator<<(std::ostream &os, const Case &c) {
@@ -58,7 +60,8 @@ std::ostream &operator<<(std::ostream &os, const Case &c) {
             << c.n << ", K " << c.k << ", G " << c.groupSize << ", "
             << (c.selection == Selection::Fraction ? "fraction" : "threshold")
             << ", " << quant::floatTypeName(c.valueType)
-            << (c.vectorGemv ? ", vector GEMV" : ", no vector GEMV");
+            << (c.vectorGemv ? ", vector GEMV" : ", no vector GEMV")
+            << (c.lutGemv ? ", LUT GEMV" : "");
 }
 
 /// A function @linear(x) -> x * W^T with W an N x K constant.
@@ -106,11 +109,12 @@ std::string pipelineOf(const Case &c, const quant::Scheme &scheme) {
       c.selection == Selection::Fraction
           ? llvm::formatv("outliers={0:e12}", scheme.outliers.fraction).str()
           : llvm::formatv("outlier-threshold={0}", c.threshold).str();
-  return llvm::formatv("r2q-quantize-linear{{group-size={0} {1} "
-                       "outlier-type={2}},r2q-cpu-pipeline{{vector-gemv={3}}",
-                       c.groupSize, selection,
-                       quant::floatTypeName(c.valueType),
-                       c.vectorGemv ? "true" : "false")
+  return llvm::formatv(
+             "r2q-quantize-linear{{group-size={0} {1} "
+             "outlier-type={2}},r2q-cpu-pipeline{{vector-gemv={3} "
+             "lut-gemv={4}}",
+             c.groupSize, selection, quant::floatTypeName(c.valueType),
+             c.vectorGemv ? "true" : "false", c.lutGemv ? "true" : "false")
       .str();
 }
 
@@ -257,7 +261,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{17, 70, 256, 32, false, Selection::Fraction, FloatType::F16,
              false},
         Case{3, 7, 13, 8, false, Selection::Threshold, FloatType::F32, true,
-             2.5}));
+             2.5},
+        // Table-lookup GEMV (static M of 1-8), the sparse step after it.
+        Case{1, 37, 576, 128, false, Selection::Threshold, FloatType::F16, true,
+             4, true},
+        Case{5, 13, 100, 32, false, Selection::Fraction, FloatType::F32, true,
+             4, true},
+        Case{8, 7, 13, 8, false, Selection::Threshold, FloatType::F16, true,
+             2.5, true}));
 
 /// A super weight: 6.0 in a row whose every other weight is zero, among rows
 /// of spread 0.02. With f32 corrections it survives quantization exactly:
@@ -296,7 +307,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{1, 9, 576, 128, false, Selection::Threshold, FloatType::F32, true},
         Case{2, 9, 100, 32, false, Selection::Fraction, FloatType::F32, false},
-        Case{17, 9, 576, 128, true, Selection::Threshold, FloatType::F32,
-             true}));
+        Case{17, 9, 576, 128, true, Selection::Threshold, FloatType::F32, true},
+        Case{4, 9, 576, 128, false, Selection::Threshold, FloatType::F32, true,
+             4, true}));
 
 } // namespace

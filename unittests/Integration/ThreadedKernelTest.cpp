@@ -1,11 +1,11 @@
 //===- ThreadedKernelTest.cpp - Every kernel strategy on 1 to 3 threads ---===//
 //
 // r2q.matmul with its kernel written in the IR (#r2q.kernel: each strategy,
-// 8-feature units, 1, 2 and 3 threads), compiled by r2q-cpu-pipeline (the
-// threads through OpenMP) and run with the JIT on weights packed by the
-// numerics core. Ragged shapes (N not a multiple of the unit or of the
-// thread count, K not a multiple of the group size or of 8) and odd
-// batches, static and dynamic (the choice by rows at run time). Each output
+// 8-feature units (16 for lut_gemv, its block), 1, 2 and 3 threads), compiled
+// by r2q-cpu-pipeline (the threads through OpenMP) and run with the JIT on
+// weights packed by the numerics core. Ragged shapes (N not a multiple of the
+// unit or of the thread count, K not a multiple of the group size or of 8) and
+// odd batches, static and dynamic (the choice by rows at run time). Each output
 // must equal quant::referenceMatmul to 1e-5 of sum_k |x_k w_k|, and every
 // thread count must give the same bits as one thread. Fresh random data per
 // test; R2Q_TEST_SEED replays a failure.
@@ -21,6 +21,7 @@
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <gtest/gtest.h>
 
@@ -97,6 +98,9 @@ protected:
 
 TEST_P(ThreadedKernelTest, MatchesNumericsCoreOnEveryThreadCount) {
   const Case c = GetParam();
+  if (llvm::StringRef(c.strategy) == "lut_gemv" &&
+      !llvm::sys::getHostCPUFeatures().lookup("avx2"))
+    GTEST_SKIP() << "lut_gemv (target avx2) needs a host with AVX2";
   const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   std::mt19937 generator(seed);
@@ -144,6 +148,11 @@ INSTANTIATE_TEST_SUITE_P(
         // 17, both split across threads.
         Case{"vector_gemv", 1, 37, 576, 128, true},
         Case{"vector_gemv", 17, 37, 576, 128, true},
-        Case{"fused_decode", 17, 29, 100, 32, true}));
+        Case{"fused_decode", 17, 29, 100, 32, true},
+        // The table lookup (its default target, avx2): N = 37 is two
+        // 16-feature blocks and a partial one; 13 a single partial block
+        // (parts without features); odd batches.
+        Case{"lut_gemv", 1, 37, 100, 32}, Case{"lut_gemv", 3, 45, 576, 128},
+        Case{"lut_gemv", 7, 13, 256, 64}));
 
 } // namespace

@@ -1,12 +1,16 @@
 //===- VectorGemvTest.cpp - The vector GEMV of r2q.matmul vs the core -----===//
 //
 // r2q.matmul with one or two activation rows, lowered by r2q-cpu-pipeline
-// to the vector GEMV on the sign bits (convert-r2q-to-linalg{vector-gemv}),
-// run with the JIT on signs and scales packed by the numerics core: the
-// output equals x * dequant(W)^T to 1e-5 of sum_k |x_k w_k| for every plane
-// count, scale type, group size (powers of two and not), vector width,
-// input type and rank, static and dynamic rows, and equals the portable
-// linalg lowering (vector-gemv=false) to the same tolerance.
+// to the vector GEMV on the sign bits (strategy vector_gemv: the pipeline's
+// default for few rows with lut-gemv=false), run with the JIT on signs and
+// scales packed by the numerics core: the output equals x * dequant(W)^T to
+// 1e-5 of sum_k |x_k w_k| for every plane count, scale type, group size
+// (powers of two and not), vector width, input type and rank, static and
+// dynamic rows, and equals the portable linalg lowering (vector-gemv=false)
+// to the same tolerance. The same for the table-lookup GEMV (lut_gemv) on
+// static batches of 1 to 8 rows, chosen by r2q-select-cpu-kernels (forced
+// and by default), for AVX-512 and AVX2 code, on 1 to 3 threads; its fast
+// mode within its documented bound.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,7 +25,11 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <gtest/gtest.h>
 
@@ -194,10 +202,11 @@ TEST_P(VectorGemvTest, MatchesNumericsCoreAndPortableLowering) {
   const GemvData data(c, seed);
   std::vector<float> vector = runGemv(
       context, c, data,
-      llvm::formatv("r2q-cpu-pipeline{{vector-width={0}}", c.vectorWidth)
+      llvm::formatv("r2q-cpu-pipeline{{vector-width={0} lut-gemv=false}",
+                    c.vectorWidth)
           .str());
-  std::vector<float> portable =
-      runGemv(context, c, data, "r2q-cpu-pipeline{vector-gemv=false}");
+  std::vector<float> portable = runGemv(
+      context, c, data, "r2q-cpu-pipeline{vector-gemv=false lut-gemv=false}");
   const int64_t rows = c.rows();
   std::vector<double> expected(rows * c.n);
   quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
@@ -266,5 +275,217 @@ INSTANTIATE_TEST_SUITE_P(
                  16,
                  true,
                  20.0f}));
+
+// The table-lookup GEMV (strategy lut_gemv), exact mode: a static batch of
+// 1 to 8 rows, for AVX-512 and AVX2 code (each where the host runs it), on 1
+// to 3 threads, chosen by r2q-select-cpu-kernels (forced with
+// strategy=lut_gemv, or its default choice), against the numerics core to
+// the same 1e-5 of sum_k |x_k w_k|. The kernel the selection writes is
+// checked, and so is the lowered module's permute, so a fallback to another
+// strategy fails the test.
+struct LutCase {
+  GemvCase gemv;
+  const char *target; // avx512 | avx2
+  int threads;        // the pipeline's threads option
+  bool forced;        // strategy=lut_gemv, or the default choice
+};
+
+std::ostream &operator<<(std::ostream &os, const LutCase &c) {
+  return os << c.gemv << ", " << c.target << ", threads " << c.threads
+            << (c.forced ? ", forced" : ", default choice");
+}
+
+/// The target features that make the selection pick `target`.
+llvm::StringRef featuresOf(llvm::StringRef target) {
+  return target == "avx2" ? "+avx2,+fma" : "+avx512f,+avx512bw,+avx2,+fma";
+}
+
+/// The table lookups of each mode and target.
+llvm::StringRef exactIntrinsic(llvm::StringRef target) {
+  return target == "avx2" ? "llvm.x86.avx2.permps"
+                          : "llvm.x86.avx512.permvar.sf.512";
+}
+llvm::StringRef fastIntrinsic(llvm::StringRef target) {
+  return target == "avx2" ? "llvm.x86.avx2.pshuf.b"
+                          : "llvm.x86.avx512.pshuf.b.512";
+}
+
+/// The threads the selection gives a layer: the option, but none with fewer
+/// than 65536 weights or without a 16-feature block.
+int expectedThreads(const LutCase &c) {
+  int64_t byWork = std::max<int64_t>(1, c.gemv.n * c.gemv.k / 65536);
+  int64_t byBlocks = (c.gemv.n + 15) / 16;
+  return static_cast<int>(std::min<int64_t>({c.threads, byWork, byBlocks}));
+}
+
+/// The r2q-cpu-pipeline (or r2q-select-cpu-kernels) options of `c`.
+std::string lutOptions(const LutCase &c, llvm::StringRef precision) {
+  return llvm::formatv("{0}target-features={1} threads={2} precision={3}",
+                       c.forced ? "strategy=lut_gemv " : "",
+                       featuresOf(c.target), c.threads, precision)
+      .str();
+}
+
+class LutGemvTest : public ::testing::TestWithParam<LutCase> {
+protected:
+  LutGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
+
+  /// Whether the host runs `c`'s code (skips the test otherwise).
+  static bool hostRuns(const LutCase &c) {
+    return llvm::sys::getHostCPUFeatures().lookup(
+        llvm::StringRef(c.target) == "avx2" ? "avx2" : "avx512bw");
+  }
+
+  mlir::MLIRContext context;
+};
+
+/// The module of `c` after `pipeline`, printed.
+std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
+                        llvm::StringRef pipeline) {
+  auto module =
+      mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c), &context);
+  mlir::PassManager pm(&context);
+  if (!module || mlir::failed(mlir::parsePassPipeline(pipeline, pm)) ||
+      mlir::failed(pm.run(*module)))
+    return "";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
+}
+
+/// Checks the kernel r2q-select-cpu-kernels gives `c` with `precision`, and
+/// that the pipeline's module calls `intrinsic`.
+void expectLutKernel(mlir::MLIRContext &context, const LutCase &c,
+                     llvm::StringRef precision, llvm::StringRef intrinsic) {
+  std::string options = lutOptions(c, precision);
+  std::string selected =
+      lowerToText(context, c.gemv, "r2q-select-cpu-kernels{" + options + "}");
+  std::string kernel =
+      llvm::formatv("strategy = lut_gemv, precision = {0}, target = {1}",
+                    precision, c.target);
+  EXPECT_TRUE(llvm::StringRef(selected).contains(kernel)) << selected;
+  EXPECT_TRUE(llvm::StringRef(selected).contains(
+      llvm::formatv("threads = {0}>", expectedThreads(c)).str()))
+      << selected;
+  EXPECT_TRUE(llvm::StringRef(lowerToText(context, c.gemv,
+                                          "r2q-cpu-pipeline{" + options + "}"))
+                  .contains(intrinsic));
+}
+
+TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  expectLutKernel(context, c, "exact", exactIntrinsic(c.target));
+  std::vector<float> output =
+      runGemv(context, c.gemv, data,
+              "r2q-cpu-pipeline{" + lutOptions(c, "exact") + "}");
+  const int64_t rows = c.gemv.rows();
+  std::vector<double> expected(rows * c.gemv.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  test::expectWithinProductTolerance(
+      rows, c.gemv.n, c.gemv.k, data.input, output, expected,
+      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
+/// The shapes of the table-lookup tests, each for both targets: ragged N
+/// (not a multiple of the 16-row block), K not a multiple of G, 8 or 4,
+/// group sizes below, at and above the 128-column chunk, 1 to 4 planes,
+/// batches 1 to 8 (odd ones too), f16/bf16 inputs, every scale type; 1, 2
+/// and 3 threads (the last four shapes are large enough to be split: at
+/// least 65536 weights per thread), forced and chosen by default.
+std::vector<LutCase> lutCases() {
+  using F = FloatType;
+  std::vector<GemvCase> shapes = {
+      {{1}, 37, 576, 128, 2, F::F16, F::F32, 32, false},
+      {{3}, 9, 100, 32, 2, F::F16, F::F32, 32, false},
+      {{2}, 3, 13, 8, 4, F::F32, F::F16, 32, false},
+      {{5}, 21, 1536, 256, 2, F::F16, F::F32, 32, false},
+      {{7}, 16, 40, 128, 1, F::BF16, F::F32, 32, false},
+      {{8}, 33, 512, 64, 3, F::F16, F::BF16, 32, false},
+      {{2, 3}, 17, 384, 128, 2, F::BF16, F::F32, 32, false},
+      {{}, 5, 1000, 16, 2, F::F32, F::F32, 32, false},
+      {{4}, 48, 4096, 128, 2, F::F16, F::F32, 32, false, 4.0f},
+      // Split across threads: 77 features are 5 blocks (the last partial),
+      // 3 threads take 1, 2 and 2 of them.
+      {{1}, 77, 2600, 128, 2, F::F16, F::F32, 32, false},
+      {{3}, 77, 2600, 128, 2, F::F16, F::F32, 32, false},
+      {{5}, 200, 1000, 32, 2, F::F16, F::F32, 32, false},
+      {{8}, 50, 4000, 512, 2, F::F16, F::BF16, 32, false},
+  };
+  std::vector<LutCase> cases;
+  const size_t firstSplit = shapes.size() - 4;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    int threads = i < firstSplit ? i % 3 + 1 : 2 + i % 2;
+    for (const char *target : {"avx512", "avx2"}) {
+      bool forced = (i + (llvm::StringRef(target) == "avx2")) % 2 == 0;
+      cases.push_back({shapes[i], target, threads, forced});
+    }
+  }
+  return cases;
+}
+
+/// Fast mode (int8 tables): each activation is rounded to a multiple of
+/// s_b = (the largest sum of |x| over a quad of its 128-column block b) /
+/// 125, so each output is within sum_k |w_k| * s_b(k) / 2 of the exact
+/// product (f32 rounding aside): checked per output. That bound is loose (it
+/// adds every rounding error with the same sign); the error actually behaves
+/// like a sum of independent ones, and its RMS over all outputs, relative to
+/// the RMS of the outputs, is checked against kFastRelativeRms.
+constexpr double kFastRelativeRms = 0.04;
+
+class LutFastTest : public LutGemvTest {};
+
+TEST_P(LutFastTest, FastModeWithinItsBound) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  // Group sizes of 1, 2 or 4k blocks of 128 columns run in fast mode, the
+  // others in exact mode.
+  int64_t blocks = c.gemv.groupSize / 128;
+  bool fast = c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
+  expectLutKernel(context, c, "fast",
+                  fast ? fastIntrinsic(c.target) : exactIntrinsic(c.target));
+  std::vector<float> output = runGemv(
+      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}");
+  const int64_t rows = c.gemv.rows(), n = c.gemv.n, k = c.gemv.k;
+  ASSERT_EQ(output.size(), static_cast<size_t>(rows * n));
+  std::vector<double> expected(rows * n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  double errorSquares = 0, outputSquares = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *x = data.input.data() + row * k;
+    std::vector<double> quadSums((k + 3) / 4, 0.0), step((k + 127) / 128);
+    for (int64_t i = 0; i < k; ++i)
+      quadSums[i / 4] += std::fabs(x[i]);
+    for (size_t quad = 0; quad < quadSums.size(); ++quad)
+      step[quad / 32] = std::max(step[quad / 32], quadSums[quad] / 125.0);
+    for (int64_t col = 0; col < n; ++col) {
+      double bound = 0, magnitude = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        double w = std::fabs(data.weight.value(col, i));
+        bound += w * step[i / 128] / 2.0;
+        magnitude += w * std::fabs(x[i]);
+      }
+      double error = output[row * n + col] - expected[row * n + col];
+      ASSERT_LE(std::fabs(error), bound + 1e-5 * magnitude + 1e-30)
+          << "at row " << row << ", column " << col;
+      errorSquares += error * error;
+      outputSquares += expected[row * n + col] * expected[row * n + col];
+    }
+  }
+  EXPECT_LE(std::sqrt(errorSquares / outputSquares), kFastRelativeRms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutFastTest, ::testing::ValuesIn(lutCases()));
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
 
 } // namespace

@@ -48,6 +48,25 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
         AVX-512 this is a `kmovw` and a masked `vfmadd231ps` per 16 weights
         and plane; with AVX2 LLVM expands the mask with a broadcast, an and
         and a compare.
+      * `lut_gemv` (a static batch of 1 to 8 rows, x86 with AVX2 or
+        AVX-512) computes by table lookup (T-MAC / LUT-GEMM style,
+        `LutGemv.cpp`): per call and row, a 16-entry f32 table of the
+        signed sums `+-x[4q] +-x[4q+1] +-x[4q+2] +-x[4q+3]` per quad `q` of
+        columns, built before the output features are split; per plane, the
+        sign nibbles of 16 output features (16 bytes of 16 rows transposed
+        in registers with `vector.shuffle`) index it with a permute
+        (`llvm.call_intrinsic` of `vpermps`: `target = avx512` permutes 16
+        lanes, `avx2` two halves and a blend), the lookups are summed in f32
+        per group and multiplied by the group's scale. Group sizes `8 * 2^i`
+        up to 128 and multiples of 128 (the op verifier checks). With
+        `precision = fast` the tables are int8: per call, each row's
+        activations are rounded per block of 128 columns to multiples of
+        (the block's largest quad sum of `|x|`) / 125, 64 sign bytes of 16
+        rows are transposed per step, `vpshufb` looks the nibbles up (16
+        bytes per 128-bit lane), `vpmaddubsw` adds each byte's two lookups
+        into int16, and each block's sums are scaled in f32 (error bound in
+        `docs/rationale.md`); group sizes of 1, 2 or 4k blocks, the others
+        stay exact.
 
       With `threads = T > 1` every strategy splits the output features into
       `T` contiguous parts of whole `tile_rows` units, the iterations of an
@@ -79,6 +98,7 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",

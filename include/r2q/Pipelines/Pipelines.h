@@ -29,8 +29,8 @@ struct CPUPipelineOptions
   Option<std::string> strategy{
       *this, "strategy",
       llvm::cl::desc("Kernel strategy of every r2q.matmul without a kernel "
-                     "attribute: auto (by rows), fused_decode, tiled_decode "
-                     "or vector_gemv"),
+                     "attribute: auto (by rows and target), fused_decode, "
+                     "tiled_decode, vector_gemv or lut_gemv"),
       llvm::cl::init("auto")};
   Option<bool> vectorGemv{
       *this, "vector-gemv",
@@ -38,6 +38,17 @@ struct CPUPipelineOptions
                      "activation rows straight from the sign bits with "
                      "vector code (vector_gemv); false: fused_decode"),
       llvm::cl::init(true)};
+  Option<bool> lutGemv{
+      *this, "lut-gemv",
+      llvm::cl::desc("With strategy=auto, compute r2q.matmul of a static "
+                     "batch of 1-8 rows by table lookup (lut_gemv) on a "
+                     "target with AVX2; false: never"),
+      llvm::cl::init(true)};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("Tables of lut_gemv: exact (f32, default) or fast "
+                     "(int8, lossy: the bound is in docs/rationale.md)"),
+      llvm::cl::init("exact")};
   Option<std::string> targetFeatures{
       *this, "target-features",
       llvm::cl::desc("LLVM target features the kernels are chosen for (e.g. "

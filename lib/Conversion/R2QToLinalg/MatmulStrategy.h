@@ -91,6 +91,7 @@ mlir::Value splitFeatures(mlir::OpBuilder &builder, mlir::Location loc,
 void populateFusedDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateTiledDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateVectorGemvPatterns(mlir::RewritePatternSet &patterns);
+void populateLutGemvPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace r2q::lowering
 

@@ -7,7 +7,7 @@
 // accumulator, the sparse outlier product added after the dense one
 // (SparseProduct.h), the rounding to the result type, and the split of the
 // output features across threads. The strategies themselves live in
-// FusedDecode.cpp, TiledDecode.cpp and MatvecToVector.cpp.
+// FusedDecode.cpp, TiledDecode.cpp, MatvecToVector.cpp and LutGemv.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -234,6 +234,7 @@ void populateMatmulToLinalgPatterns(RewritePatternSet &patterns) {
   lowering::populateFusedDecodePatterns(patterns);
   lowering::populateTiledDecodePatterns(patterns);
   lowering::populateVectorGemvPatterns(patterns);
+  lowering::populateLutGemvPatterns(patterns);
 }
 
 } // namespace r2q

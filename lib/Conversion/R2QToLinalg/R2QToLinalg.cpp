@@ -14,6 +14,7 @@
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -80,6 +81,8 @@ void configureR2QToLinalgTarget(ConversionTarget &target) {
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                          math::MathDialect, scf::SCFDialect,
                          tensor::TensorDialect, vector::VectorDialect>();
+  // lut_gemv's table permutes (x86 intrinsics without a vector-dialect op).
+  target.addLegalOp<LLVM::CallIntrinsicOp>();
 }
 
 } // namespace r2q

@@ -1,5 +1,5 @@
 // RUN: r2q-opt %s --split-input-file --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
-// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=16 threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=GEMV
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=16 lut-gemv=false threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=GEMV
 
 // Dense + sparse R2Q: whatever computes the dense part (fused decode, tiled
 // decode, vector GEMV), one generic over (m, n) then adds the row's outliers,

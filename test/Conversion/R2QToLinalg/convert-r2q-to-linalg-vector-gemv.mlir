@@ -1,5 +1,5 @@
-// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=32 threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
-// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=8 threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=NARROW
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=32 lut-gemv=false threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="vector-width=8 lut-gemv=false threads=1" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=NARROW
 
 // Batch 1: the product is computed from the sign bits. Each chunk of 32
 // columns reads 4 sign bytes per plane, bitcasts them to a 32-lane mask and

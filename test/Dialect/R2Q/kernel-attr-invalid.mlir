@@ -1,7 +1,7 @@
 // RUN: r2q-opt %s --split-input-file --verify-diagnostics
 
 func.func @unknown_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode or vector_gemv}}
+  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv or lut_gemv}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lookup>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -17,7 +17,7 @@ func.func @no_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor
 // -----
 
 func.func @unknown_parameter(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel parameter 'lanes'; expected strategy, max_rows, otherwise, vector_width, tile_rows or threads}}
+  // expected-error @+1 {{unknown kernel parameter 'lanes'; expected strategy, max_rows, otherwise, vector_width, tile_rows, threads, precision or target}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, lanes = 16>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -75,5 +75,69 @@ func.func @rows_without_otherwise(%x: tensor<?x256xf32>, %s: tensor<2x40x32xi8>,
 func.func @not_a_kernel(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
   // expected-error @+1 {{attribute 'kernel' failed to satisfy constraint}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = 3 : i64} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @unknown_precision(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{unknown kernel precision 'int4'; expected exact or fast}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, precision = int4>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @unknown_target(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{unknown kernel target 'neon'; expected avx2 or avx512}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, target = neon>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @precision_not_lut(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{kernel precision and target apply to lut_gemv only, not vector_gemv}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, precision = fast>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @lut_by_rows(%x: tensor<?x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{kernel strategy lut_gemv takes a static batch: it cannot be chosen by rows (max_rows, otherwise)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, max_rows = 8, otherwise = tiled_decode>} : tensor<?x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @lut_otherwise(%x: tensor<?x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{kernel strategy lut_gemv takes a static batch: it cannot be the 'otherwise' strategy}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = lut_gemv>} : tensor<?x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @lut_dynamic_rows(%x: tensor<?x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op kernel strategy lut_gemv cannot compute this op: its rows are dynamic (lut_gemv takes a static batch)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<?x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @lut_nine_rows(%x: tensor<9x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<9x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op kernel strategy lut_gemv cannot compute this op: it has 9 rows (lut_gemv takes 1 to 8)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<9x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<9x40xf32>
+  return %y : tensor<9x40xf32>
+}
+
+// -----
+
+func.func @lut_group_24(%x: tensor<1x48xf32>, %s: tensor<1x40x6xi8>, %a: tensor<1x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op kernel strategy lut_gemv cannot compute this op: its group size is 24 (lut_gemv takes 8 * 2^i up to 128 or a multiple of 128)}}
+  %y = r2q.matmul %x, %s, %a group_size 24 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<1x48xf32>, tensor<1x40x6xi8>, tensor<1x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }

@@ -17,6 +17,10 @@ void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
 /// r2q.matmul only: one pattern per kernel strategy, and the choice by rows.
 void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns);
 
+/// Memory effects for llvm.call_intrinsic (none for the register permutes
+/// the lut_gemv strategy calls), so that its IR bufferizes.
+void registerLutGemvInterfaces(mlir::DialectRegistry &registry);
+
 /// r2q.dequantize and r2q.residual only.
 void populateQuantizationToLinalgPatterns(mlir::RewritePatternSet &patterns);
 

@@ -120,34 +120,43 @@ constexpr int64_t kDefaultThreads = 1;
 // The portable default: the fused decoding for decoding-sized batches.
 constexpr int64_t kPortableMaxFusedRows = 2;
 
-/// Parses a strategy keyword, with a diagnostic listing the valid ones.
-ParseResult parseStrategy(AsmParser &parser, KernelStrategy &strategy) {
+/// Parses an enum keyword with `symbolize`, with a diagnostic listing the
+/// valid ones.
+template <typename Enum>
+ParseResult parseEnumKeyword(
+    AsmParser &parser, StringRef what, StringRef expected,
+    std::type_identity_t<std::optional<Enum> (*)(StringRef)> symbolize,
+    Enum &value) {
   StringRef name;
   SMLoc nameLoc = parser.getCurrentLocation();
   if (parser.parseKeyword(&name))
     return failure();
-  std::optional<KernelStrategy> parsed = symbolizeKernelStrategy(name);
+  std::optional<Enum> parsed = symbolize(name);
   if (!parsed)
-    return parser.emitError(nameLoc, "unknown kernel strategy '")
-           << name << "'; expected " << kernelStrategyNames();
-  strategy = *parsed;
+    return parser.emitError(nameLoc, "unknown kernel ")
+           << what << " '" << name << "'; expected " << expected;
+  value = *parsed;
   return success();
 }
 } // namespace
 
 /// Parses `<key = value, ...>` with keys strategy (required), max_rows,
-/// otherwise, vector_width, tile_rows and threads, in any order.
+/// otherwise, vector_width, tile_rows, threads, precision and target, in any
+/// order.
 Attribute KernelAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   std::optional<KernelStrategy> strategy;
   std::optional<KernelStrategy> otherwise;
   int64_t maxRows = 0, vectorWidth = kDefaultVectorWidth, tileRows = 0;
   int64_t threads = kDefaultThreads;
+  KernelPrecision precision = KernelPrecision::Exact;
+  KernelTarget target = KernelTarget::AVX2;
 
   auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "strategy" || key == "otherwise") {
       KernelStrategy parsed;
-      if (parseStrategy(parser, parsed))
+      if (parseEnumKeyword(parser, "strategy", kernelStrategyNames(),
+                           symbolizeKernelStrategy, parsed))
         return failure();
       (key == "strategy" ? strategy : otherwise) = parsed;
       return success();
@@ -160,10 +169,16 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
       return parser.parseInteger(tileRows);
     if (key == "threads")
       return parser.parseInteger(threads);
+    if (key == "precision")
+      return parseEnumKeyword(parser, "precision", "exact or fast",
+                              symbolizeKernelPrecision, precision);
+    if (key == "target")
+      return parseEnumKeyword(parser, "target", "avx2 or avx512",
+                              symbolizeKernelTarget, target);
     return parser.emitError(keyLoc, "unknown kernel parameter '")
            << key
            << "'; expected strategy, max_rows, otherwise, vector_width, "
-              "tile_rows or threads";
+              "tile_rows, threads, precision or target";
   };
   if (parseKeyValueList(parser, "kernel", parseValue))
     return {};
@@ -171,13 +186,16 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
     parser.emitError(loc, "kernel needs a strategy");
     return {};
   }
-  return KernelAttr::getChecked([&] { return parser.emitError(loc); },
-                                parser.getContext(), *strategy, otherwise,
-                                maxRows, vectorWidth, tileRows, threads);
+  return KernelAttr::getChecked(
+      [&] { return parser.emitError(loc); }, parser.getContext(), *strategy,
+      otherwise, maxRows, vectorWidth, tileRows, threads, precision, target);
 }
 
 void KernelAttr::print(AsmPrinter &printer) const {
   printer << "<strategy = " << stringifyKernelStrategy(getStrategy());
+  if (getStrategy() == KernelStrategy::LutGemv)
+    printer << ", precision = " << stringifyKernelPrecision(getPrecision())
+            << ", target = " << stringifyKernelTarget(getTarget());
   if (getOtherwise())
     printer << ", max_rows = " << getMaxRows()
             << ", otherwise = " << stringifyKernelStrategy(*getOtherwise());
@@ -190,7 +208,21 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  KernelStrategy strategy,
                                  std::optional<KernelStrategy> otherwise,
                                  int64_t maxRows, int64_t vectorWidth,
-                                 int64_t tileRows, int64_t threads) {
+                                 int64_t tileRows, int64_t threads,
+                                 KernelPrecision precision,
+                                 KernelTarget target) {
+  bool lut = strategy == KernelStrategy::LutGemv;
+  if (lut && otherwise)
+    return emitError() << "kernel strategy lut_gemv takes a static batch: it "
+                          "cannot be chosen by rows (max_rows, otherwise)";
+  if (otherwise == KernelStrategy::LutGemv)
+    return emitError() << "kernel strategy lut_gemv takes a static batch: it "
+                          "cannot be the 'otherwise' strategy";
+  if (!lut &&
+      (precision != KernelPrecision::Exact || target != KernelTarget::AVX2))
+    return emitError() << "kernel precision and target apply to lut_gemv "
+                          "only, not "
+                       << stringifyKernelStrategy(strategy);
   if (otherwise && maxRows < 1)
     return emitError() << "kernel with 'otherwise' needs max_rows of at "
                           "least 1, got "
@@ -223,13 +255,15 @@ std::string r2q::kernelStrategyNames() {
 
 KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {
   return KernelAttr::get(getContext(), strategy, std::nullopt, 0,
-                         getVectorWidth(), getTileRows(), getThreads());
+                         getVectorWidth(), getTileRows(), getThreads(),
+                         getPrecision(), getTarget());
 }
 
 KernelAttr KernelAttr::getPortableDefault(MLIRContext *context) {
   return KernelAttr::get(context, KernelStrategy::FusedDecode,
                          KernelStrategy::TiledDecode, kPortableMaxFusedRows,
-                         kDefaultVectorWidth, /*tileRows=*/0, kDefaultThreads);
+                         kDefaultVectorWidth, /*tileRows=*/0, kDefaultThreads,
+                         KernelPrecision::Exact, KernelTarget::AVX2);
 }
 
 void R2QDialect::registerAttributes() {

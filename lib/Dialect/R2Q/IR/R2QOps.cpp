@@ -122,6 +122,12 @@ LogicalResult MatmulOp::verify() {
              << dim << " of the result is " << out << " but the input's is "
              << in;
   }
+  if (KernelAttr kernel = getKernelAttr();
+      kernel && kernel.getStrategy() == KernelStrategy::LutGemv) {
+    if (std::string reason = lutGemvUnsupported(); !reason.empty())
+      return emitOpError("kernel strategy lut_gemv cannot compute this op: ")
+             << reason;
+  }
   auto emitError = [&] { return emitOpError(); };
   int64_t n = resultType.getDimSize(rank - 1);
   int64_t k = inputType.getDimSize(rank - 1);
@@ -140,6 +146,24 @@ LogicalResult MatmulOp::verify() {
   return verifyOutliers(emitError, cast<RankedTensorType>(offsets.getType()),
                         cast<RankedTensorType>(columns.getType()),
                         cast<RankedTensorType>(values.getType()), n, k);
+}
+
+std::string MatmulOp::lutGemvUnsupported() {
+  RankedTensorType input = getInput().getType();
+  int64_t rows = 1;
+  for (int64_t size : input.getShape().drop_back()) {
+    if (ShapedType::isDynamic(size))
+      return "its rows are dynamic (lut_gemv takes a static batch)";
+    rows *= size;
+  }
+  if (rows < 1 || rows > kLutMaxRows)
+    return "it has " + std::to_string(rows) + " rows (lut_gemv takes 1 to " +
+           std::to_string(kLutMaxRows) + ")";
+  int64_t groupSize = getGroupSize();
+  if (groupSize % kLutChunkColumns != 0 && kLutChunkColumns % groupSize != 0)
+    return "its group size is " + std::to_string(groupSize) +
+           " (lut_gemv takes 8 * 2^i up to 128 or a multiple of 128)";
+  return "";
 }
 
 namespace {

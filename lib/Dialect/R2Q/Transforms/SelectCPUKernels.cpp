@@ -1,14 +1,15 @@
 //===- SelectCPUKernels.cpp - The kernel of every r2q.matmul for a CPU ----===//
 //
 // The one place where r2q decides how an r2q.matmul runs on a CPU: strategy
-// by rows, vector width by target features, tile size by K, threads by the
-// work. The decision is the op's #r2q.kernel attribute; convert-r2q-to-linalg
-// only reads it.
+// by rows and target features, vector width by target features, tile size
+// by K, threads by the work. The decision is the op's #r2q.kernel attribute;
+// convert-r2q-to-linalg only reads it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Threading.h"
@@ -29,6 +30,8 @@ namespace {
 constexpr int64_t kGemvMaxRows = 2;
 /// A tiled_decode tile of f32 weights stays in L2.
 constexpr int64_t kDecodedTileBytes = 256 * 1024;
+/// lut_gemv computes blocks of this many output features: a thread's unit.
+constexpr int64_t kLutBlockRows = 16;
 /// No thread gets fewer weights than this (about 18 KB of 2.25-bit data,
 /// microseconds of work against the cost of waking a thread).
 constexpr int64_t kMinWeightsPerThread = 1 << 16;
@@ -50,6 +53,17 @@ llvm::StringMap<bool> parseTargetFeatures(StringRef features) {
   return parsed;
 }
 
+/// The enabled features, sorted, for diagnostics.
+SmallVector<std::string>
+enabledFeatures(const llvm::StringMap<bool> &features) {
+  SmallVector<std::string> enabled;
+  for (const auto &entry : features)
+    if (entry.getValue())
+      enabled.push_back("+" + entry.getKey().str());
+  llvm::sort(enabled);
+  return enabled;
+}
+
 int64_t hostThreads() {
   return std::max<int64_t>(1,
                            llvm::hardware_concurrency().compute_thread_count());
@@ -67,12 +81,36 @@ std::optional<int64_t> staticRows(RankedTensorType input) {
   return rows;
 }
 
+/// Whether the target runs lut_gemv code for `target`: AVX-512 BW (its byte
+/// shuffles), or AVX2 (which AVX-512 implies).
+bool runsLut(const llvm::StringMap<bool> &features, KernelTarget target) {
+  bool avx512 = features.lookup("avx512bw");
+  if (target == KernelTarget::AVX512)
+    return avx512;
+  return avx512 || features.lookup("avx512f") || features.lookup("avx2");
+}
+
+/// The instruction set of lut_gemv on a target: AVX-512 where it has BW,
+/// else AVX2; none without AVX2.
+std::optional<KernelTarget> lutTarget(const llvm::StringMap<bool> &features) {
+  for (KernelTarget target : {KernelTarget::AVX512, KernelTarget::AVX2})
+    if (runsLut(features, target))
+      return target;
+  return std::nullopt;
+}
+
 /// What the options ask for, checked.
 struct Selection {
   std::optional<KernelStrategy> forced;
   KernelStrategy fewRows;
+  /// The target's lut_gemv instruction set; none: never lut_gemv.
+  std::optional<KernelTarget> lut;
+  /// Whether strategy=auto picks lut_gemv where it applies.
+  bool autoLut;
+  KernelPrecision precision;
   int64_t vectorWidth;
   int64_t threads;
+  llvm::StringMap<bool> features;
 };
 
 class SelectCPUKernelsPass
@@ -84,10 +122,19 @@ public:
     FailureOr<Selection> selection = checkedOptions();
     if (failed(selection))
       return signalPassFailure();
-    getOperation()->walk([&](MatmulOp op) {
-      if (!op.getKernelAttr())
-        op.setKernelAttr(select(op, *selection));
+    WalkResult result = getOperation()->walk([&](MatmulOp op) {
+      if (KernelAttr kernel = op.getKernelAttr())
+        return succeeded(checkRunnable(op, kernel, *selection))
+                   ? WalkResult::advance()
+                   : WalkResult::interrupt();
+      FailureOr<KernelAttr> kernel = select(op, *selection);
+      if (failed(kernel))
+        return WalkResult::interrupt();
+      op.setKernelAttr(*kernel);
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 
 private:
@@ -103,6 +150,16 @@ private:
     }
     selection.fewRows =
         vectorGemv ? KernelStrategy::VectorGemv : KernelStrategy::FusedDecode;
+    std::optional<KernelPrecision> parsedPrecision =
+        symbolizeKernelPrecision(precision);
+    if (!parsedPrecision)
+      return emitError(loc) << "r2q-select-cpu-kernels: precision must be "
+                               "exact or fast, not '"
+                            << precision << "'";
+    selection.precision = *parsedPrecision;
+    selection.features = parseTargetFeatures(targetFeatures);
+    selection.lut = lutTarget(selection.features);
+    selection.autoLut = lutGemv && selection.lut.has_value();
     selection.vectorWidth =
         vectorWidth ? vectorWidth.getValue() : cpuVectorWidth(targetFeatures);
     if (selection.vectorWidth < 8 ||
@@ -118,31 +175,73 @@ private:
     return selection;
   }
 
-  static KernelAttr select(MatmulOp op, const Selection &selection) {
+  /// A kernel already on the op must run on the target: lut_gemv's
+  /// instructions are x86 ones.
+  static LogicalResult checkRunnable(MatmulOp op, KernelAttr kernel,
+                                     const Selection &selection) {
+    if (kernel.getStrategy() != KernelStrategy::LutGemv ||
+        runsLut(selection.features, kernel.getTarget()))
+      return success();
+    return op.emitOpError("r2q-select-cpu-kernels: kernel strategy lut_gemv "
+                          "with target = ")
+           << stringifyKernelTarget(kernel.getTarget())
+           << " needs a target with "
+           << (kernel.getTarget() == KernelTarget::AVX512 ? "AVX-512 BW"
+                                                          : "AVX2");
+  }
+
+  /// The strategy of `op` and, for a dynamic batch, the one for more than
+  /// kGemvMaxRows rows; fails (with a diagnostic) when a forced lut_gemv
+  /// cannot run.
+  static FailureOr<std::pair<KernelStrategy, std::optional<KernelStrategy>>>
+  chooseStrategy(MatmulOp op, const Selection &selection) {
+    auto input = cast<RankedTensorType>(op.getInput().getType());
+    std::optional<int64_t> rows = staticRows(input);
+    if (selection.forced == KernelStrategy::LutGemv) {
+      if (!selection.lut)
+        return op.emitOpError("r2q-select-cpu-kernels: strategy lut_gemv "
+                              "needs an x86 target with AVX2 (target "
+                              "features '")
+               << llvm::join(enabledFeatures(selection.features), ",") << "')";
+      if (std::string reason = op.lutGemvUnsupported(); !reason.empty())
+        return op.emitOpError("r2q-select-cpu-kernels: strategy lut_gemv "
+                              "cannot compute this op: ")
+               << reason;
+    }
+    if (selection.forced)
+      return std::make_pair(*selection.forced, std::optional<KernelStrategy>());
+    if (!rows)
+      return std::make_pair(selection.fewRows,
+                            std::optional(KernelStrategy::TiledDecode));
+    if (selection.autoLut && op.lutGemvUnsupported().empty())
+      return std::make_pair(KernelStrategy::LutGemv,
+                            std::optional<KernelStrategy>());
+    return std::make_pair(*rows > kGemvMaxRows ? KernelStrategy::TiledDecode
+                                               : selection.fewRows,
+                          std::optional<KernelStrategy>());
+  }
+
+  static FailureOr<KernelAttr> select(MatmulOp op, const Selection &selection) {
+    auto chosen = chooseStrategy(op, selection);
+    if (failed(chosen))
+      return failure();
+    auto [strategy, otherwise] = *chosen;
     auto signs = cast<RankedTensorType>(op.getSigns().getType());
     auto input = cast<RankedTensorType>(op.getInput().getType());
     int64_t k = input.getShape().back();
     int64_t n = signs.getDimSize(1);
 
-    std::optional<int64_t> rows = staticRows(input);
-    KernelStrategy strategy = selection.fewRows;
-    std::optional<KernelStrategy> otherwise;
-    int64_t maxRows = 0;
-    if (selection.forced) {
-      strategy = *selection.forced;
-    } else if (!rows) {
-      otherwise = KernelStrategy::TiledDecode;
-      maxRows = kGemvMaxRows;
-    } else if (*rows > kGemvMaxRows) {
-      strategy = KernelStrategy::TiledDecode;
-    }
-
+    bool lut = strategy == KernelStrategy::LutGemv;
     bool tiled = strategy == KernelStrategy::TiledDecode || otherwise;
     int64_t tileRows =
-        tiled ? std::max<int64_t>(8, kDecodedTileBytes / (4 * k) / 8 * 8) : 0;
-    return KernelAttr::get(op.getContext(), strategy, otherwise, maxRows,
-                           selection.vectorWidth, tileRows,
-                           threadsFor(n, k, tileRows, selection.threads));
+        tiled ? std::max<int64_t>(8, kDecodedTileBytes / (4 * k) / 8 * 8)
+              : (lut ? kLutBlockRows : 0);
+    return KernelAttr::get(op.getContext(), strategy, otherwise,
+                           otherwise ? kGemvMaxRows : 0, selection.vectorWidth,
+                           tileRows,
+                           threadsFor(n, k, tileRows, selection.threads),
+                           lut ? selection.precision : KernelPrecision::Exact,
+                           lut ? *selection.lut : KernelTarget::AVX2);
   }
 
   /// At most `threads`, none with fewer than kMinWeightsPerThread weights

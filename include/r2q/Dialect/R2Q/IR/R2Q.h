@@ -25,6 +25,12 @@
 namespace r2q {
 /// Every kernel strategy's name, for diagnostics: "a, b or c".
 std::string kernelStrategyNames();
+
+/// The most activation rows the lut_gemv strategy takes.
+inline constexpr int64_t kLutMaxRows = 8;
+/// The columns lut_gemv reads per step of a row (16 sign bytes): a group
+/// size must divide it or be a multiple of it.
+inline constexpr int64_t kLutChunkColumns = 128;
 } // namespace r2q
 
 #endif // R2Q_DIALECT_R2Q_IR_R2Q_H

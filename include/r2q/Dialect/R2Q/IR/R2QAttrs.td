@@ -68,11 +68,32 @@ def R2Q_SchemeAttr : AttrDef<R2Q_Dialect, "Scheme"> {
 def R2Q_StrategyFusedDecode : I32EnumAttrCase<"FusedDecode", 0, "fused_decode">;
 def R2Q_StrategyTiledDecode : I32EnumAttrCase<"TiledDecode", 1, "tiled_decode">;
 def R2Q_StrategyVectorGemv : I32EnumAttrCase<"VectorGemv", 2, "vector_gemv">;
+def R2Q_StrategyLutGemv : I32EnumAttrCase<"LutGemv", 3, "lut_gemv">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
-     R2Q_StrategyVectorGemv]> {
+     R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv]> {
+  let cppNamespace = "::r2q";
+  let genSpecializedAttr = 0;
+}
+
+def R2Q_PrecisionExact : I32EnumAttrCase<"Exact", 0, "exact">;
+def R2Q_PrecisionFast : I32EnumAttrCase<"Fast", 1, "fast">;
+
+def R2Q_KernelPrecision : I32EnumAttr<"KernelPrecision",
+    "the tables of lut_gemv: exact (f32) or fast (int8, lossy)",
+    [R2Q_PrecisionExact, R2Q_PrecisionFast]> {
+  let cppNamespace = "::r2q";
+  let genSpecializedAttr = 0;
+}
+
+def R2Q_TargetAVX2 : I32EnumAttrCase<"AVX2", 0, "avx2">;
+def R2Q_TargetAVX512 : I32EnumAttrCase<"AVX512", 1, "avx512">;
+
+def R2Q_KernelTarget : I32EnumAttr<"KernelTarget",
+    "the x86 instruction set of lut_gemv's table lookups",
+    [R2Q_TargetAVX2, R2Q_TargetAVX512]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -88,9 +109,11 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
 
     * `strategy`: `fused_decode` (one `linalg.generic` decodes each weight
       inside the reduction: few rows, portable), `vector_gemv` (few rows,
-      straight from the sign bits with vector ops) or `tiled_decode` (tiles
-      of output features decoded to f32 once and contracted with every row:
-      many rows);
+      straight from the sign bits with vector ops, exact), `lut_gemv` (a
+      static batch of 1 to 8 rows by table lookup, x86 only: the
+      `r2q.matmul` verifier checks its rows and group size) or
+      `tiled_decode` (tiles of output features decoded to f32 once and
+      contracted with every row: many rows);
     * `max_rows` and `otherwise`, together: `strategy` runs when the input
       has at most `max_rows` rows (the product of its leading dimensions),
       `otherwise` when it has more; decided at compile time when the rows
@@ -104,13 +127,22 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
     * `threads`: 1 (the default) runs the kernel on the calling thread;
       `T > 1` splits its output features into `T` contiguous parts, the
       iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP
-      threads (each part a whole number of tiles).
+      threads (each part a whole number of tiles);
+    * `precision` and `target`, for `lut_gemv` only (printed only there):
+      `exact` (the default: f32 tables, the numerics core's result to f32
+      rounding) or `fast` (int8 tables of activations rounded per block of
+      128 columns: lossy, within the bound in `docs/rationale.md`, used for
+      group sizes of 1, 2 or 4k blocks of 128, exact otherwise); `avx2`
+      (the default, runs on AVX-512 machines too) or `avx512` (needs
+      AVX-512 BW).
 
     Examples:
 
     ```mlir
     #r2q.kernel<strategy = vector_gemv, vector_width = 32, threads = 2>
     #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = tiled_decode,
+                vector_width = 32, tile_rows = 16, threads = 2>
+    #r2q.kernel<strategy = lut_gemv, precision = exact, target = avx512,
                 vector_width = 32, tile_rows = 16, threads = 2>
     ```
   }];
@@ -120,7 +152,9 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
     "int64_t":$maxRows,
     "int64_t":$vectorWidth,
     "int64_t":$tileRows,
-    "int64_t":$threads
+    "int64_t":$threads,
+    "::r2q::KernelPrecision":$precision,
+    "::r2q::KernelTarget":$target
   );
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;

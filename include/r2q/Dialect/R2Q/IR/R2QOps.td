@@ -176,7 +176,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
 
     The optional `kernel` attribute (`#r2q.kernel`) says how the op is
     lowered (`r2q-select-cpu-kernels` sets it); without it,
-    `convert-r2q-to-linalg` uses its portable default.
+    `convert-r2q-to-linalg` uses its portable default. The verifier rejects
+    a `lut_gemv` kernel on an op that strategy cannot compute (rows not a
+    static 1 to 8, or a group size other than `8 * 2^i` up to 128 or a
+    multiple of 128).
 
     Example:
 
@@ -222,6 +225,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
   let extraClassDeclaration = [{
     /// Whether the op carries the sparse part (all three outlier operands).
     bool hasOutliers() { return getOutlierOffsets() != nullptr; }
+    /// Why the lut_gemv strategy cannot compute this op (its rows must be a
+    /// static 1 to kLutMaxRows, its group size 8 * 2^i up to 128 or a
+    /// multiple of 128); empty when it can.
+    std::string lutGemvUnsupported();
     /// Checks the contents of constant outlier offsets and columns (the
     /// verifier checks only their types): offsets from 0 to nnz, never
     /// decreasing, columns ascending within a row and below K. Run by the

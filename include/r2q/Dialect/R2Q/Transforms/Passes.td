@@ -570,10 +570,21 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
     attribute names, so the choice is made once, here, and can be read,
     tested and overridden in the IR.
 
-    * Strategy: for M <= 2 (decoding) `vector_gemv` (`fused_decode` with
+    * Strategy: for a static M of 1 to 8 on an x86 target with AVX2,
+      `lut_gemv` (the table-lookup GEMV; not with `lut-gemv=false`, nor for
+      group sizes it does not take: see `#r2q.kernel`); otherwise for
+      M <= 2 (decoding) `vector_gemv` (`fused_decode` with
       `vector-gemv=false`), for larger M `tiled_decode`; when M is dynamic,
-      both, with `max_rows = 2` (an `scf.if` on M at run time). The
-      `strategy` option forces one strategy for every op.
+      `vector_gemv` and `tiled_decode`, with `max_rows = 2` (an `scf.if` on
+      M at run time). The `strategy` option forces one strategy for every
+      op; forcing `lut_gemv` for a target without AVX2, or for an op it
+      cannot compute, is an error at that op. A `lut_gemv` kernel already
+      on an op is checked against the target the same way.
+    * `precision` and `target` of `lut_gemv`: `exact` (f32 tables) unless
+      the `precision=fast` option asks for the lossy int8 tables (the error
+      bound is in `docs/rationale.md`); `avx512` where the target has
+      AVX-512 BW, `avx2` otherwise. `vector_gemv` (`strategy=vector_gemv`)
+      is the exact fallback computed with masked FMAs, no tables.
     * `vector_width`: two vector registers of f32 of the target: 32 lanes
       with AVX-512 (`+avx512f`), 16 with AVX or AVX2, 8 otherwise. The
       target is the host CPU unless `target-features` names it (LLVM
@@ -606,10 +617,17 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   }];
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
-           "auto: chosen by rows; fused_decode, tiled_decode or vector_gemv: "
-           "that strategy for every r2q.matmul without a kernel">,
+           "auto: chosen by rows and target; fused_decode, tiled_decode, "
+           "vector_gemv or lut_gemv: that strategy for every r2q.matmul "
+           "without a kernel">,
     Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",
            "auto picks vector_gemv for at most 2 rows; false: fused_decode">,
+    Option<"lutGemv", "lut-gemv", "bool", /*default=*/"true",
+           "auto picks lut_gemv for a static batch of 1-8 rows on a target "
+           "with AVX2; false: never">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"exact\"",
+           "tables of lut_gemv: exact (f32) or fast (int8, lossy: the bound "
+           "is in docs/rationale.md)">,
     Option<"targetFeatures", "target-features", "std::string",
            /*default=*/"\"\"",
            "LLVM target features of the CPU the code is for (e.g. "
