@@ -117,6 +117,31 @@ SparseOutliers packOutliers(const OutlierColumns &columns,
   return outliers;
 }
 
+/// Steps corrections toward zero where the decoded weight, the level plus
+/// the correction summed in f32 as every decoder does, would overflow: a
+/// weight at the edge of f32's range minus its level can round up so that
+/// adding the level back gives infinity. The result is the finite value
+/// nearest the weight.
+void keepDecodedFinite(PackedWeight &weight) {
+  SparseOutliers &outliers = weight.outliers;
+  for (size_t row = 0; row + 1 < outliers.rowOffsets.size(); ++row)
+    for (int32_t i = outliers.rowOffsets[row]; i < outliers.rowOffsets[row + 1];
+         ++i) {
+      int64_t col = outliers.columns[i];
+      float level = 0;
+      for (int plane = 0; plane < weight.planes; ++plane) {
+        float scale = weight.scale(plane, row, col / weight.groupSize);
+        level += weight.isNegative(plane, row, col) ? -scale : scale;
+      }
+      float &correction = outliers.values[i];
+      for (int step = 0; step < 8 && std::isfinite(correction) &&
+                         !std::isfinite(level + correction);
+           ++step)
+        correction =
+            roundTo(outliers.valueType, std::nextafter(correction, 0.f));
+    }
+}
+
 Status checkCorrections(const SparseOutliers &outliers) {
   for (size_t row = 0; row + 1 < outliers.rowOffsets.size(); ++row)
     for (int32_t i = outliers.rowOffsets[row]; i < outliers.rowOffsets[row + 1];
@@ -136,6 +161,7 @@ Status attachOutliers(PackedWeight &weight, const OutlierColumns &columns,
                       const std::vector<std::vector<float>> &values,
                       FloatType valueType) {
   weight.outliers = packOutliers(columns, values, valueType);
+  keepDecodedFinite(weight);
   return checkCorrections(weight.outliers);
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 using namespace r2q::quant;
@@ -225,6 +226,36 @@ TEST(OutliersTest, CorrectionsThatOverflowF16AreRejected) {
       quantize(view, schemeWithOutliers(16, 0.01, 0, FloatType::F32), packed)
           .ok());
   EXPECT_EQ(packed.value(2, 5), 1e6f);
+}
+
+// Found by r2q-fuzz-quant (fuzz/regressions/quant/outlier-near-flt-max):
+// at the edge of f32's range, the correction w - level rounds so that
+// level + correction, as decoders sum it, is infinite. The correction is
+// stepped toward zero: the decoded weight is the largest finite value below
+// the weight, never infinity.
+TEST(OutliersTest, WeightsAtTheEdgeOfF32DecodeFinite) {
+  const float largest = std::numeric_limits<float>::max();
+  const int64_t rows = 5, cols = 24;
+  std::vector<float> w(rows * cols, 0.f);
+  w[0] = 2.3470784e-38f;
+  w[2] = -1.7014118e38f;
+  w[3] = largest;
+  w[4] = 3.3961514e38f;
+  std::vector<float> importance(cols);
+  for (int64_t k = 0; k < cols; ++k)
+    importance[k] = static_cast<float>((k * 2654435761u) % 97);
+  MatrixView view = MatrixView::ofFloats(w.data(), rows, cols);
+  Scheme scheme = schemeWithOutliers(6, 0.15, 1.0, FloatType::F32);
+  scheme.planes = 1;
+  scheme.scaleType = FloatType::F32;
+  PackedWeight packed;
+  ASSERT_TRUE(quantizeWeighted(view, scheme, importance, packed).ok());
+  std::vector<float> decoded(w.size());
+  dequantize(packed, decoded.data());
+  for (size_t i = 0; i < w.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(decoded[i])) << "weight " << i;
+    EXPECT_LE(std::fabs(decoded[i] - w[i]), 1e-6 * largest) << "weight " << i;
+  }
 }
 
 TEST(OutliersTest, InvalidPoliciesAreRejected) {
