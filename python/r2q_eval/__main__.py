@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,tune} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from . import calibration, corpus, gguf_model, llama, methods, perplexity, tokenizer
+from . import calibration, compiled, corpus, gguf_model, llama, methods, perplexity, tokenizer
 
 
 def log(message: str):
@@ -103,18 +103,69 @@ def command_ppl(args):
             f"eval {result.seconds:6.1f} s  quantize {quantize_seconds:5.1f} s",
             flush=True,
         )
+        if args.compiled:
+            row["compiled"] = compiled_perplexity(model, quantizer, windows, result, args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
 
 
+def compiled_perplexity(model, quantizer, windows, reference, args) -> dict:
+    """Perplexity with every linear layer on r2q's compiled kernels, printed
+    beside `reference` (the same method in numpy)."""
+    target, linears = compiled_model(model, quantizer, int(args.threads))
+    result = perplexity.evaluate(target, windows, linears.label)
+    difference = abs(result.perplexity - reference.perplexity) / reference.perplexity
+    agree = f"{result.perplexity:.4g}" == f"{reference.perplexity:.4g}"
+    print(
+        f"{linears.label:28s} ppl {result.perplexity:12.3f}  eval {result.seconds:6.1f} s  "
+        f"vs numpy {reference.perplexity:.6g}: relative difference {difference:.2e} "
+        f"({'agree' if agree else 'DIFFER'} to 4 significant digits)",
+        flush=True,
+    )
+    return {"perplexity": result.perplexity, "relative_difference": difference,
+            "agree_4_digits": agree, "eval_seconds": result.seconds,
+            "compile_seconds": linears.total_seconds,
+            "layer_compile_seconds": linears.compile_seconds,
+            "constant_bytes": linears.constant_bytes}
+
+
 def command_generate(args):
     model, tok = load(args)
     prompt = tok.chat_prompt(args.prompt) if not args.raw else args.prompt
-    start = time.time()
-    ids = model.generate(tok.encode(prompt), args.max_new, tok.eos_id)
-    log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
-    print(tok.decode(ids))
+    prompt_ids = tok.encode(prompt)
+    if not args.compiled:
+        start = time.time()
+        ids = model.generate(prompt_ids, args.max_new, tok.eos_id)
+        log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
+        print(tok.decode(ids))
+        return
+    threads = int(args.threads)
+    paths = [("float numpy", lambda: model)]
+    paths.append(("float compiled", lambda: compiled_model(model, None, threads)[0]))
+    paths.append((f"{args.quantizer.label} compiled", lambda: compiled_model(model, args.quantizer, threads)[0]))
+    print(f"prompt: {len(prompt_ids)} tokens; {args.max_new} new tokens per model "
+          f"(greedy, the whole sequence recomputed per token, no stop at end of text "
+          f"so that every model does the same work); {threads} thread(s)", flush=True)
+    rates = {}
+    for label, build in paths:
+        target = build()
+        start = time.time()
+        ids = target.generate(prompt_ids, args.max_new, stop_id=None)
+        seconds = time.time() - start
+        rates[label] = len(ids) / seconds
+        shown = ids[:ids.index(tok.eos_id)] if tok.eos_id in ids else ids
+        print(f"{label:32s} {rates[label]:6.2f} tokens/s ({len(ids)} tokens in {seconds:.1f} s): "
+              f"{tok.decode(shown)!r}", flush=True)
+    base = rates["float numpy"]
+    print("tokens/s relative to float numpy: " +
+          ", ".join(f"{label} {rate / base:.2f}x" for label, rate in rates.items()), flush=True)
+
+
+def compiled_model(model, quantizer, threads: int):
+    target, linears = compiled.compile_model(model, quantizer, threads)
+    print(linears.summary(sum(w.nbytes for w in model.linear.values())), flush=True)
+    return target, linears
 
 
 def command_llamacpp(args):
@@ -191,10 +242,19 @@ def parser() -> argparse.ArgumentParser:
                           "rtn-absmax, r2q-greedy, r2q-refined); repeatable")
     ppl.add_argument("--json", help="write the results (and per-layer errors) here")
     ppl.add_argument("--calibration", help="directory of `calibrate` (for :calib=...)")
+    ppl.add_argument("--compiled", action="store_true",
+                     help="also evaluate every float/r2q method with its linear layers compiled "
+                          "by r2q (r2q-quantize-linear + r2q-cpu-pipeline) and print both")
     gen = sub.add_parser("generate", help="greedy decoding with the chat template")
     gen.add_argument("--prompt", default="What is the capital of France?")
     gen.add_argument("--max-new", type=int, default=40)
     gen.add_argument("--raw", action="store_true", help="no chat template")
+    gen.add_argument("--compiled", action="store_true",
+                     help="tokens/s of float numpy, float compiled by r2q-cpu-pipeline and "
+                          "--method compiled by r2q (max-new tokens each)")
+    gen.add_argument("--method", default="r2q-greedy:2:128",
+                     help="with --compiled: the R2Q method (default r2q-greedy:2:128)")
+    gen.add_argument("--calibration", help="directory of `calibrate` (for :calib=...)")
     lcpp = sub.add_parser("llamacpp", help="llama.cpp's quantizations of the same file (needs llama-cpp-python)")
     lcpp.add_argument("--windows", type=int, default=32)
     lcpp.add_argument("--out", default="build-eval/llamacpp")
@@ -217,6 +277,17 @@ def main(argv=None):
         args.method = args.method or ["float"]
         try:  # Bad specs are reported before the model is loaded.
             args.quantizers = [methods.parse(spec, args.calibration) for spec in args.method]
+            for quantizer in args.quantizers if args.compiled else []:
+                compiled.check_supported(quantizer)
+        except ValueError as error:
+            p.error(str(error))
+    if args.command == "generate" and args.compiled:
+        try:
+            args.quantizer = methods.parse(args.method, args.calibration)
+            if args.quantizer is None:
+                raise ValueError("generate --compiled compares float with an R2Q method: "
+                                 "--method float is already one of its rows")
+            compiled.check_supported(args.quantizer)
         except ValueError as error:
             p.error(str(error))
     if args.command == "llamacpp":

@@ -4,8 +4,10 @@ Embeddings, pre-norm blocks (RMSNorm, grouped-query attention with rotary
 position embeddings and a causal mask, SiLU-gated MLP), a final RMSNorm and
 the lm_head (tied to the embeddings when the GGUF has no ``output.weight``).
 Linear layers are ``y = x @ W.T`` with ``W`` stored ``N x K``; they can be
-replaced through ``Llama.with_linear(quantize)`` and their inputs observed
-through ``forward(tokens, observe=...)``.
+replaced through ``Llama.with_linear(quantize)``, computed by other code
+through ``Llama.with_linear_calls(call)`` (r2q's compiled kernels,
+``r2q_eval.compiled``) and their inputs observed through
+``forward(tokens, observe=...)``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from . import gguf_model
 # layers `layer_names` (q/k/v share one input, gate/up another).
 Observer = Callable[[tuple, np.ndarray], None]
 Quantizer = Callable[[str, np.ndarray], np.ndarray]
+# call(name, x) -> x @ W_name^T for x (tokens x K): a linear layer computed
+# elsewhere.
+LinearCall = Callable[[str, np.ndarray], np.ndarray]
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
@@ -79,6 +84,7 @@ class Llama:
         self.embedding = weights["token_embd.weight"]
         self.lm_head = weights.get("output.weight", self.embedding)
         self.linear = {name: weights[name + ".weight"] for name in self.linear_names()}
+        self.linear_call: LinearCall | None = None
 
     @classmethod
     def from_gguf(cls, path: str | None = None, layers: int | None = None) -> "Llama":
@@ -103,12 +109,24 @@ class Llama:
             model.linear[name] = replaced
         return model
 
+    def with_linear_calls(self, call: LinearCall) -> "Llama":
+        """A model whose linear layers are computed by `call(name, x)`."""
+        model = Llama(self.config, self.weights, self.layers)
+        model.linear = self.linear
+        model.linear_call = call
+        return model
+
+    def apply_linear(self, name: str, x: np.ndarray) -> np.ndarray:
+        if self.linear_call is not None:
+            return self.linear_call(name, x)
+        return x @ self.linear[name].T
+
     def project(self, names: tuple, x: np.ndarray, observe: Observer | None):
         """Applies the linear layers `names` to their shared input x (B, T, K)."""
         flat = x.reshape(-1, x.shape[-1])
         if observe is not None:
             observe(names, flat)
-        return [(flat @ self.linear[n].T).reshape(*x.shape[:-1], -1) for n in names]
+        return [self.apply_linear(n, flat).reshape(*x.shape[:-1], -1) for n in names]
 
     def attention(self, i: int, x, cos, sin, observe):
         c = self.config
