@@ -136,7 +136,7 @@ def command_generate(args):
     prompt_ids = tok.encode(prompt)
     if not args.compiled:
         start = time.time()
-        ids = model.generate(prompt_ids, args.max_new, tok.eos_id)
+        ids = model.generate(prompt_ids, args.max_new, tok.eos_id, cache=not args.no_cache)
         log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
         print(tok.decode(ids))
         return
@@ -144,14 +144,15 @@ def command_generate(args):
     paths = [("float numpy", lambda: model)]
     paths.append(("float compiled", lambda: compiled_model(model, None, threads)[0]))
     paths.append((f"{args.quantizer.label} compiled", lambda: compiled_model(model, args.quantizer, threads)[0]))
+    how = "the whole sequence recomputed per token" if args.no_cache else "KV cache: one position per token"
     print(f"prompt: {len(prompt_ids)} tokens; {args.max_new} new tokens per model "
-          f"(greedy, the whole sequence recomputed per token, no stop at end of text "
-          f"so that every model does the same work); {threads} thread(s)", flush=True)
+          f"(greedy, {how}, no stop at end of text so that every model does the "
+          f"same work); {threads} thread(s)", flush=True)
     rates = {}
     for label, build in paths:
         target = build()
         start = time.time()
-        ids = target.generate(prompt_ids, args.max_new, stop_id=None)
+        ids = target.generate(prompt_ids, args.max_new, stop_id=None, cache=not args.no_cache)
         seconds = time.time() - start
         rates[label] = len(ids) / seconds
         shown = ids[:ids.index(tok.eos_id)] if tok.eos_id in ids else ids
@@ -245,10 +246,12 @@ def parser() -> argparse.ArgumentParser:
     ppl.add_argument("--compiled", action="store_true",
                      help="also evaluate every float/r2q method with its linear layers compiled "
                           "by r2q (r2q-quantize-linear + r2q-cpu-pipeline) and print both")
-    gen = sub.add_parser("generate", help="greedy decoding with the chat template")
+    gen = sub.add_parser("generate", help="greedy decoding with the chat template (KV cache)")
     gen.add_argument("--prompt", default="What is the capital of France?")
     gen.add_argument("--max-new", type=int, default=40)
     gen.add_argument("--raw", action="store_true", help="no chat template")
+    gen.add_argument("--no-cache", action="store_true",
+                     help="recompute the whole sequence per token (no KV cache)")
     gen.add_argument("--compiled", action="store_true",
                      help="tokens/s of float numpy, float compiled by r2q-cpu-pipeline and "
                           "--method compiled by r2q (max-new tokens each)")
