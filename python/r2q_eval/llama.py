@@ -12,6 +12,7 @@ through ``Llama.with_linear_calls(call)`` (r2q's compiled kernels,
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -188,16 +189,20 @@ class Llama:
         return hidden @ self.lm_head.T
 
     def generate(self, prompt_ids: list[int], max_new: int, stop_id: int | None = None,
-                 cache: bool = True) -> list[int]:
+                 cache: bool = True, step_seconds: list | None = None) -> list[int]:
         """Greedy decoding: the prompt in one forward, then one position per
         token with a KV cache (cache=False: the whole sequence recomputed
-        per token)."""
+        per token). step_seconds, if given, receives the time of every
+        token (the first one includes the prompt)."""
         ids = list(prompt_ids)
         kv = KVCache() if cache else None
         pending = ids
         for _ in range(max_new):
+            start = time.perf_counter()
             hidden = self.forward(np.asarray([pending], dtype=np.int64), cache=kv)
             next_id = int(np.argmax(self.logits(hidden[0, -1])))
+            if step_seconds is not None:
+                step_seconds.append(time.perf_counter() - start)
             ids.append(next_id)
             pending = [next_id] if cache else ids
             if next_id == stop_id:
