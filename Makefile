@@ -15,7 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench format clean
+.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench generate format clean
 
 all: build
 
@@ -75,6 +75,16 @@ demo: build
 bench: build
 	$(BUILD)/bin/r2q-bench-quantize
 	$(BUILD)/bin/r2q-bench-linear
+
+# SmolLM2-135M greedy-decoding a prompt with every linear layer on r2q's
+# compiled kernels (R2Q greedy, 2 planes, G=128), tokens/s against the float
+# numpy model and the float model compiled by r2q-cpu-pipeline
+# (docs/accuracy.md). Installs the eval venv (build-eval/venv) if missing.
+GENERATE_ARGS ?= --max-new 32
+generate: build
+	@scripts/install-eval-deps.sh
+	PYTHONPATH=$(BUILD)/python:python build-eval/venv/bin/python -m r2q_eval \
+	  generate --compiled $(GENERATE_ARGS)
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format-22 -i

@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,tune} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from . import calibration, corpus, gguf_model, llama, methods, perplexity, tokenizer
+from . import calibration, compiled, corpus, gguf_model, llama, methods, perplexity, tokenizer
 
 
 def log(message: str):
@@ -103,18 +103,78 @@ def command_ppl(args):
             f"eval {result.seconds:6.1f} s  quantize {quantize_seconds:5.1f} s",
             flush=True,
         )
+        if args.compiled:
+            row["compiled"] = compiled_perplexity(model, quantizer, windows, result, args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
 
 
+def compiled_perplexity(model, quantizer, windows, reference, args) -> dict:
+    """Perplexity with every linear layer on r2q's compiled kernels, printed
+    beside `reference` (the same method in numpy)."""
+    target, linears = compiled_model(model, quantizer, int(args.threads))
+    result = perplexity.evaluate(target, windows, linears.label)
+    difference = abs(result.perplexity - reference.perplexity) / reference.perplexity
+    agree = f"{result.perplexity:.4g}" == f"{reference.perplexity:.4g}"
+    print(
+        f"{linears.label:28s} ppl {result.perplexity:12.3f}  eval {result.seconds:6.1f} s  "
+        f"vs numpy {reference.perplexity:.6g}: relative difference {difference:.2e} "
+        f"({'agree' if agree else 'DIFFER'} to 4 significant digits)",
+        flush=True,
+    )
+    return {"perplexity": result.perplexity, "relative_difference": difference,
+            "agree_4_digits": agree, "eval_seconds": result.seconds,
+            "compile_seconds": linears.total_seconds,
+            "layer_compile_seconds": linears.compile_seconds,
+            "constant_bytes": linears.constant_bytes}
+
+
 def command_generate(args):
     model, tok = load(args)
     prompt = tok.chat_prompt(args.prompt) if not args.raw else args.prompt
-    start = time.time()
-    ids = model.generate(tok.encode(prompt), args.max_new, tok.eos_id)
-    log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
-    print(tok.decode(ids))
+    prompt_ids = tok.encode(prompt)
+    if not args.compiled:
+        start = time.time()
+        ids = model.generate(prompt_ids, args.max_new, tok.eos_id, cache=not args.no_cache)
+        log(f"{len(ids)} tokens in {time.time() - start:.1f} s")
+        print(tok.decode(ids))
+        return
+    threads = int(args.threads)
+    paths = [("float numpy", lambda: model)]
+    paths.append(("float compiled", lambda: compiled_model(model, None, threads)[0]))
+    paths.append((f"{args.quantizer.label} compiled", lambda: compiled_model(model, args.quantizer, threads)[0]))
+    how = "the whole sequence recomputed per token" if args.no_cache else "KV cache: one position per token"
+    print(f"prompt: {len(prompt_ids)} tokens; {args.max_new} new tokens per model "
+          f"(greedy, {how}, no stop at end of text so that every model does the "
+          f"same work); {threads} thread(s); fastest of {args.repeat} runs", flush=True)
+    rates = {}
+    for label, build in paths:
+        target = build()
+        runs = [timed_generation(target, prompt_ids, args) for _ in range(args.repeat)]
+        ids = runs[0][0]
+        first = min(run[1] for run in runs)
+        rates[label] = max(run[2] for run in runs)
+        shown = ids[:ids.index(tok.eos_id)] if tok.eos_id in ids else ids
+        print(f"{label:32s} {rates[label]:6.2f} tokens/s after the first token "
+              f"(first token, the prompt: {first:.2f} s): {tok.decode(shown)!r}", flush=True)
+    base = rates["float numpy"]
+    print("tokens/s relative to float numpy: " +
+          ", ".join(f"{label} {rate / base:.2f}x" for label, rate in rates.items()), flush=True)
+
+
+def timed_generation(target, prompt_ids, args):
+    """(new ids, seconds to the first token, tokens/s after it)."""
+    steps = []
+    ids = target.generate(prompt_ids, args.max_new, stop_id=None, cache=not args.no_cache,
+                          step_seconds=steps)
+    return ids, steps[0], (len(steps) - 1) / max(sum(steps[1:]), 1e-9)
+
+
+def compiled_model(model, quantizer, threads: int):
+    target, linears = compiled.compile_model(model, quantizer, threads)
+    print(linears.summary(sum(w.nbytes for w in model.linear.values())), flush=True)
+    return target, linears
 
 
 def command_llamacpp(args):
@@ -191,10 +251,23 @@ def parser() -> argparse.ArgumentParser:
                           "rtn-absmax, r2q-greedy, r2q-refined); repeatable")
     ppl.add_argument("--json", help="write the results (and per-layer errors) here")
     ppl.add_argument("--calibration", help="directory of `calibrate` (for :calib=...)")
-    gen = sub.add_parser("generate", help="greedy decoding with the chat template")
+    ppl.add_argument("--compiled", action="store_true",
+                     help="also evaluate every float/r2q method with its linear layers compiled "
+                          "by r2q (r2q-quantize-linear + r2q-cpu-pipeline) and print both")
+    gen = sub.add_parser("generate", help="greedy decoding with the chat template (KV cache)")
     gen.add_argument("--prompt", default="What is the capital of France?")
     gen.add_argument("--max-new", type=int, default=40)
     gen.add_argument("--raw", action="store_true", help="no chat template")
+    gen.add_argument("--no-cache", action="store_true",
+                     help="recompute the whole sequence per token (no KV cache)")
+    gen.add_argument("--compiled", action="store_true",
+                     help="tokens/s of float numpy, float compiled by r2q-cpu-pipeline and "
+                          "--method compiled by r2q (max-new tokens each)")
+    gen.add_argument("--method", default="r2q-greedy:2:128",
+                     help="with --compiled: the R2Q method (default r2q-greedy:2:128)")
+    gen.add_argument("--calibration", help="directory of `calibrate` (for :calib=...)")
+    gen.add_argument("--repeat", type=int, default=3,
+                     help="with --compiled: runs per model, the fastest reported (default 3)")
     lcpp = sub.add_parser("llamacpp", help="llama.cpp's quantizations of the same file (needs llama-cpp-python)")
     lcpp.add_argument("--windows", type=int, default=32)
     lcpp.add_argument("--out", default="build-eval/llamacpp")
@@ -217,6 +290,17 @@ def main(argv=None):
         args.method = args.method or ["float"]
         try:  # Bad specs are reported before the model is loaded.
             args.quantizers = [methods.parse(spec, args.calibration) for spec in args.method]
+            for quantizer in args.quantizers if args.compiled else []:
+                compiled.check_supported(quantizer)
+        except ValueError as error:
+            p.error(str(error))
+    if args.command == "generate" and args.compiled:
+        try:
+            args.quantizer = methods.parse(args.method, args.calibration)
+            if args.quantizer is None:
+                raise ValueError("generate --compiled compares float with an R2Q method: "
+                                 "--method float is already one of its rows")
+            compiled.check_supported(args.quantizer)
         except ValueError as error:
             p.error(str(error))
     if args.command == "llamacpp":

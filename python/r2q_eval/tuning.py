@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 
+from . import compiled
+
 LAYER_REMARK = re.compile(
     r"layer '(?P<name>[^']+)': group size (?P<group>\d+)(?: \(per-channel\))?, "
     r"(?P<planes>\d) planes, (?P<method>\w+): (?P<bpw>[\d.]+) bits per weight, "
@@ -22,29 +24,13 @@ LAYER_REMARK = re.compile(
 TOTAL_REMARK = re.compile(r"r2q-tune-group-size: .*")
 
 
-def layer_function(name: str, index: int, w: np.ndarray) -> str:
-    """A function computing x * w^T, as torch-mlir exports nn.Linear."""
-    n, k = w.shape
-    data = '"0x' + np.ascontiguousarray(w, dtype="<f4").tobytes().hex().upper() + '"'
-    return f"""
-func.func @layer{index}(%x: tensor<1x{k}xf32>) -> tensor<1x{n}xf32> {{
-  %w = arith.constant dense<{data}> : tensor<{n}x{k}xf32>
-  %e = tensor.empty() : tensor<{k}x{n}xf32>
-  %wt = linalg.transpose ins(%w : tensor<{n}x{k}xf32>) outs(%e : tensor<{k}x{n}xf32>) permutation = [1, 0]
-  %zero = arith.constant 0.0 : f32
-  %o = tensor.empty() : tensor<1x{n}xf32>
-  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<1x{n}xf32>) -> tensor<1x{n}xf32>
-  %y = linalg.matmul {{r2q.layer = "{name}"}} ins(%x, %wt : tensor<1x{k}xf32>, tensor<{k}x{n}xf32>) outs(%acc : tensor<1x{n}xf32>) -> tensor<1x{n}xf32>
-  return %y : tensor<1x{n}xf32>
-}}"""
-
-
 def tune(weights: dict[str, np.ndarray], options: str) -> tuple[dict[str, dict], str]:
     """Runs r2q-tune-group-size{options} over the layers; returns per layer
     the remark's fields, and the module's total remark."""
     import r2q  # Built by the project: PYTHONPATH=build/python.
 
-    module = "\n".join(layer_function(name, index, w) for index, (name, w) in enumerate(weights.items()))
+    module = "\n".join(compiled.linear_function(name, w, symbol=f"layer{index}", rows=1)
+                       for index, (name, w) in enumerate(weights.items()))
     _, diagnostics = r2q.run_pipeline(module, f"r2q-tune-group-size{{{options}}}", return_diagnostics=True)
     layers, total = {}, ""
     for severity, _, message in diagnostics:
