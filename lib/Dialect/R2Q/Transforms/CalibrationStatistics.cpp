@@ -86,4 +86,12 @@ CalibrationStatistics::read(StringRef layer, int64_t k, bool full) const {
   return result;
 }
 
+llvm::Expected<std::shared_ptr<const CalibrationStatistics>>
+CalibrationStatistics::loadShared(const std::string &path) {
+  llvm::Expected<CalibrationStatistics> loaded = load(path);
+  if (!loaded)
+    return loaded.takeError();
+  return std::make_shared<const CalibrationStatistics>(std::move(*loaded));
+}
+
 } // namespace r2q

@@ -177,14 +177,12 @@ LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
     return failure();
   }
   if (!calibration.empty()) {
-    llvm::Expected<CalibrationStatistics> loaded =
-        CalibrationStatistics::load(calibration);
+    auto loaded = CalibrationStatistics::loadShared(calibration);
     if (!loaded) {
       emitError() << llvm::toString(loaded.takeError());
       return failure();
     }
-    calibrationStatistics =
-        std::make_shared<const CalibrationStatistics>(std::move(*loaded));
+    calibrationStatistics = std::move(*loaded);
   }
   scheme = SchemeAttr::get(context, groupSize, planes, method,
                            toMlirFloatType(context, scaleType));

@@ -181,14 +181,12 @@ LogicalResult TuneGroupSizePass::initialize(MLIRContext *context) {
         std::make_shared<const llvm::StringMap<double>>(std::move(*loaded));
   }
   if (!calibration.empty()) {
-    llvm::Expected<CalibrationStatistics> loaded =
-        CalibrationStatistics::load(calibration);
+    auto loaded = CalibrationStatistics::loadShared(calibration);
     if (!loaded) {
       emitError() << llvm::toString(loaded.takeError());
       return failure();
     }
-    calibrationStatistics =
-        std::make_shared<const CalibrationStatistics>(std::move(*loaded));
+    calibrationStatistics = std::move(*loaded);
   }
   return parseCandidates(context);
 }

@@ -21,6 +21,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ class CalibrationStatistics {
 public:
   /// Reads the index (a directory holding index.json, or the file itself).
   static llvm::Expected<CalibrationStatistics> load(const std::string &path);
+  /// load(), for a pass whose clones share what it read.
+  static llvm::Expected<std::shared_ptr<const CalibrationStatistics>>
+  loadShared(const std::string &path);
 
   /// Whether the file has statistics for `layer`.
   bool contains(llvm::StringRef layer) const { return layers.count(layer); }
