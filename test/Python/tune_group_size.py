@@ -181,6 +181,7 @@ for options, message in (
         ("budget-bpw=2 methods=fast", "unknown method 'fast' (greedy or refined)"),
         ("budget-bpw=2 planes=5", "planes"),
         ("budget-bpw=2 group-sizes=12", "group size"),
+        ("budget-bpw=2 outliers=1.5", "outliers must be a fraction between 0 and 1, not 1.5"),
         ("budget-bpw=0.5", "budget-bpw=0.5 is below what the candidate schemes can store these layers in "
                            f"({least_bits / total_weights:.3f} bits per weight at the least)"),
         (f"budget-bpw=2 importance={directory}/missing.json", f"importance file '{directory}/missing.json'"),

@@ -22,6 +22,17 @@ LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes) {
   return success();
 }
 
+LogicalResult verifyOutlierOptions(EmitErrorFn emitError, double fraction,
+                                   double threshold) {
+  if (!(fraction >= 0 && fraction <= 1))
+    return emitError() << "outliers must be a fraction between 0 and 1, not "
+                       << fraction;
+  if (!(threshold >= 0))
+    return emitError() << "outlier-threshold must be non-negative, not "
+                       << threshold;
+  return success();
+}
+
 bool isSupportedFloatType(Type type) {
   return type.isF32() || type.isF16() || type.isBF16();
 }

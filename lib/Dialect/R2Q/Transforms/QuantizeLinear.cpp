@@ -157,18 +157,10 @@ LogicalResult QuantizeLinearPass::initialize(MLIRContext *context) {
     return mlir::emitError(UnknownLoc::get(context)) << "r2q-quantize-linear: ";
   };
   if (failed(verifyGroupSize(emitError, groupSize)) ||
-      failed(verifyPlaneCount(emitError, planes)))
+      failed(verifyPlaneCount(emitError, planes)) ||
+      failed(
+          verifyOutlierOptions(emitError, outlierFraction, outlierThreshold)))
     return failure();
-  if (!(outlierFraction >= 0 && outlierFraction <= 1)) {
-    emitError() << "outliers must be a fraction between 0 and 1, not "
-                << outlierFraction.getValue();
-    return failure();
-  }
-  if (!(outlierThreshold >= 0)) {
-    emitError() << "outlier-threshold must be non-negative, not "
-                << outlierThreshold.getValue();
-    return failure();
-  }
   outlierPolicy =
       quant::OutlierPolicy{outlierFraction, outlierThreshold, outlierType};
   if (calibrationMode != "gram" && calibrationMode != "diagonal") {

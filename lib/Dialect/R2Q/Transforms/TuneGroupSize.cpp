@@ -163,12 +163,9 @@ LogicalResult TuneGroupSizePass::initialize(MLIRContext *context) {
     emitError() << "budget-bpw and max-rel-error must be positive";
     return failure();
   }
-  if (!(outlierFraction >= 0 && outlierFraction <= 1) ||
-      !(outlierThreshold >= 0)) {
-    emitError() << "outliers must be a fraction between 0 and 1 and "
-                   "outlier-threshold non-negative";
+  if (failed(
+          verifyOutlierOptions(emitError, outlierFraction, outlierThreshold)))
     return failure();
-  }
   outlierPolicy =
       quant::OutlierPolicy{outlierFraction, outlierThreshold, outlierType};
   if (!importance.empty()) {

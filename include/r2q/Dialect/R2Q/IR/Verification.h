@@ -24,6 +24,11 @@ mlir::LogicalResult verifyGroupSize(EmitErrorFn emitError, int64_t groupSize);
 /// 1 to 4 sign planes.
 mlir::LogicalResult verifyPlaneCount(EmitErrorFn emitError, int64_t planes);
 
+/// The outlier options of the passes: a fraction of the weights between 0
+/// and 1, and a non-negative threshold in RMS of the group.
+mlir::LogicalResult verifyOutlierOptions(EmitErrorFn emitError, double fraction,
+                                         double threshold);
+
 /// f32, f16 or bf16: the float types of r2q weights, scales and activations.
 bool isSupportedFloatType(mlir::Type type);
 
