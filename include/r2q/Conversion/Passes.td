@@ -95,9 +95,31 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     After (no kernel attribute): `scf.if (M <= 2)` choosing between a fused
     decode-and-contract `linalg.generic` and an `scf.for` over tiles of `N`
     that decodes a tile to f32 and contracts it over `(m, n, k)`.
+
+    * `warp_gemv` (`WarpGemv.cpp`, the GPU kernel; a static batch and weight
+      shape) works on buffers of its operands (`bufferization.to_buffer`)
+      and writes a new one: one warp of 32 lanes per `tile_rows` output
+      features; lane `l` reads 16-byte chunks `l, l + 32, ...` of each row's
+      sign bits (coalesced), flips the float sign bit of 4 activations at a
+      time by the weight's bits (`xor`), sums per group (or 32-column word)
+      and multiplies by the plane's scale; columns past the last whole
+      chunk of 128 are read one per lane. The lanes' sums meet in a butterfly
+      of xor shuffles. With `gpu-launch` the kernel is a `gpu.launch` of
+      blocks of 4 warps (`r2q-gpu-pipeline`); without, the same body runs on
+      the host in loops over blocks, warps and lanes, the butterfly on a
+      buffer of the 32 lanes' values, so that the CPU tests execute the GPU
+      kernel's index math and decoding.
   }];
+  let options = [
+    Option<"gpuLaunch", "gpu-launch", "bool", /*default=*/"false",
+           "Emit warp_gemv kernels as gpu.launch ops (r2q-gpu-pipeline) "
+           "rather than as their loop nest on the host">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",

@@ -7,7 +7,8 @@
 // accumulator, the sparse outlier product added after the dense one
 // (SparseProduct.h), the rounding to the result type, and the split of the
 // output features across threads. The strategies themselves live in
-// FusedDecode.cpp, TiledDecode.cpp, MatvecToVector.cpp and LutGemv.cpp.
+// FusedDecode.cpp, TiledDecode.cpp, MatvecToVector.cpp, LutGemv.cpp and
+// WarpGemv.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -229,12 +230,14 @@ Value splitFeatures(OpBuilder &builder, Location loc, KernelAttr kernel,
 
 namespace r2q {
 
-void populateMatmulToLinalgPatterns(RewritePatternSet &patterns) {
+void populateMatmulToLinalgPatterns(RewritePatternSet &patterns,
+                                    bool gpuLaunch) {
   patterns.add<lowering::ChooseStrategyByRows>(patterns.getContext());
   lowering::populateFusedDecodePatterns(patterns);
   lowering::populateTiledDecodePatterns(patterns);
   lowering::populateVectorGemvPatterns(patterns);
   lowering::populateLutGemvPatterns(patterns);
+  lowering::populateWarpGemvPatterns(patterns, gpuLaunch);
 }
 
 } // namespace r2q

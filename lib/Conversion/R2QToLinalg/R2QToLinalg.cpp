@@ -14,9 +14,12 @@
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -61,7 +64,7 @@ public:
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);
     RewritePatternSet patterns(&getContext());
-    populateR2QToLinalgConversionPatterns(patterns);
+    populateR2QToLinalgConversionPatterns(patterns, gpuLaunch);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -70,17 +73,19 @@ public:
 
 } // namespace
 
-void populateR2QToLinalgConversionPatterns(RewritePatternSet &patterns) {
-  populateMatmulToLinalgPatterns(patterns);
+void populateR2QToLinalgConversionPatterns(RewritePatternSet &patterns,
+                                           bool gpuLaunch) {
+  populateMatmulToLinalgPatterns(patterns, gpuLaunch);
   populateQuantizationToLinalgPatterns(patterns);
   populateDecomposeQuantizePatterns(patterns);
 }
 
 void configureR2QToLinalgTarget(ConversionTarget &target) {
   target.addIllegalDialect<R2QDialect>();
-  target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                         math::MathDialect, scf::SCFDialect,
-                         tensor::TensorDialect, vector::VectorDialect>();
+  target.addLegalDialect<
+      arith::ArithDialect, bufferization::BufferizationDialect, gpu::GPUDialect,
+      linalg::LinalgDialect, math::MathDialect, memref::MemRefDialect,
+      scf::SCFDialect, tensor::TensorDialect, vector::VectorDialect>();
   // lut_gemv's table permutes (x86 intrinsics without a vector-dialect op).
   target.addLegalOp<LLVM::CallIntrinsicOp>();
 }

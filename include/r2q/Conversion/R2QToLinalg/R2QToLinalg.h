@@ -11,11 +11,14 @@ namespace r2q {
 /// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
 /// linalg.generic on tensors, and greedy r2q.quantize to r2q.residual stages.
 /// Each r2q.matmul is lowered by the strategy of its #r2q.kernel attribute
-/// (KernelAttr::getPortableDefault() without one).
-void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
+/// (KernelAttr::getPortableDefault() without one); `gpuLaunch`: warp_gemv
+/// kernels become gpu.launch ops rather than host loop nests.
+void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns,
+                                           bool gpuLaunch = false);
 
 /// r2q.matmul only: one pattern per kernel strategy, and the choice by rows.
-void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns);
+void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
+                                    bool gpuLaunch = false);
 
 /// Memory effects for llvm.call_intrinsic (none for the register permutes
 /// the lut_gemv strategy calls), so that its IR bufferizes.

@@ -128,6 +128,12 @@ LogicalResult MatmulOp::verify() {
       return emitOpError("kernel strategy lut_gemv cannot compute this op: ")
              << reason;
   }
+  if (KernelAttr kernel = getKernelAttr();
+      kernel && kernel.getStrategy() == KernelStrategy::WarpGemv) {
+    if (std::string reason = warpGemvUnsupported(); !reason.empty())
+      return emitOpError("kernel strategy warp_gemv cannot compute this op: ")
+             << reason;
+  }
   auto emitError = [&] { return emitOpError(); };
   int64_t n = resultType.getDimSize(rank - 1);
   int64_t k = inputType.getDimSize(rank - 1);
@@ -163,6 +169,15 @@ std::string MatmulOp::lutGemvUnsupported() {
   if (groupSize % kLutChunkColumns != 0 && kLutChunkColumns % groupSize != 0)
     return "its group size is " + std::to_string(groupSize) +
            " (lut_gemv takes 8 * 2^i up to 128 or a multiple of 128)";
+  return "";
+}
+
+std::string MatmulOp::warpGemvUnsupported() {
+  if (!getInput().getType().hasStaticShape())
+    return "its rows are dynamic (warp_gemv takes a static batch)";
+  if (!getSigns().getType().hasStaticShape() ||
+      !getScales().getType().hasStaticShape())
+    return "its weight's shape is dynamic";
   return "";
 }
 

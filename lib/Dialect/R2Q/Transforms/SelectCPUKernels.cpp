@@ -208,6 +208,11 @@ private:
                               "cannot compute this op: ")
                << reason;
     }
+    if (selection.forced == KernelStrategy::WarpGemv)
+      if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
+        return op.emitOpError("r2q-select-cpu-kernels: strategy warp_gemv "
+                              "cannot compute this op: ")
+               << reason;
     if (selection.forced)
       return std::make_pair(*selection.forced, std::optional<KernelStrategy>());
     if (!rows)

@@ -179,7 +179,8 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     `convert-r2q-to-linalg` uses its portable default. The verifier rejects
     a `lut_gemv` kernel on an op that strategy cannot compute (rows not a
     static 1 to 8, or a group size other than `8 * 2^i` up to 128 or a
-    multiple of 128).
+    multiple of 128) and a `warp_gemv` kernel on an op whose rows or weight
+    shape are dynamic.
 
     Example:
 
@@ -229,6 +230,9 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// static 1 to kLutMaxRows, its group size 8 * 2^i up to 128 or a
     /// multiple of 128); empty when it can.
     std::string lutGemvUnsupported();
+    /// Why the warp_gemv strategy cannot compute this op (its rows and its
+    /// weight's shape must be static); empty when it can.
+    std::string warpGemvUnsupported();
     /// Checks the contents of constant outlier offsets and columns (the
     /// verifier checks only their types): offsets from 0 to nnz, never
     /// decreasing, columns ascending within a row and below K. Run by the
