@@ -11,6 +11,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 namespace r2q {
 
@@ -28,6 +29,8 @@ void registerR2QPasses() {
 void registerR2QAndUpstream(mlir::DialectRegistry &registry) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary translates kernels to LLVM IR for the NVPTX backend.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mlir::registerAllPasses();
   registerR2QDialects(registry);
   registerR2QPasses();

@@ -110,6 +110,12 @@ void registerR2QPipelines() {
       "Lower r2q and linalg-on-tensors IR to the LLVM dialect for the host "
       "CPU (runs under mlir-runner and r2q's JIT)",
       buildCPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "r2q-gpu-pipeline",
+      "Lower r2q and linalg-on-tensors IR to host LLVM dialect code that "
+      "launches NVVM kernels from an embedded cubin/PTX binary (runs with "
+      "libr2q_cuda_runtime)",
+      buildGPUPipeline);
 }
 
 } // namespace r2q

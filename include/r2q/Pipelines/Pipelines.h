@@ -79,11 +79,48 @@ struct CPUPipelineOptions
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
+struct GPUPipelineOptions
+    : public mlir::PassPipelineOptions<GPUPipelineOptions> {
+  Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("NVIDIA GPU the kernels are compiled for: sm_80, sm_90, "
+                     "sm_90a, ... (default sm_90)"),
+      llvm::cl::init("sm_90")};
+  Option<std::string> cubinFeatures{
+      *this, "cubin-features",
+      llvm::cl::desc("PTX features (default +ptx80, the least sm_90 takes)"),
+      llvm::cl::init("+ptx80")};
+  Option<std::string> cubinFormat{
+      *this, "cubin-format",
+      llvm::cl::desc("What the gpu.binary holds: fatbin (default: cubin and "
+                     "PTX), bin (cubin), isa (PTX text, needs no ptxas) or "
+                     "offload (LLVM IR)"),
+      llvm::cl::init("fatbin")};
+  Option<int> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("Optimization level of the NVVM/PTX compilation"),
+      llvm::cl::init(3)};
+  Option<bool> cInterface{
+      *this, "c-interface",
+      llvm::cl::desc("Give public functions _mlir_ciface_ wrappers that take "
+                     "memref descriptors by pointer"),
+      llvm::cl::init(true)};
+};
+
+/// r2q ops and linalg on tensors -> host LLVM dialect and a gpu.binary of
+/// NVVM kernels: the CPU pipeline's checks and constant folding,
+/// r2q-select-cpu-kernels{strategy=warp_gemv}, convert-r2q-to-linalg with
+/// gpu.launch kernels, bufferization, the remaining linalg ops as parallel
+/// loops mapped to GPU blocks, r2q-gpu-host-buffers, kernel outlining and
+/// upstream's lowering to NVVM, PTX and cubin (gpu-lower-to-nvvm-pipeline).
+void buildGPUPipeline(mlir::OpPassManager &pm,
+                      const GPUPipelineOptions &options);
+
 /// The vector GEMV width the pipeline uses for the host CPU by default: two
 /// vector registers of f32 (cpuVectorWidth of the host).
 int64_t hostVectorWidth();
 
-/// Registers r2q-cpu-pipeline.
+/// Registers r2q-cpu-pipeline and r2q-gpu-pipeline.
 void registerR2QPipelines();
 
 } // namespace r2q

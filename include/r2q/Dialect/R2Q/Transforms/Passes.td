@@ -699,6 +699,47 @@ def R2QRejectNestedModulesPass
   }];
 }
 
+def R2QGPUHostBuffersPass
+    : Pass<"r2q-gpu-host-buffers", "::mlir::ModuleOp"> {
+  let summary = "put the buffers of host code where GPU kernels can read them";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after bufferization: the functions it
+    compiles pass their buffers to GPU kernels, so every buffer they make
+    must be one the GPU can read and write, and one their own host code
+    (copies, the loops left on the host) can too.
+
+    * `memref.alloc` becomes `gpu.alloc host_shared` (CUDA managed memory,
+      `cuMemAllocManaged`) and `memref.dealloc` becomes `gpu.dealloc`, each
+      in the `async` form between `gpu.wait` ops (the synchronous form has
+      no LLVM lowering);
+    * `memref.get_global` of a constant (weights folded at compile time, in
+      host memory) becomes such a buffer filled from the global by a
+      `memref.copy` on every call: correct, but a copy per call (caching
+      constants on the device is future work, `docs/gpu.md`).
+
+    The functions' own arguments and results are the caller's contract:
+    device or managed memory (`docs/gpu.md`). Code inside `gpu.launch` and
+    `gpu.module` is left alone; `memref.alloca` stays on the host stack.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def R2QGPUSinkConstantsPass
+    : Pass<"r2q-gpu-sink-constants", "::mlir::ModuleOp"> {
+  let summary = "move the constants a gpu.launch body uses into it";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, just before kernel outlining. The
+    canonicalizer hoists constants out of `gpu.launch` bodies (they are not
+    isolated from above), and upstream's outlining sinks back only some
+    (index computations): the rest, such as the vector constants of the
+    `warp_gemv` kernels' sign shifts, would become kernel parameters, read
+    from parameter memory on every use. This pass clones every constant a
+    launch body uses into it (with `sinkOperationsIntoLaunchOp`).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def R2QLowerMLProgramGlobalsPass
     : Pass<"r2q-lower-ml-program-globals", "::mlir::ModuleOp"> {
   let summary = "turn ml_program globals into memref globals for bufferization";

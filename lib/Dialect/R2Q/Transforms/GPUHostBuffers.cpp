@@ -1,0 +1,89 @@
+//===- GPUHostBuffers.cpp - Host buffers GPU kernels can read -------------===//
+//
+// r2q-gpu-host-buffers: after bufferization, the buffers host code makes
+// become CUDA managed memory (gpu.alloc host_shared), and constants are
+// copied into such buffers, so that the kernels the functions launch can
+// read and write every buffer they are given.
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+namespace r2q {
+#define GEN_PASS_DEF_R2QGPUHOSTBUFFERSPASS
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+} // namespace r2q
+
+using namespace mlir;
+
+namespace r2q {
+namespace {
+
+/// Whether `op` runs on the host (not inside a kernel).
+bool onHost(Operation *op) {
+  return !op->getParentOfType<gpu::LaunchOp>() &&
+         !op->getParentOfType<gpu::GPUModuleOp>();
+}
+
+/// A managed buffer of `type` (its dynamic sizes `sizes`), allocated between
+/// two gpu.wait ops.
+Value managedBuffer(OpBuilder &builder, Location loc, MemRefType type,
+                    ValueRange sizes) {
+  auto tokenType = builder.getType<gpu::AsyncTokenType>();
+  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
+                    .getAsyncToken();
+  auto alloc = gpu::AllocOp::create(builder, loc, type, tokenType,
+                                    ValueRange{ready}, sizes, ValueRange{},
+                                    /*hostShared=*/true);
+  gpu::WaitOp::create(builder, loc, Type(), ValueRange{alloc.getAsyncToken()});
+  return alloc.getMemref();
+}
+
+void freeManaged(OpBuilder &builder, Location loc, Value buffer) {
+  auto tokenType = builder.getType<gpu::AsyncTokenType>();
+  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
+                    .getAsyncToken();
+  auto dealloc = gpu::DeallocOp::create(builder, loc, tokenType,
+                                        ValueRange{ready}, buffer);
+  gpu::WaitOp::create(builder, loc, Type(),
+                      ValueRange{dealloc.getAsyncToken()});
+}
+
+class R2QGPUHostBuffersPass
+    : public impl::R2QGPUHostBuffersPassBase<R2QGPUHostBuffersPass> {
+public:
+  void runOnOperation() override {
+    SmallVector<Operation *> hostOps;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<memref::AllocOp, memref::DeallocOp, memref::GetGlobalOp>(op) &&
+          onHost(op))
+        hostOps.push_back(op);
+    });
+    OpBuilder builder(&getContext());
+    for (Operation *op : hostOps) {
+      builder.setInsertionPoint(op);
+      Location loc = op->getLoc();
+      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        alloc.replaceAllUsesWith(managedBuffer(builder, loc, alloc.getType(),
+                                               alloc.getDynamicSizes()));
+      } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+        freeManaged(builder, loc, dealloc.getMemref());
+      } else {
+        auto global = cast<memref::GetGlobalOp>(op);
+        builder.setInsertionPointAfter(op);
+        Value copy = managedBuffer(builder, loc, global.getType(), {});
+        memref::CopyOp::create(builder, loc, global.getResult(), copy);
+        global.getResult().replaceAllUsesExcept(
+            copy, SmallPtrSet<Operation *, 2>{op, copy.getDefiningOp()});
+        continue;
+      }
+      op->erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace r2q

@@ -1,0 +1,88 @@
+//===- GPUPipeline.cpp - r2q-gpu-pipeline ---------------------------------===//
+//
+// r2q and linalg on tensors to host code that launches NVVM kernels. The
+// r2q.matmul kernels come from the same target-neutral lowering as the CPU
+// ones (convert-r2q-to-linalg, strategy warp_gemv as a gpu.launch); what is
+// left of linalg becomes parallel loops mapped to GPU blocks; upstream's
+// gpu-lower-to-nvvm-pipeline compiles the kernels to PTX and cubin.
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Conversion/Passes.h"
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+#include "r2q/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace r2q {
+namespace {
+
+/// Constant folding and the choice of kernels, as in the CPU pipeline.
+void addFrontEnd(OpPassManager &pm) {
+  pm.addPass(createR2QRejectNestedModulesPass());
+  pm.addPass(createR2QVerifyResourceBlobsPass());
+  pm.addPass(createR2QFoldConstantWeightsPass());
+  pm.addPass(createCanonicalizerPass());
+  R2QSelectCPUKernelsPassOptions selection;
+  selection.strategy = "warp_gemv";
+  selection.threads = 1;
+  pm.addPass(createR2QSelectCPUKernelsPass(selection));
+  ConvertR2QToLinalgPassOptions lowering;
+  lowering.gpuLaunch = true;
+  pm.addPass(createConvertR2QToLinalgPass(lowering));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createR2QLowerMLProgramGlobalsPass());
+}
+
+void addBufferization(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions bufferization;
+  bufferization.bufferizeFunctionBoundaries = true;
+  bufferization.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  bufferization.allowReturnAllocsFromLoops = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+}
+
+/// What is left of linalg (fills, element-wise ops, the outliers' sparse
+/// product) as parallel loops on GPU blocks; the buffers of host code in
+/// managed memory.
+void addGenericKernels(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createR2QGPUHostBuffersPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createR2QGPUSinkConstantsPass());
+}
+
+} // namespace
+
+void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
+  addFrontEnd(pm);
+  addBufferization(pm);
+  addGenericKernels(pm);
+  if (options.cInterface)
+    pm.addPass(createR2QEmitCInterfacePass());
+  gpu::GPUToNVVMPipelineOptions nvvm;
+  nvvm.cubinChip = options.chip;
+  nvvm.cubinFeatures = options.cubinFeatures;
+  nvvm.cubinFormat = options.cubinFormat;
+  nvvm.optLevel = options.optLevel;
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+}
+
+} // namespace r2q
