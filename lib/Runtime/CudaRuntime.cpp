@@ -291,7 +291,13 @@ class ContextScope {
 public:
   ContextScope() {
     CUcontext context = nullptr, current = nullptr;
-    if (primaryContext(&context) || R2Q_CALL(cuCtxGetCurrent, &current)) {
+    if (primaryContext(&context)) {
+      status = -1;
+      return;
+    }
+    CUresult result = driver().cuCtxGetCurrent(&current);
+    shutDown = result == CUDA_ERROR_DEINITIALIZED;
+    if (check(result, "cuCtxGetCurrent")) {
       status = -1;
       return;
     }
@@ -307,11 +313,29 @@ public:
   ContextScope(const ContextScope &) = delete;
   ContextScope &operator=(const ContextScope &) = delete;
   bool failed() const { return status != 0; }
+  /// The driver has shut down (global destructors at exit).
+  bool driverShutDown() const { return shutDown; }
 
 private:
   int status = 0;
   bool pushed = false;
+  bool shutDown = false;
 };
+
+/// Runs `call` (a checked driver call) under the default context.
+template <typename Call> int inContext(Call call) {
+  ContextScope scope;
+  return scope.failed() ? -1 : call();
+}
+
+/// As inContext, for calls that release a resource: once the driver has
+/// shut down, there is nothing left to release.
+template <typename Call> int releaseInContext(Call call) {
+  ContextScope scope;
+  if (scope.driverShutDown())
+    return 0;
+  return scope.failed() ? -1 : call();
+}
 
 CUdeviceptr devicePointer(const void *ptr) {
   return reinterpret_cast<CUdeviceptr>(ptr);
@@ -495,8 +519,8 @@ int allocate(void **ptr, uint64_t bytes, bool managed) {
 int release(void *ptr) {
   if (!ptr)
     return 0;
-  ContextScope scope;
-  return scope.failed() ? -1 : R2Q_RELEASE(cuMemFree, devicePointer(ptr));
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
 }
 
 /// The ranked memref descriptor that lowered code passes by pointer:
@@ -539,13 +563,12 @@ int denseBytes(const MemRefView &memref, int64_t elementSizeBytes,
 int registerHost(void *ptr, uint64_t bytes) {
   if (bytes == 0)
     return 0;
-  ContextScope scope;
-  return scope.failed() ? -1 : R2Q_CALL(cuMemHostRegister, ptr, bytes, 0);
+  return inContext([&] { return R2Q_CALL(cuMemHostRegister, ptr, bytes, 0); });
 }
 
 int unregisterHost(void *ptr) {
-  ContextScope scope;
-  return scope.failed() ? -1 : R2Q_RELEASE(cuMemHostUnregister, ptr);
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuMemHostUnregister, ptr); });
 }
 
 /// Bytes per element of each CUtensorMapDataType up to TFLOAT32_FTZ.
@@ -596,10 +619,9 @@ int encodeTensorMap(void **deviceMap, int64_t rank, void *descriptor,
 
 int createEvent(void **event, unsigned flags) {
   *event = nullptr;
-  ContextScope scope;
-  return scope.failed() ? -1
-                        : R2Q_CALL(cuEventCreate,
-                                   reinterpret_cast<CUevent *>(event), flags);
+  return inContext([&] {
+    return R2Q_CALL(cuEventCreate, reinterpret_cast<CUevent *>(event), flags);
+  });
 }
 
 } // namespace
@@ -666,54 +688,45 @@ int r2qCudaMalloc(void **devicePtr, size_t bytes) {
 int r2qCudaFree(void *devicePtr) { return release(devicePtr); }
 
 int r2qCudaCopyToDevice(void *dst, const void *src, size_t bytes) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_CALL(cuMemcpyHtoD, devicePointer(dst), src, bytes);
+  return inContext(
+      [&] { return R2Q_CALL(cuMemcpyHtoD, devicePointer(dst), src, bytes); });
 }
 
 int r2qCudaCopyToHost(void *dst, const void *src, size_t bytes) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_CALL(cuMemcpyDtoH, dst, devicePointer(src), bytes);
+  return inContext(
+      [&] { return R2Q_CALL(cuMemcpyDtoH, dst, devicePointer(src), bytes); });
 }
 
 int r2qCudaCopyDeviceToDevice(void *dst, const void *src, size_t bytes,
                               void *stream) {
-  ContextScope scope;
-  return scope.failed() ? -1
-                        : R2Q_CALL(cuMemcpyDtoDAsync, devicePointer(dst),
-                                   devicePointer(src), bytes,
-                                   static_cast<CUstream>(stream));
+  return inContext([&] {
+    return R2Q_CALL(cuMemcpyDtoDAsync, devicePointer(dst), devicePointer(src),
+                    bytes, static_cast<CUstream>(stream));
+  });
 }
 
 int r2qCudaSynchronize(void) {
-  ContextScope scope;
-  return scope.failed() ? -1 : R2Q_CALL(cuCtxSynchronize);
+  return inContext([&] { return R2Q_CALL(cuCtxSynchronize); });
 }
 
 int r2qCudaStreamCreate(void **stream) {
   *stream = nullptr;
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_CALL(cuStreamCreate, reinterpret_cast<CUstream *>(stream),
-                        CU_STREAM_NON_BLOCKING);
+  return inContext([&] {
+    return R2Q_CALL(cuStreamCreate, reinterpret_cast<CUstream *>(stream),
+                    CU_STREAM_NON_BLOCKING);
+  });
 }
 
 int r2qCudaStreamDestroy(void *stream) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_RELEASE(cuStreamDestroy, static_cast<CUstream>(stream));
+  return releaseInContext([&] {
+    return R2Q_RELEASE(cuStreamDestroy, static_cast<CUstream>(stream));
+  });
 }
 
 int r2qCudaStreamSynchronize(void *stream) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_CALL(cuStreamSynchronize, static_cast<CUstream>(stream));
+  return inContext([&] {
+    return R2Q_CALL(cuStreamSynchronize, static_cast<CUstream>(stream));
+  });
 }
 
 int r2qCudaTimingEventCreate(void **event) {
@@ -721,17 +734,15 @@ int r2qCudaTimingEventCreate(void **event) {
 }
 
 int r2qCudaEventDestroy(void *event) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_RELEASE(cuEventDestroy, static_cast<CUevent>(event));
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuEventDestroy, static_cast<CUevent>(event)); });
 }
 
 int r2qCudaEventRecord(void *event, void *stream) {
-  ContextScope scope;
-  return scope.failed() ? -1
-                        : R2Q_CALL(cuEventRecord, static_cast<CUevent>(event),
-                                   static_cast<CUstream>(stream));
+  return inContext([&] {
+    return R2Q_CALL(cuEventRecord, static_cast<CUevent>(event),
+                    static_cast<CUstream>(stream));
+  });
 }
 
 int r2qCudaEventElapsedMs(float *milliseconds, void *start, void *end) {
@@ -754,10 +765,9 @@ int r2qCudaModuleLoad(void **module, const void *data, size_t bytes,
 }
 
 int r2qCudaModuleUnload(void *module) {
-  ContextScope scope;
-  return scope.failed()
-             ? -1
-             : R2Q_RELEASE(cuModuleUnload, static_cast<CUmodule>(module));
+  return releaseInContext([&] {
+    return R2Q_RELEASE(cuModuleUnload, static_cast<CUmodule>(module));
+  });
 }
 
 int r2qCudaModuleGetFunction(void **function, void *module, const char *name) {
@@ -838,11 +848,10 @@ void mgpuStreamSynchronize(void *stream) {
 }
 
 void mgpuStreamWaitEvent(void *stream, void *event) {
-  ContextScope scope;
-  orAbort(scope.failed()
-              ? -1
-              : R2Q_CALL(cuStreamWaitEvent, static_cast<CUstream>(stream),
-                         static_cast<CUevent>(event), 0),
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuStreamWaitEvent, static_cast<CUstream>(stream),
+                            static_cast<CUevent>(event), 0);
+          }),
           __func__);
 }
 
@@ -856,10 +865,9 @@ void mgpuEventDestroy(void *event) {
 }
 
 void mgpuEventSynchronize(void *event) {
-  ContextScope scope;
-  orAbort(scope.failed()
-              ? -1
-              : R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event)),
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
+          }),
           __func__);
 }
 
@@ -877,27 +885,27 @@ void mgpuMemFree(void *ptr, void * /*stream*/) {
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
-  ContextScope scope;
-  orAbort(scope.failed()
-              ? -1
-              : R2Q_CALL(cuMemcpyAsync, devicePointer(dst), devicePointer(src),
-                         bytes, static_cast<CUstream>(stream)),
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemcpyAsync, devicePointer(dst),
+                            devicePointer(src), bytes,
+                            static_cast<CUstream>(stream));
+          }),
           __func__);
 }
 
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
-  ContextScope scope;
-  orAbort(scope.failed() ? -1
-                         : R2Q_CALL(cuMemsetD32Async, devicePointer(dst), value,
-                                    count, static_cast<CUstream>(stream)),
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemsetD32Async, devicePointer(dst), value, count,
+                            static_cast<CUstream>(stream));
+          }),
           __func__);
 }
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
-  ContextScope scope;
-  orAbort(scope.failed() ? -1
-                         : R2Q_CALL(cuMemsetD16Async, devicePointer(dst), value,
-                                    count, static_cast<CUstream>(stream)),
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemsetD16Async, devicePointer(dst), value, count,
+                            static_cast<CUstream>(stream));
+          }),
           __func__);
 }
 

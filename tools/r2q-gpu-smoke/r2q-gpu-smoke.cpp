@@ -261,22 +261,29 @@ void checkKernels(Checks &checks, r2q::test::Rng &rng, void *stream,
                      "r2q_vadd_shared with " + std::to_string(shared) +
                          " bytes of dynamic shared memory");
 
-  if (info.computeCapabilityMajor >= 9) {
-    mgpuMemset32(data.deviceC, 0x7fc0dead, data.n, stream);
-    data.launch(vadd, stream, 0, /*clusterX=*/2);
-    checks.expectEqual(data.result(stream), data.sum,
-                       "r2q_vadd through mgpuLaunchClusterKernel, clusters "
-                       "of 2 blocks");
-  }
   mgpuModuleUnload(module);
 
-  // PTX given with a size and no terminating NUL, as mgpuModuleLoad gets
-  // it when a pipeline embeds PTX with format=bin's entry point.
+  // PTX with a size and no terminating NUL: mgpuModuleLoad takes PTX too.
   module = mgpuModuleLoad(const_cast<char *>(kPtx), std::strlen(kPtx));
   mgpuMemset32(data.deviceC, 0x7fc0dead, data.n, stream);
   data.launch(mgpuModuleGetFunction(module, "r2q_vadd"), stream, 0);
   checks.expectEqual(data.result(stream), data.sum,
                      "r2q_vadd from PTX through mgpuModuleLoad(data, size)");
+  mgpuModuleUnload(module);
+}
+
+/// Thread-block clusters (sm_90 and later), from the same PTX built for
+/// sm_90.
+void checkClusterLaunch(Checks &checks, r2q::test::Rng &rng, void *stream) {
+  std::string ptx = kPtx;
+  ptx.replace(ptx.find(".target sm_80"), 13, ".target sm_90");
+  void *module = mgpuModuleLoadJIT(ptx.data(), 3);
+  VectorAdd data(1000003, rng, stream, /*managed=*/false);
+  data.launch(mgpuModuleGetFunction(module, "r2q_vadd"), stream, 0,
+              /*clusterX=*/2);
+  checks.expectEqual(data.result(stream), data.sum,
+                     "r2q_vadd through mgpuLaunchClusterKernel, clusters of 2 "
+                     "blocks");
   mgpuModuleUnload(module);
 }
 
@@ -456,10 +463,13 @@ int main(int argc, char **argv) {
     checkCubin(checks, rng, stream, cubin);
   checkEventsAndManagedMemory(checks, rng, stream);
   checkHostRegistration(checks, rng, stream);
-  if (info.value.computeCapabilityMajor >= 9)
-    checkTensorMap(checks, stream);
   checkErrors(checks);
   measureCopyBandwidth(checks);
+  // Last: the features of sm_90 (a failure aborts after the checks above).
+  if (info.value.computeCapabilityMajor >= 9) {
+    checkClusterLaunch(checks, rng, stream);
+    checkTensorMap(checks, stream);
+  }
   mgpuStreamDestroy(stream);
   std::printf("r2q-gpu-smoke: %d passed, %d failed\n", checks.passed,
               checks.failed);
