@@ -38,6 +38,9 @@ if os.path.exists(r2q_cuda_runtime):
     config.available_features.add("cuda-runtime")
     config.substitutions.append(("%r2q_cuda_runtime", r2q_cuda_runtime))
     llvm_config.add_tool_substitutions(["r2q-gpu-smoke"], [config.r2q_tools_dir])
+    config.substitutions.append(
+        ("%r2q_fake_cuda", os.path.join(config.r2q_obj_root, "lib", "libr2q_fake_cuda.so"))
+    )
 r2q_ptxas = lit.util.which("ptxas") or lit.util.which("ptxas", "/usr/local/cuda/bin")
 if r2q_ptxas:
     config.available_features.add("ptxas")
