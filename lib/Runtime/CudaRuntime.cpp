@@ -266,8 +266,15 @@ int requireDevice(int ordinal) {
   return 0;
 }
 
-/// The primary context of the thread's default device, retained once.
+/// The primary context of the thread's default device, retained once (and
+/// remembered per thread, so most calls take no lock).
 int primaryContext(CUcontext *context) {
+  thread_local int cachedDevice = -1;
+  thread_local CUcontext cached = nullptr;
+  if (cachedDevice == defaultDevice) {
+    *context = cached;
+    return 0;
+  }
   if (requireDevice(defaultDevice))
     return -1;
   Contexts &all = contexts();
@@ -280,7 +287,8 @@ int primaryContext(CUcontext *context) {
         R2Q_CALL(cuDevicePrimaryCtxRetain, &slot, device))
       return -1;
   }
-  *context = slot;
+  *context = cached = slot;
+  cachedDevice = defaultDevice;
   return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -59,6 +60,15 @@ CUresult needContext() {
 }
 
 void *host(CUdeviceptr ptr) { return reinterpret_cast<void *>(ptr); }
+
+/// cuMemsetD32/D16: `count` copies of `value`.
+template <typename Word>
+CUresult fill(CUdeviceptr dst, Word value, size_t count) {
+  if (CUresult result = needContext())
+    return result;
+  std::fill_n(static_cast<Word *>(host(dst)), count, value);
+  return CUDA_SUCCESS;
+}
 
 /// The `.entry` names of PTX text.
 std::vector<std::string> entryNames(const char *ptx) {
@@ -401,22 +411,12 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src,
 
 CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int value,
                                   size_t count, CUstream) {
-  if (CUresult result = needContext())
-    return result;
-  auto *words = static_cast<uint32_t *>(host(dst));
-  for (size_t i = 0; i < count; ++i)
-    words[i] = value;
-  return CUDA_SUCCESS;
+  return fill<uint32_t>(dst, value, count);
 }
 
 CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short value,
                                   size_t count, CUstream) {
-  if (CUresult result = needContext())
-    return result;
-  auto *halves = static_cast<uint16_t *>(host(dst));
-  for (size_t i = 0; i < count; ++i)
-    halves[i] = value;
-  return CUDA_SUCCESS;
+  return fill<uint16_t>(dst, value, count);
 }
 
 CUresult CUDAAPI cuMemHostRegister(void *ptr, size_t bytes, unsigned int) {
