@@ -61,6 +61,21 @@ CUresult needContext() {
 
 void *host(CUdeviceptr ptr) { return reinterpret_cast<void *>(ptr); }
 
+/// Streams and events: distinct pointers, nothing behind them.
+template <typename Handle> CUresult createHandle(Handle *handle) {
+  if (CUresult result = needContext())
+    return result;
+  *handle = reinterpret_cast<Handle>(new char);
+  return CUDA_SUCCESS;
+}
+
+template <typename Handle> CUresult destroyHandle(Handle handle) {
+  if (CUresult result = needContext())
+    return result;
+  delete reinterpret_cast<char *>(handle);
+  return CUDA_SUCCESS;
+}
+
 /// cuMemsetD32/D16: `count` copies of `value`.
 template <typename Word>
 CUresult fill(CUdeviceptr dst, Word value, size_t count) {
@@ -327,17 +342,11 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config,
 }
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
-  if (CUresult result = needContext())
-    return result;
-  *stream = reinterpret_cast<CUstream>(new char);
-  return CUDA_SUCCESS;
+  return createHandle(stream);
 }
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
-  if (CUresult result = needContext())
-    return result;
-  delete reinterpret_cast<char *>(stream);
-  return CUDA_SUCCESS;
+  return destroyHandle(stream);
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream) { return needContext(); }
@@ -347,18 +356,10 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
 }
 
 CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int) {
-  if (CUresult result = needContext())
-    return result;
-  *event = reinterpret_cast<CUevent>(new char);
-  return CUDA_SUCCESS;
+  return createHandle(event);
 }
 
-CUresult CUDAAPI cuEventDestroy(CUevent event) {
-  if (CUresult result = needContext())
-    return result;
-  delete reinterpret_cast<char *>(event);
-  return CUDA_SUCCESS;
-}
+CUresult CUDAAPI cuEventDestroy(CUevent event) { return destroyHandle(event); }
 
 CUresult CUDAAPI cuEventRecord(CUevent, CUstream) { return needContext(); }
 
