@@ -3,6 +3,8 @@
 // driver that first call stops the run with the runtime's one clear reason.
 
 // REQUIRES: cuda-runtime
+// The sanitized library cannot load into the uninstrumented mlir-runner.
+// UNSUPPORTED: asan
 // RUN: mlir-opt %s --pass-pipeline='builtin.module(gpu.module(convert-gpu-to-nvvm),gpu-module-to-binary{format=isa},gpu-to-llvm,finalize-memref-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts)' \
 // RUN:   | env R2Q_CUDA_DRIVER=%t.missing/libcuda.so.1 not --crash mlir-runner \
 // RUN:     -e main -entry-point-result=void -shared-libs=%r2q_cuda_runtime 2>&1 \
