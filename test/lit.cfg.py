@@ -28,3 +28,20 @@ config.substitutions.append(("%python", config.python_executable))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 if config.r2q_sanitized:
     config.available_features.add("asan")
+
+# libr2q_cuda_runtime.so and r2q-gpu-smoke are built where cuda.h was found;
+# ptxas is looked up in PATH, then in the CUDA toolkit's usual place.
+import lit.util
+
+r2q_cuda_runtime = os.path.join(config.r2q_obj_root, "lib", "libr2q_cuda_runtime.so")
+if os.path.exists(r2q_cuda_runtime):
+    config.available_features.add("cuda-runtime")
+    config.substitutions.append(("%r2q_cuda_runtime", r2q_cuda_runtime))
+    llvm_config.add_tool_substitutions(["r2q-gpu-smoke"], [config.r2q_tools_dir])
+    config.substitutions.append(
+        ("%r2q_fake_cuda", os.path.join(config.r2q_obj_root, "lib", "libr2q_fake_cuda.so"))
+    )
+r2q_ptxas = lit.util.which("ptxas") or lit.util.which("ptxas", "/usr/local/cuda/bin")
+if r2q_ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", r2q_ptxas))

@@ -1,0 +1,963 @@
+//===- CudaRuntime.cpp - r2q's CUDA driver-API runtime --------------------===//
+//
+// See include/r2q/Runtime/CudaRuntime.h and docs/gpu.md. The driver is
+// loaded with dlopen on first use; cuda.h supplies its types and tells which
+// versioned symbol (cuMemAlloc_v2, ...) each entry point is, nothing else:
+// this file never calls a cu* function directly, so the library has no link
+// dependency on libcuda (the build links it with --no-undefined).
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Runtime/CudaRuntime.h"
+
+#include <cuda.h>
+#include <dlfcn.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The driver's entry points
+//===----------------------------------------------------------------------===//
+
+// Every driver function the library uses, as cuda.h names it: cuda.h maps
+// some names to versioned symbols (cuMemAlloc -> cuMemAlloc_v2), and the
+// expansion below resolves exactly the symbol cuda.h would have linked.
+// REQUIRED ones must exist for the driver to be usable; OPTIONAL ones are
+// newer (CUDA 12.x) and only the calls that need them fail without them.
+#define R2Q_DRIVER_ENTRY_POINTS(REQUIRED, OPTIONAL)                            \
+  REQUIRED(cuInit)                                                             \
+  REQUIRED(cuDriverGetVersion)                                                 \
+  REQUIRED(cuGetErrorName)                                                     \
+  REQUIRED(cuGetErrorString)                                                   \
+  REQUIRED(cuDeviceGetCount)                                                   \
+  REQUIRED(cuDeviceGet)                                                        \
+  REQUIRED(cuDeviceGetName)                                                    \
+  REQUIRED(cuDeviceGetAttribute)                                               \
+  REQUIRED(cuDeviceTotalMem)                                                   \
+  REQUIRED(cuDevicePrimaryCtxRetain)                                           \
+  REQUIRED(cuCtxGetCurrent)                                                    \
+  REQUIRED(cuCtxPushCurrent)                                                   \
+  REQUIRED(cuCtxPopCurrent)                                                    \
+  REQUIRED(cuCtxSynchronize)                                                   \
+  REQUIRED(cuModuleLoadDataEx)                                                 \
+  REQUIRED(cuModuleUnload)                                                     \
+  REQUIRED(cuModuleGetFunction)                                                \
+  REQUIRED(cuFuncSetAttribute)                                                 \
+  REQUIRED(cuLaunchKernel)                                                     \
+  REQUIRED(cuStreamCreate)                                                     \
+  REQUIRED(cuStreamDestroy)                                                    \
+  REQUIRED(cuStreamSynchronize)                                                \
+  REQUIRED(cuStreamWaitEvent)                                                  \
+  REQUIRED(cuEventCreate)                                                      \
+  REQUIRED(cuEventDestroy)                                                     \
+  REQUIRED(cuEventRecord)                                                      \
+  REQUIRED(cuEventSynchronize)                                                 \
+  REQUIRED(cuMemAlloc)                                                         \
+  REQUIRED(cuMemAllocManaged)                                                  \
+  REQUIRED(cuMemFree)                                                          \
+  REQUIRED(cuMemcpyAsync)                                                      \
+  REQUIRED(cuMemcpyHtoD)                                                       \
+  REQUIRED(cuMemcpyDtoH)                                                       \
+  REQUIRED(cuMemcpyDtoDAsync)                                                  \
+  REQUIRED(cuMemsetD32Async)                                                   \
+  REQUIRED(cuMemsetD16Async)                                                   \
+  REQUIRED(cuMemHostRegister)                                                  \
+  REQUIRED(cuMemHostUnregister)                                                \
+  OPTIONAL(cuEventElapsedTime)                                                 \
+  OPTIONAL(cuLaunchKernelEx)                                                   \
+  OPTIONAL(cuTensorMapEncodeTiled)
+
+#define R2Q_SYMBOL_NAME(name) #name
+// Expands cuda.h's macro first: R2Q_VERSIONED_NAME(cuMemAlloc) is
+// "cuMemAlloc_v2".
+#define R2Q_VERSIONED_NAME(name) R2Q_SYMBOL_NAME(name)
+
+struct Driver {
+  void *handle = nullptr;
+  std::string path;
+  /// Empty when the driver is loaded, initialized and has a device.
+  std::string unavailable;
+  int deviceCount = 0;
+  int version = 0;
+#define R2Q_DECLARE_ENTRY_POINT(name) decltype(&::name) name = nullptr;
+  R2Q_DRIVER_ENTRY_POINTS(R2Q_DECLARE_ENTRY_POINT, R2Q_DECLARE_ENTRY_POINT)
+#undef R2Q_DECLARE_ENTRY_POINT
+};
+
+constexpr const char *kNoGpu = "r2q: no NVIDIA GPU: ";
+
+std::string driverPathFromEnvironment() {
+  const char *path = std::getenv("R2Q_CUDA_DRIVER");
+  return path && *path ? path : "libcuda.so.1";
+}
+
+/// "CUDA_ERROR_X (its description)"; the stub library and unknown codes have
+/// no names, so the number stands in.
+std::string describe(const Driver &driver, CUresult result) {
+  const char *name = nullptr;
+  const char *text = nullptr;
+  if (driver.cuGetErrorName)
+    driver.cuGetErrorName(result, &name);
+  if (driver.cuGetErrorString)
+    driver.cuGetErrorString(result, &text);
+  std::string out =
+      name ? std::string(name) : "CUresult " + std::to_string(result);
+  if (text)
+    out += std::string(" (") + text + ")";
+  return out;
+}
+
+/// Resolves every entry point; returns the first required one missing.
+const char *resolveEntryPoints(Driver &driver) {
+  const char *missing = nullptr;
+#define R2Q_RESOLVE(name, required)                                            \
+  driver.name = reinterpret_cast<decltype(driver.name)>(                       \
+      dlsym(driver.handle, R2Q_VERSIONED_NAME(name)));                         \
+  if (required && !driver.name && !missing)                                    \
+    missing = R2Q_VERSIONED_NAME(name);
+#define R2Q_RESOLVE_REQUIRED(name) R2Q_RESOLVE(name, true)
+#define R2Q_RESOLVE_OPTIONAL(name) R2Q_RESOLVE(name, false)
+  R2Q_DRIVER_ENTRY_POINTS(R2Q_RESOLVE_REQUIRED, R2Q_RESOLVE_OPTIONAL)
+#undef R2Q_RESOLVE_OPTIONAL
+#undef R2Q_RESOLVE_REQUIRED
+#undef R2Q_RESOLVE
+  return missing;
+}
+
+/// Opens the driver, resolves its entry points, runs cuInit and counts the
+/// devices; any failure leaves `unavailable` set and explains it.
+void loadDriver(Driver &driver) {
+  driver.path = driverPathFromEnvironment();
+  driver.handle = dlopen(driver.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!driver.handle) {
+    const char *why = dlerror();
+    driver.unavailable = std::string(kNoGpu) + driver.path + " not found (" +
+                         (why ? why : "dlopen failed") +
+                         "); R2Q_CUDA_DRIVER may name the driver's path";
+    return;
+  }
+  if (const char *missing = resolveEntryPoints(driver)) {
+    driver.unavailable = std::string(kNoGpu) + "the CUDA driver " +
+                         driver.path + " lacks " + missing +
+                         " (a driver older than CUDA 12?)";
+    return;
+  }
+  CUresult result = driver.cuInit(0);
+  if (result == CUDA_ERROR_STUB_LIBRARY) {
+    driver.unavailable = std::string(kNoGpu) + driver.path +
+                         " is the CUDA toolkit's stub library, not a driver";
+    return;
+  }
+  if (result != CUDA_SUCCESS) {
+    driver.unavailable =
+        std::string(kNoGpu) + "cuInit failed: " + describe(driver, result);
+    return;
+  }
+  driver.cuDriverGetVersion(&driver.version);
+  result = driver.cuDeviceGetCount(&driver.deviceCount);
+  if (result != CUDA_SUCCESS)
+    driver.unavailable = std::string(kNoGpu) +
+                         "cuDeviceGetCount failed: " + describe(driver, result);
+  else if (driver.deviceCount == 0)
+    driver.unavailable = std::string(kNoGpu) + "the driver reports no device";
+}
+
+/// The process's driver, loaded on first use. Never destroyed: lowered code
+/// unloads its modules from global destructors, after static objects die.
+Driver &driver() {
+  static Driver *instance = [] {
+    auto *loaded = new Driver;
+    loadDriver(*loaded);
+    return loaded;
+  }();
+  return *instance;
+}
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+thread_local std::string lastError;
+
+int fail(std::string message) {
+  lastError = std::move(message);
+  return -1;
+}
+
+/// 0 for success; otherwise records "r2q: CUDA error: <call>[ for kernel
+/// '<kernel>']: <error name> (<error string>)" and returns -1.
+int check(CUresult result, const char *call, const char *kernel = nullptr) {
+  if (result == CUDA_SUCCESS)
+    return 0;
+  std::string message = std::string("r2q: CUDA error: ") + call;
+  if (kernel)
+    message += std::string(" for kernel '") + kernel + "'";
+  return fail(message + ": " + describe(driver(), result));
+}
+
+/// As check(), for calls that release a resource: once the driver has shut
+/// down (global destructors at exit), there is nothing left to release.
+int checkRelease(CUresult result, const char *call) {
+  return check(result == CUDA_ERROR_DEINITIALIZED ? CUDA_SUCCESS : result,
+               call);
+}
+
+// Calls a driver entry point by its cuda.h name and checks the result.
+#define R2Q_CALL(name, ...) check(driver().name(__VA_ARGS__), #name)
+#define R2Q_RELEASE(name, ...) checkRelease(driver().name(__VA_ARGS__), #name)
+
+/// mgpu* entry points cannot return errors to lowered code: the message goes
+/// to stderr and the process aborts.
+void orAbort(int result, const char *entryPoint) {
+  if (result == 0)
+    return;
+  std::fprintf(stderr,
+               "%s\nr2q: %s cannot return an error to the lowered code; "
+               "aborting\n",
+               lastError.c_str(), entryPoint);
+  std::fflush(stderr);
+  std::abort();
+}
+
+template <typename T> T orAbort(int result, T value, const char *entryPoint) {
+  orAbort(result, entryPoint);
+  return value;
+}
+
+//===----------------------------------------------------------------------===//
+// Devices and contexts
+//===----------------------------------------------------------------------===//
+
+thread_local int defaultDevice = 0;
+
+struct Contexts {
+  std::mutex mutex;
+  std::vector<CUcontext> primary;
+};
+
+Contexts &contexts() {
+  static auto *instance = new Contexts;
+  return *instance;
+}
+
+/// 0 when the driver can be used; else records why not.
+int requireGpu() {
+  const Driver &loaded = driver();
+  return loaded.unavailable.empty() ? 0 : fail(loaded.unavailable);
+}
+
+int requireDevice(int ordinal) {
+  if (requireGpu())
+    return -1;
+  int count = driver().deviceCount;
+  if (ordinal < 0 || ordinal >= count)
+    return fail("r2q: CUDA device " + std::to_string(ordinal) +
+                " does not exist (the driver reports " + std::to_string(count) +
+                ")");
+  return 0;
+}
+
+/// The primary context of the thread's default device, retained once (and
+/// remembered per thread, so most calls take no lock).
+int primaryContext(CUcontext *context) {
+  thread_local int cachedDevice = -1;
+  thread_local CUcontext cached = nullptr;
+  if (cachedDevice == defaultDevice) {
+    *context = cached;
+    return 0;
+  }
+  if (requireDevice(defaultDevice))
+    return -1;
+  Contexts &all = contexts();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.primary.resize(driver().deviceCount, nullptr);
+  CUcontext &slot = all.primary[defaultDevice];
+  if (!slot) {
+    CUdevice device;
+    if (R2Q_CALL(cuDeviceGet, &device, defaultDevice) ||
+        R2Q_CALL(cuDevicePrimaryCtxRetain, &slot, device))
+      return -1;
+  }
+  *context = cached = slot;
+  cachedDevice = defaultDevice;
+  return 0;
+}
+
+/// Makes the default device's primary context current for its lifetime
+/// (pushing it only when another one is current); `failed()` tells whether
+/// that worked, with the reason recorded.
+class ContextScope {
+public:
+  ContextScope() {
+    CUcontext context = nullptr, current = nullptr;
+    if (primaryContext(&context)) {
+      status = -1;
+      return;
+    }
+    CUresult result = driver().cuCtxGetCurrent(&current);
+    shutDown = result == CUDA_ERROR_DEINITIALIZED;
+    if (check(result, "cuCtxGetCurrent")) {
+      status = -1;
+      return;
+    }
+    if (current == context)
+      return;
+    status = R2Q_CALL(cuCtxPushCurrent, context);
+    pushed = status == 0;
+  }
+  ~ContextScope() {
+    if (pushed)
+      driver().cuCtxPopCurrent(nullptr);
+  }
+  ContextScope(const ContextScope &) = delete;
+  ContextScope &operator=(const ContextScope &) = delete;
+  bool failed() const { return status != 0; }
+  /// The driver has shut down (global destructors at exit).
+  bool driverShutDown() const { return shutDown; }
+
+private:
+  int status = 0;
+  bool pushed = false;
+  bool shutDown = false;
+};
+
+/// Runs `call` (a checked driver call) under the default context.
+template <typename Call> int inContext(Call call) {
+  ContextScope scope;
+  return scope.failed() ? -1 : call();
+}
+
+/// As inContext, for calls that release a resource: once the driver has
+/// shut down, there is nothing left to release.
+template <typename Call> int releaseInContext(Call call) {
+  ContextScope scope;
+  if (scope.driverShutDown())
+    return 0;
+  return scope.failed() ? -1 : call();
+}
+
+CUdeviceptr devicePointer(const void *ptr) {
+  return reinterpret_cast<CUdeviceptr>(ptr);
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+/// Names of the functions looked up so far, for error messages.
+struct KernelNames {
+  std::mutex mutex;
+  std::unordered_map<CUfunction, std::string> byFunction;
+};
+
+KernelNames &kernelNames() {
+  static auto *instance = new KernelNames;
+  return *instance;
+}
+
+std::string kernelName(CUfunction function) {
+  KernelNames &names = kernelNames();
+  std::lock_guard<std::mutex> lock(names.mutex);
+  auto found = names.byFunction.find(function);
+  return found == names.byFunction.end() ? "<unknown kernel>" : found->second;
+}
+
+bool isCubinOrFatbin(const void *data, size_t bytes) {
+  static const unsigned char elfMagic[] = {0x7f, 'E', 'L', 'F'};
+  static const unsigned char fatbinMagic[] = {0x50, 0xed, 0x55, 0xba};
+  return bytes >= 4 && (std::memcmp(data, elfMagic, 4) == 0 ||
+                        std::memcmp(data, fatbinMagic, 4) == 0);
+}
+
+/// Loads a cubin/fatbin as it is, or PTX through the JIT (made
+/// NUL-terminated when `bytes` does not count a terminator); the JIT's error
+/// log joins the message on failure.
+int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
+  ContextScope scope;
+  if (scope.failed())
+    return -1;
+  bool binary = isCubinOrFatbin(data, bytes);
+  std::string text;
+  if (!binary && (bytes == 0 || static_cast<const char *>(data)[bytes - 1])) {
+    text.assign(static_cast<const char *>(data), bytes);
+    data = text.c_str();
+  }
+  char log[8192] = {0};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                            CU_JIT_OPTIMIZATION_LEVEL};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log)),
+                    reinterpret_cast<void *>(
+                        static_cast<intptr_t>(optLevel < 0   ? 0
+                                              : optLevel > 4 ? 4
+                                                             : optLevel))};
+  unsigned numOptions = binary ? 2 : 3;
+  const char *call = binary ? "cuModuleLoadDataEx (cubin/fatbin)"
+                            : "cuModuleLoadDataEx (PTX JIT)";
+  if (check(driver().cuModuleLoadDataEx(module, data, numOptions, options,
+                                        values),
+            call) == 0)
+    return 0;
+  if (log[0])
+    lastError += std::string("\nr2q: JIT error log:\n") + log;
+  return -1;
+}
+
+int getFunction(CUfunction *function, CUmodule module, const char *name) {
+  ContextScope scope;
+  if (scope.failed() ||
+      check(driver().cuModuleGetFunction(function, module, name),
+            "cuModuleGetFunction", name))
+    return -1;
+  KernelNames &names = kernelNames();
+  std::lock_guard<std::mutex> lock(names.mutex);
+  names.byFunction[*function] = name;
+  return 0;
+}
+
+/// Dimensions must be positive and fit the driver's unsigned int.
+int checkDimensions(const char *what, const int64_t dims[3],
+                    const std::string &kernel) {
+  for (int i = 0; i < 3; ++i)
+    if (dims[i] < 1 || dims[i] > UINT_MAX)
+      return fail("r2q: cannot launch kernel '" + kernel + "': " + what + " (" +
+                  std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +
+                  ", " + std::to_string(dims[2]) +
+                  ") has a dimension outside [1, 2^32-1]");
+  return 0;
+}
+
+/// Dynamic shared memory above the default 48 KiB needs an opt-in per
+/// function.
+int allowSharedMemory(CUfunction function, int32_t bytes,
+                      const std::string &kernel) {
+  if (bytes < 0)
+    return fail("r2q: cannot launch kernel '" + kernel +
+                "': negative dynamic shared memory size " +
+                std::to_string(bytes));
+  if (bytes <= 48 * 1024)
+    return 0;
+  return check(
+      driver().cuFuncSetAttribute(
+          function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+      ("cuFuncSetAttribute (max dynamic shared memory " +
+       std::to_string(bytes) + " bytes)")
+          .c_str(),
+      kernel.c_str());
+}
+
+/// One launch; `cluster` is null for launches without thread-block clusters.
+int launch(CUfunction function, const int64_t grid[3], const int64_t block[3],
+           const int64_t *cluster, int32_t sharedMemoryBytes, CUstream stream,
+           void **params, void **extra) {
+  ContextScope scope;
+  if (scope.failed())
+    return -1;
+  std::string kernel = kernelName(function);
+  if (checkDimensions("grid", grid, kernel) ||
+      checkDimensions("block", block, kernel) ||
+      (cluster && checkDimensions("cluster", cluster, kernel)) ||
+      allowSharedMemory(function, sharedMemoryBytes, kernel))
+    return -1;
+  if (!cluster)
+    return check(driver().cuLaunchKernel(
+                     function, grid[0], grid[1], grid[2], block[0], block[1],
+                     block[2], sharedMemoryBytes, stream, params, extra),
+                 "cuLaunchKernel", kernel.c_str());
+  if (!driver().cuLaunchKernelEx)
+    return fail("r2q: cannot launch kernel '" + kernel +
+                "' with clusters: the driver lacks cuLaunchKernelEx");
+  if (cluster[0] * cluster[1] * cluster[2] > 8 &&
+      check(
+          driver().cuFuncSetAttribute(
+              function, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+          "cuFuncSetAttribute (non-portable cluster size)", kernel.c_str()))
+    return -1;
+  CUlaunchAttribute attribute = {};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  attribute.value.clusterDim.x = cluster[0];
+  attribute.value.clusterDim.y = cluster[1];
+  attribute.value.clusterDim.z = cluster[2];
+  CUlaunchConfig config = {};
+  config.gridDimX = grid[0];
+  config.gridDimY = grid[1];
+  config.gridDimZ = grid[2];
+  config.blockDimX = block[0];
+  config.blockDimY = block[1];
+  config.blockDimZ = block[2];
+  config.sharedMemBytes = sharedMemoryBytes;
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  return check(driver().cuLaunchKernelEx(&config, function, params, extra),
+               "cuLaunchKernelEx", kernel.c_str());
+}
+
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+int allocate(void **ptr, uint64_t bytes, bool managed) {
+  *ptr = nullptr;
+  if (bytes == 0)
+    return 0;
+  ContextScope scope;
+  if (scope.failed())
+    return -1;
+  CUdeviceptr address = 0;
+  int result = managed ? R2Q_CALL(cuMemAllocManaged, &address, bytes,
+                                  CU_MEM_ATTACH_GLOBAL)
+                       : R2Q_CALL(cuMemAlloc, &address, bytes);
+  if (result)
+    return fail(lastError + " (allocating " + std::to_string(bytes) +
+                " bytes)");
+  *ptr = reinterpret_cast<void *>(address);
+  return 0;
+}
+
+int release(void *ptr) {
+  if (!ptr)
+    return 0;
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
+}
+
+/// The ranked memref descriptor that lowered code passes by pointer:
+/// allocated and aligned pointers, offset, then `rank` sizes and `rank`
+/// strides (in elements).
+struct MemRefView {
+  char *data;
+  const int64_t *sizes;
+  const int64_t *strides;
+  int64_t rank;
+};
+
+MemRefView viewMemRef(int64_t rank, void *descriptor,
+                      int64_t elementSizeBytes) {
+  auto *fields = static_cast<char *>(descriptor);
+  char *aligned = *reinterpret_cast<char **>(fields + sizeof(void *));
+  auto *integers = reinterpret_cast<int64_t *>(fields + 2 * sizeof(void *));
+  int64_t offset = integers[0];
+  return {aligned + offset * elementSizeBytes, integers + 1,
+          integers + 1 + rank, rank};
+}
+
+/// The bytes a dense (row-major, gap-free) memref spans; fails otherwise.
+int denseBytes(const MemRefView &memref, int64_t elementSizeBytes,
+               uint64_t *bytes) {
+  int64_t expectedStride = 1;
+  for (int64_t dim = memref.rank - 1; dim >= 0; --dim) {
+    if (memref.sizes[dim] > 1 && memref.strides[dim] != expectedStride)
+      return fail("r2q: cannot register a memref with strides that are not "
+                  "dense row-major (dimension " +
+                  std::to_string(dim) + " has stride " +
+                  std::to_string(memref.strides[dim]) + ", expected " +
+                  std::to_string(expectedStride) + ")");
+    expectedStride *= memref.sizes[dim];
+  }
+  *bytes = static_cast<uint64_t>(expectedStride * elementSizeBytes);
+  return 0;
+}
+
+int registerHost(void *ptr, uint64_t bytes) {
+  if (bytes == 0)
+    return 0;
+  return inContext([&] { return R2Q_CALL(cuMemHostRegister, ptr, bytes, 0); });
+}
+
+int unregisterHost(void *ptr) {
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuMemHostUnregister, ptr); });
+}
+
+/// Bytes per element of each CUtensorMapDataType up to TFLOAT32_FTZ.
+int tensorMapElementBytes(int64_t dataType) {
+  static const int bytes[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};
+  return dataType >= 0 && dataType < int64_t(sizeof(bytes) / sizeof(int))
+             ? bytes[dataType]
+             : 0;
+}
+
+int encodeTensorMap(void **deviceMap, int64_t rank, void *descriptor,
+                    int64_t dataType, int64_t interleave, int64_t swizzle,
+                    int64_t l2Promotion, int64_t oobFill,
+                    const int64_t *boxDims) {
+  int elementBytes = tensorMapElementBytes(dataType);
+  if (rank < 1 || rank > 5 || !elementBytes)
+    return fail("r2q: cannot encode a TMA descriptor of rank " +
+                std::to_string(rank) + " and CUtensorMapDataType " +
+                std::to_string(dataType) + " (rank 1-5, types 0-12)");
+  ContextScope scope;
+  if (scope.failed())
+    return -1;
+  if (!driver().cuTensorMapEncodeTiled)
+    return fail("r2q: the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
+  MemRefView memref = viewMemRef(rank, descriptor, elementBytes);
+  // The driver counts dimensions innermost first; strides in bytes, without
+  // the innermost (unit) one.
+  cuuint64_t globalDim[5] = {1, 1, 1, 1, 1}, globalStrides[5] = {0};
+  cuuint32_t boxDim[5] = {1, 1, 1, 1, 1}, elementStrides[5] = {1, 1, 1, 1, 1};
+  for (int64_t r = 0; r < rank; ++r) {
+    globalDim[r] = memref.sizes[rank - 1 - r];
+    boxDim[r] = static_cast<cuuint32_t>(boxDims[rank - 1 - r]);
+    if (r + 1 < rank)
+      globalStrides[r] = memref.strides[rank - 2 - r] * elementBytes;
+  }
+  CUtensorMap map;
+  if (R2Q_CALL(cuTensorMapEncodeTiled, &map,
+               static_cast<CUtensorMapDataType>(dataType), rank, memref.data,
+               globalDim, globalStrides, boxDim, elementStrides,
+               static_cast<CUtensorMapInterleave>(interleave),
+               static_cast<CUtensorMapSwizzle>(swizzle),
+               static_cast<CUtensorMapL2promotion>(l2Promotion),
+               static_cast<CUtensorMapFloatOOBfill>(oobFill)) ||
+      allocate(deviceMap, sizeof(map), /*managed=*/false))
+    return -1;
+  return R2Q_CALL(cuMemcpyHtoD, devicePointer(*deviceMap), &map, sizeof(map));
+}
+
+int createEvent(void **event, unsigned flags) {
+  *event = nullptr;
+  return inContext([&] {
+    return R2Q_CALL(cuEventCreate, reinterpret_cast<CUevent *>(event), flags);
+  });
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// The harness API
+//===----------------------------------------------------------------------===//
+
+extern "C" {
+
+const char *r2qCudaLastError(void) { return lastError.c_str(); }
+
+const char *r2qCudaDriverPath(void) { return driver().path.c_str(); }
+
+const char *r2qCudaUnavailableReason(void) {
+  const Driver &loaded = driver();
+  return loaded.unavailable.empty() ? nullptr : loaded.unavailable.c_str();
+}
+
+int r2qCudaDeviceCount(int *count) {
+  *count = 0;
+  if (requireGpu())
+    return -1;
+  *count = driver().deviceCount;
+  return 0;
+}
+
+int r2qCudaDeviceInfo(int ordinal, R2QCudaDeviceInfo *info) {
+  *info = R2QCudaDeviceInfo{};
+  CUdevice device;
+  if (requireDevice(ordinal) || R2Q_CALL(cuDeviceGet, &device, ordinal) ||
+      R2Q_CALL(cuDeviceGetName, info->name, sizeof(info->name), device) ||
+      R2Q_CALL(cuDeviceTotalMem, &info->totalMemoryBytes, device))
+    return -1;
+  struct {
+    int *value;
+    CUdevice_attribute attribute;
+  } attributes[] = {
+      {&info->computeCapabilityMajor,
+       CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR},
+      {&info->computeCapabilityMinor,
+       CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR},
+      {&info->multiprocessorCount, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT},
+      {&info->maxSharedMemoryPerBlockOptin,
+       CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN}};
+  for (auto &entry : attributes)
+    if (R2Q_CALL(cuDeviceGetAttribute, entry.value, entry.attribute, device))
+      return -1;
+  info->driverVersion = driver().version;
+  return 0;
+}
+
+int r2qCudaSetDevice(int ordinal) {
+  if (requireDevice(ordinal))
+    return -1;
+  defaultDevice = ordinal;
+  return 0;
+}
+
+int r2qCudaMalloc(void **devicePtr, size_t bytes) {
+  return allocate(devicePtr, bytes, /*managed=*/false);
+}
+
+int r2qCudaFree(void *devicePtr) { return release(devicePtr); }
+
+int r2qCudaCopyToDevice(void *dst, const void *src, size_t bytes) {
+  return inContext(
+      [&] { return R2Q_CALL(cuMemcpyHtoD, devicePointer(dst), src, bytes); });
+}
+
+int r2qCudaCopyToHost(void *dst, const void *src, size_t bytes) {
+  return inContext(
+      [&] { return R2Q_CALL(cuMemcpyDtoH, dst, devicePointer(src), bytes); });
+}
+
+int r2qCudaCopyDeviceToDevice(void *dst, const void *src, size_t bytes,
+                              void *stream) {
+  return inContext([&] {
+    return R2Q_CALL(cuMemcpyDtoDAsync, devicePointer(dst), devicePointer(src),
+                    bytes, static_cast<CUstream>(stream));
+  });
+}
+
+int r2qCudaSynchronize(void) {
+  return inContext([&] { return R2Q_CALL(cuCtxSynchronize); });
+}
+
+int r2qCudaStreamCreate(void **stream) {
+  *stream = nullptr;
+  return inContext([&] {
+    return R2Q_CALL(cuStreamCreate, reinterpret_cast<CUstream *>(stream),
+                    CU_STREAM_NON_BLOCKING);
+  });
+}
+
+int r2qCudaStreamDestroy(void *stream) {
+  return releaseInContext([&] {
+    return R2Q_RELEASE(cuStreamDestroy, static_cast<CUstream>(stream));
+  });
+}
+
+int r2qCudaStreamSynchronize(void *stream) {
+  return inContext([&] {
+    return R2Q_CALL(cuStreamSynchronize, static_cast<CUstream>(stream));
+  });
+}
+
+int r2qCudaTimingEventCreate(void **event) {
+  return createEvent(event, CU_EVENT_DEFAULT);
+}
+
+int r2qCudaEventDestroy(void *event) {
+  return releaseInContext(
+      [&] { return R2Q_RELEASE(cuEventDestroy, static_cast<CUevent>(event)); });
+}
+
+int r2qCudaEventRecord(void *event, void *stream) {
+  return inContext([&] {
+    return R2Q_CALL(cuEventRecord, static_cast<CUevent>(event),
+                    static_cast<CUstream>(stream));
+  });
+}
+
+int r2qCudaEventElapsedMs(float *milliseconds, void *start, void *end) {
+  *milliseconds = 0;
+  ContextScope scope;
+  if (scope.failed() || R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(end)))
+    return -1;
+  if (!driver().cuEventElapsedTime)
+    return fail(std::string("r2q: the driver lacks ") +
+                R2Q_VERSIONED_NAME(cuEventElapsedTime));
+  return R2Q_CALL(cuEventElapsedTime, milliseconds, static_cast<CUevent>(start),
+                  static_cast<CUevent>(end));
+}
+
+int r2qCudaModuleLoad(void **module, const void *data, size_t bytes,
+                      int optLevel) {
+  *module = nullptr;
+  return loadModule(reinterpret_cast<CUmodule *>(module), data, bytes,
+                    optLevel);
+}
+
+int r2qCudaModuleUnload(void *module) {
+  return releaseInContext([&] {
+    return R2Q_RELEASE(cuModuleUnload, static_cast<CUmodule>(module));
+  });
+}
+
+int r2qCudaModuleGetFunction(void **function, void *module, const char *name) {
+  *function = nullptr;
+  return getFunction(reinterpret_cast<CUfunction *>(function),
+                     static_cast<CUmodule>(module), name);
+}
+
+int r2qCudaLaunch(void *function, const int64_t grid[3], const int64_t block[3],
+                  int32_t sharedMemoryBytes, void *stream, void **params) {
+  return launch(static_cast<CUfunction>(function), grid, block, nullptr,
+                sharedMemoryBytes, static_cast<CUstream>(stream), params,
+                nullptr);
+}
+
+//===----------------------------------------------------------------------===//
+// The mgpu* entry points of lowered code
+//===----------------------------------------------------------------------===//
+
+void *mgpuModuleLoad(void *data, size_t bytes) {
+  void *module = nullptr;
+  return orAbort(r2qCudaModuleLoad(&module, data, bytes, 4), module, __func__);
+}
+
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  void *module = nullptr;
+  size_t bytes = std::strlen(static_cast<const char *>(data)) + 1;
+  return orAbort(r2qCudaModuleLoad(&module, data, bytes, optLevel), module,
+                 __func__);
+}
+
+void mgpuModuleUnload(void *module) {
+  orAbort(r2qCudaModuleUnload(module), __func__);
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  void *function = nullptr;
+  return orAbort(r2qCudaModuleGetFunction(&function, module, name), function,
+                 __func__);
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t /*paramsCount*/) {
+  int64_t grid[3] = {gridX, gridY, gridZ};
+  int64_t block[3] = {blockX, blockY, blockZ};
+  orAbort(launch(static_cast<CUfunction>(function), grid, block, nullptr, smem,
+                 static_cast<CUstream>(stream), params, extra),
+          __func__);
+}
+
+void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
+                             intptr_t clusterY, intptr_t clusterZ,
+                             intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                             intptr_t blockX, intptr_t blockY, intptr_t blockZ,
+                             int32_t smem, void *stream, void **params,
+                             void **extra, size_t /*paramsCount*/) {
+  int64_t cluster[3] = {clusterX, clusterY, clusterZ};
+  int64_t grid[3] = {gridX, gridY, gridZ};
+  int64_t block[3] = {blockX, blockY, blockZ};
+  orAbort(launch(static_cast<CUfunction>(function), grid, block, cluster, smem,
+                 static_cast<CUstream>(stream), params, extra),
+          __func__);
+}
+
+void *mgpuStreamCreate(void) {
+  void *stream = nullptr;
+  return orAbort(r2qCudaStreamCreate(&stream), stream, __func__);
+}
+
+void mgpuStreamDestroy(void *stream) {
+  orAbort(r2qCudaStreamDestroy(stream), __func__);
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  orAbort(r2qCudaStreamSynchronize(stream), __func__);
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuStreamWaitEvent, static_cast<CUstream>(stream),
+                            static_cast<CUevent>(event), 0);
+          }),
+          __func__);
+}
+
+void *mgpuEventCreate(void) {
+  void *event = nullptr;
+  return orAbort(createEvent(&event, CU_EVENT_DISABLE_TIMING), event, __func__);
+}
+
+void mgpuEventDestroy(void *event) {
+  orAbort(r2qCudaEventDestroy(event), __func__);
+}
+
+void mgpuEventSynchronize(void *event) {
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
+          }),
+          __func__);
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  orAbort(r2qCudaEventRecord(event, stream), __func__);
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool isHostShared) {
+  void *ptr = nullptr;
+  return orAbort(allocate(&ptr, bytes, isHostShared), ptr, __func__);
+}
+
+void mgpuMemFree(void *ptr, void * /*stream*/) {
+  orAbort(release(ptr), __func__);
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemcpyAsync, devicePointer(dst),
+                            devicePointer(src), bytes,
+                            static_cast<CUstream>(stream));
+          }),
+          __func__);
+}
+
+void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemsetD32Async, devicePointer(dst), value, count,
+                            static_cast<CUstream>(stream));
+          }),
+          __func__);
+}
+
+void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
+  orAbort(inContext([&] {
+            return R2Q_CALL(cuMemsetD16Async, devicePointer(dst), value, count,
+                            static_cast<CUstream>(stream));
+          }),
+          __func__);
+}
+
+void mgpuMemHostRegister(void *ptr, uint64_t bytes) {
+  orAbort(registerHost(ptr, bytes), __func__);
+}
+
+void mgpuMemHostUnregister(void *ptr) {
+  orAbort(unregisterHost(ptr), __func__);
+}
+
+void mgpuMemHostRegisterMemRef(int64_t rank, void *descriptor,
+                               int64_t elementSizeBytes) {
+  MemRefView memref = viewMemRef(rank, descriptor, elementSizeBytes);
+  uint64_t bytes = 0;
+  orAbort(denseBytes(memref, elementSizeBytes, &bytes) ||
+                  registerHost(memref.data, bytes)
+              ? -1
+              : 0,
+          __func__);
+}
+
+void mgpuMemHostUnregisterMemRef(int64_t rank, void *descriptor,
+                                 int64_t elementSizeBytes) {
+  MemRefView memref = viewMemRef(rank, descriptor, elementSizeBytes);
+  uint64_t bytes = 0;
+  if (denseBytes(memref, elementSizeBytes, &bytes) == 0 && bytes == 0)
+    return; // Never registered (see registerHost).
+  orAbort(unregisterHost(memref.data), __func__);
+}
+
+void mgpuSetDefaultDevice(int32_t device) {
+  orAbort(r2qCudaSetDevice(device), __func__);
+}
+
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
+                                     int64_t dataType, int64_t interleave,
+                                     int64_t swizzle, int64_t l2Promotion,
+                                     int64_t oobFill, int64_t *boxDims) {
+  void *deviceMap = nullptr;
+  return orAbort(encodeTensorMap(&deviceMap, rank, descriptor, dataType,
+                                 interleave, swizzle, l2Promotion, oobFill,
+                                 boxDims),
+                 deviceMap, __func__);
+}
+
+} // extern "C"

@@ -1,0 +1,337 @@
+//===- CudaRuntimeFakeDriverTest.cpp - The runtime's GPU paths, no GPU ----===//
+//
+// Runs libr2q_cuda_runtime.so on the fake driver of FakeCudaDriver.cpp
+// (R2Q_CUDA_DRIVER, set for the whole binary before the runtime's first
+// use): contexts, memory, module loading and the JIT options, launches with
+// and without clusters and the shared-memory opt-in, memref descriptors,
+// TMA arguments, and the messages of failing calls with kernel names. The
+// fake executes r2q_vadd on the host, so the sums check what the runtime
+// passed. Random data: seed printed, R2Q_TEST_SEED replays.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FakeCudaDriver.h"
+#include "Quant/RandomWeights.h"
+#include "r2q/Runtime/CudaRuntime.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using r2q::test::Rng;
+
+const bool driverIsFake = [] {
+  setenv("R2Q_CUDA_DRIVER", R2Q_FAKE_CUDA_DRIVER, /*overwrite=*/1);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  return true;
+}();
+
+// The fake only reads the entry names.
+const char kPtx[] = ".version 7.8\n.target sm_80\n.address_size 64\n"
+                    ".visible .entry r2q_vadd(.param .u64 a)\n{ ret; }\n"
+                    ".visible .entry r2q_vadd_shared(.param .u64 a)\n{ ret; }\n"
+                    ".visible .entry r2q_faulty(.param .u64 a)\n{ ret; }\n";
+
+Rng seededRng() {
+  uint64_t seed = r2q::test::freshSeed();
+  std::printf("seed %llu (R2Q_TEST_SEED replays)\n",
+              static_cast<unsigned long long>(seed));
+  return Rng(seed);
+}
+
+/// Host data and fake-device buffers of c = a + b.
+struct VectorAdd {
+  uint32_t n;
+  std::vector<float> a, b, sum;
+  void *deviceA, *deviceB, *deviceC;
+
+  VectorAdd(uint32_t n, Rng &rng) : n(n), a(n), b(n), sum(n) {
+    for (uint32_t i = 0; i < n; ++i) {
+      a[i] = static_cast<float>(rng.uniform() * 2 - 1);
+      b[i] = static_cast<float>(rng.uniform() * 1000);
+      sum[i] = a[i] + b[i];
+    }
+    deviceA = upload(a);
+    deviceB = upload(b);
+    deviceC = mgpuMemAlloc(n * sizeof(float), nullptr, false);
+    mgpuMemset32(deviceC, 0x7fc0dead, n, nullptr);
+  }
+  ~VectorAdd() {
+    for (void *buffer : {deviceA, deviceB, deviceC})
+      mgpuMemFree(buffer, nullptr);
+  }
+  void *upload(std::vector<float> &host) {
+    void *device = mgpuMemAlloc(host.size() * sizeof(float), nullptr, false);
+    mgpuMemcpy(device, host.data(), host.size() * sizeof(float), nullptr);
+    return device;
+  }
+  void **params() {
+    static void *storage[4];
+    storage[0] = &deviceA;
+    storage[1] = &deviceB;
+    storage[2] = &deviceC;
+    storage[3] = &n;
+    return storage;
+  }
+  std::vector<float> result() {
+    std::vector<float> out(n);
+    mgpuMemcpy(out.data(), deviceC, n * sizeof(float), nullptr);
+    return out;
+  }
+};
+
+void *loadModule() { return mgpuModuleLoadJIT(const_cast<char *>(kPtx), 3); }
+
+TEST(CudaRuntimeOnFakeDriver, ReportsTheDevice) {
+  ASSERT_TRUE(driverIsFake);
+  EXPECT_EQ(r2q::cuda::unavailableReason(), "");
+  EXPECT_STREQ(r2qCudaDriverPath(), R2Q_FAKE_CUDA_DRIVER);
+  auto count = r2q::cuda::deviceCount();
+  ASSERT_TRUE(count.ok()) << count.error;
+  EXPECT_EQ(count.value, 1);
+  auto info = r2q::cuda::deviceInfo(0);
+  ASSERT_TRUE(info.ok()) << info.error;
+  EXPECT_STREQ(info.value.name, "r2q fake GPU");
+  EXPECT_EQ(info.value.computeCapabilityMajor, 9);
+  EXPECT_EQ(info.value.computeCapabilityMinor, 0);
+  EXPECT_EQ(info.value.multiprocessorCount, 132);
+  EXPECT_EQ(info.value.maxSharedMemoryPerBlockOptin, 227 * 1024);
+  EXPECT_EQ(info.value.totalMemoryBytes, size_t(141) << 30);
+  EXPECT_EQ(info.value.driverVersion, 13000);
+  auto missing = r2q::cuda::deviceInfo(1);
+  EXPECT_EQ(missing.error,
+            "r2q: CUDA device 1 does not exist (the driver reports 1)");
+}
+
+// The fake refuses every call without the primary context; after each call
+// the runtime has popped what it pushed.
+TEST(CudaRuntimeOnFakeDriver, PushesTheContextOnlyDuringCalls) {
+  void *stream = mgpuStreamCreate();
+  void *event = mgpuEventCreate();
+  mgpuEventRecord(event, stream);
+  mgpuStreamWaitEvent(stream, event);
+  mgpuEventSynchronize(event);
+  mgpuEventDestroy(event);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+  EXPECT_EQ(fakeCudaContextDepth(), 0);
+}
+
+TEST(CudaRuntimeOnFakeDriver, MemsetsAndCopies) {
+  Rng rng = seededRng();
+  const size_t words = 1001, halves = 777;
+  void *buffer = mgpuMemAlloc(words * 4, nullptr, /*isHostShared=*/true);
+  uint32_t pattern = rng.next32();
+  uint16_t half = static_cast<uint16_t>(rng.next32());
+  mgpuMemset32(buffer, pattern, words, nullptr);
+  mgpuMemset16(buffer, half, halves, nullptr);
+  std::vector<uint16_t> expected(words * 2), actual(words * 2);
+  for (size_t i = 0; i < words; ++i) {
+    expected[2 * i] = static_cast<uint16_t>(pattern);
+    expected[2 * i + 1] = static_cast<uint16_t>(pattern >> 16);
+  }
+  std::fill_n(expected.begin(), halves, half);
+  mgpuMemcpy(actual.data(), buffer, words * 4, nullptr);
+  EXPECT_EQ(actual, expected);
+  std::vector<uint16_t> copied(words * 2);
+  ASSERT_TRUE(r2q::cuda::copyToHost(copied.data(), buffer, words * 4).ok());
+  EXPECT_EQ(copied, expected);
+  mgpuMemFree(buffer, nullptr);
+  EXPECT_EQ(mgpuMemAlloc(0, nullptr, false), nullptr);
+}
+
+TEST(CudaRuntimeOnFakeDriver, LoadsPtxWithTheJitLevel) {
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kPtx), 2);
+  EXPECT_EQ(fakeCudaLastJitOptLevel(), 2);
+  EXPECT_NE(mgpuModuleGetFunction(module, "r2q_vadd"), nullptr);
+  mgpuModuleUnload(module);
+  mgpuModuleUnload(mgpuModuleLoadJIT(const_cast<char *>(kPtx), 9));
+  EXPECT_EQ(fakeCudaLastJitOptLevel(), 4) << "levels above 4 are clamped";
+  // PTX with a size and no NUL: copied and terminated, JIT-compiled at -O4.
+  std::vector<char> unterminated(kPtx, kPtx + std::strlen(kPtx));
+  module = mgpuModuleLoad(unterminated.data(), unterminated.size());
+  EXPECT_EQ(fakeCudaLastJitOptLevel(), 4);
+  EXPECT_NE(mgpuModuleGetFunction(module, "r2q_vadd_shared"), nullptr);
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriver, LaunchesOverRaggedGrids) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  for (uint32_t n : {1u, 255u, 257u, 1000u}) {
+    VectorAdd data(n, rng);
+    intptr_t blocks = (n + 127) / 128;
+    mgpuLaunchKernel(vadd, blocks, 1, 1, 128, 1, 1, 0, nullptr, data.params(),
+                     nullptr, 4);
+    EXPECT_EQ(data.result(), data.sum) << "n = " << n;
+    EXPECT_EQ(fakeCudaLastClusterX(), 0u);
+  }
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriver, OptsInToLargeSharedMemory) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *shared = mgpuModuleGetFunction(module, "r2q_vadd_shared");
+  VectorAdd data(300, rng);
+  mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 160 * 1024, nullptr,
+                   data.params(), nullptr, 4);
+  EXPECT_EQ(data.result(), data.sum);
+  EXPECT_DEATH(mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 300 * 1024, nullptr,
+                                data.params(), nullptr, 4),
+               "r2q: CUDA error: cuFuncSetAttribute \\(max dynamic shared "
+               "memory 307200 bytes\\) for kernel 'r2q_vadd_shared': "
+               "CUDA_ERROR_INVALID_VALUE");
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriver, LaunchesClusters) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  VectorAdd data(1000, rng);
+  mgpuLaunchClusterKernel(mgpuModuleGetFunction(module, "r2q_vadd"), 2, 1, 1, 8,
+                          1, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                          4);
+  EXPECT_EQ(data.result(), data.sum);
+  EXPECT_EQ(fakeCudaLastClusterX(), 2u);
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
+  void *module = loadModule();
+  EXPECT_DEATH(mgpuModuleGetFunction(module, "no_such_kernel"),
+               "^r2q: CUDA error: cuModuleGetFunction for kernel "
+               "'no_such_kernel': CUDA_ERROR_NOT_FOUND \\(named symbol not "
+               "found\\)\nr2q: mgpuModuleGetFunction cannot return an error "
+               "to the lowered code; aborting\n");
+  void *faulty = mgpuModuleGetFunction(module, "r2q_faulty");
+  EXPECT_DEATH(mgpuLaunchKernel(faulty, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr,
+                                nullptr, 0),
+               "^r2q: CUDA error: cuLaunchKernel for kernel 'r2q_faulty': "
+               "CUDA_ERROR_ILLEGAL_ADDRESS");
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  EXPECT_DEATH(mgpuLaunchKernel(vadd, 0, 1, 1, 32, 1, 1, 0, nullptr, nullptr,
+                                nullptr, 0),
+               "^r2q: cannot launch kernel 'r2q_vadd': grid \\(0, 1, 1\\) "
+               "has a dimension outside \\[1, 2\\^32-1\\]");
+  EXPECT_DEATH(mgpuLaunchClusterKernel(vadd, 2, 1, 1, 3, 1, 1, 32, 1, 1, 0,
+                                       nullptr, nullptr, nullptr, 0),
+               "^r2q: CUDA error: cuLaunchKernelEx for kernel 'r2q_vadd'");
+  EXPECT_DEATH(mgpuSetDefaultDevice(3),
+               "^r2q: CUDA device 3 does not exist \\(the driver reports 1\\)");
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriver, HarnessApiReturnsJitLogAndKernelNames) {
+  const char broken[] = ".version 7.8\n.target sm_80\n.visible .entry b()\n"
+                        "{\n  not.an.instruction;\n}\n";
+  auto failed = r2q::cuda::loadModule(broken, sizeof(broken));
+  EXPECT_EQ(failed.error,
+            "r2q: CUDA error: cuModuleLoadDataEx (PTX JIT): "
+            "CUDA_ERROR_INVALID_PTX (fake description)\nr2q: JIT error log:\n"
+            "fake ptxas: line 5: unknown instruction 'not.an.instruction'");
+  EXPECT_EQ(failed.value, nullptr);
+  auto module = r2q::cuda::loadModule(kPtx, sizeof(kPtx));
+  ASSERT_TRUE(module.ok()) << module.error;
+  auto missing = r2q::cuda::getFunction(module.value, "nope");
+  EXPECT_EQ(missing.error, "r2q: CUDA error: cuModuleGetFunction for kernel "
+                           "'nope': CUDA_ERROR_NOT_FOUND (named symbol not "
+                           "found)");
+  auto faulty = r2q::cuda::getFunction(module.value, "r2q_faulty");
+  int64_t grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
+  EXPECT_EQ(r2qCudaLaunch(faulty.value, grid, block, 0, nullptr, nullptr), -1);
+  EXPECT_EQ(std::string(r2qCudaLastError()),
+            "r2q: CUDA error: cuLaunchKernel for kernel 'r2q_faulty': "
+            "CUDA_ERROR_ILLEGAL_ADDRESS (fake description)");
+  EXPECT_EQ(r2qCudaModuleUnload(module.value), 0);
+}
+
+TEST(CudaRuntimeOnFakeDriver, TimesWithEvents) {
+  auto start = r2q::cuda::createTimingEvent();
+  auto end = r2q::cuda::createTimingEvent();
+  ASSERT_TRUE(start.ok() && end.ok()) << start.error << end.error;
+  EXPECT_TRUE(r2q::cuda::recordEvent(start.value).ok());
+  EXPECT_TRUE(r2q::cuda::recordEvent(end.value).ok());
+  auto ms = r2q::cuda::elapsedMilliseconds(start.value, end.value);
+  ASSERT_TRUE(ms.ok()) << ms.error;
+  EXPECT_EQ(ms.value, 1.5f);
+  EXPECT_TRUE(r2q::cuda::destroyEvent(start.value).ok());
+  EXPECT_TRUE(r2q::cuda::destroyEvent(end.value).ok());
+}
+
+/// Ranked memref descriptors as lowered code passes them.
+template <int Rank> struct MemRef {
+  void *allocated;
+  void *aligned;
+  int64_t offset, sizes[Rank], strides[Rank];
+};
+
+TEST(CudaRuntimeOnFakeDriver, RegistersTheMemRefsElements) {
+  float data[32];
+  MemRef<2> memref{data, data, 5, {3, 4}, {4, 1}};
+  mgpuMemHostRegisterMemRef(2, &memref, sizeof(float));
+  size_t bytes = 0;
+  EXPECT_EQ(fakeCudaLastRegistered(&bytes), data + 5);
+  EXPECT_EQ(bytes, 3 * 4 * sizeof(float));
+  mgpuMemHostUnregisterMemRef(2, &memref, sizeof(float));
+  EXPECT_EQ(fakeCudaLastRegistered(&bytes), nullptr);
+}
+
+TEST(CudaRuntimeOnFakeDriver, EncodesTensorMapsInnermostFirst) {
+  // A 2 x 16 x 64 f16 view at element offset 8 of a 2 x 16 x 64 buffer,
+  // boxes of 1 x 16 x 64.
+  std::vector<uint16_t> data(8 + 2 * 16 * 64);
+  MemRef<3> memref{data.data(), data.data(), 8, {2, 16, 64}, {1024, 64, 1}};
+  int64_t box[3] = {1, 16, 64};
+  void *map = mgpuTensorMapEncodeTiledMemref(3, &memref, /*FLOAT16=*/6, 0,
+                                             /*SWIZZLE_128B=*/3, 0, 0, box);
+  const r2q::test::FakeTensorMapCall &call = *fakeCudaLastTensorMap();
+  EXPECT_EQ(call.dataType, 6);
+  EXPECT_EQ(call.rank, 3u);
+  EXPECT_EQ(call.address, data.data() + 8);
+  EXPECT_EQ(call.dims[0], 64u);
+  EXPECT_EQ(call.dims[1], 16u);
+  EXPECT_EQ(call.dims[2], 2u);
+  EXPECT_EQ(call.strides[0], 128u);
+  EXPECT_EQ(call.strides[1], 2048u);
+  EXPECT_EQ(call.box[0], 64u);
+  EXPECT_EQ(call.box[1], 16u);
+  EXPECT_EQ(call.box[2], 1u);
+  EXPECT_EQ(call.swizzle, 3);
+  // The encoded map (all 0x5a from the fake) was copied to device memory.
+  std::vector<unsigned char> copied(128);
+  ASSERT_TRUE(r2q::cuda::copyToHost(copied.data(), map, 128).ok());
+  EXPECT_EQ(copied, std::vector<unsigned char>(128, 0x5a));
+  mgpuMemFree(map, nullptr);
+}
+
+// At exit the driver may shut down before lowered code's global destructor
+// unloads its modules: releasing then is done, anything else still aborts.
+TEST(CudaRuntimeOnFakeDriverDeathTest, ReleasesAfterDriverShutdown) {
+  EXPECT_EXIT(
+      {
+        void *module = loadModule();
+        void *stream = mgpuStreamCreate();
+        void *buffer = mgpuMemAlloc(64, stream, false);
+        fakeCudaShutDown();
+        mgpuMemFree(buffer, stream);
+        mgpuStreamDestroy(stream);
+        mgpuModuleUnload(module);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "");
+  EXPECT_DEATH(
+      {
+        fakeCudaShutDown();
+        mgpuStreamCreate();
+      },
+      "cuCtxGetCurrent: CUDA_ERROR_DEINITIALIZED");
+}
+
+} // namespace

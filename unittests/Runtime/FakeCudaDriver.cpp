@@ -1,0 +1,460 @@
+//===- FakeCudaDriver.cpp - A CUDA driver on the host, for tests ----------===//
+//
+// libr2q_fake_cuda.so stands in for libcuda.so.1 (R2Q_CUDA_DRIVER) so that
+// the runtime's GPU paths run in `make test` on machines without a GPU.
+// Every entry point is defined with cuda.h's prototype, so it gets the
+// versioned symbol cuda.h maps it to, as the real driver has it. "Device"
+// memory is host memory; a "module" is PTX text whose `.entry` names become
+// functions; launching `r2q_vadd` runs the vector addition of
+// r2q-gpu-smoke on the host over the whole grid, so wrong parameters or
+// dimensions show up as wrong sums.
+//
+// The fake is strict where the runtime must be careful: every call that
+// needs a context fails with CUDA_ERROR_INVALID_CONTEXT unless the primary
+// context is current, dynamic shared memory above 48 KiB fails unless the
+// function opted in, and a cluster launch needs a grid divisible by the
+// cluster. `fakeCuda*` functions let the tests look inside and inject
+// failures.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FakeCudaDriver.h"
+
+#include <cuda.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct FakeFunction {
+  std::string name;
+  int maxDynamicSharedBytes = 48 * 1024;
+};
+
+struct FakeModule {
+  std::map<std::string, FakeFunction> functions;
+};
+
+char primaryContextObject;
+CUcontext const kPrimary = reinterpret_cast<CUcontext>(&primaryContextObject);
+thread_local std::vector<CUcontext> contextStack;
+bool shutDown = false;
+int lastJitOptLevel = -1;
+std::string lastLaunchedKernel;
+unsigned lastClusterX = 0;
+r2q::test::FakeTensorMapCall lastTensorMap;
+void *lastRegistered = nullptr;
+size_t lastRegisteredBytes = 0;
+
+CUresult needContext() {
+  if (shutDown)
+    return CUDA_ERROR_DEINITIALIZED;
+  return !contextStack.empty() && contextStack.back() == kPrimary
+             ? CUDA_SUCCESS
+             : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+void *host(CUdeviceptr ptr) { return reinterpret_cast<void *>(ptr); }
+
+/// Streams and events: distinct pointers, nothing behind them.
+template <typename Handle> CUresult createHandle(Handle *handle) {
+  if (CUresult result = needContext())
+    return result;
+  *handle = reinterpret_cast<Handle>(new char);
+  return CUDA_SUCCESS;
+}
+
+template <typename Handle> CUresult destroyHandle(Handle handle) {
+  if (CUresult result = needContext())
+    return result;
+  delete reinterpret_cast<char *>(handle);
+  return CUDA_SUCCESS;
+}
+
+/// cuMemsetD32/D16: `count` copies of `value`.
+template <typename Word>
+CUresult fill(CUdeviceptr dst, Word value, size_t count) {
+  if (CUresult result = needContext())
+    return result;
+  std::fill_n(static_cast<Word *>(host(dst)), count, value);
+  return CUDA_SUCCESS;
+}
+
+/// The `.entry` names of PTX text.
+std::vector<std::string> entryNames(const char *ptx) {
+  std::vector<std::string> names;
+  for (const char *at = std::strstr(ptx, ".entry "); at;
+       at = std::strstr(at + 1, ".entry ")) {
+    const char *begin = at + 7, *end = begin;
+    while (*end && *end != '(' && *end != ' ')
+      ++end;
+    names.emplace_back(begin, end);
+  }
+  return names;
+}
+
+void writeLog(unsigned numOptions, CUjit_option *options, void **values,
+              const char *text) {
+  char *buffer = nullptr;
+  size_t size = 0;
+  for (unsigned i = 0; i < numOptions; ++i) {
+    if (options[i] == CU_JIT_ERROR_LOG_BUFFER)
+      buffer = static_cast<char *>(values[i]);
+    if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+      size = reinterpret_cast<uintptr_t>(values[i]);
+  }
+  if (buffer && size)
+    std::strncpy(buffer, text, size - 1);
+}
+
+/// Runs r2q_vadd(a, b, c, n) for every thread of the grid.
+CUresult runKernel(const FakeFunction &function, const unsigned grid[3],
+                   const unsigned block[3], unsigned sharedBytes,
+                   void **params) {
+  if (int(sharedBytes) > function.maxDynamicSharedBytes)
+    return CUDA_ERROR_INVALID_VALUE;
+  lastLaunchedKernel = function.name;
+  if (function.name == "r2q_faulty")
+    return CUDA_ERROR_ILLEGAL_ADDRESS;
+  if (function.name != "r2q_vadd" && function.name != "r2q_vadd_shared")
+    return CUDA_SUCCESS;
+  auto *a = *static_cast<float **>(params[0]);
+  auto *b = *static_cast<float **>(params[1]);
+  auto *c = *static_cast<float **>(params[2]);
+  uint32_t n = *static_cast<uint32_t *>(params[3]);
+  uint64_t threads =
+      uint64_t(grid[0]) * grid[1] * grid[2] * block[0] * block[1] * block[2];
+  for (uint64_t i = 0; i < threads && i < n; ++i)
+    c[i] = a[i] + b[i];
+  return CUDA_SUCCESS;
+}
+
+} // namespace
+
+extern "C" {
+
+// The test hooks (FakeCudaDriver.h).
+int fakeCudaContextDepth() { return int(contextStack.size()); }
+void fakeCudaShutDown() { shutDown = true; }
+int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
+const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
+unsigned fakeCudaLastClusterX() { return lastClusterX; }
+const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap() {
+  return &lastTensorMap;
+}
+void *fakeCudaLastRegistered(size_t *bytes) {
+  *bytes = lastRegisteredBytes;
+  return lastRegistered;
+}
+
+CUresult CUDAAPI cuInit(unsigned int) { return CUDA_SUCCESS; }
+
+CUresult CUDAAPI cuDriverGetVersion(int *version) {
+  *version = 13000;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+  case CUDA_ERROR_INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_ILLEGAL_ADDRESS:
+    *name = "CUDA_ERROR_ILLEGAL_ADDRESS";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_INVALID_PTX:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_INVALID_CONTEXT:
+    *name = "CUDA_ERROR_INVALID_CONTEXT";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_DEINITIALIZED:
+    *name = "CUDA_ERROR_DEINITIALIZED";
+    return CUDA_SUCCESS;
+  default:
+    *name = nullptr;
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult CUDAAPI cuGetErrorString(CUresult error, const char **text) {
+  *text = error == CUDA_ERROR_NOT_FOUND ? "named symbol not found"
+                                        : "fake description";
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetCount(int *count) {
+  *count = 1;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal) {
+  *device = ordinal;
+  return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+CUresult CUDAAPI cuDeviceGetName(char *name, int length, CUdevice) {
+  std::strncpy(name, "r2q fake GPU", length);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                                      CUdevice) {
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = 9;
+    break;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = 0;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = 132;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = 227 * 1024;
+    break;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceTotalMem(size_t *bytes, CUdevice) {
+  *bytes = size_t(141) << 30;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
+  *context = kPrimary;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxGetCurrent(CUcontext *context) {
+  if (shutDown)
+    return CUDA_ERROR_DEINITIALIZED;
+  *context = contextStack.empty() ? nullptr : contextStack.back();
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxPushCurrent(CUcontext context) {
+  contextStack.push_back(context);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxPopCurrent(CUcontext *context) {
+  if (contextStack.empty())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (context)
+    *context = contextStack.back();
+  contextStack.pop_back();
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxSynchronize() { return needContext(); }
+
+CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
+                                    unsigned int numOptions,
+                                    CUjit_option *options, void **values) {
+  if (CUresult result = needContext())
+    return result;
+  for (unsigned i = 0; i < numOptions; ++i)
+    if (options[i] == CU_JIT_OPTIMIZATION_LEVEL)
+      lastJitOptLevel = int(reinterpret_cast<uintptr_t>(values[i]));
+  const char *ptx = static_cast<const char *>(image);
+  if (std::strstr(ptx, "not.an.instruction")) {
+    writeLog(numOptions, options, values,
+             "fake ptxas: line 5: unknown instruction 'not.an.instruction'");
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  auto *loaded = new FakeModule;
+  for (const std::string &name : entryNames(ptx))
+    loaded->functions[name].name = name;
+  *module = reinterpret_cast<CUmodule>(loaded);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuModuleUnload(CUmodule module) {
+  if (CUresult result = needContext())
+    return result;
+  delete reinterpret_cast<FakeModule *>(module);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module,
+                                     const char *name) {
+  if (CUresult result = needContext())
+    return result;
+  auto &functions = reinterpret_cast<FakeModule *>(module)->functions;
+  auto found = functions.find(name);
+  if (found == functions.end())
+    return CUDA_ERROR_NOT_FOUND;
+  *function = reinterpret_cast<CUfunction>(&found->second);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuFuncSetAttribute(CUfunction function,
+                                    CUfunction_attribute attribute, int value) {
+  if (CUresult result = needContext())
+    return result;
+  if (attribute == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
+    if (value > 227 * 1024)
+      return CUDA_ERROR_INVALID_VALUE;
+    reinterpret_cast<FakeFunction *>(function)->maxDynamicSharedBytes = value;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
+                                unsigned gridY, unsigned gridZ, unsigned blockX,
+                                unsigned blockY, unsigned blockZ,
+                                unsigned sharedBytes, CUstream, void **params,
+                                void **) {
+  if (CUresult result = needContext())
+    return result;
+  unsigned grid[3] = {gridX, gridY, gridZ};
+  unsigned block[3] = {blockX, blockY, blockZ};
+  lastClusterX = 0;
+  return runKernel(*reinterpret_cast<FakeFunction *>(function), grid, block,
+                   sharedBytes, params);
+}
+
+CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config,
+                                  CUfunction function, void **params, void **) {
+  if (CUresult result = needContext())
+    return result;
+  if (config->numAttrs != 1 ||
+      config->attrs[0].id != CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION ||
+      config->gridDimX % config->attrs[0].value.clusterDim.x != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  unsigned grid[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
+  unsigned block[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
+  lastClusterX = config->attrs[0].value.clusterDim.x;
+  return runKernel(*reinterpret_cast<FakeFunction *>(function), grid, block,
+                   config->sharedMemBytes, params);
+}
+
+CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
+  return createHandle(stream);
+}
+
+CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
+  return destroyHandle(stream);
+}
+
+CUresult CUDAAPI cuStreamSynchronize(CUstream) { return needContext(); }
+
+CUresult CUDAAPI cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
+  return needContext();
+}
+
+CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int) {
+  return createHandle(event);
+}
+
+CUresult CUDAAPI cuEventDestroy(CUevent event) { return destroyHandle(event); }
+
+CUresult CUDAAPI cuEventRecord(CUevent, CUstream) { return needContext(); }
+
+CUresult CUDAAPI cuEventSynchronize(CUevent) { return needContext(); }
+
+CUresult CUDAAPI cuEventElapsedTime(float *milliseconds, CUevent, CUevent) {
+  *milliseconds = 1.5f;
+  return needContext();
+}
+
+CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
+  if (CUresult result = needContext())
+    return result;
+  *ptr = reinterpret_cast<CUdeviceptr>(std::malloc(bytes));
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr *ptr, size_t bytes,
+                                   unsigned int) {
+  return cuMemAlloc(ptr, bytes);
+}
+
+CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
+  if (CUresult result = needContext())
+    return result;
+  std::free(host(ptr));
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
+                               CUstream) {
+  if (CUresult result = needContext())
+    return result;
+  std::memcpy(host(dst), host(src), bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t bytes) {
+  return cuMemcpyAsync(dst, reinterpret_cast<CUdeviceptr>(src), bytes, nullptr);
+}
+
+CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t bytes) {
+  return cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst), src, bytes, nullptr);
+}
+
+CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src,
+                                   size_t bytes, CUstream stream) {
+  return cuMemcpyAsync(dst, src, bytes, stream);
+}
+
+CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int value,
+                                  size_t count, CUstream) {
+  return fill<uint32_t>(dst, value, count);
+}
+
+CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short value,
+                                  size_t count, CUstream) {
+  return fill<uint16_t>(dst, value, count);
+}
+
+CUresult CUDAAPI cuMemHostRegister(void *ptr, size_t bytes, unsigned int) {
+  if (CUresult result = needContext())
+    return result;
+  lastRegistered = ptr;
+  lastRegisteredBytes = bytes;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemHostUnregister(void *ptr) {
+  if (CUresult result = needContext())
+    return result;
+  if (ptr != lastRegistered)
+    return CUDA_ERROR_INVALID_VALUE;
+  lastRegistered = nullptr;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuTensorMapEncodeTiled(
+    CUtensorMap *map, CUtensorMapDataType dataType, cuuint32_t rank,
+    void *address, const cuuint64_t *dims, const cuuint64_t *strides,
+    const cuuint32_t *box, const cuuint32_t *, CUtensorMapInterleave,
+    CUtensorMapSwizzle swizzle, CUtensorMapL2promotion,
+    CUtensorMapFloatOOBfill) {
+  lastTensorMap.dataType = dataType;
+  lastTensorMap.rank = rank;
+  lastTensorMap.address = address;
+  for (cuuint32_t r = 0; r < rank; ++r) {
+    lastTensorMap.dims[r] = dims[r];
+    lastTensorMap.box[r] = box[r];
+    if (r + 1 < rank)
+      lastTensorMap.strides[r] = strides[r];
+  }
+  lastTensorMap.swizzle = swizzle;
+  std::memset(map, 0x5a, sizeof(*map));
+  return CUDA_SUCCESS;
+}
+
+} // extern "C"

@@ -1,0 +1,42 @@
+//===- FakeCudaDriver.h - Hooks of the fake CUDA driver ---------*- C++ -*-===//
+//
+// What libr2q_fake_cuda.so (FakeCudaDriver.cpp) lets tests see and change.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_UNITTESTS_RUNTIME_FAKECUDADRIVER_H
+#define R2Q_UNITTESTS_RUNTIME_FAKECUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace r2q::test {
+
+/// The arguments of the last cuTensorMapEncodeTiled call.
+struct FakeTensorMapCall {
+  int dataType = -1;
+  unsigned rank = 0;
+  void *address = nullptr;
+  uint64_t dims[5] = {}, strides[5] = {};
+  uint32_t box[5] = {};
+  int swizzle = -1;
+};
+
+} // namespace r2q::test
+
+extern "C" {
+/// Contexts pushed on the calling thread right now.
+int fakeCudaContextDepth();
+/// From now on the driver reports CUDA_ERROR_DEINITIALIZED, as at exit.
+void fakeCudaShutDown();
+/// CU_JIT_OPTIMIZATION_LEVEL of the last module load (-1: never given).
+int fakeCudaLastJitOptLevel();
+const char *fakeCudaLastKernel();
+/// The cluster width of the last launch (0: launched without clusters).
+unsigned fakeCudaLastClusterX();
+const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();
+/// The pointer and size of the last cuMemHostRegister.
+void *fakeCudaLastRegistered(size_t *bytes);
+}
+
+#endif // R2Q_UNITTESTS_RUNTIME_FAKECUDADRIVER_H
