@@ -15,7 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench generate format clean
+.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench test-gpu bench-gpu generate format clean
 
 all: build
 
@@ -75,6 +75,18 @@ demo: build
 bench: build
 	$(BUILD)/bin/r2q-bench-quantize
 	$(BUILD)/bin/r2q-bench-linear
+
+# On a machine with an NVIDIA GPU (docs/gpu.md): the runtime's smoke test and
+# the GPU kernels against the numerics core; the kernel benchmark against
+# torch's fp16 cuBLAS. The harness is built where ptxas and cuda.h exist;
+# scripts/gpu-check.sh runs both from a build carried to a GPU machine.
+test-gpu: build
+	$(BUILD)/bin/r2q-gpu-smoke
+	$(BUILD)/bin/r2q-gpu-bench check
+
+bench-gpu: build
+	$(BUILD)/bin/r2q-gpu-bench bench
+	python3 scripts/gpu-torch-baseline.py
 
 # SmolLM2-135M greedy-decoding a prompt with every linear layer on r2q's
 # compiled kernels (R2Q greedy, 2 planes, G=128), tokens/s against the float

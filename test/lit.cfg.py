@@ -45,3 +45,11 @@ r2q_ptxas = lit.util.which("ptxas") or lit.util.which("ptxas", "/usr/local/cuda/
 if r2q_ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", r2q_ptxas))
+    # gpu-module-to-binary finds ptxas through CUDA_ROOT.
+    config.substitutions.append(
+        ("%cuda_root", os.path.dirname(os.path.dirname(os.path.realpath(r2q_ptxas))))
+    )
+# The GPU harness (bench/gpu) is built where ptxas and cuda.h exist.
+if os.path.exists(os.path.join(config.r2q_tools_dir, "r2q-gpu-bench")):
+    config.available_features.add("gpu-bench")
+    llvm_config.add_tool_substitutions(["r2q-gpu-bench"], [config.r2q_tools_dir])

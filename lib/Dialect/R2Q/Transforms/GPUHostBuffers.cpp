@@ -9,6 +9,7 @@
 
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
@@ -28,20 +29,42 @@ bool onHost(Operation *op) {
          !op->getParentOfType<gpu::GPUModuleOp>();
 }
 
-/// A managed buffer of `type` (its dynamic sizes `sizes`), allocated between
-/// two gpu.wait ops.
+/// A managed buffer of `type` (its dynamic sizes `sizes`). The lowering of
+/// gpu.alloc takes host_shared only in the synchronous form.
 Value managedBuffer(OpBuilder &builder, Location loc, MemRefType type,
                     ValueRange sizes) {
+  return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
+                              ValueRange{}, sizes, ValueRange{},
+                              /*hostShared=*/true)
+      .getMemref();
+}
+
+/// A device buffer (cuMemAlloc) of `type`, allocated between two gpu.wait
+/// ops (non-shared gpu.alloc lowers only in the async form).
+Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
+                   ValueRange sizes) {
   auto tokenType = builder.getType<gpu::AsyncTokenType>();
   Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
                     .getAsyncToken();
   auto alloc = gpu::AllocOp::create(builder, loc, type, tokenType,
                                     ValueRange{ready}, sizes, ValueRange{},
-                                    /*hostShared=*/true);
+                                    /*hostShared=*/false);
   gpu::WaitOp::create(builder, loc, Type(), ValueRange{alloc.getAsyncToken()});
   return alloc.getMemref();
 }
 
+/// Whether only kernels read and write `buffer` (the host returns or frees
+/// it): then it lives in device memory, where a kernel's first write does
+/// not fault pages in as it would in managed memory.
+bool onlyKernelsTouch(Value buffer) {
+  return llvm::all_of(buffer.getUsers(), [](Operation *user) {
+    return !onHost(user) ||
+           isa<func::ReturnOp, memref::DeallocOp, gpu::LaunchOp>(user);
+  });
+}
+
+/// Frees a managed or device buffer (gpu.dealloc lowers only in the async form
+/// with one dependency).
 void freeManaged(OpBuilder &builder, Location loc, Value buffer) {
   auto tokenType = builder.getType<gpu::AsyncTokenType>();
   Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
@@ -67,17 +90,19 @@ public:
       builder.setInsertionPoint(op);
       Location loc = op->getLoc();
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-        alloc.replaceAllUsesWith(managedBuffer(builder, loc, alloc.getType(),
-                                               alloc.getDynamicSizes()));
+        auto makeBuffer =
+            onlyKernelsTouch(alloc) ? deviceBuffer : managedBuffer;
+        alloc.replaceAllUsesWith(
+            makeBuffer(builder, loc, alloc.getType(), alloc.getDynamicSizes()));
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
         freeManaged(builder, loc, dealloc.getMemref());
       } else {
         auto global = cast<memref::GetGlobalOp>(op);
         builder.setInsertionPointAfter(op);
         Value copy = managedBuffer(builder, loc, global.getType(), {});
-        memref::CopyOp::create(builder, loc, global.getResult(), copy);
-        global.getResult().replaceAllUsesExcept(
-            copy, SmallPtrSet<Operation *, 2>{op, copy.getDefiningOp()});
+        auto fill =
+            memref::CopyOp::create(builder, loc, global.getResult(), copy);
+        global.getResult().replaceAllUsesExcept(copy, fill);
         continue;
       }
       op->erase();

@@ -708,10 +708,14 @@ def R2QGPUHostBuffersPass
     must be one the GPU can read and write, and one their own host code
     (copies, the loops left on the host) can too.
 
-    * `memref.alloc` becomes `gpu.alloc host_shared` (CUDA managed memory,
-      `cuMemAllocManaged`) and `memref.dealloc` becomes `gpu.dealloc`, each
-      in the `async` form between `gpu.wait` ops (the synchronous form has
-      no LLVM lowering);
+    * `memref.alloc` of a buffer that only kernels read and write (the host
+      only returns or frees it: results of `r2q.matmul`) becomes `gpu.alloc`
+      (device memory, `cuMemAlloc`), so that a kernel's first writes do not
+      fault pages in; any other becomes `gpu.alloc host_shared` (CUDA
+      managed memory, `cuMemAllocManaged`: host code reads and writes it
+      too; upstream lowers `host_shared` only in the synchronous form and
+      device allocations only in the `async` one, between `gpu.wait` ops);
+      `memref.dealloc` becomes `gpu.dealloc` (async) for both;
     * `memref.get_global` of a constant (weights folded at compile time, in
       host memory) becomes such a buffer filled from the global by a
       `memref.copy` on every call: correct, but a copy per call (caching

@@ -1,0 +1,349 @@
+//===- GpuBench.cpp - r2q's GPU kernels: checks and benchmark -------------===//
+//
+// r2q-gpu-bench runs the r2q.matmul functions of kernels.mlir, compiled
+// ahead of time by r2q-gpu-pipeline into this executable (their kernels in an
+// embedded fatbin), on the GPU through libr2q_cuda_runtime:
+//
+//   r2q-gpu-bench check   the ragged cases (odd batches, N not a multiple of
+//                         a block's rows, K with a tail, group sizes 8 to
+//                         256, 2-4 planes, f32/f16/bf16 inputs) against the
+//                         numerics core on fresh random data;
+//   r2q-gpu-bench bench   the benchmark shapes at batch 1, 4, 16 and 128:
+//                         kernel time (CUDA events around each launch, the
+//                         median of many, weights rotated through copies
+//                         that together exceed the L2 many times), the
+//                         effective bandwidth of the packed weight, and the
+//                         device-to-device copy bandwidth of the same run.
+//
+// Exit status: 0 when everything ran and matched, 1 on a mismatch or error,
+// 77 when there is no GPU (with the reason).
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Quant/FloatFormats.h"
+#include "r2q/Quant/R2Q.h"
+#include "r2q/Quant/Reference.h"
+#include "r2q/Runtime/CudaRuntime.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct KernelCase {
+  const char *name;
+  int64_t m, n, k, groupSize;
+  int planes;
+  const char *input, *scales;
+  void (*function)(void *, void *, void *, void *);
+};
+
+#include "kernels.inc"
+
+/// A ranked memref descriptor as MLIR's C interface passes it.
+template <int Rank> struct Descriptor {
+  void *allocated = nullptr, *aligned = nullptr;
+  int64_t offset = 0, sizes[Rank] = {}, strides[Rank] = {};
+
+  static Descriptor of(void *data, std::array<int64_t, Rank> shape) {
+    Descriptor d;
+    d.allocated = d.aligned = data;
+    int64_t stride = 1;
+    for (int dim = Rank - 1; dim >= 0; --dim) {
+      d.sizes[dim] = shape[dim];
+      d.strides[dim] = stride;
+      stride *= shape[dim];
+    }
+    return d;
+  }
+};
+
+[[noreturn]] void fail(const std::string &what) {
+  std::fprintf(stderr, "r2q-gpu-bench: %s: %s\n", what.c_str(),
+               r2qCudaLastError());
+  std::exit(1);
+}
+
+void check(int status, const std::string &what) {
+  if (status != 0)
+    fail(what);
+}
+
+/// Device memory holding `bytes` copied from the host.
+void *upload(const void *data, size_t bytes) {
+  void *device = nullptr;
+  check(r2qCudaMalloc(&device, bytes), "cuMemAlloc");
+  check(r2qCudaCopyToDevice(device, data, bytes), "copy to device");
+  return device;
+}
+
+// Launch timing: the compiled host code calls mgpuLaunchKernel; this
+// definition (the executable's, so it takes precedence over the library's)
+// brackets each launch with timing events on the launch's stream.
+bool timingLaunches = false;
+std::vector<std::pair<void *, void *>> launchEvents;
+
+} // namespace
+
+extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                                 intptr_t gridZ, intptr_t blockX,
+                                 intptr_t blockY, intptr_t blockZ, int32_t smem,
+                                 void *stream, void **params, void ** /*extra*/,
+                                 size_t /*paramsCount*/) {
+  const int64_t grid[3] = {gridX, gridY, gridZ};
+  const int64_t block[3] = {blockX, blockY, blockZ};
+  void *start = nullptr, *end = nullptr;
+  if (timingLaunches) {
+    check(r2qCudaTimingEventCreate(&start), "event");
+    check(r2qCudaTimingEventCreate(&end), "event");
+    check(r2qCudaEventRecord(start, stream), "event record");
+  }
+  if (r2qCudaLaunch(function, grid, block, smem, stream, params) != 0) {
+    std::fprintf(stderr, "r2q-gpu-bench: %s\n", r2qCudaLastError());
+    std::abort();
+  }
+  if (timingLaunches) {
+    check(r2qCudaEventRecord(end, stream), "event record");
+    launchEvents.push_back({start, end});
+  }
+}
+
+namespace {
+
+using r2q::quant::FloatType;
+
+FloatType floatType(const char *name) {
+  return *r2q::quant::parseFloatType(name);
+}
+
+/// The input of a case in its element type's bytes.
+std::vector<uint8_t> inputBytes(const KernelCase &c,
+                                const std::vector<float> &x) {
+  FloatType type = floatType(c.input);
+  std::vector<uint8_t> bytes;
+  if (type == FloatType::F32) {
+    bytes.resize(x.size() * 4);
+    std::memcpy(bytes.data(), x.data(), bytes.size());
+    return bytes;
+  }
+  bytes.resize(x.size() * 2);
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint16_t bits = type == FloatType::F16
+                        ? r2q::quant::floatToHalfBits(x[i])
+                        : r2q::quant::floatToBFloat16Bits(x[i]);
+    std::memcpy(bytes.data() + 2 * i, &bits, 2);
+  }
+  return bytes;
+}
+
+/// The device buffers of one call and its result.
+struct Call {
+  Descriptor<2> x;
+  Descriptor<3> signs, scales;
+};
+
+Descriptor<2> run(const KernelCase &c, Call &call) {
+  Descriptor<2> result;
+  c.function(&result, &call.x, &call.signs, &call.scales);
+  return result;
+}
+
+bool checkCase(const KernelCase &c, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(c.n * c.k);
+  for (float &value : w)
+    value = 0.05f * normal(generator);
+  r2q::quant::Scheme scheme;
+  scheme.groupSize = c.groupSize;
+  scheme.planes = c.planes;
+  scheme.scaleType = floatType(c.scales);
+  r2q::quant::PackedWeight weight;
+  r2q::quant::Status status = r2q::quant::quantize(
+      r2q::quant::MatrixView::ofFloats(w.data(), c.n, c.k), scheme, weight);
+  if (!status.ok())
+    fail(std::string("quantize: ") + status.message());
+  std::vector<float> x(c.m * c.k);
+  for (float &value : x)
+    value = r2q::quant::roundTo(floatType(c.input), normal(generator));
+
+  std::vector<uint8_t> xBytes = inputBytes(c, x);
+  std::vector<uint8_t> scaleBytes = weight.encodedScales();
+  Call call;
+  call.x = Descriptor<2>::of(upload(xBytes.data(), xBytes.size()), {c.m, c.k});
+  call.signs =
+      Descriptor<3>::of(upload(weight.signs.data(), weight.signs.size()),
+                        {c.planes, c.n, weight.bytesPerRow()});
+  call.scales = Descriptor<3>::of(upload(scaleBytes.data(), scaleBytes.size()),
+                                  {c.planes, c.n, weight.groupsPerRow()});
+  Descriptor<2> result = run(c, call);
+  std::vector<float> y(c.m * c.n);
+  check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
+        "copy to host");
+
+  std::vector<double> expected(c.m * c.n);
+  r2q::quant::referenceMatmul(x.data(), c.m, weight, expected.data());
+  double worst = 0;
+  int64_t bad = 0;
+  for (int64_t row = 0; row < c.m; ++row)
+    for (int64_t col = 0; col < c.n; ++col) {
+      double magnitude = 0;
+      for (int64_t i = 0; i < c.k; ++i)
+        magnitude += std::fabs(x[row * c.k + i] * weight.value(col, i));
+      double error = std::fabs(y[row * c.n + col] - expected[row * c.n + col]);
+      double relative = error / (magnitude + 1e-30);
+      worst = std::max(worst, relative);
+      if (!(error <= 1e-5 * magnitude + 1e-30))
+        ++bad;
+    }
+  std::printf("check %-8s M=%-3lld N=%-5lld K=%-5lld G=%-3lld P=%d x=%-4s "
+              "scales=%-4s max |err|/sum|xw| = %.2e  %s (seed %u)\n",
+              c.name, (long long)c.m, (long long)c.n, (long long)c.k,
+              (long long)c.groupSize, c.planes, c.input, c.scales, worst,
+              bad ? "FAIL" : "ok", seed);
+  r2qCudaFree(call.x.aligned);
+  r2qCudaFree(call.signs.aligned);
+  r2qCudaFree(call.scales.aligned);
+  r2qCudaFree(result.aligned);
+  return bad == 0;
+}
+
+/// Device-to-device copy bandwidth (bytes read + written per second) of a
+/// 2 GiB copy, the best of several.
+double copyBandwidth() {
+  const size_t bytes = size_t(2) << 30;
+  void *a = nullptr, *b = nullptr, *start = nullptr, *end = nullptr;
+  check(r2qCudaMalloc(&a, bytes), "cuMemAlloc");
+  check(r2qCudaMalloc(&b, bytes), "cuMemAlloc");
+  check(r2qCudaTimingEventCreate(&start), "event");
+  check(r2qCudaTimingEventCreate(&end), "event");
+  float best = 1e30f;
+  for (int pass = 0; pass < 6; ++pass) {
+    check(r2qCudaEventRecord(start, nullptr), "event record");
+    check(r2qCudaCopyDeviceToDevice(b, a, bytes, nullptr), "copy");
+    check(r2qCudaEventRecord(end, nullptr), "event record");
+    float ms = 0;
+    check(r2qCudaEventElapsedMs(&ms, start, end), "event time");
+    if (pass > 0)
+      best = std::min(best, ms);
+  }
+  r2qCudaFree(a);
+  r2qCudaFree(b);
+  return 2.0 * bytes / (best * 1e-3);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void benchCase(const KernelCase &c, double copyBytesPerSecond) {
+  int64_t bytesPerRow = (c.k + 7) / 8,
+          groups = (c.k + c.groupSize - 1) / c.groupSize;
+  size_t signBytes = size_t(c.planes) * c.n * bytesPerRow;
+  size_t scaleBytes = size_t(c.planes) * c.n * groups * 2;
+  size_t weightBytes = signBytes + scaleBytes;
+  // Copies that together hold at least 1 GiB (the L2 is 50-60 MB).
+  int copies = static_cast<int>(
+      std::max<size_t>(2, (size_t(1) << 30) / weightBytes + 1));
+  std::mt19937 generator(12345);
+  std::vector<uint8_t> signs(signBytes);
+  for (uint8_t &byte : signs)
+    byte = static_cast<uint8_t>(generator());
+  std::vector<uint16_t> scales(scaleBytes / 2);
+  for (uint16_t &scale : scales)
+    scale = r2q::quant::floatToHalfBits(0.01f + 0.001f * (generator() % 100));
+  std::vector<float> x(c.m * c.k);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float &value : x)
+    value = r2q::quant::roundTo(floatType(c.input), normal(generator));
+  std::vector<uint8_t> xBytes = inputBytes(c, x);
+  std::vector<Call> calls(copies);
+  void *xDevice = upload(xBytes.data(), xBytes.size());
+  for (Call &call : calls) {
+    call.x = Descriptor<2>::of(xDevice, {c.m, c.k});
+    call.signs = Descriptor<3>::of(upload(signs.data(), signBytes),
+                                   {c.planes, c.n, bytesPerRow});
+    call.scales = Descriptor<3>::of(upload(scales.data(), scaleBytes),
+                                    {c.planes, c.n, groups});
+  }
+  std::vector<double> kernelMs;
+  const int iterations = std::max(3 * copies, 60);
+  for (int i = 0; i < iterations; ++i) {
+    launchEvents.clear();
+    timingLaunches = true;
+    Descriptor<2> result = run(c, calls[i % copies]);
+    timingLaunches = false;
+    double ms = 0;
+    for (auto [start, end] : launchEvents) {
+      float elapsed = 0;
+      check(r2qCudaEventElapsedMs(&elapsed, start, end), "event time");
+      ms += elapsed;
+      r2qCudaEventDestroy(start);
+      r2qCudaEventDestroy(end);
+    }
+    r2qCudaFree(result.aligned);
+    if (i >= copies) // the first pass over the copies warms up
+      kernelMs.push_back(ms);
+  }
+  double ms = median(kernelMs);
+  double bandwidth = weightBytes / (ms * 1e-3);
+  std::printf("bench %-24s %8.1f us  weights %7.1f MB  %7.0f GB/s  %5.1f%% "
+              "of copy\n",
+              c.name, ms * 1e3, weightBytes / 1e6, bandwidth / 1e9,
+              100.0 * bandwidth / copyBytesPerSecond);
+  std::fflush(stdout);
+  r2qCudaFree(xDevice);
+  for (Call &call : calls) {
+    r2qCudaFree(call.signs.aligned);
+    r2qCudaFree(call.scales.aligned);
+  }
+}
+
+} // namespace
+
+/// The compiled kernels' modules are loaded by constructors (priority 123)
+/// that abort without a GPU: this one runs first and exits with the reason.
+__attribute__((constructor(101))) static void exitWithoutGPU() {
+  if (const char *reason = r2qCudaUnavailableReason()) {
+    std::printf("%s\n", reason);
+    std::fflush(stdout);
+    std::_Exit(77); // no destructors: the kernels' would unload modules
+  }
+}
+
+int main(int argc, char **argv) {
+  std::string mode = argc > 1 ? argv[1] : "check";
+  R2QCudaDeviceInfo info;
+  check(r2qCudaDeviceInfo(0, &info), "device info");
+  std::printf("device: %s (sm_%d%d, %d SMs)\n", info.name,
+              info.computeCapabilityMajor, info.computeCapabilityMinor,
+              info.multiprocessorCount);
+  bool ok = true;
+  if (mode == "check") {
+    unsigned seed = std::random_device{}();
+    if (const char *fixed = std::getenv("R2Q_TEST_SEED"))
+      seed = static_cast<unsigned>(std::strtoul(fixed, nullptr, 10));
+    for (const KernelCase &c : kCases)
+      if (std::strncmp(c.name, "check_", 6) == 0)
+        ok = checkCase(c, seed++) && ok;
+    std::printf("%s\n", ok ? "all checks passed" : "CHECKS FAILED");
+  } else if (mode == "bench") {
+    double copy = copyBandwidth();
+    std::printf("device-to-device copy: %.0f GB/s (read + write)\n",
+                copy / 1e9);
+    for (const KernelCase &c : kCases)
+      if (std::strncmp(c.name, "bench_", 6) == 0)
+        benchCase(c, copy);
+  } else {
+    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench]\n");
+    return 2;
+  }
+  return ok ? 0 : 1;
+}

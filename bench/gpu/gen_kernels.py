@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Writes the r2q.matmul functions the GPU harness runs (kernels.mlir) and
+their table for the harness (kernels.inc): the ragged correctness cases and
+the benchmark shapes. Each function's weight operands are runtime tensors, so
+the harness can rotate copies of the weights (L2-cold timings)."""
+import sys
+
+# (name, rows M, features N, columns K, group size, planes, input, scales)
+CHECKS = [
+    ("check_a", 1, 37, 576, 128, 2, "f32", "f16"),
+    ("check_b", 3, 1000, 4100, 128, 2, "f16", "f16"),
+    ("check_c", 5, 515, 1536, 64, 3, "f32", "f32"),
+    ("check_d", 13, 77, 2600, 256, 2, "bf16", "f16"),
+    ("check_e", 16, 4096, 4096, 128, 2, "f32", "f16"),
+    ("check_f", 2, 33, 13, 8, 4, "f32", "bf16"),
+]
+SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
+BATCHES = [1, 4, 16, 128]
+BENCH = [(f"bench_{n}x{k}_b{m}", m, n, k, 128, 2, "f32", "f16")
+         for (n, k) in SHAPES for m in BATCHES]
+# Output features per warp other than the default (4 at batch 1, 2 at 4).
+TILES = {"bench_28672x8192_b1_t2": 2, "bench_28672x8192_b1_t8": 8,
+         "bench_28672x8192_b4_t1": 1, "bench_28672x8192_b4_t4": 4}
+BENCH += [(name, int(name.split("_b")[1].split("_")[0]), 28672, 8192, 128, 2,
+           "f32", "f16") for name in TILES]
+# f16 activations (half the activation traffic of each lane).
+BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16", "f16")
+          for m in (1, 4)]
+
+
+def function(name, m, n, k, g, p, xt, st):
+    kb, groups = (k + 7) // 8, (k + g - 1) // g
+    x, s, a = f"tensor<{m}x{k}x{xt}>", f"tensor<{p}x{n}x{kb}xi8>", \
+        f"tensor<{p}x{n}x{groups}x{st}>"
+    y = f"tensor<{m}x{n}xf32>"
+    kernel = ""
+    if name in TILES:
+        kernel = (" {kernel = #r2q.kernel<strategy = warp_gemv, vector_width "
+                  f"= 16, tile_rows = {TILES[name]}, threads = 1>}}")
+    return (f"func.func @{name}(%x: {x}, %s: {s}, %a: {a}) -> {y} {{\n"
+            f"  %y = r2q.matmul %x, %s, %a group_size {g}{kernel} : {x}, {s}, "
+            f"{a} -> {y}\n"
+            f"  return %y : {y}\n}}\n")
+
+
+def main(mlir_path, inc_path):
+    cases = CHECKS + BENCH
+    with open(mlir_path, "w") as out:
+        for case in cases:
+            out.write(function(*case))
+    with open(inc_path, "w") as out:
+        for name, *_ in cases:
+            out.write(f"extern \"C\" void _mlir_ciface_{name}(void *, void *, "
+                      f"void *, void *);\n")
+        out.write("static const KernelCase kCases[] = {\n")
+        for name, m, n, k, g, p, xt, st in cases:
+            out.write(f"  {{\"{name}\", {m}, {n}, {k}, {g}, {p}, \"{xt}\", "
+                      f"\"{st}\", _mlir_ciface_{name}}},\n")
+        out.write("};\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,42 @@
+// r2q-gpu-host-buffers: a buffer only kernels touch (the host returns it)
+// goes to device memory; one host code reads (a copy) to managed memory;
+// a constant is copied into a managed buffer before use; deallocations
+// become async gpu.dealloc; code in launch bodies is left alone.
+
+// RUN: r2q-opt %s --r2q-gpu-host-buffers | FileCheck %s
+
+memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+
+// CHECK-LABEL: func.func @buffers
+func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
+  %c1 = arith.constant 1 : index
+  // CHECK: %[[W:.*]] = memref.get_global @weights
+  // CHECK: %[[WD:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  // CHECK: memref.copy %[[W]], %[[WD]]
+  %w = memref.get_global @weights : memref<4xf32>
+  // CHECK: %[[T0:.*]] = gpu.wait async
+  // CHECK: %[[DEV:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] () : memref<4xf32>
+  // CHECK: gpu.wait [%[[T1]]]
+  %device = memref.alloc() : memref<4xf32>
+  // CHECK: %[[MAN:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?xf32>
+  %managed = memref.alloc(%n) : memref<?xf32>
+  // CHECK: %[[TMP:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  %temp = memref.alloc() : memref<4xf32>
+  gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1)
+             threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+    // CHECK: memref.alloca
+    %scratch = memref.alloca() : memref<4xf32>
+    %v = memref.load %w[%t0] : memref<4xf32>
+    memref.store %v, %device[%t0] : memref<4xf32>
+    memref.store %v, %temp[%t0] : memref<4xf32>
+    gpu.terminator
+  }
+  // CHECK: memref.copy %[[TMP]], %[[MAN]]
+  memref.copy %temp, %managed : memref<4xf32> to memref<?xf32>
+  // CHECK: %[[T2:.*]] = gpu.wait async
+  // CHECK: %[[T3:.*]] = gpu.dealloc async [%[[T2]]] %[[TMP]]
+  // CHECK: gpu.wait [%[[T3]]]
+  memref.dealloc %temp : memref<4xf32>
+  // CHECK: return %[[DEV]], %[[MAN]]
+  return %device, %managed : memref<4xf32>, memref<?xf32>
+}

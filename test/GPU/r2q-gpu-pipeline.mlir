@@ -1,0 +1,27 @@
+// r2q-gpu-pipeline end to end without a GPU: the host function launches one
+// kernel (the warp_gemv r2q.matmul) from an embedded binary, its result in
+// device memory (cuMemAlloc, not managed: only the kernel writes it); the
+// kernel's PTX (cubin-format=isa needs no ptxas) has 128-bit loads of the
+// sign chunks and activation quads, and the butterfly of shuffles.
+
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --mlir-print-ir-after=r2q-gpu-host-buffers -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUFFERS
+
+// PTX: gpu.binary @gemv_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// PTX-SAME: .target sm_90
+// PTX-SAME: ld.global.v4.b32
+// PTX-SAME: shfl.sync.bfly.b32
+// CHECK: llvm.func @gemv(
+// CHECK: llvm.call @mgpuStreamCreate
+// CHECK: llvm.call @mgpuMemAlloc
+// CHECK: gpu.launch_func @gemv_kernel::@gemv_kernel blocks in
+// CHECK: llvm.func @_mlir_ciface_gemv(
+
+// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<1x4096xf32>
+// BUFFERS-NOT: host_shared
+
+func.func @gemv(%x: tensor<1x4096xf32>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<1x4096xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<1x4096xf32>, tensor<2x4096x512xi8>, tensor<2x4096x32xf16> -> tensor<1x4096xf32>
+  return %y : tensor<1x4096xf32>
+}
