@@ -18,6 +18,7 @@ namespace r2q {
 void registerR2QDialects(mlir::DialectRegistry &registry) {
   registry.insert<R2QDialect, mlir::arith::ArithDialect>();
   registerLutGemvInterfaces(registry);
+  registerWarpGemvInterfaces(registry);
 }
 
 void registerR2QPasses() {

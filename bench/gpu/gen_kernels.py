@@ -18,14 +18,29 @@ SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
 BATCHES = [1, 4, 16, 128]
 BENCH = [(f"bench_{n}x{k}_b{m}", m, n, k, 128, 2, "f32", "f16")
          for (n, k) in SHAPES for m in BATCHES]
-# Output features per warp other than the default (4 at batch 1, 2 at 4).
-TILES = {"bench_28672x8192_b1_t2": 2, "bench_28672x8192_b1_t8": 8,
-         "bench_28672x8192_b4_t1": 1, "bench_28672x8192_b4_t4": 4}
-BENCH += [(name, int(name.split("_b")[1].split("_")[0]), 28672, 8192, 128, 2,
-           "f32", "f16") for name in TILES]
-# f16 activations (half the activation traffic of each lane).
-BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16", "f16")
-          for m in (1, 4)]
+# Kernels written on the op, by name: (strategy, output features per warp).
+# Without one, r2q-select-gpu-kernels chooses (warp_lut_gemv).
+KERNELS = {}
+
+
+def variant(case, suffix, strategy, tile_rows=0):
+    """`case` under another name with a kernel written on its op."""
+    name = f"{case[0]}_{suffix}"
+    KERNELS[name] = (strategy, tile_rows)
+    return (name, *case[1:])
+
+
+# Both GPU kernels on every ragged case.
+CHECKS += [variant(c, "xor", "warp_gemv") for c in CHECKS]
+# The xor kernel beside the tables at every shape and batch, and 2 and 8
+# output features per warp for both at batch 1.
+BENCH += [variant(c, "xor", "warp_gemv") for c in BENCH]
+big_b1 = next(c for c in BENCH if c[0] == "bench_28672x8192_b1")
+BENCH += [variant(big_b1, f"lut_t{t}", "warp_lut_gemv", t) for t in (2, 8)]
+BENCH += [variant(big_b1, f"xor_t{t}", "warp_gemv", t) for t in (2, 8)]
+# f16 activations (half the activation bytes).
+BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
+           "f16") for m in (1, 4)]
 
 
 def function(name, m, n, k, g, p, xt, st):
@@ -34,9 +49,10 @@ def function(name, m, n, k, g, p, xt, st):
         f"tensor<{p}x{n}x{groups}x{st}>"
     y = f"tensor<{m}x{n}xf32>"
     kernel = ""
-    if name in TILES:
-        kernel = (" {kernel = #r2q.kernel<strategy = warp_gemv, vector_width "
-                  f"= 16, tile_rows = {TILES[name]}, threads = 1>}}")
+    if name in KERNELS:
+        strategy, tile = KERNELS[name]
+        kernel = (f" {{kernel = #r2q.kernel<strategy = {strategy}, "
+                  f"vector_width = 16, tile_rows = {tile}, threads = 1>}}")
     return (f"func.func @{name}(%x: {x}, %s: {s}, %a: {a}) -> {y} {{\n"
             f"  %y = r2q.matmul %x, %s, %a group_size {g}{kernel} : {x}, {s}, "
             f"{a} -> {y}\n"

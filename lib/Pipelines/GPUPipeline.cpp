@@ -29,15 +29,15 @@ namespace r2q {
 namespace {
 
 /// Constant folding and the choice of kernels, as in the CPU pipeline.
-void addFrontEnd(OpPassManager &pm) {
+void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   pm.addPass(createR2QRejectNestedModulesPass());
   pm.addPass(createR2QVerifyResourceBlobsPass());
   pm.addPass(createR2QFoldConstantWeightsPass());
   pm.addPass(createCanonicalizerPass());
-  R2QSelectCPUKernelsPassOptions selection;
-  selection.strategy = "warp_gemv";
-  selection.threads = 1;
-  pm.addPass(createR2QSelectCPUKernelsPass(selection));
+  R2QSelectGPUKernelsPassOptions selection;
+  selection.strategy = options.strategy;
+  selection.tileRows = options.tileRows;
+  pm.addPass(createR2QSelectGPUKernelsPass(selection));
   ConvertR2QToLinalgPassOptions lowering;
   lowering.gpuLaunch = true;
   pm.addPass(createConvertR2QToLinalgPass(lowering));
@@ -65,6 +65,7 @@ void addGenericKernels(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createR2QGPUHostBuffersPass());
+  pm.addPass(createR2QGPUWorkgroupBuffersPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QGPUSinkConstantsPass());
 }
@@ -72,7 +73,7 @@ void addGenericKernels(OpPassManager &pm) {
 } // namespace
 
 void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
-  addFrontEnd(pm);
+  addFrontEnd(pm, options);
   addBufferization(pm);
   addGenericKernels(pm);
   if (options.cInterface)

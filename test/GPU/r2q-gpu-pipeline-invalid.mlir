@@ -1,10 +1,11 @@
 // What r2q-gpu-pipeline cannot compile is reported at the op, never
-// compiled wrong: warp_gemv takes a static batch and weight shape.
+// compiled wrong: the GPU kernels take a static batch and weight shape,
+// and a CPU kernel written on an op is not silently replaced.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --split-input-file --verify-diagnostics
 
 func.func @dynamic_rows(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
-  // expected-error @below {{r2q-select-cpu-kernels: strategy warp_gemv cannot compute this op: its rows are dynamic (warp_gemv takes a static batch)}}
+  // expected-error @below {{r2q-select-gpu-kernels: no GPU kernel can compute this op: its rows are dynamic (the warp kernels take a static batch)}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<?x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
@@ -12,7 +13,7 @@ func.func @dynamic_rows(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: tenso
 // -----
 
 func.func @dynamic_weight(%x: tensor<1x256xf32>, %s: tensor<2x?x32xi8>, %a: tensor<2x?x2xf16>) -> tensor<1x?xf32> {
-  // expected-error @below {{r2q-select-cpu-kernels: strategy warp_gemv cannot compute this op: its weight's shape is dynamic}}
+  // expected-error @below {{r2q-select-gpu-kernels: no GPU kernel can compute this op: its weight's shape is dynamic}}
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<1x256xf32>, tensor<2x?x32xi8>, tensor<2x?x2xf16> -> tensor<1x?xf32>
   return %y : tensor<1x?xf32>
 }
@@ -20,7 +21,15 @@ func.func @dynamic_weight(%x: tensor<1x256xf32>, %s: tensor<2x?x32xi8>, %a: tens
 // -----
 
 func.func @written_kernel(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
-  // expected-error @below {{'r2q.matmul' op kernel strategy warp_gemv cannot compute this op: its rows are dynamic (warp_gemv takes a static batch)}}
+  // expected-error @below {{'r2q.matmul' op kernel strategy warp_gemv cannot compute this op: its rows are dynamic (the warp kernels take a static batch)}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = warp_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<?x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @cpu_kernel(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<1x16xf32> {
+  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs warp_gemv or warp_lut_gemv}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
 }

@@ -1,8 +1,10 @@
 // r2q-gpu-pipeline end to end without a GPU: the host function launches one
-// kernel (the warp_gemv r2q.matmul) from an embedded binary, its result in
-// device memory (cuMemAlloc, not managed: only the kernel writes it); the
-// kernel's PTX (cubin-format=isa needs no ptxas) has 128-bit loads of the
-// sign chunks and activation quads, and the butterfly of shuffles.
+// kernel (the r2q.matmul, batch 1: warp_lut_gemv) from an embedded binary,
+// its result in device memory (cuMemAlloc, not managed: only the kernel
+// writes it); the kernel's PTX (cubin-format=isa needs no ptxas) reads
+// 8-byte sign chunks and activation quads, builds 32 KiB of tables in
+// shared memory between barriers, looks them up, and sums across lanes with
+// a butterfly of shuffles.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s
@@ -10,7 +12,13 @@
 
 // PTX: gpu.binary @gemv_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .target sm_90
+// PTX-SAME: .shared .align 4 .b8 __wg_gemv_kernel_0[32768]
+// PTX-SAME: ld.global.v2.b32
+// PTX-SAME: bar.sync
 // PTX-SAME: ld.global.v4.b32
+// PTX-SAME: st.shared.b32
+// PTX-SAME: bar.sync
+// PTX-SAME: ld.shared.b32
 // PTX-SAME: shfl.sync.bfly.b32
 // CHECK: llvm.func @gemv(
 // CHECK: llvm.call @mgpuStreamCreate

@@ -502,14 +502,17 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
 // of 8), group sizes whose segments are 32, 16 and 8 columns (72: chunks
 // straddle groups), 1 to 4 planes, batches of 1 to 13
 // rows (whole tiles of 8 and a shorter one), f16/bf16 inputs, every scale
-// type, and tile_rows forced to 3.
+// type, and tile_rows forced to 3; the same for the table-lookup kernel
+// (warp_lut_gemv: tables in what is shared memory on the GPU, built by the
+// block's 256 threads in turn, slice by slice).
 struct WarpCase {
   GemvCase gemv;
   int64_t tileRows; // 0: derived from the batch
+  const char *strategy = "warp_gemv";
 };
 
 std::ostream &operator<<(std::ostream &os, const WarpCase &c) {
-  return os << c.gemv << ", tile_rows " << c.tileRows;
+  return os << c.gemv << ", tile_rows " << c.tileRows << ", " << c.strategy;
 }
 
 class WarpGemvTest : public ::testing::TestWithParam<WarpCase> {
@@ -524,20 +527,24 @@ TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
   std::string selected = lowerToText(
-      context, c.gemv, "r2q-select-cpu-kernels{strategy=warp_gemv}");
-  ASSERT_TRUE(llvm::StringRef(selected).contains("strategy = warp_gemv"))
+      context, c.gemv,
+      llvm::formatv("r2q-select-cpu-kernels{{strategy={0}}", c.strategy).str());
+  ASSERT_TRUE(llvm::StringRef(selected).contains(
+      llvm::formatv("strategy = {0},", c.strategy).str()))
       << selected;
   // A tile_rows other than the derived one is written on the op by hand,
   // as a user would; the pipeline keeps it.
   std::string kernel =
-      c.tileRows ? llvm::formatv("#r2q.kernel<strategy = warp_gemv, "
+      c.tileRows ? llvm::formatv("#r2q.kernel<strategy = {1}, "
                                  "vector_width = 16, tile_rows = {0}, "
                                  "threads = 1>",
-                                 c.tileRows)
+                                 c.tileRows, c.strategy)
                        .str()
                  : "";
   std::vector<float> output = runGemv(
-      context, c.gemv, data, "r2q-cpu-pipeline{strategy=warp_gemv}", kernel);
+      context, c.gemv, data,
+      llvm::formatv("r2q-cpu-pipeline{{strategy={0}}", c.strategy).str(),
+      kernel);
   const int64_t rows = c.gemv.rows();
   std::vector<double> expected(rows * c.gemv.n);
   quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
@@ -560,6 +567,19 @@ std::vector<WarpCase> warpCases() {
       {{{}, 7, 250, 72, 2, F::F16, F::F32, 32, false}, 0},
       {{{4}, 29, 768, 256, 2, F::F16, F::F32, 32, false}, 3},
       {{{1}, 45, 1536, 128, 4, F::F16, F::F32, 32, false}, 3},
+      // The table-lookup kernel: chunks of 8, 4 and 2 bytes (batch tiles of
+      // 1, 2 and 3-4 rows), slices of 32 chunks with a partial last one, a
+      // tail past the last whole chunk, segments of 64 down to 8 columns.
+      {{{1}, 37, 576, 128, 2, F::F16, F::F32, 32, false}, 0, "warp_lut_gemv"},
+      {{{1}, 70, 4100, 128, 2, F::F16, F::F32, 32, false, 4.0f},
+       0,
+       "warp_lut_gemv"},
+      {{{2}, 33, 2200, 64, 3, F::F32, F::F16, 32, false}, 0, "warp_lut_gemv"},
+      {{{3}, 9, 300, 32, 2, F::F16, F::BF16, 32, false}, 0, "warp_lut_gemv"},
+      {{{4}, 21, 13, 8, 4, F::F32, F::F32, 32, false}, 0, "warp_lut_gemv"},
+      {{{7}, 17, 1000, 16, 1, F::BF16, F::F32, 32, false}, 0, "warp_lut_gemv"},
+      {{{2, 3}, 40, 520, 40, 2, F::F16, F::F32, 32, false}, 0, "warp_lut_gemv"},
+      {{{1}, 45, 1536, 256, 2, F::F16, F::F32, 32, false}, 3, "warp_lut_gemv"},
   };
 }
 

@@ -100,6 +100,18 @@ struct GPUPipelineOptions
       *this, "opt-level",
       llvm::cl::desc("Optimization level of the NVVM/PTX compilation"),
       llvm::cl::init(3)};
+  // Forwarded to r2q-select-gpu-kernels.
+  Option<std::string> strategy{
+      *this, "strategy",
+      llvm::cl::desc("Kernel of every r2q.matmul without one: auto "
+                     "(warp_lut_gemv: tables in shared memory), warp_lut_gemv "
+                     "or warp_gemv (sign flips by xor)"),
+      llvm::cl::init("auto")};
+  Option<int64_t> tileRows{
+      *this, "tile-rows",
+      llvm::cl::desc("Output features per warp; 0 (default): the kernel "
+                     "strategy's own"),
+      llvm::cl::init(0)};
   Option<bool> cInterface{
       *this, "c-interface",
       llvm::cl::desc("Give public functions _mlir_ciface_ wrappers that take "
@@ -109,10 +121,10 @@ struct GPUPipelineOptions
 
 /// r2q ops and linalg on tensors -> host LLVM dialect and a gpu.binary of
 /// NVVM kernels: the CPU pipeline's checks and constant folding,
-/// r2q-select-cpu-kernels{strategy=warp_gemv}, convert-r2q-to-linalg with
-/// gpu.launch kernels, bufferization, the remaining linalg ops as parallel
-/// loops mapped to GPU blocks, r2q-gpu-host-buffers, kernel outlining and
-/// upstream's lowering to NVVM, PTX and cubin (gpu-lower-to-nvvm-pipeline).
+/// r2q-select-gpu-kernels, convert-r2q-to-linalg with gpu.launch kernels,
+/// bufferization, the remaining linalg ops as parallel loops mapped to GPU
+/// blocks, r2q-gpu-host-buffers, kernel outlining and upstream's lowering to
+/// NVVM, PTX and cubin (gpu-lower-to-nvvm-pipeline).
 void buildGPUPipeline(mlir::OpPassManager &pm,
                       const GPUPipelineOptions &options);
 

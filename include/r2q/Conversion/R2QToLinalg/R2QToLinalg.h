@@ -24,6 +24,10 @@ void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
 /// the lut_gemv strategy calls), so that its IR bufferizes.
 void registerLutGemvInterfaces(mlir::DialectRegistry &registry);
 
+/// Memory effects for gpu.barrier (none in MLIR 22), which the
+/// warp_lut_gemv GPU kernel uses, so that its IR bufferizes.
+void registerWarpGemvInterfaces(mlir::DialectRegistry &registry);
+
 /// r2q.dequantize and r2q.residual only.
 void populateQuantizationToLinalgPatterns(mlir::RewritePatternSet &patterns);
 

@@ -129,10 +129,12 @@ LogicalResult MatmulOp::verify() {
              << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
-      kernel && kernel.getStrategy() == KernelStrategy::WarpGemv) {
+      kernel && (kernel.getStrategy() == KernelStrategy::WarpGemv ||
+                 kernel.getStrategy() == KernelStrategy::WarpLutGemv)) {
     if (std::string reason = warpGemvUnsupported(); !reason.empty())
-      return emitOpError("kernel strategy warp_gemv cannot compute this op: ")
-             << reason;
+      return emitOpError("kernel strategy ")
+             << stringifyKernelStrategy(kernel.getStrategy())
+             << " cannot compute this op: " << reason;
   }
   auto emitError = [&] { return emitOpError(); };
   int64_t n = resultType.getDimSize(rank - 1);
@@ -174,7 +176,7 @@ std::string MatmulOp::lutGemvUnsupported() {
 
 std::string MatmulOp::warpGemvUnsupported() {
   if (!getInput().getType().hasStaticShape())
-    return "its rows are dynamic (warp_gemv takes a static batch)";
+    return "its rows are dynamic (the warp kernels take a static batch)";
   if (!getSigns().getType().hasStaticShape() ||
       !getScales().getType().hasStaticShape())
     return "its weight's shape is dynamic";

@@ -208,11 +208,12 @@ private:
                               "cannot compute this op: ")
                << reason;
     }
-    if (selection.forced == KernelStrategy::WarpGemv)
+    if (selection.forced == KernelStrategy::WarpGemv ||
+        selection.forced == KernelStrategy::WarpLutGemv)
       if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
-        return op.emitOpError("r2q-select-cpu-kernels: strategy warp_gemv "
-                              "cannot compute this op: ")
-               << reason;
+        return op.emitOpError("r2q-select-cpu-kernels: strategy ")
+               << stringifyKernelStrategy(*selection.forced)
+               << " cannot compute this op: " << reason;
     if (selection.forced)
       return std::make_pair(*selection.forced, std::optional<KernelStrategy>());
     if (!rows)

@@ -70,11 +70,13 @@ def R2Q_StrategyTiledDecode : I32EnumAttrCase<"TiledDecode", 1, "tiled_decode">;
 def R2Q_StrategyVectorGemv : I32EnumAttrCase<"VectorGemv", 2, "vector_gemv">;
 def R2Q_StrategyLutGemv : I32EnumAttrCase<"LutGemv", 3, "lut_gemv">;
 def R2Q_StrategyWarpGemv : I32EnumAttrCase<"WarpGemv", 4, "warp_gemv">;
+def R2Q_StrategyWarpLutGemv : I32EnumAttrCase<"WarpLutGemv", 5, "warp_lut_gemv">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
-     R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv]> {
+     R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
+     R2Q_StrategyWarpLutGemv]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -114,9 +116,12 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       static batch of 1 to 8 rows by table lookup, x86 only: the
       `r2q.matmul` verifier checks its rows and group size),
       `tiled_decode` (tiles of output features decoded to f32 once and
-      contracted with every row: many rows) or `warp_gemv` (the GPU kernel
-      of `r2q-gpu-pipeline`: 32 lanes per `tile_rows` output features, a
-      static batch and weight shape; its loop nest also runs on the host);
+      contracted with every row: many rows), `warp_gemv` (a GPU kernel of
+      `r2q-gpu-pipeline`: 32 lanes per `tile_rows` output features, sign
+      flips by xor; a static batch and weight shape; its loop nest also runs
+      on the host) or `warp_lut_gemv` (the GPU kernel for 1 to 4 rows at a
+      time: the same warps, the activations' 16-entry tables of signed
+      quad sums in shared memory, looked up by the sign nibbles);
     * `max_rows` and `otherwise`, together: `strategy` runs when the input
       has at most `max_rows` rows (the product of its leading dimensions),
       `otherwise` when it has more; decided at compile time when the rows
@@ -127,7 +132,8 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       and for `tiled_decode` the rows decoded at once; 0 (the default): all
       of them for `fused_decode` and `vector_gemv`, 256 KiB of f32 for
       `tiled_decode`; for `warp_gemv` the output features of one warp
-      (0: 4, 2 or 1 as the batch tile grows);
+      (0: 4, 2 or 1 as the batch tile grows), for `warp_lut_gemv` too (0:
+      4);
     * `threads`: 1 (the default) runs the kernel on the calling thread;
       `T > 1` splits its output features into `T` contiguous parts, the
       iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP

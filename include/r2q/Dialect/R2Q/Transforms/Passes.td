@@ -559,6 +559,40 @@ def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
+  let summary = "choose the kernel of every r2q.matmul for an NVIDIA GPU";
+  let description = [{
+    The GPU counterpart of `r2q-select-cpu-kernels`, run by
+    `r2q-gpu-pipeline`: sets the `kernel` attribute of every `r2q.matmul`
+    that has none (an op that has one keeps it, if it is a GPU strategy).
+
+    * Strategy: `warp_lut_gemv` (tables of the activations in shared memory,
+      looked up by the sign nibbles; batch tiles of up to 4 rows) unless the
+      `strategy` option asks for `warp_gemv` (sign flips by xor; batch tiles
+      of up to 8 rows). Measured on an H200 (`docs/performance.md`), the
+      tables took 1.7-2.4 times less time than the xor kernel at batch 1,
+      and 3-19 times less at batch 4. Both take a static batch and weight
+      shape: an op with dynamic rows or weight is an error at the op, as is
+      a CPU strategy written on an op.
+    * `tile_rows` (output features per warp): the `tile-rows` option, or 0
+      (the strategy's default: 4 for `warp_lut_gemv`; 4, 2 or 1 as the batch
+      tile grows for `warp_gemv`).
+
+    ```mlir
+    %y = r2q.matmul %x, %signs, %scales group_size 128
+        {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16,
+                  tile_rows = 0, threads = 1>} : ...
+    ```
+  }];
+  let options = [
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "auto (warp_lut_gemv), warp_lut_gemv or warp_gemv: the kernel "
+           "of every r2q.matmul without one">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
+           "Output features per warp; 0: the strategy's default">,
+  ];
+}
+
 def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   let summary = "choose the kernel of every r2q.matmul for a CPU";
   let description = [{
@@ -724,6 +758,38 @@ def R2QGPUHostBuffersPass
     The functions' own arguments and results are the caller's contract:
     device or managed memory (`docs/gpu.md`). Code inside `gpu.launch` and
     `gpu.module` is left alone; `memref.alloca` stays on the host stack.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def R2QGPUWorkgroupBuffersPass
+    : Pass<"r2q-gpu-workgroup-buffers", "::mlir::ModuleOp"> {
+  let summary = "turn workgroup-memory allocas of gpu.launch bodies into workgroup attributions";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after bufferization and buffer
+    deallocation. Kernels that share a buffer between the threads of a
+    block (the tables of `warp_lut_gemv`) allocate it with `memref.alloca`
+    in `#gpu.address_space<workgroup>` just before their `gpu.launch`: a
+    workgroup attribution would be a memref block argument, to which
+    ownership-based buffer deallocation adds an `i1` ownership argument
+    that the launch then rejects (and the canonicalizer turns an alloca at
+    the top of a launch body into an attribution early). This pass moves
+    each such alloca to a workgroup attribution of the one launch that uses
+    it (static shared memory, at most 48 KiB per block), and reports one
+    used elsewhere.
+
+    ```mlir
+    %table = memref.alloca() : memref<8192xf32, #gpu.address_space<workgroup>>
+    gpu.launch blocks(...) threads(...) {
+      ... %table ...
+    }
+    // becomes
+    gpu.launch blocks(...) threads(...)
+        workgroup(%table : memref<8192xf32, #gpu.address_space<workgroup>>) {
+      ...
+    }
+    ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect"];
