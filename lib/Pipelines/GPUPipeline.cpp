@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "PipelineSteps.h"
 #include "r2q/Conversion/Passes.h"
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/Pipelines/Pipelines.h"
@@ -15,7 +16,6 @@
 #include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -30,10 +30,7 @@ namespace {
 
 /// Constant folding and the choice of kernels, as in the CPU pipeline.
 void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
-  pm.addPass(createR2QRejectNestedModulesPass());
-  pm.addPass(createR2QVerifyResourceBlobsPass());
-  pm.addPass(createR2QFoldConstantWeightsPass());
-  pm.addPass(createCanonicalizerPass());
+  addInputChecksAndFolding(pm);
   R2QSelectGPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.tileRows = options.tileRows;
@@ -47,12 +44,7 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
 }
 
 void addBufferization(OpPassManager &pm) {
-  bufferization::OneShotBufferizePassOptions bufferization;
-  bufferization.bufferizeFunctionBoundaries = true;
-  bufferization.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  bufferization.allowReturnAllocsFromLoops = true;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  addOneShotBufferization(pm);
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
 }

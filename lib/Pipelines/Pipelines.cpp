@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - Named r2q pipelines --------------------------------===//
 
 #include "r2q/Pipelines/Pipelines.h"
+#include "PipelineSteps.h"
 #include "r2q/Conversion/Passes.h"
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
@@ -28,7 +29,7 @@ using namespace mlir;
 
 namespace r2q {
 
-void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+void addInputChecksAndFolding(OpPassManager &pm) {
   pm.addPass(createR2QRejectNestedModulesPass());
   // Constant data that is not what its type says is an error at the constant,
   // before anything reads it.
@@ -36,6 +37,19 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // Fold quantizations of constants first: only runtime weights are lowered.
   pm.addPass(createR2QFoldConstantWeightsPass());
   pm.addPass(createCanonicalizerPass());
+}
+
+void addOneShotBufferization(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions bufferization;
+  bufferization.bufferizeFunctionBoundaries = true;
+  bufferization.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  bufferization.allowReturnAllocsFromLoops = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+}
+
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+  addInputChecksAndFolding(pm);
   // The kernel of every r2q.matmul is chosen once, visibly, before layers of
   // one kind (and one kernel) share a function that is lowered and
   // bufferized once.
@@ -55,12 +69,7 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   pm.addPass(createR2QPrepareCPULoopsPass());
   pm.addPass(createR2QLowerMLProgramGlobalsPass());
 
-  bufferization::OneShotBufferizePassOptions bufferization;
-  bufferization.bufferizeFunctionBoundaries = true;
-  bufferization.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  bufferization.allowReturnAllocsFromLoops = true;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  addOneShotBufferization(pm);
   // The private buffers of parallel iterations (decoded-tile scratch) are
   // allocated once, before the loop.
   pm.addPass(createR2QHoistParallelAllocationsPass());

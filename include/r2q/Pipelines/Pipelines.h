@@ -30,7 +30,9 @@ struct CPUPipelineOptions
       *this, "strategy",
       llvm::cl::desc("Kernel strategy of every r2q.matmul without a kernel "
                      "attribute: auto (by rows and target), fused_decode, "
-                     "tiled_decode, vector_gemv or lut_gemv"),
+                     "tiled_decode, vector_gemv, lut_gemv, or warp_gemv / "
+                     "warp_lut_gemv (the GPU kernels' loop nests, run on "
+                     "the host: for tests)"),
       llvm::cl::init("auto")};
   Option<bool> vectorGemv{
       *this, "vector-gemv",

@@ -652,8 +652,9 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "auto: chosen by rows and target; fused_decode, tiled_decode, "
-           "vector_gemv or lut_gemv: that strategy for every r2q.matmul "
-           "without a kernel">,
+           "vector_gemv, lut_gemv (or warp_gemv / warp_lut_gemv: the GPU "
+           "kernels' loop nests on the host, for tests): that strategy for "
+           "every r2q.matmul without a kernel">,
     Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",
            "auto picks vector_gemv for at most 2 rows; false: fused_decode">,
     Option<"lutGemv", "lut-gemv", "bool", /*default=*/"true",
