@@ -32,11 +32,27 @@ def outlier_mask(w: np.ndarray, fraction: float) -> np.ndarray:
     """The `fraction` of weights with the largest magnitudes (ties broken in
     row-major order), as r2q's numerics core selects them."""
     count = int(round(fraction * w.size))
+    magnitude = np.abs(w).ravel()
     mask = np.zeros(w.size, dtype=bool)
     if count:
-        order = np.argsort(-np.abs(w).ravel(), kind="stable")
-        mask[order[:count]] = True
+        # The count-th largest magnitude (a linear-time partition, not a sort):
+        # everything above it, then the ties at it in row-major order.
+        threshold = np.partition(magnitude, w.size - count)[w.size - count]
+        mask = magnitude > threshold
+        ties = np.flatnonzero(magnitude == threshold)
+        mask[ties[:count - int(mask.sum())]] = True
     return mask.reshape(w.shape)
+
+
+def rtn_with_outliers(w: np.ndarray, bits: int, group: int, scheme: str,
+                      fraction: float) -> tuple[np.ndarray, int]:
+    """(W_hat, stored bits): round-to-nearest of W with the `fraction` of its
+    largest weights kept exactly (zeroed before the groups' ranges are taken)."""
+    mask = outlier_mask(w, fraction)
+    w_hat = rtn.rtn(np.where(mask, 0.0, w).astype(np.float32), bits, group, scheme)
+    w_hat[mask] = w[mask]
+    bits_stored = rtn.storage_bits(*w.shape, bits, group, scheme)
+    return w_hat, bits_stored + outlier_bits(*w.shape, int(mask.sum()))
 
 
 def outlier_bits(n: int, k: int, count: int) -> int:
@@ -116,11 +132,6 @@ class RtnWithOutliers(rtn.RtnQuantizer):
         return super().label + f" out={self.outliers:g}"
 
     def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
-        mask = outlier_mask(w, self.outliers)
-        w_hat = rtn.rtn(np.where(mask, 0.0, w).astype(np.float32), self.bits,
-                        self.group, self.scheme)
-        w_hat[mask] = w[mask]
-        bits = rtn.storage_bits(*w.shape, self.bits, self.group, self.scheme)
-        bits += outlier_bits(*w.shape, int(mask.sum()))
+        w_hat, bits = rtn_with_outliers(w, self.bits, self.group, self.scheme, self.outliers)
         self.layers[name] = (w.size, bits, relative_error(w, w_hat))
         return w_hat
