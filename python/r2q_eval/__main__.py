@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,qat} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -237,6 +237,37 @@ def command_tune(args):
             json.dump({"options": args.options, "total": total, "layers": layers}, f, indent=1)
 
 
+def command_qat(args):
+    import torch
+
+    from . import qat
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    settings = qat.Settings(method=args.method, steps=args.steps, batch=args.batch, lr=args.lr,
+                            eval_every=args.eval_every, eval_windows=args.windows,
+                            planes=args.planes, group=args.group, outliers=args.outliers,
+                            learn_scales=args.learn_scales, layers=args.layers)
+    _, tok = load_tokenizer_only()
+    run = qat.Run(settings, args.out, load_corpus(tok))
+    log(f"[qat {settings.method}] {settings}; torch threads {torch.get_num_threads()}; "
+        f"state in {run.dir}")
+    curve = run.run()
+    for row in curve:
+        print(f"qat {row['method']} step {row['step']:4d}: perplexity {row['perplexity']:12.3f}  "
+              f"bpw {row['bits_per_weight']:.3f}  ({row['train_seconds']:.0f} s of training)",
+              flush=True)
+    if args.compiled:
+        result = qat.compiled_perplexity(run, int(args.threads))
+        print(f"qat r2q step {result['step']} on r2q's compiled kernels: perplexity "
+              f"{result['compiled']:.3f}; numpy with the decoded code {result['numpy']:.3f} "
+              f"({'agree' if result['agree_4_digits'] else 'DIFFER'} to 4 significant digits); "
+              f"torch fake-quant {result['torch']}; compile {result['compile_seconds']:.1f} s",
+              flush=True)
+        with open(os.path.join(run.dir, "compiled.json"), "w") as f:
+            json.dump(result, f, indent=1)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r2q_eval", description=__doc__)
     p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
@@ -280,6 +311,23 @@ def parser() -> argparse.ArgumentParser:
     tun.add_argument("--options", default="budget-bpw=2.25",
                      help="the pass's options (default budget-bpw=2.25)")
     tun.add_argument("--json", help="write the chosen scheme of every layer here")
+    q = sub.add_parser("qat", help="quantization-aware fine-tuning with distillation (torch)")
+    q.add_argument("--method", choices=["r2q", "rtn"], default="r2q",
+                   help="r2q: R2QLinear (greedy R2Q); rtn: round-to-nearest min/max")
+    q.add_argument("--out", default="build-eval/qat", help="state directory (resumable)")
+    q.add_argument("--steps", type=int, default=150)
+    q.add_argument("--batch", type=int, default=1, help="training windows per step")
+    q.add_argument("--lr", type=float, default=1e-4)
+    q.add_argument("--eval-every", type=int, default=25, help="steps between perplexities")
+    q.add_argument("--windows", type=int, default=32, help="evaluation windows")
+    q.add_argument("--planes", type=int, default=2, help="R2Q planes / RTN bits")
+    q.add_argument("--group", type=int, default=128)
+    q.add_argument("--outliers", type=float, default=0.005)
+    q.add_argument("--learn-scales", action="store_true", help="r2q: learn the scales (no outliers)")
+    q.add_argument("--torch-threads", type=int, default=0,
+                   help="torch intra-op threads (default 0: torch's default, all cores)")
+    q.add_argument("--compiled", action="store_true",
+                   help="r2q: after training, the learned code on r2q's compiled kernels")
     return p
 
 
@@ -306,7 +354,8 @@ def main(argv=None):
     if args.command == "llamacpp":
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
-     "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune}[args.command](args)
+     "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune,
+     "qat": command_qat}[args.command](args)
 
 
 if __name__ == "__main__":
