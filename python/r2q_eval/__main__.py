@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,qat} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,table,qat} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -237,6 +237,14 @@ def command_tune(args):
             json.dump({"options": args.options, "total": total, "layers": layers}, f, indent=1)
 
 
+def command_table(args):
+    from . import table
+
+    model, tok = load(args)
+    text = load_corpus(tok)
+    print(table.build(model, text, args.out, args.windows, args.calibration, args.qat), end="")
+
+
 def command_qat(args):
     import torch
 
@@ -311,6 +319,12 @@ def parser() -> argparse.ArgumentParser:
     tun.add_argument("--options", default="budget-bpw=2.25",
                      help="the pass's options (default budget-bpw=2.25)")
     tun.add_argument("--json", help="write the chosen scheme of every layer here")
+    tab = sub.add_parser("table", help="the one table of docs/accuracy.md (make eval)")
+    tab.add_argument("--out", default="build-eval", help="rows/ and eval-table.md go here")
+    tab.add_argument("--windows", type=int, default=32)
+    tab.add_argument("--calibration", default="build-eval/calib",
+                     help="calibration statistics (computed here when missing)")
+    tab.add_argument("--qat", default="build-eval/qat", help="QAT state (rows when present)")
     q = sub.add_parser("qat", help="quantization-aware fine-tuning with distillation (torch)")
     q.add_argument("--method", choices=["r2q", "rtn"], default="r2q",
                    help="r2q: R2QLinear (greedy R2Q); rtn: round-to-nearest min/max")
@@ -355,7 +369,7 @@ def main(argv=None):
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
      "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune,
-     "qat": command_qat}[args.command](args)
+     "qat": command_qat, "table": command_table}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -88,13 +88,13 @@ class R2QQuantizer:
 
     @property
     def label(self) -> str:
-        label = f"r2q-{self.method} {self.planes}p G={self.group}"
+        label = f"r2q-{self.method} {self.planes}p G={self.group or 'per-channel'}"
         if self.outliers:
             label += f" out={self.outliers:g}"
         if self.calib:
             label += f" calib={self.calib}"
         if self.schemes:
-            label = label.replace(f"{self.planes}p G={self.group}", f"tuned ({os.path.basename(self.schemes_path)})")
+            label = label.replace(f"{self.planes}p G={self.group or 'per-channel'}", f"tuned ({os.path.basename(self.schemes_path)})")
         return label
 
     def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
@@ -104,6 +104,7 @@ class R2QQuantizer:
             gram, diagonal = (xtx, None) if self.calib == "gram" else (None, diag)
         start = time.time()
         group, planes = self.schemes[name] if self.schemes else (self.group, self.planes)
+        group = group or w.shape[1]  # 0: per-channel
         q = self.r2q.quantize(w, group_size=group, planes=planes,
                               method=self.method, outliers=self.outliers,
                               gram=gram, diagonal=diagonal)
