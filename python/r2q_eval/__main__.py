@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,table,qat} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,table,qat,qat-plot} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -245,6 +245,18 @@ def command_table(args):
     print(table.build(model, text, args.out, args.windows, args.calibration, args.qat), end="")
 
 
+def command_qat_plot(args):
+    from . import qat_plot, table
+
+    float_ppl = args.float_ppl
+    row = table.row_path(args.table, "float", args.windows)
+    if float_ppl is None and os.path.exists(row):
+        with open(row) as f:
+            float_ppl = json.load(f)["perplexity"]
+    for path in qat_plot.write(args.qat, args.out, float_ppl):
+        print(path)
+
+
 def command_qat(args):
     import torch
 
@@ -342,6 +354,13 @@ def parser() -> argparse.ArgumentParser:
                    help="torch intra-op threads (default 0: torch's default, all cores)")
     q.add_argument("--compiled", action="store_true",
                    help="r2q: after training, the learned code on r2q's compiled kernels")
+    plot = sub.add_parser("qat-plot", help="the QAT curves as qat-curve.csv and qat-curve.svg")
+    plot.add_argument("--qat", default="build-eval/qat", help="state directory of `qat`")
+    plot.add_argument("--out", default="build-eval/qat", help="where the CSV and SVG go")
+    plot.add_argument("--float-ppl", type=float, default=None,
+                      help="float perplexity line (default: the `table` row, if evaluated)")
+    plot.add_argument("--table", default="build-eval", help="`table`'s directory")
+    plot.add_argument("--windows", type=int, default=32)
     return p
 
 
@@ -369,7 +388,7 @@ def main(argv=None):
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
      "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune,
-     "qat": command_qat, "table": command_table}[args.command](args)
+     "qat": command_qat, "table": command_table, "qat-plot": command_qat_plot}[args.command](args)
 
 
 if __name__ == "__main__":
