@@ -267,7 +267,8 @@ def command_qat(args):
     settings = qat.Settings(method=args.method, steps=args.steps, batch=args.batch, lr=args.lr,
                             eval_every=args.eval_every, eval_windows=args.windows,
                             planes=args.planes, group=args.group, outliers=args.outliers,
-                            learn_scales=args.learn_scales, layers=args.layers)
+                            learn_scales=args.learn_scales, layers=args.layers,
+                            backend=args.backend, device=args.device)
     _, tok = load_tokenizer_only()
     run = qat.Run(settings, args.out, load_corpus(tok))
     log(f"[qat {settings.method}] {settings}; torch threads {torch.get_num_threads()}; "
@@ -352,6 +353,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--learn-scales", action="store_true", help="r2q: learn the scales (no outliers)")
     q.add_argument("--torch-threads", type=int, default=0,
                    help="torch intra-op threads (default 0: torch's default, all cores)")
+    q.add_argument("--backend", choices=["core", "torch"], default="core",
+                   help="fake quantization by the r2q module (core, CPU) or by r2q_eval.torch_quant "
+                        "(torch: the same codes on any device)")
+    q.add_argument("--device", default="cpu", help="torch device (cuda needs --backend torch)")
     q.add_argument("--compiled", action="store_true",
                    help="r2q: after training, the learned code on r2q's compiled kernels")
     plot = sub.add_parser("qat-plot", help="the QAT curves as qat-curve.csv and qat-curve.svg")

@@ -11,6 +11,10 @@ lm_head and the norms stay float and frozen. Methods:
 - ``rtn``: B-bit round-to-nearest min/max with the same outliers
   (``r2q_methods.rtn_with_outliers``), straight-through, trained the same way.
 
+``backend="torch"`` computes the same codes with ``torch_quant`` (bit for bit,
+tested) on any ``device``, for a GPU, where the r2q extension is not built;
+the default ``core`` backend uses the r2q module (R2QLinear) on the CPU.
+
 Loss: KL(teacher || student) of the next-token distributions, the teacher
 being the float model, on the training pool of the corpus
 (``Corpus.train_windows``, disjoint from the evaluation windows), ``batch``
@@ -42,10 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import r2q
-import r2q.torch as r2qt
-
-from . import compiled, corpus, llama, perplexity, r2q_methods, rtn, torch_llama
+from . import compiled, corpus, llama, perplexity, r2q_methods, rtn, torch_llama, torch_quant
 
 METHODS = ("r2q", "rtn")
 
@@ -65,17 +66,74 @@ class Settings:
     outliers: float = 0.005
     learn_scales: bool = False
     layers: int | None = None  # only the first N blocks (tests)
+    backend: str = "core"  # core: the r2q module; torch: torch_quant (any device)
+    device: str = "cpu"
 
     def key(self) -> dict:
-        """What must match for a checkpoint to be continued."""
+        """What must match for a checkpoint to be continued (the backends
+        compute the same codes)."""
         fields = dataclasses.asdict(self)
-        fields.pop("eval_every")
-        fields.pop("checkpoint_every")
+        for name in ("eval_every", "checkpoint_every", "backend", "device"):
+            fields.pop(name)
         return fields
 
 
 def log(message: str):
     print(message, file=sys.stderr, flush=True)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """`quantized` forward, the gradient to `latent` unchanged."""
+
+    @staticmethod
+    def forward(ctx, latent, quantized):
+        return quantized
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+class TorchQuantLinear(nn.Module):
+    """A linear layer computing with quantize(W) (a torch_quant function of
+    the weight, cached per version); straight-through gradient."""
+
+    def __init__(self, linear: nn.Linear, quantize, storage_bits: int):
+        super().__init__()
+        self.weight, self.bias = linear.weight, linear.bias
+        self.quantize, self.storage_bits = quantize, storage_bits
+        self._cached = None
+
+    def quantized_weight(self) -> torch.Tensor:
+        key = (self.weight.data_ptr(), self.weight._version)
+        if self._cached is None or self._cached[0] != key:
+            with torch.no_grad():
+                self._cached = (key, self.quantize(self.weight.detach()))
+        return self._cached[1]
+
+    def forward(self, x):
+        return F.linear(x, _StraightThrough.apply(self.weight, self.quantized_weight()), self.bias)
+
+
+def storage_bits(settings: "Settings", n: int, k: int) -> int:
+    """Stored bits of an N x K layer: codes, f16 scales (RTN: and offsets),
+    CSR outliers (as r2q's format and rtn.storage_bits count them)."""
+    outliers = r2q_methods.outlier_bits(n, k, int(round(settings.outliers * n * k)))
+    if settings.method == "rtn":
+        return rtn.storage_bits(n, k, settings.planes, settings.group, "minmax") + outliers
+    groups = -(-k // settings.group)
+    return settings.planes * n * (8 * (-(-k // 8)) + 16 * groups) + outliers
+
+
+def torch_layer(layer: nn.Linear, settings: "Settings") -> TorchQuantLinear:
+    s = settings
+    if s.learn_scales:
+        raise ValueError("learn_scales needs the core backend (R2QLinear)")
+    if s.method == "r2q":
+        quantize = lambda w: torch_quant.greedy_r2q(w, s.planes, s.group, s.outliers)
+    else:
+        quantize = lambda w: torch_quant.rtn_minmax(w, s.planes, s.group, s.outliers)
+    return TorchQuantLinear(layer, quantize, storage_bits(s, *layer.weight.shape))
 
 
 class RtnLinear(nn.Module):
@@ -100,21 +158,26 @@ class RtnLinear(nn.Module):
 
     def forward(self, x):
         w_hat = torch.from_numpy(self.code()[0])
-        return F.linear(x, r2qt._StraightThrough.apply(self.weight, w_hat), self.bias)
+        return F.linear(x, _StraightThrough.apply(self.weight, w_hat), self.bias)
 
 
 def quantize_student(student: torch_llama.TorchLlama, settings: Settings):
     """Replaces the student's linear layers by the method's fake-quant layers."""
+    if settings.method not in METHODS:
+        raise ValueError(f"unknown QAT method '{settings.method}' (expected {METHODS})")
     for key, layer in list(student.linears.items()):
-        if settings.method == "r2q":
+        if settings.backend == "torch":
+            student.linears[key] = torch_layer(layer, settings)
+        elif settings.method == "r2q":
+            import r2q.torch as r2qt  # Built by the project: PYTHONPATH=build/python.
+
+
             student.linears[key] = r2qt.R2QLinear.from_linear(
                 layer, planes=settings.planes, group_size=settings.group, method="greedy",
                 learn_scales=settings.learn_scales, outliers=settings.outliers)
-        elif settings.method == "rtn":
+        else:
             student.linears[key] = RtnLinear(layer, settings.planes, settings.group,
                                              settings.outliers)
-        else:
-            raise ValueError(f"unknown QAT method '{settings.method}' (expected {METHODS})")
     return student
 
 
@@ -124,7 +187,12 @@ def bits_per_weight(student: torch_llama.TorchLlama) -> float:
     bits = weights = 0
     for layer in student.linears.values():
         weights += layer.weight.numel()
-        bits += 8 * layer.code().storage_bytes if isinstance(layer, r2qt.R2QLinear) else layer.code()[1]
+        if isinstance(layer, TorchQuantLinear):
+            bits += layer.storage_bits
+        elif isinstance(layer, RtnLinear):
+            bits += layer.code()[1]
+        else:
+            bits += 8 * layer.code().storage_bytes
     return bits / weights
 
 
@@ -165,12 +233,15 @@ class Run:
         self.settings, self.dir = settings, os.path.join(out, settings.method)
         os.makedirs(self.dir, exist_ok=True)
         base = base or llama.Llama.from_gguf(layers=settings.layers)
-        self.teacher = torch_llama.TorchLlama(base).eval().requires_grad_(False)
-        self.student = quantize_student(torch_llama.TorchLlama(base), settings)
+        device = torch.device(settings.device)
+        self.teacher = torch_llama.TorchLlama(base).to(device).eval().requires_grad_(False)
+        self.student = quantize_student(torch_llama.TorchLlama(base).to(device), settings)
         self.optimizer = torch.optim.Adam([p for p in self.student.parameters() if p.requires_grad],
                                           lr=settings.lr)
-        self.train = torch.from_numpy(text.train_windows(settings.steps * settings.batch))
-        self.eval = torch.from_numpy(text.eval_windows(settings.eval_windows))
+        # The training pool in order, cycled when the steps need more windows.
+        windows = min(settings.steps * settings.batch, len(text.train_pool))
+        self.train = torch.from_numpy(text.train_windows(windows)).to(device)
+        self.eval = torch.from_numpy(text.eval_windows(settings.eval_windows)).to(device)
         self.step, self.curve = 0, []
         self.restore()
 
@@ -181,7 +252,7 @@ class Run:
     def restore(self):
         if not os.path.exists(self.checkpoint_path):
             return
-        state = torch.load(self.checkpoint_path, weights_only=False)
+        state = torch.load(self.checkpoint_path, weights_only=False, map_location=self.settings.device)
         if state["settings"] != self.settings.key():
             raise ValueError(f"{self.checkpoint_path} was written with other settings "
                              f"({state['settings']}); remove {self.dir} to start over")
@@ -222,7 +293,8 @@ class Run:
     def train_step(self) -> float:
         """One optimizer step on the next training windows; returns the loss."""
         s = self.settings
-        tokens = self.train[self.step * s.batch:(self.step + 1) * s.batch]
+        index = torch.arange(self.step * s.batch, (self.step + 1) * s.batch) % len(self.train)
+        tokens = self.train[index.to(self.train.device)]
         with torch.no_grad():
             teacher_logits = self.teacher(tokens)
         loss = distillation_loss(self.student(tokens), teacher_logits)
@@ -259,6 +331,12 @@ class Run:
 
 
 # --- the learned code on r2q's compiled kernels ---------------------------
+
+def r2q_module():
+    import r2q  # Built by the project: PYTHONPATH=build/python.
+
+    return r2q
+
 
 def hex_bytes(array: np.ndarray) -> str:
     return '"0x' + np.ascontiguousarray(array).tobytes().hex().upper() + '"'
@@ -312,7 +390,8 @@ class CompiledCodes(compiled.CompiledLinears):
         for index, (name, (signs, scales, group, outliers)) in enumerate(codes.items(), 1):
             start = time.time()
             text = coded_linear_function(name, k_of[name], signs, scales, group, outliers)
-            function = r2q.compile(text, entry="main", pipeline=f"r2q-cpu-pipeline{{threads={threads}}}",
+            function = r2q_module().compile(text, entry="main",
+                                   pipeline=f"r2q-cpu-pipeline{{threads={threads}}}",
                                    source_name=name)
             function(np.zeros((1, k_of[name]), dtype=np.float32))
             self.compile_seconds[name] = time.time() - start
@@ -325,6 +404,8 @@ class CompiledCodes(compiled.CompiledLinears):
 def decoded_weight(signs, scales, group, outliers, k) -> np.ndarray:
     """The weight a code stands for (r2q.dequantize's formula, plus the CSR
     corrections), float32 N x K."""
+    import r2q.torch as r2qt
+
     planes = r2qt._decode(r2qt._unpack_signs(signs, k), torch.from_numpy(scales), group).numpy()
     if outliers is not None:
         offsets, columns, values = outliers

@@ -87,8 +87,8 @@ class TorchLlama(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, vocab) for tokens (B, T)."""
         c = self.config
-        cos, sin = (torch.from_numpy(t) for t in llama.rope_tables(tokens.shape[1], c.head_dim,
-                                                                    c.rope_theta))
+        cos, sin = (torch.from_numpy(t).to(tokens.device)
+                    for t in llama.rope_tables(tokens.shape[1], c.head_dim, c.rope_theta))
         x = self.embedding[tokens]
         for i in range(self.layers):
             x = x + self.attention(i, x, cos, sin)

@@ -7,7 +7,9 @@
 # state, curve), and a checkpoint of other settings is refused; the learned
 # code, written as r2q.matmul constants (signs, scales, CSR outliers) and
 # compiled by r2q-cpu-pipeline, computes x @ W_hat^T of the trained layer
-# (ragged row counts), and W_hat is the core's r2q.dequantize of that code.
+# (ragged row counts), and W_hat is the core's r2q.dequantize of that code;
+# the torch quantizers of the GPU backend (r2q_eval.torch_quant) equal the
+# core's R2Q and the numpy round-to-nearest bit for bit.
 # Needs torch and the eval packages in one environment (%qat_python).
 # REQUIRES: r2q-python, qat-python
 # RUN: rm -rf %t && %qat_python %s %t | FileCheck %s
@@ -16,6 +18,7 @@
 # CHECK-NEXT: qat: rtn loss decreases
 # CHECK-NEXT: qat: resume is exact
 # CHECK-NEXT: qat: learned code compiles
+# CHECK-NEXT: qat: torch quantizers match the core
 
 import dataclasses
 import os
@@ -26,7 +29,7 @@ import r2q
 import torch
 from r2q_test_support import expect_error, fresh_rng
 
-from r2q_eval import corpus, gguf_model, llama, qat, tokenizer, torch_llama
+from r2q_eval import corpus, gguf_model, llama, qat, r2q_methods, tokenizer, torch_llama, torch_quant
 
 torch.set_num_threads(1)
 rng = fresh_rng()
@@ -126,3 +129,21 @@ for name in rng.choice(base.linear_names(), size=3, replace=False):
         error = np.abs(y - reference).max() / np.abs(reference).max()
         assert error < 1e-4, (name, rows, error)
 print("qat: learned code compiles")
+
+# The torch fake quantizers (for a GPU) give the core's R2Q code and the numpy
+# round-to-nearest bit for bit: real layers and random ragged matrices.
+matrices = [base.linear[name] for name in rng.choice(base.linear_names(), size=2, replace=False)]
+for _ in range(3):
+    n, k = int(rng.integers(1, 90)), int(rng.integers(1, 400))
+    matrices.append((rng.standard_normal((n, k)) * rng.uniform(0.01, 3)).astype(np.float32))
+for w in matrices:
+    group, planes = int(rng.choice([32, 64, 128])), int(rng.integers(1, 5))
+    fraction = float(rng.choice([0.0, 0.005, 0.03]))
+    expected = r2q.dequantize(r2q.quantize(w, group_size=group, planes=planes, outliers=fraction))
+    actual = torch_quant.greedy_r2q(torch.from_numpy(w), planes, group, fraction).numpy()
+    assert np.array_equal(actual, expected), (w.shape, group, planes, fraction)
+    bits = int(rng.integers(2, 5))
+    expected, _ = r2q_methods.rtn_with_outliers(w, bits, group, "minmax", fraction)
+    actual = torch_quant.rtn_minmax(torch.from_numpy(w), bits, group, fraction).numpy()
+    assert np.array_equal(actual, expected), (w.shape, group, bits, fraction)
+print("qat: torch quantizers match the core")
