@@ -245,15 +245,24 @@ def command_table(args):
     print(table.build(model, text, args.out, args.windows, args.calibration, args.qat), end="")
 
 
+# The post-training R2Q row at the QAT runs' bits drawn beside their curves.
+CALIBRATED_PTQ = "r2q-greedy:2:128:outliers=0.005:calib=gram"
+
+
 def command_qat_plot(args):
     from . import qat_plot, table
 
-    float_ppl = args.float_ppl
-    row = table.row_path(args.table, "float", args.windows)
-    if float_ppl is None and os.path.exists(row):
-        with open(row) as f:
-            float_ppl = json.load(f)["perplexity"]
-    for path in qat_plot.write(args.qat, args.out, float_ppl):
+    def table_perplexity(spec):
+        path = table.row_path(args.table, spec, args.windows)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)["perplexity"]
+
+    float_ppl = args.float_ppl or table_perplexity("float")
+    calibrated = table_perplexity(CALIBRATED_PTQ)
+    references = [(calibrated, "post-training R2Q, same bits, X^T X calibration")] if calibrated else []
+    for path in qat_plot.write(args.qat, args.out, float_ppl, references):
         print(path)
 
 

@@ -1,6 +1,7 @@
 """The QAT perplexity curves as one CSV and one SVG (hand-written, no plotting
 library): perplexity (log scale) against training steps, one line per method,
-with the float model and 3x float (the issue's target) as horizontal lines."""
+with the float model, 3x float (the issue's target) and the best post-training
+R2Q at the same bits as horizontal lines."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import os
 COLORS = {"r2q": "#1f5fbf", "rtn": "#c0392b"}
 LABELS = {"r2q": "R2Q-QAT (R2QLinear, 2 planes, G=128, 0.5% outliers)",
           "rtn": "RTN-QAT (2-bit min/max, G=128, 0.5% outliers)"}
-WIDTH, HEIGHT = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 110
+WIDTH, HEIGHT = 720, 460
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 125
 
 
 def read_curves(qat_dir: str) -> dict[str, list[dict]]:
@@ -37,8 +38,10 @@ def write_csv(curves: dict, path: str):
                                  row["bits_per_weight"], row["train_seconds"]])
 
 
-def svg(curves: dict, float_ppl: float | None) -> str:
+def svg(curves: dict, float_ppl: float | None, references=()) -> str:
+    """references: (perplexity, label) of other models, drawn as dashed lines."""
     values = [row["perplexity"] for rows in curves.values() for row in rows]
+    values += [value for value, _ in references]
     if float_ppl:
         values.append(float_ppl)
     low = 10 ** math.floor(math.log10(min(values)))
@@ -78,6 +81,10 @@ def svg(curves: dict, float_ppl: float | None) -> str:
             parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" '
                          f'y2="{y(value):.1f}" stroke="black" stroke-dasharray="{dash}"/>')
             legend.append(("black", dash, label))
+    for value, label in references:
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" '
+                     f'y2="{y(value):.1f}" stroke="#2e8b57" stroke-dasharray="8 4"/>')
+        legend.append(("#2e8b57", "8 4", f"{label} ({value:.1f})"))
     for method, rows in curves.items():
         points = " ".join(f"{x(r['step']):.1f},{y(r['perplexity']):.1f}" for r in rows)
         color = COLORS[method]
@@ -95,7 +102,8 @@ def svg(curves: dict, float_ppl: float | None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write(qat_dir: str, out_dir: str, float_ppl: float | None) -> tuple[str, str]:
+def write(qat_dir: str, out_dir: str, float_ppl: float | None,
+          references=()) -> tuple[str, str]:
     """Writes qat-curve.csv and qat-curve.svg to out_dir; returns their paths."""
     curves = read_curves(qat_dir)
     if not curves:
@@ -104,5 +112,5 @@ def write(qat_dir: str, out_dir: str, float_ppl: float | None) -> tuple[str, str
     csv_path, svg_path = (os.path.join(out_dir, f"qat-curve.{ext}") for ext in ("csv", "svg"))
     write_csv(curves, csv_path)
     with open(svg_path, "w") as f:
-        f.write(svg(curves, float_ppl))
+        f.write(svg(curves, float_ppl, references))
     return csv_path, svg_path
