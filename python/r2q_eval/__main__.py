@@ -288,13 +288,27 @@ def command_qat(args):
               f"bpw {row['bits_per_weight']:.3f}  ({row['train_seconds']:.0f} s of training)",
               flush=True)
     if args.compiled:
-        result = qat.compiled_perplexity(run, int(args.threads))
-        print(f"qat r2q step {result['step']} on r2q's compiled kernels: perplexity "
+        qat_on_compiled_kernels(run, int(args.threads))
+
+
+def qat_on_compiled_kernels(run, threads: int):
+    """The trained R2Q code's perplexity on r2q's compiled kernels (kept in
+    compiled.json: a rerun after the end prints it again)."""
+    from . import qat
+
+    path = os.path.join(run.dir, "compiled.json")
+    result = None
+    if os.path.exists(path):
+        with open(path) as f:
+            result = json.load(f)
+    if result is None or result["step"] != run.step:
+        result = qat.compiled_perplexity(run, threads)
+    print(f"qat r2q step {result['step']} on r2q's compiled kernels: perplexity "
               f"{result['compiled']:.3f}; numpy with the decoded code {result['numpy']:.3f} "
               f"({'agree' if result['agree_4_digits'] else 'DIFFER'} to 4 significant digits); "
               f"torch fake-quant {result['torch']}; compile {result['compile_seconds']:.1f} s",
               flush=True)
-        with open(os.path.join(run.dir, "compiled.json"), "w") as f:
+        with open(path, "w") as f:
             json.dump(result, f, indent=1)
 
 
@@ -398,6 +412,8 @@ def main(argv=None):
             compiled.check_supported(args.quantizer)
         except ValueError as error:
             p.error(str(error))
+    if args.command == "qat" and args.compiled and (args.method != "r2q" or args.backend != "core"):
+        p.error("qat --compiled runs the r2q method's code on the core backend")
     if args.command == "llamacpp":
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
