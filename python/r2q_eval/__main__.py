@@ -304,12 +304,12 @@ def qat_on_compiled_kernels(run, threads: int):
     if result is None or result["step"] != run.step:
         result = qat.compiled_perplexity(run, threads)
     print(f"qat r2q step {result['step']} on r2q's compiled kernels: perplexity "
-              f"{result['compiled']:.3f}; numpy with the decoded code {result['numpy']:.3f} "
-              f"({'agree' if result['agree_4_digits'] else 'DIFFER'} to 4 significant digits); "
-              f"torch fake-quant {result['torch']}; compile {result['compile_seconds']:.1f} s",
-              flush=True)
-        with open(path, "w") as f:
-            json.dump(result, f, indent=1)
+          f"{result['compiled']:.3f}; numpy with the decoded code {result['numpy']:.3f} "
+          f"({'agree' if result['agree_4_digits'] else 'DIFFER'} to 4 significant digits); "
+          f"torch fake-quant {result['torch']}; compile {result['compile_seconds']:.1f} s",
+          flush=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
 
 
 def parser() -> argparse.ArgumentParser:
