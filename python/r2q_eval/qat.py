@@ -82,16 +82,10 @@ def log(message: str):
     print(message, file=sys.stderr, flush=True)
 
 
-class _StraightThrough(torch.autograd.Function):
-    """`quantized` forward, the gradient to `latent` unchanged."""
-
-    @staticmethod
-    def forward(ctx, latent, quantized):
-        return quantized
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None
+def straight_through(weight: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
+    """`quantized` in the forward (exactly: the added term is 0), the gradient
+    to `weight` unchanged (the identity straight-through estimator)."""
+    return quantized + (weight - weight.detach())
 
 
 class TorchQuantLinear(nn.Module):
@@ -112,7 +106,7 @@ class TorchQuantLinear(nn.Module):
         return self._cached[1]
 
     def forward(self, x):
-        return F.linear(x, _StraightThrough.apply(self.weight, self.quantized_weight()), self.bias)
+        return F.linear(x, straight_through(self.weight, self.quantized_weight()), self.bias)
 
 
 def storage_bits(settings: "Settings", n: int, k: int) -> int:
@@ -158,7 +152,7 @@ class RtnLinear(nn.Module):
 
     def forward(self, x):
         w_hat = torch.from_numpy(self.code()[0])
-        return F.linear(x, _StraightThrough.apply(self.weight, w_hat), self.bias)
+        return F.linear(x, straight_through(self.weight, w_hat), self.bias)
 
 
 def quantize_student(student: torch_llama.TorchLlama, settings: Settings):
