@@ -90,7 +90,8 @@ generate: build
 # The one table of docs/accuracy.md: perplexity, bits per weight and mean
 # per-layer reconstruction error of every post-training method on the 32
 # evaluation windows (build-eval/eval-table.md; rows cached in build-eval/rows,
-# so a rerun evaluates only what is missing). About 40 min on 2 loaded cores.
+# so a rerun evaluates only what is missing). 56 min on the loaded 2-core
+# machine (26 min of CPU; docs/accuracy.md).
 EVAL_ARGS ?=
 eval: build
 	@scripts/install-eval-deps.sh
