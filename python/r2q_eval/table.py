@@ -122,8 +122,9 @@ def markdown(rows: list[dict], float_ppl: float) -> str:
         ppl = row["perplexity"]
         shown = f"{ppl:.2f}" if ppl < 1e4 else f"{ppl:.3g}"
         ratio = ppl / float_ppl
+        ratio_shown = f"{ratio:.2f}" if ratio < 100 else f"{ratio:.3g}"
         lines.append(f"| {row['what']} | `{row['spec']}` | {row['bits_per_weight']:.3f} | {error} | "
-                     f"{shown} | {ratio:.3g} |")
+                     f"{shown} | {ratio_shown} |")
     return "\n".join(lines) + "\n"
 
 
