@@ -9,7 +9,8 @@
 # compiled by r2q-cpu-pipeline, computes x @ W_hat^T of the trained layer
 # (ragged row counts), and W_hat is the core's r2q.dequantize of that code;
 # the torch quantizers of the GPU backend (r2q_eval.torch_quant) equal the
-# core's R2Q and the numpy round-to-nearest bit for bit.
+# core's R2Q and the numpy round-to-nearest bit for bit, and their bits per
+# weight are counted as the core and rtn count them.
 # Needs torch and the eval packages in one environment (%qat_python).
 # REQUIRES: r2q-python, qat-python
 # RUN: rm -rf %t && %qat_python %s %t | FileCheck %s
@@ -141,11 +142,15 @@ for _ in range(3):
 for w in matrices:
     group, planes = int(rng.choice([32, 64, 128])), int(rng.integers(1, 5))
     fraction = float(rng.choice([0.0, 0.005, 0.03]))
-    expected = r2q.dequantize(r2q.quantize(w, group_size=group, planes=planes, outliers=fraction))
+    code = r2q.quantize(w, group_size=group, planes=planes, outliers=fraction)
     actual = torch_quant.greedy_r2q(torch.from_numpy(w), planes, group, fraction).numpy()
-    assert np.array_equal(actual, expected), (w.shape, group, planes, fraction)
+    assert np.array_equal(actual, r2q.dequantize(code)), (w.shape, group, planes, fraction)
+    scheme = qat.Settings(method="r2q", planes=planes, group=group, outliers=fraction)
+    assert qat.storage_bits(scheme, *w.shape) == 8 * code.storage_bytes
     bits = int(rng.integers(2, 5))
-    expected, _ = r2q_methods.rtn_with_outliers(w, bits, group, "minmax", fraction)
+    expected, stored = r2q_methods.rtn_with_outliers(w, bits, group, "minmax", fraction)
     actual = torch_quant.rtn_minmax(torch.from_numpy(w), bits, group, fraction).numpy()
     assert np.array_equal(actual, expected), (w.shape, group, bits, fraction)
+    scheme = dataclasses.replace(scheme, method="rtn", planes=bits)
+    assert qat.storage_bits(scheme, *w.shape) == stored
 print("qat: torch quantizers match the core")
