@@ -15,8 +15,7 @@ CMAKE_FLAGS := -G Ninja \
   -DPython3_EXECUTABLE=/usr/bin/python3 \
   -DR2Q_WERROR=ON
 
-.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench generate eval \
-  eval-qat format clean
+.PHONY: all deps torch-deps configure build test test-asan fuzz limits demo bench generate format clean
 
 all: build
 
@@ -92,6 +91,7 @@ generate: build
 # evaluation windows (build-eval/eval-table.md; rows cached in build-eval/rows,
 # so a rerun evaluates only what is missing). 56 min on the loaded 2-core
 # machine (26 min of CPU; docs/accuracy.md).
+.PHONY: eval eval-qat
 EVAL_ARGS ?=
 eval: build
 	@scripts/install-eval-deps.sh
