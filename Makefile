@@ -98,6 +98,32 @@ generate: build
 	PYTHONPATH=$(BUILD)/python:python build-eval/venv/bin/python -m r2q_eval \
 	  generate --compiled $(GENERATE_ARGS)
 
+# The one table of docs/accuracy.md: perplexity, bits per weight and mean
+# per-layer reconstruction error of every post-training method on the 32
+# evaluation windows (build-eval/eval-table.md; rows cached in build-eval/rows,
+# so a rerun evaluates only what is missing). 56 min on the loaded 2-core
+# machine (26 min of CPU; docs/accuracy.md).
+.PHONY: eval eval-qat
+EVAL_ARGS ?=
+eval: build
+	@scripts/install-eval-deps.sh
+	PYTHONPATH=$(BUILD)/python:python build-eval/venv/bin/python -m r2q_eval table $(EVAL_ARGS)
+
+# Quantization-aware fine-tuning with distillation from the float model
+# (R2QLinear with outliers, then 2-bit round-to-nearest the same way), the
+# learned R2Q code on r2q's compiled kernels, and the perplexity curves
+# (build-eval/qat/qat-curve.csv, .svg). Needs torch: the torch venv with the
+# eval packages added. Resumable: state in build-eval/qat/. QAT_ARGS go to
+# both runs (e.g. --torch-threads 1 --steps 150).
+QAT_ARGS ?=
+QAT_PYTHON := PYTHONPATH=$(BUILD)/python:python build-torch/venv/bin/python -m r2q_eval
+eval-qat: build
+	@scripts/install-torch-deps.sh
+	@scripts/install-eval-deps.sh build-torch/venv
+	$(QAT_PYTHON) qat --method r2q --compiled $(QAT_ARGS)
+	$(QAT_PYTHON) qat --method rtn $(QAT_ARGS)
+	$(QAT_PYTHON) qat-plot
+
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format-22 -i
 

@@ -97,10 +97,13 @@ def _round_scales(scales, scale_type):
     return scales + (rounded - scales).detach()
 
 
-def _check_learnable(method, learn_scales):
+def _check_learnable(method, learn_scales, outliers=0.0):
     if learn_scales and method != "greedy":
         raise ValueError("R2QLinear: learn_scales=True needs method='greedy' (the signs are "
                          "the greedy signs of the learned scales)")
+    if learn_scales and outliers:
+        raise ValueError("R2QLinear: learn_scales=True cannot be combined with outliers (the "
+                         "core chooses the outliers' corrections for its own scales)")
 
 
 class R2QLinear(nn.Module):
@@ -116,19 +119,23 @@ class R2QLinear(nn.Module):
     signs while the scales are the closed form). Either way the gradient
     reaches the float weight through the identity straight-through
     estimator.
+
+    outliers=F keeps the fraction F of the weight's largest-magnitude entries
+    exactly (the core's dense + sparse code, f16 corrections, reselected
+    whenever the weight changed); it needs learn_scales=False.
     """
 
     def __init__(self, in_features, out_features, bias=True, planes=2, group_size=128,
                  method="greedy", learn_scales=False, scale_type="f16", device=None,
-                 dtype=None):
+                 dtype=None, outliers=0.0):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"R2QLinear: {name} must be a positive int, got {value!r}")
         self.in_features, self.out_features = in_features, out_features
         self.planes, self.group_size = planes, group_size
-        self.method, self.scale_type = method, scale_type
-        _check_learnable(method, learn_scales)
+        self.method, self.scale_type, self.outliers = method, scale_type, float(outliers)
+        _check_learnable(method, learn_scales, self.outliers)
         self.learn_scales = bool(learn_scales)
         factory = {"device": device, "dtype": dtype}
         reference = nn.Linear(in_features, out_features, bias, **factory)
@@ -149,7 +156,7 @@ class R2QLinear(nn.Module):
     @classmethod
     def from_linear(cls, linear, learn_scales=False, **kwargs):
         """An R2QLinear sharing `linear`'s weight and bias parameters."""
-        _check_learnable(kwargs.get("method", "greedy"), learn_scales)
+        _check_learnable(kwargs.get("method", "greedy"), learn_scales, kwargs.get("outliers", 0.0))
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None,
                     device="meta", **kwargs)
         layer.weight, layer.bias = linear.weight, linear.bias
@@ -170,7 +177,8 @@ class R2QLinear(nn.Module):
         else:
             w = weight.detach().to("cpu", torch.float32).contiguous().numpy()
         code = r2q.quantize(w, group_size=self.group_size, planes=self.planes,
-                            method=self.method, scale_type=self.scale_type)
+                            method=self.method, scale_type=self.scale_type,
+                            outliers=self.outliers)
         self._cached_code = (key, code)
         return code
 
@@ -213,6 +221,15 @@ class R2QLinear(nn.Module):
         signs = np.packbits(negative, axis=-1, bitorder="little")
         return signs, np.ascontiguousarray(scales, np.float32)
 
+    def exported_outliers(self):
+        """The code's outliers (CSR: int32 offsets N + 1, int32 columns, float32
+        corrections representable in f16) as numpy arrays, or None without."""
+        if not self.outliers:
+            return None
+        code = self.code()
+        return (np.array(code.outlier_offsets), np.array(code.outlier_columns),
+                np.array(code.outlier_values))
+
     def forward(self, x):
         weight = self.quantized_weight().to(x.dtype)
         bias = None if self.bias is None else self.bias.to(x.dtype)
@@ -222,7 +239,8 @@ class R2QLinear(nn.Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, planes={self.planes}, "
                 f"group_size={self.group_size}, method={self.method!r}, "
-                f"scale_type={self.scale_type!r}, learn_scales={self.learn_scales}")
+                f"scale_type={self.scale_type!r}, learn_scales={self.learn_scales}"
+                + (f", outliers={self.outliers:g}" if self.outliers else ""))
 
 
 def _is_conv1d(module):
@@ -422,6 +440,10 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
         raise ImportError("r2q.torch.compile needs torch-mlir "
                           "(scripts/install-torch-deps.sh installs it)") from error
     has_r2q = any(isinstance(module, R2QLinear) for module in model.modules())
+    if any(isinstance(module, R2QLinear) and module.outliers for module in model.modules()):
+        raise ValueError("r2q.torch.compile: R2QLinear layers with outliers cannot pass their "
+                         "code through r2q.dequantize (it has no sparse part); compile their "
+                         "code as r2q.matmul with outliers (r2q_eval.qat does)")
     if quantize_float_layers is None:
         quantize_float_layers = not has_r2q
     frozen = freeze(copy.deepcopy(model)).eval()

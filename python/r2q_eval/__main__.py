@@ -1,4 +1,4 @@
-"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune} [options].
+"""Command line: python -m r2q_eval {info,ppl,generate,calibrate,llamacpp,tune,table,qat,qat-plot} [options].
 
 Run with build-eval/venv/bin/python (scripts/install-eval-deps.sh) and
 PYTHONPATH=python. Progress goes to stderr, results to stdout.
@@ -237,6 +237,81 @@ def command_tune(args):
             json.dump({"options": args.options, "total": total, "layers": layers}, f, indent=1)
 
 
+def command_table(args):
+    from . import table
+
+    model, tok = load(args)
+    text = load_corpus(tok)
+    print(table.build(model, text, args.out, args.windows, args.calibration, args.qat), end="")
+
+
+# The post-training R2Q row at the QAT runs' bits drawn beside their curves.
+CALIBRATED_PTQ = "r2q-greedy:2:128:outliers=0.005:calib=gram"
+
+
+def command_qat_plot(args):
+    from . import qat_plot, table
+
+    def table_perplexity(spec):
+        path = table.row_path(args.table, spec, args.windows)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)["perplexity"]
+
+    float_ppl = args.float_ppl or table_perplexity("float")
+    calibrated = table_perplexity(CALIBRATED_PTQ)
+    references = [(calibrated, "post-training R2Q, same bits, X^T X calibration")] if calibrated else []
+    for path in qat_plot.write(args.qat, args.out, float_ppl, references):
+        print(path)
+
+
+def command_qat(args):
+    import torch
+
+    from . import qat
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    settings = qat.Settings(method=args.method, steps=args.steps, batch=args.batch, lr=args.lr,
+                            eval_every=args.eval_every, eval_windows=args.windows,
+                            planes=args.planes, group=args.group, outliers=args.outliers,
+                            learn_scales=args.learn_scales, layers=args.layers,
+                            backend=args.backend, device=args.device)
+    _, tok = load_tokenizer_only()
+    run = qat.Run(settings, args.out, load_corpus(tok))
+    log(f"[qat {settings.method}] {settings}; torch threads {torch.get_num_threads()}; "
+        f"state in {run.dir}")
+    curve = run.run()
+    for row in curve:
+        print(f"qat {row['method']} step {row['step']:4d}: perplexity {row['perplexity']:12.3f}  "
+              f"bpw {row['bits_per_weight']:.3f}  ({row['train_seconds']:.0f} s of training)",
+              flush=True)
+    if args.compiled:
+        qat_on_compiled_kernels(run, int(args.threads))
+
+
+def qat_on_compiled_kernels(run, threads: int):
+    """The trained R2Q code's perplexity on r2q's compiled kernels (kept in
+    compiled.json: a rerun after the end prints it again)."""
+    from . import qat
+
+    path = os.path.join(run.dir, "compiled.json")
+    result = None
+    if os.path.exists(path):
+        with open(path) as f:
+            result = json.load(f)
+    if result is None or result["step"] != run.step:
+        result = qat.compiled_perplexity(run, threads)
+    print(f"qat r2q step {result['step']} on r2q's compiled kernels: perplexity "
+          f"{result['compiled']:.3f}; numpy with the decoded code {result['numpy']:.3f} "
+          f"({'agree' if result['agree_4_digits'] else 'DIFFER'} to 4 significant digits); "
+          f"torch fake-quant {result['torch']}; compile {result['compile_seconds']:.1f} s",
+          flush=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r2q_eval", description=__doc__)
     p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
@@ -280,6 +355,40 @@ def parser() -> argparse.ArgumentParser:
     tun.add_argument("--options", default="budget-bpw=2.25",
                      help="the pass's options (default budget-bpw=2.25)")
     tun.add_argument("--json", help="write the chosen scheme of every layer here")
+    tab = sub.add_parser("table", help="the one table of docs/accuracy.md (make eval)")
+    tab.add_argument("--out", default="build-eval", help="rows/ and eval-table.md go here")
+    tab.add_argument("--windows", type=int, default=32)
+    tab.add_argument("--calibration", default="build-eval/calib",
+                     help="calibration statistics (computed here when missing)")
+    tab.add_argument("--qat", default="build-eval/qat", help="QAT state (rows when present)")
+    q = sub.add_parser("qat", help="quantization-aware fine-tuning with distillation (torch)")
+    q.add_argument("--method", choices=["r2q", "rtn"], default="r2q",
+                   help="r2q: R2QLinear (greedy R2Q); rtn: round-to-nearest min/max")
+    q.add_argument("--out", default="build-eval/qat", help="state directory (resumable)")
+    q.add_argument("--steps", type=int, default=150)
+    q.add_argument("--batch", type=int, default=1, help="training windows per step")
+    q.add_argument("--lr", type=float, default=1e-4)
+    q.add_argument("--eval-every", type=int, default=25, help="steps between perplexities")
+    q.add_argument("--windows", type=int, default=32, help="evaluation windows")
+    q.add_argument("--planes", type=int, default=2, help="R2Q planes / RTN bits")
+    q.add_argument("--group", type=int, default=128)
+    q.add_argument("--outliers", type=float, default=0.005)
+    q.add_argument("--learn-scales", action="store_true", help="r2q: learn the scales (no outliers)")
+    q.add_argument("--torch-threads", type=int, default=0,
+                   help="torch intra-op threads (default 0: torch's default, all cores)")
+    q.add_argument("--backend", choices=["core", "torch"], default="core",
+                   help="fake quantization by the r2q module (core, CPU) or by r2q_eval.torch_quant "
+                        "(torch: the same codes on any device)")
+    q.add_argument("--device", default="cpu", help="torch device (cuda needs --backend torch)")
+    q.add_argument("--compiled", action="store_true",
+                   help="r2q: after training, the learned code on r2q's compiled kernels")
+    plot = sub.add_parser("qat-plot", help="the QAT curves as qat-curve.csv and qat-curve.svg")
+    plot.add_argument("--qat", default="build-eval/qat", help="state directory of `qat`")
+    plot.add_argument("--out", default="build-eval/qat", help="where the CSV and SVG go")
+    plot.add_argument("--float-ppl", type=float, default=None,
+                      help="float perplexity line (default: the `table` row, if evaluated)")
+    plot.add_argument("--table", default="build-eval", help="`table`'s directory")
+    plot.add_argument("--windows", type=int, default=32)
     return p
 
 
@@ -303,10 +412,13 @@ def main(argv=None):
             compiled.check_supported(args.quantizer)
         except ValueError as error:
             p.error(str(error))
+    if args.command == "qat" and args.compiled and (args.method != "r2q" or args.backend != "core"):
+        p.error("qat --compiled runs the r2q method's code on the core backend")
     if args.command == "llamacpp":
         args.type = args.type or ["original", "q2_k", "q3_k_m", "q4_k_m"]
     {"info": command_info, "ppl": command_ppl, "generate": command_generate,
-     "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune}[args.command](args)
+     "calibrate": command_calibrate, "llamacpp": command_llamacpp, "tune": command_tune,
+     "qat": command_qat, "table": command_table, "qat-plot": command_qat_plot}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def quantize_options(quantizer: r2q_methods.R2QQuantizer, name: str) -> str:
     method, outliers and calibration."""
     check_supported(quantizer)
     group, planes = quantizer.schemes[name] if quantizer.schemes else (quantizer.group, quantizer.planes)
+    if not group:
+        raise ValueError(f"--compiled does not run per-channel groups ('{quantizer.label}')")
     options = [f"group-size={group}", f"planes={planes}", f"method={quantizer.method}",
                "ragged-groups=true", "min-weights=0"]
     if quantizer.outliers:

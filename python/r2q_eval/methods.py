@@ -1,5 +1,6 @@
 """Named weight quantizers for the CLI: a spec is ``float`` or
-``NAME:BITS:G[:KEY=VALUE...]`` (``r2q_methods`` lists the options).
+``NAME:BITS:G[:KEY=VALUE...]`` (``r2q_methods`` lists the options; G is
+``pc`` for per-channel groups, r2q methods only).
 
 A factory takes (bits, group) and returns a callable ``quantize(name, W) ->
 W_hat`` with ``label`` and ``bits_per_weight()`` (and, optionally, ``layers``:
@@ -35,6 +36,8 @@ FACTORIES = {
 }
 
 OPTIONS = {"outliers": float, "calib": str, "schemes": str}
+# G = "pc" in a spec: one group per row (group size K of each layer).
+PER_CHANNEL = 0
 
 
 def register(name: str, factory):
@@ -65,4 +68,7 @@ def parse(spec: str, calibration_dir: str | None = None):
         if not parts[0].startswith("r2q-"):
             raise ValueError(f"calib applies to r2q methods only, not '{parts[0]}'")
         options["calibration_dir"] = calibration_dir
-    return FACTORIES[parts[0]](int(parts[1]), int(parts[2]), **options)
+    if parts[2] == "pc" and not parts[0].startswith("r2q-"):
+        raise ValueError(f"per-channel groups (G=pc) apply to r2q methods only, not '{parts[0]}'")
+    group = PER_CHANNEL if parts[2] == "pc" else int(parts[2])
+    return FACTORIES[parts[0]](int(parts[1]), group, **options)

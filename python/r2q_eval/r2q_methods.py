@@ -32,11 +32,27 @@ def outlier_mask(w: np.ndarray, fraction: float) -> np.ndarray:
     """The `fraction` of weights with the largest magnitudes (ties broken in
     row-major order), as r2q's numerics core selects them."""
     count = int(round(fraction * w.size))
+    magnitude = np.abs(w).ravel()
     mask = np.zeros(w.size, dtype=bool)
     if count:
-        order = np.argsort(-np.abs(w).ravel(), kind="stable")
-        mask[order[:count]] = True
+        # The count-th largest magnitude (a linear-time partition, not a sort):
+        # everything above it, then the ties at it in row-major order.
+        threshold = np.partition(magnitude, w.size - count)[w.size - count]
+        mask = magnitude > threshold
+        ties = np.flatnonzero(magnitude == threshold)
+        mask[ties[:count - int(mask.sum())]] = True
     return mask.reshape(w.shape)
+
+
+def rtn_with_outliers(w: np.ndarray, bits: int, group: int, scheme: str,
+                      fraction: float) -> tuple[np.ndarray, int]:
+    """(W_hat, stored bits): round-to-nearest of W with the `fraction` of its
+    largest weights kept exactly (zeroed before the groups' ranges are taken)."""
+    mask = outlier_mask(w, fraction)
+    w_hat = rtn.rtn(np.where(mask, 0.0, w).astype(np.float32), bits, group, scheme)
+    w_hat[mask] = w[mask]
+    bits_stored = rtn.storage_bits(*w.shape, bits, group, scheme)
+    return w_hat, bits_stored + outlier_bits(*w.shape, int(mask.sum()))
 
 
 def outlier_bits(n: int, k: int, count: int) -> int:
@@ -72,13 +88,13 @@ class R2QQuantizer:
 
     @property
     def label(self) -> str:
-        label = f"r2q-{self.method} {self.planes}p G={self.group}"
+        label = f"r2q-{self.method} {self.planes}p G={self.group or 'per-channel'}"
         if self.outliers:
             label += f" out={self.outliers:g}"
         if self.calib:
             label += f" calib={self.calib}"
         if self.schemes:
-            label = label.replace(f"{self.planes}p G={self.group}", f"tuned ({os.path.basename(self.schemes_path)})")
+            label = label.replace(f"{self.planes}p G={self.group or 'per-channel'}", f"tuned ({os.path.basename(self.schemes_path)})")
         return label
 
     def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
@@ -88,6 +104,7 @@ class R2QQuantizer:
             gram, diagonal = (xtx, None) if self.calib == "gram" else (None, diag)
         start = time.time()
         group, planes = self.schemes[name] if self.schemes else (self.group, self.planes)
+        group = group or w.shape[1]  # 0: per-channel
         q = self.r2q.quantize(w, group_size=group, planes=planes,
                               method=self.method, outliers=self.outliers,
                               gram=gram, diagonal=diagonal)
@@ -116,11 +133,6 @@ class RtnWithOutliers(rtn.RtnQuantizer):
         return super().label + f" out={self.outliers:g}"
 
     def __call__(self, name: str, w: np.ndarray) -> np.ndarray:
-        mask = outlier_mask(w, self.outliers)
-        w_hat = rtn.rtn(np.where(mask, 0.0, w).astype(np.float32), self.bits,
-                        self.group, self.scheme)
-        w_hat[mask] = w[mask]
-        bits = rtn.storage_bits(*w.shape, self.bits, self.group, self.scheme)
-        bits += outlier_bits(*w.shape, int(mask.sum()))
+        w_hat, bits = rtn_with_outliers(w, self.bits, self.group, self.scheme, self.outliers)
         self.layers[name] = (w.size, bits, relative_error(w, w_hat))
         return w_hat

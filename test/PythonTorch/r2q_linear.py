@@ -5,8 +5,10 @@
 # at initialization, and the forward pass
 # equals F.linear with that weight. Gradients reach the float weight
 # (straight-through) and the learned scales; the code follows the weight
-# after an optimizer step. quantize_model / freeze on nn.Linear and
-# Hugging Face Conv1D; bad arguments raise the core's messages.
+# after an optimizer step; with outliers=F the layer computes with the core's
+# dense + sparse code and exports its CSR part (r2q.torch.compile refuses it:
+# r2q.dequantize has no sparse part). quantize_model / freeze on nn.Linear
+# and Hugging Face Conv1D; bad arguments raise the core's messages.
 # RUN: %torch_python %s
 
 import numpy as np
@@ -144,6 +146,33 @@ assert type(model[0]) is nn.Linear and type(model[2]) is nn.Linear
 assert torch.equal(model[0].weight, weight)
 with torch.no_grad():
     assert torch.equal(model(x), expected)
+
+# Outliers: the core's dense + sparse code (weight, forward, exported CSR),
+# reselected after the weight changes; the gradient is still straight-through.
+k, n, fraction = int(rng.integers(40, 200)), int(rng.integers(3, 20)), 0.02
+layer = make_layer(k, n, group_size=32, outliers=fraction)
+w = layer.weight.detach().numpy().copy()
+code = r2q.quantize(w, group_size=32, planes=2, outliers=fraction)
+assert np.array_equal(layer.quantized_weight().detach().numpy(), r2q.dequantize(code))
+offsets, columns, values = layer.exported_outliers()
+assert np.array_equal(offsets, np.array(code.outlier_offsets)) and len(columns) > 0
+assert np.array_equal(columns, np.array(code.outlier_columns))
+assert np.array_equal(values, np.array(code.outlier_values))
+assert make_layer(k, n).exported_outliers() is None
+x = torch.from_numpy(rng.standard_normal((5, k), dtype=np.float32))
+layer(x).sum().backward()
+assert torch.allclose(layer.weight.grad, x.sum(0).expand(n, k), rtol=1e-5, atol=1e-5)
+with torch.no_grad():
+    layer.weight.mul_(-2.0)
+moved = r2q.dequantize(r2q.quantize(-2.0 * w, group_size=32, planes=2, outliers=fraction))
+assert np.array_equal(layer.quantized_weight().detach().numpy(), moved)
+expect_error(ValueError, "R2QLinear: learn_scales=True cannot be combined with outliers (the "
+             "core chooses the outliers' corrections for its own scales)",
+             lambda: r2qt.R2QLinear(64, 8, learn_scales=True, outliers=0.01))
+expect_error(ValueError, "r2q.torch.compile: R2QLinear layers with outliers cannot pass their "
+             "code through r2q.dequantize (it has no sparse part); compile their code as "
+             "r2q.matmul with outliers (r2q_eval.qat does)",
+             lambda: r2qt.compile(nn.Sequential(layer), (x,)))
 
 # Bad arguments.
 expect_error(ValueError, "group size must be positive, got 0",
