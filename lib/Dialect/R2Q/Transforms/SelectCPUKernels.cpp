@@ -36,9 +36,9 @@ constexpr int64_t kLutBlockRows = 16;
 /// microseconds of work against the cost of waking a thread).
 constexpr int64_t kMinWeightsPerThread = 1 << 16;
 
-/// The target's features: the host's, or those of an LLVM feature string
-/// ("+avx512f,+avx2,-fma").
-llvm::StringMap<bool> parseTargetFeatures(StringRef features) {
+} // namespace
+
+llvm::StringMap<bool> cpuTargetFeatures(StringRef features) {
   if (features.empty())
     return llvm::sys::getHostCPUFeatures();
   llvm::StringMap<bool> parsed;
@@ -63,6 +63,8 @@ enabledFeatures(const llvm::StringMap<bool> &features) {
   llvm::sort(enabled);
   return enabled;
 }
+
+namespace {
 
 int64_t hostThreads() {
   return std::max<int64_t>(1,
@@ -90,14 +92,17 @@ bool runsLut(const llvm::StringMap<bool> &features, KernelTarget target) {
   return avx512 || features.lookup("avx512f") || features.lookup("avx2");
 }
 
-/// The instruction set of lut_gemv on a target: AVX-512 where it has BW,
-/// else AVX2; none without AVX2.
-std::optional<KernelTarget> lutTarget(const llvm::StringMap<bool> &features) {
+} // namespace
+
+std::optional<KernelTarget>
+cpuLutTarget(const llvm::StringMap<bool> &features) {
   for (KernelTarget target : {KernelTarget::AVX512, KernelTarget::AVX2})
     if (runsLut(features, target))
       return target;
   return std::nullopt;
 }
+
+namespace {
 
 /// What the options ask for, checked.
 struct Selection {
@@ -157,8 +162,8 @@ private:
                                "exact or fast, not '"
                             << precision << "'";
     selection.precision = *parsedPrecision;
-    selection.features = parseTargetFeatures(targetFeatures);
-    selection.lut = lutTarget(selection.features);
+    selection.features = cpuTargetFeatures(targetFeatures);
+    selection.lut = cpuLutTarget(selection.features);
     selection.autoLut = lutGemv && selection.lut.has_value();
     selection.vectorWidth =
         vectorWidth ? vectorWidth.getValue() : cpuVectorWidth(targetFeatures);
@@ -245,27 +250,26 @@ private:
     return KernelAttr::get(op.getContext(), strategy, otherwise,
                            otherwise ? kGemvMaxRows : 0, selection.vectorWidth,
                            tileRows,
-                           threadsFor(n, k, tileRows, selection.threads),
+                           cpuKernelThreads(n, k, tileRows, selection.threads),
                            lut ? selection.precision : KernelPrecision::Exact,
                            lut ? *selection.lut : KernelTarget::AVX2);
-  }
-
-  /// At most `threads`, none with fewer than kMinWeightsPerThread weights
-  /// or without a whole tile; 1 when N is dynamic (unknown work).
-  static int64_t threadsFor(int64_t n, int64_t k, int64_t tileRows,
-                            int64_t threads) {
-    if (ShapedType::isDynamic(n))
-      return 1;
-    int64_t byWork = std::max<int64_t>(1, n * k / kMinWeightsPerThread);
-    int64_t byTiles = tileRows ? llvm::divideCeil(n, tileRows) : n;
-    return std::max<int64_t>(1, std::min({threads, byWork, byTiles}));
   }
 };
 
 } // namespace
 
+int64_t cpuKernelThreads(int64_t n, int64_t k, int64_t tileRows,
+                         int64_t threads) {
+  if (ShapedType::isDynamic(n))
+    return 1;
+  int64_t byWork = std::max<int64_t>(1, n * k / kMinWeightsPerThread);
+  int64_t byTiles = tileRows ? llvm::divideCeil(n, tileRows) : n;
+  return std::max<int64_t>(
+      1, std::min({threads ? threads : hostThreads(), byWork, byTiles}));
+}
+
 int64_t cpuVectorWidth(StringRef targetFeatures) {
-  llvm::StringMap<bool> features = parseTargetFeatures(targetFeatures);
+  llvm::StringMap<bool> features = cpuTargetFeatures(targetFeatures);
   if (features.lookup("avx512f"))
     return 32;
   if (features.lookup("avx2") || features.lookup("avx"))

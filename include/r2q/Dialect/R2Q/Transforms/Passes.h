@@ -16,6 +16,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Pass/Pass.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace r2q {
 
@@ -26,6 +27,20 @@ namespace r2q {
 /// features ("+avx512f,+avx2"; empty: the host CPU's): 32 with AVX-512, 16
 /// with AVX or AVX2, 8 otherwise. r2q-select-cpu-kernels' vector width.
 int64_t cpuVectorWidth(llvm::StringRef targetFeatures = "");
+
+/// The features of a CPU named by LLVM target features ("+avx2,-fma";
+/// empty: the host CPU's).
+llvm::StringMap<bool> cpuTargetFeatures(llvm::StringRef targetFeatures);
+
+/// lut_gemv's instruction set on a target: AVX-512 where it has BW, else
+/// AVX2; none without AVX2.
+std::optional<KernelTarget> cpuLutTarget(const llvm::StringMap<bool> &features);
+
+/// r2q-select-cpu-kernels' rule for the threads of a kernel: at most
+/// `threads` (0: the host's), none with fewer than 65536 weights or without
+/// a whole tile of `tileRows` features; 1 when N is dynamic.
+int64_t cpuKernelThreads(int64_t n, int64_t k, int64_t tileRows,
+                         int64_t threads);
 
 /// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
 void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);

@@ -675,6 +675,70 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   ];
 }
 
+def R2QTuneTilingPass : Pass<"r2q-tune-tiling"> {
+  let summary = "choose the CPU kernel and tiles of each r2q.matmul by its "
+                "shape, batch and target";
+  let description = [{
+    Writes the `kernel` attribute (`#r2q.kernel`: strategy, `tile_rows`,
+    `vector_width`) of every `r2q.matmul` with a static batch and weight
+    shape that has none; `r2q-select-cpu-kernels`, which runs next, keeps
+    it. Ops with a dynamic batch, or a kernel already, are left to the
+    selection. `threads` follows the selection's rule (at most `threads`,
+    none with fewer than 65536 weights or without a whole tile).
+    `r2q-cpu-pipeline{tune=model}` and `{tune=file:PATH}` run it.
+
+    * `mode=model`: an analytical cost model that needs no hardware. For
+      each candidate kernel (`lut_gemv` where it applies, `vector_gemv` at
+      16, 32 and 64 lanes, `tiled_decode` with 8 to 256 rows per tile) it
+      takes the larger of the bytes moved (packed weights, once or once
+      per row for `vector_gemv` when they exceed L2; activations; decoded
+      tiles re-read per row, from L2 where a tile fits half of `l2-bytes`,
+      else from memory) over `bandwidth-gbps` or 32 bytes per cycle from
+      L2, and of the vector instructions per weight of each strategy
+      (docs/tuning.md) over `vector-units` per cycle at `ghz`; the least
+      wins. `vector_gemv` steps never cross a group (the lowering's
+      widest power of two of lanes that divides the group size).
+    * `mode=file file=PATH`: the entries of a tuning file written by
+      `r2q-bench-tiling` (JSON, docs/tuning.md), keyed by N, K, group
+      size, planes, rows, input and scale types, the target's vector
+      features and the tuner version. A file that is not valid is an
+      error naming it; an entry for the layer measured for another target
+      or tuner version is an error naming the key (never used); a layer
+      the file has no entry for is an error naming the key, or, with
+      `on-missing=model`, chosen by the cost model with a remark.
+
+    Example: `r2q-opt --r2q-tune-tiling=mode=model` on a 1 x 4096 by
+    4096 x 4096 product on an AVX-512 host writes
+    `#r2q.kernel<strategy = lut_gemv, vector_width = 32, tile_rows = 16,
+    threads = ...>`.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"model\"",
+           "model (the cost model) or file (a tuning file)">,
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "the tuning file of mode=file">,
+    Option<"onMissing", "on-missing", "std::string", /*default=*/"\"error\"",
+           "a layer the tuning file has no entry for: error, or model (the "
+           "cost model's choice, with a remark)">,
+    Option<"targetFeatures", "target-features", "std::string",
+           /*default=*/"\"\"",
+           "LLVM target features of the CPU (e.g. +avx2,+fma); empty: the "
+           "host's">,
+    Option<"threads", "threads", "int64_t", /*default=*/"0",
+           "threads a kernel is split for; 0: the host's hardware threads">,
+    Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
+           "L1 data cache of one core, bytes (this machine: 48 KiB)">,
+    Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"1048576",
+           "L2 cache of one core, bytes (this machine: 1 MiB)">,
+    Option<"bandwidthGbps", "bandwidth-gbps", "double", /*default=*/"25.0",
+           "single-thread read bandwidth from memory, GB/s">,
+    Option<"ghz", "ghz", "double", /*default=*/"3.0",
+           "clock of the core, GHz">,
+    Option<"vectorUnits", "vector-units", "int64_t", /*default=*/"2",
+           "vector instructions issued per cycle">,
+  ];
+}
+
 def R2QHoistParallelAllocationsPass : Pass<"r2q-hoist-parallel-allocations"> {
   let summary = "allocate the private buffers of scf.forall iterations once, "
                 "before the loop";
