@@ -1,0 +1,104 @@
+//===- LinearLayer.h - A linear layer to compile, and timing ---*- C++ -*-===//
+//
+// What the CPU benchmarks share: the source of a linear layer (the form
+// Torch-MLIR emits), the error of an output against the numerics core, and
+// medians of runs timed in turn.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_BENCH_LINEARLAYER_H
+#define R2Q_BENCH_LINEARLAYER_H
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace r2q {
+
+/// x * W^T. With `constantWeight`, in the form Torch-MLIR emits: W an N x K
+/// dense_resource constant, transposed for the matmul. Otherwise the float
+/// layer with its weight in memory, already K x N (what the float Torch-MLIR
+/// layer becomes once r2q-prepare-cpu-loops folds the transpose).
+/// `batch` > 0 makes the batch static (the table-lookup GEMV takes static
+/// batches of 1-8 rows only); 0 leaves it dynamic.
+inline std::string layerSource(int64_t n, int64_t k, bool constantWeight,
+                               int64_t batch = 0) {
+  std::string weight =
+      constantWeight
+          ? llvm::formatv(
+                "%w = arith.constant dense_resource<weight> : "
+                "tensor<{0}x{1}xf32>\n"
+                "  %e = tensor.empty() : tensor<{1}x{0}xf32>\n"
+                "  %wt = linalg.transpose ins(%w : tensor<{0}x{1}xf32>) "
+                "outs(%e : tensor<{1}x{0}xf32>) permutation = [1, 0]",
+                n, k)
+                .str()
+          : "";
+  std::string signature =
+      constantWeight ? std::string()
+                     : llvm::formatv(", %wt: tensor<{0}x{1}xf32>", k, n).str();
+  std::string rows = batch ? std::to_string(batch) : "?";
+  std::string empty = batch ? "%o = tensor.empty()"
+                            : "%c0 = arith.constant 0 : index\n"
+                              "  %m = tensor.dim %x, %c0 : tensor<?x" +
+                                  std::to_string(k) +
+                                  "xf32>\n  %o = tensor.empty(%m)";
+  return llvm::formatv(R"(
+func.func @linear(%x: tensor<{4}x{1}xf32>{2}) -> tensor<{4}x{0}xf32> {{
+  {3}
+  %zero = arith.constant 0.0 : f32
+  {5} : tensor<{4}x{0}xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%o : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<{4}x{1}xf32>, tensor<{1}x{0}xf32>) outs(%acc : tensor<{4}x{0}xf32>) -> tensor<{4}x{0}xf32>
+  return %y : tensor<{4}x{0}xf32>
+})",
+                       n, k, signature, weight, rows, empty)
+      .str();
+}
+
+/// The largest |r2q - core| over the largest |core| of a batch x n product.
+inline double relativeError(const std::vector<float> &output,
+                            const std::vector<double> &expected) {
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::fabs(output[i] - expected[i]));
+    scale = std::max(scale, std::fabs(expected[i]));
+  }
+  return worst / scale;
+}
+
+/// Medians of each of `runs` timed round-robin `repetitions` times, after
+/// one warm-up call each, so that all see the same load on a shared
+/// machine.
+inline std::vector<double>
+interleavedMedians(const std::vector<std::function<void()>> &runs,
+                   int repetitions) {
+  auto seconds = [](const std::function<void()> &run) {
+    auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  for (const auto &run : runs)
+    run();
+  std::vector<std::vector<double>> times(runs.size());
+  for (int i = 0; i < repetitions; ++i)
+    for (size_t r = 0; r < runs.size(); ++r)
+      times[r].push_back(seconds(runs[r]));
+  std::vector<double> medians;
+  for (std::vector<double> &v : times) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
+}
+
+} // namespace r2q
+
+#endif // R2Q_BENCH_LINEARLAYER_H
