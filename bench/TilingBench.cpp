@@ -14,6 +14,7 @@
 //
 //   r2q-bench-tiling --shapes=4096x4096,4096x14336 --batches=1,4,16
 //       [--rounds=9] [--threads=1] [--seed=11] [--out=tuning.json]
+//       [--verbose]  (every candidate's median too)
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +47,8 @@ struct Arguments {
   std::vector<int64_t> batches = {1, 4, 16};
   int64_t rounds = 9, threads = 1, seed = 11;
   std::string out;
+  /// Print every candidate's median, not only default, model and best.
+  bool verbose = false;
 };
 
 [[noreturn]] void fail(const llvm::Twine &message) {
@@ -88,6 +91,8 @@ Arguments parseArguments(int argc, char **argv) {
       arguments.threads = integers(argument, ',').front();
     } else if (argument.consume_front("--seed=")) {
       arguments.seed = integers(argument, ',').front();
+    } else if (argument == "--verbose") {
+      arguments.verbose = true;
     } else if (argument.consume_front("--out=")) {
       arguments.out = argument.str();
     } else {
@@ -221,6 +226,10 @@ Measured measure(mlir::MLIRContext &context, int64_t n, int64_t k,
               measured.modelSeconds * 1e3, candidates[best].str().c_str(),
               seconds[best] * 1e3, seconds[0] / seconds[best],
               measured.modelSeconds / seconds[best]);
+  if (arguments.verbose)
+    for (size_t i = 0; i < candidates.size(); ++i)
+      std::printf("    %-36s %8.3f ms\n", candidates[i].str().c_str(),
+                  seconds[i] * 1e3);
   std::fflush(stdout);
   return measured;
 }

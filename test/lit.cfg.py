@@ -17,7 +17,7 @@ config.excludes = ["Unit", "fixtures", "Inputs", "CMakeLists.txt", "README.md"]
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["r2q-opt", "mlir-opt", "mlir-runner", "mlir-translate"],
+    ["r2q-opt", "r2q-bench-tiling", "mlir-opt", "mlir-runner", "mlir-translate"],
     [config.r2q_tools_dir, config.llvm_tools_dir],
 )
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))

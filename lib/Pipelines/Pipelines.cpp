@@ -53,6 +53,19 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // The kernel of every r2q.matmul is chosen once, visibly, before layers of
   // one kind (and one kernel) share a function that is lowered and
   // bufferized once.
+  if (!options.tune.empty()) {
+    // tune=model or tune=file:PATH; anything else reaches the pass as a
+    // mode, which names it in its error.
+    R2QTuneTilingPassOptions tuning;
+    llvm::StringRef tune = options.tune;
+    tuning.mode = tune.starts_with("file:") ? "file" : tune.str();
+    tuning.file = tune.drop_until([](char c) { return c == ':'; })
+                      .drop_front(tune.contains(':'))
+                      .str();
+    tuning.targetFeatures = options.targetFeatures;
+    tuning.threads = options.threads;
+    pm.addPass(createR2QTuneTilingPass(tuning));
+  }
   R2QSelectCPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.vectorGemv = options.vectorGemv;

@@ -62,6 +62,14 @@ struct CPUPipelineOptions
                      "two registers of the target, 32 with AVX-512, 16 with "
                      "AVX2"),
       llvm::cl::init(0)};
+  // r2q-tune-tiling before the selection (docs/tuning.md).
+  Option<std::string> tune{
+      *this, "tune",
+      llvm::cl::desc("Kernel and tiles of each r2q.matmul with a static "
+                     "shape: empty (default: r2q-select-cpu-kernels' rule), "
+                     "model (r2q-tune-tiling's cost model) or file:PATH (a "
+                     "tuning file written by r2q-bench-tiling)"),
+      llvm::cl::init("")};
   Option<int64_t> threads{
       *this, "threads",
       llvm::cl::desc("Threads the compiled code runs on (OpenMP; libomp "
@@ -72,7 +80,8 @@ struct CPUPipelineOptions
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
 /// r2q-verify-resource-blobs, r2q-fold-constant-weights (constant weights of
-/// any size are quantized here), r2q-select-cpu-kernels, r2q-outline-kernels,
+/// any size are quantized here), r2q-tune-tiling (with tune=...),
+/// r2q-select-cpu-kernels, r2q-outline-kernels,
 /// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization
 /// with identity-layout function boundaries, r2q-hoist-parallel-allocations,
 /// buffer deallocation, linalg to

@@ -53,7 +53,8 @@ constexpr double kPerStepInstructions = 1;
 
 /// The modelled seconds of one call of `op`'s kernel `choice`: the larger
 /// of its bytes over the bandwidth they come at and its instructions over
-/// the vector units' rate.
+/// the vector units' rate, plus the fixed cost of its tiles (so that, of
+/// the tiles that fit, the largest wins).
 double modelSeconds(const TilingKey &key, const TilingChoice &choice,
                     const Machine &machine) {
   double m = key.rows, n = key.n, k = key.k, planes = key.planes;
@@ -64,19 +65,23 @@ double modelSeconds(const TilingKey &key, const TilingChoice &choice,
   double lanes = machine.registerLanes;
   double weights = n * k * planes;
   double instructions = 0, bytes = packed + io, cacheBytes = 0;
+  // Per tile or block: not overlapped with the streaming of its data.
+  double tileInstructions = 0;
   switch (choice.strategy) {
   case KernelStrategy::LutGemv:
-    instructions = m * weights * kLutPerWeight +
-                   llvm::divideCeil(key.n, 16) * kPerTileInstructions;
+    instructions = m * weights * kLutPerWeight;
+    tileInstructions = llvm::divideCeil(key.n, 16) * kPerTileInstructions;
     break;
   case KernelStrategy::VectorGemv: {
     // A step covers the widest power of two of lanes that divides the
     // group (chunkWidth in the lowering): steps never cross a group.
     double step =
         std::min<double>(choice.vectorWidth, key.groupSize & -key.groupSize);
+    // Steps wider than two registers save no more loop control (they
+    // only add register pressure).
     instructions = m * weights *
                    (kGemvPerRegister / std::min(lanes, step) +
-                    kPerStepInstructions / step);
+                    kPerStepInstructions / std::min(2 * lanes, step));
     // Each row reads the whole weight: from memory again unless it stays
     // in L2.
     if (packed > machine.l2Bytes)
@@ -87,8 +92,8 @@ double modelSeconds(const TilingKey &key, const TilingChoice &choice,
     double tileRows = std::min<double>(choice.tileRows, n);
     double tiles = std::ceil(n / tileRows);
     instructions = weights * kDecodePerRegister / lanes +
-                   m * n * k * kProductPerRegister / lanes +
-                   tiles * m * kPerTileInstructions;
+                   m * n * k * kProductPerRegister / lanes;
+    tileInstructions = tiles * m * kPerTileInstructions;
     // The decoded tile is read once per row: from L2 where it and a row
     // of activations fit in half of it (the other half holds the streaming
     // weights and the rest of the activations), else from memory.
@@ -105,7 +110,8 @@ double modelSeconds(const TilingKey &key, const TilingChoice &choice,
   }
   return std::max({bytes / machine.memoryBandwidth,
                    instructions / machine.instructionRate,
-                   cacheBytes / machine.l2Bandwidth});
+                   cacheBytes / machine.l2Bandwidth}) +
+         tileInstructions / machine.instructionRate;
 }
 
 class TuneTilingPass : public impl::R2QTuneTilingPassBase<TuneTilingPass> {
