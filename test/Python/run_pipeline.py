@@ -105,3 +105,17 @@ for pipeline, why in (("r2q-nonsense", "'r2q-nonsense' does not refer to a regis
     else:
         raise AssertionError(pipeline)
 print("ok")
+
+# r2q-cpu-pipeline{tune=...} (docs/tuning.md) from Python: tune=model writes
+# the cost model's kernel before the selection; a tuning file that cannot be
+# read raises CompileError naming it.
+tuned = r2q.run_pipeline(
+    ir, f"r2q-quantize-linear{{group-size={group}}},r2q-tune-tiling{{mode=model threads=1}}")
+assert re.search(r"r2q\.matmul .* \{kernel = #r2q\.kernel<strategy = \w+", tuned), tuned
+assert "llvm.func @" in r2q.run_pipeline(
+    ir, f"r2q-quantize-linear{{group-size={group}}},r2q-cpu-pipeline{{tune=model threads=1}}")
+try:
+    r2q.run_pipeline(ir, "r2q-quantize-linear,r2q-cpu-pipeline{tune=file:/nonexistent/tuning.json}")
+    raise AssertionError("expected r2q.CompileError")
+except r2q.CompileError as error:
+    assert "tuning file '/nonexistent/tuning.json': cannot be read" in str(error), str(error)
