@@ -25,9 +25,16 @@ namespace {
 
 using r2q::test::Rng;
 
+/// Death tests re-execute the test binary ("threadsafe" style). The flag is
+/// set by a test environment, before any test runs: at static
+/// initialization gtest's own flag may not be constructed yet.
+class ThreadsafeDeathTests : public ::testing::Environment {
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
 const bool driverIsFake = [] {
   setenv("R2Q_CUDA_DRIVER", R2Q_FAKE_CUDA_DRIVER, /*overwrite=*/1);
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ::testing::AddGlobalTestEnvironment(new ThreadsafeDeathTests);
   return true;
 }();
 
