@@ -570,7 +570,7 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       looked up by the sign nibbles; batch tiles of up to 4 rows) unless the
       `strategy` option asks for `warp_gemv` (sign flips by xor; batch tiles
       of up to 8 rows). Measured on an H200 (`docs/performance.md`), the
-      tables took 1.7-2.4 times less time than the xor kernel at batch 1,
+      tables took 1.4-2.2 times less time than the xor kernel at batch 1,
       and 3-19 times less at batch 4. Both take a static batch and weight
       shape: an op with dynamic rows or weight is an error at the op, as is
       a CPU strategy written on an op.
