@@ -195,11 +195,14 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   }
 }
 
-class VectorGemvTest : public ::testing::TestWithParam<GemvCase> {
+/// A parameterized test with a context that the JIT can compile in.
+template <typename Case> class JitTest : public ::testing::TestWithParam<Case> {
 protected:
-  VectorGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
+  JitTest() { context.appendDialectRegistry(test::jitRegistry()); }
   mlir::MLIRContext context;
 };
+
+class VectorGemvTest : public JitTest<GemvCase> {};
 
 TEST_P(VectorGemvTest, MatchesNumericsCoreAndPortableLowering) {
   const GemvCase c = GetParam();
@@ -332,17 +335,13 @@ std::string lutOptions(const LutCase &c, llvm::StringRef precision) {
       .str();
 }
 
-class LutGemvTest : public ::testing::TestWithParam<LutCase> {
+class LutGemvTest : public JitTest<LutCase> {
 protected:
-  LutGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
-
   /// Whether the host runs `c`'s code (skips the test otherwise).
   static bool hostRuns(const LutCase &c) {
     return llvm::sys::getHostCPUFeatures().lookup(
         llvm::StringRef(c.target) == "avx2" ? "avx2" : "avx512bw");
   }
-
-  mlir::MLIRContext context;
 };
 
 /// The module of `c` after `pipeline`, printed.
@@ -515,11 +514,7 @@ std::ostream &operator<<(std::ostream &os, const WarpCase &c) {
   return os << c.gemv << ", tile_rows " << c.tileRows << ", " << c.strategy;
 }
 
-class WarpGemvTest : public ::testing::TestWithParam<WarpCase> {
-protected:
-  WarpGemvTest() { context.appendDialectRegistry(test::jitRegistry()); }
-  mlir::MLIRContext context;
-};
+class WarpGemvTest : public JitTest<WarpCase> {};
 
 TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   const WarpCase c = GetParam();

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DriverOverride.h"
 #include "FakeCudaDriver.h"
 #include "Quant/RandomWeights.h"
 #include "r2q/Runtime/CudaRuntime.h"
@@ -25,18 +26,7 @@ namespace {
 
 using r2q::test::Rng;
 
-/// Death tests re-execute the test binary ("threadsafe" style). The flag is
-/// set by a test environment, before any test runs: at static
-/// initialization gtest's own flag may not be constructed yet.
-class ThreadsafeDeathTests : public ::testing::Environment {
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
-
-const bool driverIsFake = [] {
-  setenv("R2Q_CUDA_DRIVER", R2Q_FAKE_CUDA_DRIVER, /*overwrite=*/1);
-  ::testing::AddGlobalTestEnvironment(new ThreadsafeDeathTests);
-  return true;
-}();
+const bool driverIsFake = r2q::test::overrideDriver(R2Q_FAKE_CUDA_DRIVER);
 
 // The fake only reads the entry names.
 const char kPtx[] = ".version 7.8\n.target sm_80\n.address_size 64\n"

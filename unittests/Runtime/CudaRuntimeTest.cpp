@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DriverOverride.h"
 #include "r2q/Runtime/CudaRuntime.h"
 
 #include <gtest/gtest.h>
@@ -23,19 +24,8 @@ namespace {
 
 const char *const kMissingDriver = "/nonexistent/r2q-test/libcuda.so.1";
 
-/// Death tests re-execute the test binary ("threadsafe" style). The flag is
-/// set by a test environment, before any test runs: at static
-/// initialization gtest's own flag may not be constructed yet.
-class ThreadsafeDeathTests : public ::testing::Environment {
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
-
 // Before any test runs (and in every re-executed death-test child).
-const bool driverOverridden = [] {
-  setenv("R2Q_CUDA_DRIVER", kMissingDriver, /*overwrite=*/1);
-  ::testing::AddGlobalTestEnvironment(new ThreadsafeDeathTests);
-  return true;
-}();
+const bool driverOverridden = r2q::test::overrideDriver(kMissingDriver);
 
 void *runtime() {
   static void *handle = dlopen(R2Q_CUDA_RUNTIME_PATH, RTLD_NOW | RTLD_LOCAL);

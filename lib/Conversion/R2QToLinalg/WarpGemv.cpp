@@ -46,6 +46,8 @@ constexpr int64_t kChunkColumns = 8 * kChunkBytes;
 constexpr int64_t kWordColumns = 32;
 constexpr int64_t kQuad = 4;
 constexpr int64_t kMaxBatchTile = 8;
+/// Entries of a warp_lut_gemv table: the sign patterns of a quad.
+constexpr int64_t kTableEntries = 16;
 
 /// The static sizes of one warp_gemv kernel and the tiles it works in.
 struct WarpShape {
@@ -65,6 +67,12 @@ struct WarpShape {
   int64_t blocks() const { return llvm::divideCeil(features, rowsPerBlock()); }
   int64_t tailStart() const { return wholeChunks * chunkColumns; }
   int64_t chunkBytes() const { return chunkColumns / 8; }
+  /// warp_lut_gemv: the quads of a slice of 32 chunks, and the f32 entries
+  /// of its tables (16 per quad and row of the batch tile).
+  int64_t quadsPerSlice() const { return kLanes * chunkColumns / kQuad; }
+  int64_t tableSize() const {
+    return quadsPerSlice() * kTableEntries * batchTile;
+  }
 };
 
 /// The largest power of two of at most 32 dividing the group size (a
@@ -199,6 +207,16 @@ public:
   Value featureRow(int64_t r) const { return featureRows[r]; }
   int64_t tileRows() const { return mt; }
 
+  /// sums[r][m] += factor * values[m] for the tile's rows m (feature-major
+  /// sums, feature `r`).
+  void addScaled(MutableArrayRef<Value> sums, int64_t r, Value factor,
+                 ArrayRef<Value> values) {
+    for (int64_t m = 0; m < mt; ++m) {
+      Value &sum = sums[r * mt + m];
+      sum = math::FmaOp::create(builder, loc, factor, values[m], sum);
+    }
+  }
+
 private:
   using Step = std::function<SmallVector<Value>(Value, ValueRange)>;
 
@@ -300,13 +318,8 @@ private:
         }
         for (int64_t p = 0; p < shape.planes; ++p)
           for (int64_t r = 0; r < rowsPerWarp; ++r) {
-            Value factor = scale(p, r, first);
-            for (int64_t m = 0; m < mt; ++m) {
-              Value &sum = sums[r * mt + m];
-              sum = math::FmaOp::create(builder, loc, factor,
-                                        segment[(p * rowsPerWarp + r) * mt + m],
-                                        sum);
-            }
+            addScaled(sums, r, scale(p, r, first),
+                      ArrayRef(segment).slice((p * rowsPerWarp + r) * mt, mt));
           }
       }
     }
@@ -349,10 +362,7 @@ private:
             builder, loc, set, arith::NegFOp::create(builder, loc, s), s);
         weight = arith::AddFOp::create(builder, loc, weight, signedScale);
       }
-      for (int64_t m = 0; m < mt; ++m) {
-        Value &sum = sums[r * mt + m];
-        sum = math::FmaOp::create(builder, loc, weight, inputs[m], sum);
-      }
+      addScaled(sums, r, weight, inputs);
     }
     return sums;
   }
@@ -559,7 +569,6 @@ void emitHostLoops(OpBuilder &builder, Location loc, const WarpOperands &ops) {
 
 constexpr int64_t kLutWarpsPerBlock = 8;
 constexpr int64_t kLutMaxBatchTile = 4;
-constexpr int64_t kTableEntries = 16;
 constexpr int64_t kLutThreads = kLanes * kLutWarpsPerBlock;
 
 /// The shape of a warp_lut_gemv kernel: each lane reads chunks of C = 8, 4
@@ -597,10 +606,6 @@ public:
         laneSums(laneSums), table(table) {}
 
   int64_t slices() const { return llvm::divideCeil(shape.wholeChunks, kLanes); }
-  int64_t quadsPerSlice() const { return kLanes * shape.chunkColumns / kQuad; }
-  int64_t tableSize() const {
-    return quadsPerSlice() * kTableEntries * shape.batchTile;
-  }
 
   /// Writes the tables of slice `slice` for the tile's rows: quads
   /// `thread`, `thread` + `threads`, ... of the slice.
@@ -698,7 +703,7 @@ private:
         arith::MulIOp::create(builder, loc, slot, index(builder, loc, kLanes)),
         arith::AddIOp::create(
             builder, loc, lane,
-            index(builder, loc, m * quadsPerSlice() * kTableEntries)));
+            index(builder, loc, m * shape.quadsPerSlice() * kTableEntries)));
   }
 
   /// The 16 signed sums of quad `quad` of lane `lane`'s chunk, for every
@@ -814,11 +819,7 @@ private:
                   arith::AddFOp::create(builder, loc, segment[m], value);
             }
           }
-          Value factor = laneSums.scale(p, r, column);
-          for (int64_t m = 0; m < mt; ++m) {
-            Value &sum = sums[r * mt + m];
-            sum = math::FmaOp::create(builder, loc, factor, segment[m], sum);
-          }
+          laneSums.addScaled(sums, r, laneSums.scale(p, r, column), segment);
         }
     }
     return sums;
@@ -852,8 +853,7 @@ forEachSlice(OpBuilder &builder, Location loc, int64_t slices, ValueRange sums,
 void emitLutGPULaunch(OpBuilder &builder, Location loc,
                       const WarpOperands &ops) {
   const WarpShape &shape = ops.shape;
-  LaneSums probe(builder, loc, ops);
-  int64_t tableSize = LutSlices(builder, loc, ops, probe, Value()).tableSize();
+  int64_t tableSize = shape.tableSize();
   auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
                                               gpu::AddressSpace::Workgroup);
   auto tableType = MemRefType::get({tableSize}, builder.getF32Type(),
@@ -905,8 +905,7 @@ void emitLutGPULaunch(OpBuilder &builder, Location loc,
 void emitLutHostLoops(OpBuilder &builder, Location loc,
                       const WarpOperands &ops) {
   const WarpShape &shape = ops.shape;
-  LaneSums probe(builder, loc, ops);
-  int64_t tableSize = LutSlices(builder, loc, ops, probe, Value()).tableSize();
+  int64_t tableSize = shape.tableSize();
   Value table = memref::AllocaOp::create(
       builder, loc, MemRefType::get({tableSize}, builder.getF32Type()));
   int64_t values = shape.rowsPerWarp * shape.batchTile;

@@ -65,7 +65,7 @@ bool onlyKernelsTouch(Value buffer) {
 
 /// Frees a managed or device buffer (gpu.dealloc lowers only in the async form
 /// with one dependency).
-void freeManaged(OpBuilder &builder, Location loc, Value buffer) {
+void freeBuffer(OpBuilder &builder, Location loc, Value buffer) {
   auto tokenType = builder.getType<gpu::AsyncTokenType>();
   Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
                     .getAsyncToken();
@@ -95,7 +95,7 @@ public:
         alloc.replaceAllUsesWith(
             makeBuffer(builder, loc, alloc.getType(), alloc.getDynamicSizes()));
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
-        freeManaged(builder, loc, dealloc.getMemref());
+        freeBuffer(builder, loc, dealloc.getMemref());
       } else {
         auto global = cast<memref::GetGlobalOp>(op);
         builder.setInsertionPointAfter(op);
