@@ -38,6 +38,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -397,6 +398,19 @@ TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
       [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
 }
 
+/// Each shape for AVX-512 and AVX2 code with `threads(i)` threads (i: the
+/// shape's index), forced and chosen by default in turn.
+std::vector<LutCase> onBothTargets(const std::vector<GemvCase> &shapes,
+                                   const std::function<int(size_t)> &threads) {
+  std::vector<LutCase> cases;
+  for (size_t i = 0; i < shapes.size(); ++i)
+    for (const char *target : {"avx512", "avx2"}) {
+      bool forced = (i + (llvm::StringRef(target) == "avx2")) % 2 == 0;
+      cases.push_back({shapes[i], target, threads(i), forced});
+    }
+  return cases;
+}
+
 /// The shapes of the table-lookup tests, each for both targets: ragged N
 /// (not a multiple of the 16-row block), K not a multiple of G, 8 or 4,
 /// group sizes below, at and above the 128-column chunk, 1 to 4 planes,
@@ -422,16 +436,11 @@ std::vector<LutCase> lutCases() {
       {{5}, 200, 1000, 32, 2, F::F16, F::F32, 32, false},
       {{8}, 50, 4000, 512, 2, F::F16, F::BF16, 32, false},
   };
-  std::vector<LutCase> cases;
   const size_t firstSplit = shapes.size() - 4;
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    int threads = i < firstSplit ? i % 3 + 1 : 2 + i % 2;
-    for (const char *target : {"avx512", "avx2"}) {
-      bool forced = (i + (llvm::StringRef(target) == "avx2")) % 2 == 0;
-      cases.push_back({shapes[i], target, threads, forced});
-    }
-  }
-  return cases;
+  return onBothTargets(shapes, [&](size_t i) {
+    return i < firstSplit ? static_cast<int>(i % 3) + 1
+                          : 2 + static_cast<int>(i % 2);
+  });
 }
 
 /// Fast mode (int8 tables): each activation is rounded to a multiple of
@@ -442,6 +451,44 @@ std::vector<LutCase> lutCases() {
 /// like a sum of independent ones, and its RMS over all outputs, relative to
 /// the RMS of the outputs, is checked against kFastRelativeRms.
 constexpr double kFastRelativeRms = 0.04;
+
+/// For kernels that round activations: checks every output of `output`
+/// against the numerics core within sum_k |w_k| * step_k / 2 (plus 1e-5 of
+/// sum_k |x_k w_k| for f32 rounding), where `columnSteps(x)` gives the
+/// rounding step of each column of the activation row x; returns the RMS of
+/// the error relative to the RMS of the outputs.
+double expectWithinRoundingBound(
+    const GemvCase &c, const GemvData &data, const std::vector<float> &output,
+    const std::function<std::vector<double>(const float *)> &columnSteps) {
+  const int64_t rows = c.rows(), n = c.n, k = c.k;
+  EXPECT_EQ(output.size(), static_cast<size_t>(rows * n));
+  if (output.size() != static_cast<size_t>(rows * n))
+    return INFINITY;
+  std::vector<double> expected(rows * n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  double errorSquares = 0, outputSquares = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *x = data.input.data() + row * k;
+    std::vector<double> step = columnSteps(x);
+    for (int64_t col = 0; col < n; ++col) {
+      double bound = 0, magnitude = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        double w = std::fabs(data.weight.value(col, i));
+        bound += w * step[i] / 2.0;
+        magnitude += w * std::fabs(x[i]);
+      }
+      double error = output[row * n + col] - expected[row * n + col];
+      if (std::fabs(error) > bound + 1e-5 * magnitude + 1e-30) {
+        ADD_FAILURE() << "error " << error << " past the bound " << bound
+                      << " at row " << row << ", column " << col;
+        return INFINITY;
+      }
+      errorSquares += error * error;
+      outputSquares += expected[row * n + col] * expected[row * n + col];
+    }
+  }
+  return std::sqrt(errorSquares / outputSquares);
+}
 
 class LutFastTest : public LutGemvTest {};
 
@@ -460,33 +507,21 @@ TEST_P(LutFastTest, FastModeWithinItsBound) {
                   fast ? fastIntrinsic(c.target) : exactIntrinsic(c.target));
   std::vector<float> output = runGemv(
       context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}");
-  const int64_t rows = c.gemv.rows(), n = c.gemv.n, k = c.gemv.k;
-  ASSERT_EQ(output.size(), static_cast<size_t>(rows * n));
-  std::vector<double> expected(rows * n);
-  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
-  double errorSquares = 0, outputSquares = 0;
-  for (int64_t row = 0; row < rows; ++row) {
-    const float *x = data.input.data() + row * k;
-    std::vector<double> quadSums((k + 3) / 4, 0.0), step((k + 127) / 128);
+  const int64_t k = c.gemv.k;
+  auto steps = [k](const float *x) {
+    std::vector<double> quadSums((k + 3) / 4, 0.0), blockSteps((k + 127) / 128);
     for (int64_t i = 0; i < k; ++i)
       quadSums[i / 4] += std::fabs(x[i]);
     for (size_t quad = 0; quad < quadSums.size(); ++quad)
-      step[quad / 32] = std::max(step[quad / 32], quadSums[quad] / 125.0);
-    for (int64_t col = 0; col < n; ++col) {
-      double bound = 0, magnitude = 0;
-      for (int64_t i = 0; i < k; ++i) {
-        double w = std::fabs(data.weight.value(col, i));
-        bound += w * step[i / 128] / 2.0;
-        magnitude += w * std::fabs(x[i]);
-      }
-      double error = output[row * n + col] - expected[row * n + col];
-      ASSERT_LE(std::fabs(error), bound + 1e-5 * magnitude + 1e-30)
-          << "at row " << row << ", column " << col;
-      errorSquares += error * error;
-      outputSquares += expected[row * n + col] * expected[row * n + col];
-    }
-  }
-  EXPECT_LE(std::sqrt(errorSquares / outputSquares), kFastRelativeRms);
+      blockSteps[quad / 32] =
+          std::max(blockSteps[quad / 32], quadSums[quad] / 125.0);
+    std::vector<double> step(k);
+    for (int64_t i = 0; i < k; ++i)
+      step[i] = blockSteps[i / 128];
+    return step;
+  };
+  EXPECT_LE(expectWithinRoundingBound(c.gemv, data, output, steps),
+            kFastRelativeRms);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LutFastTest, ::testing::ValuesIn(lutCases()));
@@ -580,5 +615,97 @@ std::vector<WarpCase> warpCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
                          ::testing::ValuesIn(warpCases()));
+
+// The int8 GEMM (strategy int8_gemm: activations rounded to int8 per unit of
+// min(G, 128) columns, byte dot products with the sign bits) on batches of 3
+// to 130 rows, static and dynamic, chosen by r2q-select-cpu-kernels in fast
+// precision (forced and by default) for AVX-512 VNNI and AVX2 code, on 1 to
+// 3 threads: each activation moves by at most s_u / 2 with s_u = max |x| /
+// 127 over its unit, so each output is within sum_k |w_k| * s_u(k) / 2 of
+// the exact product (f32 rounding aside), checked per output; the RMS of the
+// error relative to that of the outputs is checked against kInt8RelativeRms.
+constexpr double kInt8RelativeRms = 0.02;
+
+std::vector<LutCase> int8Cases() {
+  using F = FloatType;
+  std::vector<GemvCase> shapes = {
+      {{9}, 37, 576, 128, 2, F::F16, F::F32, 32, false},
+      {{16}, 33, 300, 32, 1, F::F32, F::F32, 32, false},
+      {{17}, 5, 1000, 16, 3, F::F16, F::F16, 32, false},
+      {{2, 9}, 40, 384, 256, 2, F::BF16, F::BF16, 32, false},
+      {{10}, 20, 64, 8, 2, F::F16, F::F32, 32, false, 4.0f},
+      {{13}, 48, 520, 64, 2, F::F16, F::F32, 32, true},
+      {{3}, 19, 256, 128, 4, F::F16, F::F32, 32, true},
+      // Split across threads: at least 65536 weights per thread.
+      {{33}, 77, 2600, 128, 2, F::F16, F::F32, 32, false},
+      {{130}, 64, 2048, 512, 2, F::F16, F::F32, 32, false},
+  };
+  return onBothTargets(shapes,
+                       [](size_t i) { return static_cast<int>(i % 3) + 1; });
+}
+
+class Int8GemmTest : public JitTest<LutCase> {
+protected:
+  static bool hostRuns(const LutCase &c) {
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    return llvm::StringRef(c.target) == "avx2"
+               ? host.lookup("avx2")
+               : host.lookup("avx512bw") && host.lookup("avx512vnni");
+  }
+
+  static std::string options(const LutCase &c) {
+    llvm::StringRef features =
+        llvm::StringRef(c.target) == "avx2"
+            ? "+avx2,+fma"
+            : "+avx512f,+avx512bw,+avx512vnni,+avx2,+fma";
+    return llvm::formatv("{0}target-features={1} threads={2} precision=fast",
+                         c.forced ? "strategy=int8_gemm " : "", features,
+                         c.threads)
+        .str();
+  }
+};
+
+TEST_P(Int8GemmTest, WithinItsBound) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  // The kernel the selection writes (dynamic rows: chosen at run time past
+  // two rows), and the dot products in the lowered module.
+  std::string selected = lowerToText(
+      context, c.gemv, "r2q-select-cpu-kernels{" + options(c) + "}");
+  EXPECT_TRUE(llvm::StringRef(selected).contains("int8_gemm")) << selected;
+  EXPECT_TRUE(llvm::StringRef(selected).contains(
+      llvm::formatv("target = {0}", c.target).str()))
+      << selected;
+  llvm::StringRef dot = llvm::StringRef(c.target) == "avx2"
+                            ? "llvm.x86.avx2.pmadd.wd"
+                            : "llvm.x86.avx512.vpdpbusd.512";
+  EXPECT_TRUE(
+      llvm::StringRef(
+          lowerToText(context, c.gemv, "r2q-cpu-pipeline{" + options(c) + "}"))
+          .contains(dot));
+  std::vector<float> output =
+      runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options(c) + "}");
+  const int64_t k = c.gemv.k;
+  const int64_t unit = std::min<int64_t>(c.gemv.groupSize, 128);
+  auto steps = [k, unit](const float *x) {
+    std::vector<double> unitSteps((k + unit - 1) / unit, 0.0), step(k);
+    for (int64_t i = 0; i < k; ++i)
+      unitSteps[i / unit] =
+          std::max<double>(unitSteps[i / unit], std::fabs(x[i]) / 127);
+    for (int64_t i = 0; i < k; ++i)
+      step[i] = unitSteps[i / unit];
+    return step;
+  };
+  double relativeRms = expectWithinRoundingBound(c.gemv, data, output, steps);
+  RecordProperty("relative_rms", std::to_string(relativeRms));
+  EXPECT_LE(relativeRms, kInt8RelativeRms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Int8GemmTest,
+                         ::testing::ValuesIn(int8Cases()));
 
 } // namespace

@@ -48,8 +48,9 @@ struct CPUPipelineOptions
       llvm::cl::init(true)};
   Option<std::string> precision{
       *this, "precision",
-      llvm::cl::desc("Tables of lut_gemv: exact (f32, default) or fast "
-                     "(int8, lossy: the bound is in docs/rationale.md)"),
+      llvm::cl::desc("exact (default), or fast: lut_gemv's int8 tables for "
+                     "1-8 rows and int8_gemm for more (int8 activations, "
+                     "lossy: the bounds are in docs/rationale.md)"),
       llvm::cl::init("exact")};
   Option<std::string> targetFeatures{
       *this, "target-features",

@@ -912,8 +912,7 @@ struct LutGemvPattern : MatmulStrategyPattern {
   Value denseProduct(OpBuilder &builder, Location loc,
                      const MatmulOperands &operands,
                      Value accumulator) const override {
-    Value x = convertTensor(builder, loc, asRowMatrix(builder, loc, operands.x),
-                            builder.getF32Type());
+    Value x = asF32RowMatrix(builder, loc, operands.x);
     KernelAttr attr = operands.kernel;
     LutGemv kernel(builder, x, operands.signs, operands.scales,
                    operands.groupSize, attr.getTarget(),
@@ -934,22 +933,25 @@ struct LutGemvPattern : MatmulStrategyPattern {
   }
 };
 
-/// The intrinsics the table lookups call: register permutes, no memory.
-constexpr llvm::StringLiteral kPermuteIntrinsics[] = {
+/// The intrinsics the CPU kernels call (table lookups, lut_gemv's fast mode,
+/// int8_gemm's dot products): register operations, no memory.
+constexpr llvm::StringLiteral kRegisterIntrinsics[] = {
     "llvm.x86.avx512.permvar.sf.512", "llvm.x86.avx2.permps",
     "llvm.x86.avx512.pshuf.b.512",    "llvm.x86.avx2.pshuf.b",
-    "llvm.x86.avx512.pmaddubs.w.512", "llvm.x86.avx2.pmadd.ub.sw"};
+    "llvm.x86.avx512.pmaddubs.w.512", "llvm.x86.avx2.pmadd.ub.sw",
+    "llvm.x86.avx512.vpdpbusd.512",   "llvm.x86.avx2.pmadd.wd"};
 
 /// llvm.call_intrinsic has no memory effects of its own in MLIR 22, and
-/// buffer deallocation refuses ops with unknown effects: the permutes above
-/// touch no memory, any other intrinsic may read and write anything.
+/// buffer deallocation refuses ops with unknown effects: the register
+/// operations above touch no memory, any other intrinsic may read and write
+/// anything.
 struct CallIntrinsicEffects
     : MemoryEffectOpInterface::ExternalModel<CallIntrinsicEffects,
                                              LLVM::CallIntrinsicOp> {
   void
   getEffects(Operation *op,
              SmallVectorImpl<MemoryEffects::EffectInstance> &effects) const {
-    if (llvm::is_contained(kPermuteIntrinsics,
+    if (llvm::is_contained(kRegisterIntrinsics,
                            cast<LLVM::CallIntrinsicOp>(op).getIntrin()))
       return;
     effects.emplace_back(MemoryEffects::Read::get());

@@ -92,6 +92,7 @@ void populateFusedDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateTiledDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateVectorGemvPatterns(mlir::RewritePatternSet &patterns);
 void populateLutGemvPatterns(mlir::RewritePatternSet &patterns);
+void populateInt8GemmPatterns(mlir::RewritePatternSet &patterns);
 /// `gpuLaunch`: the kernel as a gpu.launch, else its loop nest on the host.
 void populateWarpGemvPatterns(mlir::RewritePatternSet &patterns,
                               bool gpuLaunch);

@@ -7,8 +7,8 @@
 // accumulator, the sparse outlier product added after the dense one
 // (SparseProduct.h), the rounding to the result type, and the split of the
 // output features across threads. The strategies themselves live in
-// FusedDecode.cpp, TiledDecode.cpp, MatvecToVector.cpp, LutGemv.cpp and
-// WarpGemv.cpp.
+// FusedDecode.cpp, TiledDecode.cpp, MatvecToVector.cpp, LutGemv.cpp,
+// Int8Gemm.cpp and WarpGemv.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -210,18 +210,22 @@ Value splitFeatures(OpBuilder &builder, Location loc, KernelAttr kernel,
         Slice outputSlice;
         SmallVector<Value> updated =
             runPart(b, l, part, outs.front(), outs.drop_front(), outputSlice);
+        // The scratch slices' sizes (tensor.dim of dynamic ones) are computed
+        // here: the terminator takes only the inserts.
+        SmallVector<Slice> scratchSlices;
+        for (Value buffer : outs.drop_front())
+          scratchSlices.push_back(partSlice(b, l, buffer, part));
         auto terminator = scf::InParallelOp::create(b, l);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(terminator.getBody());
         tensor::ParallelInsertSliceOp::create(
             b, l, updated.front(), outs.front(), outputSlice.offsets,
             outputSlice.sizes, outputSlice.strides);
-        for (auto [value, buffer] : llvm::zip_equal(
-                 ArrayRef<Value>(updated).drop_front(), outs.drop_front())) {
-          Slice slice = partSlice(b, l, buffer, part);
+        for (auto [value, buffer, slice] :
+             llvm::zip_equal(ArrayRef<Value>(updated).drop_front(),
+                             outs.drop_front(), scratchSlices))
           tensor::ParallelInsertSliceOp::create(
               b, l, value, buffer, slice.offsets, slice.sizes, slice.strides);
-        }
       });
   return forall.getResult(0);
 }
@@ -237,6 +241,7 @@ void populateMatmulToLinalgPatterns(RewritePatternSet &patterns,
   lowering::populateTiledDecodePatterns(patterns);
   lowering::populateVectorGemvPatterns(patterns);
   lowering::populateLutGemvPatterns(patterns);
+  lowering::populateInt8GemmPatterns(patterns);
   lowering::populateWarpGemvPatterns(patterns, gpuLaunch);
 }
 

@@ -339,9 +339,7 @@ struct VectorGemvPattern : MatmulStrategyPattern {
   Value denseProduct(OpBuilder &builder, Location loc,
                      const MatmulOperands &operands,
                      Value accumulator) const override {
-    Value rows =
-        convertTensor(builder, loc, asRowMatrix(builder, loc, operands.x),
-                      builder.getF32Type());
+    Value rows = asF32RowMatrix(builder, loc, operands.x);
     Matvec kernel(builder, rows, operands.signs, operands.scales,
                   operands.groupSize, operands.kernel.getVectorWidth());
     Value sums = groupSums(builder, loc, kernel);

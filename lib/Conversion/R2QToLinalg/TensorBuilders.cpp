@@ -225,6 +225,11 @@ Value asRowMatrix(OpBuilder &builder, Location loc, Value x) {
       {{0, 1}}, outputShape);
 }
 
+Value asF32RowMatrix(OpBuilder &builder, Location loc, Value x) {
+  return convertTensor(builder, loc, asRowMatrix(builder, loc, x),
+                       builder.getF32Type());
+}
+
 Value fromRowMatrix(OpBuilder &builder, Location loc, Value rows, Value x) {
   auto xType = cast<RankedTensorType>(x.getType());
   auto rowsType = cast<RankedTensorType>(rows.getType());

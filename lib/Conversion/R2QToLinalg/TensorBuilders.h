@@ -86,6 +86,10 @@ mlir::OpFoldResult activationRows(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value asRowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
                         mlir::Value x);
 
+/// `x` as an M x K matrix of f32 rows (what the vector kernels read).
+mlir::Value asF32RowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
+                           mlir::Value x);
+
 /// The inverse of asRowMatrix for a result: `rows` (M x N) reshaped to the
 /// leading dimensions of `x` followed by N.
 mlir::Value fromRowMatrix(mlir::OpBuilder &builder, mlir::Location loc,

@@ -1,7 +1,7 @@
 // RUN: r2q-opt %s --split-input-file --verify-diagnostics
 
 func.func @unknown_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv or warp_lut_gemv}}
+  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv or int8_gemm}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lookup>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -97,9 +97,25 @@ func.func @unknown_target(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: ten
 // -----
 
 func.func @precision_not_lut(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{kernel precision and target apply to lut_gemv only, not vector_gemv}}
+  // expected-error @+1 {{kernel precision applies to lut_gemv only, not vector_gemv}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, precision = fast>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @target_not_x86_kernel(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{kernel target applies to lut_gemv and int8_gemm only, not tiled_decode}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = tiled_decode, target = avx512>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @int8_gemm_precision(%x: tensor<16x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<16x40xf32> {
+  // expected-error @+1 {{kernel precision applies to lut_gemv only, not int8_gemm}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = int8_gemm, precision = fast>} : tensor<16x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<16x40xf32>
+  return %y : tensor<16x40xf32>
 }
 
 // -----
@@ -140,4 +156,12 @@ func.func @lut_group_24(%x: tensor<1x48xf32>, %s: tensor<1x40x6xi8>, %a: tensor<
   // expected-error @+1 {{'r2q.matmul' op kernel strategy lut_gemv cannot compute this op: its group size is 24 (lut_gemv takes 8 * 2^i up to 128 or a multiple of 128)}}
   %y = r2q.matmul %x, %s, %a group_size 24 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<1x48xf32>, tensor<1x40x6xi8>, tensor<1x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @int8_gemm_group_24(%x: tensor<?x48xf32>, %s: tensor<1x40x6xi8>, %a: tensor<1x40x2xf16>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op kernel strategy int8_gemm cannot compute this op: its group size is 24 (int8_gemm takes 8 * 2^i up to 128 or a multiple of 128)}}
+  %y = r2q.matmul %x, %s, %a group_size 24 {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm, target = avx512>} : tensor<?x48xf32>, tensor<1x40x6xi8>, tensor<1x40x2xf16> -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
 }

@@ -23,6 +23,14 @@ namespace {
 constexpr int64_t kDefaultGroupSize = 128;
 constexpr int64_t kDefaultPlanes = 2;
 
+/// Whether a kernel of these strategies runs x86 code of a chosen target.
+static bool usesTarget(KernelStrategy strategy,
+                       std::optional<KernelStrategy> otherwise) {
+  return strategy == KernelStrategy::LutGemv ||
+         strategy == KernelStrategy::Int8Gemm ||
+         otherwise == KernelStrategy::Int8Gemm;
+}
+
 /// Parses `<key = value, ...>`, each key at most once, in any order:
 /// `parseValue(key, keyLoc)` parses the value of a known key and reports an
 /// unknown one. `what` names the attribute in diagnostics.
@@ -194,11 +202,12 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
 void KernelAttr::print(AsmPrinter &printer) const {
   printer << "<strategy = " << stringifyKernelStrategy(getStrategy());
   if (getStrategy() == KernelStrategy::LutGemv)
-    printer << ", precision = " << stringifyKernelPrecision(getPrecision())
-            << ", target = " << stringifyKernelTarget(getTarget());
+    printer << ", precision = " << stringifyKernelPrecision(getPrecision());
   if (getOtherwise())
     printer << ", max_rows = " << getMaxRows()
             << ", otherwise = " << stringifyKernelStrategy(*getOtherwise());
+  if (usesTarget(getStrategy(), getOtherwise()))
+    printer << ", target = " << stringifyKernelTarget(getTarget());
   printer << ", vector_width = " << getVectorWidth()
           << ", tile_rows = " << getTileRows() << ", threads = " << getThreads()
           << ">";
@@ -218,9 +227,11 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (otherwise == KernelStrategy::LutGemv)
     return emitError() << "kernel strategy lut_gemv takes a static batch: it "
                           "cannot be the 'otherwise' strategy";
-  if (!lut &&
-      (precision != KernelPrecision::Exact || target != KernelTarget::AVX2))
-    return emitError() << "kernel precision and target apply to lut_gemv "
+  if (!lut && precision != KernelPrecision::Exact)
+    return emitError() << "kernel precision applies to lut_gemv only, not "
+                       << stringifyKernelStrategy(strategy);
+  if (!usesTarget(strategy, otherwise) && target != KernelTarget::AVX2)
+    return emitError() << "kernel target applies to lut_gemv and int8_gemm "
                           "only, not "
                        << stringifyKernelStrategy(strategy);
   if (otherwise && maxRows < 1)
@@ -254,9 +265,11 @@ std::string r2q::kernelStrategyNames() {
 }
 
 KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {
-  return KernelAttr::get(getContext(), strategy, std::nullopt, 0,
-                         getVectorWidth(), getTileRows(), getThreads(),
-                         getPrecision(), getTarget());
+  bool lut = strategy == KernelStrategy::LutGemv;
+  return KernelAttr::get(
+      getContext(), strategy, std::nullopt, 0, getVectorWidth(), getTileRows(),
+      getThreads(), lut ? getPrecision() : KernelPrecision::Exact,
+      usesTarget(strategy, std::nullopt) ? getTarget() : KernelTarget::AVX2);
 }
 
 KernelAttr KernelAttr::getPortableDefault(MLIRContext *context) {

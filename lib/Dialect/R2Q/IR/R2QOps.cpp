@@ -129,6 +129,13 @@ LogicalResult MatmulOp::verify() {
              << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
+      kernel && (kernel.getStrategy() == KernelStrategy::Int8Gemm ||
+                 kernel.getOtherwise() == KernelStrategy::Int8Gemm)) {
+    if (std::string reason = int8GemmUnsupported(); !reason.empty())
+      return emitOpError("kernel strategy int8_gemm cannot compute this op: ")
+             << reason;
+  }
+  if (KernelAttr kernel = getKernelAttr();
       kernel && (kernel.getStrategy() == KernelStrategy::WarpGemv ||
                  kernel.getStrategy() == KernelStrategy::WarpLutGemv)) {
     if (std::string reason = warpGemvUnsupported(); !reason.empty())
@@ -156,6 +163,15 @@ LogicalResult MatmulOp::verify() {
                         cast<RankedTensorType>(values.getType()), n, k);
 }
 
+/// Why a kernel that works on chunks of 128 columns cannot take groups of
+/// `groupSize`: it takes 8 * 2^i up to 128 or a multiple of 128.
+static std::string groupSizeUnsupported(int64_t groupSize, StringRef strategy) {
+  if (groupSize % kLutChunkColumns == 0 || kLutChunkColumns % groupSize == 0)
+    return "";
+  return "its group size is " + std::to_string(groupSize) + " (" +
+         strategy.str() + " takes 8 * 2^i up to 128 or a multiple of 128)";
+}
+
 std::string MatmulOp::lutGemvUnsupported() {
   RankedTensorType input = getInput().getType();
   int64_t rows = 1;
@@ -167,11 +183,11 @@ std::string MatmulOp::lutGemvUnsupported() {
   if (rows < 1 || rows > kLutMaxRows)
     return "it has " + std::to_string(rows) + " rows (lut_gemv takes 1 to " +
            std::to_string(kLutMaxRows) + ")";
-  int64_t groupSize = getGroupSize();
-  if (groupSize % kLutChunkColumns != 0 && kLutChunkColumns % groupSize != 0)
-    return "its group size is " + std::to_string(groupSize) +
-           " (lut_gemv takes 8 * 2^i up to 128 or a multiple of 128)";
-  return "";
+  return groupSizeUnsupported(getGroupSize(), "lut_gemv");
+}
+
+std::string MatmulOp::int8GemmUnsupported() {
+  return groupSizeUnsupported(getGroupSize(), "int8_gemm");
 }
 
 std::string MatmulOp::warpGemvUnsupported() {

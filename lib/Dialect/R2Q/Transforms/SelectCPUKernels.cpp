@@ -92,12 +92,38 @@ bool runsLut(const llvm::StringMap<bool> &features, KernelTarget target) {
   return avx512 || features.lookup("avx512f") || features.lookup("avx2");
 }
 
+/// Whether the target runs int8_gemm code for `target`: AVX-512 VNNI and
+/// BW, or AVX2.
+bool runsInt8(const llvm::StringMap<bool> &features, KernelTarget target) {
+  if (target == KernelTarget::AVX512)
+    return features.lookup("avx512bw") && features.lookup("avx512vnni");
+  return runsLut(features, KernelTarget::AVX2);
+}
+
+/// Whether a kernel's strategies can run on the target.
+bool runsKernel(const llvm::StringMap<bool> &features, KernelAttr kernel) {
+  if (kernel.getStrategy() == KernelStrategy::LutGemv)
+    return runsLut(features, kernel.getTarget());
+  if (kernel.getStrategy() == KernelStrategy::Int8Gemm ||
+      kernel.getOtherwise() == KernelStrategy::Int8Gemm)
+    return runsInt8(features, kernel.getTarget());
+  return true;
+}
+
 } // namespace
 
 std::optional<KernelTarget>
 cpuLutTarget(const llvm::StringMap<bool> &features) {
   for (KernelTarget target : {KernelTarget::AVX512, KernelTarget::AVX2})
     if (runsLut(features, target))
+      return target;
+  return std::nullopt;
+}
+
+std::optional<KernelTarget>
+cpuInt8Target(const llvm::StringMap<bool> &features) {
+  for (KernelTarget target : {KernelTarget::AVX512, KernelTarget::AVX2})
+    if (runsInt8(features, target))
       return target;
   return std::nullopt;
 }
@@ -112,6 +138,8 @@ struct Selection {
   std::optional<KernelTarget> lut;
   /// Whether strategy=auto picks lut_gemv where it applies.
   bool autoLut;
+  /// The target's int8_gemm instruction set; none: never int8_gemm.
+  std::optional<KernelTarget> int8;
   KernelPrecision precision;
   int64_t vectorWidth;
   int64_t threads;
@@ -165,6 +193,7 @@ private:
     selection.features = cpuTargetFeatures(targetFeatures);
     selection.lut = cpuLutTarget(selection.features);
     selection.autoLut = lutGemv && selection.lut.has_value();
+    selection.int8 = cpuInt8Target(selection.features);
     selection.vectorWidth =
         vectorWidth ? vectorWidth.getValue() : cpuVectorWidth(targetFeatures);
     if (selection.vectorWidth < 8 ||
@@ -180,53 +209,80 @@ private:
     return selection;
   }
 
-  /// A kernel already on the op must run on the target: lut_gemv's
-  /// instructions are x86 ones.
+  /// A kernel already on the op must run on the target: lut_gemv's and
+  /// int8_gemm's instructions are x86 ones.
   static LogicalResult checkRunnable(MatmulOp op, KernelAttr kernel,
                                      const Selection &selection) {
-    if (kernel.getStrategy() != KernelStrategy::LutGemv ||
-        runsLut(selection.features, kernel.getTarget()))
+    if (runsKernel(selection.features, kernel))
       return success();
-    return op.emitOpError("r2q-select-cpu-kernels: kernel strategy lut_gemv "
-                          "with target = ")
-           << stringifyKernelTarget(kernel.getTarget())
+    bool lut = kernel.getStrategy() == KernelStrategy::LutGemv;
+    bool avx512 = kernel.getTarget() == KernelTarget::AVX512;
+    return op.emitOpError("r2q-select-cpu-kernels: kernel strategy ")
+           << (lut ? "lut_gemv" : "int8_gemm")
+           << " with target = " << stringifyKernelTarget(kernel.getTarget())
            << " needs a target with "
-           << (kernel.getTarget() == KernelTarget::AVX512 ? "AVX-512 BW"
-                                                          : "AVX2");
+           << (avx512 ? (lut ? "AVX-512 BW" : "AVX-512 VNNI and BW") : "AVX2");
+  }
+
+  /// Why the forced strategy cannot compute `op`, or an empty string.
+  static std::string forcedUnsupported(MatmulOp op, KernelStrategy forced) {
+    switch (forced) {
+    case KernelStrategy::LutGemv:
+      return op.lutGemvUnsupported();
+    case KernelStrategy::Int8Gemm:
+      return op.int8GemmUnsupported();
+    case KernelStrategy::WarpGemv:
+    case KernelStrategy::WarpLutGemv:
+      return op.warpGemvUnsupported();
+    default:
+      return "";
+    }
+  }
+
+  /// Fails (with a diagnostic at `op`) when the forced strategy cannot run
+  /// on the target (lut_gemv and int8_gemm need x86 with AVX2) or cannot
+  /// compute `op`.
+  static LogicalResult checkForced(MatmulOp op, const Selection &selection) {
+    KernelStrategy forced = *selection.forced;
+    bool x86 =
+        forced == KernelStrategy::LutGemv || forced == KernelStrategy::Int8Gemm;
+    bool runs = forced == KernelStrategy::LutGemv ? selection.lut.has_value()
+                                                  : selection.int8.has_value();
+    if (x86 && !runs)
+      return op.emitOpError("r2q-select-cpu-kernels: strategy ")
+             << stringifyKernelStrategy(forced)
+             << " needs an x86 target with AVX2 (target features '"
+             << llvm::join(enabledFeatures(selection.features), ",") << "')";
+    if (std::string reason = forcedUnsupported(op, forced); !reason.empty())
+      return op.emitOpError("r2q-select-cpu-kernels: strategy ")
+             << stringifyKernelStrategy(forced)
+             << " cannot compute this op: " << reason;
+    return success();
   }
 
   /// The strategy of `op` and, for a dynamic batch, the one for more than
-  /// kGemvMaxRows rows; fails (with a diagnostic) when a forced lut_gemv
+  /// kGemvMaxRows rows; fails (with a diagnostic) when a forced strategy
   /// cannot run.
   static FailureOr<std::pair<KernelStrategy, std::optional<KernelStrategy>>>
   chooseStrategy(MatmulOp op, const Selection &selection) {
     auto input = cast<RankedTensorType>(op.getInput().getType());
     std::optional<int64_t> rows = staticRows(input);
-    if (selection.forced == KernelStrategy::LutGemv) {
-      if (!selection.lut)
-        return op.emitOpError("r2q-select-cpu-kernels: strategy lut_gemv "
-                              "needs an x86 target with AVX2 (target "
-                              "features '")
-               << llvm::join(enabledFeatures(selection.features), ",") << "')";
-      if (std::string reason = op.lutGemvUnsupported(); !reason.empty())
-        return op.emitOpError("r2q-select-cpu-kernels: strategy lut_gemv "
-                              "cannot compute this op: ")
-               << reason;
-    }
-    if (selection.forced == KernelStrategy::WarpGemv ||
-        selection.forced == KernelStrategy::WarpLutGemv)
-      if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
-        return op.emitOpError("r2q-select-cpu-kernels: strategy ")
-               << stringifyKernelStrategy(*selection.forced)
-               << " cannot compute this op: " << reason;
+    if (selection.forced && failed(checkForced(op, selection)))
+      return failure();
     if (selection.forced)
       return std::make_pair(*selection.forced, std::optional<KernelStrategy>());
+    // Many rows: tiled decoding, or the int8 dot products in fast precision.
+    KernelStrategy manyRows = KernelStrategy::TiledDecode;
+    if (selection.precision == KernelPrecision::Fast && selection.int8 &&
+        op.int8GemmUnsupported().empty())
+      manyRows = KernelStrategy::Int8Gemm;
     if (!rows)
-      return std::make_pair(selection.fewRows,
-                            std::optional(KernelStrategy::TiledDecode));
+      return std::make_pair(selection.fewRows, std::optional(manyRows));
     if (selection.autoLut && op.lutGemvUnsupported().empty())
       return std::make_pair(KernelStrategy::LutGemv,
                             std::optional<KernelStrategy>());
+    if (*rows > kLutMaxRows && manyRows == KernelStrategy::Int8Gemm)
+      return std::make_pair(manyRows, std::optional<KernelStrategy>());
     return std::make_pair(*rows > kGemvMaxRows ? KernelStrategy::TiledDecode
                                                : selection.fewRows,
                           std::optional<KernelStrategy>());
@@ -243,16 +299,23 @@ private:
     int64_t n = signs.getDimSize(1);
 
     bool lut = strategy == KernelStrategy::LutGemv;
-    bool tiled = strategy == KernelStrategy::TiledDecode || otherwise;
+    bool int8 = strategy == KernelStrategy::Int8Gemm ||
+                otherwise == KernelStrategy::Int8Gemm;
+    bool tiled = strategy == KernelStrategy::TiledDecode ||
+                 otherwise == KernelStrategy::TiledDecode;
     int64_t tileRows =
         tiled ? std::max<int64_t>(8, kDecodedTileBytes / (4 * k) / 8 * 8)
-              : (lut ? kLutBlockRows : 0);
-    return KernelAttr::get(op.getContext(), strategy, otherwise,
-                           otherwise ? kGemvMaxRows : 0, selection.vectorWidth,
-                           tileRows,
-                           cpuKernelThreads(n, k, tileRows, selection.threads),
-                           lut ? selection.precision : KernelPrecision::Exact,
-                           lut ? *selection.lut : KernelTarget::AVX2);
+              : (lut || int8 ? kLutBlockRows : 0);
+    KernelTarget target = KernelTarget::AVX2;
+    if (lut)
+      target = *selection.lut;
+    else if (int8)
+      target = *selection.int8;
+    return KernelAttr::get(
+        op.getContext(), strategy, otherwise, otherwise ? kGemvMaxRows : 0,
+        selection.vectorWidth, tileRows,
+        cpuKernelThreads(n, k, tileRows, selection.threads),
+        lut ? selection.precision : KernelPrecision::Exact, target);
   }
 };
 

@@ -92,6 +92,12 @@ llvm::Expected<TilingEntry> parseEntry(llvm::StringRef path, size_t index,
     return fileError(path, llvm::formatv("entry {0} ({1}) names strategy "
                                          "'{2}', not a CPU one",
                                          index, key.str(), *strategy));
+  if (*symbol == KernelStrategy::Int8Gemm)
+    return fileError(path, llvm::formatv("entry {0} ({1}) names strategy "
+                                         "'{2}', which rounds activations: "
+                                         "the tuner chooses among exact "
+                                         "strategies",
+                                         index, key.str(), *strategy));
   parsed.choice.strategy = *symbol;
   if (parsed.choice.tileRows < 0 || parsed.choice.vectorWidth < 8 ||
       !llvm::isPowerOf2_64(parsed.choice.vectorWidth))

@@ -2,13 +2,14 @@
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx2,+fma threads=1" | FileCheck %s --check-prefix=AVX2
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f,+avx512bw lut-gemv=false threads=2" | FileCheck %s --check-prefix=GEMV
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f precision=fast threads=2" | FileCheck %s --check-prefix=FAST
+// RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f,+avx512bw,+avx512vnni precision=fast threads=2" | FileCheck %s --check-prefix=VNNI
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+sse4.2 vector-gemv=false threads=64" | FileCheck %s --check-prefix=PORTABLE
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="strategy=fused_decode vector-width=64 threads=2" | FileCheck %s --check-prefix=FORCED
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f,+avx512bw threads=2" | r2q-opt --r2q-select-cpu-kernels="strategy=tiled_decode target-features=+avx512bw" | FileCheck %s
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="strategy=lookup" 2>&1 | FileCheck %s --check-prefix=BADSTRATEGY
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="vector-width=24" 2>&1 | FileCheck %s --check-prefix=BADWIDTH
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="threads=-1" 2>&1 | FileCheck %s --check-prefix=BADTHREADS
-// BADSTRATEGY: error: r2q-select-cpu-kernels: unknown strategy 'lookup'; expected auto, fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv or warp_lut_gemv
+// BADSTRATEGY: error: r2q-select-cpu-kernels: unknown strategy 'lookup'; expected auto, fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv or int8_gemm
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="precision=int4" 2>&1 | FileCheck %s --check-prefix=BADPRECISION
 // BADPRECISION: error: r2q-select-cpu-kernels: precision must be exact or fast, not 'int4'
 // BADWIDTH: error: r2q-select-cpu-kernels: vector-width must be 0 or a power of two of at least 8, not 24
@@ -28,6 +29,8 @@
 // GEMV: {kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 32, tile_rows = 0, threads = 2>}
 // FAST-LABEL: func.func @gemv_large
 // FAST: {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast, target = avx2, vector_width = 32, tile_rows = 16, threads = 2>}
+// VNNI-LABEL: func.func @gemv_large
+// VNNI: {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast, target = avx512, vector_width = 32, tile_rows = 16, threads = 2>}
 // PORTABLE-LABEL: func.func @gemv_large
 // PORTABLE: {kernel = #r2q.kernel<strategy = fused_decode, vector_width = 8, tile_rows = 0, threads = 64>}
 // FORCED-LABEL: func.func @gemv_large
@@ -40,9 +43,15 @@ func.func @gemv_large(%x: tensor<1x14336xf32>, %s: tensor<2x4096x1792xi8>, %a: t
 // -----
 
 // Batch 16 (prefill): tiled decoding, 256 KiB tiles of f32 (16 rows of K =
-// 4096); a 3-D input counts its rows as 2 x 8.
+// 4096); a 3-D input counts its rows as 2 x 8. With precision=fast the int8
+// GEMM: vpdpbusd where the target has AVX-512 VNNI and BW, vpmaddubsw and
+// vpmaddwd (AVX2) otherwise, in 16-feature units per thread.
 // CHECK-LABEL: func.func @gemm
 // CHECK: {kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 32, tile_rows = 16, threads = 2>}
+// FAST-LABEL: func.func @gemm
+// FAST: {kernel = #r2q.kernel<strategy = int8_gemm, target = avx2, vector_width = 32, tile_rows = 16, threads = 2>}
+// VNNI-LABEL: func.func @gemm
+// VNNI: {kernel = #r2q.kernel<strategy = int8_gemm, target = avx512, vector_width = 32, tile_rows = 16, threads = 2>}
 // PORTABLE-LABEL: func.func @gemm
 // PORTABLE: {kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 8, tile_rows = 16, threads = 64>}
 // FORCED-LABEL: func.func @gemm
@@ -55,11 +64,14 @@ func.func @gemm(%x: tensor<2x8x4096xf32>, %s: tensor<2x11008x512xi8>, %a: tensor
 // -----
 
 // A dynamic batch keeps the choice for run time, in the attribute: at most
-// 2 rows the GEMV, more the tiled decoding.
+// 2 rows the GEMV, more the tiled decoding (the int8 GEMM in fast
+// precision).
 // CHECK-LABEL: func.func @dynamic_batch
 // CHECK: {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = tiled_decode, vector_width = 32, tile_rows = 16, threads = 2>}
 // FAST-LABEL: func.func @dynamic_batch
-// FAST: {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = tiled_decode, vector_width = 32, tile_rows = 16, threads = 2>}
+// FAST: {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm, target = avx2, vector_width = 32, tile_rows = 16, threads = 2>}
+// VNNI-LABEL: func.func @dynamic_batch
+// VNNI: {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm, target = avx512, vector_width = 32, tile_rows = 16, threads = 2>}
 // PORTABLE-LABEL: func.func @dynamic_batch
 // PORTABLE: {kernel = #r2q.kernel<strategy = fused_decode, max_rows = 2, otherwise = tiled_decode, vector_width = 8, tile_rows = 16, threads = 64>}
 func.func @dynamic_batch(%x: tensor<?x4096xf32>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<?x4096xf32> {

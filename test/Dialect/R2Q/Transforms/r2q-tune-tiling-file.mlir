@@ -17,6 +17,9 @@
 // a GPU strategy,
 // RUN: sed 's/"strategy": "[a-z_]*"/"strategy": "warp_gemv"/' %t.json > %t.gpu.json
 // RUN: not r2q-opt %s --r2q-tune-tiling="mode=file file=%t.gpu.json" 2>&1 | FileCheck %s --check-prefix=GPU -DFILE=%t.gpu.json
+// a lossy strategy (precision=fast chooses int8_gemm, not the tuner),
+// RUN: sed 's/"strategy": "[a-z_]*"/"strategy": "int8_gemm"/' %t.json > %t.int8.json
+// RUN: not r2q-opt %s --r2q-tune-tiling="mode=file file=%t.int8.json" 2>&1 | FileCheck %s --check-prefix=INT8 -DFILE=%t.int8.json
 // another tuner version (stale),
 // RUN: sed 's/"version": 1/"version": 0/' %t.json > %t.stale.json
 // RUN: not r2q-opt %s --r2q-tune-tiling="mode=file file=%t.stale.json" 2>&1 | FileCheck %s --check-prefix=STALE -DFILE=%t.stale.json
@@ -50,6 +53,7 @@
 // MALFORMED: error: r2q-tune-tiling: tuning file '[[FILE]]': is not JSON
 // NOFIELD: error: r2q-tune-tiling: tuning file '[[FILE]]': entry 0 has no number 'n'
 // GPU: error: r2q-tune-tiling: tuning file '[[FILE]]': entry 0 (N=40 K=256 group_size=128 planes=2 rows=3 input=f32 scales=f16 target={{.*}} version=1) names strategy 'warp_gemv', not a CPU one
+// INT8: error: r2q-tune-tiling: tuning file '[[FILE]]': entry 0 (N=40 K=256 {{.*}}) names strategy 'int8_gemm', which rounds activations: the tuner chooses among exact strategies
 // STALE: error: 'r2q.matmul' op r2q-tune-tiling: tuning file '[[FILE]]' is stale: its entry for N=40 K=256 group_size=128 planes=2 rows=3 input=f32 scales=f16 target={{.*}} version=1 was measured by tuner version 0; measure again with r2q-bench-tiling
 // FOREIGN: error: 'r2q.matmul' op r2q-tune-tiling: tuning file '[[FILE]]' was measured for another target: its entry for N=40 K=256 group_size=128 planes=2 rows=3 {{.*}} has target '+sse2'
 // MISSING: error: 'r2q.matmul' op r2q-tune-tiling: tuning file '[[FILE]]' has no entry for N=40 K=256 group_size=128 planes=2 rows=3 input=f32 scales=f16 target={{.*}} version=1 (measure it with r2q-bench-tiling, or on-missing=model)

@@ -71,12 +71,13 @@ def R2Q_StrategyVectorGemv : I32EnumAttrCase<"VectorGemv", 2, "vector_gemv">;
 def R2Q_StrategyLutGemv : I32EnumAttrCase<"LutGemv", 3, "lut_gemv">;
 def R2Q_StrategyWarpGemv : I32EnumAttrCase<"WarpGemv", 4, "warp_gemv">;
 def R2Q_StrategyWarpLutGemv : I32EnumAttrCase<"WarpLutGemv", 5, "warp_lut_gemv">;
+def R2Q_StrategyInt8Gemm : I32EnumAttrCase<"Int8Gemm", 6, "int8_gemm">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
      R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
-     R2Q_StrategyWarpLutGemv]> {
+     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -95,7 +96,8 @@ def R2Q_TargetAVX2 : I32EnumAttrCase<"AVX2", 0, "avx2">;
 def R2Q_TargetAVX512 : I32EnumAttrCase<"AVX512", 1, "avx512">;
 
 def R2Q_KernelTarget : I32EnumAttr<"KernelTarget",
-    "the x86 instruction set of lut_gemv's table lookups",
+    "the x86 instruction set of lut_gemv's table lookups and int8_gemm's "
+    "dot products",
     [R2Q_TargetAVX2, R2Q_TargetAVX512]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
@@ -119,9 +121,12 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       contracted with every row: many rows), `warp_gemv` (a GPU kernel of
       `r2q-gpu-pipeline`: 32 lanes per `tile_rows` output features, sign
       flips by xor; a static batch and weight shape; its loop nest also runs
-      on the host) or `warp_lut_gemv` (the GPU kernel for 1 to 4 rows at a
+      on the host), `warp_lut_gemv` (the GPU kernel for 1 to 4 rows at a
       time: the same warps, the activations' 16-entry tables of signed
-      quad sums in shared memory, looked up by the sign nibbles);
+      quad sums in shared memory, looked up by the sign nibbles) or
+      `int8_gemm` (many rows, x86 only, lossy: activations rounded to int8
+      per 128 columns, byte dot products with the sign bits, vpdpbusd with
+      AVX-512 VNNI; group sizes as for `lut_gemv`);
     * `max_rows` and `otherwise`, together: `strategy` runs when the input
       has at most `max_rows` rows (the product of its leading dimensions),
       `otherwise` when it has more; decided at compile time when the rows
@@ -138,13 +143,15 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       `T > 1` splits its output features into `T` contiguous parts, the
       iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP
       threads (each part a whole number of tiles);
-    * `precision` and `target`, for `lut_gemv` only (printed only there):
-      `exact` (the default: f32 tables, the numerics core's result to f32
-      rounding) or `fast` (int8 tables of activations rounded per block of
-      128 columns: lossy, within the bound in `docs/rationale.md`, used for
-      group sizes of 1, 2 or 4k blocks of 128, exact otherwise); `avx2`
-      (the default, runs on AVX-512 machines too) or `avx512` (needs
-      AVX-512 BW).
+    * `precision`, for `lut_gemv` only (printed only there): `exact` (the
+      default: f32 tables, the numerics core's result to f32 rounding) or
+      `fast` (int8 tables of activations rounded per block of 128 columns:
+      lossy, within the bound in `docs/rationale.md`, used for group sizes
+      of 1, 2 or 4k blocks of 128, exact otherwise);
+    * `target`, for `lut_gemv` and `int8_gemm` (as `strategy` or
+      `otherwise`; printed only there): `avx2` (the default, runs on
+      AVX-512 machines too) or `avx512` (`lut_gemv`: needs AVX-512 BW;
+      `int8_gemm`: AVX-512 VNNI and BW).
 
     Examples:
 
@@ -154,6 +161,9 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
                 vector_width = 32, tile_rows = 16, threads = 2>
     #r2q.kernel<strategy = lut_gemv, precision = exact, target = avx512,
                 vector_width = 32, tile_rows = 16, threads = 2>
+    #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm,
+                target = avx512, vector_width = 32, tile_rows = 16,
+                threads = 2>
     ```
   }];
   let parameters = (ins

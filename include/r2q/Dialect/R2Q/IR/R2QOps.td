@@ -230,6 +230,9 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// static 1 to kLutMaxRows, its group size 8 * 2^i up to 128 or a
     /// multiple of 128); empty when it can.
     std::string lutGemvUnsupported();
+    /// Why the int8_gemm strategy cannot compute this op (its group size
+    /// must be 8 * 2^i up to 128 or a multiple of 128); empty when it can.
+    std::string int8GemmUnsupported();
     /// Why the warp_gemv strategy cannot compute this op (its rows and its
     /// weight's shape must be static); empty when it can.
     std::string warpGemvUnsupported();

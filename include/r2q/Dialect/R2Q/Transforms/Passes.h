@@ -36,6 +36,12 @@ llvm::StringMap<bool> cpuTargetFeatures(llvm::StringRef targetFeatures);
 /// AVX2; none without AVX2.
 std::optional<KernelTarget> cpuLutTarget(const llvm::StringMap<bool> &features);
 
+/// int8_gemm's instruction set on a target: AVX-512 where it has VNNI and
+/// BW (vpdpbusd on zmm), else AVX2 (vpmaddubsw and vpmaddwd); none without
+/// AVX2.
+std::optional<KernelTarget>
+cpuInt8Target(const llvm::StringMap<bool> &features);
+
 /// r2q-select-cpu-kernels' rule for the threads of a kernel: at most
 /// `threads` (0: the host's), none with fewer than 65536 weights or without
 /// a whole tile of `tileRows` features; 1 when N is dynamic.

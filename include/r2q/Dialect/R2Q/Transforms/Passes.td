@@ -610,15 +610,21 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
       M <= 2 (decoding) `vector_gemv` (`fused_decode` with
       `vector-gemv=false`), for larger M `tiled_decode`; when M is dynamic,
       `vector_gemv` and `tiled_decode`, with `max_rows = 2` (an `scf.if` on
-      M at run time). The `strategy` option forces one strategy for every
-      op; forcing `lut_gemv` for a target without AVX2, or for an op it
-      cannot compute, is an error at that op. A `lut_gemv` kernel already
-      on an op is checked against the target the same way.
+      M at run time). With `precision=fast` on an x86 target with AVX2,
+      `int8_gemm` takes the place of `tiled_decode` (more than 8 static
+      rows, or a dynamic batch past 2): activations rounded to int8, byte
+      dot products (lossy; the bound is in `docs/rationale.md`). The
+      `strategy` option forces one strategy for every op; forcing
+      `lut_gemv` or `int8_gemm` for a target without AVX2, or for an op it
+      cannot compute, is an error at that op. A `lut_gemv` or `int8_gemm`
+      kernel already on an op is checked against the target the same way.
     * `precision` and `target` of `lut_gemv`: `exact` (f32 tables) unless
       the `precision=fast` option asks for the lossy int8 tables (the error
       bound is in `docs/rationale.md`); `avx512` where the target has
       AVX-512 BW, `avx2` otherwise. `vector_gemv` (`strategy=vector_gemv`)
-      is the exact fallback computed with masked FMAs, no tables.
+      is the exact fallback computed with masked FMAs, no tables. The
+      `target` of `int8_gemm`: `avx512` (vpdpbusd) where the target has
+      AVX-512 VNNI and BW, `avx2` (vpmaddubsw, vpmaddwd) otherwise.
     * `vector_width`: two vector registers of f32 of the target: 32 lanes
       with AVX-512 (`+avx512f`), 16 with AVX or AVX2, 8 otherwise. The
       target is the host CPU unless `target-features` names it (LLVM
@@ -652,7 +658,7 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "auto: chosen by rows and target; fused_decode, tiled_decode, "
-           "vector_gemv, lut_gemv (or warp_gemv / warp_lut_gemv: the GPU "
+           "vector_gemv, lut_gemv, int8_gemm (or warp_gemv / warp_lut_gemv: the GPU "
            "kernels' loop nests on the host, for tests): that strategy for "
            "every r2q.matmul without a kernel">,
     Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",
@@ -661,8 +667,9 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
            "auto picks lut_gemv for a static batch of 1-8 rows on a target "
            "with AVX2; false: never">,
     Option<"precision", "precision", "std::string", /*default=*/"\"exact\"",
-           "tables of lut_gemv: exact (f32) or fast (int8, lossy: the bound "
-           "is in docs/rationale.md)">,
+           "exact, or fast: lut_gemv's int8 tables and int8_gemm for many "
+           "rows (int8 activations, lossy: the bounds are in "
+           "docs/rationale.md)">,
     Option<"targetFeatures", "target-features", "std::string",
            /*default=*/"\"\"",
            "LLVM target features of the CPU the code is for (e.g. "

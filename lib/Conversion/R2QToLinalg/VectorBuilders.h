@@ -1,0 +1,80 @@
+//===- VectorBuilders.h - Index, loop and vector helpers of the kernels -*-===//
+//
+// The small builders that the hand-written vector kernels of
+// convert-r2q-to-linalg (one file per strategy) share: index arithmetic,
+// counted scf.for loops carrying values, splat constants and calls of LLVM
+// intrinsics on builtin vectors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef R2Q_LIB_CONVERSION_R2QTOLINALG_VECTORBUILDERS_H
+#define R2Q_LIB_CONVERSION_R2QTOLINALG_VECTORBUILDERS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+namespace r2q::lowering {
+
+inline mlir::Value index(mlir::OpBuilder &builder, mlir::Location loc,
+                         int64_t value) {
+  return mlir::arith::ConstantIndexOp::create(builder, loc, value);
+}
+
+inline mlir::Value mulIndex(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value value, int64_t factor) {
+  return mlir::arith::MulIOp::create(builder, loc, value,
+                                     index(builder, loc, factor));
+}
+
+inline mlir::Value addIndex(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value value, int64_t offset) {
+  return offset ? mlir::arith::AddIOp::create(builder, loc, value,
+                                              index(builder, loc, offset))
+                      .getResult()
+                : value;
+}
+
+/// A vector constant of `type` with every element `value` (integer or
+/// float elements).
+inline mlir::Value splat(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::VectorType type, double value) {
+  mlir::Type element = type.getElementType();
+  mlir::TypedAttr scalar =
+      mlir::isa<mlir::FloatType>(element)
+          ? mlir::TypedAttr(builder.getFloatAttr(element, value))
+          : mlir::TypedAttr(
+                builder.getIntegerAttr(element, static_cast<int64_t>(value)));
+  return mlir::arith::ConstantOp::create(
+      builder, loc, mlir::DenseElementsAttr::get(type, scalar));
+}
+
+/// for (i = begin; i < end; ++i) carrying `initial`; `body(b, l, i,
+/// carried)` returns the values to carry on.
+template <typename BodyFn>
+llvm::SmallVector<mlir::Value>
+countedLoop(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value begin,
+            mlir::Value end, mlir::ValueRange initial, BodyFn body) {
+  auto loop = mlir::scf::ForOp::create(
+      builder, loc, begin, end, index(builder, loc, 1), initial,
+      [&](mlir::OpBuilder &b, mlir::Location l, mlir::Value i,
+          mlir::ValueRange carried) {
+        mlir::scf::YieldOp::create(b, l, body(b, l, i, carried));
+      });
+  return llvm::SmallVector<mlir::Value>(loop.getResults());
+}
+
+/// The LLVM intrinsic `name` on builtin-vector operands.
+inline mlir::Value callIntrinsic(mlir::OpBuilder &builder, mlir::Location loc,
+                                 mlir::Type result, llvm::StringRef name,
+                                 mlir::ValueRange operands) {
+  return mlir::LLVM::CallIntrinsicOp::create(
+             builder, loc, result, builder.getStringAttr(name), operands)
+      .getResult(0);
+}
+
+} // namespace r2q::lowering
+
+#endif // R2Q_LIB_CONVERSION_R2QTOLINALG_VECTORBUILDERS_H
