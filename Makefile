@@ -74,8 +74,8 @@ demo: build
 	$(BUILD)/bin/r2q-demo
 
 # Quantization speed, then the linear-layer table (docs/performance.md):
-# every shape, batch and thread count with cold weights, about 5-10 minutes
-# on a quiet 2-core machine. A subset: make bench BENCH_ARGS="attn.q
+# every shape, batch and thread count with cold weights (a few minutes
+# on a quiet 2-core machine). A subset: make bench BENCH_ARGS="attn.q
 # --batches=1,16 --threads=2 --budget=0.1".
 BENCH_ARGS ?=
 bench: build
