@@ -301,27 +301,37 @@ std::string milliseconds(const Timed &timed) {
              : llvm::formatv("{0:F3}", timed.seconds * 1e3).str();
 }
 
-/// Measures and prints one row; returns whether every check passed.
-bool measureRow(Bench &bench, Row &row, mlir::ModuleOp quantized,
-                JitModule &floatLayer) {
-  int64_t bytes = 0;
-  Timed r2q = timeR2Q(bench, row, quantized, "", {}, &bytes);
-  Timed fast = timeR2Q(bench, row, quantized, " precision=fast");
-  Timed avx2, avx2Fast;
+/// Every time of one row.
+struct RowTimes {
+  Timed r2q, fast, avx2, avx2Fast, floatLayer, blas;
+  /// Constant bytes of the exact and fast modules (packed weights).
+  int64_t r2qBytes = 0, fastBytes = 0;
+};
+
+RowTimes timeRow(Bench &bench, Row &row, mlir::ModuleOp quantized,
+                 JitModule &floatLayer) {
+  RowTimes times;
+  times.r2q = timeR2Q(bench, row, quantized, "", {}, &times.r2qBytes);
+  times.fast =
+      timeR2Q(bench, row, quantized, " precision=fast", {}, &times.fastBytes);
   if (llvm::is_contained(kAvx2Batches, row.batch) &&
       llvm::sys::getHostCPUFeatures().lookup("avx2")) {
     std::string features = std::string(" target-features=") + kAvx2Features;
-    avx2 = timeR2Q(bench, row, quantized, features, {kAvx2Features});
-    avx2Fast = timeR2Q(bench, row, quantized, features + " precision=fast",
-                       {kAvx2Features});
+    times.avx2 = timeR2Q(bench, row, quantized, features, {kAvx2Features});
+    times.avx2Fast = timeR2Q(bench, row, quantized,
+                             features + " precision=fast", {kAvx2Features});
   }
-  Timed floatTime = timeFloat(bench, row, floatLayer);
+  times.floatLayer = timeFloat(bench, row, floatLayer);
   if (row.threads > 1)
     std::this_thread::sleep_for(kSpinWait);
-  Timed blas = timeBlas(bench, row);
+  times.blas = timeBlas(bench, row);
   if (row.threads > 1)
     std::this_thread::sleep_for(kSpinWait);
+  return times;
+}
 
+/// The names of the outputs that fail their check (none when all pass).
+std::vector<std::string> failedChecks(const RowTimes &times, const Row &row) {
   std::vector<std::string> failed;
   auto checkExact = [&](const char *name, const Timed &timed) {
     if (!timed.output.empty() &&
@@ -333,29 +343,39 @@ bool measureRow(Bench &bench, Row &row, mlir::ModuleOp quantized,
         !(relativeRms(timed.output, row.expected) <= kFastRelativeRms))
       failed.push_back(name);
   };
-  checkExact("r2q", r2q);
-  checkExact("avx2", avx2);
-  checkFast("fast", fast);
-  checkFast("avx2-fast", avx2Fast);
-  std::vector<double> blasOutput(blas.output.begin(), blas.output.end());
-  if (!(relativeError(floatTime.output, blasOutput) <= 1e-4))
+  checkExact("r2q", times.r2q);
+  checkExact("avx2", times.avx2);
+  checkFast("fast", times.fast);
+  checkFast("avx2-fast", times.avx2Fast);
+  std::vector<double> blas(times.blas.output.begin(), times.blas.output.end());
+  if (!(relativeError(times.floatLayer.output, blas) <= 1e-4))
     failed.push_back("float");
+  return failed;
+}
 
-  double effective = bytes / r2q.seconds, effectiveFast = bytes / fast.seconds;
+/// Measures and prints one row; returns whether every check passed.
+bool measureRow(Bench &bench, Row &row, mlir::ModuleOp quantized,
+                JitModule &floatLayer) {
+  RowTimes t = timeRow(bench, row, quantized, floatLayer);
+  std::vector<std::string> failed = failedChecks(t, row);
   std::string check =
       failed.empty() ? "ok" : "MISMATCH " + llvm::join(failed, ",");
+  auto percentOfBandwidth = [&](int64_t bytes, const Timed &timed) {
+    return 100.0 * bytes / timed.seconds / row.bandwidth;
+  };
   std::printf(
       "%-9s %5lldx%-5lld %5lld %3lld | %8.3f %8.3f %8s %8s %9.3f %8.3f | "
       "%6.1f %5.0f%% %5.0f%% | %7.2fx %7.2fx %7.2fx | %8.1E  %s\n",
       bench.layer.name, static_cast<long long>(bench.layer.n),
       static_cast<long long>(bench.layer.k), static_cast<long long>(row.batch),
-      static_cast<long long>(row.threads), r2q.seconds * 1e3,
-      fast.seconds * 1e3, milliseconds(avx2).c_str(),
-      milliseconds(avx2Fast).c_str(), floatTime.seconds * 1e3,
-      blas.seconds * 1e3, row.bandwidth / 1e9,
-      100.0 * effective / row.bandwidth, 100.0 * effectiveFast / row.bandwidth,
-      r2q.seconds / floatTime.seconds, r2q.seconds / blas.seconds,
-      fast.seconds / blas.seconds, relativeRms(fast.output, row.expected),
+      static_cast<long long>(row.threads), t.r2q.seconds * 1e3,
+      t.fast.seconds * 1e3, milliseconds(t.avx2).c_str(),
+      milliseconds(t.avx2Fast).c_str(), t.floatLayer.seconds * 1e3,
+      t.blas.seconds * 1e3, row.bandwidth / 1e9,
+      percentOfBandwidth(t.r2qBytes, t.r2q),
+      percentOfBandwidth(t.fastBytes, t.fast),
+      t.r2q.seconds / t.floatLayer.seconds, t.r2q.seconds / t.blas.seconds,
+      t.fast.seconds / t.blas.seconds, relativeRms(t.fast.output, row.expected),
       check.c_str());
   std::fflush(stdout);
   return failed.empty();
