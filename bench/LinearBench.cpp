@@ -90,8 +90,8 @@ constexpr int64_t kAvx2Batches[] = {1, 16};
 /// of the outputs that their execution tests allow (docs/rationale.md).
 constexpr double kFastRelativeRms = 0.04;
 /// libomp's workers spin for 200 ms after a parallel region
-/// (KMP_BLOCKTIME), OpenBLAS's for a similar time: waited out between the
-/// two runtimes so that neither times the other's spinning.
+/// (KMP_BLOCKTIME), OpenBLAS's for up to 2^28 cycles (about 0.1 s): waited
+/// out between the two runtimes so that neither times the other's spinning.
 constexpr auto kSpinWait = std::chrono::milliseconds(300);
 
 constexpr const char *kProgram = "r2q-bench-linear";
