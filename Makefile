@@ -69,12 +69,18 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 limits: build
 	scripts/measure-limits.py --build $(BUILD)
 
+# The Llama block at batch 1 and 16, on 1 and all threads (docs/performance.md).
 demo: build
 	$(BUILD)/bin/r2q-demo
 
+# Quantization speed, then the linear-layer table (docs/performance.md):
+# every shape, batch and thread count with cold weights (a few minutes
+# on a quiet 2-core machine). A subset: make bench BENCH_ARGS="attn.q
+# --batches=1,16 --threads=2 --budget=0.1".
+BENCH_ARGS ?=
 bench: build
 	$(BUILD)/bin/r2q-bench-quantize
-	$(BUILD)/bin/r2q-bench-linear
+	$(BUILD)/bin/r2q-bench-linear $(BENCH_ARGS)
 
 # On a machine with an NVIDIA GPU (docs/gpu.md): the runtime's smoke test and
 # the GPU kernels against the numerics core; the kernel benchmark against

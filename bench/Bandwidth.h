@@ -1,8 +1,8 @@
 //===- Bandwidth.h - The machine's own memory bandwidth ---------*- C++ -*-===//
 //
 // Benchmarks compare against what this machine can stream from memory,
-// measured in the same run: the floor of a memory-bound kernel is its bytes
-// divided by this bandwidth.
+// measured in the same run with the same number of threads as the kernel:
+// the floor of a memory-bound kernel is its bytes divided by this bandwidth.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,39 +10,94 @@
 #define R2Q_BENCH_BANDWIDTH_H
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace r2q::bench {
 
-/// Single-thread read bandwidth in bytes per second, STREAM-style: the best
-/// of several passes summing a `bytes`-sized buffer (far larger than the
-/// caches) as four concurrent streams, which a kernel walking several rows at
-/// once also enjoys.
-inline double measureReadBandwidth(size_t bytes = size_t(512) << 20) {
+/// The part [begin, end) of `count` items that worker `index` of `workers`
+/// takes: contiguous, sizes differing by at most one, together all items.
+inline std::pair<size_t, size_t> sliceOf(int index, int workers, size_t count) {
+  auto boundary = [&](int i) { return count * i / workers; };
+  return {boundary(index), boundary(index + 1)};
+}
+
+/// Runs `work(index)` for every index in [0, threads), each on its own
+/// thread (index 0 on the calling one), released together once all exist;
+/// returns the seconds from the release until the last one finished.
+template <typename Work> double runOnThreads(int threads, const Work &work) {
+  std::atomic<bool> released{false};
+  std::vector<std::thread> others;
+  for (int index = 1; index < threads; ++index)
+    others.emplace_back([&, index] {
+      while (!released.load(std::memory_order_acquire))
+        std::this_thread::yield();
+      work(index);
+    });
+  auto start = std::chrono::steady_clock::now();
+  released.store(true, std::memory_order_release);
+  work(0);
+  for (std::thread &thread : others)
+    thread.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// The sum of `count` floats read as four concurrent streams (the way a
+/// kernel walking several rows at once reads), every lane used so that no
+/// load can be dropped.
+inline float sumAsStreams(const float *data, size_t count) {
   constexpr int kStreams = 4, kLanes = 8;
-  std::vector<float> buffer(bytes / sizeof(float), 1.0f);
-  const size_t perStream = buffer.size() / kStreams;
-  double best = 0;
-  volatile float sink = 0;
-  for (int pass = 0; pass < 5; ++pass) {
-    auto start = std::chrono::steady_clock::now();
-    float lanes[kStreams][kLanes] = {};
-    for (size_t i = 0; i + kLanes <= perStream; i += kLanes)
-      for (int stream = 0; stream < kStreams; ++stream)
-        for (int lane = 0; lane < kLanes; ++lane)
-          lanes[stream][lane] += buffer[stream * perStream + i + lane];
-    std::chrono::duration<double> seconds =
-        std::chrono::steady_clock::now() - start;
-    float total = 0;
-    for (const auto &stream : lanes)
-      for (float lane : stream)
-        total += lane;
-    sink = sink + total; // Every lane is used: no load can be dropped.
-    best = std::max(best, bytes / seconds.count());
+  const size_t perStream = count / kStreams;
+  float lanes[kStreams][kLanes] = {};
+  for (size_t i = 0; i + kLanes <= perStream; i += kLanes)
+    for (int stream = 0; stream < kStreams; ++stream)
+      for (int lane = 0; lane < kLanes; ++lane)
+        lanes[stream][lane] += data[stream * perStream + i + lane];
+  float total = 0;
+  for (const auto &stream : lanes)
+    for (float lane : stream)
+      total += lane;
+  return total;
+}
+
+/// A buffer far larger than the caches, read to measure the bandwidth.
+class ReadBandwidthProbe {
+public:
+  explicit ReadBandwidthProbe(size_t bytes = size_t(512) << 20)
+      : buffer_(bytes / sizeof(float), 1.0f) {}
+
+  /// Read bandwidth of `threads` threads together in bytes per second,
+  /// STREAM-style: the best of `passes` passes in which each thread sums
+  /// its own slice of the buffer.
+  double measure(int threads, int passes = 5) const {
+    std::vector<float> sums(threads);
+    double best = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+      double seconds = runOnThreads(threads, [&](int index) {
+        auto [begin, end] = sliceOf(index, threads, buffer_.size());
+        sums[index] = sumAsStreams(buffer_.data() + begin, end - begin);
+      });
+      volatile float sink = 0;
+      for (float sum : sums)
+        sink = sink + sum;
+      best = std::max(best, buffer_.size() * sizeof(float) / seconds);
+    }
+    return best;
   }
-  return best;
+
+private:
+  std::vector<float> buffer_;
+};
+
+/// The read bandwidth of `threads` threads over a buffer of `bytes`.
+inline double measureReadBandwidth(int threads = 1, size_t bytes = size_t(512)
+                                                                   << 20) {
+  return ReadBandwidthProbe(bytes).measure(threads);
 }
 
 } // namespace r2q::bench

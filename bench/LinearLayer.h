@@ -1,19 +1,26 @@
 //===- LinearLayer.h - A linear layer to compile, and timing ---*- C++ -*-===//
 //
 // What the CPU benchmarks share: the source of a linear layer (the form
-// Torch-MLIR emits), the error of an output against the numerics core, and
-// medians of runs timed in turn.
+// Torch-MLIR emits), the error of an output against the numerics core,
+// medians of runs timed in turn, lists of positive integers in their
+// arguments, and running a pass pipeline or exiting.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef R2Q_BENCH_LINEARLAYER_H
 #define R2Q_BENCH_LINEARLAYER_H
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -97,6 +104,41 @@ interleavedMedians(const std::vector<std::function<void()>> &runs,
     medians.push_back(v[v.size() / 2]);
   }
   return medians;
+}
+
+/// Prints "`program`: `message`" and exits with status 1.
+[[noreturn]] inline void exitWithError(llvm::StringRef program,
+                                       const llvm::Twine &message) {
+  llvm::errs() << program << ": " << message << "\n";
+  std::exit(1);
+}
+
+/// The positive integers of `list` split at `separator` ("1,4,16",
+/// "4096x14336"); exits with an error naming `program` if a part is not one.
+inline std::vector<int64_t> positiveIntegers(llvm::StringRef program,
+                                             llvm::StringRef list,
+                                             char separator) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  list.split(parts, separator);
+  std::vector<int64_t> values;
+  for (llvm::StringRef part : parts) {
+    int64_t value;
+    if (part.getAsInteger(10, value) || value < 1)
+      exitWithError(program,
+                    "'" + list + "' is not a list of positive integers");
+    values.push_back(value);
+  }
+  return values;
+}
+
+/// Runs the passes `pipeline` on `module`; exits with an error naming
+/// `program` if they fail.
+inline void runPipeline(llvm::StringRef program, mlir::ModuleOp module,
+                        llvm::StringRef pipeline) {
+  mlir::PassManager pm(module->getContext());
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, llvm::errs())) ||
+      mlir::failed(pm.run(module)))
+    exitWithError(program, "the pipeline '" + pipeline + "' failed");
 }
 
 } // namespace r2q

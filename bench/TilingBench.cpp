@@ -51,22 +51,14 @@ struct Arguments {
   bool verbose = false;
 };
 
+constexpr const char *kProgram = "r2q-bench-tiling";
+
 [[noreturn]] void fail(const llvm::Twine &message) {
-  llvm::errs() << "r2q-bench-tiling: " << message << "\n";
-  std::exit(1);
+  exitWithError(kProgram, message);
 }
 
 std::vector<int64_t> integers(llvm::StringRef list, char separator) {
-  llvm::SmallVector<llvm::StringRef> parts;
-  list.split(parts, separator);
-  std::vector<int64_t> values;
-  for (llvm::StringRef part : parts) {
-    int64_t value;
-    if (part.getAsInteger(10, value) || value < 1)
-      fail("'" + list + "' is not a list of positive integers");
-    values.push_back(value);
-  }
-  return values;
+  return positiveIntegers(kProgram, list, separator);
 }
 
 Arguments parseArguments(int argc, char **argv) {
@@ -102,13 +94,6 @@ Arguments parseArguments(int argc, char **argv) {
   return arguments;
 }
 
-void runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline) {
-  mlir::PassManager pm(module->getContext());
-  if (failed(mlir::parsePassPipeline(pipeline, pm, llvm::errs())) ||
-      failed(pm.run(module)))
-    fail("the pipeline '" + pipeline + "' failed");
-}
-
 MatmulOp theMatmul(mlir::ModuleOp module) {
   MatmulOp found;
   module->walk([&](MatmulOp op) { found = op; });
@@ -120,7 +105,7 @@ MatmulOp theMatmul(mlir::ModuleOp module) {
 /// The kernel a pass writes on a copy of the quantized layer.
 TilingChoice choiceOf(mlir::ModuleOp quantized, llvm::StringRef pass) {
   mlir::OwningOpRef<mlir::ModuleOp> copy = quantized.clone();
-  runPipeline(*copy, pass);
+  runPipeline(kProgram, *copy, pass);
   KernelAttr kernel = theMatmul(*copy).getKernelAttr();
   return {kernel.getStrategy(), kernel.getTileRows(), kernel.getVectorWidth()};
 }
@@ -160,7 +145,7 @@ Measured measure(mlir::MLIRContext &context, int64_t n, int64_t k,
                                     llvm::MutableArrayRef<float> values) {
     std::copy(weight.begin(), weight.end(), values.begin());
   });
-  runPipeline(*module, "r2q-quantize-linear");
+  runPipeline(kProgram, *module, "r2q-quantize-linear");
   const int64_t threads = arguments.threads;
   TilingChoice byDefault = choiceOf(
       *module,

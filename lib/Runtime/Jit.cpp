@@ -12,6 +12,8 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 using namespace mlir;
 
@@ -25,18 +27,34 @@ void registerJitTranslations(DialectRegistry &registry) {
   registerOpenMPDialectTranslation(registry);
 }
 
-llvm::Expected<std::unique_ptr<JitModule>> JitModule::compile(ModuleOp module) {
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createJitTargetMachine(const JitTarget &target) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  DialectRegistry registry;
-  registerJitTranslations(registry);
-  module->getContext()->appendDialectRegistry(registry);
-
   auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!builder)
     return builder.takeError();
   builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto targetMachine = builder->createTargetMachine();
+  if (!target.features.empty()) {
+    // "generic" names no features of its own: only the requested ones (and
+    // the architecture's baseline) are enabled.
+    builder->setCPU("generic");
+    llvm::SmallVector<llvm::StringRef> features;
+    llvm::StringRef(target.features).split(features, ',', -1, false);
+    builder->setFeatures("");
+    for (llvm::StringRef feature : features)
+      builder->getFeatures().AddFeature(feature.trim());
+  }
+  return builder->createTargetMachine();
+}
+
+llvm::Expected<std::unique_ptr<JitModule>>
+JitModule::compile(ModuleOp module, const JitTarget &target) {
+  DialectRegistry registry;
+  registerJitTranslations(registry);
+  module->getContext()->appendDialectRegistry(registry);
+
+  auto targetMachine = createJitTargetMachine(target);
   if (!targetMachine)
     return targetMachine.takeError();
 
@@ -61,24 +79,25 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::compile(ModuleOp module) {
 }
 
 llvm::Expected<std::unique_ptr<JitModule>>
-compileModule(ModuleOp module, llvm::StringRef pipeline) {
+compileModule(ModuleOp module, llvm::StringRef pipeline,
+              const JitTarget &target) {
   PassManager pm(module->getContext());
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     return llvm::createStringError("invalid pass pipeline: " + pipeline);
   if (failed(pm.run(module)))
     return llvm::createStringError("the pass pipeline failed (see the "
                                    "diagnostics above)");
-  return JitModule::compile(module);
+  return JitModule::compile(module, target);
 }
 
 llvm::Expected<std::unique_ptr<JitModule>>
 compileSource(MLIRContext &context, llvm::StringRef source,
-              llvm::StringRef pipeline) {
+              llvm::StringRef pipeline, const JitTarget &target) {
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context);
   if (!module)
     return llvm::createStringError("the module does not parse (see the "
                                    "diagnostics above)");
-  return compileModule(*module, pipeline);
+  return compileModule(*module, pipeline, target);
 }
 
 } // namespace r2q

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 using namespace mlir;
 
@@ -72,36 +73,43 @@ void attachRandomWeights(ModuleOp module) {
 struct CompiledBlock {
   std::unique_ptr<JitModule> module;
   int64_t constantBytes = 0;
-  double quantizeSeconds = 0;
   double compileSeconds = 0;
 };
 
-/// Compiles `module` (in place) through r2q-cpu-pipeline on one thread,
-/// after running the
-/// passes `quantization` on it first when they are given.
-std::optional<CompiledBlock> compileBlock(ModuleOp module,
-                                          llvm::StringRef quantization = "") {
+/// Runs the passes `quantization` on `module` (in place); returns the
+/// seconds they took, std::nullopt if they failed.
+std::optional<double> quantizeBlock(ModuleOp module,
+                                    llvm::StringRef quantization) {
+  auto start = std::chrono::steady_clock::now();
+  PassManager pm(module->getContext());
+  if (failed(parsePassPipeline(quantization, pm)) || failed(pm.run(module)))
+    return std::nullopt;
+  return secondsSince(start);
+}
+
+/// Compiles a copy of `module` through r2q-cpu-pipeline for `threads`
+/// threads (the r2q kernels split their output features among them).
+std::optional<CompiledBlock> compileBlock(ModuleOp module, int64_t threads) {
+  OwningOpRef<ModuleOp> copy = module.clone();
   CompiledBlock block;
   auto start = std::chrono::steady_clock::now();
-  if (!quantization.empty()) {
-    PassManager pm(module->getContext());
-    if (failed(parsePassPipeline(quantization, pm)) || failed(pm.run(module)))
-      return std::nullopt;
-    block.quantizeSeconds = secondsSince(start);
-  }
-  start = std::chrono::steady_clock::now();
-  // One thread, like the float block's loops (the r2q kernels would split
-  // across all cores by default).
-  auto compiled = compileModule(module, "r2q-cpu-pipeline{threads=1}");
+  auto compiled = compileModule(
+      *copy, "r2q-cpu-pipeline{threads=" + std::to_string(threads) + "}");
   if (!compiled) {
     llvm::errs() << "error: " << toString(compiled.takeError()) << "\n";
     return std::nullopt;
   }
   block.compileSeconds = secondsSince(start);
   block.module = std::move(*compiled);
-  block.constantBytes = countConstantBytes(module);
+  block.constantBytes = countConstantBytes(*copy);
   return block;
 }
+
+/// The float and r2q blocks compiled for one thread count.
+struct BlockPair {
+  int64_t threads;
+  CompiledBlock floatBlock, r2qBlock;
+};
 
 /// Runs the block on `input` (batch x hidden) and returns its output.
 std::vector<float> runBlock(JitModule &module, HostTensor<float, 2> &input) {
@@ -125,6 +133,14 @@ double relativeError(const std::vector<float> &approximation,
 }
 
 } // namespace
+
+/// 1 and all hardware threads of the host, where `requested` is empty.
+std::vector<int64_t> threadCounts(const std::vector<int64_t> &requested) {
+  if (!requested.empty())
+    return requested;
+  int64_t all = std::max(1u, std::thread::hardware_concurrency());
+  return all > 1 ? std::vector<int64_t>{1, all} : std::vector<int64_t>{1};
+}
 
 int runLlamaBlockDemo(const LlamaBlockOptions &options) {
   auto file = llvm::MemoryBuffer::getFile(options.templatePath);
@@ -152,28 +168,46 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
               "intermediate %lld, %.2f M weights\n\n",
               static_cast<long long>(options.hidden),
               static_cast<long long>(options.intermediate), weights / 1e6);
-  std::optional<CompiledBlock> floatBlock = compileBlock(*floatModule);
-  std::optional<CompiledBlock> r2qBlock =
-      compileBlock(*greedyModule, "r2q-quantize-linear");
-  std::optional<CompiledBlock> refinedBlock =
-      compileBlock(*refinedModule, "r2q-quantize-linear{method=refined}");
-  if (!floatBlock || !r2qBlock || !refinedBlock)
+  std::optional<double> greedySeconds =
+      quantizeBlock(*greedyModule, "r2q-quantize-linear");
+  std::optional<double> refinedSeconds =
+      quantizeBlock(*refinedModule, "r2q-quantize-linear{method=refined}");
+  if (!greedySeconds || !refinedSeconds)
     return 1;
+  // The refined block is compiled once, for its error: the outputs do not
+  // depend on the thread count.
+  std::optional<CompiledBlock> refinedBlock = compileBlock(*refinedModule, 1);
+  std::vector<BlockPair> pairs;
+  for (int64_t threads : threadCounts(options.threads)) {
+    std::optional<CompiledBlock> floatBlock =
+        compileBlock(*floatModule, threads);
+    std::optional<CompiledBlock> r2qBlock =
+        compileBlock(*greedyModule, threads);
+    if (!floatBlock || !r2qBlock)
+      return 1;
+    pairs.push_back({threads, std::move(*floatBlock), std::move(*r2qBlock)});
+  }
+  if (!refinedBlock)
+    return 1;
+  const CompiledBlock &floatBlock = pairs.front().floatBlock;
+  const CompiledBlock &r2qBlock = pairs.front().r2qBlock;
 
   auto bitsPerWeight = [&](const CompiledBlock &block) {
     return 8.0 * block.constantBytes / weights;
   };
-  std::printf("compile: float %.2f s; r2q %.2f s quantizing (refined: %.2f "
-              "s) + %.2f s lowering and JIT\n",
-              floatBlock->compileSeconds, r2qBlock->quantizeSeconds,
-              refinedBlock->quantizeSeconds, r2qBlock->compileSeconds);
+  std::printf("compile (%lld thread(s)): float %.2f s; r2q %.2f s quantizing "
+              "(refined: %.2f s) + %.2f s lowering and JIT\n",
+              static_cast<long long>(pairs.front().threads),
+              floatBlock.compileSeconds, *greedySeconds, *refinedSeconds,
+              r2qBlock.compileSeconds);
   std::printf("constant data of the compiled module: float %.2f MB (%.2f "
-              "bits/weight), r2q %.2f MB (%.3f bits/weight), %.1fx smaller\n\n",
-              floatBlock->constantBytes / 1e6, bitsPerWeight(*floatBlock),
-              r2qBlock->constantBytes / 1e6, bitsPerWeight(*r2qBlock),
-              double(floatBlock->constantBytes) / r2qBlock->constantBytes);
+              "bits/weight), r2q %.2f MB (%.3f bits/weight), %.1fx "
+              "smaller\n\n",
+              floatBlock.constantBytes / 1e6, bitsPerWeight(floatBlock),
+              r2qBlock.constantBytes / 1e6, bitsPerWeight(r2qBlock),
+              double(floatBlock.constantBytes) / r2qBlock.constantBytes);
 
-  std::printf("%6s  %24s  %10s  %10s  %9s\n", "batch",
+  std::printf("%6s  %7s  %24s  %10s  %10s  %9s\n", "batch", "threads",
               "rel.error greedy/refined", "float ms", "r2q ms", "r2q/float");
   std::mt19937 generator(2511);
   std::normal_distribution<float> normal;
@@ -181,25 +215,35 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
     HostTensor<float, 2> input({batch, options.hidden});
     for (float &value : input.data())
       value = normal(generator);
-    std::vector<float> reference = runBlock(*floatBlock->module, input);
-    std::vector<float> greedy = runBlock(*r2qBlock->module, input);
     std::vector<float> refined = runBlock(*refinedBlock->module, input);
-    double floatSeconds = medianSeconds(
-        [&] { runBlock(*floatBlock->module, input); }, options.repetitions);
-    double r2qSeconds = medianSeconds(
-        [&] { runBlock(*r2qBlock->module, input); }, options.repetitions);
-    std::printf("%6lld  %15.4f / %6.4f  %10.3f  %10.3f  %8.2fx\n",
-                static_cast<long long>(batch), relativeError(greedy, reference),
-                relativeError(refined, reference), floatSeconds * 1e3,
-                r2qSeconds * 1e3, r2qSeconds / floatSeconds);
+    for (BlockPair &pair : pairs) {
+      std::vector<float> reference = runBlock(*pair.floatBlock.module, input);
+      std::vector<float> greedy = runBlock(*pair.r2qBlock.module, input);
+      double floatSeconds =
+          medianSeconds([&] { runBlock(*pair.floatBlock.module, input); },
+                        options.repetitions);
+      double r2qSeconds = medianSeconds(
+          [&] { runBlock(*pair.r2qBlock.module, input); }, options.repetitions);
+      std::printf(
+          "%6lld  %7lld  %15.4f / %6.4f  %10.3f  %10.3f  %8.2fx\n",
+          static_cast<long long>(batch), static_cast<long long>(pair.threads),
+          relativeError(greedy, reference), relativeError(refined, reference),
+          floatSeconds * 1e3, r2qSeconds * 1e3, r2qSeconds / floatSeconds);
+    }
   }
-  std::printf("\nThe float and r2q blocks went through the same "
-              "r2q-cpu-pipeline (one thread). At batch 1 r2q computes from "
-              "its sign bits with %lld-lane vector code; at batch 16 it "
-              "decodes its 2-bit weights tile by tile on every call. The "
-              "error is that of 2-bit post-training quantization without QAT, "
-              "through three layers.\n",
-              static_cast<long long>(hostVectorWidth()));
+  std::printf(
+      "\nThe float and r2q blocks went through the same "
+      "r2q-cpu-pipeline{threads=T}; its threads split the r2q "
+      "kernels' output features, the float block's linalg ops run "
+      "on one thread. Consecutive calls (the 2.4 MB of r2q weights "
+      "may stay in the last-level cache; make bench times cold "
+      "weights). The batch is dynamic: at batch 1 r2q computes from its "
+      "sign bits with %lld-lane vector code, at batch 16 it decodes "
+      "its 2-bit weights tile by tile on every call. The error is that of "
+      "2-bit "
+      "post-training quantization without QAT, through three "
+      "layers.\n",
+      static_cast<long long>(hostVectorWidth()));
   return 0;
 }
 

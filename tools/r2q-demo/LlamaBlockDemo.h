@@ -15,15 +15,18 @@ struct LlamaBlockOptions {
   int64_t hidden = 1024;
   int64_t intermediate = 2816;
   std::vector<int64_t> batches = {1, 16};
+  /// Thread counts both blocks are compiled for (r2q-cpu-pipeline's
+  /// threads); empty: 1 and all hardware threads of the host.
+  std::vector<int64_t> threads;
   int repetitions = 15;
 };
 
 /// Builds the Llama-style MLP block with deterministic random weights,
-/// compiles it twice for this CPU (float, and quantized by
-/// r2q-quantize-linear) through r2q-cpu-pipeline, runs both on random
+/// compiles it for this CPU (float, and quantized by r2q-quantize-linear)
+/// through r2q-cpu-pipeline for each thread count, runs both on random
 /// inputs, and prints bits per weight of the compiled modules, the relative
-/// error against the float block and the time against it. Returns the
-/// process exit code.
+/// error against the float block and the time against it for each batch
+/// and thread count. Returns the process exit code.
 int runLlamaBlockDemo(const LlamaBlockOptions &options);
 
 } // namespace r2q::demo

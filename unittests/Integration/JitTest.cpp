@@ -8,6 +8,9 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <gtest/gtest.h>
 
@@ -40,6 +43,30 @@ func.func @odd_columns(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
   for (int row = 0; row < 4; ++row)
     for (int column = 0; column < 4; ++column)
       EXPECT_EQ(columns[row * 4 + column], 8 * row + 2 * column + 1);
+}
+
+/// Target features given to the JIT replace the host CPU's: an AVX2 target
+/// on an AVX-512 host generates no AVX-512 code (the host CPU's name would
+/// have brought AVX-512 back); without them the JIT compiles for the host.
+TEST(JitTest, TargetFeaturesReplaceTheHostCPUs) {
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  if (!host.lookup("avx2"))
+    GTEST_SKIP() << "needs an x86 host with AVX2";
+  auto avx2 = createJitTargetMachine({"+avx2,+fma, +f16c"});
+  ASSERT_TRUE(static_cast<bool>(avx2)) << toString(avx2.takeError());
+  const llvm::MCSubtargetInfo &avx2Info = *(*avx2)->getMCSubtargetInfo();
+  EXPECT_EQ((*avx2)->getTargetCPU(), "generic");
+  EXPECT_TRUE(avx2Info.checkFeatures("+avx2,+fma,+f16c,+avx,+sse4.2"));
+  EXPECT_TRUE(avx2Info.checkFeatures("-avx512f,-avx512bw,-avx512vl,-bmi2"));
+
+  auto native = createJitTargetMachine();
+  ASSERT_TRUE(static_cast<bool>(native)) << toString(native.takeError());
+  const llvm::MCSubtargetInfo &nativeInfo = *(*native)->getMCSubtargetInfo();
+  EXPECT_EQ((*native)->getTargetCPU(), llvm::sys::getHostCPUName());
+  for (const char *feature : {"avx2", "avx512f", "avx512bw", "avx512vnni"})
+    EXPECT_EQ(nativeInfo.checkFeatures(std::string("+") + feature),
+              host.lookup(feature))
+        << feature;
 }
 
 } // namespace

@@ -9,7 +9,8 @@
 // dynamic rows, and equals the portable linalg lowering (vector-gemv=false)
 // to the same tolerance. The same for the table-lookup GEMV (lut_gemv) on
 // static batches of 1 to 8 rows, chosen by r2q-select-cpu-kernels (forced
-// and by default), for AVX-512 and AVX2 code, on 1 to 3 threads; its fast
+// and by default), for AVX-512 and AVX2 code (the latter compiled by the JIT
+// for an AVX2-only CPU), on 1 to 3 threads; its fast
 // mode within its documented bound. And the GPU kernel (warp_gemv) executed
 // on the host: its loop nest over blocks, warps and lanes with the
 // butterfly on a buffer, on ragged shapes and odd batches.
@@ -144,8 +145,9 @@ struct GemvData {
 template <int Rank>
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
-                           llvm::StringRef kernel) {
-  auto compiled = compileSource(context, gemvSource(c, kernel), pipeline);
+                           llvm::StringRef kernel, const JitTarget &target) {
+  auto compiled =
+      compileSource(context, gemvSource(c, kernel), pipeline, target);
   EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   if (!compiled)
     return {};
@@ -183,16 +185,18 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   return HostTensor<float, Rank>::adoptResult(result).data();
 }
 
+/// Runs @gemv on `data` after `pipeline`, compiled by the JIT for `target`.
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
-                           llvm::StringRef kernel = "") {
+                           llvm::StringRef kernel = "",
+                           const JitTarget &target = {}) {
   switch (c.leading.size()) {
   case 0:
-    return runGemv<1>(context, c, data, pipeline, kernel);
+    return runGemv<1>(context, c, data, pipeline, kernel, target);
   case 1:
-    return runGemv<2>(context, c, data, pipeline, kernel);
+    return runGemv<2>(context, c, data, pipeline, kernel, target);
   default:
-    return runGemv<3>(context, c, data, pipeline, kernel);
+    return runGemv<3>(context, c, data, pipeline, kernel, target);
   }
 }
 
@@ -310,6 +314,13 @@ llvm::StringRef featuresOf(llvm::StringRef target) {
   return target == "avx2" ? "+avx2,+fma" : "+avx512f,+avx512bw,+avx2,+fma";
 }
 
+/// What the JIT compiles `target`'s code for: AVX2 code for an AVX2-only
+/// CPU (no AVX-512 instruction even on an AVX-512 host), AVX-512 code for
+/// the host.
+JitTarget jitTargetOf(llvm::StringRef target) {
+  return {target == "avx2" ? featuresOf(target).str() : ""};
+}
+
 /// The table lookups of each mode and target.
 llvm::StringRef exactIntrinsic(llvm::StringRef target) {
   return target == "avx2" ? "llvm.x86.avx2.permps"
@@ -387,9 +398,9 @@ TEST_P(LutGemvTest, ExactModeMatchesNumericsCore) {
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
   expectLutKernel(context, c, "exact", exactIntrinsic(c.target));
-  std::vector<float> output =
-      runGemv(context, c.gemv, data,
-              "r2q-cpu-pipeline{" + lutOptions(c, "exact") + "}");
+  std::vector<float> output = runGemv(
+      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "exact") + "}",
+      "", jitTargetOf(c.target));
   const int64_t rows = c.gemv.rows();
   std::vector<double> expected(rows * c.gemv.n);
   quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
@@ -506,7 +517,8 @@ TEST_P(LutFastTest, FastModeWithinItsBound) {
   expectLutKernel(context, c, "fast",
                   fast ? fastIntrinsic(c.target) : exactIntrinsic(c.target));
   std::vector<float> output = runGemv(
-      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}");
+      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}",
+      "", jitTargetOf(c.target));
   const int64_t k = c.gemv.k;
   auto steps = [k](const float *x) {
     std::vector<double> quadSums((k + 3) / 4, 0.0), blockSteps((k + 127) / 128);
@@ -688,7 +700,8 @@ TEST_P(Int8GemmTest, WithinItsBound) {
           lowerToText(context, c.gemv, "r2q-cpu-pipeline{" + options(c) + "}"))
           .contains(dot));
   std::vector<float> output =
-      runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options(c) + "}");
+      runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options(c) + "}", "",
+              jitTargetOf(c.target));
   const int64_t k = c.gemv.k;
   const int64_t unit = std::min<int64_t>(c.gemv.groupSize, 128);
   auto steps = [k, unit](const float *x) {

@@ -8,6 +8,11 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <string>
+
+namespace llvm {
+class TargetMachine;
+} // namespace llvm
 
 namespace mlir {
 class DialectRegistry;
@@ -15,13 +20,29 @@ class DialectRegistry;
 
 namespace r2q {
 
+/// The CPU the JIT generates machine code for.
+struct JitTarget {
+  /// Empty (default): the host CPU with all its features. Otherwise LLVM
+  /// target features in the syntax of r2q-cpu-pipeline's `target-features`
+  /// (e.g. "+avx2,+fma,+f16c"): a generic CPU of the host's architecture
+  /// with exactly these features (and those they imply), so that an AVX-512
+  /// host generates AVX2-only code when asked to. (Features added to the
+  /// host CPU's name could not take AVX-512 away: the name implies it.)
+  std::string features;
+};
+
+/// The LLVM target machine JitModule compiles for `target`, at -O3.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createJitTargetMachine(const JitTarget &target = {});
+
 /// A module lowered to the LLVM dialect (see r2q-cpu-pipeline), compiled with
-/// LLVM -O3 for the host CPU and its features (AVX-512 where present).
+/// LLVM -O3 for the host CPU and its features (AVX-512 where present), or
+/// for the features `target` names.
 class JitModule {
 public:
   /// Compiles `module`, which must hold only LLVM dialect ops.
   static llvm::Expected<std::unique_ptr<JitModule>>
-  compile(mlir::ModuleOp module);
+  compile(mlir::ModuleOp module, const JitTarget &target = {});
 
   /// Calls `_mlir_ciface_<function>`; memrefs are passed as pointers to
   /// StridedMemRefType descriptors, a returned memref as a pointer to the
@@ -49,14 +70,17 @@ void registerJitTranslations(mlir::DialectRegistry &registry);
 /// Parses `source`, runs the passes `pipeline` on the module (textual, the
 /// inside of r2q-opt's --pass-pipeline=builtin.module(...), e.g.
 /// "r2q-quantize-linear,r2q-cpu-pipeline") and compiles the result.
-/// Diagnostics go to the context's handlers (stderr by default).
+/// Diagnostics go to the context's handlers (stderr by default). To compile
+/// for another target than the host, give the pipeline's
+/// `target-features` the same features as `target`.
 llvm::Expected<std::unique_ptr<JitModule>>
 compileSource(mlir::MLIRContext &context, llvm::StringRef source,
-              llvm::StringRef pipeline);
+              llvm::StringRef pipeline, const JitTarget &target = {});
 
 /// Same, for a module already in memory (transformed in place).
 llvm::Expected<std::unique_ptr<JitModule>>
-compileModule(mlir::ModuleOp module, llvm::StringRef pipeline);
+compileModule(mlir::ModuleOp module, llvm::StringRef pipeline,
+              const JitTarget &target = {});
 
 } // namespace r2q
 

@@ -1,0 +1,140 @@
+//===- BenchHelpersTest.cpp - The benchmarks' measuring helpers -----------===//
+//
+// Cheap checks of what bench/Bandwidth.h and bench/ColdTiming.h compute
+// (small buffers: no timing is asserted beyond being positive): slices that
+// cover a range once, a threaded bandwidth that is a real number of bytes
+// per second, an eviction that reads every line of its buffer once on any
+// number of threads, the last-level cache found in a sysfs-like directory,
+// and the number of calls a budget allows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bandwidth.h"
+#include "ColdTiming.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+using namespace r2q::bench;
+
+namespace {
+
+TEST(BenchHelpersTest, SlicesCoverTheRangeOnce) {
+  for (size_t count : {0, 1, 7, 64, 1001})
+    for (int workers : {1, 2, 3, 8}) {
+      size_t next = 0;
+      for (int index = 0; index < workers; ++index) {
+        auto [begin, end] = sliceOf(index, workers, count);
+        EXPECT_EQ(begin, next) << count << " items, worker " << index;
+        EXPECT_LE(end - begin, count / workers + 1);
+        next = end;
+      }
+      EXPECT_EQ(next, count) << count << " items, " << workers << " workers";
+    }
+}
+
+TEST(BenchHelpersTest, RunOnThreadsRunsEveryIndexOnce) {
+  for (int threads : {1, 2, 5}) {
+    std::vector<std::atomic<int>> runs(threads);
+    double seconds =
+        runOnThreads(threads, [&](int index) { runs[index].fetch_add(1); });
+    EXPECT_GE(seconds, 0.0);
+    for (int index = 0; index < threads; ++index)
+      EXPECT_EQ(runs[index].load(), 1) << "index " << index;
+  }
+}
+
+TEST(BenchHelpersTest, SumAsStreamsReadsEveryStream) {
+  std::vector<float> values(4 * 64, 0.0f);
+  for (int stream = 0; stream < 4; ++stream)
+    values[stream * 64 + 3] = float(stream + 1);
+  EXPECT_EQ(sumAsStreams(values.data(), values.size()), 10.0f);
+}
+
+TEST(BenchHelpersTest, ThreadedBandwidthIsPositiveAndFinite) {
+  for (int threads : {1, 2, 3}) {
+    double bandwidth = measureReadBandwidth(threads, size_t(4) << 20);
+    EXPECT_GT(bandwidth, 0.0) << threads << " threads";
+    EXPECT_TRUE(std::isfinite(bandwidth)) << threads << " threads";
+  }
+}
+
+TEST(BenchHelpersTest, EvictionReadsEveryLineOnce) {
+  // An odd number of lines, so that threads get unequal parts.
+  CacheEvictor evictor(64 * 1001 + 40);
+  EXPECT_EQ(evictor.bytes(), size_t(64 * 1001 + 40));
+  for (int threads : {1, 2, 3})
+    EXPECT_EQ(evictor.evict(threads), 1001u) << threads << " threads";
+}
+
+TEST(BenchHelpersTest, ParsesSysfsCacheSizes) {
+  EXPECT_EQ(parseCacheSize("32768K"), size_t(32) << 20);
+  EXPECT_EQ(parseCacheSize("1M\n"), size_t(1) << 20);
+  EXPECT_EQ(parseCacheSize("512"), 512u);
+  EXPECT_EQ(parseCacheSize(""), 0u);
+  EXPECT_EQ(parseCacheSize("K"), 0u);
+  EXPECT_EQ(parseCacheSize("12Q"), 0u);
+}
+
+/// A sysfs-like cache directory: the highest level wins, whatever the order
+/// of the index directories; an empty one gives the fallback.
+TEST(BenchHelpersTest, FindsTheLastLevelCache) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() /
+                  ("r2q-bench-cache-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto write = [&](const char *index, const char *level, const char *size) {
+    fs::create_directories(root / index);
+    std::ofstream(root / index / "level") << level << "\n";
+    std::ofstream(root / index / "size") << size << "\n";
+  };
+  EXPECT_EQ(lastLevelCacheBytes(root.string(), 123), 123u);
+  write("index0", "1", "48K");
+  write("index1", "3", "32768K");
+  write("index2", "2", "1024K");
+  EXPECT_EQ(lastLevelCacheBytes(root.string(), 123), size_t(32) << 20);
+  fs::remove_all(root);
+}
+
+TEST(BenchHelpersTest, CallsFollowTheBudget) {
+  int calls = 0, preparations = 0;
+  auto call = [&] { ++calls; };
+  auto prepare = [&] { ++preparations; };
+  // No time: the minimum, after one warm-up call.
+  double median = medianOfPreparedCalls(call, prepare, {0.0, 5, 41});
+  EXPECT_EQ(calls, 6);
+  EXPECT_EQ(preparations, 5);
+  EXPECT_GE(median, 0.0);
+  // Ample time, instant calls: the maximum.
+  calls = preparations = 0;
+  medianOfPreparedCalls(call, prepare, {1e9, 3, 9});
+  EXPECT_EQ(calls, 10);
+  EXPECT_EQ(preparations, 9);
+  // A minimum of 0 still times one call.
+  calls = 0;
+  medianOfPreparedCalls(call, prepare, {0.0, 0, 0});
+  EXPECT_EQ(calls, 2);
+  // The median of calls of at least 300, 1 and 2 ms (the warm-up call
+  // instant and not counted) is at least 2 ms and, unless a 2 ms sleep
+  // overran by 298 ms, below 300.
+  const int sleeps[] = {300, 1, 2};
+  calls = 0;
+  median = medianOfPreparedCalls(
+      [&] {
+        if (calls > 0)
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(sleeps[(calls - 1) % 3]));
+        ++calls;
+      },
+      [] {}, {0.0, 3, 3});
+  EXPECT_GE(median, 0.002);
+  EXPECT_LT(median, 0.300);
+}
+
+} // namespace
