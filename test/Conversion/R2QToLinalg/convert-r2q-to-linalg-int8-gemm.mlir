@@ -11,7 +11,7 @@
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f,+avx512bw,+avx512vnni precision=fast threads=2" --convert-r2q-to-linalg --canonicalize --cse | FileCheck %s --check-prefix=THREADS
 
 // 17 rows (two vectors of 16, the second padded), K = 300 (three units of
-// 128, the last partial), N = 37 (ten blocks of 4 rows, the last clamped).
+// 128, the last partial), N = 37 (five blocks of 8 rows, the last clamped).
 // CHECK-LABEL: func.func @gemm
 // CHECK-SAME: (%[[X:.*]]: tensor<17x300xf32>, %[[S:.*]]: tensor<2x37x38xi8>, %[[A:.*]]: tensor<2x37x3xf16>)
 // CHECK: %[[FILL:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<96x32xi32>)
@@ -22,8 +22,8 @@
 // CHECK: math.roundeven %{{.*}} : vector<128xf32>
 // CHECK: vector.bitcast %{{.*}} : vector<128xi8> to vector<32xi32>
 // CHECK: tensor.insert %{{.*}}[%{{.*}}, %[[M]]] : tensor<96x32xi32>
-// Blocks of four weight rows, clamped to the last row (36):
-// CHECK: scf.for %{{.*}} = %c0 to %c10
+// Blocks of eight weight rows, clamped to the last row (36):
+// CHECK: scf.for %{{.*}} = %c0 to %c5
 // CHECK: arith.minui %{{.*}}, %c36 : index
 // Units: the bits of each row and plane as 0/1 bytes, their count, the
 // group's scale:
@@ -33,20 +33,20 @@
 // CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<128xi1>, vector<128xi8>
 // CHECK: math.ctpop %[[BITS]] : vector<16xi8>
 // CHECK: tensor.extract %[[A]][%c0, {{.*}}] : tensor<2x37x3xf16>
-// Activation vectors, then the unit's 32 quads: 4 rows x 2 planes of dot
+// Activation vectors, then the unit's 32 quads: 8 rows x 2 planes of dot
 // products, the weight dword broadcast:
 // CHECK: scf.for %{{.*}} = %c0 to %c2
-// CHECK: scf.for %{{.*}} = %c0 to %c32 {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c32 {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
 // CHECK: vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<96x32xi32>, vector<16xi32>
 // CHECK: vector.broadcast %{{.*}} : i32 to vector<16xi32>
-// CHECK-COUNT-8: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK-COUNT-16: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // The unit's sums scaled into yT, then yT transposed into the output:
 // CHECK: arith.sitofp %{{.*}} : vector<16xi32> to vector<16xf32>
 // CHECK: vector.fma
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<37x17xf32>) outs(%{{.*}} : tensor<17x37xf32>)
 // AVX2-LABEL: func.func @gemm
 // AVX2: tensor<96x24xi32>
-// AVX2: scf.for %{{.*}} = %c0 to %c10 {{.*}} -> (tensor<48x24xf32>, tensor<8x32xi32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c5 {{.*}} -> (tensor<48x24xf32>, tensor<16x32xi32>)
 // AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%{{.*}}, %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
 // AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%{{.*}}, %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
 // Too small to split (11100 weights): one thread.
