@@ -52,10 +52,12 @@ namespace r2q::lowering {
 namespace {
 
 /// Weight rows computed together: their dwords are broadcast against each
-/// loaded vector of activations. With two planes, 16 running sums: enough
-/// independent dot products to cover their latency at two per cycle (8
-/// rows ran 1.15-1.2x faster than 4 at batch 16 and 128).
-constexpr int64_t kBlockRows = 8;
+/// loaded vector of activations. With AVX-512 and two planes, 16 running
+/// sums: enough independent dot products to cover their latency at two per
+/// cycle (8 rows ran 1.15-1.2x faster than 4 at batch 16 and 128); AVX2 has
+/// 16 vector registers, so 4 rows (8 sums) there.
+constexpr int64_t kBlockRowsAVX512 = 8;
+constexpr int64_t kBlockRowsAVX2 = 4;
 /// The largest unit of columns with one activation scale.
 constexpr int64_t kMaxUnitColumns = 128;
 /// Activations are rounded to [-127, 127] and stored with this offset.
@@ -82,6 +84,17 @@ struct Int8Gemm {
   }
 
   int64_t lanes() const { return words.getDimSize(0); }
+  int64_t blockRows() const {
+    return target == KernelTarget::AVX512 ? kBlockRowsAVX512 : kBlockRowsAVX2;
+  }
+  /// The running sums of a unit: i32 (vpdpbusd), or with AVX2 i16 pairs
+  /// (vpmaddubsw: at most 2 x 255 per pair and quad, 32 quads fit in i16).
+  VectorType sums() const {
+    if (target == KernelTarget::AVX512)
+      return words;
+    return VectorType::get({2 * lanes()},
+                           IntegerType::get(words.getContext(), 16));
+  }
   int64_t columns() const {
     return cast<RankedTensorType>(x.getType()).getDimSize(1);
   }
@@ -208,25 +221,31 @@ Activations roundActivations(OpBuilder &builder, Location loc,
 }
 
 /// acc + the byte dot products of `activations` (unsigned) and `weights`
-/// (signed), four per i32 lane.
+/// (signed): four per i32 lane (AVX-512), or two per i16 lane (AVX2).
 Value dotBytes(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
                Value acc, Value activations, Value weights) {
   auto bytes = VectorType::get({4 * kernel.lanes()}, builder.getI8Type());
+  Value unsignedBytes =
+      vector::BitCastOp::create(builder, loc, bytes, activations);
+  Value signedBytes = vector::BitCastOp::create(builder, loc, bytes, weights);
   if (kernel.target == KernelTarget::AVX512)
-    return callIntrinsic(
-        builder, loc, kernel.words, "llvm.x86.avx512.vpdpbusd.512",
-        ValueRange{acc,
-                   vector::BitCastOp::create(builder, loc, bytes, activations),
-                   vector::BitCastOp::create(builder, loc, bytes, weights)});
-  auto halves = VectorType::get({16}, builder.getI16Type());
-  Value pairs = callIntrinsic(
-      builder, loc, halves, "llvm.x86.avx2.pmadd.ub.sw",
-      ValueRange{vector::BitCastOp::create(builder, loc, bytes, activations),
-                 vector::BitCastOp::create(builder, loc, bytes, weights)});
-  Value quads =
-      callIntrinsic(builder, loc, kernel.words, "llvm.x86.avx2.pmadd.wd",
-                    ValueRange{pairs, splat(builder, loc, halves, 1)});
-  return arith::AddIOp::create(builder, loc, acc, quads);
+    return callIntrinsic(builder, loc, kernel.words,
+                         "llvm.x86.avx512.vpdpbusd.512",
+                         ValueRange{acc, unsignedBytes, signedBytes});
+  Value pairs =
+      callIntrinsic(builder, loc, kernel.sums(), "llvm.x86.avx2.pmadd.ub.sw",
+                    ValueRange{unsignedBytes, signedBytes});
+  return arith::AddIOp::create(builder, loc, acc, pairs);
+}
+
+/// A unit's running sums as i32 per activation row (AVX2: the i16 pairs
+/// added by vpmaddwd with ones).
+Value widenSums(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
+                Value sums) {
+  if (kernel.target == KernelTarget::AVX512)
+    return sums;
+  return callIntrinsic(builder, loc, kernel.words, "llvm.x86.avx2.pmadd.wd",
+                       ValueRange{sums, splat(builder, loc, kernel.sums(), 1)});
 }
 
 /// One weight row's unit as the kernel uses it: its bits as bytes in the
@@ -285,12 +304,12 @@ Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
 SmallVector<Value> unitSums(OpBuilder &builder, Location loc,
                             const Int8Gemm &kernel, const Activations &acts,
                             Value decoded, Value u, Value mv) {
-  int64_t slots = kBlockRows * kernel.planes();
-  SmallVector<Value> initial(slots, splat(builder, loc, kernel.words, 0));
+  int64_t slots = kernel.blockRows() * kernel.planes();
+  SmallVector<Value> initial(slots, splat(builder, loc, kernel.sums(), 0));
   Value firstQuad = mulIndex(builder, loc, u, kernel.quadsPerUnit());
   Value firstRow = mulIndex(builder, loc, mv, kernel.lanes());
   Value pad = arith::ConstantIntOp::create(builder, loc, 0, 32);
-  return countedLoop(
+  SmallVector<Value> sums = countedLoop(
       builder, loc, index(builder, loc, 0),
       index(builder, loc, kernel.quadsPerUnit()), initial,
       [&](OpBuilder &b, Location l, Value j, ValueRange sums) {
@@ -309,6 +328,9 @@ SmallVector<Value> unitSums(OpBuilder &builder, Location loc,
         }
         return next;
       });
+  for (Value &sum : sums)
+    sum = widenSums(builder, loc, kernel, sum);
+  return sums;
 }
 
 /// yT[block rows, mv] += the unit's products, scaled.
@@ -328,7 +350,7 @@ Value addUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
   Value roundedSums = unitVector(acts.sums);
   Value activationScale = unitVector(acts.scales);
   Value minusTwo = splat(builder, loc, kernel.floats, -2);
-  for (int64_t i = 0; i < kBlockRows; ++i) {
+  for (int64_t i = 0; i < kernel.blockRows(); ++i) {
     Value total = splat(builder, loc, kernel.floats, 0);
     for (int64_t p = 0; p < kernel.planes(); ++p) {
       const DecodedRow &row = rows[i * kernel.planes() + p];
@@ -375,7 +397,7 @@ SmallVector<Value> blockProduct(OpBuilder &builder, Location loc,
       builder, loc, arith::AddIOp::create(builder, loc, part.first, part.count),
       index(builder, loc, 1));
   SmallVector<Value> rows;
-  for (int64_t i = 0; i < kBlockRows; ++i)
+  for (int64_t i = 0; i < kernel.blockRows(); ++i)
     rows.push_back(arith::MinUIOp::create(
         builder, loc,
         addIndex(builder, loc,
@@ -389,8 +411,8 @@ SmallVector<Value> blockProduct(OpBuilder &builder, Location loc,
       ValueRange{outputs, decoded},
       [&](OpBuilder &b, Location l, Value u, ValueRange carried) {
         Value scratch = carried[1];
-        SmallVector<DecodedRow> info(kBlockRows * kernel.planes());
-        for (int64_t i = 0; i < kBlockRows; ++i)
+        SmallVector<DecodedRow> info(kernel.blockRows() * kernel.planes());
+        for (int64_t i = 0; i < kernel.blockRows(); ++i)
           for (int64_t p = 0; p < kernel.planes(); ++p) {
             int64_t slot = i * kernel.planes() + p;
             scratch = decodeUnit(b, l, kernel, rows[i], p, u, scratch, slot,
@@ -442,14 +464,14 @@ SmallVector<Value> partProduct(OpBuilder &builder, Location loc,
                                const FeaturePart &part) {
   Value outputs =
       filled(builder, loc, part.scratch[0], builder.getF32FloatAttr(0));
-  Value blocks = arith::CeilDivUIOp::create(builder, loc, part.count,
-                                            index(builder, loc, kBlockRows));
+  Value blocks = arith::CeilDivUIOp::create(
+      builder, loc, part.count, index(builder, loc, kernel.blockRows()));
   SmallVector<Value> computed =
       countedLoop(builder, loc, index(builder, loc, 0), blocks,
                   ValueRange{outputs, part.scratch[1]},
                   [&](OpBuilder &b, Location l, Value blk, ValueRange carried) {
                     return blockProduct(b, l, kernel, acts, part,
-                                        mulIndex(b, l, blk, kBlockRows),
+                                        mulIndex(b, l, blk, kernel.blockRows()),
                                         carried[0], carried[1]);
                   });
   return {addTransposed(builder, loc, computed[0], part.output), computed[0],
@@ -471,8 +493,9 @@ struct Int8GemmPattern : MatmulStrategyPattern {
     Activations acts = roundActivations(builder, loc, kernel);
     Value features = tensor::DimOp::create(builder, loc, operands.signs, 1);
     int64_t parts = attr.getThreads();
-    int64_t unitRows = llvm::alignTo(
-        std::max<int64_t>(kBlockRows, attr.getTileRows()), kBlockRows);
+    int64_t unitRows =
+        llvm::alignTo(std::max<int64_t>(kernel.blockRows(), attr.getTileRows()),
+                      kernel.blockRows());
     // A part has at most ceil(units / parts) units of unitRows rows.
     Value units = arith::CeilDivUIOp::create(builder, loc, features,
                                              index(builder, loc, unitRows));
@@ -486,7 +509,7 @@ struct Int8GemmPattern : MatmulStrategyPattern {
         builder.getF32Type(), ValueRange{partRows, acts.paddedRows});
     Value decoded = emptyTensor(
         builder, loc,
-        {parts, kBlockRows * kernel.planes(), kernel.quadsPerUnit()},
+        {parts, kernel.blockRows() * kernel.planes(), kernel.quadsPerUnit()},
         builder.getI32Type());
     Value product = splitFeatures(
         builder, loc, attr, features, unitRows,

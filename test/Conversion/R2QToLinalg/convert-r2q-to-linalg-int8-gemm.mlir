@@ -46,8 +46,13 @@
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<37x17xf32>) outs(%{{.*}} : tensor<17x37xf32>)
 // AVX2-LABEL: func.func @gemm
 // AVX2: tensor<96x24xi32>
-// AVX2: scf.for %{{.*}} = %c0 to %c5 {{.*}} -> (tensor<48x24xf32>, tensor<16x32xi32>)
-// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%{{.*}}, %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2 has half the registers: blocks of 4 rows (10 here); sums of byte
+// pairs in i16 within a unit, widened to i32 after it.
+// AVX2: scf.for %{{.*}} = %c0 to %c10 {{.*}} -> (tensor<48x24xf32>, tensor<8x32xi32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c32 {{.*}} -> (vector<16xi16>, vector<16xi16>, vector<16xi16>, vector<16xi16>, vector<16xi16>, vector<16xi16>, vector<16xi16>, vector<16xi16>)
+// AVX2: %[[PAIRS:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%{{.*}}, %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2: arith.addi %{{.*}}, %[[PAIRS]] : vector<16xi16>
+// AVX2: scf.yield
 // AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%{{.*}}, %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
 // Too small to split (11100 weights): one thread.
 // THREADS-LABEL: func.func @gemm
