@@ -88,13 +88,16 @@ std::optional<double> quantizeBlock(ModuleOp module,
 }
 
 /// Compiles a copy of `module` through r2q-cpu-pipeline for `threads`
-/// threads (the r2q kernels split their output features among them).
-std::optional<CompiledBlock> compileBlock(ModuleOp module, int64_t threads) {
+/// threads (the r2q kernels split their output features among them) and
+/// `precision` (exact, or fast: int8 activations).
+std::optional<CompiledBlock> compileBlock(ModuleOp module, int64_t threads,
+                                          llvm::StringRef precision = "exact") {
   OwningOpRef<ModuleOp> copy = module.clone();
   CompiledBlock block;
   auto start = std::chrono::steady_clock::now();
   auto compiled = compileModule(
-      *copy, "r2q-cpu-pipeline{threads=" + std::to_string(threads) + "}");
+      *copy, "r2q-cpu-pipeline{threads=" + std::to_string(threads) +
+                 " precision=" + precision.str() + "}");
   if (!compiled) {
     llvm::errs() << "error: " << toString(compiled.takeError()) << "\n";
     return std::nullopt;
@@ -105,10 +108,10 @@ std::optional<CompiledBlock> compileBlock(ModuleOp module, int64_t threads) {
   return block;
 }
 
-/// The float and r2q blocks compiled for one thread count.
+/// The float and r2q blocks (exact and fast) compiled for one thread count.
 struct BlockPair {
   int64_t threads;
-  CompiledBlock floatBlock, r2qBlock;
+  CompiledBlock floatBlock, r2qBlock, fastBlock;
 };
 
 /// Runs the block on `input` (batch x hidden) and returns its output.
@@ -183,9 +186,12 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
         compileBlock(*floatModule, threads);
     std::optional<CompiledBlock> r2qBlock =
         compileBlock(*greedyModule, threads);
-    if (!floatBlock || !r2qBlock)
+    std::optional<CompiledBlock> fastBlock =
+        compileBlock(*greedyModule, threads, "fast");
+    if (!floatBlock || !r2qBlock || !fastBlock)
       return 1;
-    pairs.push_back({threads, std::move(*floatBlock), std::move(*r2qBlock)});
+    pairs.push_back({threads, std::move(*floatBlock), std::move(*r2qBlock),
+                     std::move(*fastBlock)});
   }
   if (!refinedBlock)
     return 1;
@@ -207,8 +213,9 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
               r2qBlock.constantBytes / 1e6, bitsPerWeight(r2qBlock),
               double(floatBlock.constantBytes) / r2qBlock.constantBytes);
 
-  std::printf("%6s  %7s  %24s  %10s  %10s  %9s\n", "batch", "threads",
-              "rel.error greedy/refined", "float ms", "r2q ms", "r2q/float");
+  std::printf("%6s  %7s  %31s  %9s  %9s  %9s  %9s  %10s\n", "batch", "threads",
+              "rel.error greedy/refined/fast", "float ms", "r2q ms", "fast ms",
+              "r2q/float", "fast/float");
   std::mt19937 generator(2511);
   std::normal_distribution<float> normal;
   for (int64_t batch : options.batches) {
@@ -219,16 +226,22 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
     for (BlockPair &pair : pairs) {
       std::vector<float> reference = runBlock(*pair.floatBlock.module, input);
       std::vector<float> greedy = runBlock(*pair.r2qBlock.module, input);
-      double floatSeconds =
-          medianSeconds([&] { runBlock(*pair.floatBlock.module, input); },
-                        options.repetitions);
-      double r2qSeconds = medianSeconds(
-          [&] { runBlock(*pair.r2qBlock.module, input); }, options.repetitions);
+      std::vector<float> fast = runBlock(*pair.fastBlock.module, input);
+      auto median = [&](const CompiledBlock &block) {
+        return medianSeconds([&] { runBlock(*block.module, input); },
+                             options.repetitions);
+      };
+      double floatSeconds = median(pair.floatBlock);
+      double r2qSeconds = median(pair.r2qBlock);
+      double fastSeconds = median(pair.fastBlock);
       std::printf(
-          "%6lld  %7lld  %15.4f / %6.4f  %10.3f  %10.3f  %8.2fx\n",
+          "%6lld  %7lld  %15.4f / %6.4f / %6.4f  %9.3f  %9.3f  %9.3f  %8.2fx  "
+          "%9.2fx\n",
           static_cast<long long>(batch), static_cast<long long>(pair.threads),
           relativeError(greedy, reference), relativeError(refined, reference),
-          floatSeconds * 1e3, r2qSeconds * 1e3, r2qSeconds / floatSeconds);
+          relativeError(fast, reference), floatSeconds * 1e3, r2qSeconds * 1e3,
+          fastSeconds * 1e3, r2qSeconds / floatSeconds,
+          fastSeconds / floatSeconds);
     }
   }
   std::printf(
@@ -239,10 +252,11 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
       "may stay in the last-level cache; make bench times cold "
       "weights). The batch is dynamic: at batch 1 r2q computes from its "
       "sign bits with %lld-lane vector code, at batch 16 it decodes "
-      "its 2-bit weights tile by tile on every call. The error is that of "
-      "2-bit "
-      "post-training quantization without QAT, through three "
-      "layers.\n",
+      "its 2-bit weights tile by tile on every call; `fast` "
+      "(r2q-cpu-pipeline{precision=fast}) runs batch 16 on int8 "
+      "activations and byte dot products (int8_gemm), batch 1 as r2q. The "
+      "error is that of 2-bit post-training quantization without QAT, "
+      "through three layers (fast: plus int8 activations).\n",
       static_cast<long long>(hostVectorWidth()));
   return 0;
 }
