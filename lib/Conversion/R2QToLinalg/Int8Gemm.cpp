@@ -277,13 +277,17 @@ Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
   Value dwords = vector::BitCastOp::create(
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
       bytes);
-  Value counts = arith::ExtUIOp::create(
-      builder, loc, VectorType::get({columns / 8}, builder.getI32Type()),
-      math::CtPopOp::create(builder, loc, packed));
-  info.popCount = arith::UIToFPOp::create(
-      builder, loc, builder.getF32Type(),
+  // Counted in words of up to 64 bits (popcnt), not bytes: fewer partial
+  // counts to add.
+  int64_t wordBits = std::min<int64_t>(columns, 64);
+  auto wordType = builder.getIntegerType(wordBits);
+  Value words = vector::BitCastOp::create(
+      builder, loc, VectorType::get({columns / wordBits}, wordType), packed);
+  Value count =
       vector::ReductionOp::create(builder, loc, vector::CombiningKind::ADD,
-                                  counts));
+                                  math::CtPopOp::create(builder, loc, words));
+  info.popCount =
+      arith::UIToFPOp::create(builder, loc, builder.getF32Type(), count);
   Value group =
       arith::MinUIOp::create(builder, loc, kernel.groupOf(builder, loc, u),
                              index(builder, loc, kernel.groups() - 1));

@@ -31,7 +31,8 @@
 // CHECK: %[[BITS:.*]] = vector.transfer_read %[[S]][%c0, {{.*}}], %{{.*}} : tensor<2x37x38xi8>, vector<16xi8>
 // CHECK: %[[MASK:.*]] = vector.bitcast %[[BITS]] : vector<16xi8> to vector<128xi1>
 // CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<128xi1>, vector<128xi8>
-// CHECK: math.ctpop %[[BITS]] : vector<16xi8>
+// CHECK: %[[WORDS:.*]] = vector.bitcast %[[BITS]] : vector<16xi8> to vector<2xi64>
+// CHECK: math.ctpop %[[WORDS]] : vector<2xi64>
 // CHECK: tensor.extract %[[A]][%c0, {{.*}}] : tensor<2x37x3xf16>
 // Activation vectors, then the unit's 32 quads: 8 rows x 2 planes of dot
 // products, the weight dword broadcast:
