@@ -255,6 +255,37 @@ struct DecodedRow {
   Value scale;    // f32
 };
 
+/// The bits of `packed` (bit k of the unit: bit k % 8 of byte k / 8) as
+/// bytes 0 or 1. AVX-512 selects from a mask register; AVX2 has none (LLVM
+/// would take the bits one by one), so there each byte is spread over eight
+/// lanes by a shuffle and its bit picked by an AND with the lane's bit.
+Value bitsToBytes(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
+                  Value packed) {
+  int64_t columns = kernel.unitColumns();
+  auto bytesType = VectorType::get({columns}, builder.getI8Type());
+  Value ones = splat(builder, loc, bytesType, 1);
+  Value zeros = splat(builder, loc, bytesType, 0);
+  if (kernel.target == KernelTarget::AVX512) {
+    Value mask = vector::BitCastOp::create(
+        builder, loc, VectorType::get({columns}, builder.getI1Type()), packed);
+    return arith::SelectOp::create(builder, loc, mask, ones, zeros);
+  }
+  SmallVector<int64_t> spread;
+  SmallVector<int8_t> bits;
+  for (int64_t k = 0; k < columns; ++k) {
+    spread.push_back(k / 8);
+    bits.push_back(static_cast<int8_t>(1u << (k % 8)));
+  }
+  Value spreadBytes =
+      vector::ShuffleOp::create(builder, loc, packed, packed, spread);
+  Value bitOfLane = arith::ConstantOp::create(
+      builder, loc, DenseElementsAttr::get(bytesType, ArrayRef<int8_t>(bits)));
+  Value set = arith::CmpIOp::create(
+      builder, loc, arith::CmpIPredicate::ne,
+      arith::AndIOp::create(builder, loc, spreadBytes, bitOfLane), zeros);
+  return arith::ExtUIOp::create(builder, loc, bytesType, set);
+}
+
 /// Expands unit `u` of plane `p`'s row `row` into row `slot` of `decoded`
 /// (quadsPerUnit x i32: four 0/1 bytes each); returns the updated scratch.
 Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
@@ -262,18 +293,13 @@ Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
                  DecodedRow &info) {
   int64_t columns = kernel.unitColumns();
   auto packedType = VectorType::get({columns / 8}, builder.getI8Type());
-  auto bytesType = VectorType::get({columns}, builder.getI8Type());
   Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
   Value packed = vector::TransferReadOp::create(
       builder, loc, packedType, kernel.signs,
       ValueRange{index(builder, loc, p), row,
                  mulIndex(builder, loc, u, columns / 8)},
       pad, ArrayRef<bool>{false});
-  Value mask = vector::BitCastOp::create(
-      builder, loc, VectorType::get({columns}, builder.getI1Type()), packed);
-  Value bytes = arith::SelectOp::create(builder, loc, mask,
-                                        splat(builder, loc, bytesType, 1),
-                                        splat(builder, loc, bytesType, 0));
+  Value bytes = bitsToBytes(builder, loc, kernel, packed);
   Value dwords = vector::BitCastOp::create(
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
       bytes);
