@@ -87,26 +87,6 @@ std::string tensorType(const std::vector<int64_t> &leading, bool dynamic,
   return type + std::to_string(last) + "x" + element.str() + ">";
 }
 
-/// @gemv of `c`, its r2q.matmul with `kernel` (an #r2q.kernel) if given.
-std::string gemvSource(const GemvCase &c, llvm::StringRef kernel = "") {
-  std::string input = tensorType(c.leading, c.dynamicRows, c.k,
-                                 quant::floatTypeName(c.inputType));
-  std::string result = tensorType(c.leading, c.dynamicRows, c.n, "f32");
-  std::string signs =
-      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.bytesPerRow());
-  std::string scales =
-      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.groups(),
-                    quant::floatTypeName(c.scaleType));
-  return llvm::formatv(R"(
-func.func @gemv(%x: {0}, %s: {1}, %a: {2}) -> {3} {{
-  %y = r2q.matmul %x, %s, %a group_size {4} {5} : {0}, {1}, {2} -> {3}
-  return %y : {3}
-})",
-                       input, signs, scales, result, c.groupSize,
-                       kernel.empty() ? "" : "{kernel = " + kernel.str() + "}")
-      .str();
-}
-
 /// A random weight quantized by the numerics core, and a random input
 /// already rounded to the input type (as floats, for the reference).
 struct GemvData {
@@ -139,12 +119,49 @@ struct GemvData {
   }
 };
 
-/// Runs @gemv on `data` after `pipeline`, for a rank-`Rank` input.
+/// @gemv of `c`, its r2q.matmul with `kernel` (an #r2q.kernel) if given.
+/// The weight is two arguments after x, or, with `constants`, two
+/// arith.constant ops of its data.
+std::string gemvSource(const GemvCase &c, llvm::StringRef kernel = "",
+                       const GemvData *constants = nullptr) {
+  std::string input = tensorType(c.leading, c.dynamicRows, c.k,
+                                 quant::floatTypeName(c.inputType));
+  std::string result = tensorType(c.leading, c.dynamicRows, c.n, "f32");
+  std::string signs =
+      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.bytesPerRow());
+  std::string scales =
+      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.groups(),
+                    quant::floatTypeName(c.scaleType));
+  std::string arguments = "%x: " + input, weights;
+  if (constants)
+    weights = llvm::formatv(R"(
+  %s = arith.constant dense<{0}> : {1}
+  %a = arith.constant dense<{2}> : {3})",
+                            test::hexLiteral(constants->weight.signs), signs,
+                            test::hexLiteral(constants->weight.encodedScales()),
+                            scales);
+  else
+    arguments += ", %s: " + signs + ", %a: " + scales;
+  return llvm::formatv(R"(
+func.func @gemv({0}) -> {3} {{{6}
+  %y = r2q.matmul %x, %s, %a group_size {4} {5} : {1}, {2}, {7} -> {3}
+  return %y : {3}
+})",
+                       arguments, input, signs, result, c.groupSize,
+                       kernel.empty() ? "" : "{kernel = " + kernel.str() + "}",
+                       weights, scales)
+      .str();
+}
+
+/// Runs @gemv on `data` after `pipeline`, for a rank-`Rank` input; with
+/// `constantWeights`, the weight is compiled into the module.
 template <int Rank>
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
-                           llvm::StringRef kernel) {
-  auto compiled = compileSource(context, gemvSource(c, kernel), pipeline);
+                           llvm::StringRef kernel, bool constantWeights) {
+  auto compiled = compileSource(
+      context, gemvSource(c, kernel, constantWeights ? &data : nullptr),
+      pipeline);
   EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   if (!compiled)
     return {};
@@ -162,19 +179,23 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   auto signsDescriptor = signs.descriptor();
   auto scalesDescriptor = scales.descriptor();
   StridedMemRefType<float, Rank> result{};
+  auto call = [&](auto *xDescriptor) {
+    return constantWeights
+               ? (*compiled)->call("gemv", &result, xDescriptor)
+               : (*compiled)->call("gemv", &result, xDescriptor,
+                                   &signsDescriptor, &scalesDescriptor);
+  };
   llvm::Error error = llvm::Error::success();
   if (c.inputType == FloatType::F32) {
     HostTensor<float, Rank> x(inputShape);
     x.data() = data.input;
     auto xDescriptor = x.descriptor();
-    error = (*compiled)->call("gemv", &result, &xDescriptor, &signsDescriptor,
-                              &scalesDescriptor);
+    error = call(&xDescriptor);
   } else {
     HostTensor<uint16_t, Rank> x(inputShape);
     x.data() = data.inputBits;
     auto xDescriptor = x.descriptor();
-    error = (*compiled)->call("gemv", &result, &xDescriptor, &signsDescriptor,
-                              &scalesDescriptor);
+    error = call(&xDescriptor);
   }
   EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
   if (error)
@@ -184,14 +205,15 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
 
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
-                           llvm::StringRef kernel = "") {
+                           llvm::StringRef kernel = "",
+                           bool constantWeights = false) {
   switch (c.leading.size()) {
   case 0:
-    return runGemv<1>(context, c, data, pipeline, kernel);
+    return runGemv<1>(context, c, data, pipeline, kernel, constantWeights);
   case 1:
-    return runGemv<2>(context, c, data, pipeline, kernel);
+    return runGemv<2>(context, c, data, pipeline, kernel, constantWeights);
   default:
-    return runGemv<3>(context, c, data, pipeline, kernel);
+    return runGemv<3>(context, c, data, pipeline, kernel, constantWeights);
   }
 }
 
@@ -344,11 +366,10 @@ protected:
   }
 };
 
-/// The module of `c` after `pipeline`, printed.
-std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
+/// The module `source` after `pipeline`, printed.
+std::string lowerToText(mlir::MLIRContext &context, const std::string &source,
                         llvm::StringRef pipeline) {
-  auto module =
-      mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c), &context);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
   mlir::PassManager pm(&context);
   if (!module || mlir::failed(mlir::parsePassPipeline(pipeline, pm)) ||
       mlir::failed(pm.run(*module)))
@@ -364,8 +385,8 @@ std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
 void expectLutKernel(mlir::MLIRContext &context, const LutCase &c,
                      llvm::StringRef precision, llvm::StringRef intrinsic) {
   std::string options = lutOptions(c, precision);
-  std::string selected =
-      lowerToText(context, c.gemv, "r2q-select-cpu-kernels{" + options + "}");
+  std::string selected = lowerToText(context, gemvSource(c.gemv),
+                                     "r2q-select-cpu-kernels{" + options + "}");
   std::string kernel =
       llvm::formatv("strategy = lut_gemv, precision = {0}, target = {1}",
                     precision, c.target);
@@ -373,7 +394,7 @@ void expectLutKernel(mlir::MLIRContext &context, const LutCase &c,
   EXPECT_TRUE(llvm::StringRef(selected).contains(
       llvm::formatv("threads = {0}>", expectedThreads(c)).str()))
       << selected;
-  EXPECT_TRUE(llvm::StringRef(lowerToText(context, c.gemv,
+  EXPECT_TRUE(llvm::StringRef(lowerToText(context, gemvSource(c.gemv),
                                           "r2q-cpu-pipeline{" + options + "}"))
                   .contains(intrinsic));
 }
@@ -443,23 +464,17 @@ std::vector<LutCase> lutCases() {
 /// the RMS of the outputs, is checked against kFastRelativeRms.
 constexpr double kFastRelativeRms = 0.04;
 
-class LutFastTest : public LutGemvTest {};
-
-TEST_P(LutFastTest, FastModeWithinItsBound) {
-  const LutCase c = GetParam();
-  if (!hostRuns(c))
-    GTEST_SKIP() << "the host does not run " << c.target;
-  const unsigned seed = test::freshSeed();
-  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
-  const GemvData data(c.gemv, seed);
-  // Group sizes of 1, 2 or 4k blocks of 128 columns run in fast mode, the
-  // others in exact mode.
+/// Whether fast mode runs for `c`'s group size (1, 2 or 4k blocks of 128
+/// columns); the others run in exact mode.
+bool runsFast(const LutCase &c) {
   int64_t blocks = c.gemv.groupSize / 128;
-  bool fast = c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
-  expectLutKernel(context, c, "fast",
-                  fast ? fastIntrinsic(c.target) : exactIntrinsic(c.target));
-  std::vector<float> output = runGemv(
-      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}");
+  return c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
+}
+
+/// Checks fast mode's `output` against its bound per output and its RMS
+/// error against kFastRelativeRms.
+void expectWithinFastBound(const LutCase &c, const GemvData &data,
+                           const std::vector<float> &output) {
   const int64_t rows = c.gemv.rows(), n = c.gemv.n, k = c.gemv.k;
   ASSERT_EQ(output.size(), static_cast<size_t>(rows * n));
   std::vector<double> expected(rows * n);
@@ -489,9 +504,92 @@ TEST_P(LutFastTest, FastModeWithinItsBound) {
   EXPECT_LE(std::sqrt(errorSquares / outputSquares), kFastRelativeRms);
 }
 
+class LutFastTest : public LutGemvTest {};
+
+TEST_P(LutFastTest, FastModeWithinItsBound) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  expectLutKernel(context, c, "fast",
+                  runsFast(c) ? fastIntrinsic(c.target)
+                              : exactIntrinsic(c.target));
+  expectWithinFastBound(
+      c, data,
+      runGemv(context, c.gemv, data,
+              "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}"));
+}
+
+// Constant weights, which r2q-pack-weights stores in lut_gemv's
+// row-interleaved layout (docs/format.md): in exact and fast mode, the kernel
+// reading that layout gives bit for bit the output of the kernel reading the
+// canonical layout (pack-weights=false: the transpose in registers), which
+// is checked against the numerics core (exact mode to 1e-5 of sum_k |x_k
+// w_k|, fast mode within its bound), on the same ragged shapes, odd
+// batches, targets and threads as above (packed whatever their padding:
+// pack-max-padding=1000). The packed module is checked for the layout, so a
+// silent fallback to the canonical one fails the test.
+class LutPackedTest : public LutGemvTest {
+protected:
+  /// The output of @gemv with the weight as constants, packed or not.
+  std::vector<float> run(const LutCase &c, const GemvData &data,
+                         llvm::StringRef precision, bool packed) {
+    std::string options =
+        lutOptions(c, precision) +
+        (packed ? " pack-max-padding=1000" : " pack-weights=false");
+    return runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options + "}",
+                   "",
+                   /*constantWeights=*/true);
+  }
+
+  /// Whether r2q-pack-weights gives `c`'s constant weights the layout.
+  bool packs(const LutCase &c, const GemvData &data,
+             llvm::StringRef precision) {
+    return llvm::StringRef(
+               lowerToText(context, gemvSource(c.gemv, "", &data),
+                           "r2q-select-cpu-kernels{" +
+                               lutOptions(c, precision) +
+                               "},r2q-pack-weights{max-padding=1000}"))
+        .contains("layout = row_interleaved");
+  }
+};
+
+TEST_P(LutPackedTest, PackedLayoutMatchesCanonicalAndNumericsCore) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  const int64_t rows = c.gemv.rows();
+  std::vector<double> expected(rows * c.gemv.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  // One mode per case, each shape in both (lutCases alternates `forced`
+  // between a shape's two targets), to keep the compile time down.
+  llvm::StringRef precision = c.forced ? "exact" : "fast";
+  SCOPED_TRACE("precision " + precision.str());
+  EXPECT_TRUE(packs(c, data, precision));
+  std::vector<float> packed = run(c, data, precision, true);
+  std::vector<float> canonical = run(c, data, precision, false);
+  ASSERT_EQ(packed.size(), canonical.size());
+  for (size_t i = 0; i < packed.size(); ++i)
+    ASSERT_EQ(packed[i], canonical[i]) << "at output " << i;
+  if (precision == "fast" && runsFast(c))
+    expectWithinFastBound(c, data, packed);
+  else
+    test::expectWithinProductTolerance(
+        rows, c.gemv.n, c.gemv.k, data.input, packed, expected,
+        [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, LutFastTest, ::testing::ValuesIn(lutCases()));
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutPackedTest,
+                         ::testing::ValuesIn(lutCases()));
 
 // The GPU kernel (strategy warp_gemv) as its host loop nest (r2q-cpu-pipeline
 // with strategy=warp_gemv: the same lane body and index math as the
@@ -522,7 +620,7 @@ TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
   std::string selected = lowerToText(
-      context, c.gemv,
+      context, gemvSource(c.gemv),
       llvm::formatv("r2q-select-cpu-kernels{{strategy={0}}", c.strategy).str());
   ASSERT_TRUE(llvm::StringRef(selected).contains(
       llvm::formatv("strategy = {0},", c.strategy).str()))
