@@ -15,7 +15,10 @@
 // (r2q-cpu-pipeline{threads=N}) and gives OpenBLAS N threads (default 1; the
 // float layer stays on one thread: its linalg matmul is not split). A second
 // table times static batches of 1 and 4 rows on 1 and N threads: the
-// default (lut_gemv, exact), strategy=vector_gemv and precision=fast.
+// default (lut_gemv, exact), strategy=vector_gemv and precision=fast. A
+// third times lut_gemv at batch 1 with its constant signs in the
+// row-interleaved layout (the default) and in the canonical one
+// (pack-weights=false).
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,6 +80,24 @@ std::unique_ptr<JitModule> compile(mlir::MLIRContext &context,
   return std::move(*compiled);
 }
 
+/// Medians of 15 rounds of calls of @linear(x) of each module, timed in
+/// turn; each module's last output in `outputs`.
+template <size_t Count>
+std::vector<double>
+callMediansInTurn(std::unique_ptr<JitModule> (&modules)[Count],
+                  StridedMemRefType<float, 2> &xDescriptor,
+                  std::vector<float> (&outputs)[Count]) {
+  std::vector<std::function<void()>> runs;
+  for (size_t i = 0; i < Count; ++i)
+    runs.push_back([&, i] {
+      StridedMemRefType<float, 2> result{};
+      if (llvm::Error error = modules[i]->call("linear", &result, &xDescriptor))
+        std::exit(1);
+      outputs[i] = HostTensor<float, 2>::adoptResult(result).data();
+    });
+  return interleavedMedians(runs, 15);
+}
+
 /// The table-lookup GEMV at a static batch of 1 and 4 rows, on 1 and
 /// `threads` threads: the default r2q layer (r2q-cpu-pipeline chooses
 /// lut_gemv, exact f32 tables), strategy=vector_gemv (the masked-FMA GEMV,
@@ -113,16 +134,8 @@ std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
       std::vector<double> expected(batch * layer.n);
       quant::referenceMatmul(x.data().data(), batch, packed, expected.data());
       std::vector<float> outputs[3];
-      std::vector<std::function<void()>> runs;
-      for (int i = 0; i < 3; ++i)
-        runs.push_back([&, i] {
-          StridedMemRefType<float, 2> result{};
-          if (llvm::Error error =
-                  modules[i]->call("linear", &result, &xDescriptor))
-            std::exit(1);
-          outputs[i] = HostTensor<float, 2>::adoptResult(result).data();
-        });
-      std::vector<double> seconds = interleavedMedians(runs, 15);
+      std::vector<double> seconds =
+          callMediansInTurn(modules, xDescriptor, outputs);
       double errors[3];
       for (int i = 0; i < 3; ++i)
         errors[i] = relativeError(outputs[i], expected);
@@ -139,6 +152,75 @@ std::string compareLutGemv(mlir::MLIRContext &context, const Layer &layer,
     }
   }
   return rows;
+}
+
+/// lut_gemv's sign layouts at a static batch of 1 row, on 1 and `threads`
+/// threads: the constant weights in the row-interleaved layout (the
+/// default, r2q-pack-weights) against the canonical one (pack-weights=false:
+/// 16 rows transposed in registers), in exact and fast mode, timed in the
+/// same interleaved rounds; the outputs of the two layouts must be
+/// identical. % of bw: the canonical weight's floor (single-thread
+/// bandwidth) over the time.
+std::string compareLutLayouts(mlir::MLIRContext &context, const Layer &layer,
+                              const std::vector<float> &weight,
+                              double bandwidth, int64_t threads,
+                              std::mt19937 &generator) {
+  std::normal_distribution<float> normal;
+  std::string rows;
+  std::vector<int64_t> threadCounts = {1};
+  if (threads > 1)
+    threadCounts.push_back(threads);
+  const char *options[] = {"", " pack-weights=false", " precision=fast",
+                           " precision=fast pack-weights=false"};
+  for (int64_t t : threadCounts) {
+    std::string source = layerSource(layer.n, layer.k, true, 1);
+    int64_t bytes[4];
+    std::unique_ptr<JitModule> modules[4];
+    for (int i = 0; i < 4; ++i)
+      modules[i] = compile(
+          context, source, &weight,
+          llvm::formatv("r2q-quantize-linear,r2q-cpu-pipeline{{threads={0}{1}}",
+                        t, options[i])
+              .str(),
+          &bytes[i]);
+    HostTensor<float, 2> x({1, layer.k});
+    for (float &value : x.data())
+      value = normal(generator);
+    auto xDescriptor = x.descriptor();
+    std::vector<float> outputs[4];
+    std::vector<double> seconds =
+        callMediansInTurn(modules, xDescriptor, outputs);
+    double floor = bytes[1] / bandwidth;
+    bool identical = outputs[0] == outputs[1] && outputs[2] == outputs[3];
+    rows +=
+        llvm::formatv("{0,-10} {1,5}x{2,-5} {3,7} | {4,9:F3} {5,9:F3} {6,9:F3} "
+                      "{7,9:F3} | {8,9:F2}x {9,9:F2}x | {10,6:F0}% {11,6:F0}% "
+                      "{12,6:F0}% {13,6:F0}% | {14}\n",
+                      layer.name, layer.n, layer.k, t, seconds[0] * 1e3,
+                      seconds[1] * 1e3, seconds[2] * 1e3, seconds[3] * 1e3,
+                      seconds[1] / seconds[0], seconds[3] / seconds[2],
+                      100.0 * floor / seconds[0], 100.0 * floor / seconds[1],
+                      100.0 * floor / seconds[2], 100.0 * floor / seconds[3],
+                      identical ? "identical" : "DIFFERENT")
+            .str();
+  }
+  return rows;
+}
+
+/// Prints compareLutLayouts' rows under their header.
+void printLutLayouts(const std::string &rows) {
+  std::printf(
+      "\nlut_gemv at batch 1: constant signs in the row-interleaved layout "
+      "(`packed`, the default) and the canonical one (`canon`, "
+      "pack-weights=false), exact and fast mode, timed in turn; %% of bw = "
+      "canonical floor / time (single-thread bandwidth); layers the layout "
+      "would pad by more than 1/8 (K = 576) stay canonical in both\n\n");
+  std::printf("%-10s %11s %7s | %9s %9s %9s %9s | %10s %10s | %7s %7s %7s "
+              "%7s | %s\n",
+              "layer", "N x K", "threads", "exact ms", "canon ms", "fast ms",
+              "canon ms", "exact gain", "fast gain", "exact", "canon", "fast",
+              "canon", "outputs");
+  std::printf("%s", rows.c_str());
 }
 
 } // namespace
@@ -204,7 +286,7 @@ int main(int argc, char **argv) {
   };
   std::mt19937 generator(11);
   std::normal_distribution<float> normal;
-  std::string lutTable;
+  std::string lutTable, layoutTable;
   for (const Layer &layer : layers) {
     if (!isSelected(layer))
       continue;
@@ -249,6 +331,8 @@ int main(int argc, char **argv) {
 
     lutTable += compareLutGemv(context, layer, weight, packed, bandwidth,
                                threads, generator);
+    layoutTable += compareLutLayouts(context, layer, weight, bandwidth, threads,
+                                     generator);
     for (int64_t batch : {1, 16}) {
       HostTensor<float, 2> x({batch, k});
       for (float &value : x.data())
@@ -341,5 +425,6 @@ int main(int argc, char **argv) {
               "fast ms", "gemv/dflt", "gemv/fast", "dflt bw", "fast bw",
               "dflt err", "gemv err", "fast err");
   std::printf("%s", lutTable.c_str());
+  printLutLayouts(layoutTable);
   return 0;
 }
