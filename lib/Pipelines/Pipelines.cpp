@@ -75,6 +75,13 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   selection.vectorWidth = options.vectorWidth;
   selection.threads = options.threads;
   pm.addPass(createR2QSelectCPUKernelsPass(selection));
+  // Constant lut_gemv weights in the kernel's layout, before outlining keys
+  // kernels on it.
+  if (options.packWeights) {
+    R2QPackWeightsPassOptions packing;
+    packing.maxPadding = options.packMaxPadding;
+    pm.addPass(createR2QPackWeightsPass(packing));
+  }
   pm.addPass(createR2QOutlineKernelsPass());
   pm.addPass(createConvertR2QToLinalgPass());
   pm.addPass(createCanonicalizerPass());

@@ -10,9 +10,11 @@
 // to the same tolerance. The same for the table-lookup GEMV (lut_gemv) on
 // static batches of 1 to 8 rows, chosen by r2q-select-cpu-kernels (forced
 // and by default), for AVX-512 and AVX2 code (the latter compiled by the JIT
-// for an AVX2-only CPU), on 1 to 3 threads; its fast
-// mode within its documented bound. And the GPU kernel (warp_gemv) executed
-// on the host: its loop nest over blocks, warps and lanes with the
+// for an AVX2-only CPU), on 1 to 3 threads; its fast mode within its
+// documented bound; its row-interleaved layout of constant weights bit for
+// bit equal to the canonical one. The int8 GEMM (int8_gemm) on batches of 3
+// to 130 rows within its rounding bound. And the GPU kernel (warp_gemv)
+// executed on the host: its loop nest over blocks, warps and lanes with the
 // butterfly on a buffer, on ragged shapes and odd batches.
 //
 //===----------------------------------------------------------------------===//
@@ -89,26 +91,6 @@ std::string tensorType(const std::vector<int64_t> &leading, bool dynamic,
   return type + std::to_string(last) + "x" + element.str() + ">";
 }
 
-/// @gemv of `c`, its r2q.matmul with `kernel` (an #r2q.kernel) if given.
-std::string gemvSource(const GemvCase &c, llvm::StringRef kernel = "") {
-  std::string input = tensorType(c.leading, c.dynamicRows, c.k,
-                                 quant::floatTypeName(c.inputType));
-  std::string result = tensorType(c.leading, c.dynamicRows, c.n, "f32");
-  std::string signs =
-      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.bytesPerRow());
-  std::string scales =
-      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.groups(),
-                    quant::floatTypeName(c.scaleType));
-  return llvm::formatv(R"(
-func.func @gemv(%x: {0}, %s: {1}, %a: {2}) -> {3} {{
-  %y = r2q.matmul %x, %s, %a group_size {4} {5} : {0}, {1}, {2} -> {3}
-  return %y : {3}
-})",
-                       input, signs, scales, result, c.groupSize,
-                       kernel.empty() ? "" : "{kernel = " + kernel.str() + "}")
-      .str();
-}
-
 /// A random weight quantized by the numerics core, and a random input
 /// already rounded to the input type (as floats, for the reference).
 struct GemvData {
@@ -141,13 +123,51 @@ struct GemvData {
   }
 };
 
-/// Runs @gemv on `data` after `pipeline`, for a rank-`Rank` input.
+/// @gemv of `c`, its r2q.matmul with `kernel` (an #r2q.kernel) if given.
+/// The weight is two arguments after x, or, with `constants`, two
+/// arith.constant ops of its data.
+std::string gemvSource(const GemvCase &c, llvm::StringRef kernel = "",
+                       const GemvData *constants = nullptr) {
+  std::string input = tensorType(c.leading, c.dynamicRows, c.k,
+                                 quant::floatTypeName(c.inputType));
+  std::string result = tensorType(c.leading, c.dynamicRows, c.n, "f32");
+  std::string signs =
+      llvm::formatv("tensor<{0}x{1}x{2}xi8>", c.planes, c.n, c.bytesPerRow());
+  std::string scales =
+      llvm::formatv("tensor<{0}x{1}x{2}x{3}>", c.planes, c.n, c.groups(),
+                    quant::floatTypeName(c.scaleType));
+  std::string arguments = "%x: " + input, weights;
+  if (constants)
+    weights = llvm::formatv(R"(
+  %s = arith.constant dense<{0}> : {1}
+  %a = arith.constant dense<{2}> : {3})",
+                            test::hexLiteral(constants->weight.signs), signs,
+                            test::hexLiteral(constants->weight.encodedScales()),
+                            scales);
+  else
+    arguments += ", %s: " + signs + ", %a: " + scales;
+  return llvm::formatv(R"(
+func.func @gemv({0}) -> {3} {{{6}
+  %y = r2q.matmul %x, %s, %a group_size {4} {5} : {1}, {2}, {7} -> {3}
+  return %y : {3}
+})",
+                       arguments, input, signs, result, c.groupSize,
+                       kernel.empty() ? "" : "{kernel = " + kernel.str() + "}",
+                       weights, scales)
+      .str();
+}
+
+/// Runs @gemv on `data` after `pipeline`, for a rank-`Rank` input, compiled
+/// by the JIT for `target`; with `constantWeights`, the weight is compiled
+/// into the module.
 template <int Rank>
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
-                           llvm::StringRef kernel, const JitTarget &target) {
-  auto compiled =
-      compileSource(context, gemvSource(c, kernel), pipeline, target);
+                           llvm::StringRef kernel, const JitTarget &target,
+                           bool constantWeights) {
+  auto compiled = compileSource(
+      context, gemvSource(c, kernel, constantWeights ? &data : nullptr),
+      pipeline, target);
   EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   if (!compiled)
     return {};
@@ -165,19 +185,23 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   auto signsDescriptor = signs.descriptor();
   auto scalesDescriptor = scales.descriptor();
   StridedMemRefType<float, Rank> result{};
+  auto call = [&](auto *xDescriptor) {
+    return constantWeights
+               ? (*compiled)->call("gemv", &result, xDescriptor)
+               : (*compiled)->call("gemv", &result, xDescriptor,
+                                   &signsDescriptor, &scalesDescriptor);
+  };
   llvm::Error error = llvm::Error::success();
   if (c.inputType == FloatType::F32) {
     HostTensor<float, Rank> x(inputShape);
     x.data() = data.input;
     auto xDescriptor = x.descriptor();
-    error = (*compiled)->call("gemv", &result, &xDescriptor, &signsDescriptor,
-                              &scalesDescriptor);
+    error = call(&xDescriptor);
   } else {
     HostTensor<uint16_t, Rank> x(inputShape);
     x.data() = data.inputBits;
     auto xDescriptor = x.descriptor();
-    error = (*compiled)->call("gemv", &result, &xDescriptor, &signsDescriptor,
-                              &scalesDescriptor);
+    error = call(&xDescriptor);
   }
   EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
   if (error)
@@ -185,18 +209,23 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   return HostTensor<float, Rank>::adoptResult(result).data();
 }
 
-/// Runs @gemv on `data` after `pipeline`, compiled by the JIT for `target`.
+/// Runs @gemv on `data` after `pipeline`, compiled by the JIT for `target`;
+/// with `constantWeights`, the weight is compiled into the module.
 std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
                            llvm::StringRef kernel = "",
-                           const JitTarget &target = {}) {
+                           const JitTarget &target = {},
+                           bool constantWeights = false) {
   switch (c.leading.size()) {
   case 0:
-    return runGemv<1>(context, c, data, pipeline, kernel, target);
+    return runGemv<1>(context, c, data, pipeline, kernel, target,
+                      constantWeights);
   case 1:
-    return runGemv<2>(context, c, data, pipeline, kernel, target);
+    return runGemv<2>(context, c, data, pipeline, kernel, target,
+                      constantWeights);
   default:
-    return runGemv<3>(context, c, data, pipeline, kernel, target);
+    return runGemv<3>(context, c, data, pipeline, kernel, target,
+                      constantWeights);
   }
 }
 
@@ -356,11 +385,10 @@ protected:
   }
 };
 
-/// The module of `c` after `pipeline`, printed.
-std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
+/// The module `source` after `pipeline`, printed.
+std::string lowerToText(mlir::MLIRContext &context, const std::string &source,
                         llvm::StringRef pipeline) {
-  auto module =
-      mlir::parseSourceString<mlir::ModuleOp>(gemvSource(c), &context);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
   mlir::PassManager pm(&context);
   if (!module || mlir::failed(mlir::parsePassPipeline(pipeline, pm)) ||
       mlir::failed(pm.run(*module)))
@@ -376,8 +404,8 @@ std::string lowerToText(mlir::MLIRContext &context, const GemvCase &c,
 void expectLutKernel(mlir::MLIRContext &context, const LutCase &c,
                      llvm::StringRef precision, llvm::StringRef intrinsic) {
   std::string options = lutOptions(c, precision);
-  std::string selected =
-      lowerToText(context, c.gemv, "r2q-select-cpu-kernels{" + options + "}");
+  std::string selected = lowerToText(context, gemvSource(c.gemv),
+                                     "r2q-select-cpu-kernels{" + options + "}");
   std::string kernel =
       llvm::formatv("strategy = lut_gemv, precision = {0}, target = {1}",
                     precision, c.target);
@@ -385,7 +413,7 @@ void expectLutKernel(mlir::MLIRContext &context, const LutCase &c,
   EXPECT_TRUE(llvm::StringRef(selected).contains(
       llvm::formatv("threads = {0}>", expectedThreads(c)).str()))
       << selected;
-  EXPECT_TRUE(llvm::StringRef(lowerToText(context, c.gemv,
+  EXPECT_TRUE(llvm::StringRef(lowerToText(context, gemvSource(c.gemv),
                                           "r2q-cpu-pipeline{" + options + "}"))
                   .contains(intrinsic));
 }
@@ -501,24 +529,17 @@ double expectWithinRoundingBound(
   return std::sqrt(errorSquares / outputSquares);
 }
 
-class LutFastTest : public LutGemvTest {};
-
-TEST_P(LutFastTest, FastModeWithinItsBound) {
-  const LutCase c = GetParam();
-  if (!hostRuns(c))
-    GTEST_SKIP() << "the host does not run " << c.target;
-  const unsigned seed = test::freshSeed();
-  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
-  const GemvData data(c.gemv, seed);
-  // Group sizes of 1, 2 or 4k blocks of 128 columns run in fast mode, the
-  // others in exact mode.
+/// Whether fast mode runs for `c`'s group size (1, 2 or 4k blocks of 128
+/// columns); the others run in exact mode.
+bool runsFast(const LutCase &c) {
   int64_t blocks = c.gemv.groupSize / 128;
-  bool fast = c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
-  expectLutKernel(context, c, "fast",
-                  fast ? fastIntrinsic(c.target) : exactIntrinsic(c.target));
-  std::vector<float> output = runGemv(
-      context, c.gemv, data, "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}",
-      "", jitTargetOf(c.target));
+  return c.gemv.groupSize % 128 == 0 && (blocks <= 2 || blocks % 4 == 0);
+}
+
+/// Checks fast mode's `output` against its bound per output and its RMS
+/// error against kFastRelativeRms.
+void expectWithinFastBound(const LutCase &c, const GemvData &data,
+                           const std::vector<float> &output) {
   const int64_t k = c.gemv.k;
   auto steps = [k](const float *x) {
     std::vector<double> quadSums((k + 3) / 4, 0.0), blockSteps((k + 127) / 128);
@@ -536,9 +557,92 @@ TEST_P(LutFastTest, FastModeWithinItsBound) {
             kFastRelativeRms);
 }
 
+class LutFastTest : public LutGemvTest {};
+
+TEST_P(LutFastTest, FastModeWithinItsBound) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  expectLutKernel(context, c, "fast",
+                  runsFast(c) ? fastIntrinsic(c.target)
+                              : exactIntrinsic(c.target));
+  expectWithinFastBound(
+      c, data,
+      runGemv(context, c.gemv, data,
+              "r2q-cpu-pipeline{" + lutOptions(c, "fast") + "}", "",
+              jitTargetOf(c.target)));
+}
+
+// Constant weights, which r2q-pack-weights stores in lut_gemv's
+// row-interleaved layout (docs/format.md): in exact and fast mode, the kernel
+// reading that layout gives bit for bit the output of the kernel reading the
+// canonical layout (pack-weights=false: the transpose in registers), which
+// is checked against the numerics core (exact mode to 1e-5 of sum_k |x_k
+// w_k|, fast mode within its bound), on the same ragged shapes, odd
+// batches, targets and threads as above (packed whatever their padding:
+// pack-max-padding=1000). The packed module is checked for the layout, so a
+// silent fallback to the canonical one fails the test.
+class LutPackedTest : public LutGemvTest {
+protected:
+  /// The output of @gemv with the weight as constants, packed or not.
+  std::vector<float> run(const LutCase &c, const GemvData &data,
+                         llvm::StringRef precision, bool packed) {
+    std::string options =
+        lutOptions(c, precision) +
+        (packed ? " pack-max-padding=1000" : " pack-weights=false");
+    return runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options + "}",
+                   "", jitTargetOf(c.target), /*constantWeights=*/true);
+  }
+
+  /// Whether r2q-pack-weights gives `c`'s constant weights the layout.
+  bool packs(const LutCase &c, const GemvData &data,
+             llvm::StringRef precision) {
+    return llvm::StringRef(
+               lowerToText(context, gemvSource(c.gemv, "", &data),
+                           "r2q-select-cpu-kernels{" +
+                               lutOptions(c, precision) +
+                               "},r2q-pack-weights{max-padding=1000}"))
+        .contains("layout = row_interleaved");
+  }
+};
+
+TEST_P(LutPackedTest, PackedLayoutMatchesCanonicalAndNumericsCore) {
+  const LutCase c = GetParam();
+  if (!hostRuns(c))
+    GTEST_SKIP() << "the host does not run " << c.target;
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  const int64_t rows = c.gemv.rows();
+  std::vector<double> expected(rows * c.gemv.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  // One mode per case, each shape in both (lutCases alternates `forced`
+  // between a shape's two targets), to keep the compile time down.
+  llvm::StringRef precision = c.forced ? "exact" : "fast";
+  SCOPED_TRACE("precision " + precision.str());
+  EXPECT_TRUE(packs(c, data, precision));
+  std::vector<float> packed = run(c, data, precision, true);
+  std::vector<float> canonical = run(c, data, precision, false);
+  ASSERT_EQ(packed.size(), canonical.size());
+  for (size_t i = 0; i < packed.size(); ++i)
+    ASSERT_EQ(packed[i], canonical[i]) << "at output " << i;
+  if (precision == "fast" && runsFast(c))
+    expectWithinFastBound(c, data, packed);
+  else
+    test::expectWithinProductTolerance(
+        rows, c.gemv.n, c.gemv.k, data.input, packed, expected,
+        [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, LutFastTest, ::testing::ValuesIn(lutCases()));
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LutGemvTest, ::testing::ValuesIn(lutCases()));
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LutPackedTest,
+                         ::testing::ValuesIn(lutCases()));
 
 // The GPU kernel (strategy warp_gemv) as its host loop nest (r2q-cpu-pipeline
 // with strategy=warp_gemv: the same lane body and index math as the
@@ -569,7 +673,7 @@ TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
   std::string selected = lowerToText(
-      context, c.gemv,
+      context, gemvSource(c.gemv),
       llvm::formatv("r2q-select-cpu-kernels{{strategy={0}}", c.strategy).str());
   ASSERT_TRUE(llvm::StringRef(selected).contains(
       llvm::formatv("strategy = {0},", c.strategy).str()))
@@ -686,8 +790,9 @@ TEST_P(Int8GemmTest, WithinItsBound) {
   const GemvData data(c.gemv, seed);
   // The kernel the selection writes (dynamic rows: chosen at run time past
   // two rows), and the dot products in the lowered module.
-  std::string selected = lowerToText(
-      context, c.gemv, "r2q-select-cpu-kernels{" + options(c) + "}");
+  std::string selected =
+      lowerToText(context, gemvSource(c.gemv),
+                  "r2q-select-cpu-kernels{" + options(c) + "}");
   EXPECT_TRUE(llvm::StringRef(selected).contains("int8_gemm")) << selected;
   EXPECT_TRUE(llvm::StringRef(selected).contains(
       llvm::formatv("target = {0}", c.target).str()))
@@ -696,8 +801,8 @@ TEST_P(Int8GemmTest, WithinItsBound) {
                             ? "llvm.x86.avx2.pmadd.wd"
                             : "llvm.x86.avx512.vpdpbusd.512";
   EXPECT_TRUE(
-      llvm::StringRef(
-          lowerToText(context, c.gemv, "r2q-cpu-pipeline{" + options(c) + "}"))
+      llvm::StringRef(lowerToText(context, gemvSource(c.gemv),
+                                  "r2q-cpu-pipeline{" + options(c) + "}"))
           .contains(dot));
   std::vector<float> output =
       runGemv(context, c.gemv, data, "r2q-cpu-pipeline{" + options(c) + "}", "",

@@ -1,5 +1,6 @@
 //===- PackingTest.cpp - Sign packing, scale encoding, PackedWeight -------===//
 
+#include "r2q/Quant/InterleavedSigns.h"
 #include "r2q/Quant/PackedWeight.h"
 #include "r2q/Quant/R2Q.h"
 
@@ -245,6 +246,47 @@ TEST(PackingTest, BitsPerWeightAndStorageBytesAgree) {
     EXPECT_EQ(static_cast<int64_t>(packed.encodedScales().size()),
               s.planes * rows * (cols / s.groupSize) *
                   static_cast<int64_t>(byteWidth(s.scaleType)));
+  }
+}
+
+// lut_gemv's row-interleaved layout (docs/format.md): every position of the
+// result, read back by its definition, holds the canonical byte or, past N
+// or ceil(K/8), zero; ragged N and K, 1 to 3 planes.
+TEST(PackingTest, InterleavedSignsFollowTheirDefinition) {
+  struct Shape {
+    int planes;
+    int64_t rows, cols;
+  };
+  for (Shape shape : {Shape{1, 16, 512}, Shape{2, 37, 1000}, Shape{3, 5, 13},
+                      Shape{2, 33, 4104}}) {
+    int64_t bytesPerRow = packedBytesPerRow(shape.cols);
+    int64_t count = shape.planes * shape.rows * bytesPerRow;
+    std::vector<uint8_t> signs(count);
+    for (int64_t i = 0; i < count; ++i)
+      signs[i] = static_cast<uint8_t>(1 + (i * 37 + i / 251) % 255);
+    std::vector<uint8_t> interleaved =
+        interleaveSignRows(signs, shape.planes, shape.rows, shape.cols);
+    int64_t blocks = (shape.rows + 15) / 16;
+    int64_t steps = (bytesPerRow + 63) / 64;
+    ASSERT_EQ(interleavedBlocks(shape.rows), blocks);
+    ASSERT_EQ(interleavedBlockBytes(shape.cols), steps * 1024);
+    ASSERT_EQ(static_cast<int64_t>(interleaved.size()),
+              shape.planes * blocks * steps * 1024);
+    size_t position = 0;
+    for (int p = 0; p < shape.planes; ++p)
+      for (int64_t blk = 0; blk < blocks; ++blk)
+        for (int64_t s = 0; s < steps; ++s)
+          for (int64_t b = 0; b < 16; ++b)
+            for (int64_t lane = 0; lane < 4; ++lane)
+              for (int64_t j = 0; j < 16; ++j, ++position) {
+                int64_t row = 16 * blk + j, byte = 64 * s + 16 * lane + b;
+                uint8_t expected =
+                    row < shape.rows && byte < bytesPerRow
+                        ? signs[(p * shape.rows + row) * bytesPerRow + byte]
+                        : 0;
+                ASSERT_EQ(interleaved[position], expected)
+                    << "plane " << p << ", row " << row << ", byte " << byte;
+              }
   }
 }
 

@@ -52,6 +52,18 @@ struct CPUPipelineOptions
                      "1-8 rows and int8_gemm for more (int8 activations, "
                      "lossy: the bounds are in docs/rationale.md)"),
       llvm::cl::init("exact")};
+  Option<bool> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("Store the constant sign planes of lut_gemv layers in "
+                     "its row-interleaved layout (r2q-pack-weights); false: "
+                     "the canonical layout, transposed in registers"),
+      llvm::cl::init(true)};
+  Option<double> packMaxPadding{
+      *this, "pack-max-padding",
+      llvm::cl::desc("r2q-pack-weights' max-padding: pack only where the "
+                     "packed signs are at most this fraction larger than the "
+                     "canonical ones"),
+      llvm::cl::init(0.125)};
   Option<std::string> targetFeatures{
       *this, "target-features",
       llvm::cl::desc("LLVM target features the kernels are chosen for (e.g. "
@@ -82,7 +94,8 @@ struct CPUPipelineOptions
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
 /// r2q-verify-resource-blobs, r2q-fold-constant-weights (constant weights of
 /// any size are quantized here), r2q-tune-tiling (with tune=...),
-/// r2q-select-cpu-kernels, r2q-outline-kernels,
+/// r2q-select-cpu-kernels, r2q-pack-weights (unless pack-weights=false),
+/// r2q-outline-kernels,
 /// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization
 /// with identity-layout function boundaries, r2q-hoist-parallel-allocations,
 /// buffer deallocation, linalg to

@@ -42,6 +42,12 @@
 // a block's rows past N are clamped to the last row and their lanes not
 // written.
 //
+// Constant weights are stored in the kernel's row-interleaved layout at
+// compile time (r2q-pack-weights, docs/format.md): the bytes of each block of
+// 16 rows in the order of the transposed vectors, so that a step loads each
+// of them with one plain load (readSignColumns) and the arithmetic is the
+// same as for the canonical layout, bit for bit.
+//
 // Loop names: blk block of 16 output features, s span (one group, or one
 // chunk of several groups), c chunk within a span, b byte within a chunk,
 // m activation row, p plane.
@@ -52,6 +58,7 @@
 #include "TensorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
+#include "r2q/Quant/InterleavedSigns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -80,6 +87,18 @@ constexpr int64_t kTableEntries = 16;
 constexpr int64_t kQuadsPerChunk = kChunkColumns / 4;
 /// Running sums of lookups per row, plane and group.
 constexpr int64_t kSumChains = 4;
+/// The row-interleaved layout (r2q/Quant/InterleavedSigns.h): within a
+/// block, the bytes of a 64-byte step, of a column b of it and of a 16-byte
+/// lane of that column lie this far apart.
+constexpr int64_t kInterleavedLaneStride = quant::kInterleavedBlockRows;
+constexpr int64_t kInterleavedColumnStride = quant::kInterleavedStepBytes /
+                                             quant::kInterleavedLaneBytes *
+                                             kInterleavedLaneStride;
+constexpr int64_t kInterleavedStepStride =
+    kChunkBytes * kInterleavedColumnStride;
+static_assert(quant::kInterleavedBlockRows == kBlockRows &&
+                  quant::kInterleavedLaneBytes == kChunkBytes,
+              "the row-interleaved layout is lut_gemv's blocks and chunks");
 
 Value index(OpBuilder &builder, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(builder, loc, value);
@@ -117,19 +136,21 @@ SmallVector<Value> countedLoop(OpBuilder &builder, Location loc, Value begin,
 /// The kernel's operands, shape and target.
 struct LutGemv {
   Value x;      // M x K, f32, M static
-  Value signs;  // P x N x ceil(K/8), i8
+  Value signs;  // P x N x ceil(K/8), i8, or row-interleaved (layout)
   Value scales; // P x N x ceil(K/G)
   int64_t groupSize;
   KernelTarget target;
   KernelPrecision precision;
+  KernelLayout layout;
   VectorType lanes;   // 16 x f32
   VectorType indices; // 16 x i32
   VectorType bytes;   // 16 x i8
 
   LutGemv(OpBuilder &builder, Value x, Value signs, Value scales,
-          int64_t groupSize, KernelTarget target, KernelPrecision precision)
+          int64_t groupSize, KernelTarget target, KernelPrecision precision,
+          KernelLayout layout)
       : x(x), signs(signs), scales(scales), groupSize(groupSize),
-        target(target), precision(precision) {
+        target(target), precision(precision), layout(layout) {
     lanes = VectorType::get({kBlockRows}, builder.getF32Type());
     indices = VectorType::get({kBlockRows}, builder.getI32Type());
     bytes = VectorType::get({kChunkBytes}, builder.getI8Type());
@@ -144,9 +165,8 @@ struct LutGemv {
   int64_t planes() const {
     return cast<RankedTensorType>(signs.getType()).getDimSize(0);
   }
-  int64_t bytesPerRow() const {
-    return cast<RankedTensorType>(signs.getType()).getDimSize(2);
-  }
+  int64_t bytesPerRow() const { return llvm::divideCeil(columns(), 8); }
+  bool interleaved() const { return layout == KernelLayout::RowInterleaved; }
   int64_t groups() const {
     return cast<RankedTensorType>(scales.getType()).getDimSize(2);
   }
@@ -279,13 +299,6 @@ Value transposedColumn(OpBuilder &builder, Location loc,
                     threeRounds[b / 2 + kBlockRows / 2], b % 2 == 1);
 }
 
-/// 16 rows of 16-byte lanes transposed lane by lane: lane L of result b
-/// holds byte 16 L + b of every row.
-SmallVector<Value> transposeBytes(OpBuilder &builder, Location loc,
-                                  SmallVector<Value> rows) {
-  return transposeRounds(builder, loc, std::move(rows), 4);
-}
-
 Value callIntrinsic(OpBuilder &builder, Location loc, Type result,
                     StringRef name, ValueRange operands) {
   return LLVM::CallIntrinsicOp::create(builder, loc, result,
@@ -358,13 +371,70 @@ Value sumTree(OpBuilder &builder, Location loc, SmallVector<Value> values) {
   return values.front();
 }
 
-/// The block being computed: its rows, and whether reads of its current span
-/// stay within the rows' bytes.
+/// The block being computed: its rows, its number (its first row / 16),
+/// and whether reads of its current span stay within the rows' bytes.
 struct Block {
   SmallVector<Value> rows;
+  Value index;
   Value tables; // M x 16 Q
   bool inBounds;
 };
+
+/// The sign bytes of one plane for one step of the block's rows, transposed:
+/// column(b) is the vector whose 16-byte lane L holds byte 16 L + b of the
+/// step's bytes of the 16 rows (lane element j: row j).
+struct SignColumns {
+  /// Row-interleaved: the columns themselves; canonical: the first three
+  /// interleave rounds, the fourth done by column(b) where each vector is
+  /// used, so that fewer are live at once.
+  SmallVector<Value> vectors;
+  bool loaded;
+
+  Value column(OpBuilder &builder, Location loc, int64_t b) const {
+    return loaded ? vectors[b] : transposedColumn(builder, loc, vectors, b);
+  }
+};
+
+/// The step `chunk` of `bytes`-wide steps (16 or 64 bytes of each row) of
+/// plane `plane`, as SignColumns: 16 row reads and three interleave rounds
+/// in the canonical layout, 16 loads in the row-interleaved one (column b of
+/// the 16-byte lane l of 64-byte step s starts at byte 1024 s + 64 b + 16 l
+/// of the block; docs/format.md).
+SignColumns readSignColumns(OpBuilder &builder, Location loc,
+                            const LutGemv &kernel, const Block &block,
+                            int64_t plane, Value chunk, VectorType bytes) {
+  int64_t width = bytes.getNumElements();
+  Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
+  SmallVector<Value> vectors;
+  if (!kernel.interleaved()) {
+    Value firstByte = mulIndex(builder, loc, chunk, width);
+    for (Value row : block.rows)
+      vectors.push_back(vector::TransferReadOp::create(
+          builder, loc, bytes, kernel.signs,
+          ValueRange{index(builder, loc, plane), row, firstByte}, pad,
+          ArrayRef<bool>{block.inBounds}));
+    return {transposeRounds(builder, loc, std::move(vectors), 3), false};
+  }
+  int64_t perStep = quant::kInterleavedStepBytes / width;
+  Value step = chunk, lane = index(builder, loc, 0);
+  if (perStep > 1) {
+    step = arith::DivUIOp::create(builder, loc, chunk,
+                                  index(builder, loc, perStep));
+    lane = arith::RemUIOp::create(builder, loc, chunk,
+                                  index(builder, loc, perStep));
+  }
+  Value base = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, step, kInterleavedStepStride),
+      mulIndex(builder, loc, lane, kInterleavedLaneStride));
+  // The layout pads rows and steps with zeros: every read is in bounds.
+  for (int64_t b = 0; b < kChunkBytes; ++b)
+    vectors.push_back(vector::TransferReadOp::create(
+        builder, loc, bytes, kernel.signs,
+        ValueRange{index(builder, loc, plane), block.index,
+                   addIndex(builder, loc, base, b * kInterleavedColumnStride)},
+        pad, ArrayRef<bool>{true}));
+  return {std::move(vectors), true};
+}
 
 /// For chunk `chunk`, sums[m][p][j] = sum over the columns of the chunk's
 /// j-th group (of groupsPerSpan) of the plane's signed activations, for the
@@ -374,9 +444,7 @@ SmallVector<Value> chunkSums(OpBuilder &builder, Location loc,
                              Value chunk) {
   int64_t groupBytes = std::min<int64_t>(kChunkBytes, kernel.groupSize / 8);
   int64_t segments = kChunkBytes / groupBytes;
-  Value firstByte = mulIndex(builder, loc, chunk, kChunkBytes);
   Value firstQuad = mulIndex(builder, loc, chunk, kQuadsPerChunk);
-  Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
   Value four = arith::ConstantOp::create(
       builder, loc, DenseElementsAttr::get(kernel.indices, int32_t(4)));
   auto tableType = VectorType::get({kTableEntries}, builder.getF32Type());
@@ -384,13 +452,8 @@ SmallVector<Value> chunkSums(OpBuilder &builder, Location loc,
   SmallVector<Value> sums;
   sums.resize(kernel.rows() * kernel.planes() * segments);
   for (int64_t p = 0; p < kernel.planes(); ++p) {
-    SmallVector<Value> rowBytes;
-    for (Value row : block.rows)
-      rowBytes.push_back(vector::TransferReadOp::create(
-          builder, loc, kernel.bytes, kernel.signs,
-          ValueRange{index(builder, loc, p), row, firstByte}, pad,
-          ArrayRef<bool>{block.inBounds}));
-    SmallVector<Value> columns = transposeBytes(builder, loc, rowBytes);
+    SignColumns columns =
+        readSignColumns(builder, loc, kernel, block, p, chunk, kernel.bytes);
     for (int64_t segment = 0; segment < segments; ++segment) {
       // Each row's lookups are added into kSumChains running sums as they
       // come, so that few values stay live and the adds overlap.
@@ -398,8 +461,8 @@ SmallVector<Value> chunkSums(OpBuilder &builder, Location loc,
       int64_t term = 0;
       for (int64_t b = segment * groupBytes; b < (segment + 1) * groupBytes;
            ++b) {
-        Value low =
-            arith::ExtUIOp::create(builder, loc, kernel.indices, columns[b]);
+        Value low = arith::ExtUIOp::create(builder, loc, kernel.indices,
+                                           columns.column(builder, loc, b));
         Value high = arith::ShRUIOp::create(builder, loc, low, four);
         Value nibbles[] = {low, high};
         for (int64_t m = 0; m < kernel.rows(); ++m) {
@@ -657,15 +720,9 @@ fastPlaneSums(OpBuilder &builder, Location loc, const LutGemv &kernel,
               const Block &block, Value tables, Value chunk, int64_t plane) {
   auto bytes = VectorType::get({kFastChunkBytes}, builder.getI8Type());
   auto words = VectorType::get({kFastChunkBytes / 2}, builder.getI16Type());
-  Value firstByte = mulIndex(builder, loc, chunk, kFastChunkBytes);
   Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
-  SmallVector<Value> rowBytes;
-  for (Value row : block.rows)
-    rowBytes.push_back(vector::TransferReadOp::create(
-        builder, loc, bytes, kernel.signs,
-        ValueRange{index(builder, loc, plane), row, firstByte}, pad,
-        ArrayRef<bool>{block.inBounds}));
-  SmallVector<Value> threeRounds = transposeRounds(builder, loc, rowBytes, 3);
+  SignColumns columns =
+      readSignColumns(builder, loc, kernel, block, plane, chunk, bytes);
   Value nibble = splat(builder, loc, bytes, 15);
   Value four = splat(builder, loc, bytes, 4);
   Value ones = splat(builder, loc, bytes, 1);
@@ -673,7 +730,7 @@ fastPlaneSums(OpBuilder &builder, Location loc, const LutGemv &kernel,
   SmallVector<std::array<Value, 2>> sums(
       kernel.rows(), {zeros(builder, loc, words), zeros(builder, loc, words)});
   for (int64_t b = 0; b < kChunkBytes; ++b) {
-    Value column = transposedColumn(builder, loc, threeRounds, b);
+    Value column = columns.column(builder, loc, b);
     Value low = arith::AndIOp::create(builder, loc, column, nibble);
     Value high = arith::AndIOp::create(
         builder, loc, arith::ShRUIOp::create(builder, loc, column, four),
@@ -812,8 +869,10 @@ struct Steps {
 Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
                    const Steps &steps, Value first, Value column, Value lastRow,
                    bool rowsInBounds, Value output) {
-  Block block{blockRows(builder, loc, first, lastRow, rowsInBounds), nullptr,
-              true};
+  Block block{blockRows(builder, loc, first, lastRow, rowsInBounds),
+              arith::DivUIOp::create(builder, loc, first,
+                                     index(builder, loc, kBlockRows)),
+              nullptr, true};
   SmallVector<Value> outputs(kernel.rows(), zeros(builder, loc, kernel.lanes));
   if (steps.whole > 0)
     outputs = countedLoop(
@@ -916,10 +975,11 @@ struct LutGemvPattern : MatmulStrategyPattern {
     KernelAttr attr = operands.kernel;
     LutGemv kernel(builder, x, operands.signs, operands.scales,
                    operands.groupSize, attr.getTarget(),
-                   lutPrecision(operands.groupSize, attr.getPrecision()));
+                   lutPrecision(operands.groupSize, attr.getPrecision()),
+                   attr.getLayout());
     // The tables, once per call, before the split.
     Steps steps = lutSteps(builder, loc, kernel);
-    Value features = tensor::DimOp::create(builder, loc, operands.signs, 1);
+    Value features = tensor::DimOp::create(builder, loc, operands.scales, 1);
     int64_t unitRows = llvm::alignTo(
         std::max<int64_t>(kBlockRows, attr.getTileRows()), kBlockRows);
     Value product =

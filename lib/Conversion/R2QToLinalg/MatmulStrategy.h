@@ -24,7 +24,7 @@ namespace r2q::lowering {
 /// The operands of an r2q.matmul being lowered and its kernel.
 struct MatmulOperands {
   mlir::Value x;      // ..., K (any float type)
-  mlir::Value signs;  // P x N x ceil(K/8) i8
+  mlir::Value signs;  // P x N x ceil(K/8) i8 (or kernel.getLayout()'s)
   mlir::Value scales; // P x N x ceil(K/G)
   int64_t groupSize;
   KernelAttr kernel;

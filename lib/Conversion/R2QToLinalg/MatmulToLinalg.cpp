@@ -38,21 +38,22 @@ LogicalResult MatmulStrategyPattern::matchAndRewrite(
   if (kernel.getOtherwise() || kernel.getStrategy() != strategy)
     return rewriter.notifyMatchFailure(op, "another strategy");
   Location loc = op.getLoc();
-  Value x = adaptor.getInput(), signs = adaptor.getSigns();
+  Value x = adaptor.getInput(), scales = adaptor.getScales();
   RankedTensorType resultType = op.getResult().getType();
   int64_t rank = resultType.getRank();
 
+  // N from the scales: the signs may be in a kernel's own layout.
   SmallVector<Value> dynamicSizes;
   for (int64_t dim = 0; dim + 1 < rank; ++dim)
     appendIfDynamic(rewriter, loc, x, dim, dynamicSizes);
-  appendIfDynamic(rewriter, loc, signs, 1, dynamicSizes);
+  appendIfDynamic(rewriter, loc, scales, 1, dynamicSizes);
   SmallVector<int64_t> shape(cast<RankedTensorType>(x.getType()).getShape());
-  shape.back() = cast<RankedTensorType>(signs.getType()).getDimSize(1);
+  shape.back() = cast<RankedTensorType>(scales.getType()).getDimSize(1);
   Value accumulator = zeroFilled(
       rewriter, loc,
       emptyTensor(rewriter, loc, shape, rewriter.getF32Type(), dynamicSizes));
 
-  MatmulOperands operands{x, signs, adaptor.getScales(),
+  MatmulOperands operands{x, adaptor.getSigns(), scales,
                           static_cast<int64_t>(op.getGroupSize()), kernel};
   Value product = denseProduct(rewriter, loc, operands, accumulator);
   if (op.hasOutliers())

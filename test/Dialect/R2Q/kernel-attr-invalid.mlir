@@ -17,7 +17,7 @@ func.func @no_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor
 // -----
 
 func.func @unknown_parameter(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel parameter 'lanes'; expected strategy, max_rows, otherwise, vector_width, tile_rows, threads, precision or target}}
+  // expected-error @+1 {{unknown kernel parameter 'lanes'; expected strategy, max_rows, otherwise, vector_width, tile_rows, threads, precision, target or layout}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, lanes = 16>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -164,4 +164,66 @@ func.func @int8_gemm_group_24(%x: tensor<?x48xf32>, %s: tensor<1x40x6xi8>, %a: t
   // expected-error @+1 {{'r2q.matmul' op kernel strategy int8_gemm cannot compute this op: its group size is 24 (int8_gemm takes 8 * 2^i up to 128 or a multiple of 128)}}
   %y = r2q.matmul %x, %s, %a group_size 24 {kernel = #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm, target = avx512>} : tensor<?x48xf32>, tensor<1x40x6xi8>, tensor<1x40x2xf16> -> tensor<?x40xf32>
   return %y : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @unknown_layout(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{unknown kernel layout 'tiled'; expected canonical or row_interleaved}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = tiled>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @layout_not_lut(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{kernel layout row_interleaved applies to lut_gemv only, not tiled_decode}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = tiled_decode, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+// Row-interleaved signs of N = 40, K = 256: 2 x ceil(40/16) x 1024 bytes,
+// not the canonical 2 x 40 x 32.
+func.func @interleaved_canonical_shape(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout must be P x ceil(N/16) x (ceil(K/512) * 1024) bytes for N = 40, K = 256: expected 'tensor<2x3x1024xi8>', got 'tensor<2x40x32xi8>'}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+// K = 600 needs two 512-column steps per row: 2048 bytes per block.
+func.func @interleaved_short_rows(%x: tensor<1x600xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x5xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout must be P x ceil(N/16) x (ceil(K/512) * 1024) bytes for N = 40, K = 600: expected 'tensor<2x3x2048xi8>', got 'tensor<2x3x1024xi8>'}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x600xf32>, tensor<2x3x1024xi8>, tensor<2x40x5xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+// Canonical signs where the kernel expects them interleaved is the same
+// mistake the other way round: the canonical checks apply.
+func.func @canonical_interleaved_shape(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op signs must have one row per output feature N: expected 40, got 3}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+// The scales keep the canonical layout in both.
+func.func @interleaved_wrong_scales(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x3xf16>) -> tensor<1x40xf32> {
+  // expected-error @+1 {{'r2q.matmul' op scales must have ceil(K/group_size) groups per row: expected 2, got 3}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x40x3xf16> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+func.func @interleaved_dynamic_n(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x?x2xf16>) -> tensor<1x?xf32> {
+  // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout need a static N (the number of output features)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x?x2xf16> -> tensor<1x?xf32>
+  return %y : tensor<1x?xf32>
 }

@@ -149,8 +149,8 @@ ParseResult parseEnumKeyword(
 } // namespace
 
 /// Parses `<key = value, ...>` with keys strategy (required), max_rows,
-/// otherwise, vector_width, tile_rows, threads, precision and target, in any
-/// order.
+/// otherwise, vector_width, tile_rows, threads, precision, target and
+/// layout, in any order.
 Attribute KernelAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   std::optional<KernelStrategy> strategy;
@@ -159,6 +159,7 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   int64_t threads = kDefaultThreads;
   KernelPrecision precision = KernelPrecision::Exact;
   KernelTarget target = KernelTarget::AVX2;
+  KernelLayout layout = KernelLayout::Canonical;
 
   auto parseValue = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "strategy" || key == "otherwise") {
@@ -183,10 +184,13 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
     if (key == "target")
       return parseEnumKeyword(parser, "target", "avx2 or avx512",
                               symbolizeKernelTarget, target);
+    if (key == "layout")
+      return parseEnumKeyword(parser, "layout", "canonical or row_interleaved",
+                              symbolizeKernelLayout, layout);
     return parser.emitError(keyLoc, "unknown kernel parameter '")
            << key
            << "'; expected strategy, max_rows, otherwise, vector_width, "
-              "tile_rows, threads, precision or target";
+              "tile_rows, threads, precision, target or layout";
   };
   if (parseKeyValueList(parser, "kernel", parseValue))
     return {};
@@ -194,9 +198,10 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
     parser.emitError(loc, "kernel needs a strategy");
     return {};
   }
-  return KernelAttr::getChecked(
-      [&] { return parser.emitError(loc); }, parser.getContext(), *strategy,
-      otherwise, maxRows, vectorWidth, tileRows, threads, precision, target);
+  return KernelAttr::getChecked([&] { return parser.emitError(loc); },
+                                parser.getContext(), *strategy, otherwise,
+                                maxRows, vectorWidth, tileRows, threads,
+                                precision, target, layout);
 }
 
 void KernelAttr::print(AsmPrinter &printer) const {
@@ -208,6 +213,8 @@ void KernelAttr::print(AsmPrinter &printer) const {
             << ", otherwise = " << stringifyKernelStrategy(*getOtherwise());
   if (usesTarget(getStrategy(), getOtherwise()))
     printer << ", target = " << stringifyKernelTarget(getTarget());
+  if (getLayout() != KernelLayout::Canonical)
+    printer << ", layout = " << stringifyKernelLayout(getLayout());
   printer << ", vector_width = " << getVectorWidth()
           << ", tile_rows = " << getTileRows() << ", threads = " << getThreads()
           << ">";
@@ -218,8 +225,8 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  std::optional<KernelStrategy> otherwise,
                                  int64_t maxRows, int64_t vectorWidth,
                                  int64_t tileRows, int64_t threads,
-                                 KernelPrecision precision,
-                                 KernelTarget target) {
+                                 KernelPrecision precision, KernelTarget target,
+                                 KernelLayout layout) {
   bool lut = strategy == KernelStrategy::LutGemv;
   if (lut && otherwise)
     return emitError() << "kernel strategy lut_gemv takes a static batch: it "
@@ -233,6 +240,10 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!usesTarget(strategy, otherwise) && target != KernelTarget::AVX2)
     return emitError() << "kernel target applies to lut_gemv and int8_gemm "
                           "only, not "
+                       << stringifyKernelStrategy(strategy);
+  if (!lut && layout != KernelLayout::Canonical)
+    return emitError() << "kernel layout " << stringifyKernelLayout(layout)
+                       << " applies to lut_gemv only, not "
                        << stringifyKernelStrategy(strategy);
   if (otherwise && maxRows < 1)
     return emitError() << "kernel with 'otherwise' needs max_rows of at "
@@ -269,7 +280,14 @@ KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {
   return KernelAttr::get(
       getContext(), strategy, std::nullopt, 0, getVectorWidth(), getTileRows(),
       getThreads(), lut ? getPrecision() : KernelPrecision::Exact,
-      usesTarget(strategy, std::nullopt) ? getTarget() : KernelTarget::AVX2);
+      usesTarget(strategy, std::nullopt) ? getTarget() : KernelTarget::AVX2,
+      lut ? getLayout() : KernelLayout::Canonical);
+}
+
+KernelAttr KernelAttr::withLayout(KernelLayout layout) const {
+  return KernelAttr::get(getContext(), getStrategy(), getOtherwise(),
+                         getMaxRows(), getVectorWidth(), getTileRows(),
+                         getThreads(), getPrecision(), getTarget(), layout);
 }
 
 KernelAttr KernelAttr::getPortableDefault(MLIRContext *context) {

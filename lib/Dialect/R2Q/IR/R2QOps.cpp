@@ -146,8 +146,13 @@ LogicalResult MatmulOp::verify() {
   auto emitError = [&] { return emitOpError(); };
   int64_t n = resultType.getDimSize(rank - 1);
   int64_t k = inputType.getDimSize(rank - 1);
-  if (failed(verifyPackedWeight(emitError, getSigns().getType(),
-                                getScales().getType(), getGroupSize(), n, k)))
+  KernelAttr kernel = getKernelAttr();
+  auto verifyWeight =
+      kernel && kernel.getLayout() == KernelLayout::RowInterleaved
+          ? verifyRowInterleavedWeight
+          : verifyPackedWeight;
+  if (failed(verifyWeight(emitError, getSigns().getType(),
+                          getScales().getType(), getGroupSize(), n, k)))
     return failure();
   Value offsets = getOutlierOffsets(), columns = getOutlierColumns();
   Value values = getOutlierValues();
@@ -157,7 +162,7 @@ LogicalResult MatmulOp::verify() {
     return emitOpError("takes all three outlier operands (offsets, columns, "
                        "values) or none");
   if (ShapedType::isDynamic(n))
-    n = getSigns().getType().getDimSize(1);
+    n = getScales().getType().getDimSize(1);
   return verifyOutliers(emitError, cast<RankedTensorType>(offsets.getType()),
                         cast<RankedTensorType>(columns.getType()),
                         cast<RankedTensorType>(values.getType()), n, k);

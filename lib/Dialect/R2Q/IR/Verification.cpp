@@ -1,6 +1,7 @@
 //===- Verification.cpp - Shape rules of quantized weights ----------------===//
 
 #include "r2q/Dialect/R2Q/IR/Verification.h"
+#include "r2q/Quant/InterleavedSigns.h"
 #include "r2q/Quant/PackedWeight.h"
 #include "r2q/Quant/Scheme.h"
 
@@ -105,6 +106,34 @@ LogicalResult verifyPackedWeight(EmitErrorFn emitError, RankedTensorType signs,
                              "scales must have ceil(K/group_size) groups per "
                              "row")))
     return failure();
+  return success();
+}
+
+LogicalResult verifyRowInterleavedWeight(EmitErrorFn emitError,
+                                         RankedTensorType signs,
+                                         RankedTensorType scales,
+                                         int64_t groupSize, int64_t n,
+                                         int64_t k) {
+  // The scales, the planes and K as for the canonical layout.
+  auto canonical = RankedTensorType::get(
+      {signs.getDimSize(0), scales.getDimSize(1), quant::packedBytesPerRow(k)},
+      signs.getElementType());
+  if (failed(verifyPackedWeight(emitError, canonical, scales, groupSize, n, k)))
+    return failure();
+  if (ShapedType::isDynamic(n))
+    n = scales.getDimSize(1);
+  if (ShapedType::isDynamic(n))
+    return emitError() << "signs in the row_interleaved layout need a static "
+                          "N (the number of output features)";
+  auto expected =
+      RankedTensorType::get({signs.getDimSize(0), quant::interleavedBlocks(n),
+                             quant::interleavedBlockBytes(k)},
+                            signs.getElementType());
+  if (signs != expected)
+    return emitError() << "signs in the row_interleaved layout must be P x "
+                          "ceil(N/16) x (ceil(K/512) * 1024) bytes for N = "
+                       << n << ", K = " << k << ": expected " << expected
+                       << ", got " << signs;
   return success();
 }
 

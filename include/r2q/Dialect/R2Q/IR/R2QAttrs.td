@@ -103,6 +103,17 @@ def R2Q_KernelTarget : I32EnumAttr<"KernelTarget",
   let genSpecializedAttr = 0;
 }
 
+def R2Q_LayoutCanonical : I32EnumAttrCase<"Canonical", 0, "canonical">;
+def R2Q_LayoutRowInterleaved
+    : I32EnumAttrCase<"RowInterleaved", 1, "row_interleaved">;
+
+def R2Q_KernelLayout : I32EnumAttr<"KernelLayout",
+    "the layout of the sign planes a kernel reads",
+    [R2Q_LayoutCanonical, R2Q_LayoutRowInterleaved]> {
+  let cppNamespace = "::r2q";
+  let genSpecializedAttr = 0;
+}
+
 def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
   let mnemonic = "kernel";
   let summary = "the kernel an r2q.matmul is lowered with";
@@ -151,7 +162,15 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
     * `target`, for `lut_gemv` and `int8_gemm` (as `strategy` or
       `otherwise`; printed only there): `avx2` (the default, runs on
       AVX-512 machines too) or `avx512` (`lut_gemv`: needs AVX-512 BW;
-      `int8_gemm`: AVX-512 VNNI and BW).
+      `int8_gemm`: AVX-512 VNNI and BW);
+    * `layout`, for `lut_gemv` only (printed only when not `canonical`): the
+      layout of the op's sign planes. `canonical` (the default) is
+      `docs/format.md`'s; `row_interleaved` is lut_gemv's packed layout
+      (`docs/format.md`, "The row-interleaved layout": the bytes of each
+      block of 16 rows in the order of the kernel's lookups, a
+      `P x ceil(N/16) x (ceil(K/512) * 1024)` i8 tensor), which
+      `r2q-pack-weights` produces from constant weights. The `r2q.matmul`
+      verifier checks the signs' shape against it.
 
     Examples:
 
@@ -161,6 +180,9 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
                 vector_width = 32, tile_rows = 16, threads = 2>
     #r2q.kernel<strategy = lut_gemv, precision = exact, target = avx512,
                 vector_width = 32, tile_rows = 16, threads = 2>
+    #r2q.kernel<strategy = lut_gemv, precision = fast, target = avx512,
+                layout = row_interleaved, vector_width = 32, tile_rows = 16,
+                threads = 2>
     #r2q.kernel<strategy = vector_gemv, max_rows = 2, otherwise = int8_gemm,
                 target = avx512, vector_width = 32, tile_rows = 16,
                 threads = 2>
@@ -174,11 +196,27 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
     "int64_t":$tileRows,
     "int64_t":$threads,
     "::r2q::KernelPrecision":$precision,
-    "::r2q::KernelTarget":$target
+    "::r2q::KernelTarget":$target,
+    "::r2q::KernelLayout":$layout
   );
+  let builders = [
+    // A kernel reading the canonical layout.
+    AttrBuilder<(ins "::r2q::KernelStrategy":$strategy,
+                     "std::optional<::r2q::KernelStrategy>":$otherwise,
+                     "int64_t":$maxRows, "int64_t":$vectorWidth,
+                     "int64_t":$tileRows, "int64_t":$threads,
+                     "::r2q::KernelPrecision":$precision,
+                     "::r2q::KernelTarget":$target), [{
+      return $_get($_ctxt, strategy, otherwise, maxRows, vectorWidth,
+                   tileRows, threads, precision, target,
+                   ::r2q::KernelLayout::Canonical);
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
+    /// The same kernel reading its signs in `layout`.
+    KernelAttr withLayout(::r2q::KernelLayout layout) const;
     /// The strategy for `rows` activation rows.
     ::r2q::KernelStrategy strategyFor(int64_t rows) const {
       return getOtherwise() && rows > getMaxRows() ? *getOtherwise()

@@ -180,7 +180,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     a `lut_gemv` kernel on an op that strategy cannot compute (rows not a
     static 1 to 8, or a group size other than `8 * 2^i` up to 128 or a
     multiple of 128) and a `warp_gemv` kernel on an op whose rows or weight
-    shape are dynamic.
+    shape are dynamic. A kernel with `layout = row_interleaved` takes its
+    signs in lut_gemv's packed layout (`docs/format.md`, "The
+    row-interleaved layout", produced by `r2q-pack-weights`): exactly
+    `P x ceil(N/16) x (ceil(K/512) * 1024)` bytes, which the verifier checks.
 
     Example:
 

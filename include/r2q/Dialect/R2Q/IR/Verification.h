@@ -46,6 +46,15 @@ mlir::LogicalResult verifyPackedWeight(EmitErrorFn emitError,
                                        mlir::RankedTensorType scales,
                                        int64_t groupSize, int64_t n, int64_t k);
 
+/// Checks scales as verifyPackedWeight does and sign planes in lut_gemv's
+/// row-interleaved layout (docs/format.md): exactly
+/// P x ceil(N/16) x (ceil(K/512) * 1024) x i8, so N must be static.
+mlir::LogicalResult verifyRowInterleavedWeight(EmitErrorFn emitError,
+                                               mlir::RankedTensorType signs,
+                                               mlir::RankedTensorType scales,
+                                               int64_t groupSize, int64_t n,
+                                               int64_t k);
+
 /// Checks the sparse part of a dense + sparse weight against an N x K weight
 /// (docs/format.md, "Outliers"): N + 1 i32 row offsets, as many columns
 /// (i16 only when K <= 32768, i32 otherwise) as values (f16 or f32).

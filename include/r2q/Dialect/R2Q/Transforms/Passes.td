@@ -493,6 +493,75 @@ def R2QVerifyResourceBlobsPass : Pass<"r2q-verify-resource-blobs"> {
   }];
 }
 
+def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
+  let summary = "store constant lut_gemv weights in the kernel's packed layout";
+  let description = [{
+    Rewrites the constant sign planes of every `r2q.matmul` whose kernel is
+    `lut_gemv` (as `r2q-select-cpu-kernels` or the user chose it) into
+    lut_gemv's row-interleaved layout (`docs/format.md`, "The
+    row-interleaved layout"): per plane and block of 16 output features, the
+    bytes of the 16 rows in the order the kernel's table lookups consume
+    them, rows past N and bytes past ceil(K/8) zero. The op's kernel gets
+    `layout = row_interleaved`, and the kernel then loads each step's 16
+    vectors of sign bytes with plain loads instead of transposing 16 rows
+    in registers. The scales keep their layout.
+
+    Only constant signs (`dense`, splat or `dense_resource`) can be packed at
+    compile time: ops whose signs are computed or passed in at run time keep
+    the canonical layout (and the in-register transpose), and so do ops
+    already in a packed layout and ops of other strategies. Signs shared by
+    several ops are packed once. Packed data over 1 KiB becomes a
+    `dense_resource` blob; the canonical constant is erased when nothing
+    else reads it. Unreadable constant data (an elided or wrongly sized
+    blob) is an error at the op.
+
+    The layout pads each block to 16 rows and each row to a multiple of 64
+    bytes (512 columns). Real layers need little of it (N a multiple of 16;
+    K = 11008: 2.3%), small or oddly shaped ones much more (K = 576: 78%;
+    a 8 x 64 weight: 16 times its size). The signs are packed only where the
+    packed signs are at most `max-padding` (a fraction, default 1/8) larger
+    than the canonical ones; the others keep the canonical layout.
+
+    `r2q-cpu-pipeline` runs this pass after
+    `r2q-select-cpu-kernels` and before `r2q-outline-kernels`, so that the
+    layout is part of the kernel that outlining keys on;
+    `r2q-cpu-pipeline{pack-weights=false}` leaves it out and
+    `{pack-max-padding=F}` sets `max-padding`.
+
+    Before:
+
+    ```mlir
+    %s = arith.constant dense_resource<r2q_signs> : tensor<2x4096x512xi8>
+    %a = arith.constant dense_resource<r2q_scales> : tensor<2x4096x32xf16>
+    %y = r2q.matmul %x, %s, %a group_size 128
+        {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast,
+                              target = avx512, ...>}
+        : tensor<1x4096xf32>, tensor<2x4096x512xi8>, tensor<2x4096x32xf16>
+        -> tensor<1x4096xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %s = arith.constant dense_resource<r2q_signs_row_interleaved>
+        : tensor<2x256x8192xi8>
+    %a = arith.constant dense_resource<r2q_scales> : tensor<2x4096x32xf16>
+    %y = r2q.matmul %x, %s, %a group_size 128
+        {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast,
+                              target = avx512, layout = row_interleaved, ...>}
+        : tensor<1x4096xf32>, tensor<2x256x8192xi8>, tensor<2x4096x32xf16>
+        -> tensor<1x4096xf32>
+    ```
+  }];
+  let options = [
+    Option<"maxPadding", "max-padding", "double", "0.125",
+           "Pack only where the packed signs are at most this fraction "
+           "larger than the canonical ones (0: only shapes that need no "
+           "padding)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def R2QOutlineKernelsPass : Pass<"r2q-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "call one private kernel function per distinct r2q.matmul";
   let description = [{
