@@ -25,14 +25,29 @@ func.func @decode(%x: tensor<1x4096xf32>, %s: tensor<2x4096x512xi8>, %c: tensor<
 
 // -----
 
-// Prefill, 16 rows of 14336: decoded tiles of 8 rows (458 KiB of f32) fit
-// half of L2 with a row of activations.
+// Prefill, 16 rows of 14336: the rows of activations alone (917 KiB of
+// f32) leave no room in L2 for a decoded tile, so every tiled_decode
+// candidate re-reads from memory; with AVX-512 the GEMV on the sign bits
+// wins (measured 1.24x faster than 8-row tiles, docs/tuning.md), with SSE's
+// 4 lanes it costs too many instructions, and the largest tiles (the least
+// per-tile work) win.
 // AVX512-LABEL: func.func @prefill
-// AVX512: kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 32, tile_rows = 8, threads = 1>
+// AVX512: kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 32, tile_rows = 0, threads = 1>
 // SSE-LABEL: func.func @prefill
-// SSE: kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 8, tile_rows = 8, threads = 1>
+// SSE: kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 8, tile_rows = 256, threads = 1>
 func.func @prefill(%x: tensor<16x14336xf32>, %s: tensor<2x4096x1792xi8>, %c: tensor<2x4096x112xf16>) -> tensor<16x4096xf32> {
   %y = r2q.matmul %x, %s, %c group_size 128 : tensor<16x14336xf32>, tensor<2x4096x1792xi8>, tensor<2x4096x112xf16> -> tensor<16x4096xf32>
+  return %y : tensor<16x4096xf32>
+}
+
+// -----
+
+// Prefill, 16 rows of 4096: 32-row tiles (512 KiB) fit L2 with the
+// activations (256 KiB); 64-row ones would not.
+// AVX512-LABEL: func.func @prefill_short_rows
+// AVX512: kernel = #r2q.kernel<strategy = tiled_decode, vector_width = 32, tile_rows = 32, threads = 1>
+func.func @prefill_short_rows(%x: tensor<16x4096xf32>, %s: tensor<2x4096x512xi8>, %c: tensor<2x4096x32xf16>) -> tensor<16x4096xf32> {
+  %y = r2q.matmul %x, %s, %c group_size 128 : tensor<16x4096xf32>, tensor<2x4096x512xi8>, tensor<2x4096x32xf16> -> tensor<16x4096xf32>
   return %y : tensor<16x4096xf32>
 }
 

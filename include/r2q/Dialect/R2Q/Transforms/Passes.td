@@ -768,8 +768,9 @@ def R2QTuneTilingPass : Pass<"r2q-tune-tiling"> {
       16, 32 and 64 lanes, `tiled_decode` with 8 to 256 rows per tile) it
       takes the larger of the bytes moved (packed weights, once or once
       per row for `vector_gemv` when they exceed L2; activations; decoded
-      tiles re-read per row, from L2 where a tile fits half of `l2-bytes`,
-      else from memory) over `bandwidth-gbps` or 32 bytes per cycle from
+      tiles re-read per row, from L2 where a tile and all rows of
+      activations fit `l2-bytes` together, else from memory) over
+      `bandwidth-gbps` or 32 bytes per cycle from
       L2, and of the vector instructions per weight of each strategy
       (docs/tuning.md) over `vector-units` per cycle at `ghz`; the least
       wins. `vector_gemv` steps never cross a group (the lowering's
