@@ -142,16 +142,8 @@ Arguments parseArguments(int argc, char **argv) {
 mlir::OwningOpRef<mlir::ModuleOp>
 quantizedLayer(mlir::MLIRContext &context, const Layer &layer,
                const std::vector<float> &weight, int64_t batch) {
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(
-      layerSource(layer.n, layer.k, /*constantWeight=*/true, batch), &context);
-  if (!module)
-    fail("the layer does not parse");
-  supplyFloatResources(*module, [&](mlir::DenseResourceElementsAttr,
-                                    llvm::MutableArrayRef<float> values) {
-    std::copy(weight.begin(), weight.end(), values.begin());
-  });
-  runPipeline(kProgram, *module, "r2q-quantize-linear");
-  return module;
+  return quantizedLayerModule(kProgram, context, layer.n, layer.k, weight,
+                              batch);
 }
 
 /// A compiled layer and the bytes of its constants (r2q: packed weights).

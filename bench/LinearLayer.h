@@ -10,7 +10,10 @@
 #ifndef R2Q_BENCH_LINEARLAYER_H
 #define R2Q_BENCH_LINEARLAYER_H
 
+#include "r2q/Runtime/Resources.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/SmallVector.h"
@@ -139,6 +142,25 @@ inline void runPipeline(llvm::StringRef program, mlir::ModuleOp module,
   if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, llvm::errs())) ||
       mlir::failed(pm.run(module)))
     exitWithError(program, "the pipeline '" + pipeline + "' failed");
+}
+
+/// The N x K layer of `layerSource` with a static batch, its constant weight
+/// `weight`, after r2q-quantize-linear; exits with an error naming
+/// `program` if it does not compile that far.
+inline mlir::OwningOpRef<mlir::ModuleOp>
+quantizedLayerModule(llvm::StringRef program, mlir::MLIRContext &context,
+                     int64_t n, int64_t k, const std::vector<float> &weight,
+                     int64_t batch) {
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(
+      layerSource(n, k, /*constantWeight=*/true, batch), &context);
+  if (!module)
+    exitWithError(program, "the layer does not parse");
+  supplyFloatResources(*module, [&](mlir::DenseResourceElementsAttr,
+                                    llvm::MutableArrayRef<float> values) {
+    std::copy(weight.begin(), weight.end(), values.begin());
+  });
+  runPipeline(program, *module, "r2q-quantize-linear");
+  return module;
 }
 
 } // namespace r2q

@@ -137,15 +137,7 @@ Measured measure(mlir::MLIRContext &context, int64_t n, int64_t k,
   std::vector<float> weight(n * k);
   for (float &value : weight)
     value = 0.02f * normal(generator);
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(
-      layerSource(n, k, /*constantWeight=*/true, batch), &context);
-  if (!module)
-    fail("the layer does not parse");
-  supplyFloatResources(*module, [&](mlir::DenseResourceElementsAttr,
-                                    llvm::MutableArrayRef<float> values) {
-    std::copy(weight.begin(), weight.end(), values.begin());
-  });
-  runPipeline(kProgram, *module, "r2q-quantize-linear");
+  auto module = quantizedLayerModule(kProgram, context, n, k, weight, batch);
   const int64_t threads = arguments.threads;
   TilingChoice byDefault = choiceOf(
       *module,
