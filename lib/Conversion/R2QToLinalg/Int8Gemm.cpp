@@ -18,22 +18,25 @@
 // lane, so one instruction covers a quad of L rows for one weight row; the
 // weight's dword (four 0/1 bytes) is broadcast to every lane straight from
 // memory. The bits of each weight row and unit are expanded to bytes once
-// (a masked byte move) into a small scratch buffer, then used by every row
-// of activations. Per unit the i32 sums become f32, times the group's weight
-// scale and the unit's activation scale, added into a transposed f32 output
-// (yT[n][m]) that is transposed into the result at the end of the part.
+// (a masked byte move; on AVX2 a shuffle, an AND and a compare) into a small
+// scratch buffer, then used by every row of activations. Per unit the i32 sums
+// become f32, times the group's weight scale and the unit's activation scale,
+// added into a transposed f32 output (yT[n][m]) that is transposed into the
+// result at the end of the part.
 //
 // AVX-512 VNNI runs vpdpbusd on 16 lanes; AVX2 emulates it with vpmaddubsw
-// (pairs of byte products into i16: at most 2 * 255, no saturation) and
-// vpmaddwd by ones (pairs of i16 into i32).
+// (pairs of byte products into i16: at most 2 * 255, no saturation), added
+// in i16 through a unit, and vpmaddwd by ones (pairs of i16 into i32) once
+// per unit.
 //
 // The output features are split across threads in parts of whole blocks of
-// kBlockRows weight rows (splitFeatures); the activations are rounded once,
-// before the split. A part's last block clamps its rows to the part's last
-// one; those rows land in yT rows past the part, which are never read.
+// weight rows (8 with AVX-512, 4 with AVX2; splitFeatures); the activations
+// are rounded once, before the split. A part's last block clamps its rows to
+// the part's last one; those rows land in yT rows past the part, which are
+// never read.
 //
-// Loop names: blk block of kBlockRows weight rows, u unit, mv vector of L
-// activation rows, j quad within a unit, p plane.
+// Loop names: blk block of weight rows, u unit, mv vector of L activation
+// rows, j quad within a unit, p plane.
 //
 //===----------------------------------------------------------------------===//
 
@@ -248,8 +251,8 @@ Value widenSums(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
                        ValueRange{sums, splat(builder, loc, kernel.sums(), 1)});
 }
 
-/// One weight row's unit as the kernel uses it: its bits as bytes in the
-/// scratch row, their count, and the group's weight scale.
+/// What the scaling of a unit needs of one weight row and plane (its bits
+/// go to the scratch buffer): their count and the group's weight scale.
 struct DecodedRow {
   Value popCount; // f32
   Value scale;    // f32
