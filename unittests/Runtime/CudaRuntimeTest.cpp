@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "DriverOverride.h"
 #include "r2q/Runtime/CudaRuntime.h"
+#include "DriverOverride.h"
 
 #include <gtest/gtest.h>
 
