@@ -529,14 +529,8 @@ struct Int8GemmPattern : MatmulStrategyPattern {
     int64_t unitRows =
         llvm::alignTo(std::max<int64_t>(kernel.blockRows(), attr.getTileRows()),
                       kernel.blockRows());
-    // A part has at most ceil(units / parts) units of unitRows rows.
-    Value units = arith::CeilDivUIOp::create(builder, loc, features,
-                                             index(builder, loc, unitRows));
     Value partRows =
-        mulIndex(builder, loc,
-                 arith::CeilDivUIOp::create(builder, loc, units,
-                                            index(builder, loc, parts)),
-                 unitRows);
+        largestPartFeatures(builder, loc, parts, features, unitRows);
     Value outputs = emptyTensor(
         builder, loc, {parts, ShapedType::kDynamic, ShapedType::kDynamic},
         builder.getF32Type(), ValueRange{partRows, acts.paddedRows});

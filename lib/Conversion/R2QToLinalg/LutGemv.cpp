@@ -56,6 +56,7 @@
 
 #include "MatmulStrategy.h"
 #include "TensorBuilders.h"
+#include "VectorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
 #include "r2q/Quant/InterleavedSigns.h"
@@ -99,39 +100,6 @@ constexpr int64_t kInterleavedStepStride =
 static_assert(quant::kInterleavedBlockRows == kBlockRows &&
                   quant::kInterleavedLaneBytes == kChunkBytes,
               "the row-interleaved layout is lut_gemv's blocks and chunks");
-
-Value index(OpBuilder &builder, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(builder, loc, value);
-}
-
-Value mulIndex(OpBuilder &builder, Location loc, Value value, int64_t factor) {
-  return arith::MulIOp::create(builder, loc, value,
-                               index(builder, loc, factor));
-}
-
-Value addIndex(OpBuilder &builder, Location loc, Value value, int64_t offset) {
-  return offset ? arith::AddIOp::create(builder, loc, value,
-                                        index(builder, loc, offset))
-                      .getResult()
-                : value;
-}
-
-Value zeros(OpBuilder &builder, Location loc, VectorType type) {
-  return arith::ConstantOp::create(builder, loc, builder.getZeroAttr(type));
-}
-
-/// for (i = begin; i < end; ++i) carrying `initial`; `body(b, l, i,
-/// carried)` returns the values to carry on.
-template <typename BodyFn>
-SmallVector<Value> countedLoop(OpBuilder &builder, Location loc, Value begin,
-                               Value end, ValueRange initial, BodyFn body) {
-  auto loop = scf::ForOp::create(
-      builder, loc, begin, end, index(builder, loc, 1), initial,
-      [&](OpBuilder &b, Location l, Value i, ValueRange carried) {
-        scf::YieldOp::create(b, l, body(b, l, i, carried));
-      });
-  return SmallVector<Value>(loop.getResults());
-}
 
 /// The kernel's operands, shape and target.
 struct LutGemv {
@@ -297,13 +265,6 @@ Value transposedColumn(OpBuilder &builder, Location loc,
                        ArrayRef<Value> threeRounds, int64_t b) {
   return interleave(builder, loc, threeRounds[b / 2],
                     threeRounds[b / 2 + kBlockRows / 2], b % 2 == 1);
-}
-
-Value callIntrinsic(OpBuilder &builder, Location loc, Type result,
-                    StringRef name, ValueRange operands) {
-  return LLVM::CallIntrinsicOp::create(builder, loc, result,
-                                       builder.getStringAttr(name), operands)
-      .getResult(0);
 }
 
 /// table[indices & 15] lane by lane.
@@ -704,13 +665,6 @@ Value lanewise(OpBuilder &builder, Location loc, const LutGemv &kernel,
   SmallVector<int64_t> concat =
       llvm::to_vector(llvm::seq<int64_t>(0, result.getNumElements()));
   return vector::ShuffleOp::create(builder, loc, parts[0], parts[1], concat);
-}
-
-Value splat(OpBuilder &builder, Location loc, VectorType type, int64_t value) {
-  return arith::ConstantOp::create(
-      builder, loc,
-      DenseElementsAttr::get(
-          type, builder.getIntegerAttr(type.getElementType(), value)));
 }
 
 /// The int16 sums of one plane's step: for each activation row, rows 0-7

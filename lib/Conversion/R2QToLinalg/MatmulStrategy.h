@@ -87,6 +87,13 @@ mlir::Value splitFeatures(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::ValueRange scratch,
                           const FeaturePartBody &body);
 
+/// The output features of the largest part splitFeatures makes of
+/// `features` for `parts` parts of `unitRows`-feature units (for scratch
+/// buffers sized per part).
+mlir::Value largestPartFeatures(mlir::OpBuilder &builder, mlir::Location loc,
+                                int64_t parts, mlir::Value features,
+                                int64_t unitRows);
+
 /// The strategy patterns, one file each.
 void populateFusedDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateTiledDecodePatterns(mlir::RewritePatternSet &patterns);

@@ -15,6 +15,7 @@
 #include "MatmulStrategy.h"
 #include "SparseProduct.h"
 #include "TensorBuilders.h"
+#include "VectorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
 
@@ -69,10 +70,6 @@ LogicalResult MatmulStrategyPattern::matchAndRewrite(
 }
 
 namespace {
-
-Value index(OpBuilder &builder, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(builder, loc, value);
-}
 
 /// An r2q.matmul whose kernel chooses by rows becomes one of a single
 /// strategy: the chosen one when the rows are static, an scf.if between the
@@ -173,6 +170,18 @@ std::pair<Value, Value> partRange(OpBuilder &builder, Location loc, Value part,
 }
 
 } // namespace
+
+Value largestPartFeatures(OpBuilder &builder, Location loc, int64_t parts,
+                          Value features, int64_t unitRows) {
+  // partRange gives a part at most ceil(units / parts) units.
+  Value unit = index(builder, loc, unitRows);
+  Value units = arith::CeilDivUIOp::create(builder, loc, features, unit);
+  return arith::MulIOp::create(
+      builder, loc,
+      arith::CeilDivUIOp::create(builder, loc, units,
+                                 index(builder, loc, parts)),
+      unit);
+}
 
 Value splitFeatures(OpBuilder &builder, Location loc, KernelAttr kernel,
                     Value features, int64_t unitRows, Value accumulator,

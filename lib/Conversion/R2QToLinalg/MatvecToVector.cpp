@@ -32,6 +32,7 @@
 
 #include "MatmulStrategy.h"
 #include "TensorBuilders.h"
+#include "VectorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -50,10 +51,6 @@ int64_t chunkWidth(int64_t groupSize, int64_t width) {
   while (chunk * 2 <= width && groupSize % (chunk * 2) == 0)
     chunk *= 2;
   return chunk;
-}
-
-Value index(OpBuilder &builder, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(builder, loc, value);
 }
 
 /// for (i = 0; i < count; ++i) carrying `initial`; `body(b, l, i, carried)`

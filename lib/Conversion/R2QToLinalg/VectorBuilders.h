@@ -37,6 +37,13 @@ inline mlir::Value addIndex(mlir::OpBuilder &builder, mlir::Location loc,
                 : value;
 }
 
+/// A vector of zeros of `type`.
+inline mlir::Value zeros(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::VectorType type) {
+  return mlir::arith::ConstantOp::create(builder, loc,
+                                         builder.getZeroAttr(type));
+}
+
 /// A vector constant of `type` with every element `value` (integer or
 /// float elements).
 inline mlir::Value splat(mlir::OpBuilder &builder, mlir::Location loc,

@@ -19,6 +19,7 @@
 
 #include "MatmulStrategy.h"
 #include "TensorBuilders.h"
+#include "VectorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
 
@@ -116,10 +117,6 @@ struct WarpOperands {
   Value result;      // M x N f32, written
   WarpShape shape;
 };
-
-Value index(OpBuilder &builder, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(builder, loc, value);
-}
 
 Value f32Constant(OpBuilder &builder, Location loc, float value) {
   return arith::ConstantOp::create(builder, loc,
