@@ -454,7 +454,7 @@ std::vector<LutCase> onBothTargets(const std::vector<GemvCase> &shapes,
 /// (not a multiple of the 16-row block), K not a multiple of G, 8 or 4,
 /// group sizes below, at and above the 128-column chunk, 1 to 4 planes,
 /// batches 1 to 8 (odd ones too), f16/bf16 inputs, every scale type; 1, 2
-/// and 3 threads (the last four shapes are large enough to be split: at
+/// and 3 threads (the last seven shapes are large enough to be split: at
 /// least 65536 weights per thread), forced and chosen by default.
 std::vector<LutCase> lutCases() {
   using F = FloatType;
@@ -474,8 +474,15 @@ std::vector<LutCase> lutCases() {
       {{3}, 77, 2600, 128, 2, F::F16, F::F32, 32, false},
       {{5}, 200, 1000, 32, 2, F::F16, F::F32, 32, false},
       {{8}, 50, 4000, 512, 2, F::F16, F::BF16, 32, false},
+      // Several passes of 2048 columns in the packed layout: 4, 4, 4, 4
+      // and 2 steps; six of 4 steps and one of 1 with groups of 1536
+      // columns (passes of one group, not aligned with the signs'); groups
+      // longer than a pass.
+      {{1}, 40, 9000, 128, 2, F::F16, F::F32, 32, false},
+      {{2}, 35, 12800, 1536, 2, F::BF16, F::F32, 32, false},
+      {{1}, 20, 8704, 8192, 1, F::F32, F::F16, 32, false},
   };
-  const size_t firstSplit = shapes.size() - 4;
+  const size_t firstSplit = shapes.size() - 7;
   return onBothTargets(shapes, [&](size_t i) {
     return i < firstSplit ? static_cast<int>(i % 3) + 1
                           : 2 + static_cast<int>(i % 2);

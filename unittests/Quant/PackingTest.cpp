@@ -1,6 +1,6 @@
 //===- PackingTest.cpp - Sign packing, scale encoding, PackedWeight -------===//
 
-#include "r2q/Quant/InterleavedSigns.h"
+#include "r2q/Quant/InterleavedWeight.h"
 #include "r2q/Quant/PackedWeight.h"
 #include "r2q/Quant/R2Q.h"
 
@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -257,8 +258,9 @@ TEST(PackingTest, InterleavedSignsFollowTheirDefinition) {
     int planes;
     int64_t rows, cols;
   };
-  for (Shape shape : {Shape{1, 16, 512}, Shape{2, 37, 1000}, Shape{3, 5, 13},
-                      Shape{2, 33, 4104}}) {
+  for (Shape shape :
+       {Shape{1, 16, 512}, Shape{2, 37, 1000}, Shape{3, 5, 13},
+        Shape{2, 33, 4104}, Shape{1, 20, 9000}, Shape{2, 17, 8192}}) {
     int64_t bytesPerRow = packedBytesPerRow(shape.cols);
     int64_t count = shape.planes * shape.rows * bytesPerRow;
     std::vector<uint8_t> signs(count);
@@ -272,21 +274,74 @@ TEST(PackingTest, InterleavedSignsFollowTheirDefinition) {
     ASSERT_EQ(interleavedBlockBytes(shape.cols), steps * 1024);
     ASSERT_EQ(static_cast<int64_t>(interleaved.size()),
               shape.planes * blocks * steps * 1024);
+    // Positions in storage order: plane, pass of 4 steps, block, step of
+    // the pass, byte b of a lane, lane, row of the block.
     size_t position = 0;
     for (int p = 0; p < shape.planes; ++p)
-      for (int64_t blk = 0; blk < blocks; ++blk)
-        for (int64_t s = 0; s < steps; ++s)
-          for (int64_t b = 0; b < 16; ++b)
-            for (int64_t lane = 0; lane < 4; ++lane)
-              for (int64_t j = 0; j < 16; ++j, ++position) {
-                int64_t row = 16 * blk + j, byte = 64 * s + 16 * lane + b;
-                uint8_t expected =
-                    row < shape.rows && byte < bytesPerRow
-                        ? signs[(p * shape.rows + row) * bytesPerRow + byte]
-                        : 0;
-                ASSERT_EQ(interleaved[position], expected)
-                    << "plane " << p << ", row " << row << ", byte " << byte;
-              }
+      for (int64_t pass = 0; pass * 4 < steps; ++pass)
+        for (int64_t blk = 0; blk < blocks; ++blk)
+          for (int64_t s = 4 * pass; s < std::min(steps, 4 * pass + 4); ++s)
+            for (int64_t b = 0; b < 16; ++b)
+              for (int64_t lane = 0; lane < 4; ++lane)
+                for (int64_t j = 0; j < 16; ++j, ++position) {
+                  int64_t row = 16 * blk + j, byte = 64 * s + 16 * lane + b;
+                  uint8_t expected =
+                      row < shape.rows && byte < bytesPerRow
+                          ? signs[(p * shape.rows + row) * bytesPerRow + byte]
+                          : 0;
+                  ASSERT_EQ(interleaved[position], expected)
+                      << "plane " << p << ", row " << row << ", byte " << byte;
+                }
+    ASSERT_EQ(position, interleaved.size());
+  }
+}
+
+// The scales in the row-interleaved layout: in storage order, plane, pass
+// of max(1, 2048 / G) groups, block, group of the pass, row of the block;
+// ragged N and group counts, groups smaller and larger than a pass.
+TEST(PackingTest, InterleavedScalesFollowTheirDefinition) {
+  struct Shape {
+    int planes;
+    int64_t rows, groups, groupSize;
+  };
+  for (Shape shape :
+       {Shape{1, 16, 4, 128}, Shape{2, 37, 112, 128}, Shape{3, 5, 3, 512},
+        Shape{2, 33, 5, 8192}, Shape{1, 20, 9, 1536}, Shape{2, 18, 7, 768}}) {
+    const int64_t elementBytes = 2;
+    int64_t count = shape.planes * shape.rows * shape.groups;
+    std::vector<uint8_t> scales(count * elementBytes);
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t value = static_cast<uint16_t>(1 + i * 7919 % 65535);
+      std::memcpy(scales.data() + i * elementBytes, &value, elementBytes);
+    }
+    std::vector<uint8_t> interleaved =
+        interleaveScaleRows(scales, elementBytes, shape.planes, shape.rows,
+                            shape.groups, shape.groupSize);
+    int64_t blocks = (shape.rows + 15) / 16;
+    int64_t perPass = std::max<int64_t>(1, 2048 / shape.groupSize);
+    ASSERT_EQ(interleavedPassGroups(shape.groupSize), perPass);
+    ASSERT_EQ(static_cast<int64_t>(interleaved.size()),
+              shape.planes * blocks * 16 * shape.groups * elementBytes);
+    int64_t position = 0;
+    for (int p = 0; p < shape.planes; ++p)
+      for (int64_t pass = 0; pass * perPass < shape.groups; ++pass)
+        for (int64_t blk = 0; blk < blocks; ++blk)
+          for (int64_t g = pass * perPass;
+               g < std::min(shape.groups, (pass + 1) * perPass); ++g)
+            for (int64_t j = 0; j < 16; ++j, position += elementBytes) {
+              int64_t row = 16 * blk + j;
+              uint16_t expected = 0, actual;
+              if (row < shape.rows)
+                std::memcpy(&expected,
+                            scales.data() +
+                                ((p * shape.rows + row) * shape.groups + g) *
+                                    elementBytes,
+                            elementBytes);
+              std::memcpy(&actual, interleaved.data() + position, elementBytes);
+              ASSERT_EQ(actual, expected)
+                  << "plane " << p << ", row " << row << ", group " << g;
+            }
+    ASSERT_EQ(position, static_cast<int64_t>(interleaved.size()));
   }
 }
 

@@ -59,7 +59,7 @@
 #include "VectorBuilders.h"
 
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
-#include "r2q/Quant/InterleavedSigns.h"
+#include "r2q/Quant/InterleavedWeight.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -88,7 +88,7 @@ constexpr int64_t kTableEntries = 16;
 constexpr int64_t kQuadsPerChunk = kChunkColumns / 4;
 /// Running sums of lookups per row, plane and group.
 constexpr int64_t kSumChains = 4;
-/// The row-interleaved layout (r2q/Quant/InterleavedSigns.h): within a
+/// The row-interleaved layout (r2q/Quant/InterleavedWeight.h): within a
 /// block, the bytes of a 64-byte step, of a column b of it and of a 16-byte
 /// lane of that column lie this far apart.
 constexpr int64_t kInterleavedLaneStride = quant::kInterleavedBlockRows;
@@ -104,8 +104,10 @@ static_assert(quant::kInterleavedBlockRows == kBlockRows &&
 /// The kernel's operands, shape and target.
 struct LutGemv {
   Value x;      // M x K, f32, M static
-  Value signs;  // P x N x ceil(K/8), i8, or row-interleaved (layout)
-  Value scales; // P x N x ceil(K/G)
+  Value signs;  // P x N x ceil(K/8), i8, or row-interleaved (layout) and
+                // then flat: P x (blocks * steps * 1024)
+  Value scales; // P x N x ceil(K/G), or row-interleaved and flat:
+                // P x (blocks * 16 * ceil(K/G))
   int64_t groupSize;
   KernelTarget target;
   KernelPrecision precision;
@@ -113,8 +115,9 @@ struct LutGemv {
   VectorType lanes;   // 16 x f32
   VectorType indices; // 16 x i32
   VectorType bytes;   // 16 x i8
+  int64_t blocks = 0; // row-interleaved: blocks of 16 rows of the weight
 
-  LutGemv(OpBuilder &builder, Value x, Value signs, Value scales,
+  LutGemv(OpBuilder &builder, Location loc, Value x, Value signs, Value scales,
           int64_t groupSize, KernelTarget target, KernelPrecision precision,
           KernelLayout layout)
       : x(x), signs(signs), scales(scales), groupSize(groupSize),
@@ -122,6 +125,15 @@ struct LutGemv {
     lanes = VectorType::get({kBlockRows}, builder.getF32Type());
     indices = VectorType::get({kBlockRows}, builder.getI32Type());
     bytes = VectorType::get({kChunkBytes}, builder.getI8Type());
+    if (interleaved()) {
+      blocks = cast<RankedTensorType>(signs.getType()).getDimSize(1);
+      auto flat = [&](Value tensor) {
+        return tensor::CollapseShapeOp::create(
+            builder, loc, tensor, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      };
+      this->signs = flat(signs);
+      this->scales = flat(scales);
+    }
   }
 
   int64_t rows() const {
@@ -133,11 +145,12 @@ struct LutGemv {
   int64_t planes() const {
     return cast<RankedTensorType>(signs.getType()).getDimSize(0);
   }
+  /// Steps of 64 bytes of a row (the row-interleaved layout's, the fast
+  /// mode's).
+  int64_t steps() const { return llvm::divideCeil(bytesPerRow(), 64); }
   int64_t bytesPerRow() const { return llvm::divideCeil(columns(), 8); }
   bool interleaved() const { return layout == KernelLayout::RowInterleaved; }
-  int64_t groups() const {
-    return cast<RankedTensorType>(scales.getType()).getDimSize(2);
-  }
+  int64_t groups() const { return llvm::divideCeil(columns(), groupSize); }
   /// A span is one group of whole chunks or one chunk of whole groups.
   int64_t chunksPerSpan() const {
     return std::max<int64_t>(1, groupSize / kChunkColumns);
@@ -356,11 +369,64 @@ struct SignColumns {
   }
 };
 
+/// Where item `item` (a step of the signs, a group of the scales) of block
+/// `blk` lies in a plane of the row-interleaved layout (docs/format.md), in
+/// units of the 16 rows' item: the `items` of a row come in passes of
+/// `perPass`, each pass holding its items of every block.
+Value interleavedUnit(OpBuilder &builder, Location loc, const LutGemv &kernel,
+                      Value blk, Value item, int64_t items, int64_t perPass) {
+  Value passItems = index(builder, loc, perPass);
+  Value pass = arith::DivUIOp::create(builder, loc, item, passItems);
+  Value inPass = arith::RemUIOp::create(builder, loc, item, passItems);
+  Value itemsLeft =
+      arith::SubIOp::create(builder, loc, index(builder, loc, items),
+                            mulIndex(builder, loc, pass, perPass));
+  Value itemsOfPass =
+      arith::MinSIOp::create(builder, loc, itemsLeft, passItems);
+  return arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, pass, kernel.blocks * perPass),
+      arith::AddIOp::create(
+          builder, loc, arith::MulIOp::create(builder, loc, blk, itemsOfPass),
+          inPass));
+}
+
+/// The flat offset of step `step` of block `blk` within a sign plane of the
+/// row-interleaved layout.
+Value interleavedStepOffset(OpBuilder &builder, Location loc,
+                            const LutGemv &kernel, Value blk, Value step) {
+  return mulIndex(builder, loc,
+                  interleavedUnit(builder, loc, kernel, blk, step,
+                                  kernel.steps(), quant::kInterleavedPassSteps),
+                  kInterleavedStepStride);
+}
+
+/// a_p[., group] for the 16 rows of block `blk` in the row-interleaved
+/// layout: one read.
+Value interleavedScales(OpBuilder &builder, Location loc, const LutGemv &kernel,
+                        Value blk, int64_t plane, Value group) {
+  Value offset = mulIndex(
+      builder, loc,
+      interleavedUnit(builder, loc, kernel, blk, group, kernel.groups(),
+                      quant::interleavedPassGroups(kernel.groupSize)),
+      kBlockRows);
+  Type scaleType =
+      cast<RankedTensorType>(kernel.scales.getType()).getElementType();
+  Value scales = vector::TransferReadOp::create(
+      builder, loc, VectorType::get({kBlockRows}, scaleType), kernel.scales,
+      ValueRange{index(builder, loc, plane), offset},
+      arith::ConstantOp::create(builder, loc,
+                                builder.getFloatAttr(scaleType, 0)),
+      ArrayRef<bool>{true});
+  if (scaleType.isF32())
+    return scales;
+  return arith::ExtFOp::create(builder, loc, kernel.lanes, scales);
+}
+
 /// The step `chunk` of `bytes`-wide steps (16 or 64 bytes of each row) of
 /// plane `plane`, as SignColumns: 16 row reads and three interleave rounds
 /// in the canonical layout, 16 loads in the row-interleaved one (column b of
-/// the 16-byte lane l of 64-byte step s starts at byte 1024 s + 64 b + 16 l
-/// of the block; docs/format.md).
+/// the 16-byte lane l of a 64-byte step starts at byte 64 b + 16 l of the
+/// step's 1024; docs/format.md).
 SignColumns readSignColumns(OpBuilder &builder, Location loc,
                             const LutGemv &kernel, const Block &block,
                             int64_t plane, Value chunk, VectorType bytes) {
@@ -385,13 +451,14 @@ SignColumns readSignColumns(OpBuilder &builder, Location loc,
                                   index(builder, loc, perStep));
   }
   Value base = arith::AddIOp::create(
-      builder, loc, mulIndex(builder, loc, step, kInterleavedStepStride),
+      builder, loc,
+      interleavedStepOffset(builder, loc, kernel, block.index, step),
       mulIndex(builder, loc, lane, kInterleavedLaneStride));
   // The layout pads rows and steps with zeros: every read is in bounds.
   for (int64_t b = 0; b < kChunkBytes; ++b)
     vectors.push_back(vector::TransferReadOp::create(
         builder, loc, bytes, kernel.signs,
-        ValueRange{index(builder, loc, plane), block.index,
+        ValueRange{index(builder, loc, plane),
                    addIndex(builder, loc, base, b * kInterleavedColumnStride)},
         pad, ArrayRef<bool>{true}));
   return {std::move(vectors), true};
@@ -461,6 +528,8 @@ Value blockScales(OpBuilder &builder, Location loc, const LutGemv &kernel,
                   const Block &block, int64_t plane, Value group) {
   Value clamped = arith::MinSIOp::create(
       builder, loc, group, index(builder, loc, kernel.groups() - 1));
+  if (kernel.interleaved())
+    return interleavedScales(builder, loc, kernel, block.index, plane, clamped);
   SmallVector<Value> elements;
   for (Value row : block.rows)
     elements.push_back(tensor::ExtractOp::create(
@@ -734,6 +803,19 @@ SmallVector<Value> fastStepScales(OpBuilder &builder, Location loc,
   Value firstGroup = arith::DivUIOp::create(
       builder, loc, mulIndex(builder, loc, chunk, kBlocksPerFastChunk),
       index(builder, loc, perGroup));
+  if (kernel.interleaved()) {
+    // Past K the layout holds zero scales up to the last whole group:
+    // clamp to it, as the canonical reads pad (their sums are zero anyway).
+    SmallVector<Value> scales;
+    for (int64_t lane = 0; lane < kBlocksPerFastChunk; ++lane) {
+      Value group = arith::MinSIOp::create(
+          builder, loc, addIndex(builder, loc, firstGroup, lane / perGroup),
+          index(builder, loc, kernel.groups() - 1));
+      scales.push_back(
+          interleavedScales(builder, loc, kernel, block.index, plane, group));
+    }
+    return scales;
+  }
   Value pad = arith::ConstantOp::create(builder, loc,
                                         builder.getFloatAttr(scaleType, 0));
   SmallVector<Value> rows;
@@ -810,31 +892,50 @@ SmallVector<Value> fastStep(OpBuilder &builder, Location loc,
 }
 
 /// One mode's steps along a block's rows: how many read only bytes within
-/// the rows, how many in all, and one step (carrying the block's outputs).
+/// the rows, how many in all, how many run over every block of a part before
+/// the next ones (a pass), and one step (carrying the block's outputs).
 struct Steps {
-  int64_t whole, total;
+  int64_t whole, total, perPass;
   std::function<SmallVector<Value>(OpBuilder &, Location, const Block &, Value,
                                    ValueRange)>
       run;
 };
 
+/// The steps [first, end) of every block, then the partial step `whole` if
+/// `partial`; added to the outputs of the passes before if `accumulate`.
+struct Pass {
+  Value first, end;
+  bool partial, accumulate;
+};
+
 /// Writes the product of every row m with the weight rows first .. first +
-/// 15 (clamped to `lastRow`) into output[m, column : column + 16].
+/// 15 (clamped to `lastRow`) over the pass's steps into output[m, column :
+/// column + 16], or adds it there.
 Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
-                   const Steps &steps, Value first, Value column, Value lastRow,
-                   bool rowsInBounds, Value output) {
+                   const Steps &steps, const Pass &pass, Value first,
+                   Value column, Value lastRow, bool rowsInBounds,
+                   Value output) {
   Block block{blockRows(builder, loc, first, lastRow, rowsInBounds),
               arith::DivUIOp::create(builder, loc, first,
                                      index(builder, loc, kBlockRows)),
               nullptr, true};
-  SmallVector<Value> outputs(kernel.rows(), zeros(builder, loc, kernel.lanes));
-  if (steps.whole > 0)
-    outputs = countedLoop(
-        builder, loc, index(builder, loc, 0), index(builder, loc, steps.whole),
-        outputs, [&](OpBuilder &b, Location l, Value step, ValueRange carried) {
-          return steps.run(b, l, block, step, carried);
-        });
-  if (steps.total > steps.whole) {
+  SmallVector<Value> outputs;
+  Value pad =
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0));
+  for (int64_t m = 0; m < kernel.rows(); ++m)
+    outputs.push_back(pass.accumulate
+                          ? vector::TransferReadOp::create(
+                                builder, loc, kernel.lanes, output,
+                                ValueRange{index(builder, loc, m), column}, pad,
+                                ArrayRef<bool>{rowsInBounds})
+                                .getResult()
+                          : zeros(builder, loc, kernel.lanes));
+  outputs = countedLoop(
+      builder, loc, pass.first, pass.end, outputs,
+      [&](OpBuilder &b, Location l, Value step, ValueRange carried) {
+        return steps.run(b, l, block, step, carried);
+      });
+  if (pass.partial) {
     block.inBounds = false;
     outputs = steps.run(builder, loc, block, index(builder, loc, steps.whole),
                         outputs);
@@ -852,7 +953,14 @@ Value blockProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
 Steps lutSteps(OpBuilder &builder, Location loc, const LutGemv &kernel) {
   if (kernel.precision == KernelPrecision::Exact) {
     Value tables = buildTables(builder, loc, kernel);
-    return {kernel.wholeSpans(), kernel.spans(),
+    // Spans of a pass of the row-interleaved layout, where they tile it.
+    int64_t passChunks = quant::kInterleavedPassSteps *
+                         quant::kInterleavedStepBytes / kChunkBytes;
+    int64_t perPass =
+        kernel.interleaved() && passChunks % kernel.chunksPerSpan() == 0
+            ? passChunks / kernel.chunksPerSpan()
+            : kernel.spans();
+    return {kernel.wholeSpans(), kernel.spans(), perPass,
             [&kernel, tables](OpBuilder &b, Location l, const Block &block,
                               Value span, ValueRange outputs) {
               Block withTables = block;
@@ -861,18 +969,23 @@ Steps lutSteps(OpBuilder &builder, Location loc, const LutGemv &kernel) {
             }};
   }
   FastTables tables = buildFastTables(builder, loc, kernel);
-  return {kernel.bytesPerRow() / kFastChunkBytes, fastChunks(kernel),
+  // A pass of the row-interleaved layout is contiguous, and its tables (8
+  // KiB per activation row) stay in L1 next to the streamed signs.
+  int64_t perPass =
+      kernel.interleaved() ? quant::kInterleavedPassSteps : fastChunks(kernel);
+  return {kernel.bytesPerRow() / kFastChunkBytes, fastChunks(kernel), perPass,
           [&kernel, tables](OpBuilder &b, Location l, const Block &block,
                             Value chunk, ValueRange outputs) {
             return fastStep(b, l, kernel, block, tables, chunk, outputs);
           }};
 }
 
-/// The product of every activation row with the output features [first,
-/// first + count) of `part` into its output (M x count, f32): whole blocks
-/// of 16 features in a loop, then the part's last partial block.
-Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
-                const Steps &steps, const FeaturePart &part) {
+/// One pass of the product of every activation row with the output features
+/// [first, first + count) of `part` into `output` (M x count, f32): whole
+/// blocks of 16 features in a loop, then the part's last partial block.
+Value passProduct(OpBuilder &builder, Location loc, const LutGemv &kernel,
+                  const Steps &steps, const Pass &pass, const FeaturePart &part,
+                  Value output) {
   Value lastRow = arith::SubIOp::create(
       builder, loc, arith::AddIOp::create(builder, loc, part.first, part.count),
       index(builder, loc, 1));
@@ -883,17 +996,17 @@ Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
   // Block `start` (part-relative): rows from part.first + start.
   auto block = [&](OpBuilder &b, Location l, Value start, bool whole,
                    Value output) {
-    return blockProduct(b, l, kernel, steps,
+    return blockProduct(b, l, kernel, steps, pass,
                         arith::AddIOp::create(b, l, part.first, start), start,
                         lastRow, whole, output);
   };
-  Value output =
-      countedLoop(
-          builder, loc, index(builder, loc, 0), wholeBlocks, part.output,
-          [&](OpBuilder &b, Location l, Value blk, ValueRange carried) {
-            return SmallVector<Value>{block(
-                b, l, mulIndex(b, l, blk, kBlockRows), true, carried.front())};
-          })
+  output =
+      countedLoop(builder, loc, index(builder, loc, 0), wholeBlocks, output,
+                  [&](OpBuilder &b, Location l, Value blk, ValueRange carried) {
+                    return SmallVector<Value>{
+                        block(b, l, mulIndex(b, l, blk, kBlockRows), true,
+                              carried.front())};
+                  })
           .front();
   Value partial = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult,
                                         wholeEnd, part.count);
@@ -906,6 +1019,40 @@ Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
                scf::YieldOp::create(b, l, output);
              })
       .getResult(0);
+}
+
+/// The product of every activation row with the output features of `part`
+/// into its output, one pass of steps.perPass steps after another: the
+/// first writes, the middle ones (a loop) and the last add.
+Value lutMatvec(OpBuilder &builder, Location loc, const LutGemv &kernel,
+                const Steps &steps, const FeaturePart &part) {
+  int64_t passes = llvm::divideCeil(steps.total, steps.perPass);
+  int64_t lastFirst = (passes - 1) * steps.perPass;
+  bool partial = steps.total > steps.whole;
+  Value output = passProduct(
+      builder, loc, kernel, steps,
+      Pass{index(builder, loc, 0),
+           index(builder, loc, std::min(steps.perPass, steps.whole)),
+           passes == 1 && partial, false},
+      part, part.output);
+  if (passes > 2)
+    output = countedLoop(
+                 builder, loc, index(builder, loc, 1),
+                 index(builder, loc, passes - 1), output,
+                 [&](OpBuilder &b, Location l, Value pass, ValueRange carried) {
+                   Value first = mulIndex(b, l, pass, steps.perPass);
+                   Pass middle{first, addIndex(b, l, first, steps.perPass),
+                               false, true};
+                   return SmallVector<Value>{passProduct(
+                       b, l, kernel, steps, middle, part, carried.front())};
+                 })
+                 .front();
+  if (passes > 1)
+    output = passProduct(builder, loc, kernel, steps,
+                         Pass{index(builder, loc, lastFirst),
+                              index(builder, loc, steps.whole), partial, true},
+                         part, output);
+  return output;
 }
 
 /// The mode the kernel runs in: fast needs groups of 1, 2 or a multiple of
@@ -927,13 +1074,15 @@ struct LutGemvPattern : MatmulStrategyPattern {
                      Value accumulator) const override {
     Value x = asF32RowMatrix(builder, loc, operands.x);
     KernelAttr attr = operands.kernel;
-    LutGemv kernel(builder, x, operands.signs, operands.scales,
+    LutGemv kernel(builder, loc, x, operands.signs, operands.scales,
                    operands.groupSize, attr.getTarget(),
                    lutPrecision(operands.groupSize, attr.getPrecision()),
                    attr.getLayout());
     // The tables, once per call, before the split.
     Steps steps = lutSteps(builder, loc, kernel);
-    Value features = tensor::DimOp::create(builder, loc, operands.scales, 1);
+    auto outputType = cast<RankedTensorType>(accumulator.getType());
+    Value features = tensor::DimOp::create(builder, loc, accumulator,
+                                           outputType.getRank() - 1);
     int64_t unitRows = llvm::alignTo(
         std::max<int64_t>(kBlockRows, attr.getTileRows()), kBlockRows);
     Value product =

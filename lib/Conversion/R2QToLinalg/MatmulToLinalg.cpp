@@ -43,13 +43,15 @@ LogicalResult MatmulStrategyPattern::matchAndRewrite(
   RankedTensorType resultType = op.getResult().getType();
   int64_t rank = resultType.getRank();
 
-  // N from the scales: the signs may be in a kernel's own layout.
+  // N from the op: the weight may be in a kernel's own layout (with a
+  // static N), or N is the scales' rows.
   SmallVector<Value> dynamicSizes;
   for (int64_t dim = 0; dim + 1 < rank; ++dim)
     appendIfDynamic(rewriter, loc, x, dim, dynamicSizes);
-  appendIfDynamic(rewriter, loc, scales, 1, dynamicSizes);
   SmallVector<int64_t> shape(cast<RankedTensorType>(x.getType()).getShape());
-  shape.back() = cast<RankedTensorType>(scales.getType()).getDimSize(1);
+  shape.back() = op.getOutputFeatures();
+  if (ShapedType::isDynamic(shape.back()))
+    appendIfDynamic(rewriter, loc, scales, 1, dynamicSizes);
   Value accumulator = zeroFilled(
       rewriter, loc,
       emptyTensor(rewriter, loc, shape, rewriter.getF32Type(), dynamicSizes));

@@ -186,18 +186,18 @@ func.func @layout_not_lut(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: te
 
 // Row-interleaved signs of N = 40, K = 256: 2 x ceil(40/16) x 1024 bytes,
 // not the canonical 2 x 40 x 32.
-func.func @interleaved_canonical_shape(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
+func.func @interleaved_canonical_shape(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x3x32xf16>) -> tensor<1x40xf32> {
   // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout must be P x ceil(N/16) x (ceil(K/512) * 1024) bytes for N = 40, K = 256: expected 'tensor<2x3x1024xi8>', got 'tensor<2x40x32xi8>'}}
-  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x3x32xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
 
 // -----
 
 // K = 600 needs two 512-column steps per row: 2048 bytes per block.
-func.func @interleaved_short_rows(%x: tensor<1x600xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x5xf16>) -> tensor<1x40xf32> {
+func.func @interleaved_short_rows(%x: tensor<1x600xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x3x80xf16>) -> tensor<1x40xf32> {
   // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout must be P x ceil(N/16) x (ceil(K/512) * 1024) bytes for N = 40, K = 600: expected 'tensor<2x3x2048xi8>', got 'tensor<2x3x1024xi8>'}}
-  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x600xf32>, tensor<2x3x1024xi8>, tensor<2x40x5xf16> -> tensor<1x40xf32>
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x600xf32>, tensor<2x3x1024xi8>, tensor<2x3x80xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
 
@@ -213,9 +213,9 @@ func.func @canonical_interleaved_shape(%x: tensor<1x256xf32>, %s: tensor<2x3x102
 
 // -----
 
-// The scales keep the canonical layout in both.
+// Canonical scales where the kernel expects them interleaved.
 func.func @interleaved_wrong_scales(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x3xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{'r2q.matmul' op scales must have ceil(K/group_size) groups per row: expected 2, got 3}}
+  // expected-error @+1 {{'r2q.matmul' op scales in the row_interleaved layout must be P x ceil(N/16) x (16 * ceil(K/group_size)) for N = 40, K = 256: expected 'tensor<2x3x32xf16>', got 'tensor<2x40x3xf16>'}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x40x3xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -223,7 +223,7 @@ func.func @interleaved_wrong_scales(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi
 // -----
 
 func.func @interleaved_dynamic_n(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x?x2xf16>) -> tensor<1x?xf32> {
-  // expected-error @+1 {{'r2q.matmul' op signs in the row_interleaved layout need a static N (the number of output features)}}
+  // expected-error @+1 {{'r2q.matmul' op a weight in the row_interleaved layout needs a static N (the number of output features)}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x?x2xf16> -> tensor<1x?xf32>
   return %y : tensor<1x?xf32>
 }

@@ -162,7 +162,7 @@ LogicalResult MatmulOp::verify() {
     return emitOpError("takes all three outlier operands (offsets, columns, "
                        "values) or none");
   if (ShapedType::isDynamic(n))
-    n = getScales().getType().getDimSize(1);
+    n = getOutputFeatures();
   return verifyOutliers(emitError, cast<RankedTensorType>(offsets.getType()),
                         cast<RankedTensorType>(columns.getType()),
                         cast<RankedTensorType>(values.getType()), n, k);

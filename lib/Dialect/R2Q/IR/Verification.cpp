@@ -1,7 +1,7 @@
 //===- Verification.cpp - Shape rules of quantized weights ----------------===//
 
 #include "r2q/Dialect/R2Q/IR/Verification.h"
-#include "r2q/Quant/InterleavedSigns.h"
+#include "r2q/Quant/InterleavedWeight.h"
 #include "r2q/Quant/PackedWeight.h"
 #include "r2q/Quant/Scheme.h"
 
@@ -114,26 +114,36 @@ LogicalResult verifyRowInterleavedWeight(EmitErrorFn emitError,
                                          RankedTensorType scales,
                                          int64_t groupSize, int64_t n,
                                          int64_t k) {
-  // The scales, the planes and K as for the canonical layout.
-  auto canonical = RankedTensorType::get(
-      {signs.getDimSize(0), scales.getDimSize(1), quant::packedBytesPerRow(k)},
-      signs.getElementType());
-  if (failed(verifyPackedWeight(emitError, canonical, scales, groupSize, n, k)))
+  if (ShapedType::isDynamic(n))
+    return emitError() << "a weight in the row_interleaved layout needs a "
+                          "static N (the number of output features)";
+  // The planes, the scale type and K as for the canonical layout.
+  int64_t planes = signs.getDimSize(0);
+  int64_t groups = quant::groupsPerRow(k, groupSize);
+  auto canonicalSigns = RankedTensorType::get(
+      {planes, n, quant::packedBytesPerRow(k)}, signs.getElementType());
+  auto canonicalScales = RankedTensorType::get(
+      {scales.getDimSize(0), n, groups}, scales.getElementType());
+  if (failed(verifyPackedWeight(emitError, canonicalSigns, canonicalScales,
+                                groupSize, n, k)))
     return failure();
-  if (ShapedType::isDynamic(n))
-    n = scales.getDimSize(1);
-  if (ShapedType::isDynamic(n))
-    return emitError() << "signs in the row_interleaved layout need a static "
-                          "N (the number of output features)";
-  auto expected =
-      RankedTensorType::get({signs.getDimSize(0), quant::interleavedBlocks(n),
-                             quant::interleavedBlockBytes(k)},
+  int64_t blocks = quant::interleavedBlocks(n);
+  auto expectedSigns =
+      RankedTensorType::get({planes, blocks, quant::interleavedBlockBytes(k)},
                             signs.getElementType());
-  if (signs != expected)
+  if (signs != expectedSigns)
     return emitError() << "signs in the row_interleaved layout must be P x "
                           "ceil(N/16) x (ceil(K/512) * 1024) bytes for N = "
-                       << n << ", K = " << k << ": expected " << expected
+                       << n << ", K = " << k << ": expected " << expectedSigns
                        << ", got " << signs;
+  auto expectedScales = RankedTensorType::get(
+      {planes, blocks, quant::kInterleavedBlockRows * groups},
+      scales.getElementType());
+  if (scales != expectedScales)
+    return emitError() << "scales in the row_interleaved layout must be P x "
+                          "ceil(N/16) x (16 * ceil(K/group_size)) for N = "
+                       << n << ", K = " << k << ": expected " << expectedScales
+                       << ", got " << scales;
   return success();
 }
 

@@ -44,9 +44,8 @@ DictionaryAttr kernelAttributes(MatmulOp op) {
 /// `r2q_matmul_<N>x<K>_g<G>`: what a reader of the IR or of a profile needs
 /// to tell kernels apart; the symbol table appends a counter on a clash.
 std::string kernelName(MatmulOp op) {
-  auto scales = cast<RankedTensorType>(op.getScales().getType());
   auto input = cast<RankedTensorType>(op.getInput().getType());
-  return llvm::formatv("r2q_matmul_{0}x{1}_g{2}", scales.getDimSize(1),
+  return llvm::formatv("r2q_matmul_{0}x{1}_g{2}", op.getOutputFeatures(),
                        input.getShape().back(), op.getGroupSize())
       .str();
 }

@@ -1,15 +1,15 @@
 //===- PackWeights.cpp - Constant lut_gemv weights in the packed layout ---===//
 //
-// The packing step after quantization: the constant sign planes of every
-// lut_gemv r2q.matmul are rewritten into the kernel's row-interleaved layout
-// (r2q/Quant/InterleavedSigns.h, docs/format.md), and the op's kernel says
-// so. Runtime weights keep the canonical layout.
+// The packing step after quantization: the constant sign planes and scales
+// of every lut_gemv r2q.matmul are rewritten into the kernel's
+// row-interleaved layout (r2q/Quant/InterleavedWeight.h, docs/format.md),
+// and the op's kernel says so. Runtime weights keep the canonical layout.
 //
 //===----------------------------------------------------------------------===//
 
 #include "r2q/Dialect/R2Q/IR/ConstantWeights.h"
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
-#include "r2q/Quant/InterleavedSigns.h"
+#include "r2q/Quant/InterleavedWeight.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
@@ -27,52 +27,120 @@ namespace {
 /// The type of `op`'s signs in the row-interleaved layout.
 RankedTensorType packedSignsType(MatmulOp op) {
   auto signs = cast<RankedTensorType>(op.getSigns().getType());
-  int64_t n = signs.getDimSize(1);
   int64_t k = op.getInput().getType().getShape().back();
-  return RankedTensorType::get({signs.getDimSize(0),
-                                quant::interleavedBlocks(n),
-                                quant::interleavedBlockBytes(k)},
-                               signs.getElementType());
+  return RankedTensorType::get(
+      {signs.getDimSize(0), quant::interleavedBlocks(op.getOutputFeatures()),
+       quant::interleavedBlockBytes(k)},
+      signs.getElementType());
 }
 
-/// Whether `op` is computed by lut_gemv from canonical constant signs that
-/// the layout pads by at most `maxPadding` of their size.
+/// The type of `op`'s scales in the row-interleaved layout.
+RankedTensorType packedScalesType(MatmulOp op) {
+  RankedTensorType scales = op.getScales().getType();
+  return RankedTensorType::get(
+      {scales.getDimSize(0), quant::interleavedBlocks(op.getOutputFeatures()),
+       quant::kInterleavedBlockRows * scales.getDimSize(2)},
+      scales.getElementType());
+}
+
+/// Whether `op` is computed by lut_gemv from a canonical constant weight
+/// whose signs the layout pads by at most `maxPadding` of their size.
 bool isPackable(MatmulOp op, double maxPadding) {
   KernelAttr kernel = op.getKernelAttr();
   if (!kernel || kernel.getStrategy() != KernelStrategy::LutGemv ||
       kernel.getLayout() != KernelLayout::Canonical ||
-      !matchPattern(op.getSigns(), m_Constant()))
+      !matchPattern(op.getSigns(), m_Constant()) ||
+      !matchPattern(op.getScales(), m_Constant()))
     return false;
   auto signs = cast<RankedTensorType>(op.getSigns().getType());
-  return signs.hasStaticShape() &&
+  return signs.hasStaticShape() && op.getScales().getType().hasStaticShape() &&
          packedSignsType(op).getNumElements() <=
              (1.0 + maxPadding) * signs.getNumElements();
 }
 
-/// The bytes of constant signs (dense, splat or dense_resource), or nullopt
-/// when they cannot be read (the error is reported at `op`).
-std::optional<std::vector<uint8_t>> readSignBytes(MatmulOp op,
-                                                  ElementsAttr signs) {
-  if (failed(verifyResourceBlob(signs, [&] { return op.emitOpError(); })))
+/// The bytes of a constant (dense, splat or dense_resource) of integers or
+/// floats, or nullopt when they cannot be read (the error is reported at
+/// `op`).
+std::optional<std::vector<uint8_t>> readConstantBytes(MatmulOp op,
+                                                      ElementsAttr constant) {
+  if (failed(verifyResourceBlob(constant, [&] { return op.emitOpError(); })))
     return std::nullopt;
-  auto type = cast<ShapedType>(signs.getType());
-  if (auto dense = dyn_cast<DenseElementsAttr>(signs); dense && dense.isSplat())
-    return std::vector<uint8_t>(
-        type.getNumElements(),
-        static_cast<uint8_t>(dense.getSplatValue<APInt>().getZExtValue()));
-  std::optional<ArrayRef<char>> data = getContiguousData(signs);
+  auto type = cast<ShapedType>(constant.getType());
+  if (auto dense = dyn_cast<DenseElementsAttr>(constant);
+      dense && dense.isSplat()) {
+    APInt bits = isa<FloatType>(type.getElementType())
+                     ? dense.getSplatValue<APFloat>().bitcastToAPInt()
+                     : dense.getSplatValue<APInt>();
+    size_t width = type.getElementTypeBitWidth() / 8;
+    std::vector<uint8_t> bytes(type.getNumElements() * width);
+    for (size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = static_cast<uint8_t>(
+          bits.extractBitsAsZExtValue(8, static_cast<unsigned>(i % width) * 8));
+    return bytes;
+  }
+  std::optional<ArrayRef<char>> data = getContiguousData(constant);
   if (!data) {
-    op.emitOpError("r2q-pack-weights: the constant signs cannot be read");
+    op.emitOpError("r2q-pack-weights: a constant operand cannot be read");
     return std::nullopt;
   }
   return std::vector<uint8_t>(data->begin(), data->end());
 }
 
-/// The blob name of the packed copy of `signs`.
-std::string packedBlobName(ElementsAttr signs) {
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(signs))
+/// The blob name of the packed copy of `constant` (`fallback` when it is
+/// not a resource).
+std::string packedBlobName(ElementsAttr constant, StringRef fallback) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant))
     return resource.getRawHandle().getKey().str() + "_row_interleaved";
-  return "r2q_signs_row_interleaved";
+  return fallback.str();
+}
+
+/// An arith.constant of `type` holding `bytes`, next to the constant that
+/// defines `canonical`.
+Value createConstant(MatmulOp op, Value canonical, RankedTensorType type,
+                     const std::vector<uint8_t> &bytes, StringRef blobName) {
+  ElementsAttr data = makeConstantData(
+      type,
+      ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                     bytes.size()),
+      blobName);
+  OpBuilder builder(op.getContext());
+  if (Operation *constant = canonical.getDefiningOp())
+    builder.setInsertionPointAfter(constant);
+  else
+    builder.setInsertionPoint(op);
+  return arith::ConstantOp::create(builder, op.getLoc(), cast<TypedAttr>(data))
+      .getResult();
+}
+
+/// `op`'s constant signs in the row-interleaved layout.
+FailureOr<Value> createPackedSigns(MatmulOp op) {
+  ElementsAttr signs;
+  matchPattern(op.getSigns(), m_Constant(&signs));
+  std::optional<std::vector<uint8_t>> bytes = readConstantBytes(op, signs);
+  if (!bytes)
+    return failure();
+  RankedTensorType type = packedSignsType(op);
+  std::vector<uint8_t> interleaved = quant::interleaveSignRows(
+      *bytes, static_cast<int>(type.getDimSize(0)), op.getOutputFeatures(),
+      op.getInput().getType().getShape().back());
+  return createConstant(op, op.getSigns(), type, interleaved,
+                        packedBlobName(signs, "r2q_signs_row_interleaved"));
+}
+
+/// `op`'s constant scales in the row-interleaved layout.
+FailureOr<Value> createPackedScales(MatmulOp op) {
+  ElementsAttr scales;
+  matchPattern(op.getScales(), m_Constant(&scales));
+  std::optional<std::vector<uint8_t>> bytes = readConstantBytes(op, scales);
+  if (!bytes)
+    return failure();
+  RankedTensorType canonical = op.getScales().getType();
+  std::vector<uint8_t> interleaved = quant::interleaveScaleRows(
+      *bytes, canonical.getElementTypeBitWidth() / 8,
+      static_cast<int>(canonical.getDimSize(0)), canonical.getDimSize(1),
+      canonical.getDimSize(2), op.getGroupSize());
+  return createConstant(op, op.getScales(), packedScalesType(op), interleaved,
+                        packedBlobName(scales, "r2q_scales_row_interleaved"));
 }
 
 class PackWeightsPass : public impl::R2QPackWeightsPassBase<PackWeightsPass> {
@@ -95,60 +163,46 @@ public:
     for (MatmulOp op : ops)
       if (failed(pack(op)))
         return signalPassFailure();
-    for (Value signs : canonicalSigns)
-      if (Operation *constant = signs.getDefiningOp();
+    for (Value canonical : canonicalConstants)
+      if (Operation *constant = canonical.getDefiningOp();
           constant && constant->use_empty())
         constant->erase();
   }
 
 private:
-  /// Points `op` at the packed copy of its signs (made once per constant)
-  /// and sets its kernel's layout.
+  /// Points `op` at the packed copies of its signs and scales (made once
+  /// per constant and group size) and sets its kernel's layout.
   LogicalResult pack(MatmulOp op) {
-    Value signs = op.getSigns();
-    Value &packed = packedSigns[signs];
-    if (!packed) {
-      FailureOr<Value> created = createPackedSigns(op);
-      if (failed(created))
-        return failure();
-      packed = *created;
-      canonicalSigns.push_back(signs);
-    }
-    op.getSignsMutable().assign(packed);
+    FailureOr<Value> signs = packedCopy(op, op.getSigns(), createPackedSigns);
+    if (failed(signs))
+      return failure();
+    FailureOr<Value> scales =
+        packedCopy(op, op.getScales(), createPackedScales);
+    if (failed(scales))
+      return failure();
+    op.getSignsMutable().assign(*signs);
+    op.getScalesMutable().assign(*scales);
     op.setKernelAttr(
         op.getKernelAttr().withLayout(KernelLayout::RowInterleaved));
     return success();
   }
 
-  /// An arith.constant of `op`'s signs in the row-interleaved layout, next
-  /// to the canonical one.
-  static FailureOr<Value> createPackedSigns(MatmulOp op) {
-    ElementsAttr signs;
-    matchPattern(op.getSigns(), m_Constant(&signs));
-    std::optional<std::vector<uint8_t>> bytes = readSignBytes(op, signs);
-    if (!bytes)
+  FailureOr<Value> packedCopy(MatmulOp op, Value canonical,
+                              FailureOr<Value> (*create)(MatmulOp)) {
+    Value &packed = packedConstants[{canonical, op.getGroupSize()}];
+    if (packed)
+      return packed;
+    FailureOr<Value> created = create(op);
+    if (failed(created))
       return failure();
-    auto signsType = cast<RankedTensorType>(signs.getType());
-    std::vector<uint8_t> interleaved = quant::interleaveSignRows(
-        *bytes, static_cast<int>(signsType.getDimSize(0)),
-        signsType.getDimSize(1), op.getInput().getType().getShape().back());
-    ElementsAttr data = makeConstantData(
-        packedSignsType(op),
-        ArrayRef<char>(reinterpret_cast<const char *>(interleaved.data()),
-                       interleaved.size()),
-        packedBlobName(signs));
-    OpBuilder builder(op.getContext());
-    if (Operation *constant = op.getSigns().getDefiningOp())
-      builder.setInsertionPointAfter(constant);
-    else
-      builder.setInsertionPoint(op);
-    return arith::ConstantOp::create(builder, op.getLoc(),
-                                     cast<TypedAttr>(data))
-        .getResult();
+    canonicalConstants.push_back(canonical);
+    return packed = *created;
   }
 
-  DenseMap<Value, Value> packedSigns;
-  SmallVector<Value> canonicalSigns;
+  /// Packed copies by canonical constant and group size (the scales' layout
+  /// depends on it).
+  DenseMap<std::pair<Value, int64_t>, Value> packedConstants;
+  SmallVector<Value> canonicalConstants;
 };
 
 } // namespace

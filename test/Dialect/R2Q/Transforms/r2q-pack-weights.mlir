@@ -7,22 +7,23 @@
 // RUN: not r2q-opt %s --split-input-file --r2q-pack-weights=max-padding=-1 2>&1 | FileCheck %s --check-prefix=OPTION
 // OPTION: r2q-pack-weights: max-padding must be a non-negative fraction, not -1
 
-// Constant signs of a lut_gemv op become its row-interleaved layout
-// (docs/format.md): byte b of row j of a 16-row block at 64 b + j of the
-// block's 1024-byte step, zeros elsewhere (rows past N = 3, bytes past
-// ceil(K/8) = 2). The kernel says so; the canonical constant is gone, the
-// scales are untouched. A second run changes nothing.
+// Constant signs and scales of a lut_gemv op become its row-interleaved
+// layout (docs/format.md): byte b of row j of a 16-row block at 64 b + j of
+// the block's 1024-byte step, scale g of row j at 16 g + j, zeros elsewhere
+// (rows past N = 3, bytes past ceil(K/8) = 2). The kernel says so; the
+// canonical constants are gone. A second run changes nothing.
 // CHECK-LABEL: func.func @pack_small
 // DEFAULT-LABEL: func.func @pack_small
 // DEFAULT-NOT: row_interleaved
 // CHECK-NOT: tensor<1x3x2xi8>
 // CHECK: %[[S:.*]] = arith.constant dense<"0x010305{{(00){61}0}}20406{{(00)+}}"> : tensor<1x1x1024xi8>
-// CHECK: %[[A:.*]] = arith.constant dense<1.000000e+00> : tensor<1x3x2xf16>
+// CHECK-NOT: tensor<1x3x2xf16>
+// CHECK: %[[A:.*]] = arith.constant dense<{{\[\[\[}}1.000000e+00, 3.000000e+00, 5.000000e+00, 0.000000e+00, {{(0.000000e\+00, ){12}()}}2.000000e+00, 4.000000e+00, 6.000000e+00, 0.000000e+00, {{(0.000000e\+00, ){11}()}}0.000000e+00]]]> : tensor<1x1x32xf16>
 // CHECK: r2q.matmul %{{.*}}, %[[S]], %[[A]] group_size 8 {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast, target = avx512, layout = row_interleaved, vector_width = 16, tile_rows = 16, threads = 1>}
-// CHECK-SAME: tensor<1x16xf32>, tensor<1x1x1024xi8>, tensor<1x3x2xf16> -> tensor<1x3xf32>
+// CHECK-SAME: tensor<1x16xf32>, tensor<1x1x1024xi8>, tensor<1x1x32xf16> -> tensor<1x3xf32>
 func.func @pack_small(%x: tensor<1x16xf32>) -> tensor<1x3xf32> {
   %s = arith.constant dense<[[[1, 2], [3, 4], [5, 6]]]> : tensor<1x3x2xi8>
-  %a = arith.constant dense<1.0> : tensor<1x3x2xf16>
+  %a = arith.constant dense<[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]]> : tensor<1x3x2xf16>
   %y = r2q.matmul %x, %s, %a group_size 8 {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast, target = avx512, tile_rows = 16>} : tensor<1x16xf32>, tensor<1x3x2xi8>, tensor<1x3x2xf16> -> tensor<1x3xf32>
   return %y : tensor<1x3xf32>
 }

@@ -164,13 +164,14 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       AVX-512 machines too) or `avx512` (`lut_gemv`: needs AVX-512 BW;
       `int8_gemm`: AVX-512 VNNI and BW);
     * `layout`, for `lut_gemv` only (printed only when not `canonical`): the
-      layout of the op's sign planes. `canonical` (the default) is
-      `docs/format.md`'s; `row_interleaved` is lut_gemv's packed layout
+      layout of the op's sign planes and scales. `canonical` (the default)
+      is `docs/format.md`'s; `row_interleaved` is lut_gemv's packed layout
       (`docs/format.md`, "The row-interleaved layout": the bytes of each
       block of 16 rows in the order of the kernel's lookups, a
-      `P x ceil(N/16) x (ceil(K/512) * 1024)` i8 tensor), which
-      `r2q-pack-weights` produces from constant weights. The `r2q.matmul`
-      verifier checks the signs' shape against it.
+      `P x ceil(N/16) x (ceil(K/512) * 1024)` i8 tensor, and the scales of
+      each block's groups side by side, `P x ceil(N/16) x 16 ceil(K/G)`),
+      which `r2q-pack-weights` produces from constant weights. The
+      `r2q.matmul` verifier checks both shapes against it.
 
     Examples:
 

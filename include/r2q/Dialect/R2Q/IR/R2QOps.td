@@ -181,9 +181,11 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     static 1 to 8, or a group size other than `8 * 2^i` up to 128 or a
     multiple of 128) and a `warp_gemv` kernel on an op whose rows or weight
     shape are dynamic. A kernel with `layout = row_interleaved` takes its
-    signs in lut_gemv's packed layout (`docs/format.md`, "The
-    row-interleaved layout", produced by `r2q-pack-weights`): exactly
-    `P x ceil(N/16) x (ceil(K/512) * 1024)` bytes, which the verifier checks.
+    weight in lut_gemv's packed layout (`docs/format.md`, "The
+    row-interleaved layout", produced by `r2q-pack-weights`): signs of
+    exactly `P x ceil(N/16) x (ceil(K/512) * 1024)` bytes and scales of
+    `P x ceil(N/16) x 16 ceil(K/G)`, with a static N, which the verifier
+    checks.
 
     Example:
 
@@ -229,6 +231,13 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
   let extraClassDeclaration = [{
     /// Whether the op carries the sparse part (all three outlier operands).
     bool hasOutliers() { return getOutlierOffsets() != nullptr; }
+    /// N, the output features: the result's last dimension, or the scales'
+    /// rows where it is dynamic (a kernel's own layout needs it static).
+    int64_t getOutputFeatures() {
+      int64_t n = getResult().getType().getShape().back();
+      return ::mlir::ShapedType::isDynamic(n)
+                 ? getScales().getType().getDimSize(1) : n;
+    }
     /// Why the lut_gemv strategy cannot compute this op (its rows must be a
     /// static 1 to kLutMaxRows, its group size 8 * 2^i up to 128 or a
     /// multiple of 128); empty when it can.

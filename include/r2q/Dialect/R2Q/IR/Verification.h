@@ -46,9 +46,10 @@ mlir::LogicalResult verifyPackedWeight(EmitErrorFn emitError,
                                        mlir::RankedTensorType scales,
                                        int64_t groupSize, int64_t n, int64_t k);
 
-/// Checks scales as verifyPackedWeight does and sign planes in lut_gemv's
-/// row-interleaved layout (docs/format.md): exactly
-/// P x ceil(N/16) x (ceil(K/512) * 1024) x i8, so N must be static.
+/// Checks a weight in lut_gemv's row-interleaved layout (docs/format.md):
+/// the planes and the scale type as verifyPackedWeight does, signs exactly
+/// P x ceil(N/16) x (ceil(K/512) * 1024) x i8 and scales P x ceil(N/16) x
+/// (16 * ceil(K/G)), so N must be static.
 mlir::LogicalResult verifyRowInterleavedWeight(EmitErrorFn emitError,
                                                mlir::RankedTensorType signs,
                                                mlir::RankedTensorType scales,

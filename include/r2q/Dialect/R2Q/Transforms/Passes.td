@@ -496,22 +496,24 @@ def R2QVerifyResourceBlobsPass : Pass<"r2q-verify-resource-blobs"> {
 def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
   let summary = "store constant lut_gemv weights in the kernel's packed layout";
   let description = [{
-    Rewrites the constant sign planes of every `r2q.matmul` whose kernel is
-    `lut_gemv` (as `r2q-select-cpu-kernels` or the user chose it) into
-    lut_gemv's row-interleaved layout (`docs/format.md`, "The
+    Rewrites the constant sign planes and scales of every `r2q.matmul` whose
+    kernel is `lut_gemv` (as `r2q-select-cpu-kernels` or the user chose it)
+    into lut_gemv's row-interleaved layout (`docs/format.md`, "The
     row-interleaved layout"): per plane and block of 16 output features, the
     bytes of the 16 rows in the order the kernel's table lookups consume
-    them, rows past N and bytes past ceil(K/8) zero. The op's kernel gets
-    `layout = row_interleaved`, and the kernel then loads each step's 16
-    vectors of sign bytes with plain loads instead of transposing 16 rows
-    in registers. The scales keep their layout.
+    them, in passes of 2048 columns over all blocks, and the 16 rows' scales
+    of each group side by side; rows past N and bytes past ceil(K/8) zero.
+    The op's kernel gets `layout = row_interleaved`, and the kernel then
+    loads each step's 16 vectors of sign bytes and each group's 16 scales
+    with plain loads instead of transposing 16 rows in registers and
+    gathering scales, and reads both front to back, one pass at a time.
 
-    Only constant signs (`dense`, splat or `dense_resource`) can be packed at
-    compile time: ops whose signs are computed or passed in at run time keep
-    the canonical layout (and the in-register transpose), and so do ops
-    already in a packed layout and ops of other strategies. Signs shared by
-    several ops are packed once. Packed data over 1 KiB becomes a
-    `dense_resource` blob; the canonical constant is erased when nothing
+    Only constant weights (`dense`, splat or `dense_resource` signs and
+    scales) can be packed at compile time: ops whose weights are computed or
+    passed in at run time keep the canonical layout (and the in-register
+    transpose), and so do ops already in a packed layout and ops of other
+    strategies. Constants shared by several ops are packed once. Packed data over 1 KiB becomes a
+    `dense_resource` blob; a canonical constant is erased when nothing
     else reads it. Unreadable constant data (an elided or wrongly sized
     blob) is an error at the op.
 
@@ -545,11 +547,12 @@ def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
     ```mlir
     %s = arith.constant dense_resource<r2q_signs_row_interleaved>
         : tensor<2x256x8192xi8>
-    %a = arith.constant dense_resource<r2q_scales> : tensor<2x4096x32xf16>
+    %a = arith.constant dense_resource<r2q_scales_row_interleaved>
+        : tensor<2x256x512xf16>
     %y = r2q.matmul %x, %s, %a group_size 128
         {kernel = #r2q.kernel<strategy = lut_gemv, precision = fast,
                               target = avx512, layout = row_interleaved, ...>}
-        : tensor<1x4096xf32>, tensor<2x256x8192xi8>, tensor<2x4096x32xf16>
+        : tensor<1x4096xf32>, tensor<2x256x8192xi8>, tensor<2x256x512xf16>
         -> tensor<1x4096xf32>
     ```
   }];
