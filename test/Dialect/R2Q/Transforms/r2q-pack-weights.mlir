@@ -122,3 +122,17 @@ func.func @no_padding(%x: tensor<1x512xf32>) -> tensor<1x16xf32> {
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<1x512xf32>, tensor<1x16x64xi8>, tensor<1x16x4xf16> -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
 }
+
+// -----
+
+// Constant signs with runtime scales (a function argument) cannot be packed
+// as a whole weight: both keep the canonical layout.
+// CHECK-LABEL: func.func @runtime_scales
+// CHECK: arith.constant dense<{{\[\[\[}}1, 2], [3, 4], [5, 6]]]> : tensor<1x3x2xi8>
+// CHECK-NOT: row_interleaved
+// CHECK: return
+func.func @runtime_scales(%x: tensor<1x16xf32>, %a: tensor<1x3x2xf16>) -> tensor<1x3xf32> {
+  %s = arith.constant dense<[[[1, 2], [3, 4], [5, 6]]]> : tensor<1x3x2xi8>
+  %y = r2q.matmul %x, %s, %a group_size 8 {kernel = #r2q.kernel<strategy = lut_gemv>} : tensor<1x16xf32>, tensor<1x3x2xi8>, tensor<1x3x2xf16> -> tensor<1x3xf32>
+  return %y : tensor<1x3xf32>
+}
