@@ -72,12 +72,13 @@ def R2Q_StrategyLutGemv : I32EnumAttrCase<"LutGemv", 3, "lut_gemv">;
 def R2Q_StrategyWarpGemv : I32EnumAttrCase<"WarpGemv", 4, "warp_gemv">;
 def R2Q_StrategyWarpLutGemv : I32EnumAttrCase<"WarpLutGemv", 5, "warp_lut_gemv">;
 def R2Q_StrategyInt8Gemm : I32EnumAttrCase<"Int8Gemm", 6, "int8_gemm">;
+def R2Q_StrategyMmaGemm : I32EnumAttrCase<"MmaGemm", 7, "mma_gemm">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
      R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
-     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm]> {
+     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm, R2Q_StrategyMmaGemm]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
