@@ -516,7 +516,7 @@ public:
   /// [0, 16): result = accumulator + product x the rows' inverse powers,
   /// inside M x N.
   void writeFragment(Value staging, Value stagingRow, Value lane, Value m0,
-                     Value n0) {
+                     Value n0) const {
     stridedRange(builder, loc, lane, kFragmentElements, kLanes, [&](Value e) {
       Value i = arith::DivUIOp::create(builder, loc, e,
                                        index(builder, loc, kFragment));
@@ -596,13 +596,30 @@ private:
   const SharedTiles &tiles;
 };
 
-/// The block's first activation row and feature, from its 2-D index.
-std::pair<Value, Value> blockOrigin(OpBuilder &builder, Location loc,
-                                    const MmaShape &shape, Value blockM,
-                                    Value blockN) {
-  return {mulIndex(builder, loc, blockM, shape.blockRows),
-          mulIndex(builder, loc, blockN, shape.blockFeatures)};
-}
+/// A block's first activation row and feature, from its 2-D index, and
+/// where its warps' fragments start.
+struct BlockOrigin {
+  OpBuilder &builder;
+  Location loc;
+  Value firstRow, firstFeature;
+
+  BlockOrigin(OpBuilder &builder, Location loc, const MmaShape &shape,
+              Value blockM, Value blockN)
+      : builder(builder), loc(loc),
+        firstRow(mulIndex(builder, loc, blockM, shape.blockRows)),
+        firstFeature(mulIndex(builder, loc, blockN, shape.blockFeatures)) {}
+
+  /// The activation row of the first row of a warp's fragment row i, the
+  /// output feature of the first column of its fragment column j.
+  Value fragmentRow(const WarpFragments &fragments, int64_t i) const {
+    return arith::AddIOp::create(builder, loc, firstRow,
+                                 fragments.row(builder, loc, i));
+  }
+  Value fragmentFeature(const WarpFragments &fragments, int64_t j) const {
+    return arith::AddIOp::create(builder, loc, firstFeature,
+                                 fragments.feature(builder, loc, j));
+  }
+};
 
 Value sharedBuffer(OpBuilder &builder, Location loc, const MmaShape &shape,
                    Attribute space) {
@@ -612,9 +629,78 @@ Value sharedBuffer(OpBuilder &builder, Location loc, const MmaShape &shape,
                       MemRefLayoutAttrInterface(), space));
 }
 
+/// A warp's WMMA fragments in the GPU kernel: its accumulators, carried as
+/// values, and their products and stores on the block's shared tiles.
+class WmmaWarp {
+public:
+  WmmaWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
+           const SharedTiles &tiles, const WarpFragments &fragments)
+      : builder(builder), loc(loc), tiles(tiles), fragments(fragments),
+        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
+
+  /// fragmentsM x fragmentsN zero accumulators, row-major.
+  SmallVector<Value> zeros() {
+    Value zero = gpu::SubgroupMmaConstantMatrixOp::create(
+        builder, loc, type(builder.getF32Type(), "COp"),
+        f32Constant(builder, loc, 0));
+    return SmallVector<Value>(fm * fn, zero);
+  }
+
+  /// The accumulators after the products of a step's tiles: per 16
+  /// columns, the warp's A fragments (row-major) and B fragments
+  /// (transposed: a feature per tile row) loaded once, every pair
+  /// multiplied.
+  SmallVector<Value> multiply(ValueRange in) {
+    SmallVector<Value> acc(in);
+    Type f16 = builder.getF16Type();
+    IntegerAttr stride = builder.getIndexAttr(kTileStride);
+    for (int64_t k = 0; k < kStepColumns; k += kFragment) {
+      Value column = index(builder, loc, k);
+      SmallVector<Value> a, b;
+      for (int64_t i = 0; i < fm; ++i)
+        a.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
+            builder, loc, type(f16, "AOp"), tiles.activations,
+            ValueRange{fragments.row(builder, loc, i), column}, stride,
+            UnitAttr()));
+      for (int64_t j = 0; j < fn; ++j)
+        b.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
+            builder, loc, type(f16, "BOp"), tiles.weights,
+            ValueRange{fragments.feature(builder, loc, j), column}, stride,
+            builder.getUnitAttr()));
+      for (int64_t i = 0; i < fm; ++i)
+        for (int64_t j = 0; j < fn; ++j)
+          acc[i * fn + j] = gpu::SubgroupMmaComputeOp::create(
+              builder, loc, type(builder.getF32Type(), "COp"), a[i], b[j],
+              acc[i * fn + j], UnitAttr(), builder.getUnitAttr());
+    }
+    return acc;
+  }
+
+  /// Stores accumulator (i, j) to the warp's staging tile.
+  void stage(ArrayRef<Value> acc, int64_t i, int64_t j, Value stagingRow) {
+    gpu::SubgroupMmaStoreMatrixOp::create(
+        builder, loc, acc[i * fn + j], tiles.staging,
+        ValueRange{stagingRow, index(builder, loc, 0)},
+        builder.getIndexAttr(kFragment), UnitAttr());
+  }
+
+private:
+  gpu::MMAMatrixType type(Type element, StringRef operand) {
+    return gpu::MMAMatrixType::get({kFragment, kFragment}, element, operand);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const SharedTiles &tiles;
+  const WarpFragments &fragments;
+  int64_t fm, fn;
+};
+
 /// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
 /// 32 lanes; per step the tiles are filled between two barriers and each
-/// warp's accumulators (WMMA fragments) are carried through the step loop.
+/// warp's accumulators (WMMA fragments) are carried through the step loop;
+/// then each accumulator goes through the warp's staging tile, between
+/// barriers.
 void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
@@ -632,63 +718,30 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
   Value thread = arith::AddIOp::create(
       builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
-  auto [firstRow, firstFeature] = blockOrigin(
-      builder, loc, shape, launch.getBlockIds().y, launch.getBlockIds().x);
+  BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
+                     launch.getBlockIds().x);
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles);
   WarpFragments fragments(builder, loc, shape, warp);
-  int64_t fm = shape.fragmentsM(), fn = shape.fragmentsN();
-  Type f16 = builder.getF16Type(), f32 = builder.getF32Type();
-  auto aType = gpu::MMAMatrixType::get({kFragment, kFragment}, f16, "AOp");
-  auto bType = gpu::MMAMatrixType::get({kFragment, kFragment}, f16, "BOp");
-  auto cType = gpu::MMAMatrixType::get({kFragment, kFragment}, f32, "COp");
-  IntegerAttr tileStride = builder.getIndexAttr(kTileStride);
-  Value zero = gpu::SubgroupMmaConstantMatrixOp::create(
-      builder, loc, cType, f32Constant(builder, loc, 0));
-  SmallVector<Value> initial(fm * fn, zero);
+  WmmaWarp wmma(builder, loc, shape, tiles, fragments);
   SmallVector<Value> accumulators = stridedLoop(
       builder, loc, index(builder, loc, 0), index(builder, loc, shape.steps()),
-      1, initial, [&](Value step, ValueRange in) {
-        mma.stageActivations(thread, step, firstRow);
-        mma.decodeWeights(thread, step, firstFeature);
+      1, wmma.zeros(), [&](Value step, ValueRange in) {
+        mma.stageActivations(thread, step, origin.firstRow);
+        mma.decodeWeights(thread, step, origin.firstFeature);
         gpu::BarrierOp::create(builder, loc);
-        SmallVector<Value> acc(in);
-        for (int64_t k = 0; k < kStepColumns; k += kFragment) {
-          Value column = index(builder, loc, k);
-          SmallVector<Value> a, b;
-          for (int64_t i = 0; i < fm; ++i)
-            a.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
-                builder, loc, aType, tiles.activations,
-                ValueRange{fragments.row(builder, loc, i), column}, tileStride,
-                UnitAttr()));
-          for (int64_t j = 0; j < fn; ++j)
-            b.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
-                builder, loc, bType, tiles.weights,
-                ValueRange{fragments.feature(builder, loc, j), column},
-                tileStride, builder.getUnitAttr()));
-          for (int64_t i = 0; i < fm; ++i)
-            for (int64_t j = 0; j < fn; ++j)
-              acc[i * fn + j] = gpu::SubgroupMmaComputeOp::create(
-                  builder, loc, cType, a[i], b[j], acc[i * fn + j], UnitAttr(),
-                  builder.getUnitAttr());
-        }
+        SmallVector<Value> acc = wmma.multiply(in);
         gpu::BarrierOp::create(builder, loc);
         return acc;
       });
   Value stagingRow = mulIndex(builder, loc, warp, kFragment);
-  for (int64_t i = 0; i < fm; ++i)
-    for (int64_t j = 0; j < fn; ++j) {
-      gpu::SubgroupMmaStoreMatrixOp::create(
-          builder, loc, accumulators[i * fn + j], tiles.staging,
-          ValueRange{stagingRow, index(builder, loc, 0)},
-          builder.getIndexAttr(kFragment), UnitAttr());
+  for (int64_t i = 0; i < shape.fragmentsM(); ++i)
+    for (int64_t j = 0; j < shape.fragmentsN(); ++j) {
+      wmma.stage(accumulators, i, j, stagingRow);
       gpu::BarrierOp::create(builder, loc);
-      mma.writeFragment(
-          tiles.staging, stagingRow, lane,
-          arith::AddIOp::create(builder, loc, firstRow,
-                                fragments.row(builder, loc, i)),
-          arith::AddIOp::create(builder, loc, firstFeature,
-                                fragments.feature(builder, loc, j)));
+      mma.writeFragment(tiles.staging, stagingRow, lane,
+                        origin.fragmentRow(fragments, i),
+                        origin.fragmentFeature(fragments, j));
       gpu::BarrierOp::create(builder, loc);
     }
   gpu::TerminatorOp::create(builder, loc);
@@ -728,64 +781,94 @@ void hostFragmentProduct(OpBuilder &builder, Location loc,
   });
 }
 
-/// The GEMM kernel on the host: per block, the 128 threads fill the tiles
-/// in turn, then each warp's fragment products run on its accumulators
-/// (16 x 16 f32 each, in a buffer between steps); each fragment is written
-/// from there as the GPU writes it from its staging tile.
+/// The warps' fragments in the host loop nest: their accumulators in a
+/// buffer (16 x 16 f32 each, kept between steps), products by loops on the
+/// same tiles as WMMA's.
+class HostWarps {
+public:
+  HostWarps(OpBuilder &builder, Location loc, const MmaShape &shape,
+            const SharedTiles &tiles)
+      : builder(builder), loc(loc), shape(shape), tiles(tiles),
+        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {
+    accumulators = memref::AllocaOp::create(
+        builder, loc,
+        MemRefType::get({rows(), kFragment}, builder.getF32Type()));
+  }
+
+  void zero() {
+    forRange(builder, loc, rows(), [&](Value row) {
+      forRange(builder, loc, kFragment, [&](Value column) {
+        memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
+                                accumulators, ValueRange{row, column});
+      });
+    });
+  }
+
+  /// Warp `warp`'s products of a step's tiles, as WmmaWarp::multiply.
+  void multiply(Value warp) {
+    WarpFragments fragments(builder, loc, shape, warp);
+    for (int64_t k = 0; k < kStepColumns; k += kFragment)
+      for (int64_t i = 0; i < fm; ++i)
+        for (int64_t j = 0; j < fn; ++j)
+          hostFragmentProduct(
+              builder, loc, tiles, fragments.row(builder, loc, i),
+              fragments.feature(builder, loc, j), index(builder, loc, k),
+              accumulators, accumulatorRow(warp, i, j));
+  }
+
+  /// Warp `warp`'s results, each accumulator written from the buffer as
+  /// the GPU writes it from the staging tile.
+  void write(const MmaTiles &mma, const BlockOrigin &origin, Value warp) {
+    WarpFragments fragments(builder, loc, shape, warp);
+    for (int64_t i = 0; i < fm; ++i)
+      for (int64_t j = 0; j < fn; ++j)
+        forRange(builder, loc, kLanes, [&](Value lane) {
+          mma.writeFragment(accumulators, accumulatorRow(warp, i, j), lane,
+                            origin.fragmentRow(fragments, i),
+                            origin.fragmentFeature(fragments, j));
+        });
+  }
+
+private:
+  int64_t rows() const { return kWarps * fm * fn * kFragment; }
+
+  Value accumulatorRow(Value warp, int64_t i, int64_t j) {
+    return addIndex(builder, loc,
+                    mulIndex(builder, loc, warp, fm * fn * kFragment),
+                    (i * fn + j) * kFragment);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaShape &shape;
+  const SharedTiles &tiles;
+  int64_t fm, fn;
+  Value accumulators;
+};
+
+/// The GEMM kernel on the host: per block and step, the 128 threads fill
+/// the tiles in turn, then each warp's fragment products run; then each
+/// warp's results are written.
 void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   Value buffer = sharedBuffer(builder, loc, shape, Attribute());
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles);
-  int64_t fm = shape.fragmentsM(), fn = shape.fragmentsN();
-  int64_t accumulatorRows = kWarps * fm * fn * kFragment;
-  Value accumulators = memref::AllocaOp::create(
-      builder, loc,
-      MemRefType::get({accumulatorRows, kFragment}, builder.getF32Type()));
-  auto accRow = [&](Value warp, int64_t i, int64_t j) {
-    return addIndex(builder, loc,
-                    mulIndex(builder, loc, warp, fm * fn * kFragment),
-                    (i * fn + j) * kFragment);
-  };
+  HostWarps warps(builder, loc, shape, tiles);
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
-      auto [firstRow, firstFeature] =
-          blockOrigin(builder, loc, shape, blockM, blockN);
-      forRange(builder, loc, accumulatorRows, [&](Value row) {
-        forRange(builder, loc, kFragment, [&](Value column) {
-          memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
-                                  accumulators, ValueRange{row, column});
-        });
-      });
+      BlockOrigin origin(builder, loc, shape, blockM, blockN);
+      warps.zero();
       forRange(builder, loc, shape.steps(), [&](Value step) {
         forRange(builder, loc, kThreads, [&](Value thread) {
-          mma.stageActivations(thread, step, firstRow);
-          mma.decodeWeights(thread, step, firstFeature);
+          mma.stageActivations(thread, step, origin.firstRow);
+          mma.decodeWeights(thread, step, origin.firstFeature);
         });
-        forRange(builder, loc, kWarps, [&](Value warp) {
-          WarpFragments fragments(builder, loc, shape, warp);
-          for (int64_t k = 0; k < kStepColumns; k += kFragment)
-            for (int64_t i = 0; i < fm; ++i)
-              for (int64_t j = 0; j < fn; ++j)
-                hostFragmentProduct(
-                    builder, loc, tiles, fragments.row(builder, loc, i),
-                    fragments.feature(builder, loc, j), index(builder, loc, k),
-                    accumulators, accRow(warp, i, j));
-        });
+        forRange(builder, loc, kWarps,
+                 [&](Value warp) { warps.multiply(warp); });
       });
-      forRange(builder, loc, kWarps, [&](Value warp) {
-        WarpFragments fragments(builder, loc, shape, warp);
-        for (int64_t i = 0; i < fm; ++i)
-          for (int64_t j = 0; j < fn; ++j)
-            forRange(builder, loc, kLanes, [&](Value lane) {
-              mma.writeFragment(
-                  accumulators, accRow(warp, i, j), lane,
-                  arith::AddIOp::create(builder, loc, firstRow,
-                                        fragments.row(builder, loc, i)),
-                  arith::AddIOp::create(builder, loc, firstFeature,
-                                        fragments.feature(builder, loc, j)));
-            });
-      });
+      forRange(builder, loc, kWarps,
+               [&](Value warp) { warps.write(mma, origin, warp); });
     });
   });
 }
