@@ -35,6 +35,7 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   R2QSelectGPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.tileRows = options.tileRows;
+  selection.precision = options.precision;
   pm.addPass(createR2QSelectGPUKernelsPass(selection));
   ConvertR2QToLinalgPassOptions lowering;
   lowering.gpuLaunch = true;

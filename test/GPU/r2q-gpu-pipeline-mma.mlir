@@ -5,10 +5,12 @@
 // barriers, WMMA loads of row-major A and column-major B fragments from
 // shared memory, m16n16k16 products into f32 accumulators, stores to the
 // staging tiles); the result and the scaling kernel's outputs in device
-// memory (only kernels touch them), the temporaries freed.
+// memory (only kernels touch them), the temporaries freed. With
+// precision=exact, one warp_lut_gemv kernel instead.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa precision=exact" | FileCheck %s --check-prefix=EXACT
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --mlir-print-ir-after=r2q-gpu-host-buffers -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUFFERS
 
 // PTX: gpu.binary @prefill_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
@@ -23,6 +25,10 @@
 // PTX-SAME: wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32
 // PTX-SAME: bar.sync
 // PTX-SAME: wmma.store.d.sync.aligned.row.m16n16k16.shared.f32
+
+// EXACT: gpu.binary @prefill_kernel
+// EXACT-NOT: wmma
+// EXACT-NOT: gpu.binary
 
 // CHECK: llvm.func @prefill(
 // CHECK: gpu.launch_func @prefill_kernel::@prefill_kernel blocks in

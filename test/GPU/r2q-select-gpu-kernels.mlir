@@ -1,17 +1,21 @@
 // r2q-select-gpu-kernels: table lookups (warp_lut_gemv) below 16 rows,
 // tensor cores (mma_gemm) from 16 rows on (rows are the product of the
-// leading dimensions: 2x8 is 16); xor sign flips (warp_gemv) or one kernel
-// for every batch with the strategy option; a GPU kernel already on an op
-// is kept; tile-rows is written on the kernels it chooses (with auto, on the
-// warp kernels only; mma_gemm keeps its default); an unknown or CPU strategy
-// option is refused, and so is a tile-rows that mma_gemm cannot take, at
-// the op.
+// leading dimensions: 2x8 is 16), or table lookups for every batch with
+// precision=exact; xor sign flips (warp_gemv) or one kernel for every batch
+// with the strategy option; a GPU kernel already on an op is kept;
+// tile-rows is written on the kernels it chooses (with auto, on the warp
+// kernels only; mma_gemm keeps its default); an unknown or CPU strategy
+// option, an unknown precision and mma_gemm with precision=exact are
+// refused, and so is a tile-rows that mma_gemm cannot take, at the op.
 
 // RUN: r2q-opt %s --r2q-select-gpu-kernels | FileCheck %s
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=warp_gemv tile-rows=8" | FileCheck %s --check-prefix=OPTIONS
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="tile-rows=8" | FileCheck %s --check-prefix=AUTOROWS
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=mma_gemm tile-rows=64" | FileCheck %s --check-prefix=MMA
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=warp_lut_gemv" | FileCheck %s --check-prefix=EXACT
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="precision=exact" | FileCheck %s --check-prefix=EXACT
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="precision=half" 2>&1 | FileCheck %s --check-prefix=PRECISION
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=mma_gemm precision=exact" 2>&1 | FileCheck %s --check-prefix=EXACTMMA
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=lut_gemv" 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=mma_gemm tile-rows=8" 2>&1 | FileCheck %s --check-prefix=MMAROWS
 
@@ -47,6 +51,10 @@
 // EXACT-NOT: mma_gemm
 
 // UNKNOWN: error: r2q-select-gpu-kernels: unknown strategy 'lut_gemv'; expected auto, warp_lut_gemv, mma_gemm or warp_gemv
+
+// PRECISION: error: r2q-select-gpu-kernels: unknown precision 'half'; expected fast or exact
+
+// EXACTMMA: error: r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; precision=exact takes warp_lut_gemv or warp_gemv
 
 // MMAROWS: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy mma_gemm cannot compute this op: its tile_rows is 8 (mma_gemm takes 0, 64, 128 or 192 output features per block)
 

@@ -134,6 +134,12 @@ struct GPUPipelineOptions
                      "warp_lut_gemv, mma_gemm or warp_gemv (sign flips by "
                      "xor)"),
       llvm::cl::init("auto")};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("fast (default: with strategy=auto, mma_gemm from 16 "
+                     "rows on, rounding to f16) or exact (the f32 warp "
+                     "kernels at every batch)"),
+      llvm::cl::init("fast")};
   Option<int64_t> tileRows{
       *this, "tile-rows",
       llvm::cl::desc("Output features per warp; 0 (default): the kernel "

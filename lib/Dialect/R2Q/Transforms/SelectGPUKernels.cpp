@@ -50,6 +50,18 @@ public:
         return signalPassFailure();
       }
     }
+    if (precision != "fast" && precision != "exact") {
+      emitError(getOperation()->getLoc())
+          << "r2q-select-gpu-kernels: unknown precision '" << precision
+          << "'; expected fast or exact";
+      return signalPassFailure();
+    }
+    if (precision == "exact" && forced == KernelStrategy::MmaGemm) {
+      emitError(getOperation()->getLoc())
+          << "r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; "
+             "precision=exact takes warp_lut_gemv or warp_gemv";
+      return signalPassFailure();
+    }
     if (tileRows < 0) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: tile-rows must be 0 (the strategy's "
@@ -79,7 +91,7 @@ private:
       return op.emitOpError("r2q-select-gpu-kernels: no GPU kernel can "
                             "compute this op: ")
              << reason;
-    KernelStrategy chosen = forced ? *forced : automatic(op);
+    KernelStrategy chosen = forced ? *forced : automatic(op, precision);
     // With auto, tile-rows is the warp kernels' (features per warp); an
     // mma_gemm op chosen by rows keeps its own default.
     int64_t rows = forced || chosen != KernelStrategy::MmaGemm ? tileRows : 0;
@@ -94,13 +106,14 @@ private:
     return success();
   }
 
-  /// Tensor cores from kMmaMinRows rows on (the batch is static here),
-  /// table lookups below.
-  static KernelStrategy automatic(MatmulOp op) {
+  /// In fast precision, tensor cores from kMmaMinRows rows on (the batch
+  /// is static here); table lookups below, and for every batch in exact.
+  static KernelStrategy automatic(MatmulOp op, StringRef precision) {
     auto input = cast<RankedTensorType>(op.getInput().getType());
     int64_t rows = input.getNumElements() / input.getShape().back();
-    return rows >= kMmaMinRows ? KernelStrategy::MmaGemm
-                               : KernelStrategy::WarpLutGemv;
+    return precision == "fast" && rows >= kMmaMinRows
+               ? KernelStrategy::MmaGemm
+               : KernelStrategy::WarpLutGemv;
   }
 
   std::optional<KernelStrategy> forced;

@@ -641,9 +641,12 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       the weight decoded to f16 in shared memory and multiplied on tensor
       cores with WMMA, f32 accumulators; the activations rounded to f16
       after a per-row power of two, so it is lossy within the bound in
-      `docs/gpu.md`). The `strategy` option forces one of them, or
-      `warp_gemv` (sign flips by xor; batch tiles of up to 8 rows), for
-      every op; `strategy=warp_lut_gemv` keeps every batch exact. Measured
+      `docs/gpu.md`). `precision=exact` keeps `warp_lut_gemv` at every
+      batch (the default is `fast`: unlike the CPU's, the GPU's tensor-core
+      path and the fp16 baseline it competes with round to f16). The
+      `strategy` option forces one kernel, or `warp_gemv` (sign flips by
+      xor; batch tiles of up to 8 rows), for every op (`mma_gemm` with
+      `precision=exact` is an error). Measured
       on an H200 (`docs/performance.md`), the tables took 1.4-2.2 times
       less time than the xor kernel at batch 1, and 3-19 times less at
       batch 4. All take a static batch and weight shape: an op with dynamic
@@ -668,7 +671,11 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
            "warp_lut_gemv, mma_gemm or warp_gemv: the kernel of every "
            "r2q.matmul without one">,
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
-           "Output features per warp; 0: the strategy's default">,
+           "Output features per warp (per block for mma_gemm); 0: the "
+           "strategy's default">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"fast\"",
+           "fast (strategy=auto runs mma_gemm, f16 tensor cores, from 16 "
+           "rows on) or exact (the f32 warp kernels at every batch)">,
   ];
 }
 
