@@ -4,7 +4,8 @@
 // tiles in one shared byte buffer, filled with 16-byte stores between
 // barriers, WMMA loads of row-major A and column-major B fragments from
 // shared memory, m16n16k16 products into f32 accumulators, stores to the
-// staging tiles); the result and the scaling kernel's outputs in device
+// staging tiles, then added atomically to the result: the GEMM's splits of
+// K add to it); the result and the scaling kernel's outputs in device
 // memory (only kernels touch them), the temporaries freed. With
 // precision=exact, one warp_lut_gemv kernel instead.
 
@@ -25,6 +26,7 @@
 // PTX-SAME: wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32
 // PTX-SAME: bar.sync
 // PTX-SAME: wmma.store.d.sync.aligned.row.m16n16k16.shared.f32
+// PTX-SAME: atom.global.add.f32
 
 // EXACT: gpu.binary @prefill_kernel
 // EXACT-NOT: wmma

@@ -746,7 +746,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
 // same tiles) against the numerics core, on batches of 16 to 130 rows (odd
 // ones, and 20 and 33 past a block of 16 or 32 rows), N not a multiple of
 // the 128 (or forced 64 or 192) features of a block, K not a multiple of
-// the 64 columns of a step nor of 8 and with a short last group, group
+// the 64 columns of a step nor of 8 and with a short last group (so K is
+// split among 2 to 9 blocks, the last split shorter, or not at all), group
 // sizes 8 to 256, 1 to 4 planes, f16/bf16/f32 inputs and scales, and
 // scales and activations far outside f16's range. x and the decoded w are
 // rounded to f16 once (after their rows' powers of two: exact), each with a

@@ -6,8 +6,9 @@
 // stage the activations' tile as f16 in shared memory and decode the
 // weight's tile into f16 there (w = sum over planes of +-scale); the warps
 // then multiply 16x16x16 fragments with WMMA (gpu.subgroup_mma_*: f16
-// inputs, f32 accumulators) and, after the last step, write
-// accumulator + product through a per-warp staging tile.
+// inputs, f32 accumulators) and, after the last step, add the product to
+// the result (atomically) through a per-warp staging tile. When the output
+// tiles are few, their steps are split among several blocks (split-K).
 //
 // f16 has 5 exponent bits, so nothing is decoded at its own magnitude: a
 // first kernel finds, per activation row and per weight row, the power of
@@ -62,6 +63,11 @@ constexpr int64_t kTileStride = kStepColumns + kVector;
 /// WMMA loads and stores need 32-byte aligned fragments.
 constexpr int64_t kFragmentAlignment = 32;
 constexpr int64_t kDefaultBlockFeatures = 128;
+/// Split-K: blocks of output tiles are multiplied by splits of K until
+/// about this many blocks run (two waves of an H100/H200's 132 SMs), each
+/// split at least kMinSplitSteps steps (256 columns) long.
+constexpr int64_t kTargetBlocks = 264;
+constexpr int64_t kMinSplitSteps = 4;
 /// A row's largest magnitude is scaled into [2^14, 2^15).
 constexpr int32_t kTargetExponent = 14;
 constexpr int32_t kF32Bias = 127;
@@ -73,6 +79,7 @@ struct MmaShape : KernelDims {
   int64_t blockRows;     // activation rows of a block: 16, 32 or 64
   int64_t blockFeatures; // output features of a block: 64, 128 or 192
   int64_t warpsM, warpsN;
+  int64_t splits, stepsPerSplit; // split-K: the steps of one block
 
   int64_t paddedRows() const { return llvm::alignTo(rows, blockRows); }
   int64_t paddedColumns() const { return llvm::alignTo(columns, kStepColumns); }
@@ -101,6 +108,12 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
   shape.warpsN = kWarps / shape.warpsM;
   int64_t tileRows = operands.kernel.getTileRows();
   shape.blockFeatures = tileRows > 0 ? tileRows : kDefaultBlockFeatures;
+  int64_t tiles = shape.blocksN() * shape.blocksM();
+  int64_t splits = std::min<int64_t>(
+      llvm::divideCeil(shape.steps(), kMinSplitSteps),
+      std::max<int64_t>(1, llvm::divideCeil(kTargetBlocks, tiles)));
+  shape.stepsPerSplit = llvm::divideCeil(shape.steps(), splits);
+  shape.splits = llvm::divideCeil(shape.steps(), shape.stepsPerSplit);
   return shape;
 }
 
@@ -159,13 +172,17 @@ stridedLoop(OpBuilder &builder, Location loc, Value first, Value end,
 }
 
 /// `body(i)` for i = first, first + step, ... below `end`.
+void stridedRange(OpBuilder &builder, Location loc, Value first, Value end,
+                  int64_t step, const std::function<void(Value)> &body) {
+  stridedLoop(builder, loc, first, end, step, {}, [&](Value i, ValueRange) {
+    body(i);
+    return SmallVector<Value>();
+  });
+}
+
 void stridedRange(OpBuilder &builder, Location loc, Value first, int64_t end,
                   int64_t step, const std::function<void(Value)> &body) {
-  stridedLoop(builder, loc, first, index(builder, loc, end), step, {},
-              [&](Value i, ValueRange) {
-                body(i);
-                return SmallVector<Value>();
-              });
+  stridedRange(builder, loc, first, index(builder, loc, end), step, body);
 }
 
 //===----------------------------------------------------------------------===//
@@ -255,6 +272,19 @@ public:
     });
   }
 
+  /// Lane `lane`'s features of result row `m` (below M) set to the
+  /// accumulator's, to which the GEMM's splits add.
+  void initializeResult(Value m, Value lane) {
+    ifThen(builder, loc, lessThan(builder, loc, m, shape.rows), [&] {
+      stridedRange(builder, loc, lane, shape.features, kLanes, [&](Value n) {
+        Value value = memref::LoadOp::create(builder, loc, ops.accumulator,
+                                             ValueRange{m, n});
+        memref::StoreOp::create(builder, loc, value, ops.result,
+                                ValueRange{m, n});
+      });
+    });
+  }
+
   /// The largest sum_p |s_p| of lane `lane`'s groups of weight row `n`.
   Value weightMax(Value n, Value lane) {
     return stridedLoop(
@@ -331,6 +361,7 @@ void emitScalingLaunch(OpBuilder &builder, Location loc,
         builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
         auto [power, inverse] = butterflyMax(scaling.activationMax(row, lane));
         scaling.writeActivations(row, lane, power, inverse);
+        scaling.initializeResult(row, lane);
         scf::YieldOp::create(b, l);
       },
       [&](OpBuilder &b, Location l) {
@@ -374,6 +405,7 @@ void emitScalingLoops(OpBuilder &builder, Location loc,
         rowMax([&](Value lane) { return scaling.activationMax(m, lane); });
     forRange(builder, loc, kLanes, [&](Value lane) {
       scaling.writeActivations(m, lane, power, inverse);
+      scaling.initializeResult(m, lane);
     });
   });
   forRange(builder, loc, shape.features, [&](Value n) {
@@ -513,8 +545,8 @@ public:
 
   /// Lane `lane`'s share of a warp's staged fragment (staging rows
   /// stagingRow + [0, 16)) for block rows m0 + [0, 16) and features n0 +
-  /// [0, 16): result = accumulator + product x the rows' inverse powers,
-  /// inside M x N.
+  /// [0, 16): result += product x the rows' inverse powers, inside M x N
+  /// (an atomic add: the splits of K add to the same outputs).
   void writeFragment(Value staging, Value stagingRow, Value lane, Value m0,
                      Value n0) const {
     stridedRange(builder, loc, lane, kFragmentElements, kLanes, [&](Value e) {
@@ -536,11 +568,8 @@ public:
         product = arith::MulFOp::create(
             builder, loc, arith::MulFOp::create(builder, loc, product, xFactor),
             wFactor);
-        Value before = memref::LoadOp::create(builder, loc, ops.accumulator,
-                                              ValueRange{m, n});
-        memref::StoreOp::create(
-            builder, loc, arith::AddFOp::create(builder, loc, before, product),
-            ops.result, ValueRange{m, n});
+        memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf,
+                                    product, ops.result, ValueRange{m, n});
       });
     });
   }
@@ -596,18 +625,25 @@ private:
   const SharedTiles &tiles;
 };
 
-/// A block's first activation row and feature, from its 2-D index, and
-/// where its warps' fragments start.
+/// A block's first activation row and feature and its steps, from its 3-D
+/// index (output tile and split of K), and where its warps' fragments
+/// start.
 struct BlockOrigin {
   OpBuilder &builder;
   Location loc;
   Value firstRow, firstFeature;
+  Value firstStep, endStep; // the block's split of K, in steps
 
   BlockOrigin(OpBuilder &builder, Location loc, const MmaShape &shape,
-              Value blockM, Value blockN)
+              Value blockM, Value blockN, Value split)
       : builder(builder), loc(loc),
         firstRow(mulIndex(builder, loc, blockM, shape.blockRows)),
-        firstFeature(mulIndex(builder, loc, blockN, shape.blockFeatures)) {}
+        firstFeature(mulIndex(builder, loc, blockN, shape.blockFeatures)),
+        firstStep(mulIndex(builder, loc, split, shape.stepsPerSplit)),
+        endStep(
+            clampIndex(builder, loc,
+                       addIndex(builder, loc, firstStep, shape.stepsPerSplit),
+                       shape.steps())) {}
 
   /// The activation row of the first row of a warp's fragment row i, the
   /// output feature of the first column of its fragment column j.
@@ -711,29 +747,29 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   Value one = index(builder, loc, 1);
   auto launch = gpu::LaunchOp::create(
       builder, loc, index(builder, loc, shape.blocksN()),
-      index(builder, loc, shape.blocksM()), one, index(builder, loc, kLanes),
-      index(builder, loc, kWarps), one);
+      index(builder, loc, shape.blocksM()), index(builder, loc, shape.splits),
+      index(builder, loc, kLanes), index(builder, loc, kWarps), one);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
   Value thread = arith::AddIOp::create(
       builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
   BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
-                     launch.getBlockIds().x);
+                     launch.getBlockIds().x, launch.getBlockIds().z);
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles);
   WarpFragments fragments(builder, loc, shape, warp);
   WmmaWarp wmma(builder, loc, shape, tiles, fragments);
-  SmallVector<Value> accumulators = stridedLoop(
-      builder, loc, index(builder, loc, 0), index(builder, loc, shape.steps()),
-      1, wmma.zeros(), [&](Value step, ValueRange in) {
-        mma.stageActivations(thread, step, origin.firstRow);
-        mma.decodeWeights(thread, step, origin.firstFeature);
-        gpu::BarrierOp::create(builder, loc);
-        SmallVector<Value> acc = wmma.multiply(in);
-        gpu::BarrierOp::create(builder, loc);
-        return acc;
-      });
+  SmallVector<Value> accumulators =
+      stridedLoop(builder, loc, origin.firstStep, origin.endStep, 1,
+                  wmma.zeros(), [&](Value step, ValueRange in) {
+                    mma.stageActivations(thread, step, origin.firstRow);
+                    mma.decodeWeights(thread, step, origin.firstFeature);
+                    gpu::BarrierOp::create(builder, loc);
+                    SmallVector<Value> acc = wmma.multiply(in);
+                    gpu::BarrierOp::create(builder, loc);
+                    return acc;
+                  });
   Value stagingRow = mulIndex(builder, loc, warp, kFragment);
   for (int64_t i = 0; i < shape.fragmentsM(); ++i)
     for (int64_t j = 0; j < shape.fragmentsN(); ++j) {
@@ -857,18 +893,21 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   HostWarps warps(builder, loc, shape, tiles);
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
-      BlockOrigin origin(builder, loc, shape, blockM, blockN);
-      warps.zero();
-      forRange(builder, loc, shape.steps(), [&](Value step) {
-        forRange(builder, loc, kThreads, [&](Value thread) {
-          mma.stageActivations(thread, step, origin.firstRow);
-          mma.decodeWeights(thread, step, origin.firstFeature);
-        });
+      forRange(builder, loc, shape.splits, [&](Value split) {
+        BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
+        warps.zero();
+        stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
+                     [&](Value step) {
+                       forRange(builder, loc, kThreads, [&](Value thread) {
+                         mma.stageActivations(thread, step, origin.firstRow);
+                         mma.decodeWeights(thread, step, origin.firstFeature);
+                       });
+                       forRange(builder, loc, kWarps,
+                                [&](Value warp) { warps.multiply(warp); });
+                     });
         forRange(builder, loc, kWarps,
-                 [&](Value warp) { warps.multiply(warp); });
+                 [&](Value warp) { warps.write(mma, origin, warp); });
       });
-      forRange(builder, loc, kWarps,
-               [&](Value warp) { warps.write(mma, origin, warp); });
     });
   });
 }
