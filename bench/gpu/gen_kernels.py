@@ -13,14 +13,31 @@ CHECKS = [
     ("check_d", 13, 77, 2600, 256, 2, "bf16", "f16"),
     ("check_e", 16, 4096, 4096, 128, 2, "f32", "f16"),
     ("check_f", 2, 33, 13, 8, 4, "f32", "bf16"),
+    # Batches for the tensor cores (mma_gemm from 16 rows on): odd ones, N
+    # not a multiple of a block's 128 features, K not a multiple of a step's
+    # 64 columns, a short last group.
+    ("check_g", 17, 200, 300, 32, 2, "f16", "f32"),
+    ("check_h", 33, 130, 520, 40, 1, "f32", "f16"),
+    ("check_i", 130, 77, 640, 64, 2, "f16", "f16"),
+    ("check_j", 47, 515, 2600, 256, 3, "bf16", "bf16"),
 ]
 SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
 BATCHES = [1, 4, 16, 128]
 BENCH = [(f"bench_{n}x{k}_b{m}", m, n, k, 128, 2, "f32", "f16")
          for (n, k) in SHAPES for m in BATCHES]
-# Kernels written on the op, by name: (strategy, output features per warp).
-# Without one, r2q-select-gpu-kernels chooses (warp_lut_gemv).
+# Kernels written on the op, by name: (strategy, tile_rows: output features
+# per warp, or per block for mma_gemm). Without one, r2q-select-gpu-kernels
+# chooses: warp_lut_gemv below MMA_MIN_ROWS rows, mma_gemm from there on.
 KERNELS = {}
+MMA_MIN_ROWS = 16  # r2q-select-gpu-kernels' kMmaMinRows
+
+
+def strategy_of(name, m):
+    """The kernel that runs case `name` of `m` rows (the harness checks
+    mma_gemm, which rounds to f16, within its own bound)."""
+    if name in KERNELS:
+        return KERNELS[name][0]
+    return "mma_gemm" if m >= MMA_MIN_ROWS else "warp_lut_gemv"
 
 
 def variant(case, suffix, strategy, tile_rows=0):
@@ -30,14 +47,29 @@ def variant(case, suffix, strategy, tile_rows=0):
     return (name, *case[1:])
 
 
-# Both GPU kernels on every ragged case.
-CHECKS += [variant(c, "xor", "warp_gemv") for c in CHECKS]
+# Both warp kernels on every ragged case, the tensor cores on those of at
+# least 3 rows too (and with 64 and 192 features per block on two).
+base_checks = list(CHECKS)
+CHECKS += [variant(c, "xor", "warp_gemv") for c in base_checks]
+CHECKS += [variant(c, "lut", "warp_lut_gemv") for c in base_checks
+           if c[1] >= MMA_MIN_ROWS]
+CHECKS += [variant(c, "mma", "mma_gemm") for c in base_checks
+           if 3 <= c[1] < MMA_MIN_ROWS]
+CHECKS += [variant(next(c for c in base_checks if c[0] == name),
+                   f"mma_t{t}", "mma_gemm", t)
+           for name, t in (("check_g", 64), ("check_j", 192))]
 # The xor kernel beside the tables at every shape and batch, and 2 and 8
 # output features per warp for both at batch 1.
 BENCH += [variant(c, "xor", "warp_gemv") for c in BENCH]
 big_b1 = next(c for c in BENCH if c[0] == "bench_28672x8192_b1")
 BENCH += [variant(big_b1, f"lut_t{t}", "warp_lut_gemv", t) for t in (2, 8)]
 BENCH += [variant(big_b1, f"xor_t{t}", "warp_gemv", t) for t in (2, 8)]
+# The tables beside the tensor cores at batch 16 and 128 (auto chooses
+# mma_gemm there), and mma_gemm's 64 and 192 features per block.
+BENCH += [variant(c, "lut", "warp_lut_gemv") for c in BENCH
+          if c[1] >= MMA_MIN_ROWS and c[0] not in KERNELS]
+big_b128 = next(c for c in BENCH if c[0] == "bench_28672x8192_b128")
+BENCH += [variant(big_b128, f"mma_t{t}", "mma_gemm", t) for t in (64, 192)]
 # f16 activations (half the activation bytes).
 BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
            "f16") for m in (1, 4)]
@@ -71,7 +103,8 @@ def main(mlir_path, inc_path):
         out.write("static const KernelCase kCases[] = {\n")
         for name, m, n, k, g, p, xt, st in cases:
             out.write(f"  {{\"{name}\", {m}, {n}, {k}, {g}, {p}, \"{xt}\", "
-                      f"\"{st}\", _mlir_ciface_{name}}},\n")
+                      f"\"{st}\", \"{strategy_of(name, m)}\", "
+                      f"_mlir_ciface_{name}}},\n")
         out.write("};\n")
 
 

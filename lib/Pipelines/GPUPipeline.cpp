@@ -14,6 +14,7 @@
 #include "r2q/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -34,6 +35,7 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   R2QSelectGPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.tileRows = options.tileRows;
+  selection.precision = options.precision;
   pm.addPass(createR2QSelectGPUKernelsPass(selection));
   ConvertR2QToLinalgPassOptions lowering;
   lowering.gpuLaunch = true;
@@ -60,6 +62,11 @@ void addGenericKernels(OpPassManager &pm) {
   pm.addPass(createR2QGPUWorkgroupBuffersPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QGPUSinkConstantsPass());
+  // mma_gemm carries WMMA fragments (!gpu.mma_matrix) through scf.for: the
+  // NVVM pipeline's first pass (convert-nvgpu-to-nvvm) cannot convert such
+  // loops and refuses them, while branches are left to convert-gpu-to-nvvm,
+  // which converts the fragments.
+  pm.addPass(createSCFToControlFlowPass());
 }
 
 } // namespace

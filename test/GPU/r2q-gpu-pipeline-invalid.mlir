@@ -1,6 +1,7 @@
 // What r2q-gpu-pipeline cannot compile is reported at the op, never
 // compiled wrong: the GPU kernels take a static batch and weight shape,
-// and a CPU kernel written on an op is not silently replaced.
+// and a CPU kernel written on an op is not silently replaced; mma_gemm
+// takes 0, 64, 128 or 192 output features per block.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --split-input-file --verify-diagnostics
 
@@ -29,7 +30,23 @@ func.func @written_kernel(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: ten
 // -----
 
 func.func @cpu_kernel(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<1x16xf32> {
-  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs warp_gemv or warp_lut_gemv}}
+  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs warp_gemv, warp_lut_gemv or mma_gemm}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
+}
+
+// -----
+
+func.func @mma_dynamic_rows(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<?x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy mma_gemm cannot compute this op: its rows are dynamic (the warp kernels take a static batch)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<?x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @mma_tile_rows(%x: tensor<32x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<32x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy mma_gemm cannot compute this op: its tile_rows is 96 (mma_gemm takes 0, 64, 128 or 192 output features per block)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 96, threads = 1>} : tensor<32x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<32x16xf32>
+  return %y : tensor<32x16xf32>
 }

@@ -13,9 +13,11 @@
 // for an AVX2-only CPU), on 1 to 3 threads; its fast mode within its
 // documented bound; its row-interleaved layout of constant weights bit for
 // bit equal to the canonical one. The int8 GEMM (int8_gemm) on batches of 3
-// to 130 rows within its rounding bound. And the GPU kernel (warp_gemv)
-// executed on the host: its loop nest over blocks, warps and lanes with the
-// butterfly on a buffer, on ragged shapes and odd batches.
+// to 130 rows within its rounding bound. And the GPU kernels (warp_gemv,
+// warp_lut_gemv) executed on the host: their loop nests over blocks, warps
+// and lanes with the butterfly on a buffer, on ragged shapes and odd
+// batches; the tensor-core GEMM (mma_gemm) likewise, within its f16
+// rounding bound.
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,6 +65,9 @@ struct GemvCase {
   /// Added to every activation: a large mean makes sum_k x_k large against
   /// the output, the hard case for the group-sum identity's rounding.
   float activationMean = 0.0f;
+  /// Multiplies the weight before quantization: far from 1, its scales
+  /// leave f16's range (mma_gemm's hard case).
+  float weightScale = 1.0f;
 
   int64_t bytesPerRow() const { return quant::packedBytesPerRow(k); }
   int64_t groups() const { return quant::groupsPerRow(k, groupSize); }
@@ -80,7 +85,8 @@ std::ostream &operator<<(std::ostream &os, const GemvCase &c) {
      << ", scales " << quant::floatTypeName(c.scaleType) << ", input "
      << quant::floatTypeName(c.inputType) << ", width " << c.vectorWidth;
   os << (c.dynamicRows ? ", dynamic rows" : "");
-  return os << ", activation mean " << c.activationMean;
+  return os << ", activation mean " << c.activationMean << ", weight scale "
+            << c.weightScale;
 }
 
 std::string tensorType(const std::vector<int64_t> &leading, bool dynamic,
@@ -103,7 +109,7 @@ struct GemvData {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> w(c.n * c.k);
     for (float &value : w)
-      value = 0.05f * normal(generator);
+      value = c.weightScale * 0.05f * normal(generator);
     quant::Scheme scheme;
     scheme.groupSize = c.groupSize;
     scheme.planes = c.planes;
@@ -524,7 +530,8 @@ double expectWithinRoundingBound(
         magnitude += w * std::fabs(x[i]);
       }
       double error = output[row * n + col] - expected[row * n + col];
-      if (std::fabs(error) > bound + 1e-5 * magnitude + 1e-30) {
+      // Negated, so that a NaN fails too.
+      if (!(std::fabs(error) <= bound + 1e-5 * magnitude + 1e-30)) {
         ADD_FAILURE() << "error " << error << " past the bound " << bound
                       << " at row " << row << ", column " << col;
         return INFINITY;
@@ -738,6 +745,95 @@ std::vector<WarpCase> warpCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
                          ::testing::ValuesIn(warpCases()));
+
+// The tensor-core GEMM (strategy mma_gemm) as its host loop nest
+// (r2q-cpu-pipeline with strategy=mma_gemm: the row scaling kernel, then
+// blocks of 4 warps whose 128 threads stage the activations and decode the
+// weight into f16 tiles, each WMMA fragment product done by loops on the
+// same tiles) against the numerics core, on batches of 16 to 130 rows (odd
+// ones, and 20 and 33 past a block of 16 or 32 rows), N not a multiple of
+// the 128 (or forced 64 or 192) features of a block, K not a multiple of
+// the 64 columns of a step nor of 8 and with a short last group (so K is
+// split among 2 to 9 blocks, the last split shorter, or not at all), group
+// sizes 8 to 256, 1 to 4 planes, f16/bf16/f32 inputs and scales, and
+// scales and activations far outside f16's range. x and the decoded w are
+// rounded to f16 once (after their rows' powers of two: exact), each with a
+// relative error of at most 2^-11, plus a subnormal step of at most 2^-39
+// of the row's largest value: each output is within 2^-10 (1 + 2^-9)
+// sum_k |x_k w_k| + 2^-38 max|x| sum_k |w_k| of the exact product, plus
+// the 1e-5 sum_k |x_k w_k| of f32 rounding. That bound is checked per
+// output; the RMS of the error relative to that of the outputs against
+// kMmaRelativeRms (measured: see docs/gpu.md).
+constexpr double kMmaRelativeRms = 1e-3;
+
+class MmaGemmTest : public JitTest<WarpCase> {};
+
+TEST_P(MmaGemmTest, HostLoopNestWithinItsBound) {
+  const WarpCase c = GetParam();
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  std::string selected = lowerToText(
+      context, gemvSource(c.gemv), "r2q-select-cpu-kernels{strategy=mma_gemm}");
+  ASSERT_TRUE(llvm::StringRef(selected).contains("strategy = mma_gemm,"))
+      << selected;
+  std::string kernel =
+      c.tileRows ? llvm::formatv("#r2q.kernel<strategy = mma_gemm, "
+                                 "vector_width = 16, tile_rows = {0}, "
+                                 "threads = 1>",
+                                 c.tileRows)
+                       .str()
+                 : "";
+  std::vector<float> output = runGemv(
+      context, c.gemv, data, "r2q-cpu-pipeline{strategy=mma_gemm}", kernel);
+  const int64_t k = c.gemv.k;
+  // Twice the relative step of f16 (x and w are each rounded once), and
+  // the subnormal step of the row's scaled activations.
+  auto steps = [k](const float *x) {
+    double largest = 0;
+    for (int64_t i = 0; i < k; ++i)
+      largest = std::max<double>(largest, std::fabs(x[i]));
+    std::vector<double> step(k);
+    for (int64_t i = 0; i < k; ++i)
+      step[i] =
+          std::ldexp(1.0, -9) * (1 + std::ldexp(1.0, -9)) * std::fabs(x[i]) +
+          std::ldexp(largest, -37);
+    return step;
+  };
+  double relativeRms = expectWithinRoundingBound(c.gemv, data, output, steps);
+  RecordProperty("relative_rms", std::to_string(relativeRms));
+  if (c.gemv.activationMean == 0)
+    EXPECT_LE(relativeRms, kMmaRelativeRms);
+}
+
+std::vector<WarpCase> mmaCases() {
+  using F = FloatType;
+  auto mma = [](GemvCase c, int64_t tileRows = 0, float activationMean = 0,
+                float weightScale = 1) {
+    c.activationMean = activationMean;
+    c.weightScale = weightScale;
+    return WarpCase{c, tileRows, "mma_gemm"};
+  };
+  return {
+      mma({{16}, 37, 576, 128, 2, F::F16, F::F16, 32, false}),
+      mma({{17}, 200, 300, 32, 2, F::F16, F::F32, 32, false}),
+      mma({{20}, 70, 1000, 8, 3, F::BF16, F::BF16, 32, false}),
+      mma({{33}, 130, 520, 40, 1, F::F32, F::F16, 32, false}),
+      mma({{2, 9}, 21, 13, 8, 4, F::F32, F::F32, 32, false}),
+      mma({{47}, 64, 2200, 256, 2, F::F16, F::F32, 32, false}, 64),
+      mma({{130}, 77, 640, 64, 2, F::F16, F::F16, 32, false}),
+      mma({{31}, 193, 384, 24, 3, F::BF16, F::F32, 32, false}, 192),
+      mma({{16}, 40, 700, 16, 4, F::F16, F::BF16, 32, false}, 0, 4.0f),
+      // Outside f16's range, all made exact by the rows' powers of two:
+      // activations around 1e5 (f32), weights of 5e5 (past 65504) and of
+      // 5e-10 (below its smallest subnormal).
+      mma({{19}, 45, 300, 32, 2, F::F32, F::F32, 32, false}, 0, 1e5f),
+      mma({{21}, 45, 300, 32, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
+      mma({{24}, 45, 300, 64, 3, F::F32, F::BF16, 32, false}, 0, 0, 1e-8f),
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 
 // The int8 GEMM (strategy int8_gemm: activations rounded to int8 per unit of
 // min(G, 128) columns, byte dot products with the sign bits) on batches of 3

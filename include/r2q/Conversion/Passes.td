@@ -108,11 +108,22 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
       blocks of 4 warps (`r2q-gpu-pipeline`); without, the same body runs on
       the host in loops over blocks, warps and lanes, the butterfly on a
       buffer of the 32 lanes' values, so that the CPU tests execute the GPU
-      kernel's index math and decoding.
+      kernel's index math and decoding. `warp_lut_gemv` likewise.
+    * `mma_gemm` (`MmaGemm.cpp`, the GPU kernel for 16 rows or more; a
+      static batch and weight shape): a row scaling kernel (per activation
+      and weight row, the power of two that brings its largest magnitude
+      into f16's range; the activations scaled into a padded f16 matrix),
+      then blocks of 4 warps that per step of 64 columns stage the
+      activation tile and decode the weight tile to f16 in shared memory
+      and multiply 16x16x16 fragments with `gpu.subgroup_mma_*` (f32
+      accumulators). With `gpu-launch`, two `gpu.launch` ops; without, the
+      same bodies in host loops, each fragment op replaced by loops on the
+      same tiles.
   }];
   let options = [
     Option<"gpuLaunch", "gpu-launch", "bool", /*default=*/"false",
-           "Emit warp_gemv kernels as gpu.launch ops (r2q-gpu-pipeline) "
+           "Emit the GPU kernels (warp_gemv, warp_lut_gemv, mma_gemm) as "
+           "gpu.launch ops (r2q-gpu-pipeline) "
            "rather than as their loop nest on the host">,
   ];
   let dependentDialects = [

@@ -94,6 +94,37 @@ mlir::Value largestPartFeatures(mlir::OpBuilder &builder, mlir::Location loc,
                                 int64_t parts, mlir::Value features,
                                 int64_t unitRows);
 
+/// The static sizes of an op that a GPU kernel is specialized on.
+struct KernelDims {
+  int64_t rows, features, columns, planes, groupSize;
+  int64_t bytesPerRow; // ceil(K / 8)
+  mlir::Type inputElement;
+
+  /// The sizes of `operands` (static signs) for `rows` activation rows.
+  static KernelDims of(const MatmulOperands &operands, int64_t rows);
+};
+
+/// The buffers a GPU kernel (warp_gemv, warp_lut_gemv, mma_gemm) reads and
+/// writes, for the M activation rows of an op being lowered.
+struct KernelBuffers {
+  mlir::Value x;                   // M x K, the input's element type
+  mlir::Value signs;               // P x N x ceil(K/8) i8
+  mlir::Value scales;              // P x N x ceil(K/G)
+  mlir::Value accumulator;         // M x N f32, read
+  mlir::Value result;              // M x N f32, written: a new buffer
+  mlir::RankedTensorType rowsType; // M x N f32
+
+  /// Read-only buffers of the operands and `accumulator` as row matrices,
+  /// and a new result buffer.
+  static KernelBuffers create(mlir::OpBuilder &builder, mlir::Location loc,
+                              const MatmulOperands &operands,
+                              mlir::Value accumulator);
+  int64_t rows() const { return rowsType.getDimSize(0); }
+  /// The result buffer, once written, as a tensor shaped as `accumulator`.
+  mlir::Value resultTensor(mlir::OpBuilder &builder, mlir::Location loc,
+                           mlir::Value accumulator) const;
+};
+
 /// The strategy patterns, one file each.
 void populateFusedDecodePatterns(mlir::RewritePatternSet &patterns);
 void populateTiledDecodePatterns(mlir::RewritePatternSet &patterns);
@@ -103,6 +134,7 @@ void populateInt8GemmPatterns(mlir::RewritePatternSet &patterns);
 /// `gpuLaunch`: the kernel as a gpu.launch, else its loop nest on the host.
 void populateWarpGemvPatterns(mlir::RewritePatternSet &patterns,
                               bool gpuLaunch);
+void populateMmaGemmPatterns(mlir::RewritePatternSet &patterns, bool gpuLaunch);
 
 } // namespace r2q::lowering
 

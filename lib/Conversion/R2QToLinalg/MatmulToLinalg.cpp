@@ -20,6 +20,8 @@
 #include "r2q/Conversion/R2QToLinalg/R2QToLinalg.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -69,6 +71,39 @@ LogicalResult MatmulStrategyPattern::matchAndRewrite(
       convertTensor(rewriter, loc, product, resultType.getElementType());
   rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, result);
   return success();
+}
+
+KernelDims KernelDims::of(const MatmulOperands &operands, int64_t rows) {
+  auto signs = cast<RankedTensorType>(operands.signs.getType());
+  return {rows,
+          signs.getDimSize(1),
+          operands.columns(),
+          signs.getDimSize(0),
+          operands.groupSize,
+          signs.getDimSize(2),
+          cast<RankedTensorType>(operands.x.getType()).getElementType()};
+}
+
+KernelBuffers KernelBuffers::create(OpBuilder &builder, Location loc,
+                                    const MatmulOperands &operands,
+                                    Value accumulator) {
+  Value accumulatorRows = asRowMatrix(builder, loc, accumulator);
+  auto rowsType = cast<RankedTensorType>(accumulatorRows.getType());
+  return {readBuffer(builder, loc, asRowMatrix(builder, loc, operands.x)),
+          readBuffer(builder, loc, operands.signs),
+          readBuffer(builder, loc, operands.scales),
+          readBuffer(builder, loc, accumulatorRows),
+          memref::AllocOp::create(
+              builder, loc,
+              MemRefType::get(rowsType.getShape(), rowsType.getElementType())),
+          rowsType};
+}
+
+Value KernelBuffers::resultTensor(OpBuilder &builder, Location loc,
+                                  Value accumulator) const {
+  Value tensor = bufferization::ToTensorOp::create(
+      builder, loc, rowsType, result, /*restrict=*/true, /*writable=*/true);
+  return fromRowMatrix(builder, loc, tensor, accumulator);
 }
 
 namespace {
@@ -255,6 +290,7 @@ void populateMatmulToLinalgPatterns(RewritePatternSet &patterns,
   lowering::populateLutGemvPatterns(patterns);
   lowering::populateInt8GemmPatterns(patterns);
   lowering::populateWarpGemvPatterns(patterns, gpuLaunch);
+  lowering::populateMmaGemmPatterns(patterns, gpuLaunch);
 }
 
 } // namespace r2q

@@ -3,6 +3,7 @@
 #include "TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -246,6 +247,13 @@ Value fromRowMatrix(OpBuilder &builder, Location loc, Value rows, Value x) {
   return tensor::ExpandShapeOp::create(
       builder, loc, RankedTensorType::get(shape, rowsType.getElementType()),
       rows, leadingAndLast(rank), outputShape);
+}
+
+Value readBuffer(OpBuilder &builder, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      builder, loc, MemRefType::get(type.getShape(), type.getElementType()),
+      tensor, /*read_only=*/true);
 }
 
 } // namespace r2q::lowering

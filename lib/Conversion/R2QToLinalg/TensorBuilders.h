@@ -95,6 +95,11 @@ mlir::Value asF32RowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value fromRowMatrix(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value rows, mlir::Value x);
 
+/// A read-only buffer of the ranked tensor `tensor` (identity layout), for
+/// kernels written on memrefs.
+mlir::Value readBuffer(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value tensor);
+
 } // namespace r2q::lowering
 
 #endif // R2Q_LIB_CONVERSION_R2QTOLINALG_TENSORBUILDERS_H

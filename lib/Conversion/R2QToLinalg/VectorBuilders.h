@@ -16,6 +16,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
+#include <functional>
+
 namespace r2q::lowering {
 
 inline mlir::Value index(mlir::OpBuilder &builder, mlir::Location loc,
@@ -35,6 +37,12 @@ inline mlir::Value addIndex(mlir::OpBuilder &builder, mlir::Location loc,
                                               index(builder, loc, offset))
                       .getResult()
                 : value;
+}
+
+inline mlir::Value f32Constant(mlir::OpBuilder &builder, mlir::Location loc,
+                               float value) {
+  return mlir::arith::ConstantOp::create(builder, loc,
+                                         builder.getF32FloatAttr(value));
 }
 
 /// A vector of zeros of `type`.
@@ -71,6 +79,23 @@ countedLoop(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value begin,
         mlir::scf::YieldOp::create(b, l, body(b, l, i, carried));
       });
   return llvm::SmallVector<mlir::Value>(loop.getResults());
+}
+
+/// `body(i)` in an scf.for i = 0 to `count`, built with `builder` (whose
+/// insertion point is inside the loop while `body` runs).
+inline void forRange(mlir::OpBuilder &builder, mlir::Location loc,
+                     int64_t count,
+                     const std::function<void(mlir::Value)> &body) {
+  mlir::scf::ForOp::create(
+      builder, loc, index(builder, loc, 0), index(builder, loc, count),
+      index(builder, loc, 1), mlir::ValueRange{},
+      [&](mlir::OpBuilder &b, mlir::Location l, mlir::Value i,
+          mlir::ValueRange) {
+        mlir::OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        body(i);
+        mlir::scf::YieldOp::create(b, l);
+      });
 }
 
 /// The LLVM intrinsic `name` on builtin-vector operands.

@@ -51,16 +51,13 @@ constexpr int64_t kMaxBatchTile = 8;
 constexpr int64_t kTableEntries = 16;
 
 /// The static sizes of one warp_gemv kernel and the tiles it works in.
-struct WarpShape {
-  int64_t rows, features, columns, planes, groupSize;
-  int64_t bytesPerRow;     // ceil(K / 8)
+struct WarpShape : KernelDims {
   int64_t batchTile;       // activation rows per pass over the weight
   int64_t rowsPerWarp;     // output features of one warp
   int64_t wholeChunks;     // chunks of 128 columns read by vector loads
   int64_t segment;         // columns summed before a scale multiplies them
   uint64_t signsAlignment; // bytes, of every chunk's load
   uint64_t inputAlignment; // bytes, of every quad of activations
-  Type inputElement;
   int64_t warpsPerBlock = kWarpsPerBlock;
   int64_t chunkColumns = kChunkColumns; // columns of one lane's chunk
 
@@ -83,15 +80,8 @@ int64_t segmentColumns(int64_t groupSize) {
 }
 
 WarpShape warpShape(const MatmulOperands &operands, int64_t rows) {
-  auto signs = cast<RankedTensorType>(operands.signs.getType());
-  Type element = cast<RankedTensorType>(operands.x.getType()).getElementType();
   WarpShape shape;
-  shape.rows = rows;
-  shape.planes = signs.getDimSize(0);
-  shape.features = signs.getDimSize(1);
-  shape.bytesPerRow = signs.getDimSize(2);
-  shape.columns = operands.columns();
-  shape.groupSize = operands.groupSize;
+  static_cast<KernelDims &>(shape) = KernelDims::of(operands, rows);
   shape.batchTile = std::min(rows, kMaxBatchTile);
   int64_t tileRows = operands.kernel.getTileRows();
   shape.rowsPerWarp = tileRows > 0           ? tileRows
@@ -101,27 +91,16 @@ WarpShape warpShape(const MatmulOperands &operands, int64_t rows) {
   shape.segment = segmentColumns(shape.groupSize);
   shape.wholeChunks = shape.columns / kChunkColumns;
   shape.signsAlignment = llvm::MinAlign(shape.bytesPerRow, kChunkBytes);
-  uint64_t elementBytes = element.getIntOrFloatBitWidth() / 8;
+  uint64_t elementBytes = shape.inputElement.getIntOrFloatBitWidth() / 8;
   shape.inputAlignment =
       llvm::MinAlign(shape.columns * elementBytes, kQuad * elementBytes);
-  shape.inputElement = element;
   return shape;
 }
 
 /// The buffers the kernel reads and writes, and its shape.
-struct WarpOperands {
-  Value x;           // M x K, the input's element type
-  Value signs;       // P x N x ceil(K/8) i8
-  Value scales;      // P x N x ceil(K/G)
-  Value accumulator; // M x N f32, read
-  Value result;      // M x N f32, written
+struct WarpOperands : KernelBuffers {
   WarpShape shape;
 };
-
-Value f32Constant(OpBuilder &builder, Location loc, float value) {
-  return arith::ConstantOp::create(builder, loc,
-                                   builder.getF32FloatAttr(value));
-}
 
 Value toF32(OpBuilder &builder, Location loc, Value value) {
   Type f32 = builder.getF32Type();
@@ -470,20 +449,6 @@ void emitGPULaunch(OpBuilder &builder, Location loc, const WarpOperands &ops) {
                    laneSums.emit(rowBase, lane, m0, mt));
   });
   gpu::TerminatorOp::create(builder, loc);
-}
-
-/// `body(i)` in an scf.for i = 0 to `count`.
-void forRange(OpBuilder &builder, Location loc, int64_t count,
-              const std::function<void(Value)> &body) {
-  scf::ForOp::create(
-      builder, loc, index(builder, loc, 0), index(builder, loc, count),
-      index(builder, loc, 1), ValueRange{},
-      [&](OpBuilder &b, Location l, Value i, ValueRange) {
-        OpBuilder::InsertionGuard guard(builder);
-        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-        body(i);
-        scf::YieldOp::create(b, l);
-      });
 }
 
 /// Two buffers of one value per lane and (feature, row) of a tile, for the
@@ -961,13 +926,6 @@ void emitLutHostLoops(OpBuilder &builder, Location loc,
   });
 }
 
-Value readBuffer(OpBuilder &builder, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  return bufferization::ToBufferOp::create(
-      builder, loc, MemRefType::get(type.getShape(), type.getElementType()),
-      tensor, /*read_only=*/true);
-}
-
 /// warp_gemv and warp_lut_gemv: the operands' buffers, a new result
 /// buffer, and the kernel as a gpu.launch or its host loop nest.
 struct WarpGemvPattern : MatmulStrategyPattern {
@@ -978,27 +936,15 @@ struct WarpGemvPattern : MatmulStrategyPattern {
   Value denseProduct(OpBuilder &builder, Location loc,
                      const MatmulOperands &operands,
                      Value accumulator) const override {
-    Value x = asRowMatrix(builder, loc, operands.x);
-    Value accumulatorRows = asRowMatrix(builder, loc, accumulator);
-    auto rowsType = cast<RankedTensorType>(accumulatorRows.getType());
-    WarpOperands ops{
-        readBuffer(builder, loc, x),
-        readBuffer(builder, loc, operands.signs),
-        readBuffer(builder, loc, operands.scales),
-        readBuffer(builder, loc, accumulatorRows),
-        memref::AllocOp::create(
-            builder, loc,
-            MemRefType::get(rowsType.getShape(), rowsType.getElementType())),
-        lut ? lutShape(operands, rowsType.getDimSize(0))
-            : warpShape(operands, rowsType.getDimSize(0))};
+    KernelBuffers buffers =
+        KernelBuffers::create(builder, loc, operands, accumulator);
+    WarpOperands ops{buffers, lut ? lutShape(operands, buffers.rows())
+                                  : warpShape(operands, buffers.rows())};
     if (lut)
       (gpuLaunch ? emitLutGPULaunch : emitLutHostLoops)(builder, loc, ops);
     else
       (gpuLaunch ? emitGPULaunch : emitHostLoops)(builder, loc, ops);
-    Value result = bufferization::ToTensorOp::create(
-        builder, loc, rowsType, ops.result, /*restrict=*/true,
-        /*writable=*/true);
-    return fromRowMatrix(builder, loc, result, accumulator);
+    return ops.resultTensor(builder, loc, accumulator);
   }
 
   bool lut, gpuLaunch;

@@ -11,8 +11,9 @@ namespace r2q {
 /// Patterns lowering r2q.matmul, r2q.dequantize and r2q.residual to
 /// linalg.generic on tensors, and greedy r2q.quantize to r2q.residual stages.
 /// Each r2q.matmul is lowered by the strategy of its #r2q.kernel attribute
-/// (KernelAttr::getPortableDefault() without one); `gpuLaunch`: warp_gemv
-/// kernels become gpu.launch ops rather than host loop nests.
+/// (KernelAttr::getPortableDefault() without one); `gpuLaunch`: the GPU
+/// kernels (warp_gemv, warp_lut_gemv, mma_gemm) become gpu.launch ops
+/// rather than host loop nests.
 void populateR2QToLinalgConversionPatterns(mlir::RewritePatternSet &patterns,
                                            bool gpuLaunch = false);
 
@@ -25,7 +26,7 @@ void populateMatmulToLinalgPatterns(mlir::RewritePatternSet &patterns,
 void registerLutGemvInterfaces(mlir::DialectRegistry &registry);
 
 /// Memory effects for gpu.barrier (none in MLIR 22), which the
-/// warp_lut_gemv GPU kernel uses, so that its IR bufferizes.
+/// warp_lut_gemv and mma_gemm GPU kernels use, so that their IR bufferizes.
 void registerWarpGemvInterfaces(mlir::DialectRegistry &registry);
 
 /// r2q.dequantize and r2q.residual only.

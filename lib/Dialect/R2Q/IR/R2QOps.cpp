@@ -136,6 +136,13 @@ LogicalResult MatmulOp::verify() {
              << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
+      kernel && kernel.getStrategy() == KernelStrategy::MmaGemm) {
+    if (std::string reason = mmaGemmUnsupported(kernel.getTileRows());
+        !reason.empty())
+      return emitOpError("kernel strategy mma_gemm cannot compute this op: ")
+             << reason;
+  }
+  if (KernelAttr kernel = getKernelAttr();
       kernel && (kernel.getStrategy() == KernelStrategy::WarpGemv ||
                  kernel.getStrategy() == KernelStrategy::WarpLutGemv)) {
     if (std::string reason = warpGemvUnsupported(); !reason.empty())
@@ -201,6 +208,15 @@ std::string MatmulOp::warpGemvUnsupported() {
   if (!getSigns().getType().hasStaticShape() ||
       !getScales().getType().hasStaticShape())
     return "its weight's shape is dynamic";
+  return "";
+}
+
+std::string MatmulOp::mmaGemmUnsupported(int64_t tileRows) {
+  if (std::string reason = warpGemvUnsupported(); !reason.empty())
+    return reason;
+  if (tileRows != 0 && tileRows != 64 && tileRows != 128 && tileRows != 192)
+    return "its tile_rows is " + std::to_string(tileRows) +
+           " (mma_gemm takes 0, 64, 128 or 192 output features per block)";
   return "";
 }
 

@@ -234,6 +234,8 @@ private:
     case KernelStrategy::WarpGemv:
     case KernelStrategy::WarpLutGemv:
       return op.warpGemvUnsupported();
+    case KernelStrategy::MmaGemm:
+      return op.mmaGemmUnsupported(0);
     default:
       return "";
     }

@@ -1,8 +1,9 @@
 //===- SelectGPUKernels.cpp - The kernel of every r2q.matmul for a GPU ----===//
 //
 // The GPU counterpart of r2q-select-cpu-kernels: table lookups in shared
-// memory (warp_lut_gemv), or sign flips by xor (warp_gemv) on request. The
-// decision is the op's #r2q.kernel attribute.
+// memory (warp_lut_gemv) below 16 rows, tensor cores on f16 tiles
+// (mma_gemm) from 16 rows on, or any of them and sign flips by xor
+// (warp_gemv) on request. The decision is the op's #r2q.kernel attribute.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,9 +19,20 @@ using namespace mlir;
 namespace r2q {
 namespace {
 
+/// Static batches of at least this many rows run on tensor cores.
+constexpr int64_t kMmaMinRows = 16;
+
 bool isGPUStrategy(KernelStrategy strategy) {
   return strategy == KernelStrategy::WarpGemv ||
-         strategy == KernelStrategy::WarpLutGemv;
+         strategy == KernelStrategy::WarpLutGemv ||
+         strategy == KernelStrategy::MmaGemm;
+}
+
+/// Why `strategy` with `tileRows` cannot compute `op`, or an empty string.
+std::string unsupported(MatmulOp op, KernelStrategy strategy,
+                        int64_t tileRows) {
+  return strategy == KernelStrategy::MmaGemm ? op.mmaGemmUnsupported(tileRows)
+                                             : op.warpGemvUnsupported();
 }
 
 class SelectGPUKernelsPass
@@ -29,16 +41,27 @@ public:
   using Base::Base;
 
   void runOnOperation() override {
-    std::optional<KernelStrategy> parsed =
-        strategy == "auto" ? KernelStrategy::WarpLutGemv
-                           : symbolizeKernelStrategy(strategy);
-    if (!parsed || !isGPUStrategy(*parsed)) {
+    if (strategy != "auto") {
+      forced = symbolizeKernelStrategy(strategy);
+      if (!forced || !isGPUStrategy(*forced)) {
+        emitError(getOperation()->getLoc())
+            << "r2q-select-gpu-kernels: unknown strategy '" << strategy
+            << "'; expected auto, warp_lut_gemv, mma_gemm or warp_gemv";
+        return signalPassFailure();
+      }
+    }
+    if (precision != "fast" && precision != "exact") {
       emitError(getOperation()->getLoc())
-          << "r2q-select-gpu-kernels: unknown strategy '" << strategy
-          << "'; expected auto, warp_lut_gemv or warp_gemv";
+          << "r2q-select-gpu-kernels: unknown precision '" << precision
+          << "'; expected fast or exact";
       return signalPassFailure();
     }
-    chosen = *parsed;
+    if (precision == "exact" && forced == KernelStrategy::MmaGemm) {
+      emitError(getOperation()->getLoc())
+          << "r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; "
+             "precision=exact takes warp_lut_gemv or warp_gemv";
+      return signalPassFailure();
+    }
     if (tileRows < 0) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: tile-rows must be 0 (the strategy's "
@@ -61,20 +84,39 @@ private:
         return success();
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
              << stringifyKernelStrategy(kernel.getStrategy())
-             << " is a CPU kernel; the GPU runs warp_gemv or warp_lut_gemv";
+             << " is a CPU kernel; the GPU runs warp_gemv, warp_lut_gemv or "
+                "mma_gemm";
     }
     if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
       return op.emitOpError("r2q-select-gpu-kernels: no GPU kernel can "
                             "compute this op: ")
              << reason;
+    KernelStrategy chosen = forced ? *forced : automatic(op, precision);
+    // With auto, tile-rows is the warp kernels' (features per warp); an
+    // mma_gemm op chosen by rows keeps its own default.
+    int64_t rows = forced || chosen != KernelStrategy::MmaGemm ? tileRows : 0;
+    if (std::string reason = unsupported(op, chosen, rows); !reason.empty())
+      return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
+             << stringifyKernelStrategy(chosen)
+             << " cannot compute this op: " << reason;
     KernelAttr portable = KernelAttr::getPortableDefault(op.getContext());
     op.setKernelAttr(KernelAttr::get(
         op.getContext(), chosen, std::nullopt, 0, portable.getVectorWidth(),
-        tileRows, /*threads=*/1, KernelPrecision::Exact, KernelTarget::AVX2));
+        rows, /*threads=*/1, KernelPrecision::Exact, KernelTarget::AVX2));
     return success();
   }
 
-  KernelStrategy chosen = KernelStrategy::WarpLutGemv;
+  /// In fast precision, tensor cores from kMmaMinRows rows on (the batch
+  /// is static here); table lookups below, and for every batch in exact.
+  static KernelStrategy automatic(MatmulOp op, StringRef precision) {
+    auto input = cast<RankedTensorType>(op.getInput().getType());
+    int64_t rows = input.getNumElements() / input.getShape().back();
+    return precision == "fast" && rows >= kMmaMinRows
+               ? KernelStrategy::MmaGemm
+               : KernelStrategy::WarpLutGemv;
+  }
+
+  std::optional<KernelStrategy> forced;
 };
 
 } // namespace

@@ -88,7 +88,8 @@ llvm::Expected<TilingEntry> parseEntry(llvm::StringRef path, size_t index,
     return strategy.takeError();
   std::optional<KernelStrategy> symbol = symbolizeKernelStrategy(*strategy);
   if (!symbol || *symbol == KernelStrategy::WarpGemv ||
-      *symbol == KernelStrategy::WarpLutGemv)
+      *symbol == KernelStrategy::WarpLutGemv ||
+      *symbol == KernelStrategy::MmaGemm)
     return fileError(path, llvm::formatv("entry {0} ({1}) names strategy "
                                          "'{2}', not a CPU one",
                                          index, key.str(), *strategy));

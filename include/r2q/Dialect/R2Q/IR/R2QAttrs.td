@@ -72,12 +72,13 @@ def R2Q_StrategyLutGemv : I32EnumAttrCase<"LutGemv", 3, "lut_gemv">;
 def R2Q_StrategyWarpGemv : I32EnumAttrCase<"WarpGemv", 4, "warp_gemv">;
 def R2Q_StrategyWarpLutGemv : I32EnumAttrCase<"WarpLutGemv", 5, "warp_lut_gemv">;
 def R2Q_StrategyInt8Gemm : I32EnumAttrCase<"Int8Gemm", 6, "int8_gemm">;
+def R2Q_StrategyMmaGemm : I32EnumAttrCase<"MmaGemm", 7, "mma_gemm">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
      R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
-     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm]> {
+     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm, R2Q_StrategyMmaGemm]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -134,10 +135,15 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       flips by xor; a static batch and weight shape; its loop nest also runs
       on the host), `warp_lut_gemv` (the GPU kernel for 1 to 4 rows at a
       time: the same warps, the activations' 16-entry tables of signed
-      quad sums in shared memory, looked up by the sign nibbles) or
+      quad sums in shared memory, looked up by the sign nibbles),
       `int8_gemm` (many rows, x86 only, lossy: activations rounded to int8
       per 128 columns, byte dot products with the sign bits, vpdpbusd with
-      AVX-512 VNNI; group sizes as for `lut_gemv`);
+      AVX-512 VNNI; group sizes as for `lut_gemv`) or `mma_gemm` (the GPU
+      kernel for 16 rows or more, lossy: tiles of the weight decoded to
+      f16 in shared memory and multiplied with the activations, rounded to
+      f16 after an exact power of two per row, on tensor cores (WMMA, f32
+      accumulators); a static batch and weight shape; its loop nest also
+      runs on the host);
     * `max_rows` and `otherwise`, together: `strategy` runs when the input
       has at most `max_rows` rows (the product of its leading dimensions),
       `otherwise` when it has more; decided at compile time when the rows
@@ -149,7 +155,8 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       of them for `fused_decode` and `vector_gemv`, 256 KiB of f32 for
       `tiled_decode`; for `warp_gemv` the output features of one warp
       (0: 4, 2 or 1 as the batch tile grows), for `warp_lut_gemv` too (0:
-      4);
+      4), for `mma_gemm` the output features of a block (0: 128, or 64 or
+      192);
     * `threads`: 1 (the default) runs the kernel on the calling thread;
       `T > 1` splits its output features into `T` contiguous parts, the
       iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP

@@ -248,6 +248,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// Why the warp_gemv strategy cannot compute this op (its rows and its
     /// weight's shape must be static); empty when it can.
     std::string warpGemvUnsupported();
+    /// Why the mma_gemm strategy with `tileRows` output features per block
+    /// (0: its default) cannot compute this op (as warp_gemv, and tileRows
+    /// must be 0, 64, 128 or 192); empty when it can.
+    std::string mmaGemmUnsupported(int64_t tileRows);
     /// Checks the contents of constant outlier offsets and columns (the
     /// verifier checks only their types): offsets from 0 to nnz, never
     /// decreasing, columns ascending within a row and below K. Run by the

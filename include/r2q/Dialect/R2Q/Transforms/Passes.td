@@ -638,17 +638,29 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
     `r2q-gpu-pipeline`: sets the `kernel` attribute of every `r2q.matmul`
     that has none (an op that has one keeps it, if it is a GPU strategy).
 
-    * Strategy: `warp_lut_gemv` (tables of the activations in shared memory,
-      looked up by the sign nibbles; batch tiles of up to 4 rows) unless the
-      `strategy` option asks for `warp_gemv` (sign flips by xor; batch tiles
-      of up to 8 rows). Measured on an H200 (`docs/performance.md`), the
-      tables took 1.4-2.2 times less time than the xor kernel at batch 1,
-      and 3-19 times less at batch 4. Both take a static batch and weight
-      shape: an op with dynamic rows or weight is an error at the op, as is
-      a CPU strategy written on an op.
-    * `tile_rows` (output features per warp): the `tile-rows` option, or 0
-      (the strategy's default: 4 for `warp_lut_gemv`; 4, 2 or 1 as the batch
-      tile grows for `warp_gemv`).
+    * Strategy: for a batch of fewer than 16 rows `warp_lut_gemv` (tables
+      of the activations in shared memory, looked up by the sign nibbles;
+      batch tiles of up to 4 rows), from 16 rows on `mma_gemm` (tiles of
+      the weight decoded to f16 in shared memory and multiplied on tensor
+      cores with WMMA, f32 accumulators; the activations rounded to f16
+      after a per-row power of two, so it is lossy within the bound in
+      `docs/gpu.md`). `precision=exact` keeps `warp_lut_gemv` at every
+      batch (the default is `fast`: unlike the CPU's, the GPU's tensor-core
+      path and the fp16 baseline it competes with round to f16). The
+      `strategy` option forces one kernel, or `warp_gemv` (sign flips by
+      xor; batch tiles of up to 8 rows), for every op (`mma_gemm` with
+      `precision=exact` is an error). Measured
+      on an H200 (`docs/performance.md`), the tables took 1.4-2.2 times
+      less time than the xor kernel at batch 1, and 3-19 times less at
+      batch 4. All take a static batch and weight shape: an op with dynamic
+      rows or weight is an error at the op, as is a CPU strategy written on
+      an op.
+    * `tile_rows`: the `tile-rows` option, or 0 (the strategy's default):
+      for the warp kernels the output features per warp (4 for
+      `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
+      for `mma_gemm` the output features per block (0 = 128, or 64 or
+      192; with `strategy=auto` the option applies to the warp kernels
+      only and `mma_gemm` keeps its default).
 
     ```mlir
     %y = r2q.matmul %x, %signs, %scales group_size 128
@@ -658,10 +670,15 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
   }];
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
-           "auto (warp_lut_gemv), warp_lut_gemv or warp_gemv: the kernel "
-           "of every r2q.matmul without one">,
+           "auto (warp_lut_gemv below 16 rows, mma_gemm from 16 on), "
+           "warp_lut_gemv, mma_gemm or warp_gemv: the kernel of every "
+           "r2q.matmul without one">,
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
-           "Output features per warp; 0: the strategy's default">,
+           "Output features per warp (per block for mma_gemm); 0: the "
+           "strategy's default">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"fast\"",
+           "fast (strategy=auto runs mma_gemm, f16 tensor cores, from 16 "
+           "rows on) or exact (the f32 warp kernels at every batch)">,
   ];
 }
 
@@ -730,7 +747,7 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "auto: chosen by rows and target; fused_decode, tiled_decode, "
-           "vector_gemv, lut_gemv, int8_gemm (or warp_gemv / warp_lut_gemv: the GPU "
+           "vector_gemv, lut_gemv, int8_gemm (or warp_gemv / warp_lut_gemv / mma_gemm: the GPU "
            "kernels' loop nests on the host, for tests): that strategy for "
            "every r2q.matmul without a kernel">,
     Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",

@@ -1,0 +1,963 @@
+//===- MmaGemm.cpp - r2q.matmul on tensor cores (the GPU GEMM) ------------===//
+//
+// Strategy mma_gemm (a static batch and weight shape, meant for 16 rows or
+// more): a block of 4 warps computes a tile of `blockRows` activation rows x
+// `blockFeatures` output features. Per step of 64 columns its 128 threads
+// stage the activations' tile as f16 in shared memory and decode the
+// weight's tile into f16 there (w = sum over planes of +-scale); the warps
+// then multiply 16x16x16 fragments with WMMA (gpu.subgroup_mma_*: f16
+// inputs, f32 accumulators) and, after the last step, add the product to
+// the result (atomically) through a per-warp staging tile. When the output
+// tiles are few, their steps are split among several blocks (split-K).
+//
+// f16 has 5 exponent bits, so nothing is decoded at its own magnitude: a
+// first kernel finds, per activation row and per weight row, the power of
+// two that brings the row's largest magnitude (|x|, or sum_p |s_p| over the
+// row's groups) into [2^14, 2^15), writes the activations times theirs as
+// a zero-padded f16 matrix, and the main kernel multiplies the weight's
+// scales by theirs before decoding. Both factors are exact; the products
+// are multiplied back by the inverse powers in f32. The error is that of
+// rounding x and w to f16 once (docs/gpu.md: within 2^-10 sum_k |x_k w_k|
+// plus f32 rounding), whatever the scales' range.
+//
+// With gpu-launch both kernels are gpu.launch ops; without, the same bodies
+// run on the host in loops over blocks, threads and warps, with each WMMA
+// op replaced by the same 16x16 tile loads, products and stores on the same
+// buffers: the CPU tests execute the kernels' index math and decoding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatmulStrategy.h"
+#include "TensorBuilders.h"
+#include "VectorBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+
+namespace r2q::lowering {
+namespace {
+
+constexpr int64_t kLanes = 32;
+constexpr int64_t kWarps = 4;
+constexpr int64_t kThreads = kLanes * kWarps;
+/// WMMA's m, n and k.
+constexpr int64_t kFragment = 16;
+constexpr int64_t kFragmentElements = kFragment * kFragment;
+/// Columns of one step: 8 sign bytes per row and plane.
+constexpr int64_t kStepColumns = 64;
+constexpr int64_t kStepBytes = kStepColumns / 8;
+/// f16 values moved at once (16 bytes), and the columns of one sign byte.
+constexpr int64_t kVector = 8;
+/// Shared tiles' rows: 64 columns and 8 f16 of padding (144 bytes, so that
+/// the 16-byte stores of consecutive rows fall in different banks).
+constexpr int64_t kTileStride = kStepColumns + kVector;
+/// WMMA loads and stores need 32-byte aligned fragments.
+constexpr int64_t kFragmentAlignment = 32;
+constexpr int64_t kDefaultBlockFeatures = 128;
+/// Split-K: blocks of output tiles are multiplied by splits of K until
+/// about this many blocks run (two waves of an H100/H200's 132 SMs), each
+/// split at least kMinSplitSteps steps (256 columns) long.
+constexpr int64_t kTargetBlocks = 264;
+constexpr int64_t kMinSplitSteps = 4;
+/// A row's largest magnitude is scaled into [2^14, 2^15).
+constexpr int32_t kTargetExponent = 14;
+constexpr int32_t kF32Bias = 127;
+constexpr int32_t kMaxShift = 126;
+
+/// The static sizes of an mma_gemm kernel and its tiles.
+struct MmaShape : KernelDims {
+  int64_t groups;
+  int64_t blockRows;     // activation rows of a block: 16, 32 or 64
+  int64_t blockFeatures; // output features of a block: 64, 128 or 192
+  int64_t warpsM, warpsN;
+  int64_t splits, stepsPerSplit; // split-K: the steps of one block
+
+  int64_t paddedRows() const { return llvm::alignTo(rows, blockRows); }
+  int64_t paddedColumns() const { return llvm::alignTo(columns, kStepColumns); }
+  int64_t steps() const { return paddedColumns() / kStepColumns; }
+  int64_t blocksN() const { return llvm::divideCeil(features, blockFeatures); }
+  int64_t blocksM() const { return paddedRows() / blockRows; }
+  int64_t fragmentsM() const { return blockRows / (kFragment * warpsM); }
+  int64_t fragmentsN() const { return blockFeatures / (kFragment * warpsN); }
+  /// Byte offsets in the block's shared buffer (after its alignment).
+  int64_t weightTileOffset() const { return blockRows * kTileStride * 2; }
+  int64_t stagingOffset() const {
+    return weightTileOffset() + blockFeatures * kTileStride * 2;
+  }
+  int64_t sharedBytes() const {
+    return stagingOffset() + kWarps * kFragmentElements * 4 +
+           kFragmentAlignment;
+  }
+};
+
+MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
+  MmaShape shape;
+  static_cast<KernelDims &>(shape) = KernelDims::of(operands, rows);
+  shape.groups = llvm::divideCeil(shape.columns, shape.groupSize);
+  shape.blockRows = rows <= 16 ? 16 : rows <= 32 ? 32 : 64;
+  shape.warpsM = shape.blockRows == 16 ? 1 : 2;
+  shape.warpsN = kWarps / shape.warpsM;
+  int64_t tileRows = operands.kernel.getTileRows();
+  shape.blockFeatures = tileRows > 0 ? tileRows : kDefaultBlockFeatures;
+  int64_t tiles = shape.blocksN() * shape.blocksM();
+  int64_t splits = std::min<int64_t>(
+      llvm::divideCeil(shape.steps(), kMinSplitSteps),
+      std::max<int64_t>(1, llvm::divideCeil(kTargetBlocks, tiles)));
+  shape.stepsPerSplit = llvm::divideCeil(shape.steps(), splits);
+  shape.splits = llvm::divideCeil(shape.steps(), shape.stepsPerSplit);
+  return shape;
+}
+
+/// The buffers both kernels read and write: the op's, and the scaling
+/// kernel's results.
+struct MmaOperands : KernelBuffers {
+  Value scaledX;  // Mp x Kp f16: x times its row's power of two, padded
+  Value xFactors; // Mp f32: the inverse of each activation row's power
+  Value wScales;  // N f32: each weight row's power of two
+  Value wFactors; // N f32: its inverse
+  MmaShape shape;
+};
+
+Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
+  return arith::ConstantOp::create(builder, loc,
+                                   builder.getI32IntegerAttr(value));
+}
+
+Value toF32(OpBuilder &builder, Location loc, Value value) {
+  return convertFloat(builder, loc, value, builder.getF32Type());
+}
+
+Value lessThan(OpBuilder &builder, Location loc, Value value, int64_t bound) {
+  return arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult, value,
+                               index(builder, loc, bound));
+}
+
+Value clampIndex(OpBuilder &builder, Location loc, Value value, int64_t last) {
+  return arith::MinUIOp::create(builder, loc, value, index(builder, loc, last));
+}
+
+/// `body()` under scf.if `condition`.
+void ifThen(OpBuilder &builder, Location loc, Value condition,
+            const std::function<void()> &body) {
+  scf::IfOp::create(builder, loc, condition, [&](OpBuilder &b, Location l) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+    body();
+    scf::YieldOp::create(b, l);
+  });
+}
+
+/// scf.for i = first to end step `step` carrying `initial`.
+SmallVector<Value>
+stridedLoop(OpBuilder &builder, Location loc, Value first, Value end,
+            int64_t step, ValueRange initial,
+            const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
+  auto loop = scf::ForOp::create(
+      builder, loc, first, end, index(builder, loc, step), initial,
+      [&](OpBuilder &b, Location l, Value i, ValueRange carried) {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        scf::YieldOp::create(b, l, body(i, carried));
+      });
+  return loop.getResults();
+}
+
+/// `body(i)` for i = first, first + step, ... below `end`.
+void stridedRange(OpBuilder &builder, Location loc, Value first, Value end,
+                  int64_t step, const std::function<void(Value)> &body) {
+  stridedLoop(builder, loc, first, end, step, {}, [&](Value i, ValueRange) {
+    body(i);
+    return SmallVector<Value>();
+  });
+}
+
+void stridedRange(OpBuilder &builder, Location loc, Value first, int64_t end,
+                  int64_t step, const std::function<void(Value)> &body) {
+  stridedRange(builder, loc, first, index(builder, loc, end), step, body);
+}
+
+//===----------------------------------------------------------------------===//
+// The row scaling kernel: one warp per activation or weight row
+//===----------------------------------------------------------------------===//
+
+/// The power of two 2^e and its inverse for a row whose largest magnitude is
+/// `max` (f32): e brings max into [2^14, 2^15), clamped to [-126, 126] so
+/// that both are normal f32 (a zero row gets 2^126, which it cannot
+/// overflow; infinities and NaNs stay what they are).
+std::pair<Value, Value> rowPowers(OpBuilder &builder, Location loc, Value max) {
+  Value bits =
+      arith::BitcastOp::create(builder, loc, builder.getI32Type(), max);
+  Value exponent = arith::AndIOp::create(
+      builder, loc,
+      arith::ShRUIOp::create(builder, loc, bits, i32Constant(builder, loc, 23)),
+      i32Constant(builder, loc, 0xff));
+  Value shift = arith::SubIOp::create(
+      builder, loc, i32Constant(builder, loc, kTargetExponent + kF32Bias),
+      exponent);
+  shift = arith::MaxSIOp::create(builder, loc, shift,
+                                 i32Constant(builder, loc, -kMaxShift));
+  shift = arith::MinSIOp::create(builder, loc, shift,
+                                 i32Constant(builder, loc, kMaxShift));
+  auto power = [&](Value biased) {
+    Value word = arith::ShLIOp::create(builder, loc, biased,
+                                       i32Constant(builder, loc, 23));
+    return arith::BitcastOp::create(builder, loc, builder.getF32Type(), word)
+        .getResult();
+  };
+  Value bias = i32Constant(builder, loc, kF32Bias);
+  return {power(arith::AddIOp::create(builder, loc, bias, shift)),
+          power(arith::SubIOp::create(builder, loc, bias, shift))};
+}
+
+/// The row scaling kernel's per-lane work, shared by the GPU and host
+/// mappings: lane l of a row's warp handles columns (or groups) l, l + 32,
+/// ...; the lanes' maxima meet (a butterfly on the GPU, a loop on the host:
+/// a maximum is exact, so both give the same power).
+class RowScaling {
+public:
+  RowScaling(OpBuilder &builder, Location loc, const MmaOperands &ops)
+      : builder(builder), loc(loc), ops(ops), shape(ops.shape) {}
+
+  /// The largest |x| of lane `lane`'s columns of padded row `m` (0 past the
+  /// last row).
+  Value activationMax(Value m, Value lane) {
+    Value end = arith::SelectOp::create(
+        builder, loc, lessThan(builder, loc, m, shape.rows),
+        index(builder, loc, shape.columns), index(builder, loc, 0));
+    return stridedLoop(
+        builder, loc, lane, end, kLanes, {f32Constant(builder, loc, 0)},
+        [&](Value k, ValueRange max) {
+          Value x = toF32(
+              builder, loc,
+              memref::LoadOp::create(builder, loc, ops.x, ValueRange{m, k}));
+          return SmallVector<Value>{arith::MaxNumFOp::create(
+              builder, loc, max[0], math::AbsFOp::create(builder, loc, x))};
+        })[0];
+  }
+
+  /// Writes lane `lane`'s columns of scaled row `m` (x times `power`, zero
+  /// past the last row and column) and, from lane 0, the row's factor.
+  void writeActivations(Value m, Value lane, Value power, Value inverse) {
+    Value row = clampIndex(builder, loc, m, shape.rows - 1);
+    Value realRow = lessThan(builder, loc, m, shape.rows);
+    Value zero =
+        arith::ConstantOp::create(builder, loc, builder.getF16FloatAttr(0));
+    stridedRange(
+        builder, loc, lane, shape.paddedColumns(), kLanes, [&](Value k) {
+          Value column = clampIndex(builder, loc, k, shape.columns - 1);
+          Value x = toF32(builder, loc,
+                          memref::LoadOp::create(builder, loc, ops.x,
+                                                 ValueRange{row, column}));
+          Value scaled = arith::TruncFOp::create(
+              builder, loc, builder.getF16Type(),
+              arith::MulFOp::create(builder, loc, x, power));
+          Value inside = arith::AndIOp::create(
+              builder, loc, realRow, lessThan(builder, loc, k, shape.columns));
+          memref::StoreOp::create(
+              builder, loc,
+              arith::SelectOp::create(builder, loc, inside, scaled, zero),
+              ops.scaledX, ValueRange{m, k});
+        });
+    ifFirstLane(lane, [&] {
+      memref::StoreOp::create(builder, loc, inverse, ops.xFactors, m);
+    });
+  }
+
+  /// Lane `lane`'s features of result row `m` (below M) set to the
+  /// accumulator's, to which the GEMM's splits add.
+  void initializeResult(Value m, Value lane) {
+    ifThen(builder, loc, lessThan(builder, loc, m, shape.rows), [&] {
+      stridedRange(builder, loc, lane, shape.features, kLanes, [&](Value n) {
+        Value value = memref::LoadOp::create(builder, loc, ops.accumulator,
+                                             ValueRange{m, n});
+        memref::StoreOp::create(builder, loc, value, ops.result,
+                                ValueRange{m, n});
+      });
+    });
+  }
+
+  /// The largest sum_p |s_p| of lane `lane`'s groups of weight row `n`.
+  Value weightMax(Value n, Value lane) {
+    return stridedLoop(
+        builder, loc, lane, index(builder, loc, shape.groups), kLanes,
+        {f32Constant(builder, loc, 0)}, [&](Value g, ValueRange max) {
+          Value sum = f32Constant(builder, loc, 0);
+          for (int64_t p = 0; p < shape.planes; ++p) {
+            Value s = toF32(builder, loc,
+                            memref::LoadOp::create(
+                                builder, loc, ops.scales,
+                                ValueRange{index(builder, loc, p), n, g}));
+            sum = arith::AddFOp::create(builder, loc, sum,
+                                        math::AbsFOp::create(builder, loc, s));
+          }
+          return SmallVector<Value>{
+              arith::MaxNumFOp::create(builder, loc, max[0], sum)};
+        })[0];
+  }
+
+  /// Lane 0 writes weight row `n`'s power and its inverse.
+  void writeWeightPowers(Value n, Value lane, Value power, Value inverse) {
+    ifFirstLane(lane, [&] {
+      memref::StoreOp::create(builder, loc, power, ops.wScales, n);
+      memref::StoreOp::create(builder, loc, inverse, ops.wFactors, n);
+    });
+  }
+
+private:
+  void ifFirstLane(Value lane, const std::function<void()> &body) {
+    ifThen(builder, loc,
+           arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, lane,
+                                 index(builder, loc, 0)),
+           body);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaOperands &ops;
+  const MmaShape &shape;
+};
+
+/// The row scaling kernel as a gpu.launch: warp w of block b takes row
+/// 4b + w of the padded activations, then of the weight; the lanes' maxima
+/// meet in a butterfly of xor shuffles.
+void emitScalingLaunch(OpBuilder &builder, Location loc,
+                       const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  int64_t rows = shape.paddedRows() + shape.features;
+  Value one = index(builder, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      builder, loc, index(builder, loc, llvm::divideCeil(rows, kWarps)), one,
+      one, index(builder, loc, kLanes), index(builder, loc, kWarps), one);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&launch.getBody().front());
+  Value lane = launch.getThreadIds().x;
+  Value row = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, launch.getBlockIds().x, kWarps),
+      launch.getThreadIds().y);
+  RowScaling scaling(builder, loc, ops);
+  auto butterflyMax = [&](Value max) {
+    for (int32_t offset = kLanes / 2; offset >= 1; offset /= 2) {
+      auto shuffle = gpu::ShuffleOp::create(builder, loc, max, offset, kLanes,
+                                            gpu::ShuffleMode::XOR);
+      max = arith::MaxNumFOp::create(builder, loc, max,
+                                     shuffle.getShuffleResult());
+    }
+    return rowPowers(builder, loc, max);
+  };
+  Value activationRow = lessThan(builder, loc, row, shape.paddedRows());
+  scf::IfOp::create(
+      builder, loc, activationRow,
+      [&](OpBuilder &b, Location l) {
+        OpBuilder::InsertionGuard inner(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        auto [power, inverse] = butterflyMax(scaling.activationMax(row, lane));
+        scaling.writeActivations(row, lane, power, inverse);
+        scaling.initializeResult(row, lane);
+        scf::YieldOp::create(b, l);
+      },
+      [&](OpBuilder &b, Location l) {
+        OpBuilder::InsertionGuard inner(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        Value n = arith::SubIOp::create(
+            builder, loc, row, index(builder, loc, shape.paddedRows()));
+        ifThen(builder, loc, lessThan(builder, loc, n, shape.features), [&] {
+          auto [power, inverse] = butterflyMax(scaling.weightMax(n, lane));
+          scaling.writeWeightPowers(n, lane, power, inverse);
+        });
+        scf::YieldOp::create(b, l);
+      });
+  gpu::TerminatorOp::create(builder, loc);
+}
+
+/// The row scaling kernel on the host: per row, the 32 lanes' maxima in a
+/// buffer, combined by a loop, then the lanes' writes.
+void emitScalingLoops(OpBuilder &builder, Location loc,
+                      const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  Value laneMax = memref::AllocaOp::create(
+      builder, loc, MemRefType::get({kLanes}, builder.getF32Type()));
+  RowScaling scaling(builder, loc, ops);
+  auto rowMax = [&](const std::function<Value(Value)> &lanePart) {
+    forRange(builder, loc, kLanes, [&](Value lane) {
+      memref::StoreOp::create(builder, loc, lanePart(lane), laneMax, lane);
+    });
+    Value max = countedLoop(
+        builder, loc, index(builder, loc, 0), index(builder, loc, kLanes),
+        {f32Constant(builder, loc, 0)},
+        [&](OpBuilder &b, Location l, Value lane, ValueRange carried) {
+          Value value = memref::LoadOp::create(b, l, laneMax, lane);
+          return SmallVector<Value>{
+              arith::MaxNumFOp::create(b, l, carried[0], value)};
+        })[0];
+    return rowPowers(builder, loc, max);
+  };
+  forRange(builder, loc, shape.paddedRows(), [&](Value m) {
+    auto [power, inverse] =
+        rowMax([&](Value lane) { return scaling.activationMax(m, lane); });
+    forRange(builder, loc, kLanes, [&](Value lane) {
+      scaling.writeActivations(m, lane, power, inverse);
+      scaling.initializeResult(m, lane);
+    });
+  });
+  forRange(builder, loc, shape.features, [&](Value n) {
+    auto [power, inverse] =
+        rowMax([&](Value lane) { return scaling.weightMax(n, lane); });
+    scaling.writeWeightPowers(n, index(builder, loc, 0), power, inverse);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// The GEMM kernel: f16 tiles in shared memory, 16x16x16 fragment products
+//===----------------------------------------------------------------------===//
+
+/// The block's shared tiles, views of one byte buffer whose start is
+/// rounded up to 32 bytes (a workgroup buffer is only as aligned as its
+/// element type, and WMMA needs 32-byte aligned fragments): the activations
+/// (blockRows x 72 f16, row-major: WMMA's A), the decoded weight
+/// (blockFeatures x 72 f16, a feature per row: B, loaded transposed) and a
+/// 16 x 16 f32 staging tile per warp.
+struct SharedTiles {
+  Value activations, weights, staging;
+
+  SharedTiles(OpBuilder &builder, Location loc, const MmaShape &shape,
+              Value buffer) {
+    Value address =
+        memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
+    Value misaligned = arith::RemUIOp::create(
+        builder, loc, address, index(builder, loc, kFragmentAlignment));
+    Value start = arith::RemUIOp::create(
+        builder, loc,
+        arith::SubIOp::create(
+            builder, loc, index(builder, loc, kFragmentAlignment), misaligned),
+        index(builder, loc, kFragmentAlignment));
+    auto space = cast<MemRefType>(buffer.getType()).getMemorySpace();
+    auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type element) {
+      return memref::ViewOp::create(
+          builder, loc,
+          MemRefType::get(shape, element, MemRefLayoutAttrInterface(), space),
+          buffer, addIndex(builder, loc, start, offset), ValueRange{});
+    };
+    Type f16 = builder.getF16Type();
+    activations = view(0, {shape.blockRows, kTileStride}, f16);
+    weights =
+        view(shape.weightTileOffset(), {shape.blockFeatures, kTileStride}, f16);
+    staging = view(shape.stagingOffset(), {kWarps * kFragment, kFragment},
+                   builder.getF32Type());
+  }
+};
+
+/// Where a warp's fragments lie: warp w covers rows (w / warpsN) *
+/// fragmentsM * 16 + [0, fragmentsM * 16) and features (w % warpsN) *
+/// fragmentsN * 16 + [0, fragmentsN * 16) of the block's tile.
+struct WarpFragments {
+  Value firstRow, firstFeature;
+
+  WarpFragments(OpBuilder &builder, Location loc, const MmaShape &shape,
+                Value warp) {
+    Value warpM = arith::DivUIOp::create(builder, loc, warp,
+                                         index(builder, loc, shape.warpsN));
+    Value warpN = arith::RemUIOp::create(builder, loc, warp,
+                                         index(builder, loc, shape.warpsN));
+    firstRow = mulIndex(builder, loc, warpM, shape.fragmentsM() * kFragment);
+    firstFeature =
+        mulIndex(builder, loc, warpN, shape.fragmentsN() * kFragment);
+  }
+
+  /// The first block row of fragment row i, the first block feature of
+  /// fragment column j.
+  Value row(OpBuilder &builder, Location loc, int64_t i) const {
+    return addIndex(builder, loc, firstRow, i * kFragment);
+  }
+  Value feature(OpBuilder &builder, Location loc, int64_t j) const {
+    return addIndex(builder, loc, firstFeature, j * kFragment);
+  }
+};
+
+/// The GEMM kernel's steps, shared by the GPU and host mappings.
+class MmaTiles {
+public:
+  MmaTiles(OpBuilder &builder, Location loc, const MmaOperands &ops,
+           const SharedTiles &tiles)
+      : builder(builder), loc(loc), ops(ops), shape(ops.shape), tiles(tiles) {}
+
+  /// Thread `thread` copies its 16-byte pieces of the step's activation
+  /// tile (rows firstRow + [0, blockRows), already scaled and padded).
+  void stageActivations(Value thread, Value step, Value firstRow) {
+    auto piece = VectorType::get({kVector}, builder.getF16Type());
+    int64_t pieces = shape.blockRows * kStepBytes;
+    Value firstColumn = mulIndex(builder, loc, step, kStepColumns);
+    stridedRange(builder, loc, thread, pieces, kThreads, [&](Value item) {
+      Value row = arith::DivUIOp::create(builder, loc, item,
+                                         index(builder, loc, kStepBytes));
+      Value column =
+          mulIndex(builder, loc,
+                   arith::RemUIOp::create(builder, loc, item,
+                                          index(builder, loc, kStepBytes)),
+                   kVector);
+      Value values = vector::LoadOp::create(
+          builder, loc, piece, ops.scaledX,
+          ValueRange{arith::AddIOp::create(builder, loc, firstRow, row),
+                     arith::AddIOp::create(builder, loc, firstColumn, column)},
+          false, builder.getI64IntegerAttr(16));
+      vector::StoreOp::create(builder, loc, values, tiles.activations,
+                              ValueRange{row, column}, false,
+                              builder.getI64IntegerAttr(16));
+    });
+  }
+
+  /// Thread `thread` decodes its sign bytes of the step's weight tile
+  /// (features firstFeature + [0, blockFeatures), clamped to the last): 8
+  /// weights per byte, sum over planes of +-scale times the row's power,
+  /// rounded to f16; zero past the last byte of a row.
+  void decodeWeights(Value thread, Value step, Value firstFeature) {
+    int64_t pieces = shape.blockFeatures * kStepBytes;
+    Value firstByte = mulIndex(builder, loc, step, kStepBytes);
+    stridedRange(builder, loc, thread, pieces, kThreads, [&](Value item) {
+      Value row = arith::DivUIOp::create(builder, loc, item,
+                                         index(builder, loc, kStepBytes));
+      Value piece = arith::RemUIOp::create(builder, loc, item,
+                                           index(builder, loc, kStepBytes));
+      Value feature = clampIndex(
+          builder, loc, arith::AddIOp::create(builder, loc, firstFeature, row),
+          shape.features - 1);
+      Value byte = arith::AddIOp::create(builder, loc, firstByte, piece);
+      Value weights = decodeByte(
+          feature, clampIndex(builder, loc, byte, shape.bytesPerRow - 1));
+      auto f16Piece = VectorType::get({kVector}, builder.getF16Type());
+      weights = arith::SelectOp::create(
+          builder, loc, lessThan(builder, loc, byte, shape.bytesPerRow),
+          weights, zeros(builder, loc, f16Piece));
+      vector::StoreOp::create(
+          builder, loc, weights, tiles.weights,
+          ValueRange{row, mulIndex(builder, loc, piece, kVector)}, false,
+          builder.getI64IntegerAttr(16));
+    });
+  }
+
+  /// Lane `lane`'s share of a warp's staged fragment (staging rows
+  /// stagingRow + [0, 16)) for block rows m0 + [0, 16) and features n0 +
+  /// [0, 16): result += product x the rows' inverse powers, inside M x N
+  /// (an atomic add: the splits of K add to the same outputs).
+  void writeFragment(Value staging, Value stagingRow, Value lane, Value m0,
+                     Value n0) const {
+    stridedRange(builder, loc, lane, kFragmentElements, kLanes, [&](Value e) {
+      Value i = arith::DivUIOp::create(builder, loc, e,
+                                       index(builder, loc, kFragment));
+      Value j = arith::RemUIOp::create(builder, loc, e,
+                                       index(builder, loc, kFragment));
+      Value m = arith::AddIOp::create(builder, loc, m0, i);
+      Value n = arith::AddIOp::create(builder, loc, n0, j);
+      Value inside = arith::AndIOp::create(
+          builder, loc, lessThan(builder, loc, m, shape.rows),
+          lessThan(builder, loc, n, shape.features));
+      ifThen(builder, loc, inside, [&] {
+        Value product = memref::LoadOp::create(
+            builder, loc, staging,
+            ValueRange{arith::AddIOp::create(builder, loc, stagingRow, i), j});
+        Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
+        Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
+        product = arith::MulFOp::create(
+            builder, loc, arith::MulFOp::create(builder, loc, product, xFactor),
+            wFactor);
+        memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf,
+                                    product, ops.result, ValueRange{m, n});
+      });
+    });
+  }
+
+private:
+  /// The 8 weights of sign byte `byte` of `feature`, as f16: per plane,
+  /// +-scale (a set bit is -1) times the row's power, summed in f32.
+  Value decodeByte(Value feature, Value byte) {
+    auto f32Piece = VectorType::get({kVector}, builder.getF32Type());
+    auto bytePiece = VectorType::get({kVector}, builder.getI8Type());
+    Value group =
+        arith::DivUIOp::create(builder, loc, mulIndex(builder, loc, byte, 8),
+                               index(builder, loc, shape.groupSize));
+    Value power = memref::LoadOp::create(builder, loc, ops.wScales, feature);
+    SmallVector<int8_t> bits;
+    for (int64_t i = 0; i < kVector; ++i)
+      bits.push_back(static_cast<int8_t>(1u << i));
+    Value bitMasks = arith::ConstantOp::create(
+        builder, loc, DenseElementsAttr::get(bytePiece, ArrayRef(bits)));
+    Value sum = zeros(builder, loc, f32Piece);
+    for (int64_t p = 0; p < shape.planes; ++p) {
+      Value plane = index(builder, loc, p);
+      Value signs = memref::LoadOp::create(builder, loc, ops.signs,
+                                           ValueRange{plane, feature, byte});
+      Value scale = arith::MulFOp::create(
+          builder, loc,
+          toF32(builder, loc,
+                memref::LoadOp::create(builder, loc, ops.scales,
+                                       ValueRange{plane, feature, group})),
+          power);
+      Value negative = arith::CmpIOp::create(
+          builder, loc, arith::CmpIPredicate::ne,
+          arith::AndIOp::create(
+              builder, loc,
+              vector::BroadcastOp::create(builder, loc, bytePiece, signs),
+              bitMasks),
+          zeros(builder, loc, bytePiece));
+      Value positive =
+          vector::BroadcastOp::create(builder, loc, f32Piece, scale);
+      Value signedScale = arith::SelectOp::create(
+          builder, loc, negative, arith::NegFOp::create(builder, loc, positive),
+          positive);
+      sum = arith::AddFOp::create(builder, loc, sum, signedScale);
+    }
+    return arith::TruncFOp::create(
+        builder, loc, VectorType::get({kVector}, builder.getF16Type()), sum);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaOperands &ops;
+  const MmaShape &shape;
+  const SharedTiles &tiles;
+};
+
+/// A block's first activation row and feature and its steps, from its 3-D
+/// index (output tile and split of K), and where its warps' fragments
+/// start.
+struct BlockOrigin {
+  OpBuilder &builder;
+  Location loc;
+  Value firstRow, firstFeature;
+  Value firstStep, endStep; // the block's split of K, in steps
+
+  BlockOrigin(OpBuilder &builder, Location loc, const MmaShape &shape,
+              Value blockM, Value blockN, Value split)
+      : builder(builder), loc(loc),
+        firstRow(mulIndex(builder, loc, blockM, shape.blockRows)),
+        firstFeature(mulIndex(builder, loc, blockN, shape.blockFeatures)),
+        firstStep(mulIndex(builder, loc, split, shape.stepsPerSplit)),
+        endStep(
+            clampIndex(builder, loc,
+                       addIndex(builder, loc, firstStep, shape.stepsPerSplit),
+                       shape.steps())) {}
+
+  /// The activation row of the first row of a warp's fragment row i, the
+  /// output feature of the first column of its fragment column j.
+  Value fragmentRow(const WarpFragments &fragments, int64_t i) const {
+    return arith::AddIOp::create(builder, loc, firstRow,
+                                 fragments.row(builder, loc, i));
+  }
+  Value fragmentFeature(const WarpFragments &fragments, int64_t j) const {
+    return arith::AddIOp::create(builder, loc, firstFeature,
+                                 fragments.feature(builder, loc, j));
+  }
+};
+
+Value sharedBuffer(OpBuilder &builder, Location loc, const MmaShape &shape,
+                   Attribute space) {
+  return memref::AllocaOp::create(
+      builder, loc,
+      MemRefType::get({shape.sharedBytes()}, builder.getI8Type(),
+                      MemRefLayoutAttrInterface(), space));
+}
+
+/// A warp's WMMA fragments in the GPU kernel: its accumulators, carried as
+/// values, and their products and stores on the block's shared tiles.
+class WmmaWarp {
+public:
+  WmmaWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
+           const SharedTiles &tiles, const WarpFragments &fragments)
+      : builder(builder), loc(loc), tiles(tiles), fragments(fragments),
+        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
+
+  /// fragmentsM x fragmentsN zero accumulators, row-major.
+  SmallVector<Value> zeros() {
+    Value zero = gpu::SubgroupMmaConstantMatrixOp::create(
+        builder, loc, type(builder.getF32Type(), "COp"),
+        f32Constant(builder, loc, 0));
+    return SmallVector<Value>(fm * fn, zero);
+  }
+
+  /// The accumulators after the products of a step's tiles: per 16
+  /// columns, the warp's A fragments (row-major) and B fragments
+  /// (transposed: a feature per tile row) loaded once, every pair
+  /// multiplied.
+  SmallVector<Value> multiply(ValueRange in) {
+    SmallVector<Value> acc(in);
+    Type f16 = builder.getF16Type();
+    IntegerAttr stride = builder.getIndexAttr(kTileStride);
+    for (int64_t k = 0; k < kStepColumns; k += kFragment) {
+      Value column = index(builder, loc, k);
+      SmallVector<Value> a, b;
+      for (int64_t i = 0; i < fm; ++i)
+        a.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
+            builder, loc, type(f16, "AOp"), tiles.activations,
+            ValueRange{fragments.row(builder, loc, i), column}, stride,
+            UnitAttr()));
+      for (int64_t j = 0; j < fn; ++j)
+        b.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
+            builder, loc, type(f16, "BOp"), tiles.weights,
+            ValueRange{fragments.feature(builder, loc, j), column}, stride,
+            builder.getUnitAttr()));
+      for (int64_t i = 0; i < fm; ++i)
+        for (int64_t j = 0; j < fn; ++j)
+          acc[i * fn + j] = gpu::SubgroupMmaComputeOp::create(
+              builder, loc, type(builder.getF32Type(), "COp"), a[i], b[j],
+              acc[i * fn + j], UnitAttr(), builder.getUnitAttr());
+    }
+    return acc;
+  }
+
+  /// Stores accumulator (i, j) to the warp's staging tile.
+  void stage(ArrayRef<Value> acc, int64_t i, int64_t j, Value stagingRow) {
+    gpu::SubgroupMmaStoreMatrixOp::create(
+        builder, loc, acc[i * fn + j], tiles.staging,
+        ValueRange{stagingRow, index(builder, loc, 0)},
+        builder.getIndexAttr(kFragment), UnitAttr());
+  }
+
+private:
+  gpu::MMAMatrixType type(Type element, StringRef operand) {
+    return gpu::MMAMatrixType::get({kFragment, kFragment}, element, operand);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const SharedTiles &tiles;
+  const WarpFragments &fragments;
+  int64_t fm, fn;
+};
+
+/// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
+/// 32 lanes; per step the tiles are filled between two barriers and each
+/// warp's accumulators (WMMA fragments) are carried through the step loop;
+/// then each accumulator goes through the warp's staging tile, between
+/// barriers.
+void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  // Allocated before the launch until r2q-gpu-workgroup-buffers makes it a
+  // workgroup attribution (as warp_lut_gemv's table).
+  Value buffer = sharedBuffer(builder, loc, shape, workgroup);
+  Value one = index(builder, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      builder, loc, index(builder, loc, shape.blocksN()),
+      index(builder, loc, shape.blocksM()), index(builder, loc, shape.splits),
+      index(builder, loc, kLanes), index(builder, loc, kWarps), one);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&launch.getBody().front());
+  Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
+  Value thread = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
+  BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
+                     launch.getBlockIds().x, launch.getBlockIds().z);
+  SharedTiles tiles(builder, loc, shape, buffer);
+  MmaTiles mma(builder, loc, ops, tiles);
+  WarpFragments fragments(builder, loc, shape, warp);
+  WmmaWarp wmma(builder, loc, shape, tiles, fragments);
+  SmallVector<Value> accumulators =
+      stridedLoop(builder, loc, origin.firstStep, origin.endStep, 1,
+                  wmma.zeros(), [&](Value step, ValueRange in) {
+                    mma.stageActivations(thread, step, origin.firstRow);
+                    mma.decodeWeights(thread, step, origin.firstFeature);
+                    gpu::BarrierOp::create(builder, loc);
+                    SmallVector<Value> acc = wmma.multiply(in);
+                    gpu::BarrierOp::create(builder, loc);
+                    return acc;
+                  });
+  Value stagingRow = mulIndex(builder, loc, warp, kFragment);
+  for (int64_t i = 0; i < shape.fragmentsM(); ++i)
+    for (int64_t j = 0; j < shape.fragmentsN(); ++j) {
+      wmma.stage(accumulators, i, j, stagingRow);
+      gpu::BarrierOp::create(builder, loc);
+      mma.writeFragment(tiles.staging, stagingRow, lane,
+                        origin.fragmentRow(fragments, i),
+                        origin.fragmentFeature(fragments, j));
+      gpu::BarrierOp::create(builder, loc);
+    }
+  gpu::TerminatorOp::create(builder, loc);
+}
+
+/// One fragment product on the host, what gpu.subgroup_mma_compute does
+/// to the fragments that WMMA loads from the same tiles: acc[r][c] +=
+/// sum_k a[aRow + r][column + k] * b[bRow + c][column + k] (f16 products,
+/// exact in f32, summed in f32), acc at `accRow` of `accumulators`.
+void hostFragmentProduct(OpBuilder &builder, Location loc,
+                         const SharedTiles &tiles, Value aRow, Value bRow,
+                         Value column, Value accumulators, Value accRow) {
+  forRange(builder, loc, kFragment, [&](Value r) {
+    forRange(builder, loc, kFragment, [&](Value c) {
+      Value slot = arith::AddIOp::create(builder, loc, accRow, r);
+      Value before = memref::LoadOp::create(builder, loc, accumulators,
+                                            ValueRange{slot, c});
+      Value sum = countedLoop(
+          builder, loc, index(builder, loc, 0), index(builder, loc, kFragment),
+          {before}, [&](OpBuilder &b, Location l, Value k, ValueRange carried) {
+            Value col = arith::AddIOp::create(b, l, column, k);
+            Value a = memref::LoadOp::create(
+                b, l, tiles.activations,
+                ValueRange{arith::AddIOp::create(b, l, aRow, r), col});
+            Value w = memref::LoadOp::create(
+                b, l, tiles.weights,
+                ValueRange{arith::AddIOp::create(b, l, bRow, c), col});
+            Value product = arith::MulFOp::create(
+                b, l, arith::ExtFOp::create(b, l, b.getF32Type(), a),
+                arith::ExtFOp::create(b, l, b.getF32Type(), w));
+            return SmallVector<Value>{
+                arith::AddFOp::create(b, l, carried[0], product)};
+          })[0];
+      memref::StoreOp::create(builder, loc, sum, accumulators,
+                              ValueRange{slot, c});
+    });
+  });
+}
+
+/// The warps' fragments in the host loop nest: their accumulators in a
+/// buffer (16 x 16 f32 each, kept between steps), products by loops on the
+/// same tiles as WMMA's.
+class HostWarps {
+public:
+  HostWarps(OpBuilder &builder, Location loc, const MmaShape &shape,
+            const SharedTiles &tiles)
+      : builder(builder), loc(loc), shape(shape), tiles(tiles),
+        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {
+    accumulators = memref::AllocaOp::create(
+        builder, loc,
+        MemRefType::get({rows(), kFragment}, builder.getF32Type()));
+  }
+
+  void zero() {
+    forRange(builder, loc, rows(), [&](Value row) {
+      forRange(builder, loc, kFragment, [&](Value column) {
+        memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
+                                accumulators, ValueRange{row, column});
+      });
+    });
+  }
+
+  /// Warp `warp`'s products of a step's tiles, as WmmaWarp::multiply.
+  void multiply(Value warp) {
+    WarpFragments fragments(builder, loc, shape, warp);
+    for (int64_t k = 0; k < kStepColumns; k += kFragment)
+      for (int64_t i = 0; i < fm; ++i)
+        for (int64_t j = 0; j < fn; ++j)
+          hostFragmentProduct(
+              builder, loc, tiles, fragments.row(builder, loc, i),
+              fragments.feature(builder, loc, j), index(builder, loc, k),
+              accumulators, accumulatorRow(warp, i, j));
+  }
+
+  /// Warp `warp`'s results, each accumulator written from the buffer as
+  /// the GPU writes it from the staging tile.
+  void write(const MmaTiles &mma, const BlockOrigin &origin, Value warp) {
+    WarpFragments fragments(builder, loc, shape, warp);
+    for (int64_t i = 0; i < fm; ++i)
+      for (int64_t j = 0; j < fn; ++j)
+        forRange(builder, loc, kLanes, [&](Value lane) {
+          mma.writeFragment(accumulators, accumulatorRow(warp, i, j), lane,
+                            origin.fragmentRow(fragments, i),
+                            origin.fragmentFeature(fragments, j));
+        });
+  }
+
+private:
+  int64_t rows() const { return kWarps * fm * fn * kFragment; }
+
+  Value accumulatorRow(Value warp, int64_t i, int64_t j) {
+    return addIndex(builder, loc,
+                    mulIndex(builder, loc, warp, fm * fn * kFragment),
+                    (i * fn + j) * kFragment);
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaShape &shape;
+  const SharedTiles &tiles;
+  int64_t fm, fn;
+  Value accumulators;
+};
+
+/// The GEMM kernel on the host: per block and step, the 128 threads fill
+/// the tiles in turn, then each warp's fragment products run; then each
+/// warp's results are written.
+void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  Value buffer = sharedBuffer(builder, loc, shape, Attribute());
+  SharedTiles tiles(builder, loc, shape, buffer);
+  MmaTiles mma(builder, loc, ops, tiles);
+  HostWarps warps(builder, loc, shape, tiles);
+  forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
+    forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
+      forRange(builder, loc, shape.splits, [&](Value split) {
+        BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
+        warps.zero();
+        stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
+                     [&](Value step) {
+                       forRange(builder, loc, kThreads, [&](Value thread) {
+                         mma.stageActivations(thread, step, origin.firstRow);
+                         mma.decodeWeights(thread, step, origin.firstFeature);
+                       });
+                       forRange(builder, loc, kWarps,
+                                [&](Value warp) { warps.multiply(warp); });
+                     });
+        forRange(builder, loc, kWarps,
+                 [&](Value warp) { warps.write(mma, origin, warp); });
+      });
+    });
+  });
+}
+
+Value newBuffer(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
+                Type element) {
+  return memref::AllocOp::create(builder, loc, MemRefType::get(shape, element),
+                                 ValueRange{}, builder.getI64IntegerAttr(64));
+}
+
+/// mma_gemm: the operands' buffers, the scaled activations and the rows'
+/// powers, a new result buffer, and both kernels as gpu.launch ops or
+/// their host loop nests.
+struct MmaGemmPattern : MatmulStrategyPattern {
+  MmaGemmPattern(MLIRContext *context, bool gpuLaunch)
+      : MatmulStrategyPattern(context, KernelStrategy::MmaGemm),
+        gpuLaunch(gpuLaunch) {}
+
+  Value denseProduct(OpBuilder &builder, Location loc,
+                     const MatmulOperands &operands,
+                     Value accumulator) const override {
+    KernelBuffers buffers =
+        KernelBuffers::create(builder, loc, operands, accumulator);
+    MmaShape shape = mmaShape(operands, buffers.rows());
+    Type f32 = builder.getF32Type();
+    MmaOperands ops{buffers,
+                    newBuffer(builder, loc,
+                              {shape.paddedRows(), shape.paddedColumns()},
+                              builder.getF16Type()),
+                    newBuffer(builder, loc, {shape.paddedRows()}, f32),
+                    newBuffer(builder, loc, {shape.features}, f32),
+                    newBuffer(builder, loc, {shape.features}, f32),
+                    shape};
+    if (gpuLaunch) {
+      emitScalingLaunch(builder, loc, ops);
+      emitGemmLaunch(builder, loc, ops);
+    } else {
+      emitScalingLoops(builder, loc, ops);
+      emitGemmLoops(builder, loc, ops);
+    }
+    return ops.resultTensor(builder, loc, accumulator);
+  }
+
+  bool gpuLaunch;
+};
+
+} // namespace
+
+void populateMmaGemmPatterns(RewritePatternSet &patterns, bool gpuLaunch) {
+  patterns.add<MmaGemmPattern>(patterns.getContext(), gpuLaunch);
+}
+
+} // namespace r2q::lowering

@@ -1,0 +1,83 @@
+// Strategy mma_gemm: with gpu-launch, the row scaling kernel (one warp per
+// row of the 32 padded activation rows and the 37 weight rows: 18 blocks
+// of 4 warps; each row's maximum in 5 xor shuffles) writes the activations
+// as a 32 x 128 f16 matrix (K = 100 padded to two steps of 64) and the
+// rows' powers; then the GEMM kernel (one block: 32 rows x 128 features) in
+// one workgroup byte buffer (a 32 x 72 f16 activation tile, a 128 x 72 f16
+// weight tile and four 16 x 16 f32 staging tiles, plus 32 bytes to align
+// them), its 2 x 2 warps carrying 1 x 4 WMMA accumulators through the
+// steps: per step the tiles are filled (16-byte stores) between two
+// barriers, and per 16 columns one A fragment, four transposed B fragments
+// and four products; the results are added atomically to the result,
+// which the scaling kernel set to the accumulator. K = 1000 (16 steps) on a
+// single tile of 16 rows x 128 features is split 4 ways (blocks (1, 1, 4),
+// steps 4z to min(4z + 4, 16)). Without gpu-launch, the same in host loops:
+// the lanes' maxima in a buffer, the tiles in a host byte buffer, and the
+// warps' accumulators in a 256 x 16 f32 buffer.
+
+// RUN: r2q-opt %s --convert-r2q-to-linalg="gpu-launch=true" | FileCheck %s --check-prefix=GPU
+// RUN: r2q-opt %s --convert-r2q-to-linalg | FileCheck %s --check-prefix=HOST
+
+// GPU-LABEL: func.func @gemm
+// GPU: memref.alloc() {alignment = 64 : i64} : memref<32x128xf16>
+// GPU: memref.alloc() {alignment = 64 : i64} : memref<32xf32>
+// GPU-COUNT-2: memref.alloc() {alignment = 64 : i64} : memref<37xf32>
+// GPU: gpu.launch blocks({{.*}}) in ({{.*}} = %c18, {{.*}} = %c1, {{.*}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}} = %c4,
+// GPU-COUNT-5: gpu.shuffle  xor
+// GPU: arith.truncf {{.*}} : f32 to f16
+// GPU: memref.store {{.*}} : memref<20x37xf32>
+// GPU-COUNT-5: gpu.shuffle  xor
+// GPU: gpu.terminator
+// GPU: %[[SHARED:.*]] = memref.alloca() : memref<27168xi8, #gpu.address_space<workgroup>>
+// GPU: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c32{{.*}}, {{.*}} = %c4
+// GPU: memref.extract_aligned_pointer_as_index %[[SHARED]]
+// GPU: %[[A:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<27168xi8, #gpu.address_space<workgroup>> to memref<32x72xf16, #gpu.address_space<workgroup>>
+// GPU: %[[B:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<27168xi8, #gpu.address_space<workgroup>> to memref<128x72xf16, #gpu.address_space<workgroup>>
+// GPU: %[[C:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<27168xi8, #gpu.address_space<workgroup>> to memref<64x16xf32, #gpu.address_space<workgroup>>
+// GPU: %[[ZERO:.*]] = gpu.subgroup_mma_constant_matrix %{{.*}} : !gpu.mma_matrix<16x16xf32, "COp">
+// GPU: scf.for {{.*}} iter_args({{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]])
+// GPU: vector.store {{.*}}, %[[A]][{{.*}}] {alignment = 16 : i64} : memref<32x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// GPU: vector.store {{.*}}, %[[B]][{{.*}}] {alignment = 16 : i64} : memref<128x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// GPU: gpu.barrier
+// GPU: gpu.subgroup_mma_load_matrix %[[A]][{{.*}}] {leadDimension = 72 : index} : {{.*}} -> !gpu.mma_matrix<16x16xf16, "AOp">
+// GPU-COUNT-4: gpu.subgroup_mma_load_matrix %[[B]][{{.*}}] {leadDimension = 72 : index, transpose} : {{.*}} -> !gpu.mma_matrix<16x16xf16, "BOp">
+// GPU-COUNT-4: gpu.subgroup_mma_compute {{.*}} {b_transpose} : !gpu.mma_matrix<16x16xf16, "AOp">, !gpu.mma_matrix<16x16xf16, "BOp"> -> !gpu.mma_matrix<16x16xf32, "COp">
+// GPU-COUNT-12: gpu.subgroup_mma_compute
+// GPU: gpu.barrier
+// GPU: scf.yield
+// GPU: gpu.subgroup_mma_store_matrix %{{.*}}, %[[C]][{{.*}}] {leadDimension = 16 : index}
+// GPU: gpu.barrier
+// GPU: memref.atomic_rmw addf {{.*}} : (f32, memref<20x37xf32>) -> f32
+// GPU-COUNT-3: gpu.subgroup_mma_store_matrix
+// GPU: gpu.terminator
+
+// GPU-LABEL: func.func @split
+// GPU: gpu.launch blocks({{.*}}) in ({{.*}} = %c14, {{.*}} = %c1, {{.*}} = %c1)
+// GPU: gpu.launch blocks({{.*}}, {{.*}}, %[[SPLIT:.*]]) in ({{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c4{{.*}}) threads
+// GPU: %[[FIRST:.*]] = arith.muli %[[SPLIT]], %c4{{.*}} : index
+// GPU: %[[AFTER:.*]] = arith.addi %[[FIRST]], %c4{{.*}} : index
+// GPU: %[[END:.*]] = arith.minui %[[AFTER]], %c16{{.*}} : index
+// GPU: scf.for %{{.*}} = %[[FIRST]] to %[[END]] step %c1{{.*}} iter_args
+
+// HOST-LABEL: func.func @gemm
+// HOST-NOT: gpu.
+// HOST: memref.alloca() : memref<32xf32>
+// HOST: memref.alloca() : memref<27168xi8>
+// HOST: memref.view {{.*}} to memref<32x72xf16>
+// HOST: memref.view {{.*}} to memref<128x72xf16>
+// HOST: memref.alloca() : memref<256x16xf32>
+// HOST: arith.extf {{.*}} : f16 to f32
+// HOST: memref.atomic_rmw addf
+// HOST-NOT: gpu.
+
+func.func @gemm(%x: tensor<20x100xf32>, %s: tensor<2x37x13xi8>, %a: tensor<2x37x4xf16>) -> tensor<20x37xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 32 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 0, threads = 1>}
+      : tensor<20x100xf32>, tensor<2x37x13xi8>, tensor<2x37x4xf16> -> tensor<20x37xf32>
+  return %y : tensor<20x37xf32>
+}
+
+func.func @split(%x: tensor<16x1000xf16>, %s: tensor<1x37x125xi8>, %a: tensor<1x37x8xf32>) -> tensor<16x37xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 0, threads = 1>}
+      : tensor<16x1000xf16>, tensor<1x37x125xi8>, tensor<1x37x8xf32> -> tensor<16x37xf32>
+  return %y : tensor<16x37xf32>
+}

@@ -1,0 +1,50 @@
+// r2q-gpu-pipeline on a batch of 128 rows (mma_gemm, chosen by
+// r2q-select-gpu-kernels) without a GPU: two kernels, the row scaling one
+// (a butterfly of shuffles per row, the f16 conversion) and the GEMM (its
+// tiles in one shared byte buffer, filled with 16-byte stores between
+// barriers, WMMA loads of row-major A and column-major B fragments from
+// shared memory, m16n16k16 products into f32 accumulators, stores to the
+// staging tiles, then added atomically to the result: the GEMM's splits of
+// K add to it); the result and the scaling kernel's outputs in device
+// memory (only kernels touch them), the temporaries freed. With
+// precision=exact, one warp_lut_gemv kernel instead.
+
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa precision=exact" | FileCheck %s --check-prefix=EXACT
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --mlir-print-ir-after=r2q-gpu-host-buffers -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUFFERS
+
+// PTX: gpu.binary @prefill_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// PTX-SAME: shfl.sync.bfly.b32
+// PTX-SAME: cvt.rn.f16.f32
+// PTX: gpu.binary @prefill_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// PTX-SAME: .shared .align 1 .b8 __wg_prefill_kernel_0[31776]
+// PTX-SAME: st.shared.v4.b32
+// PTX-SAME: bar.sync
+// PTX-SAME: wmma.load.a.sync.aligned.row.m16n16k16.shared.f16
+// PTX-SAME: wmma.load.b.sync.aligned.col.m16n16k16.shared.f16
+// PTX-SAME: wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32
+// PTX-SAME: bar.sync
+// PTX-SAME: wmma.store.d.sync.aligned.row.m16n16k16.shared.f32
+// PTX-SAME: atom.global.add.f32
+
+// EXACT: gpu.binary @prefill_kernel
+// EXACT-NOT: wmma
+// EXACT-NOT: gpu.binary
+
+// CHECK: llvm.func @prefill(
+// CHECK: gpu.launch_func @prefill_kernel::@prefill_kernel blocks in
+// CHECK: gpu.launch_func @prefill_kernel_0::@prefill_kernel blocks in
+// CHECK: llvm.func @_mlir_ciface_prefill(
+
+// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128x4096xf32>
+// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128x4096xf16>
+// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128xf32>
+// BUFFERS-COUNT-2: gpu.alloc async [%{{.*}}] () : memref<4096xf32>
+// BUFFERS-NOT: host_shared
+// BUFFERS: gpu.dealloc async [%{{.*}}] %{{.*}} : memref<128x4096xf16>
+
+func.func @prefill(%x: tensor<128x4096xf16>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<128x4096xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<128x4096xf16>, tensor<2x4096x512xi8>, tensor<2x4096x32xf16> -> tensor<128x4096xf32>
+  return %y : tensor<128x4096xf32>
+}
