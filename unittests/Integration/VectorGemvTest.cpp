@@ -679,32 +679,42 @@ std::ostream &operator<<(std::ostream &os, const WarpCase &c) {
   return os << c.gemv << ", tile_rows " << c.tileRows << ", " << c.strategy;
 }
 
-class WarpGemvTest : public JitTest<WarpCase> {};
+/// Runs a GPU strategy's host loop nest: r2q-select-cpu-kernels must
+/// choose the forced strategy, and the pipeline computes with it.
+class HostLoopNestTest : public JitTest<WarpCase> {
+protected:
+  std::vector<float> runLoopNest(const WarpCase &c, const GemvData &data) {
+    std::string selected = lowerToText(
+        context, gemvSource(c.gemv),
+        llvm::formatv("r2q-select-cpu-kernels{{strategy={0}}", c.strategy)
+            .str());
+    EXPECT_TRUE(llvm::StringRef(selected).contains(
+        llvm::formatv("strategy = {0},", c.strategy).str()))
+        << selected;
+    // A tile_rows other than the derived one is written on the op by hand,
+    // as a user would; the pipeline keeps it.
+    std::string kernel =
+        c.tileRows ? llvm::formatv("#r2q.kernel<strategy = {1}, "
+                                   "vector_width = 16, tile_rows = {0}, "
+                                   "threads = 1>",
+                                   c.tileRows, c.strategy)
+                         .str()
+                   : "";
+    return runGemv(
+        context, c.gemv, data,
+        llvm::formatv("r2q-cpu-pipeline{{strategy={0}}", c.strategy).str(),
+        kernel);
+  }
+};
+
+class WarpGemvTest : public HostLoopNestTest {};
 
 TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   const WarpCase c = GetParam();
   const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
-  std::string selected = lowerToText(
-      context, gemvSource(c.gemv),
-      llvm::formatv("r2q-select-cpu-kernels{{strategy={0}}", c.strategy).str());
-  ASSERT_TRUE(llvm::StringRef(selected).contains(
-      llvm::formatv("strategy = {0},", c.strategy).str()))
-      << selected;
-  // A tile_rows other than the derived one is written on the op by hand,
-  // as a user would; the pipeline keeps it.
-  std::string kernel =
-      c.tileRows ? llvm::formatv("#r2q.kernel<strategy = {1}, "
-                                 "vector_width = 16, tile_rows = {0}, "
-                                 "threads = 1>",
-                                 c.tileRows, c.strategy)
-                       .str()
-                 : "";
-  std::vector<float> output = runGemv(
-      context, c.gemv, data,
-      llvm::formatv("r2q-cpu-pipeline{{strategy={0}}", c.strategy).str(),
-      kernel);
+  std::vector<float> output = runLoopNest(c, data);
   const int64_t rows = c.gemv.rows();
   std::vector<double> expected(rows * c.gemv.n);
   quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
@@ -766,26 +776,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
 // kMmaRelativeRms (measured: see docs/gpu.md).
 constexpr double kMmaRelativeRms = 1e-3;
 
-class MmaGemmTest : public JitTest<WarpCase> {};
+class MmaGemmTest : public HostLoopNestTest {};
 
 TEST_P(MmaGemmTest, HostLoopNestWithinItsBound) {
   const WarpCase c = GetParam();
   const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
-  std::string selected = lowerToText(
-      context, gemvSource(c.gemv), "r2q-select-cpu-kernels{strategy=mma_gemm}");
-  ASSERT_TRUE(llvm::StringRef(selected).contains("strategy = mma_gemm,"))
-      << selected;
-  std::string kernel =
-      c.tileRows ? llvm::formatv("#r2q.kernel<strategy = mma_gemm, "
-                                 "vector_width = 16, tile_rows = {0}, "
-                                 "threads = 1>",
-                                 c.tileRows)
-                       .str()
-                 : "";
-  std::vector<float> output = runGemv(
-      context, c.gemv, data, "r2q-cpu-pipeline{strategy=mma_gemm}", kernel);
+  std::vector<float> output = runLoopNest(c, data);
   const int64_t k = c.gemv.k;
   // Twice the relative step of f16 (x and w are each rounded once), and
   // the subnormal step of the row's scaled activations.
