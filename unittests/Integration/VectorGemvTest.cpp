@@ -460,7 +460,7 @@ std::vector<LutCase> onBothTargets(const std::vector<GemvCase> &shapes,
 /// (not a multiple of the 16-row block), K not a multiple of G, 8 or 4,
 /// group sizes below, at and above the 128-column chunk, 1 to 4 planes,
 /// batches 1 to 8 (odd ones too), f16/bf16 inputs, every scale type; 1, 2
-/// and 3 threads (the last seven shapes are large enough to be split: at
+/// and 3 threads (the last eight shapes are large enough to be split: at
 /// least 65536 weights per thread), forced and chosen by default.
 std::vector<LutCase> lutCases() {
   using F = FloatType;
@@ -487,8 +487,11 @@ std::vector<LutCase> lutCases() {
       {{1}, 40, 9000, 128, 2, F::F16, F::F32, 32, false},
       {{2}, 35, 12800, 1536, 2, F::BF16, F::F32, 32, false},
       {{1}, 20, 8704, 8192, 1, F::F32, F::F16, 32, false},
+      // Groups smaller than a chunk over three passes (exact tables in
+      // either mode; passes of 64 scale groups).
+      {{3}, 24, 5000, 64, 2, F::F16, F::F32, 32, false},
   };
-  const size_t firstSplit = shapes.size() - 7;
+  const size_t firstSplit = shapes.size() - 8;
   return onBothTargets(shapes, [&](size_t i) {
     return i < firstSplit ? static_cast<int>(i % 3) + 1
                           : 2 + static_cast<int>(i % 2);
