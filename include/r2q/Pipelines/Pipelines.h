@@ -54,9 +54,10 @@ struct CPUPipelineOptions
       llvm::cl::init("exact")};
   Option<bool> packWeights{
       *this, "pack-weights",
-      llvm::cl::desc("Store the constant sign planes of lut_gemv layers in "
-                     "its row-interleaved layout (r2q-pack-weights); false: "
-                     "the canonical layout, transposed in registers"),
+      llvm::cl::desc("Store the constant sign planes and scales of lut_gemv "
+                     "layers in its row-interleaved layout "
+                     "(r2q-pack-weights); false: the canonical layout, "
+                     "transposed and gathered in registers"),
       llvm::cl::init(true)};
   Option<double> packMaxPadding{
       *this, "pack-max-padding",

@@ -147,7 +147,9 @@ struct LutGemv {
   }
   /// Steps of 64 bytes of a row (the row-interleaved layout's, the fast
   /// mode's).
-  int64_t steps() const { return llvm::divideCeil(bytesPerRow(), 64); }
+  int64_t steps() const {
+    return llvm::divideCeil(bytesPerRow(), quant::kInterleavedStepBytes);
+  }
   int64_t bytesPerRow() const { return llvm::divideCeil(columns(), 8); }
   bool interleaved() const { return layout == KernelLayout::RowInterleaved; }
   int64_t groups() const { return llvm::divideCeil(columns(), groupSize); }
@@ -602,6 +604,8 @@ SmallVector<Value> spanProduct(OpBuilder &builder, Location loc,
 
 /// Sign bytes per row read per fast step, and the columns of one block.
 constexpr int64_t kFastChunkBytes = 64;
+static_assert(kFastChunkBytes == quant::kInterleavedStepBytes,
+              "a fast step is a step of the row-interleaved layout");
 constexpr int64_t kBlockColumns = 128;
 constexpr int64_t kBlocksPerFastChunk = 8 * kFastChunkBytes / kBlockColumns;
 /// The largest sum of |x| over a quad of a block is rounded to this: four
@@ -609,10 +613,6 @@ constexpr int64_t kBlocksPerFastChunk = 8 * kFastChunkBytes / kBlockColumns;
 constexpr int64_t kActivationLevels = 125;
 /// Table bytes per fast step and activation row: (b, nibble) x 64.
 constexpr int64_t kFastTableBytes = kChunkBytes * 2 * kFastChunkBytes;
-
-int64_t fastChunks(const LutGemv &kernel) {
-  return llvm::divideCeil(kernel.bytesPerRow(), kFastChunkBytes);
-}
 
 /// The int8 tables (M x chunks * kFastTableBytes) and the activation scale
 /// of every block (M x chunks * 4, f32; 0 past K).
@@ -689,10 +689,10 @@ SmallVector<Value> fillFastBlock(OpBuilder &builder, Location loc,
 
 FastTables buildFastTables(OpBuilder &builder, Location loc,
                            const LutGemv &kernel) {
-  int64_t blocks = fastChunks(kernel) * kBlocksPerFastChunk;
-  Value tables = emptyTensor(
-      builder, loc, {kernel.rows(), fastChunks(kernel) * kFastTableBytes},
-      builder.getI8Type());
+  int64_t blocks = kernel.steps() * kBlocksPerFastChunk;
+  Value tables = emptyTensor(builder, loc,
+                             {kernel.rows(), kernel.steps() * kFastTableBytes},
+                             builder.getI8Type());
   Value scales =
       emptyTensor(builder, loc, {kernel.rows(), blocks}, builder.getF32Type());
   SmallVector<Value> patterns = signPatterns(builder, loc);
@@ -972,8 +972,8 @@ Steps lutSteps(OpBuilder &builder, Location loc, const LutGemv &kernel) {
   // A pass of the row-interleaved layout is contiguous, and its tables (8
   // KiB per activation row) stay in L1 next to the streamed signs.
   int64_t perPass =
-      kernel.interleaved() ? quant::kInterleavedPassSteps : fastChunks(kernel);
-  return {kernel.bytesPerRow() / kFastChunkBytes, fastChunks(kernel), perPass,
+      kernel.interleaved() ? quant::kInterleavedPassSteps : kernel.steps();
+  return {kernel.bytesPerRow() / kFastChunkBytes, kernel.steps(), perPass,
           [&kernel, tables](OpBuilder &b, Location l, const Block &block,
                             Value chunk, ValueRange outputs) {
             return fastStep(b, l, kernel, block, tables, chunk, outputs);
