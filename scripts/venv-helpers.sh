@@ -24,3 +24,13 @@ install_debian_packages() {
 create_venv() {
   [ -x "$1/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$1"
 }
+
+# pip_install VENV ARG...: pip install into VENV without pip's wheel cache.
+# The cache would hold a second copy of torch and its CUDA wheels (several
+# GB) on the machine that builds and tests.
+pip_install() {
+  local venv=$1
+  shift
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --no-cache-dir "$@"
+}
