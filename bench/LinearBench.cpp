@@ -24,7 +24,9 @@
 //                    [--budget=SECONDS]
 //
 // LAYER restricts the run to those layers (attn.q, l3.down, l3.up, mlp.up:
-// the default table; also mlp.down, smol.up, smol.down); --threads lists
+// the default table; also mlp.down, smol.up, smol.down) or shapes (NxK, N
+// output features and K input features, e.g. 16x14336: a probe of the
+// per-call costs that do not grow with N); --threads lists
 // the thread counts (default 1 and the host's hardware threads); --budget
 // is the time per measurement (default 0.4 s, evictions included).
 //
@@ -55,6 +57,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -65,7 +68,7 @@ using namespace r2q;
 namespace {
 
 struct Layer {
-  const char *name;
+  std::string name;
   int64_t n, k;
   /// In the table when no layer is named.
   bool byDefault;
@@ -100,8 +103,22 @@ constexpr const char *kProgram = "r2q-bench-linear";
   exitWithError(kProgram, message);
 }
 
+/// A named layer of kLayers, or N x K from "NxK" (e.g. 16x14336).
+std::optional<Layer> parseLayer(llvm::StringRef argument) {
+  for (const Layer &layer : kLayers)
+    if (argument == layer.name)
+      return layer;
+  auto [rows, columns] = argument.split('x');
+  int64_t n = 0, k = 0;
+  if (rows.getAsInteger(10, n) || columns.getAsInteger(10, k) || n <= 0 ||
+      k <= 0)
+    return std::nullopt;
+  return Layer{argument.str(), n, k, false};
+}
+
 struct Arguments {
-  std::vector<std::string> layers;
+  /// The layers named on the command line; empty: the default ones.
+  std::vector<Layer> layers;
   std::vector<int64_t> batches = {1, 4, 16, 128};
   std::vector<int64_t> threads;
   bench::CallBudget budget;
@@ -119,15 +136,15 @@ Arguments parseArguments(int argc, char **argv) {
       if (argument.getAsDouble(arguments.budget.seconds) ||
           arguments.budget.seconds < 0)
         fail("--budget needs seconds, not '" + argument + "'");
-    } else if (argument.starts_with("-") ||
-               llvm::none_of(kLayers, [&](const Layer &layer) {
-                 return argument == layer.name;
-               })) {
-      fail("unknown argument '" + argument + "'");
+    } else if (std::optional<Layer> layer = parseLayer(argument)) {
+      arguments.layers.push_back(*layer);
     } else {
-      arguments.layers.push_back(argument.str());
+      fail("unknown argument '" + argument + "'");
     }
   }
+  if (arguments.layers.empty())
+    llvm::copy_if(kLayers, std::back_inserter(arguments.layers),
+                  [](const Layer &layer) { return layer.byDefault; });
   if (arguments.threads.empty()) {
     arguments.threads = {1};
     int64_t all = std::max(1u, std::thread::hardware_concurrency());
@@ -358,7 +375,7 @@ bool measureRow(Bench &bench, Row &row, mlir::ModuleOp quantized,
   std::printf(
       "%-9s %5lldx%-5lld %5lld %3lld | %8.3f %8.3f %8s %8s %9.3f %8.3f | "
       "%6.1f %5.0f%% %5.0f%% | %7.2fx %7.2fx %7.2fx | %8.1E  %s\n",
-      bench.layer.name, static_cast<long long>(bench.layer.n),
+      bench.layer.name.c_str(), static_cast<long long>(bench.layer.n),
       static_cast<long long>(bench.layer.k), static_cast<long long>(row.batch),
       static_cast<long long>(row.threads), t.r2q.seconds * 1e3,
       t.fast.seconds * 1e3, milliseconds(t.avx2).c_str(),
@@ -467,11 +484,7 @@ int main(int argc, char **argv) {
 
   std::mt19937 generator(11);
   bool ok = true;
-  for (const Layer &layer : kLayers) {
-    if (arguments.layers.empty()
-            ? !layer.byDefault
-            : !llvm::is_contained(arguments.layers, layer.name))
-      continue;
+  for (const Layer &layer : arguments.layers) {
     Bench bench{layer,
                 gaussian(layer.n * layer.k, 0.02f, generator),
                 HostTensor<float, 2>({layer.k, layer.n}),

@@ -31,9 +31,9 @@
 //
 // The output features are split across threads in parts of whole blocks of
 // weight rows (8 with AVX-512, 4 with AVX2; splitFeatures); the activations
-// are rounded once, before the split. A part's last block clamps its rows to
-// the part's last one; those rows land in yT rows past the part, which are
-// never read.
+// are rounded once, before that split, their units split across the threads
+// (splitColumns). A part's last block clamps its rows to the part's last
+// one; those rows land in yT rows past the part, which are never read.
 //
 // Loop names: blk block of weight rows, u unit, mv vector of L activation
 // rows, j quad within a unit, p plane.
@@ -133,10 +133,11 @@ Value filled(OpBuilder &builder, Location loc, Value tensor, Attribute value) {
   return linalg::FillOp::create(builder, loc, scalar, tensor).getResult(0);
 }
 
-/// Rounds unit `u` of row `m` and writes it into `current` (XT, SQ, AS).
+/// Rounds unit `u` of row `m` and writes it into `current` (XT, SQ, AS, or
+/// slices of them from unit `u - slot` on).
 SmallVector<Value> roundUnit(OpBuilder &builder, Location loc,
                              const Int8Gemm &kernel, Value m, Value u,
-                             ValueRange current) {
+                             Value slot, ValueRange current) {
   int64_t columns = kernel.unitColumns();
   auto floatsType = VectorType::get({columns}, builder.getF32Type());
   auto intsType = VectorType::get({columns}, builder.getI32Type());
@@ -176,21 +177,22 @@ SmallVector<Value> roundUnit(OpBuilder &builder, Location loc,
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
       offsetBytes);
   Value transposed = current[0];
-  Value firstQuad = mulIndex(builder, loc, u, kernel.quadsPerUnit());
+  Value firstQuad = mulIndex(builder, loc, slot, kernel.quadsPerUnit());
   for (int64_t j = 0; j < kernel.quadsPerUnit(); ++j)
     transposed = tensor::InsertOp::create(
         builder, loc, vector::ExtractOp::create(builder, loc, quads, j),
         transposed, ValueRange{addIndex(builder, loc, firstQuad, j), m});
-  Value sums =
-      tensor::InsertOp::create(builder, loc, sum, current[1], ValueRange{u, m});
+  Value sums = tensor::InsertOp::create(builder, loc, sum, current[1],
+                                        ValueRange{slot, m});
   Value scale = arith::DivFOp::create(builder, loc, largest, levels);
   Value scales = tensor::InsertOp::create(builder, loc, scale, current[2],
-                                          ValueRange{u, m});
+                                          ValueRange{slot, m});
   return {transposed, sums, scales};
 }
 
+/// The rounded activations, the units split across the kernel's threads.
 Activations roundActivations(OpBuilder &builder, Location loc,
-                             const Int8Gemm &kernel) {
+                             const Int8Gemm &kernel, KernelAttr attr) {
   Value rows = tensor::DimOp::create(builder, loc, kernel.x, 0);
   Value lanes = index(builder, loc, kernel.lanes());
   Value paddedRows = arith::MulIOp::create(
@@ -209,17 +211,25 @@ Activations roundActivations(OpBuilder &builder, Location loc,
                               builder.getF32Type(), paddedRows),
                   builder.getF32FloatAttr(0));
   };
-  Value zero = index(builder, loc, 0);
-  SmallVector<Value> rounded = countedLoop(
-      builder, loc, zero, rows,
-      ValueRange{transposed, unitTensor(), unitTensor()},
-      [&](OpBuilder &b, Location l, Value m, ValueRange carried) {
-        return countedLoop(
-            b, l, zero, index(b, l, units), carried,
-            [&](OpBuilder &ub, Location ul, Value u, ValueRange current) {
-              return roundUnit(ub, ul, kernel, m, u, current);
-            });
-      });
+  // Units [first, first + count) of every row into the part's slices.
+  auto roundPart = [&](OpBuilder &b, Location l, Value first, Value count,
+                       ValueRange slices) {
+    Value end = arith::AddIOp::create(b, l, first, count);
+    return countedLoop(
+        b, l, index(b, l, 0), rows, slices,
+        [&](OpBuilder &rb, Location rl, Value m, ValueRange carried) {
+          return countedLoop(
+              rb, rl, first, end, carried,
+              [&](OpBuilder &ub, Location ul, Value u, ValueRange current) {
+                Value slot = arith::SubIOp::create(ub, ul, u, first);
+                return roundUnit(ub, ul, kernel, m, u, slot, current);
+              });
+        });
+  };
+  SmallVector<Value> rounded =
+      splitColumns(builder, loc, attr, units, 0,
+                   ValueRange{transposed, unitTensor(), unitTensor()},
+                   {kernel.quadsPerUnit(), 1, 1}, roundPart);
   return {rounded[0], rounded[1], rounded[2], paddedRows};
 }
 
@@ -522,8 +532,8 @@ struct Int8GemmPattern : MatmulStrategyPattern {
     KernelAttr attr = operands.kernel;
     Int8Gemm kernel(builder, x, operands.signs, operands.scales,
                     operands.groupSize, attr.getTarget());
-    // Rounded once per call, before the split.
-    Activations acts = roundActivations(builder, loc, kernel);
+    // Rounded once per call, before the split of the features.
+    Activations acts = roundActivations(builder, loc, kernel, attr);
     Value features = tensor::DimOp::create(builder, loc, operands.signs, 1);
     int64_t parts = attr.getThreads();
     int64_t unitRows =

@@ -30,7 +30,11 @@
 //
 // The tables are built once per call, before the output features are split
 // across threads (splitFeatures, in parts of whole 16-row blocks); every
-// thread then runs the lookups over the blocks of its part.
+// thread then runs the lookups over the blocks of its part. The build stays
+// on one thread: split across threads too (splitColumns, as int8_gemm
+// rounds its activations), it made two-thread calls slower on the
+// development machine, where a second parallel region's barrier costs more
+// than the 12 us of tables at K = 14336 (docs/rationale.md).
 //
 // Sums of the lookups run in f32 (exact mode: the numerics core's result to
 // f32 rounding), in a few independent chains per row so that the adds

@@ -5,8 +5,9 @@
 // one enum case (R2QAttrs.td) and one pattern derived from
 // MatmulStrategyPattern in a file of its own, which computes the dense
 // product; the shared steps around it (the f32 accumulator, the sparse
-// outlier product, the result type) live here, and so does the split of the
-// output features across threads that every strategy uses.
+// outlier product, the result type) live here, and so do the splits across
+// threads that every strategy uses: of the output features, and of the
+// per-call data built along the input columns.
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,6 +87,23 @@ mlir::Value splitFeatures(mlir::OpBuilder &builder, mlir::Location loc,
                           int64_t unitRows, mlir::Value accumulator,
                           mlir::ValueRange scratch,
                           const FeaturePartBody &body);
+
+/// Returns a part's filled slices, one per tensor.
+using ColumnPartBody = std::function<llvm::SmallVector<mlir::Value>(
+    mlir::OpBuilder &, mlir::Location, mlir::Value first, mlir::Value count,
+    mlir::ValueRange slices)>;
+
+/// Fills `tensors`, whose dimensions `dim` hold `units` units of
+/// unitSizes[i] entries each (a strategy's per-call data along the input
+/// columns: lookup tables, rounded activations), in kernel.getThreads()
+/// contiguous parts of whole units, in an scf.forall when there are several
+/// parts: `body` gets the part's units [first, first + count) and the
+/// part's slice of each tensor (dimension `dim` cut to those units), and
+/// returns them filled. Returns the filled tensors.
+llvm::SmallVector<mlir::Value>
+splitColumns(mlir::OpBuilder &builder, mlir::Location loc, KernelAttr kernel,
+             int64_t units, int64_t dim, mlir::ValueRange tensors,
+             llvm::ArrayRef<int64_t> unitSizes, const ColumnPartBody &body);
 
 /// The output features of the largest part splitFeatures makes of
 /// `features` for `parts` parts of `unitRows`-feature units (for scratch

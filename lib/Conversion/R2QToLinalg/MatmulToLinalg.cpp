@@ -150,16 +150,23 @@ struct Slice {
   SmallVector<OpFoldResult> offsets, sizes, strides;
 };
 
-Slice featureSlice(OpBuilder &builder, Location loc, Value tensor, Value first,
-                   Value count) {
+/// The entries [first, first + count) of dimension `dim` of `tensor`.
+Slice dimensionSlice(OpBuilder &builder, Location loc, Value tensor,
+                     int64_t dim, Value first, Value count) {
   int64_t rank = cast<RankedTensorType>(tensor.getType()).getRank();
   Slice slice;
   slice.offsets.assign(rank, builder.getIndexAttr(0));
-  slice.offsets.back() = first;
+  slice.offsets[dim] = first;
   slice.sizes = tensor::getMixedSizes(builder, loc, tensor);
-  slice.sizes.back() = count;
+  slice.sizes[dim] = count;
   slice.strides.assign(rank, builder.getIndexAttr(1));
   return slice;
+}
+
+Slice featureSlice(OpBuilder &builder, Location loc, Value tensor, Value first,
+                   Value count) {
+  int64_t rank = cast<RankedTensorType>(tensor.getType()).getRank();
+  return dimensionSlice(builder, loc, tensor, rank - 1, first, count);
 }
 
 /// Entry `part` of the leading dimension of `tensor`.
@@ -220,26 +227,46 @@ Value largestPartFeatures(OpBuilder &builder, Location loc, int64_t parts,
       unit);
 }
 
+namespace {
+
+/// What one part of a parallel loop writes into a shared tensor.
+struct PartUpdate {
+  Value value;
+  Slice slice;
+};
+
+/// Runs `body` on part = 0 .. parts - 1 of an scf.forall over the `shared`
+/// tensors; `body` returns, per shared tensor, the part's updated slice and
+/// where it goes. Returns the updated tensors.
+SmallVector<Value> forallParts(
+    OpBuilder &builder, Location loc, int64_t parts, ValueRange shared,
+    const std::function<SmallVector<PartUpdate>(OpBuilder &, Location, Value,
+                                                ValueRange)> &body) {
+  auto forall = scf::ForallOp::create(
+      builder, loc, ArrayRef<OpFoldResult>{builder.getIndexAttr(parts)}, shared,
+      std::nullopt, [&](OpBuilder &b, Location l, ValueRange args) {
+        // The slices' sizes (tensor.dim of dynamic ones) are computed in
+        // the body: the terminator takes only the inserts.
+        SmallVector<PartUpdate> updates =
+            body(b, l, args.front(), args.drop_front());
+        auto terminator = scf::InParallelOp::create(b, l);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(terminator.getBody());
+        for (auto [update, tensor] :
+             llvm::zip_equal(updates, args.drop_front()))
+          tensor::ParallelInsertSliceOp::create(
+              b, l, update.value, tensor, update.slice.offsets,
+              update.slice.sizes, update.slice.strides);
+      });
+  return forall.getResults();
+}
+
+} // namespace
+
 Value splitFeatures(OpBuilder &builder, Location loc, KernelAttr kernel,
                     Value features, int64_t unitRows, Value accumulator,
                     ValueRange scratch, const FeaturePartBody &body) {
   int64_t parts = kernel.getThreads();
-  // The body of part `part`, on the shared accumulator and scratch tensors:
-  // returns the updated part of each.
-  auto runPart = [&](OpBuilder &b, Location l, Value part, Value output,
-                     ValueRange sharedScratch, Slice &outputSlice) {
-    auto [first, count] = partRange(b, l, part, parts, features, unitRows);
-    outputSlice = featureSlice(b, l, output, first, count);
-    FeaturePart region{
-        first,
-        count,
-        tensor::ExtractSliceOp::create(b, l, output, outputSlice.offsets,
-                                       outputSlice.sizes, outputSlice.strides),
-        {}};
-    for (Value buffer : sharedScratch)
-      region.scratch.push_back(extractPart(b, l, buffer, part));
-    return body(b, l, region);
-  };
   if (parts == 1) {
     FeaturePart whole{index(builder, loc, 0), features, accumulator, {}};
     Value part = index(builder, loc, 0);
@@ -249,32 +276,62 @@ Value splitFeatures(OpBuilder &builder, Location loc, KernelAttr kernel,
   }
   SmallVector<Value> shared = {accumulator};
   llvm::append_range(shared, scratch);
-  auto forall = scf::ForallOp::create(
-      builder, loc, ArrayRef<OpFoldResult>{builder.getIndexAttr(parts)}, shared,
-      std::nullopt, [&](OpBuilder &b, Location l, ValueRange args) {
-        Value part = args.front();
-        ValueRange outs = args.drop_front();
-        Slice outputSlice;
-        SmallVector<Value> updated =
-            runPart(b, l, part, outs.front(), outs.drop_front(), outputSlice);
-        // The scratch slices' sizes (tensor.dim of dynamic ones) are computed
-        // here: the terminator takes only the inserts.
-        SmallVector<Slice> scratchSlices;
-        for (Value buffer : outs.drop_front())
-          scratchSlices.push_back(partSlice(b, l, buffer, part));
-        auto terminator = scf::InParallelOp::create(b, l);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(terminator.getBody());
-        tensor::ParallelInsertSliceOp::create(
-            b, l, updated.front(), outs.front(), outputSlice.offsets,
-            outputSlice.sizes, outputSlice.strides);
-        for (auto [value, buffer, slice] :
-             llvm::zip_equal(ArrayRef<Value>(updated).drop_front(),
-                             outs.drop_front(), scratchSlices))
-          tensor::ParallelInsertSliceOp::create(
-              b, l, value, buffer, slice.offsets, slice.sizes, slice.strides);
+  return forallParts(
+             builder, loc, parts, shared,
+             [&](OpBuilder &b, Location l, Value part, ValueRange outs) {
+               auto [first, count] =
+                   partRange(b, l, part, parts, features, unitRows);
+               Slice outputSlice =
+                   featureSlice(b, l, outs.front(), first, count);
+               FeaturePart region{first,
+                                  count,
+                                  tensor::ExtractSliceOp::create(
+                                      b, l, outs.front(), outputSlice.offsets,
+                                      outputSlice.sizes, outputSlice.strides),
+                                  {}};
+               for (Value buffer : outs.drop_front())
+                 region.scratch.push_back(extractPart(b, l, buffer, part));
+               SmallVector<Value> updated = body(b, l, region);
+               SmallVector<PartUpdate> updates = {
+                   {updated.front(), outputSlice}};
+               for (auto [value, buffer] :
+                    llvm::zip_equal(ArrayRef<Value>(updated).drop_front(),
+                                    outs.drop_front()))
+                 updates.push_back({value, partSlice(b, l, buffer, part)});
+               return updates;
+             })
+      .front();
+}
+
+SmallVector<Value> splitColumns(OpBuilder &builder, Location loc,
+                                KernelAttr kernel, int64_t units, int64_t dim,
+                                ValueRange tensors, ArrayRef<int64_t> unitSizes,
+                                const ColumnPartBody &body) {
+  int64_t parts = std::min<int64_t>(kernel.getThreads(), units);
+  if (parts <= 1)
+    return body(builder, loc, index(builder, loc, 0),
+                index(builder, loc, units), tensors);
+  return forallParts(
+      builder, loc, parts, tensors,
+      [&](OpBuilder &b, Location l, Value part, ValueRange shared) {
+        auto [first, count] =
+            partRange(b, l, part, parts, index(b, l, units), 1);
+        SmallVector<Slice> slices;
+        SmallVector<Value> partSlices;
+        for (auto [tensor, unitSize] : llvm::zip_equal(shared, unitSizes)) {
+          slices.push_back(dimensionSlice(b, l, tensor, dim,
+                                          mulIndex(b, l, first, unitSize),
+                                          mulIndex(b, l, count, unitSize)));
+          partSlices.push_back(tensor::ExtractSliceOp::create(
+              b, l, tensor, slices.back().offsets, slices.back().sizes,
+              slices.back().strides));
+        }
+        SmallVector<PartUpdate> updates;
+        for (auto [value, slice] :
+             llvm::zip_equal(body(b, l, first, count, partSlices), slices))
+          updates.push_back({value, slice});
+        return updates;
       });
-  return forall.getResult(0);
 }
 
 } // namespace r2q::lowering

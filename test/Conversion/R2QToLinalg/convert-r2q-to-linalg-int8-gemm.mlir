@@ -75,9 +75,17 @@ func.func @gemm(%x: tensor<17x300xf32>, %s: tensor<2x37x38xi8>, %a: tensor<2x37x
 // CHECK: tensor.empty(%[[PADDED]]) : tensor<64x?xi32>
 // CHECK: vector.transfer_read {{.*}} : tensor<?x256xf32>, vector<32xf32>
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
-// Split across two threads (4096 x 256 weights): per part, its own scratch.
+// Split across two threads (4096 x 256 weights): the 8 units of activations
+// are rounded in two parts (4 units, 32 quads each; every row), then the
+// features are split, per part its own scratch.
 // THREADS-LABEL: func.func @dynamic
-// THREADS: scf.forall (%{{.*}}) in (2)
+// THREADS: scf.forall (%{{.*}}) in (2) shared_outs({{.*}}) -> (tensor<64x?xi32>, tensor<8x?xf32>, tensor<8x?xf32>)
+// THREADS: tensor.extract_slice {{.*}} : tensor<64x?xi32> to tensor<?x?xi32>
+// THREADS: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args
+// THREADS: tensor.parallel_insert_slice {{.*}} : tensor<?x?xi32> into tensor<64x?xi32>
+// THREADS: tensor.parallel_insert_slice {{.*}} : tensor<?x?xf32> into tensor<8x?xf32>
+// THREADS: tensor.parallel_insert_slice {{.*}} : tensor<?x?xf32> into tensor<8x?xf32>
+// THREADS: scf.forall (%{{.*}}) in (2) shared_outs({{.*}}) -> (tensor<?x4096xf32>)
 // THREADS: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // THREADS: tensor.parallel_insert_slice
 func.func @dynamic(%x: tensor<?x256xf32>, %s: tensor<2x4096x32xi8>, %a: tensor<2x4096x8xf16>) -> tensor<?x4096xf32> {
