@@ -5,29 +5,30 @@
 // Lossy like lut_gemv's fast mode: activations are rounded to int8.
 //
 // Per call, each activation row is rounded per unit of U = min(G, 128)
-// columns to q = round(x / s) with s = max |x| / 127, and stored as unsigned
-// bytes q + 128, transposed so that one vector holds the same four columns
-// (one quad) of L consecutive rows (XT[quad][m], four bytes per lane; L = 16
-// with AVX-512, 8 with AVX2). With b the sign bits of a plane (1: negative),
+// columns to q = round(x / s) with s = max |x| / 127, and stored as signed
+// bytes, transposed so that one vector holds the same four columns (one
+// quad) of L consecutive rows (XT[quad][m], four bytes per lane; L = 16 with
+// AVX-512, 8 with AVX2). With b the sign bits of a plane (1: negative),
 //
-//   sum_k (1 - 2 b_k) q_k = Sq - 2 sum_k b_k (q_k + 128) + 256 pop(b),
+//   sum_k (1 - 2 b_k) q_k = Sq - 2 sum_k b_k q_k,
 //
-// where Sq is the sum of the unit's q and pop(b) the number of its set bits.
-// The middle sum is a byte dot product of the unsigned activations with the
-// bits as bytes (0 or 1): vpdpbusd adds four such products into each i32
-// lane, so one instruction covers a quad of L rows for one weight row; the
-// weight's dword (four 0/1 bytes) is broadcast to every lane straight from
-// memory. The bits of each weight row and unit are expanded to bytes once
-// (a masked byte move; on AVX2 a shuffle, an AND and a compare) into a small
-// scratch buffer, then used by every row of activations. Per unit the i32 sums
-// become f32, times the group's weight scale and the unit's activation scale,
-// added into a transposed f32 output (yT[n][m]) that is transposed into the
-// result at the end of the part.
+// where Sq is the sum of the unit's q. The last sum is a byte dot product of
+// the bits as unsigned bytes (0 or 1) with the signed activations: vpdpbusd
+// adds four such products into each i32 lane, so one instruction covers a
+// quad of L rows for one weight row; the weight's dword (four 0/1 bytes) is
+// broadcast to every lane straight from memory. (Activations as the
+// unsigned operand, q + 128, would need each unit's count of set bits too.) The
+// bits of each weight row and unit are expanded to bytes once (a masked byte
+// move; on AVX2 a shuffle, an AND and a compare) into a small scratch buffer,
+// then used by every row of activations. Per unit the i32 sums become f32,
+// times the group's weight scale and the unit's activation scale, added into a
+// transposed f32 output (yT[n][m]) that is transposed into the result at the
+// end of the part.
 //
 // AVX-512 VNNI runs vpdpbusd on 16 lanes; AVX2 emulates it with vpmaddubsw
-// (pairs of byte products into i16: at most 2 * 255, no saturation), added
-// in i16 through a unit, and vpmaddwd by ones (pairs of i16 into i32) once
-// per unit.
+// (pairs of byte products into i16: at most 2 * 127, no saturation), added
+// in i16 through a unit (at most 64 * 127), and vpmaddwd by ones (pairs of
+// i16 into i32) once per unit.
 //
 // The output features are split across threads in parts of whole blocks of
 // weight rows (8 with AVX-512, 4 with AVX2; splitFeatures); the activations
@@ -63,9 +64,8 @@ constexpr int64_t kBlockRowsAVX512 = 8;
 constexpr int64_t kBlockRowsAVX2 = 4;
 /// The largest unit of columns with one activation scale.
 constexpr int64_t kMaxUnitColumns = 128;
-/// Activations are rounded to [-127, 127] and stored with this offset.
+/// Activations are rounded to [-127, 127].
 constexpr int64_t kActivationLevels = 127;
-constexpr int64_t kByteOffset = 128;
 
 /// The kernel's operands, shape and target.
 struct Int8Gemm {
@@ -169,13 +169,9 @@ SmallVector<Value> roundUnit(OpBuilder &builder, Location loc,
       builder, loc, builder.getF32Type(),
       vector::ReductionOp::create(builder, loc, vector::CombiningKind::ADD,
                                   rounded));
-  Value offsetBytes = arith::TruncIOp::create(
-      builder, loc, bytesType,
-      arith::AddIOp::create(builder, loc, rounded,
-                            splat(builder, loc, intsType, kByteOffset)));
   Value quads = vector::BitCastOp::create(
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
-      offsetBytes);
+      arith::TruncIOp::create(builder, loc, bytesType, rounded));
   Value transposed = current[0];
   Value firstQuad = mulIndex(builder, loc, slot, kernel.quadsPerUnit());
   for (int64_t j = 0; j < kernel.quadsPerUnit(); ++j)
@@ -204,7 +200,7 @@ Activations roundActivations(OpBuilder &builder, Location loc,
              emptyTensor(builder, loc,
                          {units * kernel.quadsPerUnit(), ShapedType::kDynamic},
                          builder.getI32Type(), paddedRows),
-             builder.getI32IntegerAttr(static_cast<int32_t>(0x80808080u)));
+             builder.getI32IntegerAttr(0));
   auto unitTensor = [&] {
     return filled(builder, loc,
                   emptyTensor(builder, loc, {units, ShapedType::kDynamic},
@@ -233,14 +229,15 @@ Activations roundActivations(OpBuilder &builder, Location loc,
   return {rounded[0], rounded[1], rounded[2], paddedRows};
 }
 
-/// acc + the byte dot products of `activations` (unsigned) and `weights`
-/// (signed): four per i32 lane (AVX-512), or two per i16 lane (AVX2).
+/// acc + the byte dot products of `weights` (unsigned, 0 or 1) and
+/// `activations` (signed): four per i32 lane (AVX-512), or two per i16 lane
+/// (AVX2).
 Value dotBytes(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
                Value acc, Value activations, Value weights) {
   auto bytes = VectorType::get({4 * kernel.lanes()}, builder.getI8Type());
-  Value unsignedBytes =
+  Value unsignedBytes = vector::BitCastOp::create(builder, loc, bytes, weights);
+  Value signedBytes =
       vector::BitCastOp::create(builder, loc, bytes, activations);
-  Value signedBytes = vector::BitCastOp::create(builder, loc, bytes, weights);
   if (kernel.target == KernelTarget::AVX512)
     return callIntrinsic(builder, loc, kernel.words,
                          "llvm.x86.avx512.vpdpbusd.512",
@@ -260,13 +257,6 @@ Value widenSums(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
   return callIntrinsic(builder, loc, kernel.words, "llvm.x86.avx2.pmadd.wd",
                        ValueRange{sums, splat(builder, loc, kernel.sums(), 1)});
 }
-
-/// What the scaling of a unit needs of one weight row and plane (its bits
-/// go to the scratch buffer): their count and the group's weight scale.
-struct DecodedRow {
-  Value popCount; // f32
-  Value scale;    // f32
-};
 
 /// The bits of `packed` (bit k of the unit: bit k % 8 of byte k / 8) as
 /// bytes 0 or 1. AVX-512 selects from a mask register; AVX2 has none (LLVM
@@ -300,10 +290,11 @@ Value bitsToBytes(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
 }
 
 /// Expands unit `u` of plane `p`'s row `row` into row `slot` of `decoded`
-/// (quadsPerUnit x i32: four 0/1 bytes each); returns the updated scratch.
+/// (quadsPerUnit x i32: four 0/1 bytes each); returns the updated scratch,
+/// and the unit's weight scale (f32) in `scale`.
 Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
                  Value row, int64_t p, Value u, Value decoded, int64_t slot,
-                 DecodedRow &info) {
+                 Value &scale) {
   int64_t columns = kernel.unitColumns();
   auto packedType = VectorType::get({columns / 8}, builder.getI8Type());
   Value pad = arith::ConstantIntOp::create(builder, loc, 0, 8);
@@ -316,21 +307,10 @@ Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
   Value dwords = vector::BitCastOp::create(
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
       bytes);
-  // Counted in words of up to 64 bits (popcnt), not bytes: fewer partial
-  // counts to add.
-  int64_t wordBits = std::min<int64_t>(columns, 64);
-  auto wordType = builder.getIntegerType(wordBits);
-  Value words = vector::BitCastOp::create(
-      builder, loc, VectorType::get({columns / wordBits}, wordType), packed);
-  Value count =
-      vector::ReductionOp::create(builder, loc, vector::CombiningKind::ADD,
-                                  math::CtPopOp::create(builder, loc, words));
-  info.popCount =
-      arith::UIToFPOp::create(builder, loc, builder.getF32Type(), count);
   Value group =
       arith::MinUIOp::create(builder, loc, kernel.groupOf(builder, loc, u),
                              index(builder, loc, kernel.groups() - 1));
-  info.scale = convertFloat(
+  scale = convertFloat(
       builder, loc,
       tensor::ExtractOp::create(builder, loc, kernel.scales,
                                 ValueRange{index(builder, loc, p), row, group}),
@@ -378,7 +358,7 @@ SmallVector<Value> unitSums(OpBuilder &builder, Location loc,
 
 /// yT[block rows, mv] += the unit's products, scaled.
 Value addUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
-              const Activations &acts, ArrayRef<DecodedRow> rows,
+              const Activations &acts, ArrayRef<Value> weightScales,
               ArrayRef<Value> sums, Value u, Value mv, Value firstOutput,
               Value outputs) {
   Value firstRow = mulIndex(builder, loc, mv, kernel.lanes());
@@ -396,24 +376,15 @@ Value addUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
   for (int64_t i = 0; i < kernel.blockRows(); ++i) {
     Value total = splat(builder, loc, kernel.floats, 0);
     for (int64_t p = 0; p < kernel.planes(); ++p) {
-      const DecodedRow &row = rows[i * kernel.planes() + p];
-      Value offset = arith::AddFOp::create(
-          builder, loc, roundedSums,
-          vector::BroadcastOp::create(
-              builder, loc, kernel.floats,
-              arith::MulFOp::create(
-                  builder, loc, row.popCount,
-                  arith::ConstantOp::create(
-                      builder, loc,
-                      builder.getF32FloatAttr(2 * kByteOffset)))));
+      int64_t slot = i * kernel.planes() + p;
       Value signedSum = vector::FMAOp::create(
           builder, loc,
-          arith::SIToFPOp::create(builder, loc, kernel.floats,
-                                  sums[i * kernel.planes() + p]),
-          minusTwo, offset);
+          arith::SIToFPOp::create(builder, loc, kernel.floats, sums[slot]),
+          minusTwo, roundedSums);
       total = vector::FMAOp::create(
           builder, loc, signedSum,
-          vector::BroadcastOp::create(builder, loc, kernel.floats, row.scale),
+          vector::BroadcastOp::create(builder, loc, kernel.floats,
+                                      weightScales[slot]),
           total);
     }
     SmallVector<Value> position = {addIndex(builder, loc, firstOutput, i),
@@ -454,12 +425,12 @@ SmallVector<Value> blockProduct(OpBuilder &builder, Location loc,
       ValueRange{outputs, decoded},
       [&](OpBuilder &b, Location l, Value u, ValueRange carried) {
         Value scratch = carried[1];
-        SmallVector<DecodedRow> info(kernel.blockRows() * kernel.planes());
+        SmallVector<Value> weightScales(kernel.blockRows() * kernel.planes());
         for (int64_t i = 0; i < kernel.blockRows(); ++i)
           for (int64_t p = 0; p < kernel.planes(); ++p) {
             int64_t slot = i * kernel.planes() + p;
             scratch = decodeUnit(b, l, kernel, rows[i], p, u, scratch, slot,
-                                 info[slot]);
+                                 weightScales[slot]);
           }
         Value updated =
             countedLoop(
@@ -467,9 +438,9 @@ SmallVector<Value> blockProduct(OpBuilder &builder, Location loc,
                 [&](OpBuilder &mb, Location ml, Value mv, ValueRange out) {
                   SmallVector<Value> sums =
                       unitSums(mb, ml, kernel, acts, scratch, u, mv);
-                  return SmallVector<Value>{addUnit(mb, ml, kernel, acts, info,
-                                                    sums, u, mv, start,
-                                                    out.front())};
+                  return SmallVector<Value>{addUnit(mb, ml, kernel, acts,
+                                                    weightScales, sums, u, mv,
+                                                    start, out.front())};
                 })
                 .front();
         return SmallVector<Value>{updated, scratch};
