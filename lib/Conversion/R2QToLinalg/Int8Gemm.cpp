@@ -91,7 +91,7 @@ struct Int8Gemm {
     return target == KernelTarget::AVX512 ? kBlockRowsAVX512 : kBlockRowsAVX2;
   }
   /// The running sums of a unit: i32 (vpdpbusd), or with AVX2 i16 pairs
-  /// (vpmaddubsw: at most 2 x 255 per pair and quad, 32 quads fit in i16).
+  /// (vpmaddubsw: at most 2 x 127 per pair and quad, 32 quads fit in i16).
   VectorType sums() const {
     if (target == KernelTarget::AVX512)
       return words;
@@ -110,6 +110,9 @@ struct Int8Gemm {
   int64_t unitColumns() const { return std::min(groupSize, kMaxUnitColumns); }
   int64_t units() const { return llvm::divideCeil(columns(), unitColumns()); }
   int64_t quadsPerUnit() const { return unitColumns() / 4; }
+  /// Whether every unit's sign bytes lie within a row (K a multiple of the
+  /// unit): then they are read without a bounds check.
+  bool wholeUnits() const { return columns() % unitColumns() == 0; }
   /// The group of unit `u` (a unit never spans two groups).
   Value groupOf(OpBuilder &builder, Location loc, Value unit) const {
     return arith::DivUIOp::create(builder, loc,
@@ -302,7 +305,7 @@ Value decodeUnit(OpBuilder &builder, Location loc, const Int8Gemm &kernel,
       builder, loc, packedType, kernel.signs,
       ValueRange{index(builder, loc, p), row,
                  mulIndex(builder, loc, u, columns / 8)},
-      pad, ArrayRef<bool>{false});
+      pad, ArrayRef<bool>{kernel.wholeUnits()});
   Value bytes = bitsToBytes(builder, loc, kernel, packed);
   Value dwords = vector::BitCastOp::create(
       builder, loc, VectorType::get({columns / 4}, builder.getI32Type()),
