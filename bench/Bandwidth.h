@@ -13,6 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <pthread.h>
+#include <sched.h>
+#include <strings.h>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -26,14 +30,66 @@ inline std::pair<size_t, size_t> sliceOf(int index, int workers, size_t count) {
   return {boundary(index), boundary(index + 1)};
 }
 
+/// The CPUs the process may run on, as it started (OpenMP later binds the
+/// calling thread to one of them).
+inline const cpu_set_t &processCpus() {
+  static const cpu_set_t cpus = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    sched_getaffinity(0, sizeof set, &set);
+    return set;
+  }();
+  return cpus;
+}
+
+/// Binds OpenMP's threads to the CPUs, one each (OMP_PROC_BIND=true), unless
+/// the environment already says how; called first in a benchmark's main.
+/// Unbound, the two threads of the 2-vCPU development machine often share
+/// one CPU for a while: batch-1 kernels on two threads then ran at anywhere
+/// from 0.5x to 1.7x their one-thread speed from one run to the next
+/// (docs/performance.md).
+inline void bindOpenMPThreads() {
+  processCpus();
+  setenv("OMP_PROC_BIND", "true", /*overwrite=*/0);
+}
+
+/// Whether OpenMP binds its threads (OMP_PROC_BIND set, and not "false").
+inline bool openMPThreadsBound() {
+  const char *bind = std::getenv("OMP_PROC_BIND");
+  return bind && strcasecmp(bind, "false") != 0;
+}
+
+/// Binds the calling thread to the index-th CPU of the process (modulo
+/// their count), as OpenMP binds its thread `index`.
+inline void bindToCpu(int index) {
+  const cpu_set_t &cpus = processCpus();
+  int count = CPU_COUNT(&cpus), seen = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &cpus) || seen++ != index % count)
+      continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    return;
+  }
+}
+
 /// Runs `work(index)` for every index in [0, threads), each on its own
 /// thread (index 0 on the calling one), released together once all exist;
-/// returns the seconds from the release until the last one finished.
+/// returns the seconds from the release until the last one finished. Where
+/// OpenMP binds its threads, thread `index` > 0 runs on the CPU OpenMP's
+/// would. The calling thread is left to OpenMP, which binds it to the first
+/// CPU at its first parallel region (bound earlier, it would make OpenMP
+/// see that one CPU only).
 template <typename Work> double runOnThreads(int threads, const Work &work) {
   std::atomic<bool> released{false};
   std::vector<std::thread> others;
+  bool bound = openMPThreadsBound();
   for (int index = 1; index < threads; ++index)
     others.emplace_back([&, index] {
+      if (bound)
+        bindToCpu(index);
       while (!released.load(std::memory_order_acquire))
         std::this_thread::yield();
       work(index);

@@ -56,6 +56,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -409,6 +410,9 @@ void printHeader(const Arguments &arguments,
   for (int64_t threads : arguments.threads)
     std::printf(" T=%lld %.1f GB/s", static_cast<long long>(threads),
                 bandwidthProbe.measure(static_cast<int>(threads)) / 1e9);
+  std::printf("\nthreads: OMP_PROC_BIND=%s (this program's own threads "
+              "bound the same way where OpenMP's are)",
+              std::getenv("OMP_PROC_BIND"));
   std::printf("\nfast = precision=fast; avx2 = compiled for an AVX2-only CPU "
               "(%s), batches 1 and 16; float = the float layer through "
               "r2q-cpu-pipeline{threads=T}; BLAS = sgemv (batch 1) / sgemm "
@@ -472,6 +476,7 @@ bool benchLayer(const mlir::DialectRegistry &registry, Bench &bench,
 } // namespace
 
 int main(int argc, char **argv) {
+  bench::bindOpenMPThreads();
   const Arguments arguments = parseArguments(argc, argv);
   mlir::DialectRegistry registry;
   registerR2QAndUpstream(registry);
