@@ -3,10 +3,15 @@
 // same kernel on one thread, for every strategy, on a ragged shape (N = 37
 // features in 8-feature units, K = 100 = 3 x 32 + 4) with inputs and sign
 // bits generated from their indices. Prints the largest difference (0) and
-// the sum of |y| (not 0: the product was computed).
+// the sum of |y| (not 0: the product was computed). Again with the threads
+// bound as the README runs them (OMP_PROC_BIND=true; 3 threads wrap around
+// the CPUs of a smaller machine).
 //
 // RUN: r2q-opt %s --r2q-cpu-pipeline="c-interface=false threads=3" \
 // RUN:   | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libomp.so \
+// RUN:   | FileCheck %s
+// RUN: r2q-opt %s --r2q-cpu-pipeline="c-interface=false threads=3" \
+// RUN:   | env OMP_PROC_BIND=true mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libomp.so \
 // RUN:   | FileCheck %s
 
 // CHECK: vector_gemv

@@ -14,11 +14,16 @@
 #include "llvm/Support/InitLLVM.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace cl = llvm::cl;
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // OpenMP's threads bound to the CPUs, one each, unless the environment
+  // says otherwise: unbound, two-thread times varied up to 2x from one run
+  // to the next (docs/rationale.md, "Bind the threads").
+  setenv("OMP_PROC_BIND", "true", /*overwrite=*/0);
   cl::opt<std::string> weights(
       "weights", cl::desc("A 2-D float .npy weight matrix to quantize"),
       cl::init("examples/weights/minilm_l6_layer0_ffn_up.npy"));
