@@ -95,7 +95,7 @@ using ColumnPartBody = std::function<llvm::SmallVector<mlir::Value>(
 
 /// Fills `tensors`, whose dimensions `dim` hold `units` units of
 /// unitSizes[i] entries each (a strategy's per-call data along the input
-/// columns: lookup tables, rounded activations), in kernel.getThreads()
+/// columns, such as int8_gemm's rounded activations), in kernel.getThreads()
 /// contiguous parts of whole units, in an scf.forall when there are several
 /// parts: `body` gets the part's units [first, first + count) and the
 /// part's slice of each tensor (dimension `dim` cut to those units), and

@@ -128,23 +128,23 @@ LogicalResult verifyRowInterleavedWeight(EmitErrorFn emitError,
                                 groupSize, n, k)))
     return failure();
   int64_t blocks = quant::interleavedBlocks(n);
-  auto expectedSigns =
-      RankedTensorType::get({planes, blocks, quant::interleavedBlockBytes(k)},
-                            signs.getElementType());
-  if (signs != expectedSigns)
-    return emitError() << "signs in the row_interleaved layout must be P x "
-                          "ceil(N/16) x (ceil(K/512) * 1024) bytes for N = "
-                       << n << ", K = " << k << ": expected " << expectedSigns
-                       << ", got " << signs;
-  auto expectedScales = RankedTensorType::get(
-      {planes, blocks, quant::kInterleavedBlockRows * groups},
-      scales.getElementType());
-  if (scales != expectedScales)
-    return emitError() << "scales in the row_interleaved layout must be P x "
-                          "ceil(N/16) x (16 * ceil(K/group_size)) for N = "
-                       << n << ", K = " << k << ": expected " << expectedScales
-                       << ", got " << scales;
-  return success();
+  // `operand` (signs or scales) must have the layout's shape `rule`.
+  auto expectShape = [&](RankedTensorType actual, ArrayRef<int64_t> shape,
+                         StringRef operand, StringRef rule) -> LogicalResult {
+    auto expected = RankedTensorType::get(shape, actual.getElementType());
+    if (actual == expected)
+      return success();
+    return emitError() << operand << " in the row_interleaved layout must be "
+                       << rule << " for N = " << n << ", K = " << k
+                       << ": expected " << expected << ", got " << actual;
+  };
+  if (failed(
+          expectShape(signs, {planes, blocks, quant::interleavedBlockBytes(k)},
+                      "signs", "P x ceil(N/16) x (ceil(K/512) * 1024) bytes")))
+    return failure();
+  return expectShape(scales,
+                     {planes, blocks, quant::kInterleavedBlockRows * groups},
+                     "scales", "P x ceil(N/16) x (16 * ceil(K/group_size))");
 }
 
 LogicalResult verifyOutliers(EmitErrorFn emitError, RankedTensorType offsets,

@@ -58,6 +58,12 @@ bool isPackable(MatmulOp op, double maxPadding) {
              (1.0 + maxPadding) * signs.getNumElements();
 }
 
+/// The constant that defines one of `op`'s operands, and its bytes.
+struct ConstantBytes {
+  ElementsAttr attr;
+  std::vector<uint8_t> bytes;
+};
+
 /// The bytes of a constant (dense, splat or dense_resource) of integers or
 /// floats, or nullopt when they cannot be read (the error is reported at
 /// `op`).
@@ -84,6 +90,17 @@ std::optional<std::vector<uint8_t>> readConstantBytes(MatmulOp op,
     return std::nullopt;
   }
   return std::vector<uint8_t>(data->begin(), data->end());
+}
+
+/// The constant `operand` of `op` (isPackable checked it is one) and its
+/// bytes, or failure (reported at `op`).
+FailureOr<ConstantBytes> readConstantOperand(MatmulOp op, Value operand) {
+  ElementsAttr attr;
+  matchPattern(operand, m_Constant(&attr));
+  std::optional<std::vector<uint8_t>> bytes = readConstantBytes(op, attr);
+  if (!bytes)
+    return failure();
+  return ConstantBytes{attr, std::move(*bytes)};
 }
 
 /// The blob name of the packed copy of `constant` (`fallback` when it is
@@ -114,33 +131,31 @@ Value createConstant(MatmulOp op, Value canonical, RankedTensorType type,
 
 /// `op`'s constant signs in the row-interleaved layout.
 FailureOr<Value> createPackedSigns(MatmulOp op) {
-  ElementsAttr signs;
-  matchPattern(op.getSigns(), m_Constant(&signs));
-  std::optional<std::vector<uint8_t>> bytes = readConstantBytes(op, signs);
-  if (!bytes)
+  FailureOr<ConstantBytes> signs = readConstantOperand(op, op.getSigns());
+  if (failed(signs))
     return failure();
   RankedTensorType type = packedSignsType(op);
   std::vector<uint8_t> interleaved = quant::interleaveSignRows(
-      *bytes, static_cast<int>(type.getDimSize(0)), op.getOutputFeatures(),
-      op.getInput().getType().getShape().back());
-  return createConstant(op, op.getSigns(), type, interleaved,
-                        packedBlobName(signs, "r2q_signs_row_interleaved"));
+      signs->bytes, static_cast<int>(type.getDimSize(0)),
+      op.getOutputFeatures(), op.getInput().getType().getShape().back());
+  return createConstant(
+      op, op.getSigns(), type, interleaved,
+      packedBlobName(signs->attr, "r2q_signs_row_interleaved"));
 }
 
 /// `op`'s constant scales in the row-interleaved layout.
 FailureOr<Value> createPackedScales(MatmulOp op) {
-  ElementsAttr scales;
-  matchPattern(op.getScales(), m_Constant(&scales));
-  std::optional<std::vector<uint8_t>> bytes = readConstantBytes(op, scales);
-  if (!bytes)
+  FailureOr<ConstantBytes> scales = readConstantOperand(op, op.getScales());
+  if (failed(scales))
     return failure();
   RankedTensorType canonical = op.getScales().getType();
   std::vector<uint8_t> interleaved = quant::interleaveScaleRows(
-      *bytes, canonical.getElementTypeBitWidth() / 8,
+      scales->bytes, canonical.getElementTypeBitWidth() / 8,
       static_cast<int>(canonical.getDimSize(0)), canonical.getDimSize(1),
       canonical.getDimSize(2), op.getGroupSize());
-  return createConstant(op, op.getScales(), packedScalesType(op), interleaved,
-                        packedBlobName(scales, "r2q_scales_row_interleaved"));
+  return createConstant(
+      op, op.getScales(), packedScalesType(op), interleaved,
+      packedBlobName(scales->attr, "r2q_scales_row_interleaved"));
 }
 
 class PackWeightsPass : public impl::R2QPackWeightsPassBase<PackWeightsPass> {
