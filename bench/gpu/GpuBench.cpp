@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "r2q/Quant/FloatFormats.h"
+#include "r2q/Quant/InterleavedWeight.h"
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/CudaRuntime.h"
@@ -45,6 +46,7 @@ struct KernelCase {
   int planes;
   const char *input, *scales;
   const char *strategy; // the kernel that runs (written or chosen)
+  bool interleaved;     // the weight in the row-interleaved layout
   void (*function)(void *, void *, void *, void *);
 };
 
@@ -152,6 +154,35 @@ struct Call {
   Descriptor<3> signs, scales;
 };
 
+/// A weight's sign planes and scales (f16 or the case's scale type) on the
+/// device, in the layout case `c` takes: canonical, or row-interleaved
+/// (packed here, as r2q-pack-weights packs a constant weight).
+void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
+                  const std::vector<uint8_t> &scales, int64_t scaleBytes,
+                  Call &call) {
+  int64_t bytesPerRow = (c.k + 7) / 8,
+          groups = (c.k + c.groupSize - 1) / c.groupSize;
+  if (!c.interleaved) {
+    call.signs = Descriptor<3>::of(upload(signs.data(), signs.size()),
+                                   {c.planes, c.n, bytesPerRow});
+    call.scales = Descriptor<3>::of(upload(scales.data(), scales.size()),
+                                    {c.planes, c.n, groups});
+    return;
+  }
+  namespace quant = r2q::quant;
+  std::vector<uint8_t> packedSigns =
+      quant::interleaveSignRows(signs, c.planes, c.n, c.k);
+  std::vector<uint8_t> packedScales = quant::interleaveScaleRows(
+      scales, scaleBytes, c.planes, c.n, groups, c.groupSize);
+  int64_t blocks = quant::interleavedBlocks(c.n);
+  call.signs =
+      Descriptor<3>::of(upload(packedSigns.data(), packedSigns.size()),
+                        {c.planes, blocks, quant::interleavedBlockBytes(c.k)});
+  call.scales = Descriptor<3>::of(
+      upload(packedScales.data(), packedScales.size()),
+      {c.planes, blocks, quant::kInterleavedBlockRows * groups});
+}
+
 Descriptor<2> run(const KernelCase &c, Call &call) {
   Descriptor<2> result;
   c.function(&result, &call.x, &call.signs, &call.scales);
@@ -181,11 +212,8 @@ bool checkCase(const KernelCase &c, unsigned seed) {
   std::vector<uint8_t> scaleBytes = weight.encodedScales();
   Call call;
   call.x = Descriptor<2>::of(upload(xBytes.data(), xBytes.size()), {c.m, c.k});
-  call.signs =
-      Descriptor<3>::of(upload(weight.signs.data(), weight.signs.size()),
-                        {c.planes, c.n, weight.bytesPerRow()});
-  call.scales = Descriptor<3>::of(upload(scaleBytes.data(), scaleBytes.size()),
-                                  {c.planes, c.n, weight.groupsPerRow()});
+  uploadWeight(c, weight.signs, scaleBytes,
+               r2q::quant::byteWidth(floatType(c.scales)), call);
   Descriptor<2> result = run(c, call);
   std::vector<float> y(c.m * c.n);
   check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
@@ -274,9 +302,12 @@ void benchCase(const KernelCase &c, double copyBytesPerSecond) {
   std::vector<uint8_t> signs(signBytes);
   for (uint8_t &byte : signs)
     byte = static_cast<uint8_t>(generator());
-  std::vector<uint16_t> scales(scaleBytes / 2);
-  for (uint16_t &scale : scales)
-    scale = r2q::quant::floatToHalfBits(0.01f + 0.001f * (generator() % 100));
+  std::vector<uint8_t> scales(scaleBytes);
+  for (size_t i = 0; i < scales.size(); i += 2) {
+    uint16_t bits =
+        r2q::quant::floatToHalfBits(0.01f + 0.001f * (generator() % 100));
+    std::memcpy(scales.data() + i, &bits, 2);
+  }
   std::vector<float> x(c.m * c.k);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float &value : x)
@@ -286,10 +317,7 @@ void benchCase(const KernelCase &c, double copyBytesPerSecond) {
   void *xDevice = upload(xBytes.data(), xBytes.size());
   for (Call &call : calls) {
     call.x = Descriptor<2>::of(xDevice, {c.m, c.k});
-    call.signs = Descriptor<3>::of(upload(signs.data(), signBytes),
-                                   {c.planes, c.n, bytesPerRow});
-    call.scales = Descriptor<3>::of(upload(scales.data(), scaleBytes),
-                                    {c.planes, c.n, groups});
+    uploadWeight(c, signs, scales, 2, call);
   }
   std::vector<double> kernelMs;
   const int iterations = std::max(3 * copies, 60);

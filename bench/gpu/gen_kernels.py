@@ -70,20 +70,44 @@ BENCH += [variant(c, "lut", "warp_lut_gemv") for c in BENCH
           if c[1] >= MMA_MIN_ROWS and c[0] not in KERNELS]
 big_b128 = next(c for c in BENCH if c[0] == "bench_28672x8192_b128")
 BENCH += [variant(big_b128, f"mma_t{t}", "mma_gemm", t) for t in (64, 192)]
+# The byte-table kernel (weights in the row-interleaved layout, packed by
+# the harness) on every ragged case and at batch 1 and 4 of every shape, and
+# with 1, 2 and 8 blocks of 16 rows per warp (16, 32, 128 features; the
+# default is 64) at batch 1 of the largest.
+CHECKS += [variant(c, "bytes", "byte_lut_gemv") for c in base_checks]
+BENCH += [variant(c, "bytes", "byte_lut_gemv") for c in BENCH
+          if c[1] <= 4 and c[0] not in KERNELS]
+BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
+          for t in (16, 32, 128)]
 # f16 activations (half the activation bytes).
 BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
            "f16") for m in (1, 4)]
 
 
-def function(name, m, n, k, g, p, xt, st):
+def interleaved(name):
+    """Whether case `name` takes its weight in the row-interleaved layout
+    (docs/format.md): byte_lut_gemv reads nothing else."""
+    return name in KERNELS and KERNELS[name][0] == "byte_lut_gemv"
+
+
+def weight_types(name, n, k, g, p, st):
+    """The types of the sign planes and scales of case `name`."""
     kb, groups = (k + 7) // 8, (k + g - 1) // g
-    x, s, a = f"tensor<{m}x{k}x{xt}>", f"tensor<{p}x{n}x{kb}xi8>", \
-        f"tensor<{p}x{n}x{groups}x{st}>"
-    y = f"tensor<{m}x{n}xf32>"
+    if not interleaved(name):
+        return f"tensor<{p}x{n}x{kb}xi8>", f"tensor<{p}x{n}x{groups}x{st}>"
+    blocks, steps = (n + 15) // 16, (kb + 63) // 64
+    return (f"tensor<{p}x{blocks}x{steps * 1024}xi8>",
+            f"tensor<{p}x{blocks}x{16 * groups}x{st}>")
+
+
+def function(name, m, n, k, g, p, xt, st):
+    s, a = weight_types(name, n, k, g, p, st)
+    x, y = f"tensor<{m}x{k}x{xt}>", f"tensor<{m}x{n}xf32>"
     kernel = ""
     if name in KERNELS:
         strategy, tile = KERNELS[name]
-        kernel = (f" {{kernel = #r2q.kernel<strategy = {strategy}, "
+        layout = "layout = row_interleaved, " if interleaved(name) else ""
+        kernel = (f" {{kernel = #r2q.kernel<strategy = {strategy}, {layout}"
                   f"vector_width = 16, tile_rows = {tile}, threads = 1>}}")
     return (f"func.func @{name}(%x: {x}, %s: {s}, %a: {a}) -> {y} {{\n"
             f"  %y = r2q.matmul %x, %s, %a group_size {g}{kernel} : {x}, {s}, "
@@ -104,6 +128,7 @@ def main(mlir_path, inc_path):
         for name, m, n, k, g, p, xt, st in cases:
             out.write(f"  {{\"{name}\", {m}, {n}, {k}, {g}, {p}, \"{xt}\", "
                       f"\"{st}\", \"{strategy_of(name, m)}\", "
+                      f"{str(interleaved(name)).lower()}, "
                       f"_mlir_ciface_{name}}},\n")
         out.write("};\n")
 

@@ -37,6 +37,8 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   selection.tileRows = options.tileRows;
   selection.precision = options.precision;
   pm.addPass(createR2QSelectGPUKernelsPass(selection));
+  // byte_lut_gemv's constant weights in its row-interleaved layout.
+  pm.addPass(createR2QPackWeightsPass());
   ConvertR2QToLinalgPassOptions lowering;
   lowering.gpuLaunch = true;
   pm.addPass(createConvertR2QToLinalgPass(lowering));

@@ -1,7 +1,8 @@
 // What r2q-gpu-pipeline cannot compile is reported at the op, never
 // compiled wrong: the GPU kernels take a static batch and weight shape,
 // and a CPU kernel written on an op is not silently replaced; mma_gemm
-// takes 0, 64, 128 or 192 output features per block.
+// takes 0, 64, 128 or 192 output features per block, byte_lut_gemv a
+// multiple of 16 per warp and only weights in the row-interleaved layout.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --split-input-file --verify-diagnostics
 
@@ -30,7 +31,7 @@ func.func @written_kernel(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: ten
 // -----
 
 func.func @cpu_kernel(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<1x16xf32> {
-  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs warp_gemv, warp_lut_gemv or mma_gemm}}
+  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
 }
@@ -49,4 +50,21 @@ func.func @mma_tile_rows(%x: tensor<32x256xf32>, %s: tensor<2x16x32xi8>, %a: ten
   // expected-error @below {{'r2q.matmul' op kernel strategy mma_gemm cannot compute this op: its tile_rows is 96 (mma_gemm takes 0, 64, 128 or 192 output features per block)}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 96, threads = 1>} : tensor<32x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<32x16xf32>
   return %y : tensor<32x16xf32>
+}
+
+// -----
+
+func.func @byte_lut_tile_rows(%x: tensor<1x512xf32>, %s: tensor<2x1x1024xi8>, %a: tensor<2x1x64xf16>) -> tensor<1x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy byte_lut_gemv cannot compute this op: its tile_rows is 24 (byte_lut_gemv takes 0 or a multiple of 16 up to 128 output features per warp)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, layout = row_interleaved, vector_width = 16, tile_rows = 24, threads = 1>} : tensor<1x512xf32>, tensor<2x1x1024xi8>, tensor<2x1x64xf16> -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
+// A runtime weight in the canonical layout cannot run byte_lut_gemv.
+func.func @byte_lut_canonical(%x: tensor<1x512xf32>, %s: tensor<2x16x64xi8>, %a: tensor<2x16x4xf16>) -> tensor<1x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy byte_lut_gemv reads weights in the row_interleaved layout: run r2q-pack-weights (constant weights) or pass packed weights with layout = row_interleaved}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x512xf32>, tensor<2x16x64xi8>, tensor<2x16x4xf16> -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
 }

@@ -50,11 +50,11 @@
 // EXACT-COUNT-5: strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>}
 // EXACT-NOT: mma_gemm
 
-// UNKNOWN: error: r2q-select-gpu-kernels: unknown strategy 'lut_gemv'; expected auto, warp_lut_gemv, mma_gemm or warp_gemv
+// UNKNOWN: error: r2q-select-gpu-kernels: unknown strategy 'lut_gemv'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv
 
 // PRECISION: error: r2q-select-gpu-kernels: unknown precision 'half'; expected fast or exact
 
-// EXACTMMA: error: r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; precision=exact takes warp_lut_gemv or warp_gemv
+// EXACTMMA: error: r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; precision=exact takes byte_lut_gemv, warp_lut_gemv or warp_gemv
 
 // MMAROWS: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy mma_gemm cannot compute this op: its tile_rows is 8 (mma_gemm takes 0, 64, 128 or 192 output features per block)
 

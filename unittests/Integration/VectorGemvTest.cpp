@@ -703,10 +703,16 @@ protected:
                                    c.tileRows, c.strategy)
                          .str()
                    : "";
-    return runGemv(
-        context, c.gemv, data,
-        llvm::formatv("r2q-cpu-pipeline{{strategy={0}}", c.strategy).str(),
-        kernel);
+    // byte_lut_gemv reads the row-interleaved layout that r2q-pack-weights
+    // makes of a constant weight: ragged shapes are packed whatever their
+    // padding.
+    bool packed = llvm::StringRef(c.strategy) == "byte_lut_gemv";
+    return runGemv(context, c.gemv, data,
+                   llvm::formatv("r2q-cpu-pipeline{{strategy={0}{1}}",
+                                 c.strategy,
+                                 packed ? " pack-max-padding=1000" : "")
+                       .str(),
+                   kernel, {}, packed);
   }
 };
 
@@ -753,6 +759,26 @@ std::vector<WarpCase> warpCases() {
       {{{7}, 17, 1000, 16, 1, F::BF16, F::F32, 32, false}, 0, "warp_lut_gemv"},
       {{{2, 3}, 40, 520, 40, 2, F::F16, F::F32, 32, false}, 0, "warp_lut_gemv"},
       {{{1}, 45, 1536, 256, 2, F::F16, F::F32, 32, false}, 3, "warp_lut_gemv"},
+      // The byte-table kernel on the row-interleaved layout: a partial last
+      // block of 16 rows, K not a multiple of a step's 512 columns (nor of
+      // 8) and a shorter last pass of steps (4100: 9 steps), group sizes of
+      // 8 to 256 (40: groups straddle slices), 1 to 4 planes, batches of
+      // 1 to 6 rows (one grid row each), 1 to 4 blocks of rows per warp
+      // (64: two tiles of 32 blocks, the second mostly past N) and splits
+      // of the columns with a shorter last one.
+      {{{1}, 37, 576, 128, 2, F::F16, F::F32, 32, false}, 0, "byte_lut_gemv"},
+      {{{1}, 70, 4100, 128, 2, F::F16, F::F32, 32, false, 4.0f},
+       0,
+       "byte_lut_gemv"},
+      {{{2}, 33, 2200, 64, 3, F::F32, F::F16, 32, false}, 0, "byte_lut_gemv"},
+      {{{3}, 9, 300, 32, 2, F::F16, F::BF16, 32, false}, 0, "byte_lut_gemv"},
+      {{{1}, 21, 13, 8, 4, F::F32, F::F32, 32, false}, 0, "byte_lut_gemv"},
+      {{{1}, 17, 1000, 16, 1, F::BF16, F::F32, 32, false}, 0, "byte_lut_gemv"},
+      {{{2, 3}, 40, 520, 40, 2, F::F16, F::F32, 32, false}, 0, "byte_lut_gemv"},
+      {{{1}, 45, 1536, 256, 2, F::F16, F::F32, 32, false}, 32, "byte_lut_gemv"},
+      {{{1}, 600, 2048, 128, 2, F::F16, F::F16, 32, false},
+       64,
+       "byte_lut_gemv"},
   };
 }
 

@@ -31,8 +31,8 @@ struct CPUPipelineOptions
       llvm::cl::desc("Kernel strategy of every r2q.matmul without a kernel "
                      "attribute: auto (by rows and target), fused_decode, "
                      "tiled_decode, vector_gemv, lut_gemv, or warp_gemv / "
-                     "warp_lut_gemv / mma_gemm (the GPU kernels' loop "
-                     "nests, run on the host: for tests)"),
+                     "warp_lut_gemv / mma_gemm / byte_lut_gemv (the GPU "
+                     "kernels' loop nests, run on the host: for tests)"),
       llvm::cl::init("auto")};
   Option<bool> vectorGemv{
       *this, "vector-gemv",
@@ -130,10 +130,11 @@ struct GPUPipelineOptions
   Option<std::string> strategy{
       *this, "strategy",
       llvm::cl::desc("Kernel of every r2q.matmul without one: auto "
-                     "(warp_lut_gemv: tables in shared memory, below 16 "
-                     "rows; mma_gemm: f16 tensor cores, from 16 rows on), "
-                     "warp_lut_gemv, mma_gemm or warp_gemv (sign flips by "
-                     "xor)"),
+                     "(byte_lut_gemv: tables of sign bytes, for one row "
+                     "and a constant weight; warp_lut_gemv: tables of "
+                     "nibbles, below 16 rows; mma_gemm: f16 tensor cores, "
+                     "from 16 rows on), byte_lut_gemv, warp_lut_gemv, "
+                     "mma_gemm or warp_gemv (sign flips by xor)"),
       llvm::cl::init("auto")};
   Option<std::string> precision{
       *this, "precision",

@@ -122,8 +122,9 @@ struct KernelDims {
   static KernelDims of(const MatmulOperands &operands, int64_t rows);
 };
 
-/// The buffers a GPU kernel (warp_gemv, warp_lut_gemv, mma_gemm) reads and
-/// writes, for the M activation rows of an op being lowered.
+/// The buffers a GPU kernel (warp_gemv, warp_lut_gemv, mma_gemm,
+/// byte_lut_gemv) reads and writes, for the M activation rows of an op being
+/// lowered.
 struct KernelBuffers {
   mlir::Value x;                   // M x K, the input's element type
   mlir::Value signs;               // P x N x ceil(K/8) i8
@@ -153,6 +154,8 @@ void populateInt8GemmPatterns(mlir::RewritePatternSet &patterns);
 void populateWarpGemvPatterns(mlir::RewritePatternSet &patterns,
                               bool gpuLaunch);
 void populateMmaGemmPatterns(mlir::RewritePatternSet &patterns, bool gpuLaunch);
+void populateByteLutGemvPatterns(mlir::RewritePatternSet &patterns,
+                                 bool gpuLaunch);
 
 } // namespace r2q::lowering
 

@@ -348,6 +348,7 @@ void populateMatmulToLinalgPatterns(RewritePatternSet &patterns,
   lowering::populateInt8GemmPatterns(patterns);
   lowering::populateWarpGemvPatterns(patterns, gpuLaunch);
   lowering::populateMmaGemmPatterns(patterns, gpuLaunch);
+  lowering::populateByteLutGemvPatterns(patterns, gpuLaunch);
 }
 
 } // namespace r2q

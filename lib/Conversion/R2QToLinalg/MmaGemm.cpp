@@ -136,55 +136,6 @@ Value toF32(OpBuilder &builder, Location loc, Value value) {
   return convertFloat(builder, loc, value, builder.getF32Type());
 }
 
-Value lessThan(OpBuilder &builder, Location loc, Value value, int64_t bound) {
-  return arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult, value,
-                               index(builder, loc, bound));
-}
-
-Value clampIndex(OpBuilder &builder, Location loc, Value value, int64_t last) {
-  return arith::MinUIOp::create(builder, loc, value, index(builder, loc, last));
-}
-
-/// `body()` under scf.if `condition`.
-void ifThen(OpBuilder &builder, Location loc, Value condition,
-            const std::function<void()> &body) {
-  scf::IfOp::create(builder, loc, condition, [&](OpBuilder &b, Location l) {
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-    body();
-    scf::YieldOp::create(b, l);
-  });
-}
-
-/// scf.for i = first to end step `step` carrying `initial`.
-SmallVector<Value>
-stridedLoop(OpBuilder &builder, Location loc, Value first, Value end,
-            int64_t step, ValueRange initial,
-            const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
-  auto loop = scf::ForOp::create(
-      builder, loc, first, end, index(builder, loc, step), initial,
-      [&](OpBuilder &b, Location l, Value i, ValueRange carried) {
-        OpBuilder::InsertionGuard guard(builder);
-        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-        scf::YieldOp::create(b, l, body(i, carried));
-      });
-  return loop.getResults();
-}
-
-/// `body(i)` for i = first, first + step, ... below `end`.
-void stridedRange(OpBuilder &builder, Location loc, Value first, Value end,
-                  int64_t step, const std::function<void(Value)> &body) {
-  stridedLoop(builder, loc, first, end, step, {}, [&](Value i, ValueRange) {
-    body(i);
-    return SmallVector<Value>();
-  });
-}
-
-void stridedRange(OpBuilder &builder, Location loc, Value first, int64_t end,
-                  int64_t step, const std::function<void(Value)> &body) {
-  stridedRange(builder, loc, first, index(builder, loc, end), step, body);
-}
-
 //===----------------------------------------------------------------------===//
 // The row scaling kernel: one warp per activation or weight row
 //===----------------------------------------------------------------------===//

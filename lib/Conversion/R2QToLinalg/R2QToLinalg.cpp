@@ -60,6 +60,21 @@ public:
     });
     if (badOutliers.wasInterrupted())
       return signalPassFailure();
+    // byte_lut_gemv reads nothing but the row-interleaved layout; the
+    // selection passes choose it for weights r2q-pack-weights packs.
+    WalkResult unpacked = getOperation()->walk([](MatmulOp op) {
+      KernelAttr kernel = op.getKernelAttr();
+      if (!kernel || kernel.getStrategy() != KernelStrategy::ByteLutGemv ||
+          kernel.getLayout() == KernelLayout::RowInterleaved)
+        return WalkResult::advance();
+      op.emitOpError("kernel strategy byte_lut_gemv reads weights in the "
+                     "row_interleaved layout: run r2q-pack-weights (constant "
+                     "weights) or pass packed weights with layout = "
+                     "row_interleaved");
+      return WalkResult::interrupt();
+    });
+    if (unpacked.wasInterrupted())
+      return signalPassFailure();
 
     ConversionTarget target(getContext());
     configureR2QToLinalgTarget(target);

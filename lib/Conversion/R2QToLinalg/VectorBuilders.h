@@ -98,6 +98,68 @@ inline void forRange(mlir::OpBuilder &builder, mlir::Location loc,
       });
 }
 
+/// value < bound, unsigned (indices).
+inline mlir::Value lessThan(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value value, int64_t bound) {
+  return mlir::arith::CmpIOp::create(builder, loc,
+                                     mlir::arith::CmpIPredicate::ult, value,
+                                     index(builder, loc, bound));
+}
+
+/// min(value, last), unsigned (indices).
+inline mlir::Value clampIndex(mlir::OpBuilder &builder, mlir::Location loc,
+                              mlir::Value value, int64_t last) {
+  return mlir::arith::MinUIOp::create(builder, loc, value,
+                                      index(builder, loc, last));
+}
+
+/// `body()` under scf.if `condition`.
+inline void ifThen(mlir::OpBuilder &builder, mlir::Location loc,
+                   mlir::Value condition, const std::function<void()> &body) {
+  mlir::scf::IfOp::create(
+      builder, loc, condition, [&](mlir::OpBuilder &b, mlir::Location l) {
+        mlir::OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        body();
+        mlir::scf::YieldOp::create(b, l);
+      });
+}
+
+/// scf.for i = first to end step `step` carrying `initial`; `body(i,
+/// carried)` is built with `builder` and returns the values to carry on.
+inline llvm::SmallVector<mlir::Value>
+stridedLoop(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value first,
+            mlir::Value end, int64_t step, mlir::ValueRange initial,
+            const std::function<llvm::SmallVector<mlir::Value>(
+                mlir::Value, mlir::ValueRange)> &body) {
+  auto loop = mlir::scf::ForOp::create(
+      builder, loc, first, end, index(builder, loc, step), initial,
+      [&](mlir::OpBuilder &b, mlir::Location l, mlir::Value i,
+          mlir::ValueRange carried) {
+        mlir::OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        mlir::scf::YieldOp::create(b, l, body(i, carried));
+      });
+  return llvm::SmallVector<mlir::Value>(loop.getResults());
+}
+
+/// `body(i)` for i = first, first + step, ... below `end`.
+inline void stridedRange(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value first, mlir::Value end, int64_t step,
+                         const std::function<void(mlir::Value)> &body) {
+  stridedLoop(builder, loc, first, end, step, {},
+              [&](mlir::Value i, mlir::ValueRange) {
+                body(i);
+                return llvm::SmallVector<mlir::Value>();
+              });
+}
+
+inline void stridedRange(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value first, int64_t end, int64_t step,
+                         const std::function<void(mlir::Value)> &body) {
+  stridedRange(builder, loc, first, index(builder, loc, end), step, body);
+}
+
 /// The LLVM intrinsic `name` on builtin-vector operands.
 inline mlir::Value callIntrinsic(mlir::OpBuilder &builder, mlir::Location loc,
                                  mlir::Type result, llvm::StringRef name,

@@ -1,7 +1,7 @@
 // RUN: r2q-opt %s --split-input-file --verify-diagnostics
 
 func.func @unknown_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm or mma_gemm}}
+  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm, mma_gemm or byte_lut_gemv}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lookup>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
@@ -177,7 +177,7 @@ func.func @unknown_layout(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: ten
 // -----
 
 func.func @layout_not_lut(%x: tensor<1x256xf32>, %s: tensor<2x3x1024xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{kernel layout row_interleaved applies to lut_gemv only, not tiled_decode}}
+  // expected-error @+1 {{kernel layout row_interleaved applies to lut_gemv and byte_lut_gemv only, not tiled_decode}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = tiled_decode, layout = row_interleaved>} : tensor<1x256xf32>, tensor<2x3x1024xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }

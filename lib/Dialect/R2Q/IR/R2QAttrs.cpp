@@ -241,9 +241,9 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "kernel target applies to lut_gemv and int8_gemm "
                           "only, not "
                        << stringifyKernelStrategy(strategy);
-  if (!lut && layout != KernelLayout::Canonical)
+  if (!takesLayout(strategy) && layout != KernelLayout::Canonical)
     return emitError() << "kernel layout " << stringifyKernelLayout(layout)
-                       << " applies to lut_gemv only, not "
+                       << " applies to lut_gemv and byte_lut_gemv only, not "
                        << stringifyKernelStrategy(strategy);
   if (otherwise && maxRows < 1)
     return emitError() << "kernel with 'otherwise' needs max_rows of at "
@@ -264,6 +264,23 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+bool r2q::isGPUStrategy(KernelStrategy strategy) {
+  switch (strategy) {
+  case KernelStrategy::WarpGemv:
+  case KernelStrategy::WarpLutGemv:
+  case KernelStrategy::MmaGemm:
+  case KernelStrategy::ByteLutGemv:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool r2q::takesLayout(KernelStrategy strategy) {
+  return strategy == KernelStrategy::LutGemv ||
+         strategy == KernelStrategy::ByteLutGemv;
+}
+
 std::string r2q::kernelStrategyNames() {
   std::string names;
   unsigned count = getMaxEnumValForKernelStrategy() + 1;
@@ -281,7 +298,7 @@ KernelAttr KernelAttr::withOnly(KernelStrategy strategy) const {
       getContext(), strategy, std::nullopt, 0, getVectorWidth(), getTileRows(),
       getThreads(), lut ? getPrecision() : KernelPrecision::Exact,
       usesTarget(strategy, std::nullopt) ? getTarget() : KernelTarget::AVX2,
-      lut ? getLayout() : KernelLayout::Canonical);
+      takesLayout(strategy) ? getLayout() : KernelLayout::Canonical);
 }
 
 KernelAttr KernelAttr::withLayout(KernelLayout layout) const {

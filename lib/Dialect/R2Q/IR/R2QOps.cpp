@@ -143,6 +143,14 @@ LogicalResult MatmulOp::verify() {
              << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
+      kernel && kernel.getStrategy() == KernelStrategy::ByteLutGemv) {
+    if (std::string reason = byteLutGemvUnsupported(kernel.getTileRows());
+        !reason.empty())
+      return emitOpError(
+                 "kernel strategy byte_lut_gemv cannot compute this op: ")
+             << reason;
+  }
+  if (KernelAttr kernel = getKernelAttr();
       kernel && (kernel.getStrategy() == KernelStrategy::WarpGemv ||
                  kernel.getStrategy() == KernelStrategy::WarpLutGemv)) {
     if (std::string reason = warpGemvUnsupported(); !reason.empty())
@@ -217,6 +225,16 @@ std::string MatmulOp::mmaGemmUnsupported(int64_t tileRows) {
   if (tileRows != 0 && tileRows != 64 && tileRows != 128 && tileRows != 192)
     return "its tile_rows is " + std::to_string(tileRows) +
            " (mma_gemm takes 0, 64, 128 or 192 output features per block)";
+  return "";
+}
+
+std::string MatmulOp::byteLutGemvUnsupported(int64_t tileRows) {
+  if (std::string reason = warpGemvUnsupported(); !reason.empty())
+    return reason;
+  if (tileRows < 0 || tileRows % 16 != 0 || tileRows > 128)
+    return "its tile_rows is " + std::to_string(tileRows) +
+           " (byte_lut_gemv takes 0 or a multiple of 16 up to 128 output "
+           "features per warp)";
   return "";
 }
 

@@ -1,7 +1,8 @@
-//===- PackWeights.cpp - Constant lut_gemv weights in the packed layout ---===//
+//===- PackWeights.cpp - Constant weights in the row-interleaved layout
+//----===//
 //
 // The packing step after quantization: the constant sign planes and scales
-// of every lut_gemv r2q.matmul are rewritten into the kernel's
+// of every lut_gemv or byte_lut_gemv r2q.matmul are rewritten into the
 // row-interleaved layout (r2q/Quant/InterleavedWeight.h, docs/format.md),
 // and the op's kernel says so. Runtime weights keep the canonical layout.
 //
@@ -43,19 +44,29 @@ RankedTensorType packedScalesType(MatmulOp op) {
       scales.getElementType());
 }
 
-/// Whether `op` is computed by lut_gemv from a canonical constant weight
-/// whose signs the layout pads by at most `maxPadding` of their size.
-bool isPackable(MatmulOp op, double maxPadding) {
-  KernelAttr kernel = op.getKernelAttr();
-  if (!kernel || kernel.getStrategy() != KernelStrategy::LutGemv ||
-      kernel.getLayout() != KernelLayout::Canonical ||
-      !matchPattern(op.getSigns(), m_Constant()) ||
+} // namespace
+
+bool canPackRowInterleaved(MatmulOp op, double maxPadding) {
+  if (!matchPattern(op.getSigns(), m_Constant()) ||
       !matchPattern(op.getScales(), m_Constant()))
+    return false;
+  KernelAttr kernel = op.getKernelAttr();
+  if (kernel && kernel.getLayout() != KernelLayout::Canonical)
     return false;
   auto signs = cast<RankedTensorType>(op.getSigns().getType());
   return signs.hasStaticShape() && op.getScales().getType().hasStaticShape() &&
          packedSignsType(op).getNumElements() <=
              (1.0 + maxPadding) * signs.getNumElements();
+}
+
+namespace {
+
+/// Whether `op`'s kernel reads the row-interleaved layout (lut_gemv,
+/// byte_lut_gemv) and its canonical constant weight can be packed.
+bool isPackable(MatmulOp op, double maxPadding) {
+  KernelAttr kernel = op.getKernelAttr();
+  return kernel && takesLayout(kernel.getStrategy()) &&
+         canPackRowInterleaved(op, maxPadding);
 }
 
 /// The constant that defines one of `op`'s operands, and its bytes.

@@ -236,6 +236,8 @@ private:
       return op.warpGemvUnsupported();
     case KernelStrategy::MmaGemm:
       return op.mmaGemmUnsupported(0);
+    case KernelStrategy::ByteLutGemv:
+      return op.byteLutGemvUnsupported(0);
     default:
       return "";
     }

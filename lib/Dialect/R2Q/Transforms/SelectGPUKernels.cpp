@@ -1,9 +1,11 @@
 //===- SelectGPUKernels.cpp - The kernel of every r2q.matmul for a GPU ----===//
 //
-// The GPU counterpart of r2q-select-cpu-kernels: table lookups in shared
-// memory (warp_lut_gemv) below 16 rows, tensor cores on f16 tiles
-// (mma_gemm) from 16 rows on, or any of them and sign flips by xor
-// (warp_gemv) on request. The decision is the op's #r2q.kernel attribute.
+// The GPU counterpart of r2q-select-cpu-kernels: for one row, tables of
+// whole sign bytes (byte_lut_gemv) where the weight is a constant that
+// r2q-pack-weights can pack; table lookups in shared memory (warp_lut_gemv)
+// below 16 rows, tensor cores on f16 tiles (mma_gemm) from 16 rows on, or
+// any of them and sign flips by xor (warp_gemv) on request. The decision is
+// the op's #r2q.kernel attribute.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,18 +23,27 @@ namespace {
 
 /// Static batches of at least this many rows run on tensor cores.
 constexpr int64_t kMmaMinRows = 16;
-
-bool isGPUStrategy(KernelStrategy strategy) {
-  return strategy == KernelStrategy::WarpGemv ||
-         strategy == KernelStrategy::WarpLutGemv ||
-         strategy == KernelStrategy::MmaGemm;
-}
+/// r2q-pack-weights' default max-padding, which the GPU pipeline runs with.
+constexpr double kPackMaxPadding = 0.125;
 
 /// Why `strategy` with `tileRows` cannot compute `op`, or an empty string.
 std::string unsupported(MatmulOp op, KernelStrategy strategy,
                         int64_t tileRows) {
-  return strategy == KernelStrategy::MmaGemm ? op.mmaGemmUnsupported(tileRows)
-                                             : op.warpGemvUnsupported();
+  switch (strategy) {
+  case KernelStrategy::MmaGemm:
+    return op.mmaGemmUnsupported(tileRows);
+  case KernelStrategy::ByteLutGemv:
+    if (std::string reason = op.byteLutGemvUnsupported(tileRows);
+        !reason.empty())
+      return reason;
+    if (!canPackRowInterleaved(op, kPackMaxPadding))
+      return "byte_lut_gemv reads the row-interleaved layout, which "
+             "r2q-pack-weights makes of constant weights only (and only "
+             "where it pads the signs by at most 1/8)";
+    return "";
+  default:
+    return op.warpGemvUnsupported();
+  }
 }
 
 class SelectGPUKernelsPass
@@ -46,7 +57,8 @@ public:
       if (!forced || !isGPUStrategy(*forced)) {
         emitError(getOperation()->getLoc())
             << "r2q-select-gpu-kernels: unknown strategy '" << strategy
-            << "'; expected auto, warp_lut_gemv, mma_gemm or warp_gemv";
+            << "'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm or "
+               "warp_gemv";
         return signalPassFailure();
       }
     }
@@ -59,7 +71,8 @@ public:
     if (precision == "exact" && forced == KernelStrategy::MmaGemm) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; "
-             "precision=exact takes warp_lut_gemv or warp_gemv";
+             "precision=exact takes byte_lut_gemv, warp_lut_gemv or "
+             "warp_gemv";
       return signalPassFailure();
     }
     if (tileRows < 0) {
@@ -84,8 +97,8 @@ private:
         return success();
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
              << stringifyKernelStrategy(kernel.getStrategy())
-             << " is a CPU kernel; the GPU runs warp_gemv, warp_lut_gemv or "
-                "mma_gemm";
+             << " is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, "
+                "mma_gemm or warp_gemv";
     }
     if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
       return op.emitOpError("r2q-select-gpu-kernels: no GPU kernel can "
@@ -93,8 +106,10 @@ private:
              << reason;
     KernelStrategy chosen = forced ? *forced : automatic(op, precision);
     // With auto, tile-rows is the warp kernels' (features per warp); an
-    // mma_gemm op chosen by rows keeps its own default.
-    int64_t rows = forced || chosen != KernelStrategy::MmaGemm ? tileRows : 0;
+    // mma_gemm or byte_lut_gemv op chosen by rows keeps its own default.
+    bool ownDefault = chosen == KernelStrategy::MmaGemm ||
+                      chosen == KernelStrategy::ByteLutGemv;
+    int64_t rows = forced || !ownDefault ? tileRows : 0;
     if (std::string reason = unsupported(op, chosen, rows); !reason.empty())
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
              << stringifyKernelStrategy(chosen)
@@ -106,11 +121,15 @@ private:
     return success();
   }
 
+  /// One row: byte tables (byte_lut_gemv) where the weight can be packed.
   /// In fast precision, tensor cores from kMmaMinRows rows on (the batch
-  /// is static here); table lookups below, and for every batch in exact.
+  /// is static here); 16-entry tables otherwise, and for every batch of
+  /// more than one row in exact.
   static KernelStrategy automatic(MatmulOp op, StringRef precision) {
     auto input = cast<RankedTensorType>(op.getInput().getType());
     int64_t rows = input.getNumElements() / input.getShape().back();
+    if (rows == 1 && unsupported(op, KernelStrategy::ByteLutGemv, 0).empty())
+      return KernelStrategy::ByteLutGemv;
     return precision == "fast" && rows >= kMmaMinRows
                ? KernelStrategy::MmaGemm
                : KernelStrategy::WarpLutGemv;

@@ -87,9 +87,7 @@ llvm::Expected<TilingEntry> parseEntry(llvm::StringRef path, size_t index,
   if (!strategy)
     return strategy.takeError();
   std::optional<KernelStrategy> symbol = symbolizeKernelStrategy(*strategy);
-  if (!symbol || *symbol == KernelStrategy::WarpGemv ||
-      *symbol == KernelStrategy::WarpLutGemv ||
-      *symbol == KernelStrategy::MmaGemm)
+  if (!symbol || isGPUStrategy(*symbol))
     return fileError(path, llvm::formatv("entry {0} ({1}) names strategy "
                                          "'{2}', not a CPU one",
                                          index, key.str(), *strategy));

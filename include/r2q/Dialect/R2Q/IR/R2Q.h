@@ -26,6 +26,14 @@ namespace r2q {
 /// Every kernel strategy's name, for diagnostics: "a, b or c".
 std::string kernelStrategyNames();
 
+/// Whether `strategy` is a GPU kernel (r2q-gpu-pipeline's; on the host it
+/// runs as its loop nest).
+bool isGPUStrategy(KernelStrategy strategy);
+
+/// Whether `strategy` can read weights in a layout other than the canonical
+/// one (KernelAttr's `layout`).
+bool takesLayout(KernelStrategy strategy);
+
 /// The most activation rows the lut_gemv strategy takes.
 inline constexpr int64_t kLutMaxRows = 8;
 /// The columns lut_gemv reads per step of a row (16 sign bytes): a group

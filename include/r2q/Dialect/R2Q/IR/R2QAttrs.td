@@ -73,12 +73,15 @@ def R2Q_StrategyWarpGemv : I32EnumAttrCase<"WarpGemv", 4, "warp_gemv">;
 def R2Q_StrategyWarpLutGemv : I32EnumAttrCase<"WarpLutGemv", 5, "warp_lut_gemv">;
 def R2Q_StrategyInt8Gemm : I32EnumAttrCase<"Int8Gemm", 6, "int8_gemm">;
 def R2Q_StrategyMmaGemm : I32EnumAttrCase<"MmaGemm", 7, "mma_gemm">;
+def R2Q_StrategyByteLutGemv
+    : I32EnumAttrCase<"ByteLutGemv", 8, "byte_lut_gemv">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
      R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
-     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm, R2Q_StrategyMmaGemm]> {
+     R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm, R2Q_StrategyMmaGemm,
+     R2Q_StrategyByteLutGemv]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -138,11 +141,16 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       quad sums in shared memory, looked up by the sign nibbles),
       `int8_gemm` (many rows, x86 only, lossy: activations rounded to int8
       per 128 columns, byte dot products with the sign bits, vpdpbusd with
-      AVX-512 VNNI; group sizes as for `lut_gemv`) or `mma_gemm` (the GPU
+      AVX-512 VNNI; group sizes as for `lut_gemv`), `mma_gemm` (the GPU
       kernel for 16 rows or more, lossy: tiles of the weight decoded to
       f16 in shared memory and multiplied with the activations, rounded to
       f16 after an exact power of two per row, on tensor cores (WMMA, f32
       accumulators); a static batch and weight shape; its loop nest also
+      runs on the host) or `byte_lut_gemv` (the GPU kernel for one row:
+      256-entry tables of the signed sums of 8 activations in shared
+      memory, looked up by whole sign bytes of the row-interleaved layout,
+      16 output features per 128-bit load, the columns split among blocks;
+      f32, to rounding; a static batch and weight shape; its loop nest also
       runs on the host);
     * `max_rows` and `otherwise`, together: `strategy` runs when the input
       has at most `max_rows` rows (the product of its leading dimensions),
@@ -156,7 +164,8 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       `tiled_decode`; for `warp_gemv` the output features of one warp
       (0: 4, 2 or 1 as the batch tile grows), for `warp_lut_gemv` too (0:
       4), for `mma_gemm` the output features of a block (0: 128, or 64 or
-      192);
+      192), for `byte_lut_gemv` the output features of a warp (0: 64, or
+      fewer on small layers; a multiple of 16);
     * `threads`: 1 (the default) runs the kernel on the calling thread;
       `T > 1` splits its output features into `T` contiguous parts, the
       iterations of an `scf.forall` that `r2q-cpu-pipeline` runs on OpenMP
@@ -170,7 +179,8 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       `otherwise`; printed only there): `avx2` (the default, runs on
       AVX-512 machines too) or `avx512` (`lut_gemv`: needs AVX-512 BW;
       `int8_gemm`: AVX-512 VNNI and BW);
-    * `layout`, for `lut_gemv` only (printed only when not `canonical`): the
+    * `layout`, for `lut_gemv` and `byte_lut_gemv` only (printed only when
+      not `canonical`): the
       layout of the op's sign planes and scales. `canonical` (the default)
       is `docs/format.md`'s; `row_interleaved` is lut_gemv's packed layout
       (`docs/format.md`, "The row-interleaved layout": the bytes of each
@@ -178,7 +188,10 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       `P x ceil(N/16) x (ceil(K/512) * 1024)` i8 tensor, and the scales of
       each block's groups side by side, `P x ceil(N/16) x 16 ceil(K/G)`),
       which `r2q-pack-weights` produces from constant weights. The
-      `r2q.matmul` verifier checks both shapes against it.
+      `r2q.matmul` verifier checks both shapes against it. `byte_lut_gemv`
+      reads only `row_interleaved` weights: with `canonical` ones it is a
+      choice that `r2q-pack-weights` has yet to pack, and lowering it
+      before then is an error.
 
     Examples:
 

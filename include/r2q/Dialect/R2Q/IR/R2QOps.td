@@ -252,6 +252,11 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// (0: its default) cannot compute this op (as warp_gemv, and tileRows
     /// must be 0, 64, 128 or 192); empty when it can.
     std::string mmaGemmUnsupported(int64_t tileRows);
+    /// Why the byte_lut_gemv strategy with `tileRows` output features per
+    /// warp (0: its default) cannot compute this op (as warp_gemv, and
+    /// tileRows must be 0 or a multiple of 16 up to 128); empty when it
+    /// can.
+    std::string byteLutGemvUnsupported(int64_t tileRows);
     /// Checks the contents of constant outlier offsets and columns (the
     /// verifier checks only their types): offsets from 0 to nnz, never
     /// decreasing, columns ascending within a row and below K. Run by the

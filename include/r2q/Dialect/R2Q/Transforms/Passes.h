@@ -48,6 +48,11 @@ cpuInt8Target(const llvm::StringMap<bool> &features);
 int64_t cpuKernelThreads(int64_t n, int64_t k, int64_t tileRows,
                          int64_t threads);
 
+/// Whether r2q-pack-weights can store `op`'s weight in the row-interleaved
+/// layout: canonical constant signs and scales of static shape, whose signs
+/// the layout pads by at most `maxPadding` of their size.
+bool canPackRowInterleaved(MatmulOp op, double maxPadding);
+
 /// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
 void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);
 

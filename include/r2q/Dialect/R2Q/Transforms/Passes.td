@@ -494,11 +494,13 @@ def R2QVerifyResourceBlobsPass : Pass<"r2q-verify-resource-blobs"> {
 }
 
 def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
-  let summary = "store constant lut_gemv weights in the kernel's packed layout";
+  let summary = "store constant lut_gemv and byte_lut_gemv weights in the "
+                "row-interleaved layout";
   let description = [{
     Rewrites the constant sign planes and scales of every `r2q.matmul` whose
-    kernel is `lut_gemv` (as `r2q-select-cpu-kernels` or the user chose it)
-    into lut_gemv's row-interleaved layout (`docs/format.md`, "The
+    kernel is `lut_gemv` or `byte_lut_gemv` (as `r2q-select-cpu-kernels`,
+    `r2q-select-gpu-kernels` or the user chose it) into the row-interleaved
+    layout (`docs/format.md`, "The
     row-interleaved layout"): per plane and block of 16 output features, the
     bytes of the 16 rows in the order the kernel's table lookups consume
     them, in passes of 2048 columns over all blocks, and the 16 rows' scales
@@ -523,6 +525,12 @@ def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
     a 8 x 64 weight: 16 times its size). The signs are packed only where the
     packed signs are at most `max-padding` (a fraction, default 1/8) larger
     than the canonical ones; the others keep the canonical layout.
+
+    `byte_lut_gemv` (the GPU's one-row kernel) reads its 16-byte pieces the
+    same way: one 128-bit load is one sign byte of 16 rows, so one table
+    lookup per byte and row. `r2q-select-gpu-kernels` chooses it only for
+    weights this pass can pack, and `r2q-gpu-pipeline` runs this pass right
+    after that selection.
 
     `r2q-cpu-pipeline` runs this pass after
     `r2q-select-cpu-kernels` and before `r2q-outline-kernels`, so that the
@@ -638,7 +646,13 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
     `r2q-gpu-pipeline`: sets the `kernel` attribute of every `r2q.matmul`
     that has none (an op that has one keeps it, if it is a GPU strategy).
 
-    * Strategy: for a batch of fewer than 16 rows `warp_lut_gemv` (tables
+    * Strategy: for one row and a weight that `r2q-pack-weights` can pack
+      (constant, padded by at most 1/8) `byte_lut_gemv` (256-entry tables
+      of the signed sums of 8 activations in shared memory, looked up by
+      whole sign bytes of the row-interleaved layout, 16 output features
+      per 128-bit load; the columns split among blocks whose sums meet in
+      atomic adds; f32); otherwise, for a batch of fewer than 16 rows
+      `warp_lut_gemv` (tables
       of the activations in shared memory, looked up by the sign nibbles;
       batch tiles of up to 4 rows), from 16 rows on `mma_gemm` (tiles of
       the weight decoded to f16 in shared memory and multiplied on tensor
@@ -659,8 +673,10 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       for the warp kernels the output features per warp (4 for
       `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
       for `mma_gemm` the output features per block (0 = 128, or 64 or
-      192; with `strategy=auto` the option applies to the warp kernels
-      only and `mma_gemm` keeps its default).
+      192), for `byte_lut_gemv` the output features per warp (0: 64, fewer
+      on small layers; a multiple of 16 up to 128); with `strategy=auto`
+      the option applies to `warp_lut_gemv` only, and `mma_gemm` and
+      `byte_lut_gemv` keep their defaults.
 
     ```mlir
     %y = r2q.matmul %x, %signs, %scales group_size 128
@@ -670,9 +686,10 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
   }];
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
-           "auto (warp_lut_gemv below 16 rows, mma_gemm from 16 on), "
-           "warp_lut_gemv, mma_gemm or warp_gemv: the kernel of every "
-           "r2q.matmul without one">,
+           "auto (byte_lut_gemv for one row and a packable constant "
+           "weight, warp_lut_gemv below 16 rows, mma_gemm from 16 on), "
+           "byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv: the kernel "
+           "of every r2q.matmul without one">,
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
            "Output features per warp (per block for mma_gemm); 0: the "
            "strategy's default">,
@@ -747,8 +764,9 @@ def R2QSelectCPUKernelsPass : Pass<"r2q-select-cpu-kernels"> {
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "auto: chosen by rows and target; fused_decode, tiled_decode, "
-           "vector_gemv, lut_gemv, int8_gemm (or warp_gemv / warp_lut_gemv / mma_gemm: the GPU "
-           "kernels' loop nests on the host, for tests): that strategy for "
+           "vector_gemv, lut_gemv, int8_gemm (or warp_gemv / "
+           "warp_lut_gemv / mma_gemm / byte_lut_gemv: the GPU kernels' "
+           "loop nests on the host, for tests): that strategy for "
            "every r2q.matmul without a kernel">,
     Option<"vectorGemv", "vector-gemv", "bool", /*default=*/"true",
            "auto picks vector_gemv for at most 2 rows; false: fused_decode">,

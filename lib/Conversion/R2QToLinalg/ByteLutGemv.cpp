@@ -1,0 +1,741 @@
+//===- ByteLutGemv.cpp - One row by tables of sign bytes (the GPU kernel) -===//
+//
+// Strategy byte_lut_gemv (a static batch and weight shape, meant for one
+// activation row; weights in the row-interleaved layout, docs/format.md):
+// the r2q GEMV for memory bandwidth. A block of 8 warps works on a split of
+// the columns (slices of 32 sign bytes per row, 256 columns) for 8 *
+// `blocksPerWarp` blocks of 16 output features:
+//
+//   * per slice, its 256 threads build 32 tables in shared memory, one per
+//     sign byte of the slice: the 256 signed sums +-x[8c] ... +-x[8c + 7]
+//     (f32), entry e of table l at word 32 e + l, so that lane l's lookups
+//     all fall in bank l and never conflict;
+//   * lane l loads piece l of the slice for each of its warp's blocks and
+//     each plane, one 128-bit load of the row-interleaved layout holding
+//     sign byte l of 16 rows; each byte is one lookup in table l, times the
+//     scale of its row and group (the 16 rows' scales are 16 consecutive
+//     values of the layout);
+//   * after its split, a warp's 32 lanes hold 16 sums per block: they meet
+//     in a transposing butterfly (each round a lane keeps half of its
+//     values and sends the other half, 16 shuffles in all), and the even
+//     lanes add their row's sum to the result atomically: the splits of the
+//     columns meet there. A first launch sets the result to the
+//     accumulator.
+//
+// One lookup and one multiply-add per 8 weights and plane, against one per
+// 4 for warp_lut_gemv's 16-entry tables; the tables are built once per
+// slice for all of a block's rows (8 to 32 blocks of 16).
+//
+// With gpu-launch both kernels are gpu.launch ops; without, the same bodies
+// run on the host in loops over blocks, threads and lanes, and the
+// butterfly runs on buffers of the 32 lanes' values, round by round: the CPU
+// tests execute the GPU kernel's index math, tables and reduction.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatmulStrategy.h"
+#include "TensorBuilders.h"
+#include "VectorBuilders.h"
+
+#include "r2q/Quant/InterleavedWeight.h"
+#include "r2q/Quant/PackedWeight.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+
+namespace r2q::lowering {
+namespace {
+
+constexpr int64_t kLanes = 32;
+constexpr int64_t kWarps = 8;
+constexpr int64_t kThreads = kLanes * kWarps;
+constexpr int64_t kBlockRows = quant::kInterleavedBlockRows;
+/// One 128-bit load: one sign byte of each of a block's 16 rows.
+constexpr int64_t kPieceBytes = quant::kInterleavedLaneBytes;
+constexpr int64_t kStepBytes = quant::kInterleavedStepBytes;
+constexpr int64_t kPassSteps = quant::kInterleavedPassSteps;
+/// Bytes of one block and step in the layout: 64 pieces.
+constexpr int64_t kStepPieces = kStepBytes;
+/// A slice is half a step: one piece (and one table) per lane.
+constexpr int64_t kSlicePieces = kLanes;
+constexpr int64_t kSlicesPerStep = kStepPieces / kSlicePieces;
+/// Entries of a table: the sign patterns of a byte.
+constexpr int64_t kEntries = 256;
+/// f32 words of a slice's tables: 32 KiB.
+constexpr int64_t kTableWords = kSlicePieces * kEntries;
+/// The entries a thread builds: those whose top 3 bits are its warp's.
+constexpr int64_t kEntriesPerThread = kEntries / kWarps;
+/// Blocks of threads to aim for (four per SM of an H100/H200's 132), and
+/// the fewest (two per SM) before a warp takes fewer blocks of rows.
+constexpr int64_t kTargetBlocks = 528;
+constexpr int64_t kFewestBlocks = 264;
+/// A split of the columns is at least one step (two slices), so that the
+/// butterfly at its end is amortized.
+constexpr int64_t kMinSplitSlices = 2;
+constexpr int64_t kDefaultBlocksPerWarp = 4;
+
+/// The static sizes of a byte_lut_gemv kernel and how it splits the work.
+struct ByteLutShape {
+  int64_t rows, features, columns, planes, groupSize;
+  int64_t blocks; // of 16 rows: ceil(N / 16)
+  int64_t steps;  // of 512 columns: ceil(ceil(K / 8) / 64)
+  int64_t groups; // ceil(K / G)
+  int64_t passGroups;
+  Type inputElement, scaleElement;
+  int64_t blocksPerWarp;
+  int64_t slicesPerSplit;
+
+  int64_t slices() const { return steps * kSlicesPerStep; }
+  int64_t blocksPerTile() const { return kWarps * blocksPerWarp; }
+  int64_t tiles() const { return llvm::divideCeil(blocks, blocksPerTile()); }
+  int64_t splits() const { return llvm::divideCeil(slices(), slicesPerSplit); }
+  int64_t sums() const { return blocksPerWarp * kBlockRows; }
+};
+
+/// The most splits of the columns for a weight of `slices` slices.
+int64_t maxSplits(int64_t slices) {
+  return std::max<int64_t>(1, slices / kMinSplitSlices);
+}
+
+ByteLutShape byteLutShape(const MatmulOperands &operands,
+                          const KernelBuffers &buffers) {
+  auto signs = cast<RankedTensorType>(operands.signs.getType());
+  auto scales = cast<RankedTensorType>(operands.scales.getType());
+  ByteLutShape shape;
+  shape.rows = buffers.rows();
+  shape.features = buffers.rowsType.getDimSize(1);
+  shape.columns = operands.columns();
+  shape.planes = signs.getDimSize(0);
+  shape.groupSize = operands.groupSize;
+  shape.blocks = signs.getDimSize(1);
+  shape.steps = quant::interleavedSteps(shape.columns);
+  shape.groups = quant::groupsPerRow(shape.columns, shape.groupSize);
+  shape.passGroups = quant::interleavedPassGroups(shape.groupSize);
+  shape.inputElement =
+      cast<RankedTensorType>(operands.x.getType()).getElementType();
+  shape.scaleElement = scales.getElementType();
+  // As many blocks of rows per warp as keep two blocks of threads per SM
+  // busy (each warp's tables cost the same whatever its rows).
+  int64_t tileRows = operands.kernel.getTileRows();
+  shape.blocksPerWarp = tileRows / kBlockRows;
+  if (tileRows == 0) {
+    shape.blocksPerWarp = kDefaultBlocksPerWarp;
+    while (shape.blocksPerWarp > 1 &&
+           shape.tiles() * maxSplits(shape.slices()) * shape.rows <
+               kFewestBlocks)
+      shape.blocksPerWarp /= 2;
+  }
+  int64_t wanted = llvm::divideCeil(kTargetBlocks, shape.tiles() * shape.rows);
+  int64_t perSplit = llvm::divideCeil(shape.slices(), wanted);
+  shape.slicesPerSplit =
+      std::min(shape.slices(), std::max(kMinSplitSlices, perSplit));
+  return shape;
+}
+
+struct ByteLutOperands : KernelBuffers {
+  ByteLutShape shape;
+  Value table; // kTableWords f32: workgroup memory on the GPU
+};
+
+Value toF32(OpBuilder &builder, Location loc, Value value) {
+  return convertFloat(builder, loc, value, builder.getF32Type());
+}
+
+Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
+  return arith::ConstantOp::create(builder, loc,
+                                   builder.getI32IntegerAttr(value));
+}
+
+Value addIndices(OpBuilder &builder, Location loc, Value a, Value b) {
+  return arith::AddIOp::create(builder, loc, a, b);
+}
+
+/// Where a lane's piece of a slice lies: the step, and the sign byte of the
+/// step's 64 that lane l reads, table l describes and piece l holds.
+struct SlicePiece {
+  Value step;   // s = slice / 2
+  Value piece;  // q = 32 (slice % 2) + l, the 16-byte piece within the step
+  Value column; // the first of the byte's 8 columns: 8 (64 s + 16 (q % 4) +
+                // q / 4)
+
+  SlicePiece(OpBuilder &builder, Location loc, Value slice, Value lane) {
+    step = arith::DivUIOp::create(builder, loc, slice,
+                                  index(builder, loc, kSlicesPerStep));
+    Value half = arith::RemUIOp::create(builder, loc, slice,
+                                        index(builder, loc, kSlicesPerStep));
+    piece =
+        addIndices(builder, loc, mulIndex(builder, loc, half, kLanes), lane);
+    // Piece q holds byte b = q / 4 of the 16 bytes of lane L = q % 4 of the
+    // layout's step: byte 16 L + b of the step.
+    Value byteInStep = addIndices(
+        builder, loc,
+        mulIndex(
+            builder, loc,
+            arith::RemUIOp::create(builder, loc, piece, index(builder, loc, 4)),
+            kPieceBytes),
+        arith::DivUIOp::create(builder, loc, piece, index(builder, loc, 4)));
+    column = mulIndex(builder, loc,
+                      addIndices(builder, loc,
+                                 mulIndex(builder, loc, step, kStepBytes),
+                                 byteInStep),
+                      8);
+  }
+};
+
+/// The kernel's body, shared by the gpu.launch and the host loop nest.
+class ByteLutKernel {
+public:
+  ByteLutKernel(OpBuilder &builder, Location loc, const ByteLutOperands &ops)
+      : builder(builder), loc(loc), ops(ops), shape(ops.shape) {}
+
+  /// The block of rows that warp `warp` of tile `tile` takes as its `r`-th,
+  /// and the block its loads read (the last one past the weight's end).
+  Value rowBlock(Value tile, Value warp, int64_t r) {
+    Value first = mulIndex(
+        builder, loc,
+        addIndices(builder, loc, mulIndex(builder, loc, tile, kWarps), warp),
+        shape.blocksPerWarp);
+    return addIndex(builder, loc, first, r);
+  }
+  Value loadedBlock(Value block) {
+    return clampIndex(builder, loc, block, shape.blocks - 1);
+  }
+
+  /// The 16 sign bytes of piece `where.piece` of the slice for `block` and
+  /// `plane`, as 4 words: flat byte T B 4096 + block S_T 1024 + 1024 (s - 4
+  /// T) + 16 q of the plane.
+  Value loadPiece(const SlicePiece &where, Value block, int64_t plane) {
+    Value pass = arith::DivUIOp::create(builder, loc, where.step,
+                                        index(builder, loc, kPassSteps));
+    Value passFirstStep = mulIndex(builder, loc, pass, kPassSteps);
+    Value passSteps = arith::MinUIOp::create(
+        builder, loc, index(builder, loc, kPassSteps),
+        arith::SubIOp::create(builder, loc, index(builder, loc, shape.steps),
+                              passFirstStep));
+    Value blockBytes = mulIndex(builder, loc, passSteps, kStepBytes * 16);
+    Value offset = mulIndex(builder, loc, pass,
+                            shape.blocks * kPassSteps * kStepBytes * 16);
+    offset = addIndices(builder, loc, offset,
+                        arith::MulIOp::create(builder, loc, block, blockBytes));
+    offset = addIndices(
+        builder, loc, offset,
+        mulIndex(builder, loc,
+                 arith::SubIOp::create(builder, loc, where.step, passFirstStep),
+                 kStepBytes * 16));
+    offset = addIndices(builder, loc, offset,
+                        mulIndex(builder, loc, where.piece, kPieceBytes));
+    int64_t rowBytes = shape.steps * kStepBytes * 16;
+    Value load = vector::LoadOp::create(
+        builder, loc, VectorType::get({kPieceBytes}, builder.getI8Type()),
+        ops.signs,
+        ValueRange{index(builder, loc, plane),
+                   arith::DivUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowBytes)),
+                   arith::RemUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowBytes))},
+        false, builder.getI64IntegerAttr(kPieceBytes));
+    return vector::BitCastOp::create(
+        builder, loc, VectorType::get({kPieceBytes / 4}, builder.getI32Type()),
+        load);
+  }
+
+  /// Every piece lane `lane` reads in a slice: per block of its warp, per
+  /// plane.
+  SmallVector<Value> loadPieces(const SlicePiece &where, Value tile,
+                                Value warp) {
+    SmallVector<Value> pieces;
+    for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
+      Value block = loadedBlock(rowBlock(tile, warp, r));
+      for (int64_t p = 0; p < shape.planes; ++p)
+        pieces.push_back(loadPiece(where, block, p));
+    }
+    return pieces;
+  }
+
+  /// The 16 rows' scales of `block` and `plane` for the group of column
+  /// `column` (the last group past K, where the tables are zero), in f32:
+  /// flat element U B 16 Gp + block G_U 16 + 16 (g - U Gp) of the plane.
+  SmallVector<Value> loadScales(Value column, Value block, int64_t plane) {
+    Value group =
+        clampIndex(builder, loc,
+                   arith::DivUIOp::create(builder, loc, column,
+                                          index(builder, loc, shape.groupSize)),
+                   shape.groups - 1);
+    Value pass = arith::DivUIOp::create(builder, loc, group,
+                                        index(builder, loc, shape.passGroups));
+    Value passFirst = mulIndex(builder, loc, pass, shape.passGroups);
+    Value passGroups = arith::MinUIOp::create(
+        builder, loc, index(builder, loc, shape.passGroups),
+        arith::SubIOp::create(builder, loc, index(builder, loc, shape.groups),
+                              passFirst));
+    Value offset = mulIndex(builder, loc, pass,
+                            shape.blocks * kBlockRows * shape.passGroups);
+    offset = addIndices(
+        builder, loc, offset,
+        mulIndex(builder, loc,
+                 arith::MulIOp::create(builder, loc, block, passGroups),
+                 kBlockRows));
+    offset = addIndices(
+        builder, loc, offset,
+        mulIndex(builder, loc,
+                 arith::SubIOp::create(builder, loc, group, passFirst),
+                 kBlockRows));
+    int64_t rowElements = kBlockRows * shape.groups;
+    int64_t elementBytes = shape.scaleElement.getIntOrFloatBitWidth() / 8;
+    Value load = vector::LoadOp::create(
+        builder, loc, VectorType::get({kBlockRows}, shape.scaleElement),
+        ops.scales,
+        ValueRange{index(builder, loc, plane),
+                   arith::DivUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowElements)),
+                   arith::RemUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowElements))},
+        false, builder.getI64IntegerAttr(kBlockRows * elementBytes));
+    Value f32s = load;
+    if (!shape.scaleElement.isF32())
+      f32s = arith::ExtFOp::create(
+          builder, loc, VectorType::get({kBlockRows}, builder.getF32Type()),
+          load);
+    SmallVector<Value> result;
+    for (int64_t j = 0; j < kBlockRows; ++j)
+      result.push_back(
+          vector::ExtractOp::create(builder, loc, f32s, ArrayRef<int64_t>{j}));
+    return result;
+  }
+
+  /// Thread `thread`'s entries of the slice's tables for activation row
+  /// `row`: table `thread % 32` (lane l's byte), the 32 entries whose top 3
+  /// bits are `thread / 32`.
+  void buildTables(Value slice, Value row, Value thread) {
+    Value lane = arith::RemUIOp::create(builder, loc, thread,
+                                        index(builder, loc, kLanes));
+    Value warp = arith::DivUIOp::create(builder, loc, thread,
+                                        index(builder, loc, kLanes));
+    SlicePiece where(builder, loc, slice, lane);
+    SmallVector<Value> x;
+    for (int64_t i = 0; i < 8; ++i)
+      x.push_back(activation(row, addIndex(builder, loc, where.column, i)));
+    // Bits 5-7 of the entries are the warp's: their sum is common.
+    Value base = f32Constant(builder, loc, 0);
+    for (int64_t i = 5; i < 8; ++i) {
+      Value bit = arith::AndIOp::create(
+          builder, loc,
+          arith::ShRUIOp::create(builder, loc, warp,
+                                 index(builder, loc, i - 5)),
+          index(builder, loc, 1));
+      Value negative = arith::CmpIOp::create(
+          builder, loc, arith::CmpIPredicate::ne, bit, index(builder, loc, 0));
+      Value term = arith::SelectOp::create(
+          builder, loc, negative, arith::NegFOp::create(builder, loc, x[i]),
+          x[i]);
+      base = arith::AddFOp::create(builder, loc, base, term);
+    }
+    // Signed sums of the pairs (x0, x1) and (x2, x3), indexed by their two
+    // sign bits (a set bit is -1).
+    auto pairs = [&](Value a, Value b) {
+      Value negA = arith::NegFOp::create(builder, loc, a);
+      Value negB = arith::NegFOp::create(builder, loc, b);
+      return SmallVector<Value>{
+          arith::AddFOp::create(builder, loc, a, b),
+          arith::AddFOp::create(builder, loc, negA, b),
+          arith::AddFOp::create(builder, loc, a, negB),
+          arith::AddFOp::create(builder, loc, negA, negB)};
+    };
+    SmallVector<Value> low = pairs(x[0], x[1]), middle = pairs(x[2], x[3]);
+    Value withX4[2] = {arith::AddFOp::create(builder, loc, base, x[4]),
+                       arith::SubFOp::create(builder, loc, base, x[4])};
+    SmallVector<Value> high; // bits 2-4 and the base
+    for (int64_t k = 0; k < 8; ++k)
+      high.push_back(
+          arith::AddFOp::create(builder, loc, middle[k & 3], withX4[k >> 2]));
+    Value firstEntry = mulIndex(builder, loc, warp, kEntriesPerThread);
+    for (int64_t e = 0; e < kEntriesPerThread; ++e) {
+      Value entry = addIndex(builder, loc, firstEntry, e);
+      memref::StoreOp::create(
+          builder, loc,
+          arith::AddFOp::create(builder, loc, low[e & 3], high[e >> 2]),
+          ops.table, tableIndex(entry, lane));
+    }
+  }
+
+  /// Lane `lane`'s sums after a slice: per block of its warp and plane, one
+  /// lookup per row's sign byte, times the row's scale.
+  SmallVector<Value> lookUp(const SlicePiece &where, Value tile, Value warp,
+                            Value lane, ArrayRef<Value> pieces, ValueRange in) {
+    SmallVector<Value> sums(in);
+    for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
+      Value block = loadedBlock(rowBlock(tile, warp, r));
+      for (int64_t p = 0; p < shape.planes; ++p) {
+        SmallVector<Value> scales = loadScales(where.column, block, p);
+        Value words = pieces[r * shape.planes + p];
+        for (int64_t j = 0; j < kBlockRows; ++j) {
+          Value word = vector::ExtractOp::create(builder, loc, words,
+                                                 ArrayRef<int64_t>{j / 4});
+          Value byte = arith::AndIOp::create(
+              builder, loc,
+              arith::ShRUIOp::create(builder, loc, word,
+                                     i32Constant(builder, loc, 8 * (j % 4))),
+              i32Constant(builder, loc, 255));
+          Value entry = arith::IndexCastUIOp::create(
+              builder, loc, builder.getIndexType(), byte);
+          Value value = memref::LoadOp::create(builder, loc, ops.table,
+                                               tableIndex(entry, lane));
+          Value &sum = sums[r * kBlockRows + j];
+          sum = math::FmaOp::create(builder, loc, value, scales[j], sum);
+        }
+      }
+    }
+    return sums;
+  }
+
+  /// One round of the transposing butterfly on `count` * 2 values: a lane
+  /// whose bit `offset` is set keeps the upper half and sends the lower
+  /// one, its partner the reverse. Returns (kept, sent).
+  std::pair<SmallVector<Value>, SmallVector<Value>>
+  halve(ArrayRef<Value> values, Value lane, int64_t offset, int64_t count) {
+    Value upper = arith::CmpIOp::create(
+        builder, loc, arith::CmpIPredicate::ne,
+        arith::AndIOp::create(builder, loc, lane, index(builder, loc, offset)),
+        index(builder, loc, 0));
+    SmallVector<Value> kept, sent;
+    for (int64_t i = 0; i < count; ++i) {
+      Value low = values[i], high = values[i + count];
+      kept.push_back(arith::SelectOp::create(builder, loc, upper, high, low));
+      sent.push_back(arith::SelectOp::create(builder, loc, upper, low, high));
+    }
+    return {kept, sent};
+  }
+
+  /// Adds `sum` (lane `lane`'s row of `block` after the butterfly: row
+  /// lane / 2, written by the even lane) to the result row `row`.
+  void addToResult(Value row, Value block, Value lane, Value sum) {
+    Value feature = addIndices(
+        builder, loc, mulIndex(builder, loc, block, kBlockRows),
+        arith::DivUIOp::create(builder, loc, lane, index(builder, loc, 2)));
+    Value even = arith::CmpIOp::create(
+        builder, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(builder, loc, lane, index(builder, loc, 2)),
+        index(builder, loc, 0));
+    Value inside = arith::AndIOp::create(
+        builder, loc, even, lessThan(builder, loc, feature, shape.features));
+    ifThen(builder, loc, inside, [&] {
+      memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf, sum,
+                                  ops.result, ValueRange{row, feature});
+    });
+  }
+
+  /// The first and the end slice of split `split`.
+  std::pair<Value, Value> splitSlices(Value split) {
+    Value first = mulIndex(builder, loc, split, shape.slicesPerSplit);
+    Value end = clampIndex(builder, loc,
+                           addIndex(builder, loc, first, shape.slicesPerSplit),
+                           shape.slices());
+    return {first, end};
+  }
+
+  /// result[row][n] = accumulator[row][n] for element `i` = row N + n.
+  void initializeResult(Value i) {
+    Value row = arith::DivUIOp::create(builder, loc, i,
+                                       index(builder, loc, shape.features));
+    Value feature = arith::RemUIOp::create(builder, loc, i,
+                                           index(builder, loc, shape.features));
+    Value value = memref::LoadOp::create(builder, loc, ops.accumulator,
+                                         ValueRange{row, feature});
+    memref::StoreOp::create(builder, loc, value, ops.result,
+                            ValueRange{row, feature});
+  }
+
+private:
+  /// Word 32 e + l: all of a lane's entries lie in its bank.
+  Value tableIndex(Value entry, Value lane) {
+    return addIndices(builder, loc, mulIndex(builder, loc, entry, kLanes),
+                      lane);
+  }
+
+  /// x[row][column] in f32, zero past K.
+  Value activation(Value row, Value column) {
+    Value inside = lessThan(builder, loc, column, shape.columns);
+    Value value = toF32(
+        builder, loc,
+        memref::LoadOp::create(builder, loc, ops.x,
+                               ValueRange{row, clampIndex(builder, loc, column,
+                                                          shape.columns - 1)}));
+    return arith::SelectOp::create(builder, loc, inside, value,
+                                   f32Constant(builder, loc, 0));
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const ByteLutOperands &ops;
+  const ByteLutShape &shape;
+};
+
+/// gpu.launch of `blocks` blocks of `threads` threads in x (and `grid`'s
+/// y and z); returns it with the insertion point in its body.
+gpu::LaunchOp createLaunch(OpBuilder &builder, Location loc, Value gridX,
+                           Value gridY, Value gridZ, int64_t lanes,
+                           int64_t warps) {
+  return gpu::LaunchOp::create(
+      builder, loc, gridX, gridY, gridZ, index(builder, loc, lanes),
+      index(builder, loc, warps), index(builder, loc, 1));
+}
+
+/// The result set to the accumulator: one element per thread.
+void emitInitializeLaunch(OpBuilder &builder, Location loc,
+                          const ByteLutOperands &ops) {
+  int64_t elements = ops.shape.rows * ops.shape.features;
+  Value one = index(builder, loc, 1);
+  auto launch = createLaunch(
+      builder, loc, index(builder, loc, llvm::divideCeil(elements, kThreads)),
+      one, one, kThreads, 1);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&launch.getBody().front());
+  Value i = addIndices(builder, loc,
+                       mulIndex(builder, loc, launch.getBlockIds().x, kThreads),
+                       launch.getThreadIds().x);
+  ByteLutKernel kernel(builder, loc, ops);
+  ifThen(builder, loc, lessThan(builder, loc, i, elements),
+         [&] { kernel.initializeResult(i); });
+  gpu::TerminatorOp::create(builder, loc);
+}
+
+/// The GEMV as a gpu.launch: grid (tiles of rows, splits of the columns,
+/// activation rows), 8 warps; the sign loads of a slice issued before its
+/// tables are built; the butterfly in xor shuffles.
+void emitGemvLaunch(OpBuilder &builder, Location loc,
+                    const ByteLutOperands &ops) {
+  const ByteLutShape &shape = ops.shape;
+  auto launch = createLaunch(builder, loc, index(builder, loc, shape.tiles()),
+                             index(builder, loc, shape.splits()),
+                             index(builder, loc, shape.rows), kLanes, kWarps);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&launch.getBody().front());
+  Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
+  Value tile = launch.getBlockIds().x, row = launch.getBlockIds().z;
+  Value thread =
+      addIndices(builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
+  ByteLutKernel kernel(builder, loc, ops);
+  auto [first, end] = kernel.splitSlices(launch.getBlockIds().y);
+  SmallVector<Value> zeros(shape.sums(), f32Constant(builder, loc, 0));
+  SmallVector<Value> sums = stridedLoop(
+      builder, loc, first, end, 1, zeros, [&](Value slice, ValueRange in) {
+        SlicePiece where(builder, loc, slice, lane);
+        SmallVector<Value> pieces = kernel.loadPieces(where, tile, warp);
+        gpu::BarrierOp::create(builder, loc);
+        kernel.buildTables(slice, row, thread);
+        gpu::BarrierOp::create(builder, loc);
+        return kernel.lookUp(where, tile, warp, lane, pieces, in);
+      });
+  for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
+    SmallVector<Value> values(ArrayRef(sums).slice(r * kBlockRows, kBlockRows));
+    for (int64_t offset = kLanes / 2, count = kBlockRows / 2; count >= 1;
+         offset /= 2, count /= 2) {
+      auto [kept, sent] = kernel.halve(values, lane, offset, count);
+      values.resize(count);
+      for (int64_t i = 0; i < count; ++i) {
+        auto shuffle = gpu::ShuffleOp::create(builder, loc, sent[i], offset,
+                                              kLanes, gpu::ShuffleMode::XOR);
+        values[i] = arith::AddFOp::create(builder, loc, kept[i],
+                                          shuffle.getShuffleResult());
+      }
+    }
+    // Lanes 2j and 2j + 1 hold halves of row j's sum.
+    auto pair = gpu::ShuffleOp::create(builder, loc, values[0], 1, kLanes,
+                                       gpu::ShuffleMode::XOR);
+    Value sum =
+        arith::AddFOp::create(builder, loc, values[0], pair.getShuffleResult());
+    Value block = kernel.rowBlock(tile, warp, r);
+    ifThen(builder, loc, lessThan(builder, loc, block, shape.blocks),
+           [&] { kernel.addToResult(row, block, lane, sum); });
+  }
+  gpu::TerminatorOp::create(builder, loc);
+}
+
+/// The lanes' values of one block of rows, on the host: the butterfly's
+/// rounds as buffers of 32 lanes x 16 values, each round every lane's kept
+/// and sent halves stored before any lane adds its partner's.
+class HostButterfly {
+public:
+  HostButterfly(OpBuilder &builder, Location loc, ByteLutKernel &kernel)
+      : builder(builder), loc(loc), kernel(kernel) {
+    auto type = MemRefType::get({kLanes, kBlockRows}, builder.getF32Type());
+    values = memref::AllocaOp::create(builder, loc, type);
+    kept = memref::AllocaOp::create(builder, loc, type);
+    sent = memref::AllocaOp::create(builder, loc, type);
+  }
+
+  Value laneValues() const { return values; }
+
+  /// Runs the rounds on `laneValues()` and adds the even lanes' sums.
+  void reduceAndAdd(Value row, Value block) {
+    for (int64_t offset = kLanes / 2, count = kBlockRows / 2; count >= 1;
+         offset /= 2, count /= 2) {
+      forRange(builder, loc, kLanes, [&](Value lane) {
+        auto [keep, send] =
+            kernel.halve(load(values, lane, 2 * count), lane, offset, count);
+        store(kept, lane, keep);
+        store(sent, lane, send);
+      });
+      forRange(builder, loc, kLanes, [&](Value lane) {
+        Value partner = arith::XOrIOp::create(builder, loc, lane,
+                                              index(builder, loc, offset));
+        SmallVector<Value> own = load(kept, lane, count);
+        SmallVector<Value> theirs = load(sent, partner, count);
+        SmallVector<Value> sums;
+        for (int64_t i = 0; i < count; ++i)
+          sums.push_back(
+              arith::AddFOp::create(builder, loc, own[i], theirs[i]));
+        store(values, lane, sums);
+      });
+    }
+    forRange(builder, loc, kLanes, [&](Value lane) {
+      Value partner =
+          arith::XOrIOp::create(builder, loc, lane, index(builder, loc, 1));
+      Value sum = arith::AddFOp::create(builder, loc, load(values, lane, 1)[0],
+                                        load(values, partner, 1)[0]);
+      kernel.addToResult(row, block, lane, sum);
+    });
+  }
+
+  SmallVector<Value> load(Value buffer, Value lane, int64_t count) {
+    SmallVector<Value> result;
+    for (int64_t i = 0; i < count; ++i)
+      result.push_back(memref::LoadOp::create(
+          builder, loc, buffer, ValueRange{lane, index(builder, loc, i)}));
+    return result;
+  }
+
+  void store(Value buffer, Value lane, ArrayRef<Value> items) {
+    for (auto [i, item] : llvm::enumerate(items))
+      memref::StoreOp::create(builder, loc, item, buffer,
+                              ValueRange{lane, index(builder, loc, i)});
+  }
+
+private:
+  OpBuilder &builder;
+  Location loc;
+  ByteLutKernel &kernel;
+  Value values, kept, sent;
+};
+
+/// Both kernels' loop nests on the host: per activation row, tile and split,
+/// each slice's tables built by the 256 threads in turn, then every warp's
+/// lanes look up (their sums in a buffer between slices); then per warp and
+/// block the butterfly.
+void emitHostLoops(OpBuilder &builder, Location loc,
+                   const ByteLutOperands &ops) {
+  const ByteLutShape &shape = ops.shape;
+  ByteLutKernel kernel(builder, loc, ops);
+  forRange(builder, loc, shape.rows * shape.features,
+           [&](Value i) { kernel.initializeResult(i); });
+  Value laneSums = memref::AllocaOp::create(
+      builder, loc,
+      MemRefType::get({kWarps, kLanes, shape.sums()}, builder.getF32Type()));
+  HostButterfly butterfly(builder, loc, kernel);
+  forRange(builder, loc, shape.rows, [&](Value row) {
+    forRange(builder, loc, shape.tiles(), [&](Value tile) {
+      forRange(builder, loc, shape.splits(), [&](Value split) {
+        auto laneIndices = [&](Value warp, Value lane, int64_t i) {
+          return SmallVector<Value>{warp, lane, index(builder, loc, i)};
+        };
+        forRange(builder, loc, kWarps, [&](Value warp) {
+          forRange(builder, loc, kLanes, [&](Value lane) {
+            for (int64_t i = 0; i < shape.sums(); ++i)
+              memref::StoreOp::create(builder, loc,
+                                      f32Constant(builder, loc, 0), laneSums,
+                                      laneIndices(warp, lane, i));
+          });
+        });
+        auto [first, end] = kernel.splitSlices(split);
+        stridedRange(builder, loc, first, end, 1, [&](Value slice) {
+          forRange(builder, loc, kThreads, [&](Value thread) {
+            kernel.buildTables(slice, row, thread);
+          });
+          forRange(builder, loc, kWarps, [&](Value warp) {
+            forRange(builder, loc, kLanes, [&](Value lane) {
+              SlicePiece where(builder, loc, slice, lane);
+              SmallVector<Value> in;
+              for (int64_t i = 0; i < shape.sums(); ++i)
+                in.push_back(memref::LoadOp::create(
+                    builder, loc, laneSums, laneIndices(warp, lane, i)));
+              SmallVector<Value> out =
+                  kernel.lookUp(where, tile, warp, lane,
+                                kernel.loadPieces(where, tile, warp), in);
+              for (int64_t i = 0; i < shape.sums(); ++i)
+                memref::StoreOp::create(builder, loc, out[i], laneSums,
+                                        laneIndices(warp, lane, i));
+            });
+          });
+        });
+        forRange(builder, loc, kWarps, [&](Value warp) {
+          for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
+            forRange(builder, loc, kLanes, [&](Value lane) {
+              SmallVector<Value> values;
+              for (int64_t j = 0; j < kBlockRows; ++j)
+                values.push_back(memref::LoadOp::create(
+                    builder, loc, laneSums,
+                    laneIndices(warp, lane, r * kBlockRows + j)));
+              butterfly.store(butterfly.laneValues(), lane, values);
+            });
+            Value block = kernel.rowBlock(tile, warp, r);
+            ifThen(builder, loc, lessThan(builder, loc, block, shape.blocks),
+                   [&] { butterfly.reduceAndAdd(row, block); });
+          }
+        });
+      });
+    });
+  });
+}
+
+/// byte_lut_gemv: the operands' buffers (the weight in the row-interleaved
+/// layout), a new result buffer, the tables, and both kernels as gpu.launch
+/// ops or their host loop nests.
+struct ByteLutGemvPattern : MatmulStrategyPattern {
+  ByteLutGemvPattern(MLIRContext *context, bool gpuLaunch)
+      : MatmulStrategyPattern(context, KernelStrategy::ByteLutGemv),
+        gpuLaunch(gpuLaunch) {}
+
+  Value denseProduct(OpBuilder &builder, Location loc,
+                     const MatmulOperands &operands,
+                     Value accumulator) const override {
+    KernelBuffers buffers =
+        KernelBuffers::create(builder, loc, operands, accumulator);
+    Attribute space;
+    if (gpuLaunch)
+      space = gpu::AddressSpaceAttr::get(builder.getContext(),
+                                         gpu::AddressSpace::Workgroup);
+    // On the GPU an alloca in workgroup memory before the launch, until
+    // r2q-gpu-workgroup-buffers makes it an attribution (as warp_lut_gemv's
+    // table).
+    Value table = memref::AllocaOp::create(
+        builder, loc,
+        MemRefType::get({kTableWords}, builder.getF32Type(),
+                        MemRefLayoutAttrInterface(), space));
+    ByteLutOperands ops{buffers, byteLutShape(operands, buffers), table};
+    if (gpuLaunch) {
+      emitInitializeLaunch(builder, loc, ops);
+      emitGemvLaunch(builder, loc, ops);
+    } else {
+      emitHostLoops(builder, loc, ops);
+    }
+    return ops.resultTensor(builder, loc, accumulator);
+  }
+
+  bool gpuLaunch;
+};
+
+} // namespace
+
+void populateByteLutGemvPatterns(RewritePatternSet &patterns, bool gpuLaunch) {
+  patterns.add<ByteLutGemvPattern>(patterns.getContext(), gpuLaunch);
+}
+
+} // namespace r2q::lowering

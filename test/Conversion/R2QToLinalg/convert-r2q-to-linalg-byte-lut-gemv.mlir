@@ -1,0 +1,59 @@
+// Strategy byte_lut_gemv on a weight in the row-interleaved layout (37
+// features: 3 blocks of 16 rows; K = 576: 2 steps, 4 slices of 256
+// columns). With gpu-launch: the 32 KiB of tables in workgroup memory, a
+// first launch that sets the result to the accumulator, then the GEMV
+// launch: grid (tiles of rows, splits of the columns, activation rows),
+// blocks of 8 warps; per slice the sign pieces (16 bytes: one byte of 16
+// rows) are loaded first, the tables built between two barriers, then
+// looked up with the 16 rows' scales (one 16-element load); the lanes'
+// 16 sums meet in 16 xor shuffles (8 + 4 + 2 + 1 + 1) and are added to
+// the result atomically. Without gpu-launch, the same in host loops. A
+// canonical weight is refused: r2q-pack-weights has not packed it.
+
+// RUN: r2q-opt %s --split-input-file --verify-diagnostics --convert-r2q-to-linalg="gpu-launch=true" | FileCheck %s --check-prefix=GPU
+// RUN: r2q-opt %s --split-input-file --verify-diagnostics --convert-r2q-to-linalg | FileCheck %s --check-prefix=HOST
+
+// GPU-LABEL: func.func @gemv
+// GPU: %[[TABLE:.*]] = memref.alloca() : memref<8192xf32, #gpu.address_space<workgroup>>
+// 1 x 37 results, 256 threads a block: 1 block.
+// GPU: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
+// GPU: memref.load
+// GPU: memref.store
+// GPU: gpu.terminator
+// 3 blocks of 16 rows, 1 per warp: 1 tile; 4 slices in 2 splits of 2.
+// GPU: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}} = %c2, {{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}} = %c8, {{.*}} = %c1{{(_[0-9]+)?}})
+// GPU: scf.for
+// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x3x2048xi8>, vector<16xi8>
+// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x3x2048xi8>, vector<16xi8>
+// GPU: gpu.barrier
+// GPU-COUNT-32: memref.store %{{.*}}, %[[TABLE]]
+// GPU: gpu.barrier
+// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x3x80xf16>, vector<16xf16>
+// GPU-COUNT-16: memref.load %[[TABLE]]
+// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x3x80xf16>, vector<16xf16>
+// GPU-COUNT-16: memref.load %[[TABLE]]
+// GPU: scf.yield
+// GPU-COUNT-16: gpu.shuffle  xor
+// GPU: memref.atomic_rmw addf
+// GPU: gpu.terminator
+
+// HOST-LABEL: func.func @gemv
+// HOST-NOT: gpu.launch
+// HOST: memref.alloca() : memref<8192xf32>
+// HOST: memref.alloca() : memref<8x32x16xf32>
+// HOST-COUNT-3: memref.alloca() : memref<32x16xf32>
+// HOST: memref.atomic_rmw addf
+// HOST-NOT: gpu.
+
+func.func @gemv(%x: tensor<1x576xf32>, %s: tensor<2x3x2048xi8>, %a: tensor<2x3x80xf16>) -> tensor<1x37xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, layout = row_interleaved, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x576xf32>, tensor<2x3x2048xi8>, tensor<2x3x80xf16> -> tensor<1x37xf32>
+  return %y : tensor<1x37xf32>
+}
+
+// -----
+
+func.func @canonical(%x: tensor<1x576xf32>, %s: tensor<2x37x72xi8>, %a: tensor<2x37x5xf16>) -> tensor<1x37xf32> {
+  // expected-error @below {{kernel strategy byte_lut_gemv reads weights in the row_interleaved layout: run r2q-pack-weights (constant weights) or pass packed weights with layout = row_interleaved}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x576xf32>, tensor<2x37x72xi8>, tensor<2x37x5xf16> -> tensor<1x37xf32>
+  return %y : tensor<1x37xf32>
+}
