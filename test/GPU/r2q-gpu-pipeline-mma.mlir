@@ -19,6 +19,7 @@
 // PTX-SAME: cvt.rn.f16.f32
 // PTX: gpu.binary @prefill_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .shared .align 1 .b8 __wg_prefill_kernel_0[31776]
+// PTX-SAME: prmt.b32
 // PTX-SAME: st.shared.v4.b32
 // PTX-SAME: bar.sync
 // PTX-SAME: wmma.load.a.sync.aligned.row.m16n16k16.shared.f16

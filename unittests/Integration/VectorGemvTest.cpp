@@ -857,6 +857,11 @@ std::vector<WarpCase> mmaCases() {
       mma({{19}, 45, 300, 32, 2, F::F32, F::F32, 32, false}, 0, 1e5f),
       mma({{21}, 45, 300, 32, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
       mma({{24}, 45, 300, 64, 3, F::F32, F::BF16, 32, false}, 0, 0, 1e-8f),
+      // The table decode (1 or 2 planes, groups of whole 64-column steps)
+      // with one plane and a partial last step, and with 2 planes and
+      // weights past f16's range.
+      mma({{18}, 50, 1100, 128, 1, F::BF16, F::F32, 32, false}),
+      mma({{21}, 45, 640, 64, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
   };
 }
 

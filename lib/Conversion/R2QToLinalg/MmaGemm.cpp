@@ -34,6 +34,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -68,6 +69,10 @@ constexpr int64_t kDefaultBlockFeatures = 128;
 /// split at least kMinSplitSteps steps (256 columns) long.
 constexpr int64_t kTargetBlocks = 264;
 constexpr int64_t kMinSplitSteps = 4;
+/// The table decode takes weights of at most this many planes: the 2^P f16
+/// signed sums of a group's scales fit the 8 bytes one byte permute (PRMT)
+/// selects from.
+constexpr int64_t kTablePlanes = 2;
 /// A row's largest magnitude is scaled into [2^14, 2^15).
 constexpr int32_t kTargetExponent = 14;
 constexpr int32_t kF32Bias = 127;
@@ -80,6 +85,9 @@ struct MmaShape : KernelDims {
   int64_t blockFeatures; // output features of a block: 64, 128 or 192
   int64_t warpsM, warpsN;
   int64_t splits, stepsPerSplit; // split-K: the steps of one block
+  /// Whether whole steps are decoded through a table of the 2^P signed
+  /// sums of a group's scales (1 or 2 planes, groups of whole steps).
+  bool tableDecode;
 
   int64_t paddedRows() const { return llvm::alignTo(rows, blockRows); }
   int64_t paddedColumns() const { return llvm::alignTo(columns, kStepColumns); }
@@ -114,6 +122,8 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
       std::max<int64_t>(1, llvm::divideCeil(kTargetBlocks, tiles)));
   shape.stepsPerSplit = llvm::divideCeil(shape.steps(), splits);
   shape.splits = llvm::divideCeil(shape.steps(), shape.stepsPerSplit);
+  shape.tableDecode =
+      shape.planes <= kTablePlanes && shape.groupSize % kStepColumns == 0;
   return shape;
 }
 
@@ -436,9 +446,12 @@ struct WarpFragments {
 /// The GEMM kernel's steps, shared by the GPU and host mappings.
 class MmaTiles {
 public:
+  /// `gpu`: the byte permutes are PRMT instructions (nvvm.prmt), else
+  /// their arithmetic on the host.
   MmaTiles(OpBuilder &builder, Location loc, const MmaOperands &ops,
-           const SharedTiles &tiles)
-      : builder(builder), loc(loc), ops(ops), shape(ops.shape), tiles(tiles) {}
+           const SharedTiles &tiles, bool gpu)
+      : builder(builder), loc(loc), ops(ops), shape(ops.shape), tiles(tiles),
+        gpu(gpu) {}
 
   /// Thread `thread` copies its 16-byte pieces of the step's activation
   /// tile (rows firstRow + [0, blockRows), already scaled and padded).
@@ -470,6 +483,34 @@ public:
   /// weights per byte, sum over planes of +-scale times the row's power,
   /// rounded to f16; zero past the last byte of a row.
   void decodeWeights(Value thread, Value step, Value firstFeature) {
+    if (!shape.tableDecode)
+      return decodeBytes(thread, step, firstFeature);
+    // Steps whose 8 bytes lie inside every row go through the table; a
+    // last, partial step (K not a multiple of 64) byte by byte.
+    int64_t wholeSteps = shape.bytesPerRow / kStepBytes;
+    if (wholeSteps == shape.steps())
+      return decodeThroughTable(thread, step, firstFeature);
+    scf::IfOp::create(
+        builder, loc, lessThan(builder, loc, step, wholeSteps),
+        [&](OpBuilder &b, Location l) {
+          OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPoint(b.getInsertionBlock(),
+                                    b.getInsertionPoint());
+          decodeThroughTable(thread, step, firstFeature);
+          scf::YieldOp::create(b, l);
+        },
+        [&](OpBuilder &b, Location l) {
+          OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPoint(b.getInsertionBlock(),
+                                    b.getInsertionPoint());
+          decodeBytes(thread, step, firstFeature);
+          scf::YieldOp::create(b, l);
+        });
+  }
+
+  /// Thread `thread` decodes its sign bytes of the step's weight tile
+  /// (features firstFeature + [0, blockFeatures)) one byte at a time.
+  void decodeBytes(Value thread, Value step, Value firstFeature) {
     int64_t pieces = shape.blockFeatures * kStepBytes;
     Value firstByte = mulIndex(builder, loc, step, kStepBytes);
     stridedRange(builder, loc, thread, pieces, kThreads, [&](Value item) {
@@ -492,6 +533,49 @@ public:
           ValueRange{row, mulIndex(builder, loc, piece, kVector)}, false,
           builder.getI64IntegerAttr(16));
     });
+  }
+
+  /// Thread `thread` decodes whole feature rows of the step's weight tile
+  /// (one 8-byte load per plane each): the group's 2^P weight values
+  /// (sum_p +-s_p times the row's power, in f32, rounded to f16: the values
+  /// decodeByte computes) packed into two words, then per pair of weights
+  /// one byte permute that selects both halves by the pair's sign bits.
+  void decodeThroughTable(Value thread, Value step, Value firstFeature) {
+    stridedRange(
+        builder, loc, thread, shape.blockFeatures, kThreads, [&](Value row) {
+          Value feature =
+              clampIndex(builder, loc,
+                         arith::AddIOp::create(builder, loc, firstFeature, row),
+                         shape.features - 1);
+          auto [low, high] = weightTable(feature, step);
+          SmallVector<SmallVector<Value>> words; // per plane, 2 words
+          for (int64_t p = 0; p < shape.planes; ++p)
+            words.push_back(stepWords(feature, step, p));
+          Value zero = i32Constant(builder, loc, 0);
+          for (int64_t w = 0; w < kStepBytes / 4; ++w)
+            for (int64_t half = 0; half < 2; ++half) {
+              Value spread = spreadSigns(
+                  words[0][w], shape.planes > 1 ? words[1][w] : zero, half);
+              for (int64_t b = 0; b < 2; ++b) {
+                SmallVector<Value> pairs;
+                for (int64_t i = 0; i < 8; i += 2)
+                  pairs.push_back(
+                      permute(low, high, pairSelector(spread, 16 * b + i)));
+                Value halves = vector::BitCastOp::create(
+                    builder, loc,
+                    VectorType::get({kVector}, builder.getF16Type()),
+                    vector::FromElementsOp::create(
+                        builder, loc,
+                        VectorType::get({kVector / 2}, builder.getI32Type()),
+                        pairs));
+                int64_t byte = 4 * w + half + 2 * b;
+                vector::StoreOp::create(
+                    builder, loc, halves, tiles.weights,
+                    ValueRange{row, index(builder, loc, kVector * byte)}, false,
+                    builder.getI64IntegerAttr(16));
+              }
+            }
+        });
   }
 
   /// Lane `lane`'s share of a warp's staged fragment (staging rows
@@ -526,6 +610,160 @@ public:
   }
 
 private:
+  /// The 2^P weight values of `feature`'s group at `step`, v[b0 + 2 b1] =
+  /// (b0 ? -s_0 : s_0) + (b1 ? -s_1 : s_1) times the row's power, summed in
+  /// f32 as decodeByte does and rounded to f16, packed as two words of
+  /// halves: (v0 | v1 << 16, v2 | v3 << 16).
+  std::pair<Value, Value> weightTable(Value feature, Value step) {
+    Value group = arith::DivUIOp::create(
+        builder, loc, mulIndex(builder, loc, step, kStepColumns),
+        index(builder, loc, shape.groupSize));
+    Value power = memref::LoadOp::create(builder, loc, ops.wScales, feature);
+    SmallVector<Value> scaled;
+    for (int64_t p = 0; p < shape.planes; ++p)
+      scaled.push_back(arith::MulFOp::create(
+          builder, loc,
+          toF32(builder, loc,
+                memref::LoadOp::create(
+                    builder, loc, ops.scales,
+                    ValueRange{index(builder, loc, p), feature, group})),
+          power));
+    Type i32 = builder.getI32Type();
+    SmallVector<Value> bits;
+    for (int64_t entry = 0; entry < (int64_t{1} << shape.planes); ++entry) {
+      Value sum = f32Constant(builder, loc, 0);
+      for (int64_t p = 0; p < shape.planes; ++p) {
+        Value term = (entry >> p) & 1
+                         ? arith::NegFOp::create(builder, loc, scaled[p])
+                         : scaled[p];
+        sum = arith::AddFOp::create(builder, loc, sum, term);
+      }
+      Value half =
+          arith::TruncFOp::create(builder, loc, builder.getF16Type(), sum);
+      bits.push_back(arith::ExtUIOp::create(
+          builder, loc, i32,
+          arith::BitcastOp::create(builder, loc, builder.getI16Type(), half)));
+    }
+    while (bits.size() < 4)
+      bits.push_back(i32Constant(builder, loc, 0));
+    auto pack = [&](Value lowHalf, Value highHalf) {
+      return arith::OrIOp::create(
+          builder, loc, lowHalf,
+          arith::ShLIOp::create(builder, loc, highHalf,
+                                i32Constant(builder, loc, 16)));
+    };
+    return {pack(bits[0], bits[1]), pack(bits[2], bits[3])};
+  }
+
+  /// The 8 sign bytes of `feature`'s step `step` in plane `plane`, as two
+  /// words.
+  SmallVector<Value> stepWords(Value feature, Value step, int64_t plane) {
+    Value load = vector::LoadOp::create(
+        builder, loc, VectorType::get({kStepBytes}, builder.getI8Type()),
+        ops.signs,
+        ValueRange{index(builder, loc, plane), feature,
+                   mulIndex(builder, loc, step, kStepBytes)},
+        false,
+        builder.getI64IntegerAttr(
+            static_cast<int64_t>(llvm::MinAlign(shape.bytesPerRow, 8))));
+    Value words = vector::BitCastOp::create(
+        builder, loc, VectorType::get({kStepBytes / 4}, builder.getI32Type()),
+        load);
+    SmallVector<Value> result;
+    for (int64_t w = 0; w < kStepBytes / 4; ++w)
+      result.push_back(
+          vector::ExtractOp::create(builder, loc, words, ArrayRef<int64_t>{w}));
+    return result;
+  }
+
+  /// Bytes `half` and `half + 2` of the words of plane 0 (`first`) and 1
+  /// (`second`), spread so that one shift brings a pair's 4 sign bits where
+  /// pairSelector wants them: the bytes at bits 16 b (b < 2), plane 0's bit
+  /// i at 16 b + i and 16 b + i + 7, plane 1's at 16 b + i + 1 and 16 b + i
+  /// + 8; even positions from plane 0, odd from plane 1 (the pairs' weights
+  /// i, i + 1 with i even read plane 0 at 16 b + i and 16 b + i + 8, plane 1
+  /// one bit above).
+  Value spreadSigns(Value first, Value second, int64_t half) {
+    auto constant = [&](uint32_t value) {
+      return i32Constant(builder, loc, static_cast<int32_t>(value));
+    };
+    auto bytes = [&](Value word) {
+      if (half)
+        word = arith::ShRUIOp::create(builder, loc, word, constant(8));
+      return arith::AndIOp::create(builder, loc, word, constant(0x00FF00FF));
+    };
+    auto shl = [&](Value value, uint32_t amount) {
+      return arith::ShLIOp::create(builder, loc, value, constant(amount));
+    };
+    Value a = bytes(first), b = bytes(second);
+    Value planeA = arith::OrIOp::create(builder, loc, a, shl(a, 7));
+    Value planeB = arith::OrIOp::create(builder, loc, shl(b, 1), shl(b, 8));
+    return arith::OrIOp::create(
+        builder, loc,
+        arith::AndIOp::create(builder, loc, planeA, constant(0x55555555)),
+        arith::AndIOp::create(builder, loc, planeB, constant(0xAAAAAAAA)));
+  }
+
+  /// The byte-permute selector of the pair of weights whose plane-0 sign
+  /// bit is at `position` of `spread`: with D = 2 (b0 + 2 b1) of each
+  /// weight (the byte offset of its half in the table), the nibbles (D_i,
+  /// D_i + 1, D_i+1, D_i+1 + 1).
+  Value pairSelector(Value spread, int64_t position) {
+    Value shifted =
+        position >= 1
+            ? Value(arith::ShRUIOp::create(
+                  builder, loc, spread,
+                  i32Constant(builder, loc,
+                              static_cast<int32_t>(position - 1))))
+            : Value(arith::ShLIOp::create(builder, loc, spread,
+                                          i32Constant(builder, loc, 1)));
+    Value offsets = arith::AndIOp::create(builder, loc, shifted,
+                                          i32Constant(builder, loc, 0x0606));
+    return arith::AddIOp::create(
+        builder, loc,
+        arith::MulIOp::create(builder, loc, offsets,
+                              i32Constant(builder, loc, 0x11)),
+        i32Constant(builder, loc, 0x1010));
+  }
+
+  /// PTX's prmt (default mode) of the 8 bytes (high:low) by `selector`'s 4
+  /// nibbles (each below 8): nvvm.prmt on the GPU, shifts on the host.
+  Value permute(Value low, Value high, Value selector) {
+    if (gpu)
+      return NVVM::PermuteOp::create(builder, loc, builder.getI32Type(), low,
+                                     high, selector,
+                                     NVVM::PermuteMode::DEFAULT);
+    Type i64 = builder.getI64Type();
+    auto wide = [&](Value value) {
+      return arith::ExtUIOp::create(builder, loc, i64, value);
+    };
+    auto constant = [&](int64_t value) {
+      return arith::ConstantOp::create(builder, loc,
+                                       builder.getI64IntegerAttr(value));
+    };
+    Value pool = arith::OrIOp::create(
+        builder, loc, wide(low),
+        arith::ShLIOp::create(builder, loc, wide(high), constant(32)));
+    Value selectors = wide(selector);
+    Value result = constant(0);
+    for (int64_t k = 0; k < 4; ++k) {
+      Value nibble = arith::AndIOp::create(
+          builder, loc,
+          arith::ShRUIOp::create(builder, loc, selectors, constant(4 * k)),
+          constant(7));
+      Value byte = arith::AndIOp::create(
+          builder, loc,
+          arith::ShRUIOp::create(
+              builder, loc, pool,
+              arith::MulIOp::create(builder, loc, nibble, constant(8))),
+          constant(255));
+      result = arith::OrIOp::create(
+          builder, loc, result,
+          arith::ShLIOp::create(builder, loc, byte, constant(8 * k)));
+    }
+    return arith::TruncIOp::create(builder, loc, builder.getI32Type(), result);
+  }
+
   /// The 8 weights of sign byte `byte` of `feature`, as f16: per plane,
   /// +-scale (a set bit is -1) times the row's power, summed in f32.
   Value decodeByte(Value feature, Value byte) {
@@ -574,6 +812,7 @@ private:
   const MmaOperands &ops;
   const MmaShape &shape;
   const SharedTiles &tiles;
+  bool gpu;
 };
 
 /// A block's first activation row and feature and its steps, from its 3-D
@@ -708,7 +947,7 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
                      launch.getBlockIds().x, launch.getBlockIds().z);
   SharedTiles tiles(builder, loc, shape, buffer);
-  MmaTiles mma(builder, loc, ops, tiles);
+  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/true);
   WarpFragments fragments(builder, loc, shape, warp);
   WmmaWarp wmma(builder, loc, shape, tiles, fragments);
   SmallVector<Value> accumulators =
@@ -840,7 +1079,7 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   Value buffer = sharedBuffer(builder, loc, shape, Attribute());
   SharedTiles tiles(builder, loc, shape, buffer);
-  MmaTiles mma(builder, loc, ops, tiles);
+  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/false);
   HostWarps warps(builder, loc, shape, tiles);
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -103,6 +104,8 @@ void configureR2QToLinalgTarget(ConversionTarget &target) {
       scf::SCFDialect, tensor::TensorDialect, vector::VectorDialect>();
   // lut_gemv's table permutes (x86 intrinsics without a vector-dialect op).
   target.addLegalOp<LLVM::CallIntrinsicOp>();
+  // mma_gemm's byte permutes on the GPU (PTX prmt).
+  target.addLegalOp<NVVM::PermuteOp>();
 }
 
 } // namespace r2q

@@ -11,7 +11,10 @@
 // and four products; the results are added atomically to the result,
 // which the scaling kernel set to the accumulator. K = 1000 (16 steps) on a
 // single tile of 16 rows x 128 features is split 4 ways (blocks (1, 1, 4),
-// steps 4z to min(4z + 4, 16)). Without gpu-launch, the same in host loops:
+// steps 4z to min(4z + 4, 16)); its whole steps are decoded through a table
+// of the group's weight values and byte permutes (nvvm.prmt), the partial
+// last one byte by byte. Without gpu-launch, the same in host loops (the
+// permutes as shifts):
 // the lanes' maxima in a buffer, the tiles in a host byte buffer, and the
 // warps' accumulators in a 256 x 16 f32 buffer.
 
@@ -58,6 +61,18 @@
 // GPU: %[[AFTER:.*]] = arith.addi %[[FIRST]], %c4{{.*}} : index
 // GPU: %[[END:.*]] = arith.minui %[[AFTER]], %c16{{.*}} : index
 // GPU: scf.for %{{.*}} = %[[FIRST]] to %[[END]] step %c1{{.*}} iter_args
+// One plane and groups of 128 columns: the 15 whole steps (8 sign bytes
+// each of the 125) through the group's table of 2 f16 values, one byte
+// permute per pair of weights; the last, partial step byte by byte.
+// GPU: %[[WHOLE:.*]] = arith.cmpi ult, %{{.*}}, %c15{{.*}} : index
+// GPU: scf.if %[[WHOLE]] {
+// GPU: vector.load {{.*}} : memref<1x37x125xi8>, vector<8xi8>
+// GPU-COUNT-4: nvvm.prmt
+// GPU: vector.store {{.*}} vector<8xf16>
+// GPU: } else {
+// GPU-NOT: nvvm.prmt
+// GPU: arith.truncf {{.*}} : vector<8xf32> to vector<8xf16>
+// GPU: gpu.subgroup_mma_load_matrix
 
 // HOST-LABEL: func.func @gemm
 // HOST-NOT: gpu.
@@ -69,6 +84,7 @@
 // HOST: arith.extf {{.*}} : f16 to f32
 // HOST: memref.atomic_rmw addf
 // HOST-NOT: gpu.
+// HOST-NOT: nvvm.
 
 func.func @gemm(%x: tensor<20x100xf32>, %s: tensor<2x37x13xi8>, %a: tensor<2x37x4xf16>) -> tensor<20x37xf32> {
   %y = r2q.matmul %x, %s, %a group_size 32 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 0, threads = 1>}
