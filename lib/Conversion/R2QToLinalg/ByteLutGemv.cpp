@@ -213,35 +213,13 @@ public:
   /// `plane`, as 4 words: flat byte T B 4096 + block S_T 1024 + 1024 (s - 4
   /// T) + 16 q of the plane.
   Value loadPiece(const SlicePiece &where, Value block, int64_t plane) {
-    Value pass = arith::DivUIOp::create(builder, loc, where.step,
-                                        index(builder, loc, kPassSteps));
-    Value passFirstStep = mulIndex(builder, loc, pass, kPassSteps);
-    Value passSteps = arith::MinUIOp::create(
-        builder, loc, index(builder, loc, kPassSteps),
-        arith::SubIOp::create(builder, loc, index(builder, loc, shape.steps),
-                              passFirstStep));
-    Value blockBytes = mulIndex(builder, loc, passSteps, kStepBytes * 16);
-    Value offset = mulIndex(builder, loc, pass,
-                            shape.blocks * kPassSteps * kStepBytes * 16);
-    offset = addIndices(builder, loc, offset,
-                        arith::MulIOp::create(builder, loc, block, blockBytes));
-    offset = addIndices(
-        builder, loc, offset,
-        mulIndex(builder, loc,
-                 arith::SubIOp::create(builder, loc, where.step, passFirstStep),
-                 kStepBytes * 16));
-    offset = addIndices(builder, loc, offset,
-                        mulIndex(builder, loc, where.piece, kPieceBytes));
-    int64_t rowBytes = shape.steps * kStepBytes * 16;
-    Value load = vector::LoadOp::create(
-        builder, loc, VectorType::get({kPieceBytes}, builder.getI8Type()),
-        ops.signs,
-        ValueRange{index(builder, loc, plane),
-                   arith::DivUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowBytes)),
-                   arith::RemUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowBytes))},
-        false, builder.getI64IntegerAttr(kPieceBytes));
+    Value offset = addIndices(builder, loc,
+                              passOffset(where.step, block, kPassSteps,
+                                         shape.steps, kStepBytes * kBlockRows),
+                              mulIndex(builder, loc, where.piece, kPieceBytes));
+    Value load = loadFlat(ops.signs, plane, offset,
+                          VectorType::get({kPieceBytes}, builder.getI8Type()),
+                          shape.steps * kStepBytes * kBlockRows);
     return vector::BitCastOp::create(
         builder, loc, VectorType::get({kPieceBytes / 4}, builder.getI32Type()),
         load);
@@ -269,36 +247,11 @@ public:
                    arith::DivUIOp::create(builder, loc, column,
                                           index(builder, loc, shape.groupSize)),
                    shape.groups - 1);
-    Value pass = arith::DivUIOp::create(builder, loc, group,
-                                        index(builder, loc, shape.passGroups));
-    Value passFirst = mulIndex(builder, loc, pass, shape.passGroups);
-    Value passGroups = arith::MinUIOp::create(
-        builder, loc, index(builder, loc, shape.passGroups),
-        arith::SubIOp::create(builder, loc, index(builder, loc, shape.groups),
-                              passFirst));
-    Value offset = mulIndex(builder, loc, pass,
-                            shape.blocks * kBlockRows * shape.passGroups);
-    offset = addIndices(
-        builder, loc, offset,
-        mulIndex(builder, loc,
-                 arith::MulIOp::create(builder, loc, block, passGroups),
-                 kBlockRows));
-    offset = addIndices(
-        builder, loc, offset,
-        mulIndex(builder, loc,
-                 arith::SubIOp::create(builder, loc, group, passFirst),
-                 kBlockRows));
-    int64_t rowElements = kBlockRows * shape.groups;
-    int64_t elementBytes = shape.scaleElement.getIntOrFloatBitWidth() / 8;
-    Value load = vector::LoadOp::create(
-        builder, loc, VectorType::get({kBlockRows}, shape.scaleElement),
-        ops.scales,
-        ValueRange{index(builder, loc, plane),
-                   arith::DivUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowElements)),
-                   arith::RemUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowElements))},
-        false, builder.getI64IntegerAttr(kBlockRows * elementBytes));
+    Value load = loadFlat(
+        ops.scales, plane,
+        passOffset(group, block, shape.passGroups, shape.groups, kBlockRows),
+        VectorType::get({kBlockRows}, shape.scaleElement),
+        kBlockRows * shape.groups);
     Value f32s = load;
     if (!shape.scaleElement.isF32())
       f32s = arith::ExtFOp::create(
@@ -339,17 +292,9 @@ public:
       base = arith::AddFOp::create(builder, loc, base, term);
     }
     // Signed sums of the pairs (x0, x1) and (x2, x3), indexed by their two
-    // sign bits (a set bit is -1).
-    auto pairs = [&](Value a, Value b) {
-      Value negA = arith::NegFOp::create(builder, loc, a);
-      Value negB = arith::NegFOp::create(builder, loc, b);
-      return SmallVector<Value>{
-          arith::AddFOp::create(builder, loc, a, b),
-          arith::AddFOp::create(builder, loc, negA, b),
-          arith::AddFOp::create(builder, loc, a, negB),
-          arith::AddFOp::create(builder, loc, negA, negB)};
-    };
-    SmallVector<Value> low = pairs(x[0], x[1]), middle = pairs(x[2], x[3]);
+    // sign bits.
+    SmallVector<Value> low = signedPairSums(builder, loc, x[0], x[1]);
+    SmallVector<Value> middle = signedPairSums(builder, loc, x[2], x[3]);
     Value withX4[2] = {arith::AddFOp::create(builder, loc, base, x[4]),
                        arith::SubFOp::create(builder, loc, base, x[4])};
     SmallVector<Value> high; // bits 2-4 and the base
@@ -454,6 +399,46 @@ public:
   }
 
 private:
+  /// Where unit `unit` (a step of the signs, a group of the scales) of
+  /// `block` starts in a plane of the row-interleaved layout, whose units
+  /// come in passes of `perPass` (of `total`), each pass holding its units
+  /// of every block, `unitSize` elements per unit and block: pass U of
+  /// units [U perPass, U perPass + C), C = min(perPass, total - U perPass),
+  /// starts at U B perPass unitSize, and the block's units of it at block C
+  /// unitSize.
+  Value passOffset(Value unit, Value block, int64_t perPass, int64_t total,
+                   int64_t unitSize) {
+    Value pass = arith::DivUIOp::create(builder, loc, unit,
+                                        index(builder, loc, perPass));
+    Value passFirst = mulIndex(builder, loc, pass, perPass);
+    Value passUnits = arith::MinUIOp::create(
+        builder, loc, index(builder, loc, perPass),
+        arith::SubIOp::create(builder, loc, index(builder, loc, total),
+                              passFirst));
+    Value inPass = addIndices(
+        builder, loc, arith::MulIOp::create(builder, loc, block, passUnits),
+        arith::SubIOp::create(builder, loc, unit, passFirst));
+    return addIndices(
+        builder, loc,
+        mulIndex(builder, loc, pass, shape.blocks * perPass * unitSize),
+        mulIndex(builder, loc, inPass, unitSize));
+  }
+
+  /// The `type` vector at flat element `offset` of plane `plane` of
+  /// `buffer` (P x B x rowLength), aligned to its size.
+  Value loadFlat(Value buffer, int64_t plane, Value offset, VectorType type,
+                 int64_t rowLength) {
+    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    return vector::LoadOp::create(
+        builder, loc, type, buffer,
+        ValueRange{index(builder, loc, plane),
+                   arith::DivUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowLength)),
+                   arith::RemUIOp::create(builder, loc, offset,
+                                          index(builder, loc, rowLength))},
+        false, builder.getI64IntegerAttr(bytes));
+  }
+
   /// Word 32 e + l: all of a lane's entries lie in its bank.
   Value tableIndex(Value entry, Value lane) {
     return addIndices(builder, loc, mulIndex(builder, loc, entry, kLanes),

@@ -98,6 +98,21 @@ inline void forRange(mlir::OpBuilder &builder, mlir::Location loc,
       });
 }
 
+/// The 4 signed sums of a pair of f32 values, indexed by their two sign
+/// bits (bit 0 for `a`, bit 1 for `b`; a set bit is -1): a + b, -a + b,
+/// a - b, -a - b. The tables of the lookup kernels are built from them.
+inline llvm::SmallVector<mlir::Value> signedPairSums(mlir::OpBuilder &builder,
+                                                     mlir::Location loc,
+                                                     mlir::Value a,
+                                                     mlir::Value b) {
+  mlir::Value negA = mlir::arith::NegFOp::create(builder, loc, a);
+  mlir::Value negB = mlir::arith::NegFOp::create(builder, loc, b);
+  return {mlir::arith::AddFOp::create(builder, loc, a, b),
+          mlir::arith::AddFOp::create(builder, loc, negA, b),
+          mlir::arith::AddFOp::create(builder, loc, a, negB),
+          mlir::arith::AddFOp::create(builder, loc, negA, negB)};
+}
+
 /// value < bound, unsigned (indices).
 inline mlir::Value lessThan(mlir::OpBuilder &builder, mlir::Location loc,
                             mlir::Value value, int64_t bound) {

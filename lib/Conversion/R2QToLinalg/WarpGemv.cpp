@@ -692,16 +692,8 @@ private:
                                               ArrayRef<int64_t>{i}));
       // Signed sums of the pairs (x0, x1) and (x2, x3), indexed by their
       // two sign bits.
-      auto pairs = [&](Value a, Value b) {
-        Value negA = arith::NegFOp::create(builder, loc, a);
-        Value negB = arith::NegFOp::create(builder, loc, b);
-        return SmallVector<Value>{
-            arith::AddFOp::create(builder, loc, a, b),
-            arith::AddFOp::create(builder, loc, negA, b),
-            arith::AddFOp::create(builder, loc, a, negB),
-            arith::AddFOp::create(builder, loc, negA, negB)};
-      };
-      SmallVector<Value> low = pairs(x[0], x[1]), high = pairs(x[2], x[3]);
+      SmallVector<Value> low = signedPairSums(builder, loc, x[0], x[1]);
+      SmallVector<Value> high = signedPairSums(builder, loc, x[2], x[3]);
       for (int64_t entry = 0; entry < kTableEntries; ++entry)
         memref::StoreOp::create(
             builder, loc,
