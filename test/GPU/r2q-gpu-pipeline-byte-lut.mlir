@@ -3,7 +3,7 @@
 // (padded by at most 1/8), in fast and exact precision; a runtime weight, two
 // rows or a weight that the layout would pad too much keep warp_lut_gemv.
 // The pipeline packs the weight (layout = row_interleaved) and compiles two
-// kernels: the result set to the accumulator, then the GEMV, whose PTX reads
+// kernels: the result zeroed, then the GEMV, whose PTX reads
 // 128-bit sign pieces, builds 32 KiB of tables in shared memory between
 // barriers, looks them up, meets in shuffles and adds atomically. Forcing
 // it on a runtime weight, or a tile-rows that is not a multiple of 16, is

@@ -5,7 +5,7 @@
 // the WMMA GEMM) for a batch of 40 with f32 activations and a K with a
 // tail, and with 192 features per block (its largest shared buffer); and
 // the one-row kernel on tables of sign bytes (byte_lut_gemv: the result
-// set to the accumulator, then the GEMV) for a constant weight in the
+// zeroed, then the GEMV) for a constant weight in the
 // row-interleaved layout, 4 blocks of rows per warp (tile_rows = 64).
 
 // REQUIRES: ptxas

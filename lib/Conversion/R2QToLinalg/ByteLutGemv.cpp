@@ -19,8 +19,9 @@
 //     in a transposing butterfly (each round a lane keeps half of its
 //     values and sends the other half, 16 shuffles in all), and the even
 //     lanes add their row's sum to the result atomically: the splits of the
-//     columns meet there. A first launch sets the result to the
-//     accumulator.
+//     columns meet there. A first launch zeroes the result (the dense
+//     product's accumulator is zero: reading it would keep its fill, a
+//     launch of its own, alive).
 //
 // One lookup and one multiply-add per 8 weights and plane, against one per
 // 4 for warp_lut_gemv's 16-entry tables; the tables are built once per
@@ -386,16 +387,14 @@ public:
     return {first, end};
   }
 
-  /// result[row][n] = accumulator[row][n] for element `i` = row N + n.
-  void initializeResult(Value i) {
+  /// result[row][n] = 0 for element `i` = row N + n.
+  void zeroResult(Value i) {
     Value row = arith::DivUIOp::create(builder, loc, i,
                                        index(builder, loc, shape.features));
     Value feature = arith::RemUIOp::create(builder, loc, i,
                                            index(builder, loc, shape.features));
-    Value value = memref::LoadOp::create(builder, loc, ops.accumulator,
-                                         ValueRange{row, feature});
-    memref::StoreOp::create(builder, loc, value, ops.result,
-                            ValueRange{row, feature});
+    memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
+                            ops.result, ValueRange{row, feature});
   }
 
 private:
@@ -473,9 +472,9 @@ gpu::LaunchOp createLaunch(OpBuilder &builder, Location loc, Value gridX,
       index(builder, loc, warps), index(builder, loc, 1));
 }
 
-/// The result set to the accumulator: one element per thread.
-void emitInitializeLaunch(OpBuilder &builder, Location loc,
-                          const ByteLutOperands &ops) {
+/// The result zeroed: one element per thread.
+void emitZeroLaunch(OpBuilder &builder, Location loc,
+                    const ByteLutOperands &ops) {
   int64_t elements = ops.shape.rows * ops.shape.features;
   Value one = index(builder, loc, 1);
   auto launch = createLaunch(
@@ -488,7 +487,7 @@ void emitInitializeLaunch(OpBuilder &builder, Location loc,
                        launch.getThreadIds().x);
   ByteLutKernel kernel(builder, loc, ops);
   ifThen(builder, loc, lessThan(builder, loc, i, elements),
-         [&] { kernel.initializeResult(i); });
+         [&] { kernel.zeroResult(i); });
   gpu::TerminatorOp::create(builder, loc);
 }
 
@@ -620,7 +619,7 @@ void emitHostLoops(OpBuilder &builder, Location loc,
   const ByteLutShape &shape = ops.shape;
   ByteLutKernel kernel(builder, loc, ops);
   forRange(builder, loc, shape.rows * shape.features,
-           [&](Value i) { kernel.initializeResult(i); });
+           [&](Value i) { kernel.zeroResult(i); });
   Value laneSums = memref::AllocaOp::create(
       builder, loc,
       MemRefType::get({kWarps, kLanes, shape.sums()}, builder.getF32Type()));
@@ -706,7 +705,7 @@ struct ByteLutGemvPattern : MatmulStrategyPattern {
                         MemRefLayoutAttrInterface(), space));
     ByteLutOperands ops{buffers, byteLutShape(operands, buffers), table};
     if (gpuLaunch) {
-      emitInitializeLaunch(builder, loc, ops);
+      emitZeroLaunch(builder, loc, ops);
       emitGemvLaunch(builder, loc, ops);
     } else {
       emitHostLoops(builder, loc, ops);
