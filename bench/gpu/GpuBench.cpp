@@ -4,19 +4,24 @@
 // ahead of time by r2q-gpu-pipeline into this executable (their kernels in an
 // embedded fatbin), on the GPU through libr2q_cuda_runtime:
 //
-//   r2q-gpu-bench check   the ragged cases (odd batches, N not a multiple of
+//   r2q-gpu-bench check [NAME...]
+//                         the ragged cases (odd batches, N not a multiple of
 //                         a block's rows, K with a tail, group sizes 8 to
 //                         256, 1-4 planes, f32/f16/bf16 inputs) against the
 //                         numerics core on fresh random data: the exact
 //                         kernels to 1e-5 of sum |x w|, mma_gemm (f16
 //                         tiles) within its rounding bound (docs/gpu.md);
-//   r2q-gpu-bench bench   the benchmark shapes at batch 1, 4, 16 and 128:
+//   r2q-gpu-bench bench [NAME...]
+//                         the benchmark shapes at batch 1, 4, 16 and 128:
 //                         kernel time (CUDA events around each launch, the
 //                         sum over a call's launches, the median of many,
 //                         weights rotated through copies that together
 //                         exceed the L2 many times), the effective bandwidth
 //                         of the packed weight, the device-to-device copy
 //                         bandwidth of the same run, and TFLOP/s (2 M N K).
+//
+// With NAMEs, only the cases whose names contain one of them run (a rerun of
+// a few kernels on a GPU lent for minutes: `bench _bytes b16`).
 //
 // Exit status: 0 when everything ran and matched, 1 on a mismatch or error,
 // 77 when there is no GPU (with the reason).
@@ -365,8 +370,19 @@ __attribute__((constructor(101))) static void exitWithoutGPU() {
   }
 }
 
+/// Whether case `name` runs: no filters, or it contains one of them.
+static bool selected(const char *name,
+                     const std::vector<std::string> &filters) {
+  return filters.empty() ||
+         std::any_of(filters.begin(), filters.end(),
+                     [&](const std::string &filter) {
+                       return std::strstr(name, filter.c_str()) != nullptr;
+                     });
+}
+
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "check";
+  std::vector<std::string> filters(argv + std::min(argc, 2), argv + argc);
   R2QCudaDeviceInfo info;
   check(r2qCudaDeviceInfo(0, &info), "device info");
   std::printf("device: %s (sm_%d%d, %d SMs)\n", info.name,
@@ -378,7 +394,7 @@ int main(int argc, char **argv) {
     if (const char *fixed = std::getenv("R2Q_TEST_SEED"))
       seed = static_cast<unsigned>(std::strtoul(fixed, nullptr, 10));
     for (const KernelCase &c : kCases)
-      if (std::strncmp(c.name, "check_", 6) == 0)
+      if (std::strncmp(c.name, "check_", 6) == 0 && selected(c.name, filters))
         ok = checkCase(c, seed++) && ok;
     std::printf("%s\n", ok ? "all checks passed" : "CHECKS FAILED");
   } else if (mode == "bench") {
@@ -386,10 +402,10 @@ int main(int argc, char **argv) {
     std::printf("device-to-device copy: %.0f GB/s (read + write)\n",
                 copy / 1e9);
     for (const KernelCase &c : kCases)
-      if (std::strncmp(c.name, "bench_", 6) == 0)
+      if (std::strncmp(c.name, "bench_", 6) == 0 && selected(c.name, filters))
         benchCase(c, copy);
   } else {
-    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench]\n");
+    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench] [NAME...]\n");
     return 2;
   }
   return ok ? 0 : 1;

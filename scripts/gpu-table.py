@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The benchmark table of a `scripts/gpu-check.sh` log, for docs/performance.md,
+and issue 11's targets checked against it.
+
+Reads the `bench` lines of `r2q-gpu-bench bench` (kernel time, % of the copy
+bandwidth measured in the same run) and the `torch fp16` lines of
+`scripts/gpu-torch-baseline.py` (cuBLAS on fp16 weights, the same shapes and
+batches), and prints per shape and batch one row per kernel variant: its time,
+its share of the copy bandwidth, and how many times faster than fp16 it is.
+Then, per target, the default kernel's figure (the function without a written
+kernel, what `r2q-select-gpu-kernels` chooses for runtime weights) and the best
+variant's, each marked met or missed.
+
+    python3 scripts/gpu-table.py /tmp/gpu-check.log
+"""
+import re
+import sys
+from collections import defaultdict
+
+BENCH = re.compile(
+    r"^bench bench_(\d+)x(\d+)_b(\d+)(\S*)\s+(?:([a-z_]+)\s+)?([\d.]+) us"
+    r".*?([\d.]+)% of copy")
+TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
+# (batch, shapes, what is compared, the bound): issue 11's targets on an
+# H100/H200 ("the large shapes" for batch 1).
+LARGE = [(28672, 8192), (8192, 28672)]
+TARGETS = [
+    (1, LARGE, "copy", 80.0),
+    (1, LARGE, "fp16", 5.5),
+    (16, None, "fp16", 3.5),
+    (128, None, "fp16", 0.9),
+]
+
+
+def parse(lines):
+    """The bench results {(n, k, m): [(variant, strategy, us, pct)]} and the
+    fp16 times {(n, k, m): us}."""
+    bench, fp16 = defaultdict(list), {}
+    for line in lines:
+        if m := BENCH.match(line):
+            n, k, batch, variant, strategy, us, pct = m.groups()
+            bench[(int(n), int(k), int(batch))].append(
+                (variant.lstrip("_") or "default", strategy or "",
+                 float(us), float(pct)))
+        elif m := TORCH.match(line):
+            n, k, batch, us = m.groups()
+            fp16[(int(n), int(k), int(batch))] = float(us)
+    return bench, fp16
+
+
+def speedup(fp16, key, us):
+    return fp16[key] / us if key in fp16 else None
+
+
+def table(bench, fp16):
+    rows = ["| N x K | batch | kernel | r2q | % of copy | cuBLAS fp16 | "
+            "r2q vs fp16 |", "|---|---|---|---|---|---|---|"]
+    for key in sorted(bench, key=lambda key: (key[0] * key[1], key)):
+        n, k, batch = key
+        for variant, strategy, us, pct in bench[key]:
+            name = variant if not strategy else f"{variant} ({strategy})"
+            ratio = speedup(fp16, key, us)
+            rows.append(
+                f"| {n} x {k} | {batch} | {name} | {us:.1f} us | {pct:.1f}% | "
+                + (f"{fp16[key]:.1f} us | {ratio:.2f}x |" if ratio else
+                   "- | - |"))
+    return rows
+
+
+def figure(bench, fp16, key, measure, pick):
+    """(value, variant) of the results at `key` by `measure` ("copy": % of
+    the copy bandwidth, "fp16": times faster than fp16), for the default
+    kernel or the best one."""
+    results = [(pct if measure == "copy" else speedup(fp16, key, us), variant)
+               for variant, _, us, pct in bench.get(key, [])]
+    results = [r for r in results if r[0] is not None]
+    if pick == "default":
+        results = [r for r in results if r[1] == "default"]
+    return max(results, default=None)
+
+
+def targets(bench, fp16):
+    lines, missed = [], 0
+    for batch, shapes, measure, bound in TARGETS:
+        keys = [(n, k, batch) for n, k in shapes] if shapes else sorted(
+            key for key in bench if key[2] == batch)
+        unit = "% of copy" if measure == "copy" else "x fp16"
+        for key in keys:
+            for pick in ("default", "best"):
+                found = figure(bench, fp16, key, measure, pick)
+                if found is None:
+                    continue
+                value, variant = found
+                ok = value >= bound
+                missed += not ok
+                shape = f"{key[0]}x{key[1]}"
+                lines.append(
+                    f"batch {batch:<3} {shape:<11} {pick:<7} {variant:<12} "
+                    f"{value:7.2f} {unit} (target {bound}) "
+                    f"{'met' if ok else 'missed'}")
+    return lines, missed
+
+
+def main(path):
+    with open(path) as log:
+        bench, fp16 = parse(log)
+    if not bench:
+        sys.exit(f"gpu-table: no bench lines in {path}")
+    print("\n".join(table(bench, fp16)))
+    print()
+    lines, missed = targets(bench, fp16)
+    print("\n".join(lines))
+    print(f"gpu-table: {len(lines) - missed} of {len(lines)} target figures "
+          "met")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: gpu-table.py GPU_CHECK_LOG")
+    main(sys.argv[1])
