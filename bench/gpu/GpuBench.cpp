@@ -52,7 +52,10 @@ struct KernelCase {
   const char *input, *scales;
   const char *strategy; // the kernel that runs (written or chosen)
   bool interleaved;     // the weight in the row-interleaved layout
-  void (*function)(void *, void *, void *, void *);
+  bool outliers;        // the function takes outlier operands
+  /// _mlir_ciface_<name>(result, x, signs, scales[, offsets, columns,
+  /// values]): every argument a memref descriptor.
+  void *function;
 };
 
 #include "kernels.inc"
@@ -157,6 +160,7 @@ std::vector<uint8_t> inputBytes(const KernelCase &c,
 struct Call {
   Descriptor<2> x;
   Descriptor<3> signs, scales;
+  Descriptor<1> offsets, columns, values; // outliers, where the case has them
 };
 
 /// A weight's sign planes and scales (f16 or the case's scale type) on the
@@ -190,8 +194,36 @@ void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
 
 Descriptor<2> run(const KernelCase &c, Call &call) {
   Descriptor<2> result;
-  c.function(&result, &call.x, &call.signs, &call.scales);
+  if (c.outliers)
+    reinterpret_cast<void (*)(void *, void *, void *, void *, void *, void *,
+                              void *)>(c.function)(
+        &result, &call.x, &call.signs, &call.scales, &call.offsets,
+        &call.columns, &call.values);
+  else
+    reinterpret_cast<void (*)(void *, void *, void *, void *)>(c.function)(
+        &result, &call.x, &call.signs, &call.scales);
   return result;
+}
+
+/// The weight's outliers on the device as the case's operands: i32 row
+/// offsets, i16 columns, f16 values.
+void uploadOutliers(const r2q::quant::SparseOutliers &outliers, Call &call) {
+  std::vector<int16_t> columns(outliers.columns.begin(),
+                               outliers.columns.end());
+  std::vector<uint16_t> values;
+  for (float value : outliers.values)
+    values.push_back(r2q::quant::floatToHalfBits(value));
+  int64_t count = outliers.count();
+  call.offsets = Descriptor<1>::of(
+      upload(outliers.rowOffsets.data(), outliers.rowOffsets.size() * 4),
+      {static_cast<int64_t>(outliers.rowOffsets.size())});
+  // One spare element: a weight without outliers still gets a buffer.
+  columns.push_back(0);
+  values.push_back(0);
+  call.columns =
+      Descriptor<1>::of(upload(columns.data(), columns.size() * 2), {count});
+  call.values =
+      Descriptor<1>::of(upload(values.data(), values.size() * 2), {count});
 }
 
 bool checkCase(const KernelCase &c, unsigned seed) {
@@ -204,6 +236,8 @@ bool checkCase(const KernelCase &c, unsigned seed) {
   scheme.groupSize = c.groupSize;
   scheme.planes = c.planes;
   scheme.scaleType = floatType(c.scales);
+  if (c.outliers)
+    scheme.outliers.fraction = 0.01;
   r2q::quant::PackedWeight weight;
   r2q::quant::Status status = r2q::quant::quantize(
       r2q::quant::MatrixView::ofFloats(w.data(), c.n, c.k), scheme, weight);
@@ -219,6 +253,8 @@ bool checkCase(const KernelCase &c, unsigned seed) {
   call.x = Descriptor<2>::of(upload(xBytes.data(), xBytes.size()), {c.m, c.k});
   uploadWeight(c, weight.signs, scaleBytes,
                r2q::quant::byteWidth(floatType(c.scales)), call);
+  if (c.outliers)
+    uploadOutliers(weight.outliers, call);
   Descriptor<2> result = run(c, call);
   std::vector<float> y(c.m * c.n);
   check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
@@ -254,13 +290,20 @@ bool checkCase(const KernelCase &c, unsigned seed) {
     }
   }
   std::printf("check %-15s %-13s M=%-3lld N=%-5lld K=%-5lld G=%-3lld P=%d "
-              "x=%-4s scales=%-4s max |err|/sum|xw| = %.2e  %s (seed %u)\n",
+              "x=%-4s scales=%-4s outliers=%-5lld max |err|/sum|xw| = %.2e  "
+              "%s (seed %u)\n",
               c.name, c.strategy, (long long)c.m, (long long)c.n,
               (long long)c.k, (long long)c.groupSize, c.planes, c.input,
-              c.scales, worst, bad ? "FAIL" : "ok", seed);
+              c.scales, (long long)weight.outliers.count(), worst,
+              bad ? "FAIL" : "ok", seed);
   r2qCudaFree(call.x.aligned);
   r2qCudaFree(call.signs.aligned);
   r2qCudaFree(call.scales.aligned);
+  if (c.outliers) {
+    r2qCudaFree(call.offsets.aligned);
+    r2qCudaFree(call.columns.aligned);
+    r2qCudaFree(call.values.aligned);
+  }
   r2qCudaFree(result.aligned);
   return bad == 0;
 }

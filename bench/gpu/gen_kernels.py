@@ -20,7 +20,14 @@ CHECKS = [
     ("check_h", 33, 130, 520, 40, 1, "f32", "f16"),
     ("check_i", 130, 77, 640, 64, 2, "f16", "f16"),
     ("check_j", 47, 515, 2600, 256, 3, "bf16", "bf16"),
+    # With 1% of the weights kept as f16 outliers (the sparse product after
+    # the kernel's): the tables at batch 1, the tensor cores at 20 rows.
+    ("check_o", 1, 300, 1000, 128, 2, "f32", "f16"),
+    ("check_p", 20, 200, 640, 64, 2, "f16", "f16"),
 ]
+# The cases whose functions take outliers (i32 row offsets, i16 columns, f16
+# values: r2q.matmul's outlier operands).
+OUTLIERS = {"check_o", "check_p"}
 SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
 BATCHES = [1, 4, 16, 128]
 BENCH = [(f"bench_{n}x{k}_b{m}", m, n, k, 128, 2, "f32", "f16")
@@ -44,6 +51,8 @@ def variant(case, suffix, strategy, tile_rows=0):
     """`case` under another name with a kernel written on its op."""
     name = f"{case[0]}_{suffix}"
     KERNELS[name] = (strategy, tile_rows)
+    if case[0] in OUTLIERS:
+        OUTLIERS.add(name)
     return (name, *case[1:])
 
 
@@ -103,15 +112,22 @@ def weight_types(name, n, k, g, p, st):
 def function(name, m, n, k, g, p, xt, st):
     s, a = weight_types(name, n, k, g, p, st)
     x, y = f"tensor<{m}x{k}x{xt}>", f"tensor<{m}x{n}xf32>"
+    arguments, operands, types = "", "", ""
+    if name in OUTLIERS:
+        o, c, v = f"tensor<{n + 1}xi32>", "tensor<?xi16>", "tensor<?xf16>"
+        arguments = f", %o: {o}, %c: {c}, %v: {v}"
+        operands = " outliers(%o, %c, %v)"
+        types = f", outliers({o}, {c}, {v})"
     kernel = ""
     if name in KERNELS:
         strategy, tile = KERNELS[name]
         layout = "layout = row_interleaved, " if interleaved(name) else ""
         kernel = (f" {{kernel = #r2q.kernel<strategy = {strategy}, {layout}"
                   f"vector_width = 16, tile_rows = {tile}, threads = 1>}}")
-    return (f"func.func @{name}(%x: {x}, %s: {s}, %a: {a}) -> {y} {{\n"
-            f"  %y = r2q.matmul %x, %s, %a group_size {g}{kernel} : {x}, {s}, "
-            f"{a} -> {y}\n"
+    return (f"func.func @{name}(%x: {x}, %s: {s}, %a: {a}{arguments}) -> {y} "
+            f"{{\n"
+            f"  %y = r2q.matmul %x, %s, %a{operands} group_size {g}{kernel} : "
+            f"{x}, {s}, {a}{types} -> {y}\n"
             f"  return %y : {y}\n}}\n")
 
 
@@ -122,14 +138,16 @@ def main(mlir_path, inc_path):
             out.write(function(*case))
     with open(inc_path, "w") as out:
         for name, *_ in cases:
-            out.write(f"extern \"C\" void _mlir_ciface_{name}(void *, void *, "
-                      f"void *, void *);\n")
+            memrefs = 7 if name in OUTLIERS else 4
+            out.write(f"extern \"C\" void _mlir_ciface_{name}("
+                      + ", ".join(["void *"] * memrefs) + ");\n")
         out.write("static const KernelCase kCases[] = {\n")
         for name, m, n, k, g, p, xt, st in cases:
             out.write(f"  {{\"{name}\", {m}, {n}, {k}, {g}, {p}, \"{xt}\", "
                       f"\"{st}\", \"{strategy_of(name, m)}\", "
                       f"{str(interleaved(name)).lower()}, "
-                      f"_mlir_ciface_{name}}},\n")
+                      f"{str(name in OUTLIERS).lower()}, "
+                      f"reinterpret_cast<void *>(_mlir_ciface_{name})}},\n")
         out.write("};\n")
 
 
