@@ -32,6 +32,8 @@ namespace {
 /// Constant folding and the choice of kernels, as in the CPU pipeline.
 void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   addInputChecksAndFolding(pm);
+  // A dynamic batch runs on static ones, which every GPU kernel takes.
+  pm.addPass(createR2QBucketRowsPass());
   R2QSelectGPUKernelsPassOptions selection;
   selection.strategy = options.strategy;
   selection.tileRows = options.tileRows;
@@ -77,6 +79,9 @@ void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
   addFrontEnd(pm, options);
   addBufferization(pm);
   addGenericKernels(pm);
+  // A dynamic batch's result reshaped to its leading dimensions
+  // (r2q-bucket-rows): the upstream crash the CPU pipeline avoids too.
+  pm.addPass(createR2QExpandShapesToReinterpretCastsPass());
   if (options.cInterface)
     pm.addPass(createR2QEmitCInterfacePass());
   gpu::GPUToNVVMPipelineOptions nvvm;

@@ -867,6 +867,47 @@ std::vector<WarpCase> mmaCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 
+// A dynamic batch on the GPU kernels (r2q-bucket-rows, as r2q-gpu-pipeline
+// runs it, then a GPU kernel's host loop nest on each static batch): rows
+// padded to buckets of 2 and 4 (1 and 3 rows), or run in chunks of 4 past
+// them (5 and 9 rows: a partial last chunk), for one and two dynamic
+// leading dimensions, against the numerics core.
+class BucketRowsTest : public HostLoopNestTest {};
+
+TEST_P(BucketRowsTest, DynamicBatchMatchesNumericsCore) {
+  const WarpCase c = GetParam();
+  const unsigned seed = test::freshSeed();
+  SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
+  const GemvData data(c.gemv, seed);
+  std::vector<float> output =
+      runGemv(context, c.gemv, data,
+              llvm::formatv("r2q-bucket-rows{{buckets=4,2},r2q-cpu-pipeline{{"
+                            "strategy={0}}",
+                            c.strategy)
+                  .str());
+  const int64_t rows = c.gemv.rows();
+  std::vector<double> expected(rows * c.gemv.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  test::expectWithinProductTolerance(
+      rows, c.gemv.n, c.gemv.k, data.input, output, expected,
+      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
+std::vector<WarpCase> bucketCases() {
+  using F = FloatType;
+  return {
+      {{{1}, 37, 576, 128, 2, F::F16, F::F32, 32, true}, 0, "warp_lut_gemv"},
+      {{{3}, 21, 300, 32, 2, F::F16, F::F16, 32, true}, 0, "warp_lut_gemv"},
+      {{{5}, 40, 520, 40, 1, F::F32, F::F32, 32, true}, 0, "warp_gemv"},
+      {{{3, 3}, 33, 256, 64, 2, F::BF16, F::BF16, 32, true},
+       0,
+       "warp_lut_gemv"},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BucketRowsTest,
+                         ::testing::ValuesIn(bucketCases()));
+
 // The int8 GEMM (strategy int8_gemm: activations rounded to int8 per unit of
 // min(G, 128) columns, byte dot products with the sign bits) on batches of 3
 // to 130 rows, static and dynamic, chosen by r2q-select-cpu-kernels in fast

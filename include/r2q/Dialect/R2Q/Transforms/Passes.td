@@ -667,8 +667,9 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       on an H200 (`docs/performance.md`), the tables took 1.4-2.2 times
       less time than the xor kernel at batch 1, and 3-19 times less at
       batch 4. All take a static batch and weight shape: an op with dynamic
-      rows or weight is an error at the op, as is a CPU strategy written on
-      an op.
+      rows or weight is an error at the op (`r2q-gpu-pipeline` first gives
+      dynamic batches static ones: `r2q-bucket-rows`), as is a CPU strategy
+      written on an op.
     * `tile_rows`: the `tile-rows` option, or 0 (the strategy's default):
       for the warp kernels the output features per warp (4 for
       `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
@@ -973,6 +974,52 @@ def R2QGPUWorkgroupBuffersPass
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect"];
+}
+
+def R2QBucketRowsPass : Pass<"r2q-bucket-rows"> {
+  let summary = "give r2q.matmul ops with a dynamic batch static ones";
+  let description = [{
+    The GPU kernels are specialized on the batch, and a model exported with
+    a dynamic one (Torch-MLIR's `tensor<?x?x4096xf32>`) has none. For every
+    `r2q.matmul` whose rows (the product of the input's leading dimensions,
+    M) are dynamic and whose K, N and weight are static, this pass pads the
+    rows with zeros to the smallest of `buckets` that holds them, computes
+    the op on that static batch (a copy of the op, kernel and outliers
+    included) and keeps the first M rows of its result; beyond the largest
+    bucket the rows run in chunks of the largest (an `scf.for`, the last
+    chunk padded). The bucket is chosen at run time by a cascade of `scf.if`
+    on M, so each bucket is one compiled kernel, and a batch costs what its
+    bucket costs (padding rows are computed and dropped). `r2q-gpu-pipeline`
+    runs it first, before folding and kernel selection; ops with a dynamic K
+    or weight are left alone (and refused later).
+
+    ```mlir
+    %y = r2q.matmul %x, %s, %a group_size 128
+        : tensor<?x?x512xf32>, ... -> tensor<?x?x64xf32>
+    // becomes, with buckets = 1,16:
+    %rows = tensor.collapse_shape %x [[0, 1], [2]] : ... into tensor<?x512xf32>
+    %m = tensor.dim %rows, %c0
+    %r = scf.if (%m <= 1) {
+      %p = tensor.insert_slice %rows into %zeros1[0, 0] [%m, 512] [1, 1]
+      %y1 = r2q.matmul %p, %s, %a ... -> tensor<1x64xf32>
+      scf.yield (tensor.extract_slice %y1[0, 0] [%m, 64] [1, 1])
+    } else {
+      scf.if (%m <= 16) { ... tensor<16x64xf32> ... }
+      else { scf.for chunks of 16 ... }
+    }
+    %y = tensor.expand_shape %r [[0, 1], [2]] output_shape [%b, %t, 64]
+    ```
+  }];
+  let options = [
+    ListOption<"buckets", "buckets", "int64_t",
+               "Static batches the rows are padded to (default 1, 4, 16, "
+               "64, 256: table kernels below 16 rows, tensor cores from 16 "
+               "on)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"
+  ];
 }
 
 def R2QGPUSinkConstantsPass
