@@ -718,18 +718,24 @@ protected:
 
 class WarpGemvTest : public HostLoopNestTest {};
 
+/// Checks `output` against the numerics core's product of `data` (f32
+/// rounding of sum |x w|).
+void expectMatchesNumericsCore(const GemvCase &c, const GemvData &data,
+                               const std::vector<float> &output) {
+  const int64_t rows = c.rows();
+  std::vector<double> expected(rows * c.n);
+  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
+  test::expectWithinProductTolerance(
+      rows, c.n, c.k, data.input, output, expected,
+      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+}
+
 TEST_P(WarpGemvTest, HostLoopNestMatchesNumericsCore) {
   const WarpCase c = GetParam();
   const unsigned seed = test::freshSeed();
   SCOPED_TRACE("R2Q_TEST_SEED=" + std::to_string(seed));
   const GemvData data(c.gemv, seed);
-  std::vector<float> output = runLoopNest(c, data);
-  const int64_t rows = c.gemv.rows();
-  std::vector<double> expected(rows * c.gemv.n);
-  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
-  test::expectWithinProductTolerance(
-      rows, c.gemv.n, c.gemv.k, data.input, output, expected,
-      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+  expectMatchesNumericsCore(c.gemv, data, runLoopNest(c, data));
 }
 
 std::vector<WarpCase> warpCases() {
@@ -885,12 +891,7 @@ TEST_P(BucketRowsTest, DynamicBatchMatchesNumericsCore) {
                             "strategy={0}}",
                             c.strategy)
                   .str());
-  const int64_t rows = c.gemv.rows();
-  std::vector<double> expected(rows * c.gemv.n);
-  quant::referenceMatmul(data.input.data(), rows, data.weight, expected.data());
-  test::expectWithinProductTolerance(
-      rows, c.gemv.n, c.gemv.k, data.input, output, expected,
-      [&](int64_t n, int64_t k) { return data.weight.value(n, k); });
+  expectMatchesNumericsCore(c.gemv, data, output);
 }
 
 std::vector<WarpCase> bucketCases() {
