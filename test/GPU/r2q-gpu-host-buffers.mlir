@@ -1,7 +1,9 @@
-// r2q-gpu-host-buffers: a buffer only kernels touch (the host returns it)
-// goes to device memory; one host code reads (a copy) to managed memory;
-// a constant is copied into a managed buffer before use; deallocations
-// become async gpu.dealloc; code in launch bodies is left alone.
+// r2q-gpu-host-buffers: a buffer only kernels touch (the host returns it,
+// or takes views of it, yields it, carries it through a loop) goes to
+// device memory; one host code reads (a copy, a load through a view) to
+// managed memory; a constant is copied into a managed buffer before use;
+// deallocations become async gpu.dealloc; code in launch bodies is left
+// alone.
 
 // RUN: r2q-opt %s --r2q-gpu-host-buffers | FileCheck %s
 
@@ -39,4 +41,43 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   memref.dealloc %temp : memref<4xf32>
   // CHECK: return %[[DEV]], %[[MAN]]
   return %device, %managed : memref<4xf32>, memref<?xf32>
+}
+
+// Views, an scf.if that yields one of two buffers and a loop that carries a
+// buffer do not touch their data: buffers only kernels read and write
+// through them stay device memory; one whose view the host reads is managed.
+
+// CHECK-LABEL: func.func @views
+func.func @views(%n: index, %pick: i1) -> memref<?x4xf32> {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  // CHECK: gpu.alloc async [%{{.*}}] () : memref<8x4xf32>
+  %a = memref.alloc() : memref<8x4xf32>
+  // CHECK: gpu.alloc async [%{{.*}}] () : memref<8x4xf32>
+  %b = memref.alloc() : memref<8x4xf32>
+  // CHECK: gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?x4xf32>
+  %out = memref.alloc(%n) : memref<?x4xf32>
+  // CHECK: gpu.alloc  host_shared () : memref<8x4xf32>
+  %read = memref.alloc() : memref<8x4xf32>
+  %va = memref.subview %a[0, 0] [%n, 4] [1, 1] : memref<8x4xf32> to memref<?x4xf32, strided<[4, 1]>>
+  %vb = memref.subview %b[0, 0] [%n, 4] [1, 1] : memref<8x4xf32> to memref<?x4xf32, strided<[4, 1]>>
+  %chosen = scf.if %pick -> memref<?x4xf32, strided<[4, 1]>> {
+    scf.yield %va : memref<?x4xf32, strided<[4, 1]>>
+  } else {
+    scf.yield %vb : memref<?x4xf32, strided<[4, 1]>>
+  }
+  %carried = scf.for %i = %c0 to %n step %c1 iter_args(%in = %chosen) -> memref<?x4xf32, strided<[4, 1]>> {
+    scf.yield %in : memref<?x4xf32, strided<[4, 1]>>
+  }
+  gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1)
+             threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+    %v = memref.load %carried[%t0, %t0] : memref<?x4xf32, strided<[4, 1]>>
+    memref.store %v, %out[%t0, %t0] : memref<?x4xf32>
+    memref.store %v, %read[%t0, %t0] : memref<8x4xf32>
+    gpu.terminator
+  }
+  %vr = memref.subview %read[0, 0] [2, 4] [1, 1] : memref<8x4xf32> to memref<2x4xf32, strided<[4, 1]>>
+  %x = memref.load %vr[%c0, %c0] : memref<2x4xf32, strided<[4, 1]>>
+  memref.store %x, %vr[%c1, %c1] : memref<2x4xf32, strided<[4, 1]>>
+  return %out : memref<?x4xf32>
 }

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace r2q {
 #define GEN_PASS_DEF_R2QGPUHOSTBUFFERSPASS
@@ -53,14 +54,63 @@ Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
   return alloc.getMemref();
 }
 
-/// Whether only kernels read and write `buffer` (the host returns or frees
-/// it): then it lives in device memory, where a kernel's first write does
-/// not fault pages in as it would in managed memory.
+/// The values through which host op `user` passes on `buffer` without
+/// reading or writing its data (views, and the results of the scf.if or
+/// scf.for that yields it), in `aliases`; false when `user` may touch the
+/// data.
+bool passesOn(Operation *user, OpOperand &use,
+              SmallVectorImpl<Value> &aliases) {
+  if (isa<func::ReturnOp, memref::DeallocOp, gpu::LaunchOp, memref::DimOp>(
+          user))
+    return true;
+  if (isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
+          memref::CollapseShapeOp, memref::ReinterpretCastOp,
+          memref::ExtractStridedMetadataOp>(user)) {
+    // A metadata op's base buffer and a view alias the buffer; its sizes
+    // and strides are plain indices.
+    for (Value result : user->getResults())
+      if (isa<MemRefType>(result.getType()))
+        aliases.push_back(result);
+    return true;
+  }
+  if (auto yield = dyn_cast<scf::YieldOp>(user)) {
+    Operation *parent = yield->getParentOp();
+    if (!isa<scf::IfOp, scf::ForOp>(parent))
+      return false;
+    aliases.push_back(parent->getResult(use.getOperandNumber()));
+    if (auto loop = dyn_cast<scf::ForOp>(parent))
+      aliases.push_back(loop.getRegionIterArgs()[use.getOperandNumber()]);
+    return true;
+  }
+  if (auto loop = dyn_cast<scf::ForOp>(user)) {
+    // The initial value of a loop-carried buffer.
+    if (BlockArgument carried = loop.getTiedLoopRegionIterArg(&use)) {
+      aliases.push_back(carried);
+      aliases.push_back(loop.getTiedLoopResult(&use));
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Whether only kernels read and write `buffer`, through any of its views
+/// (the host returns, frees or reshapes it): then it lives in device memory,
+/// where a kernel's first write does not fault pages in as it would in
+/// managed memory.
 bool onlyKernelsTouch(Value buffer) {
-  return llvm::all_of(buffer.getUsers(), [](Operation *user) {
-    return !onHost(user) ||
-           isa<func::ReturnOp, memref::DeallocOp, gpu::LaunchOp>(user);
-  });
+  SmallVector<Value> pending{buffer};
+  DenseSet<Value> seen;
+  while (!pending.empty()) {
+    Value value = pending.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      if (onHost(user) && !passesOn(user, use, pending))
+        return false;
+    }
+  }
+  return true;
 }
 
 /// Frees a managed or device buffer (gpu.dealloc lowers only in the async form
