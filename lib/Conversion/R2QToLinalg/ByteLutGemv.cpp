@@ -90,7 +90,7 @@ struct ByteLutShape {
   int64_t steps;  // of 512 columns: ceil(ceil(K / 8) / 64)
   int64_t groups; // ceil(K / G)
   int64_t passGroups;
-  Type inputElement, scaleElement;
+  Type scaleElement;
   int64_t blocksPerWarp;
   int64_t slicesPerSplit;
 
@@ -120,8 +120,6 @@ ByteLutShape byteLutShape(const MatmulOperands &operands,
   shape.steps = quant::interleavedSteps(shape.columns);
   shape.groups = quant::groupsPerRow(shape.columns, shape.groupSize);
   shape.passGroups = quant::interleavedPassGroups(shape.groupSize);
-  shape.inputElement =
-      cast<RankedTensorType>(operands.x.getType()).getElementType();
   shape.scaleElement = scales.getElementType();
   // As many blocks of rows per warp as keep two blocks of threads per SM
   // busy (each warp's tables cost the same whatever its rows).
