@@ -436,6 +436,14 @@ int checkDimensions(const char *what, const int64_t dims[3],
   return 0;
 }
 
+/// Whether lowered code launches a grid with no blocks: a parallel loop of
+/// no iterations (a dynamic size of zero, such as an empty batch), which
+/// does nothing. CUDA refuses such a launch; a negative size is still an
+/// error.
+bool emptyGrid(intptr_t x, intptr_t y, intptr_t z) {
+  return x >= 0 && y >= 0 && z >= 0 && (x == 0 || y == 0 || z == 0);
+}
+
 /// Dynamic shared memory above the default 48 KiB needs an opt-in per
 /// function.
 int allowSharedMemory(CUfunction function, int32_t bytes,
@@ -821,6 +829,8 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
+  if (emptyGrid(gridX, gridY, gridZ))
+    return;
   int64_t grid[3] = {gridX, gridY, gridZ};
   int64_t block[3] = {blockX, blockY, blockZ};
   orAbort(launch(static_cast<CUfunction>(function), grid, block, nullptr, smem,
@@ -834,6 +844,8 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
                              intptr_t blockX, intptr_t blockY, intptr_t blockZ,
                              int32_t smem, void *stream, void **params,
                              void **extra, size_t /*paramsCount*/) {
+  if (emptyGrid(gridX, gridY, gridZ))
+    return;
   int64_t cluster[3] = {clusterX, clusterY, clusterZ};
   int64_t grid[3] = {gridX, gridY, gridZ};
   int64_t block[3] = {blockX, blockY, blockZ};

@@ -1,9 +1,10 @@
 // r2q-gpu-host-buffers: a buffer only kernels touch (the host returns it,
 // or takes views of it, yields it, carries it through a loop) goes to
 // device memory; one host code reads (a copy, a load through a view) to
-// managed memory; a constant is copied into a managed buffer before use;
+// managed memory; a global is copied into a managed buffer before use and
+// freed at the end of the block (a mutable one copied back first);
 // deallocations become async gpu.dealloc; code in launch bodies is left
-// alone.
+// alone; a buffer returned to a caller in the module is managed.
 
 // RUN: r2q-opt %s --r2q-gpu-host-buffers | FileCheck %s
 
@@ -39,6 +40,8 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   // CHECK: %[[T3:.*]] = gpu.dealloc async [%[[T2]]] %[[TMP]]
   // CHECK: gpu.wait [%[[T3]]]
   memref.dealloc %temp : memref<4xf32>
+  // The constant's copy is freed before the function returns.
+  // CHECK: gpu.dealloc async [%{{.*}}] %[[WD]]
   // CHECK: return %[[DEV]], %[[MAN]]
   return %device, %managed : memref<4xf32>, memref<?xf32>
 }
@@ -80,4 +83,46 @@ func.func @views(%n: index, %pick: i1) -> memref<?x4xf32> {
   %x = memref.load %vr[%c0, %c0] : memref<2x4xf32, strided<[4, 1]>>
   memref.store %x, %vr[%c1, %c1] : memref<2x4xf32, strided<[4, 1]>>
   return %out : memref<?x4xf32>
+}
+
+memref.global "private" @state : memref<4xf32> = dense<0.0>
+
+// CHECK-LABEL: func.func @mutable_global
+// CHECK: %[[G:.*]] = memref.get_global @state
+// CHECK: %[[C:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+// CHECK: memref.copy %[[G]], %[[C]]
+// CHECK: gpu.launch
+// CHECK: memref.store {{.*}}, %[[C]]
+// CHECK: memref.copy %[[C]], %[[G]]
+// CHECK: gpu.dealloc async [%{{.*}}] %[[C]]
+// CHECK: return
+func.func @mutable_global(%v: f32) {
+  %c1 = arith.constant 1 : index
+  %s = memref.get_global @state : memref<4xf32>
+  gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1)
+             threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+    memref.store %v, %s[%t0] : memref<4xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @callee
+// CHECK: gpu.alloc  host_shared () : memref<4xf32>
+func.func @callee(%v: f32) -> memref<4xf32> {
+  %c1 = arith.constant 1 : index
+  %a = memref.alloc() : memref<4xf32>
+  gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1)
+             threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+    memref.store %v, %a[%t0] : memref<4xf32>
+    gpu.terminator
+  }
+  return %a : memref<4xf32>
+}
+
+func.func @caller(%v: f32) -> f32 {
+  %c0 = arith.constant 0 : index
+  %a = func.call @callee(%v) : (f32) -> memref<4xf32>
+  %x = memref.load %a[%c0] : memref<4xf32>
+  return %x : f32
 }

@@ -877,7 +877,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 // runs it, then a GPU kernel's host loop nest on each static batch): rows
 // padded to buckets of 2 and 4 (1 and 3 rows), or run in chunks of 4 past
 // them (5 and 9 rows: a partial last chunk), for one and two dynamic
-// leading dimensions, against the numerics core.
+// leading dimensions, against the numerics core; an empty batch computes
+// nothing.
 class BucketRowsTest : public HostLoopNestTest {};
 
 TEST_P(BucketRowsTest, DynamicBatchMatchesNumericsCore) {
@@ -900,6 +901,7 @@ std::vector<WarpCase> bucketCases() {
       {{{1}, 37, 576, 128, 2, F::F16, F::F32, 32, true}, 0, "warp_lut_gemv"},
       {{{3}, 21, 300, 32, 2, F::F16, F::F16, 32, true}, 0, "warp_lut_gemv"},
       {{{5}, 40, 520, 40, 1, F::F32, F::F32, 32, true}, 0, "warp_gemv"},
+      {{{0}, 40, 520, 40, 1, F::F32, F::F32, 32, true}, 0, "warp_lut_gemv"},
       {{{3, 3}, 33, 256, 64, 2, F::BF16, F::BF16, 32, true},
        0,
        "warp_lut_gemv"},

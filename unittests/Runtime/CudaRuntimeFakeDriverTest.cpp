@@ -172,6 +172,28 @@ TEST(CudaRuntimeOnFakeDriver, LaunchesOverRaggedGrids) {
   mgpuModuleUnload(module);
 }
 
+// A grid without blocks is a parallel loop of no iterations in lowered code
+// (a dynamic size of zero): nothing runs, nothing fails.
+TEST(CudaRuntimeOnFakeDriver, EmptyGridsLaunchNothing) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  VectorAdd data(100, rng);
+  mgpuLaunchKernel(vadd, 0, 1, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                   4);
+  mgpuLaunchKernel(vadd, 1, 0, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                   4);
+  mgpuLaunchClusterKernel(vadd, 1, 1, 1, 1, 1, 0, 128, 1, 1, 0, nullptr,
+                          data.params(), nullptr, 4);
+  // The output keeps the NaN pattern it was filled with.
+  for (float value : data.result()) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    EXPECT_EQ(bits, 0x7fc0deadu);
+  }
+  mgpuModuleUnload(module);
+}
+
 TEST(CudaRuntimeOnFakeDriver, OptsInToLargeSharedMemory) {
   Rng rng = seededRng();
   void *module = loadModule();
@@ -213,9 +235,9 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
                "^r2q: CUDA error: cuLaunchKernel for kernel 'r2q_faulty': "
                "CUDA_ERROR_ILLEGAL_ADDRESS");
   void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
-  EXPECT_DEATH(mgpuLaunchKernel(vadd, 0, 1, 1, 32, 1, 1, 0, nullptr, nullptr,
+  EXPECT_DEATH(mgpuLaunchKernel(vadd, -1, 1, 1, 32, 1, 1, 0, nullptr, nullptr,
                                 nullptr, 0),
-               "^r2q: cannot launch kernel 'r2q_vadd': grid \\(0, 1, 1\\) "
+               "^r2q: cannot launch kernel 'r2q_vadd': grid \\(-1, 1, 1\\) "
                "has a dimension outside \\[1, 2\\^32-1\\]");
   EXPECT_DEATH(mgpuLaunchClusterKernel(vadd, 2, 1, 1, 3, 1, 1, 32, 1, 1, 0,
                                        nullptr, nullptr, nullptr, 0),

@@ -60,17 +60,43 @@ public:
   /// on the GPU) into a tensor of its own: the branches' buffers have a
   /// strided layout, which the function's result would otherwise get
   /// through a copy on the host, and host code cannot read device memory.
+  /// An empty batch computes nothing (its copy is a grid of no blocks,
+  /// which the runtime skips).
   Value rewrite() {
     Value rows2d = collapseRows(op.getInput());
     Value rows = tensor::DimOp::create(builder, loc, rows2d, 0);
-    Value result = expandRows(cascade(rows2d, rows, 0));
+    Value none =
+        arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, rows,
+                              arith::ConstantIndexOp::create(builder, loc, 0));
+    auto branch =
+        scf::IfOp::create(builder, loc, TypeRange{op.getResult().getType()},
+                          none, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(&branch.getThenRegion().front());
+      scf::YieldOp::create(builder, loc, emptyResult());
+      builder.setInsertionPointToStart(&branch.getElseRegion().front());
+      scf::YieldOp::create(builder, loc, expandRows(cascade(rows2d, rows, 0)));
+    }
+    Value result = branch.getResult(0);
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(builder, loc, result);
-    Value empty = tensor::EmptyOp::create(builder, loc, sizes, resultElement);
-    return linalg::CopyOp::create(builder, loc, result, empty).getResult(0);
+    Value into = tensor::EmptyOp::create(builder, loc, sizes, resultElement);
+    return linalg::CopyOp::create(builder, loc, result, into).getResult(0);
   }
 
 private:
+  /// A result of no rows in the op's result shape.
+  Value emptyResult() {
+    RankedTensorType type = op.getResult().getType();
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t dim = 0; dim + 1 < type.getRank(); ++dim)
+      sizes.push_back(tensor::getMixedSize(builder, loc, op.getInput(), dim));
+    sizes.push_back(builder.getIndexAttr(features));
+    Value empty = tensor::EmptyOp::create(builder, loc, sizes, resultElement);
+    return tensor::CastOp::create(builder, loc, type, empty);
+  }
+
   /// The input as an M x K matrix.
   Value collapseRows(Value input) {
     int64_t rank = cast<RankedTensorType>(input.getType()).getRank();

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace r2q {
 #define GEN_PASS_DEF_R2QGPUHOSTBUFFERSPASS
@@ -60,9 +61,17 @@ Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
 /// data.
 bool passesOn(Operation *user, OpOperand &use,
               SmallVectorImpl<Value> &aliases) {
-  if (isa<func::ReturnOp, memref::DeallocOp, gpu::LaunchOp, memref::DimOp>(
+  if (isa<memref::DeallocOp, gpu::DeallocOp, gpu::LaunchOp, memref::DimOp>(
           user))
     return true;
+  // A buffer returned to code outside the module is the caller's to copy
+  // (the calling convention); one returned to a caller in the module could
+  // be read there by host code.
+  if (isa<func::ReturnOp>(user)) {
+    auto function = user->getParentOfType<func::FuncOp>();
+    auto module = function ? function->getParentOfType<ModuleOp>() : nullptr;
+    return module && SymbolTable::symbolKnownUseEmpty(function, module);
+  }
   if (isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
           memref::CollapseShapeOp, memref::ReinterpretCastOp,
           memref::ExtractStridedMetadataOp>(user)) {
@@ -125,6 +134,48 @@ void freeBuffer(OpBuilder &builder, Location loc, Value buffer) {
                       ValueRange{dealloc.getAsyncToken()});
 }
 
+/// Whether `buffer` or a view of it leaves the block that makes it (a
+/// terminator, such as a yield or a return, takes one).
+bool escapes(Value buffer) {
+  SmallVector<Value> pending{buffer};
+  DenseSet<Value> seen;
+  while (!pending.empty()) {
+    Value value = pending.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    for (Operation *user : value.getUsers()) {
+      if (user->hasTrait<OpTrait::IsTerminator>())
+        return true;
+      if (isa<ViewLikeOpInterface, memref::CastOp,
+              memref::ExtractStridedMetadataOp>(user))
+        for (Value result : user->getResults())
+          if (isa<MemRefType>(result.getType()))
+            pending.push_back(result);
+    }
+  }
+  return false;
+}
+
+/// Kernels cannot read a memref.global (host memory): host code copies it
+/// into a managed buffer, which its uses take instead. The copy is freed at
+/// the end of the block (once per execution of it), after a mutable global
+/// has got its stores back, unless it leaves the block.
+void copyGlobal(OpBuilder &builder, memref::GetGlobalOp global) {
+  Location loc = global.getLoc();
+  builder.setInsertionPointAfter(global);
+  Value copy = managedBuffer(builder, loc, global.getType(), {});
+  auto fill = memref::CopyOp::create(builder, loc, global.getResult(), copy);
+  global.getResult().replaceAllUsesExcept(copy, fill);
+  if (escapes(copy))
+    return;
+  builder.setInsertionPoint(global->getBlock()->getTerminator());
+  auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      global, global.getNameAttr());
+  if (symbol && !symbol.getConstant())
+    memref::CopyOp::create(builder, loc, copy, global.getResult());
+  freeBuffer(builder, loc, copy);
+}
+
 class R2QGPUHostBuffersPass
     : public impl::R2QGPUHostBuffersPassBase<R2QGPUHostBuffersPass> {
 public:
@@ -147,12 +198,7 @@ public:
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
         freeBuffer(builder, loc, dealloc.getMemref());
       } else {
-        auto global = cast<memref::GetGlobalOp>(op);
-        builder.setInsertionPointAfter(op);
-        Value copy = managedBuffer(builder, loc, global.getType(), {});
-        auto fill =
-            memref::CopyOp::create(builder, loc, global.getResult(), copy);
-        global.getResult().replaceAllUsesExcept(copy, fill);
+        copyGlobal(builder, cast<memref::GetGlobalOp>(op));
         continue;
       }
       op->erase();

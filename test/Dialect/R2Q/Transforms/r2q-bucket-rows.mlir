@@ -5,7 +5,7 @@
 // outliers kept), the first M rows of its result; past 16, chunks of 16 in
 // an scf.for, each padded and written into its rows of the result by a
 // linalg.copy; then the result reshaped to the leading dimensions and
-// copied into a tensor of its own. Static rows, a dynamic K and a dynamic
+// copied into a tensor of its own. No rows: an empty result, no op. Static rows, a dynamic K and a dynamic
 // weight are left alone; buckets must be distinct and positive.
 
 // RUN: r2q-opt %s --split-input-file --r2q-bucket-rows="buckets=16,1" | FileCheck %s
@@ -16,6 +16,10 @@
 // CHECK-SAME: (%[[X:.*]]: tensor<?x?x512xf32>, %[[S:.*]]: tensor<2x64x64xi8>, %[[A:.*]]: tensor<2x64x4xf16>, %[[O:.*]]: tensor<65xi32>, %[[C:.*]]: tensor<?xi16>, %[[V:.*]]: tensor<?xf16>)
 // CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : tensor<?x?x512xf32> into tensor<?x512xf32>
 // CHECK: %[[M:.*]] = tensor.dim %[[ROWS]], %{{.*}} : tensor<?x512xf32>
+// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[M]], %c0
+// CHECK: %[[RESULT:.*]] = scf.if %[[NONE]] -> (tensor<?x?x64xf32>) {
+// CHECK: tensor.empty({{.*}}) : tensor<?x?x64xf32>
+// CHECK: } else {
 // CHECK: %[[ONE:.*]] = arith.cmpi ule, %[[M]], %c1
 // CHECK: scf.if %[[ONE]] -> (tensor<?x64xf32>) {
 // CHECK: %[[PAD1:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x512xf32>)
@@ -35,7 +39,8 @@
 // CHECK: %[[COPIED:.*]] = linalg.copy ins(%{{.*}} : tensor<?x64xf32>) outs(%[[PART]] : tensor<?x64xf32>)
 // CHECK: tensor.insert_slice %[[COPIED]] into %[[ACC]][%[[FIRST]], 0] [%[[COUNT]], 64] [1, 1]
 // CHECK: %[[EXPANDED:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [%{{.*}}, %{{.*}}, 64] : tensor<?x64xf32> into tensor<?x?x64xf32>
-// CHECK: %[[OUT:.*]] = linalg.copy ins(%[[EXPANDED]] : tensor<?x?x64xf32>)
+// CHECK: scf.yield %[[EXPANDED]]
+// CHECK: %[[OUT:.*]] = linalg.copy ins(%[[RESULT]] : tensor<?x?x64xf32>)
 // CHECK: return %[[OUT]]
 
 // ZERO: error: r2q-bucket-rows: buckets must be distinct positive row counts
