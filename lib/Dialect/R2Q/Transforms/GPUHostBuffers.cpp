@@ -102,24 +102,32 @@ bool passesOn(Operation *user, OpOperand &use,
   return false;
 }
 
-/// Whether only kernels read and write `buffer`, through any of its views
-/// (the host returns, frees or reshapes it): then it lives in device memory,
-/// where a kernel's first write does not fault pages in as it would in
-/// managed memory.
-bool onlyKernelsTouch(Value buffer) {
+/// Whether `accept(use, aliases)` holds for every use of `buffer` and of
+/// the aliases it adds (views, values a buffer flows into), each visited
+/// once.
+bool allUses(Value buffer,
+             function_ref<bool(OpOperand &, SmallVectorImpl<Value> &)> accept) {
   SmallVector<Value> pending{buffer};
   DenseSet<Value> seen;
   while (!pending.empty()) {
     Value value = pending.pop_back_val();
     if (!seen.insert(value).second)
       continue;
-    for (OpOperand &use : value.getUses()) {
-      Operation *user = use.getOwner();
-      if (onHost(user) && !passesOn(user, use, pending))
+    for (OpOperand &use : value.getUses())
+      if (!accept(use, pending))
         return false;
-    }
   }
   return true;
+}
+
+/// Whether only kernels read and write `buffer`, through any of its views
+/// (the host returns, frees or reshapes it): then it lives in device memory,
+/// where a kernel's first write does not fault pages in as it would in
+/// managed memory.
+bool onlyKernelsTouch(Value buffer) {
+  return allUses(buffer, [](OpOperand &use, SmallVectorImpl<Value> &aliases) {
+    return !onHost(use.getOwner()) || passesOn(use.getOwner(), use, aliases);
+  });
 }
 
 /// Frees a managed or device buffer (gpu.dealloc lowers only in the async form
@@ -137,23 +145,17 @@ void freeBuffer(OpBuilder &builder, Location loc, Value buffer) {
 /// Whether `buffer` or a view of it leaves the block that makes it (a
 /// terminator, such as a yield or a return, takes one).
 bool escapes(Value buffer) {
-  SmallVector<Value> pending{buffer};
-  DenseSet<Value> seen;
-  while (!pending.empty()) {
-    Value value = pending.pop_back_val();
-    if (!seen.insert(value).second)
-      continue;
-    for (Operation *user : value.getUsers()) {
-      if (user->hasTrait<OpTrait::IsTerminator>())
-        return true;
-      if (isa<ViewLikeOpInterface, memref::CastOp,
-              memref::ExtractStridedMetadataOp>(user))
-        for (Value result : user->getResults())
-          if (isa<MemRefType>(result.getType()))
-            pending.push_back(result);
-    }
-  }
-  return false;
+  return !allUses(buffer, [](OpOperand &use, SmallVectorImpl<Value> &views) {
+    Operation *user = use.getOwner();
+    if (user->hasTrait<OpTrait::IsTerminator>())
+      return false;
+    if (isa<ViewLikeOpInterface, memref::CastOp,
+            memref::ExtractStridedMetadataOp>(user))
+      for (Value result : user->getResults())
+        if (isa<MemRefType>(result.getType()))
+          views.push_back(result);
+    return true;
+  });
 }
 
 /// Kernels cannot read a memref.global (host memory): host code copies it
