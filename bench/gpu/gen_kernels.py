@@ -39,11 +39,19 @@ KERNELS = {}
 MMA_MIN_ROWS = 16  # r2q-select-gpu-kernels' kMmaMinRows
 
 
+# Functions with a dynamic batch (tensor<?xK>), which r2q-gpu-pipeline runs
+# on static buckets of rows (r2q-bucket-rows' default buckets).
+DYNAMIC = set()
+BUCKETS = [1, 4, 16, 64, 256]
+
+
 def strategy_of(name, m):
     """The kernel that runs case `name` of `m` rows (the harness checks
     mma_gemm, which rounds to f16, within its own bound)."""
     if name in KERNELS:
         return KERNELS[name][0]
+    if name in DYNAMIC:
+        m = next((b for b in BUCKETS if m <= b), BUCKETS[-1])
     return "mma_gemm" if m >= MMA_MIN_ROWS else "warp_lut_gemv"
 
 
@@ -79,11 +87,18 @@ BENCH += [variant(c, "lut", "warp_lut_gemv") for c in BENCH
           if c[1] >= MMA_MIN_ROWS and c[0] not in KERNELS]
 big_b128 = next(c for c in BENCH if c[0] == "bench_28672x8192_b128")
 BENCH += [variant(big_b128, f"mma_t{t}", "mma_gemm", t) for t in (64, 192)]
+# A dynamic batch: 3 rows in the bucket of 4 (the tables), 300 rows in
+# chunks of 256 (the tensor cores; the last chunk padded).
+DYNAMIC_CHECKS = [("check_q", 3, 300, 1000, 128, 2, "f32", "f16"),
+                  ("check_r", 300, 200, 640, 64, 2, "f16", "f16")]
+DYNAMIC.update(c[0] for c in DYNAMIC_CHECKS)
+CHECKS += DYNAMIC_CHECKS
 # The byte-table kernel (weights in the row-interleaved layout, packed by
 # the harness) on every ragged case and at batch 1 and 4 of every shape, and
 # with 1, 2 and 8 blocks of 16 rows per warp (16, 32, 128 features; the
 # default is 64) at batch 1 of the largest.
 CHECKS += [variant(c, "bytes", "byte_lut_gemv") for c in base_checks]
+assert not DYNAMIC & set(KERNELS), "a written kernel needs a static batch"
 BENCH += [variant(c, "bytes", "byte_lut_gemv") for c in BENCH
           if c[1] <= 4 and c[0] not in KERNELS]
 BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
@@ -111,7 +126,8 @@ def weight_types(name, n, k, g, p, st):
 
 def function(name, m, n, k, g, p, xt, st):
     s, a = weight_types(name, n, k, g, p, st)
-    x, y = f"tensor<{m}x{k}x{xt}>", f"tensor<{m}x{n}xf32>"
+    rows = "?" if name in DYNAMIC else m
+    x, y = f"tensor<{rows}x{k}x{xt}>", f"tensor<{rows}x{n}xf32>"
     arguments, operands, types = "", "", ""
     if name in OUTLIERS:
         o, c, v = f"tensor<{n + 1}xi32>", "tensor<?xi16>", "tensor<?xf16>"
