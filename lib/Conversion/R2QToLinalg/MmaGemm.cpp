@@ -315,26 +315,20 @@ void emitScalingLaunch(OpBuilder &builder, Location loc,
     return rowPowers(builder, loc, max);
   };
   Value activationRow = lessThan(builder, loc, row, shape.paddedRows());
-  scf::IfOp::create(
+  ifThenElse(
       builder, loc, activationRow,
-      [&](OpBuilder &b, Location l) {
-        OpBuilder::InsertionGuard inner(builder);
-        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+      [&] {
         auto [power, inverse] = butterflyMax(scaling.activationMax(row, lane));
         scaling.writeActivations(row, lane, power, inverse);
         scaling.initializeResult(row, lane);
-        scf::YieldOp::create(b, l);
       },
-      [&](OpBuilder &b, Location l) {
-        OpBuilder::InsertionGuard inner(builder);
-        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+      [&] {
         Value n = arith::SubIOp::create(
             builder, loc, row, index(builder, loc, shape.paddedRows()));
         ifThen(builder, loc, lessThan(builder, loc, n, shape.features), [&] {
           auto [power, inverse] = butterflyMax(scaling.weightMax(n, lane));
           scaling.writeWeightPowers(n, lane, power, inverse);
         });
-        scf::YieldOp::create(b, l);
       });
   gpu::TerminatorOp::create(builder, loc);
 }
@@ -490,22 +484,10 @@ public:
     int64_t wholeSteps = shape.bytesPerRow / kStepBytes;
     if (wholeSteps == shape.steps())
       return decodeThroughTable(thread, step, firstFeature);
-    scf::IfOp::create(
+    ifThenElse(
         builder, loc, lessThan(builder, loc, step, wholeSteps),
-        [&](OpBuilder &b, Location l) {
-          OpBuilder::InsertionGuard guard(builder);
-          builder.setInsertionPoint(b.getInsertionBlock(),
-                                    b.getInsertionPoint());
-          decodeThroughTable(thread, step, firstFeature);
-          scf::YieldOp::create(b, l);
-        },
-        [&](OpBuilder &b, Location l) {
-          OpBuilder::InsertionGuard guard(builder);
-          builder.setInsertionPoint(b.getInsertionBlock(),
-                                    b.getInsertionPoint());
-          decodeBytes(thread, step, firstFeature);
-          scf::YieldOp::create(b, l);
-        });
+        [&] { decodeThroughTable(thread, step, firstFeature); },
+        [&] { decodeBytes(thread, step, firstFeature); });
   }
 
   /// Thread `thread` decodes its sign bytes of the step's weight tile

@@ -140,6 +140,24 @@ inline void ifThen(mlir::OpBuilder &builder, mlir::Location loc,
       });
 }
 
+/// scf.if `condition` with two bodies that yield nothing, both built with
+/// `builder`.
+inline void ifThenElse(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value condition,
+                       const std::function<void()> &thenBody,
+                       const std::function<void()> &elseBody) {
+  auto branch = [&](const std::function<void()> &body) {
+    return [&](mlir::OpBuilder &b, mlir::Location l) {
+      mlir::OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+      body();
+      mlir::scf::YieldOp::create(b, l);
+    };
+  };
+  mlir::scf::IfOp::create(builder, loc, condition, branch(thenBody),
+                          branch(elseBody));
+}
+
 /// scf.for i = first to end step `step` carrying `initial`; `body(i,
 /// carried)` is built with `builder` and returns the values to carry on.
 inline llvm::SmallVector<mlir::Value>

@@ -423,12 +423,8 @@ void reduceAndStore(OpBuilder &builder, Location loc, const WarpOperands &ops,
     }
   Value first = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq,
                                       lane, index(builder, loc, 0));
-  scf::IfOp::create(builder, loc, first, [&](OpBuilder &b, Location l) {
-    OpBuilder::InsertionGuard inner(builder);
-    builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-    storeSums(builder, loc, ops, rowBase, m0, mt, sums);
-    scf::YieldOp::create(b, l);
-  });
+  ifThen(builder, loc, first,
+         [&] { storeSums(builder, loc, ops, rowBase, m0, mt, sums); });
 }
 
 /// The kernel as a gpu.launch: the butterfly in xor shuffles.
@@ -587,20 +583,9 @@ public:
                                          index(builder, loc, kLanes));
     Value used = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult,
                                        lane, chunks);
-    scf::IfOp::create(builder, loc, used, [&](OpBuilder &b, Location l) {
-      OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-      scf::ForOp::create(
-          builder, loc, first, index(builder, loc, quadsPerChunk()),
-          index(builder, loc, threads / kLanes), ValueRange{},
-          [&](OpBuilder &fb, Location fl, Value quad, ValueRange) {
-            OpBuilder::InsertionGuard inner(builder);
-            builder.setInsertionPoint(fb.getInsertionBlock(),
-                                      fb.getInsertionPoint());
-            buildQuad(slice, lane, quad);
-            scf::YieldOp::create(fb, fl);
-          });
-      scf::YieldOp::create(b, l);
+    ifThen(builder, loc, used, [&] {
+      stridedRange(builder, loc, first, quadsPerChunk(), threads / kLanes,
+                   [&](Value quad) { buildQuad(slice, lane, quad); });
     });
   }
 

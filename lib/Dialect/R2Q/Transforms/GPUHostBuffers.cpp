@@ -55,6 +55,19 @@ Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
   return alloc.getMemref();
 }
 
+/// Whether `user` is a view of its operand (a view-like op, a cast, a
+/// metadata op's base buffer): then its memref results, which alias the
+/// operand, are appended to `views`. Sizes and strides are plain indices.
+bool addViews(Operation *user, SmallVectorImpl<Value> &views) {
+  if (!isa<ViewLikeOpInterface, memref::CastOp,
+           memref::ExtractStridedMetadataOp>(user))
+    return false;
+  for (Value result : user->getResults())
+    if (isa<MemRefType>(result.getType()))
+      views.push_back(result);
+  return true;
+}
+
 /// The values through which host op `user` passes on `buffer` without
 /// reading or writing its data (views, and the results of the scf.if or
 /// scf.for that yields it), in `aliases`; false when `user` may touch the
@@ -72,16 +85,8 @@ bool passesOn(Operation *user, OpOperand &use,
     auto module = function ? function->getParentOfType<ModuleOp>() : nullptr;
     return module && SymbolTable::symbolKnownUseEmpty(function, module);
   }
-  if (isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
-          memref::CollapseShapeOp, memref::ReinterpretCastOp,
-          memref::ExtractStridedMetadataOp>(user)) {
-    // A metadata op's base buffer and a view alias the buffer; its sizes
-    // and strides are plain indices.
-    for (Value result : user->getResults())
-      if (isa<MemRefType>(result.getType()))
-        aliases.push_back(result);
+  if (addViews(user, aliases))
     return true;
-  }
   if (auto yield = dyn_cast<scf::YieldOp>(user)) {
     Operation *parent = yield->getParentOp();
     if (!isa<scf::IfOp, scf::ForOp>(parent))
@@ -149,11 +154,7 @@ bool escapes(Value buffer) {
     Operation *user = use.getOwner();
     if (user->hasTrait<OpTrait::IsTerminator>())
       return false;
-    if (isa<ViewLikeOpInterface, memref::CastOp,
-            memref::ExtractStridedMetadataOp>(user))
-      for (Value result : user->getResults())
-        if (isa<MemRefType>(result.getType()))
-          views.push_back(result);
+    addViews(user, views);
     return true;
   });
 }

@@ -23,8 +23,6 @@ namespace {
 
 /// Static batches of at least this many rows run on tensor cores.
 constexpr int64_t kMmaMinRows = 16;
-/// r2q-pack-weights' default max-padding, which the GPU pipeline runs with.
-constexpr double kPackMaxPadding = 0.125;
 
 /// Why `strategy` with `tileRows` cannot compute `op`, or an empty string.
 std::string unsupported(MatmulOp op, KernelStrategy strategy,
@@ -36,7 +34,7 @@ std::string unsupported(MatmulOp op, KernelStrategy strategy,
     if (std::string reason = op.byteLutGemvUnsupported(tileRows);
         !reason.empty())
       return reason;
-    if (!canPackRowInterleaved(op, kPackMaxPadding))
+    if (!canPackRowInterleaved(op, kDefaultPackMaxPadding))
       return "byte_lut_gemv reads the row-interleaved layout, which "
              "r2q-pack-weights makes of constant weights only (and only "
              "where it pads the signs by at most 1/8)";

@@ -20,6 +20,12 @@
 
 namespace r2q {
 
+/// r2q-pack-weights' default max-padding: pack where the row-interleaved
+/// signs are at most 1/8 larger than the canonical ones. r2q-select-gpu-kernels
+/// chooses byte_lut_gemv only where the GPU pipeline's packing (with this
+/// default) will store its layout.
+inline constexpr double kDefaultPackMaxPadding = 0.125;
+
 #define GEN_PASS_DECL
 #include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
 

@@ -565,7 +565,8 @@ def R2QPackWeightsPass : Pass<"r2q-pack-weights"> {
     ```
   }];
   let options = [
-    Option<"maxPadding", "max-padding", "double", "0.125",
+    Option<"maxPadding", "max-padding", "double",
+           "::r2q::kDefaultPackMaxPadding",
            "Pack only where the packed signs are at most this fraction "
            "larger than the canonical ones (0: only shapes that need no "
            "padding)">
