@@ -4,11 +4,13 @@
 // more): a block of 4 warps computes a tile of `blockRows` activation rows x
 // `blockFeatures` output features. Per step of 64 columns its 128 threads
 // stage the activations' tile as f16 in shared memory and decode the
-// weight's tile into f16 there (w = sum over planes of +-scale); the warps
-// then multiply 16x16x16 fragments with WMMA (gpu.subgroup_mma_*: f16
-// inputs, f32 accumulators) and, after the last step, add the product to
-// the result (atomically) through a per-warp staging tile. When the output
-// tiles are few, their steps are split among several blocks (split-K).
+// weight's tile into f16 there (w = sum over planes of +-scale), from
+// values they loaded into registers during the previous step's products;
+// the warps then multiply 16x16x16 fragments with WMMA
+// (gpu.subgroup_mma_*: f16 inputs, f32 accumulators) and, after the last
+// step, add the product to the result through a per-warp staging tile.
+// When the output tiles are few, their steps are split among several
+// blocks (split-K), which add to the result atomically.
 //
 // f16 has 5 exponent bits, so nothing is decoded at its own magnitude: a
 // first kernel finds, per activation row and per weight row, the power of
@@ -96,6 +98,16 @@ struct MmaShape : KernelDims {
   int64_t blocksM() const { return paddedRows() / blockRows; }
   int64_t fragmentsM() const { return blockRows / (kFragment * warpsM); }
   int64_t fragmentsN() const { return blockFeatures / (kFragment * warpsN); }
+  /// Steps whose 8 sign bytes lie inside every row (all but a last, partial
+  /// one when K is not a multiple of 64).
+  int64_t wholeSteps() const { return bytesPerRow / kStepBytes; }
+  /// A thread's 16-byte pieces of a step's activation tile, and its feature
+  /// rows of the weight tile in the table decode (thread t: rows t, t + 128,
+  /// ...; the last may lie past the tile).
+  int64_t piecesPerThread() const { return blockRows * kStepBytes / kThreads; }
+  int64_t tableRowsPerThread() const {
+    return tableDecode ? llvm::divideCeil(blockFeatures, kThreads) : 0;
+  }
   /// Byte offsets in the block's shared buffer (after its alignment).
   int64_t weightTileOffset() const { return blockRows * kTileStride * 2; }
   int64_t stagingOffset() const {
@@ -122,8 +134,9 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
       std::max<int64_t>(1, llvm::divideCeil(kTargetBlocks, tiles)));
   shape.stepsPerSplit = llvm::divideCeil(shape.steps(), splits);
   shape.splits = llvm::divideCeil(shape.steps(), shape.stepsPerSplit);
-  shape.tableDecode =
-      shape.planes <= kTablePlanes && shape.groupSize % kStepColumns == 0;
+  shape.tableDecode = shape.planes <= kTablePlanes &&
+                      shape.groupSize % kStepColumns == 0 &&
+                      shape.wholeSteps() > 0;
   return shape;
 }
 
@@ -447,46 +460,73 @@ public:
       : builder(builder), loc(loc), ops(ops), shape(ops.shape), tiles(tiles),
         gpu(gpu) {}
 
-  /// Thread `thread` copies its 16-byte pieces of the step's activation
-  /// tile (rows firstRow + [0, blockRows), already scaled and padded).
-  void stageActivations(Value thread, Value step, Value firstRow) {
-    auto piece = VectorType::get({kVector}, builder.getF16Type());
-    int64_t pieces = shape.blockRows * kStepBytes;
+  /// The i32 words thread `thread` loads from global memory for step
+  /// `step` (the block's tiles start at firstRow and firstFeature): its
+  /// 16-byte pieces of the activation tile (4 words each), then, for the
+  /// table decode, per feature row the sign words of each plane and the
+  /// group's scales times the row's power (f32 bits). The GPU kernel loads
+  /// step s + 1's words before the warps multiply step s's tiles and
+  /// carries them in registers, so the loads' latency hides behind the
+  /// products; fillTiles stores them.
+  SmallVector<Value> loadStep(Value thread, Value step, Value firstRow,
+                              Value firstFeature) {
+    SmallVector<Value> words;
     Value firstColumn = mulIndex(builder, loc, step, kStepColumns);
-    stridedRange(builder, loc, thread, pieces, kThreads, [&](Value item) {
-      Value row = arith::DivUIOp::create(builder, loc, item,
-                                         index(builder, loc, kStepBytes));
-      Value column =
-          mulIndex(builder, loc,
-                   arith::RemUIOp::create(builder, loc, item,
-                                          index(builder, loc, kStepBytes)),
-                   kVector);
-      Value values = vector::LoadOp::create(
-          builder, loc, piece, ops.scaledX,
+    for (int64_t i = 0; i < shape.piecesPerThread(); ++i) {
+      auto [row, column] = activationPiece(thread, i);
+      Value piece = vector::LoadOp::create(
+          builder, loc, VectorType::get({kVector}, builder.getF16Type()),
+          ops.scaledX,
           ValueRange{arith::AddIOp::create(builder, loc, firstRow, row),
                      arith::AddIOp::create(builder, loc, firstColumn, column)},
           false, builder.getI64IntegerAttr(16));
-      vector::StoreOp::create(builder, loc, values, tiles.activations,
-                              ValueRange{row, column}, false,
-                              builder.getI64IntegerAttr(16));
-    });
+      llvm::append_range(words, toWords(piece));
+    }
+    // A last, partial step is decoded byte by byte; its table words are
+    // those of the last whole step, unused.
+    Value tableStep = clampIndex(builder, loc, step, shape.wholeSteps() - 1);
+    for (int64_t i = 0; i < shape.tableRowsPerThread(); ++i) {
+      Value feature = tableFeature(thread, i, firstFeature);
+      for (int64_t p = 0; p < shape.planes; ++p)
+        llvm::append_range(words, stepWords(feature, tableStep, p));
+      for (Value scale : scaledScales(feature, tableStep))
+        words.push_back(arith::BitcastOp::create(builder, loc,
+                                                 builder.getI32Type(), scale));
+    }
+    return words;
   }
 
-  /// Thread `thread` decodes its sign bytes of the step's weight tile
-  /// (features firstFeature + [0, blockFeatures), clamped to the last): 8
-  /// weights per byte, sum over planes of +-scale times the row's power,
-  /// rounded to f16; zero past the last byte of a row.
-  void decodeWeights(Value thread, Value step, Value firstFeature) {
+  /// How many words loadStep returns.
+  int64_t stepWordCount() const {
+    return shape.piecesPerThread() * kVector / 2 +
+           shape.tableRowsPerThread() * shape.planes * (kStepBytes / 4 + 1);
+  }
+
+  /// Thread `thread` fills its share of step `step`'s tiles from the words
+  /// loadStep returned: it stores its activation pieces and decodes its
+  /// weight rows through the table, or (other weights, or a last partial
+  /// step) decodes its sign bytes one at a time.
+  void fillTiles(Value thread, Value step, ValueRange words,
+                 Value firstFeature) {
+    auto piece = VectorType::get({kVector}, builder.getF16Type());
+    int64_t pieceWords = kVector / 2;
+    for (int64_t i = 0; i < shape.piecesPerThread(); ++i) {
+      auto [row, column] = activationPiece(thread, i);
+      vector::StoreOp::create(
+          builder, loc,
+          fromWords(words.slice(i * pieceWords, pieceWords), piece),
+          tiles.activations, ValueRange{row, column}, false,
+          builder.getI64IntegerAttr(16));
+    }
+    ValueRange tableWords =
+        words.drop_front(shape.piecesPerThread() * pieceWords);
     if (!shape.tableDecode)
       return decodeBytes(thread, step, firstFeature);
-    // Steps whose 8 bytes lie inside every row go through the table; a
-    // last, partial step (K not a multiple of 64) byte by byte.
-    int64_t wholeSteps = shape.bytesPerRow / kStepBytes;
-    if (wholeSteps == shape.steps())
-      return decodeThroughTable(thread, step, firstFeature);
+    if (shape.wholeSteps() == shape.steps())
+      return decodeThroughTable(thread, tableWords);
     ifThenElse(
-        builder, loc, lessThan(builder, loc, step, wholeSteps),
-        [&] { decodeThroughTable(thread, step, firstFeature); },
+        builder, loc, lessThan(builder, loc, step, shape.wholeSteps()),
+        [&] { decodeThroughTable(thread, tableWords); },
         [&] { decodeBytes(thread, step, firstFeature); });
   }
 
@@ -517,53 +557,58 @@ public:
     });
   }
 
-  /// Thread `thread` decodes whole feature rows of the step's weight tile
-  /// (one 8-byte load per plane each): the group's 2^P weight values
-  /// (sum_p +-s_p times the row's power, in f32, rounded to f16: the values
-  /// decodeByte computes) packed into two words, then per pair of weights
-  /// one byte permute that selects both halves by the pair's sign bits.
-  void decodeThroughTable(Value thread, Value step, Value firstFeature) {
-    stridedRange(
-        builder, loc, thread, shape.blockFeatures, kThreads, [&](Value row) {
-          Value feature =
-              clampIndex(builder, loc,
-                         arith::AddIOp::create(builder, loc, firstFeature, row),
-                         shape.features - 1);
-          auto [low, high] = weightTable(feature, step);
-          SmallVector<SmallVector<Value>> words; // per plane, 2 words
-          for (int64_t p = 0; p < shape.planes; ++p)
-            words.push_back(stepWords(feature, step, p));
-          Value zero = i32Constant(builder, loc, 0);
-          for (int64_t w = 0; w < kStepBytes / 4; ++w)
-            for (int64_t half = 0; half < 2; ++half) {
-              Value spread = spreadSigns(
-                  words[0][w], shape.planes > 1 ? words[1][w] : zero, half);
-              for (int64_t b = 0; b < 2; ++b) {
-                SmallVector<Value> pairs;
-                for (int64_t i = 0; i < 8; i += 2)
-                  pairs.push_back(
-                      permute(low, high, pairSelector(spread, 16 * b + i)));
-                Value halves = vector::BitCastOp::create(
-                    builder, loc,
-                    VectorType::get({kVector}, builder.getF16Type()),
-                    vector::FromElementsOp::create(
-                        builder, loc,
-                        VectorType::get({kVector / 2}, builder.getI32Type()),
-                        pairs));
-                int64_t byte = 4 * w + half + 2 * b;
-                vector::StoreOp::create(
-                    builder, loc, halves, tiles.weights,
-                    ValueRange{row, index(builder, loc, kVector * byte)}, false,
-                    builder.getI64IntegerAttr(16));
-              }
+  /// Thread `thread` decodes its feature rows of a whole step's weight
+  /// tile from their words (per plane 2 sign words, then the scaled
+  /// scales): the group's 2^P weight values (sum_p +-s_p times the row's
+  /// power, in f32, rounded to f16: the values decodeByte computes) packed
+  /// into two words, then per pair of weights one byte permute that selects
+  /// both halves by the pair's sign bits.
+  void decodeThroughTable(Value thread, ValueRange words) {
+    int64_t signWords = kStepBytes / 4;
+    int64_t rowWords = shape.planes * (signWords + 1);
+    for (int64_t i = 0; i < shape.tableRowsPerThread(); ++i) {
+      ValueRange row = words.slice(i * rowWords, rowWords);
+      Value tileRow = addIndex(builder, loc, thread, i * kThreads);
+      auto decode = [&] {
+        SmallVector<Value> scales;
+        for (Value word : row.take_back(shape.planes))
+          scales.push_back(arith::BitcastOp::create(
+              builder, loc, builder.getF32Type(), word));
+        auto [low, high] = weightTable(scales);
+        Value zero = i32Constant(builder, loc, 0);
+        for (int64_t w = 0; w < signWords; ++w)
+          for (int64_t half = 0; half < 2; ++half) {
+            Value spread = spreadSigns(
+                row[w], shape.planes > 1 ? row[signWords + w] : zero, half);
+            for (int64_t b = 0; b < 2; ++b) {
+              SmallVector<Value> pairs;
+              for (int64_t bit = 0; bit < 8; bit += 2)
+                pairs.push_back(
+                    permute(low, high, pairSelector(spread, 16 * b + bit)));
+              int64_t byte = 4 * w + half + 2 * b;
+              vector::StoreOp::create(
+                  builder, loc,
+                  fromWords(pairs,
+                            VectorType::get({kVector}, builder.getF16Type())),
+                  tiles.weights,
+                  ValueRange{tileRow, index(builder, loc, kVector * byte)},
+                  false, builder.getI64IntegerAttr(16));
             }
-        });
+          }
+      };
+      // Threads past a tile of 64 or 192 features have no row (or no
+      // second one).
+      if ((i + 1) * kThreads <= shape.blockFeatures)
+        decode();
+      else
+        ifThen(builder, loc,
+               lessThan(builder, loc, tileRow, shape.blockFeatures), decode);
+    }
   }
 
   /// Lane `lane`'s share of a warp's staged fragment (staging rows
   /// stagingRow + [0, 16)) for block rows m0 + [0, 16) and features n0 +
-  /// [0, 16): result += product x the rows' inverse powers, inside M x N
-  /// (an atomic add: the splits of K add to the same outputs).
+  /// [0, 16): result += product x the rows' inverse powers, inside M x N.
   void writeFragment(Value staging, Value stagingRow, Value lane, Value m0,
                      Value n0) const {
     stridedRange(builder, loc, lane, kFragmentElements, kLanes, [&](Value e) {
@@ -585,18 +630,75 @@ public:
         product = arith::MulFOp::create(
             builder, loc, arith::MulFOp::create(builder, loc, product, xFactor),
             wFactor);
-        memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf,
-                                    product, ops.result, ValueRange{m, n});
+        addToResult(product, m, n);
       });
     });
   }
 
 private:
-  /// The 2^P weight values of `feature`'s group at `step`, v[b0 + 2 b1] =
-  /// (b0 ? -s_0 : s_0) + (b1 ? -s_1 : s_1) times the row's power, summed in
-  /// f32 as decodeByte does and rounded to f16, packed as two words of
-  /// halves: (v0 | v1 << 16, v2 | v3 << 16).
-  std::pair<Value, Value> weightTable(Value feature, Value step) {
+  /// result[m][n] += value: an atomic add where the splits of K add to the
+  /// same outputs, else a load and a store (one block writes each output).
+  void addToResult(Value value, Value m, Value n) const {
+    if (shape.splits > 1) {
+      memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf,
+                                  value, ops.result, ValueRange{m, n});
+      return;
+    }
+    Value before =
+        memref::LoadOp::create(builder, loc, ops.result, ValueRange{m, n});
+    memref::StoreOp::create(builder, loc,
+                            arith::AddFOp::create(builder, loc, before, value),
+                            ops.result, ValueRange{m, n});
+  }
+
+  /// Thread `thread`'s block row and column of its activation piece i.
+  std::pair<Value, Value> activationPiece(Value thread, int64_t i) {
+    Value item = addIndex(builder, loc, thread, i * kThreads);
+    Value row = arith::DivUIOp::create(builder, loc, item,
+                                       index(builder, loc, kStepBytes));
+    Value column =
+        mulIndex(builder, loc,
+                 arith::RemUIOp::create(builder, loc, item,
+                                        index(builder, loc, kStepBytes)),
+                 kVector);
+    return {row, column};
+  }
+
+  /// The feature of thread `thread`'s table row i: firstFeature + thread +
+  /// 128 i, the tile's last row for a thread past it, clamped to the last
+  /// feature.
+  Value tableFeature(Value thread, int64_t i, Value firstFeature) {
+    Value row = addIndex(builder, loc, thread, i * kThreads);
+    if ((i + 1) * kThreads > shape.blockFeatures)
+      row = clampIndex(builder, loc, row, shape.blockFeatures - 1);
+    return clampIndex(builder, loc,
+                      arith::AddIOp::create(builder, loc, firstFeature, row),
+                      shape.features - 1);
+  }
+
+  /// `value` (a vector of 16 bytes) as 4 i32 words, and back.
+  SmallVector<Value> toWords(Value value) {
+    Value words = vector::BitCastOp::create(
+        builder, loc, VectorType::get({kVector / 2}, builder.getI32Type()),
+        value);
+    SmallVector<Value> result;
+    for (int64_t w = 0; w < kVector / 2; ++w)
+      result.push_back(
+          vector::ExtractOp::create(builder, loc, words, ArrayRef<int64_t>{w}));
+    return result;
+  }
+  Value fromWords(ValueRange words, VectorType type) {
+    Value vector = vector::FromElementsOp::create(
+        builder, loc,
+        VectorType::get({static_cast<int64_t>(words.size())},
+                        builder.getI32Type()),
+        words);
+    return vector::BitCastOp::create(builder, loc, type, vector);
+  }
+
+  /// The scales of `feature`'s group at `step`, per plane, times the row's
+  /// power (f32).
+  SmallVector<Value> scaledScales(Value feature, Value step) {
     Value group = arith::DivUIOp::create(
         builder, loc, mulIndex(builder, loc, step, kStepColumns),
         index(builder, loc, shape.groupSize));
@@ -610,6 +712,14 @@ private:
                     builder, loc, ops.scales,
                     ValueRange{index(builder, loc, p), feature, group})),
           power));
+    return scaled;
+  }
+
+  /// The 2^P weight values of a group whose scales times the row's power
+  /// are `scaled`, v[b0 + 2 b1] = (b0 ? -s_0 : s_0) + (b1 ? -s_1 : s_1),
+  /// summed in f32 as decodeByte does and rounded to f16, packed as two
+  /// words of halves: (v0 | v1 << 16, v2 | v3 << 16).
+  std::pair<Value, Value> weightTable(ArrayRef<Value> scaled) {
     Type i32 = builder.getI32Type();
     SmallVector<Value> bits;
     for (int64_t entry = 0; entry < (int64_t{1} << shape.planes); ++entry) {
@@ -817,6 +927,15 @@ struct BlockOrigin {
                        addIndex(builder, loc, firstStep, shape.stepsPerSplit),
                        shape.steps())) {}
 
+  /// The step after `step` whose words the kernel loads while it
+  /// multiplies `step`'s tiles: the block's last step again after its last
+  /// (loaded, not used).
+  Value nextStep(Value step) const {
+    return arith::MinUIOp::create(
+        builder, loc, addIndex(builder, loc, step, 1),
+        arith::SubIOp::create(builder, loc, endStep, index(builder, loc, 1)));
+  }
+
   /// The activation row of the first row of a warp's fragment row i, the
   /// output feature of the first column of its fragment column j.
   Value fragmentRow(const WarpFragments &fragments, int64_t i) const {
@@ -932,16 +1051,29 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/true);
   WarpFragments fragments(builder, loc, shape, warp);
   WmmaWarp wmma(builder, loc, shape, tiles, fragments);
+  // The step loop carries the accumulators and the thread's words of the
+  // next step, loaded before the products of this one.
+  SmallVector<Value> carried = wmma.zeros();
+  int64_t accumulatorCount = carried.size();
+  llvm::append_range(carried,
+                     mma.loadStep(thread, origin.firstStep, origin.firstRow,
+                                  origin.firstFeature));
   SmallVector<Value> accumulators =
-      stridedLoop(builder, loc, origin.firstStep, origin.endStep, 1,
-                  wmma.zeros(), [&](Value step, ValueRange in) {
-                    mma.stageActivations(thread, step, origin.firstRow);
-                    mma.decodeWeights(thread, step, origin.firstFeature);
+      stridedLoop(builder, loc, origin.firstStep, origin.endStep, 1, carried,
+                  [&](Value step, ValueRange in) {
+                    mma.fillTiles(thread, step, in.drop_front(accumulatorCount),
+                                  origin.firstFeature);
                     gpu::BarrierOp::create(builder, loc);
-                    SmallVector<Value> acc = wmma.multiply(in);
+                    SmallVector<Value> next =
+                        mma.loadStep(thread, origin.nextStep(step),
+                                     origin.firstRow, origin.firstFeature);
+                    SmallVector<Value> out =
+                        wmma.multiply(in.take_front(accumulatorCount));
                     gpu::BarrierOp::create(builder, loc);
-                    return acc;
+                    llvm::append_range(out, next);
+                    return out;
                   });
+  accumulators.resize(accumulatorCount);
   Value stagingRow = mulIndex(builder, loc, warp, kFragment);
   for (int64_t i = 0; i < shape.fragmentsM(); ++i)
     for (int64_t j = 0; j < shape.fragmentsN(); ++j) {
@@ -1054,26 +1186,70 @@ private:
   Value accumulators;
 };
 
+/// The words each of the 128 threads carries from one step to the next (in
+/// registers on the GPU), in a host buffer.
+class ThreadWords {
+public:
+  ThreadWords(OpBuilder &builder, Location loc, int64_t count)
+      : builder(builder), loc(loc), count(count) {
+    buffer = memref::AllocaOp::create(
+        builder, loc,
+        MemRefType::get({kThreads, std::max<int64_t>(count, 1)},
+                        builder.getI32Type()));
+  }
+
+  void save(Value thread, ValueRange words) {
+    for (auto [i, word] : llvm::enumerate(words))
+      memref::StoreOp::create(
+          builder, loc, word, buffer,
+          ValueRange{thread, index(builder, loc, static_cast<int64_t>(i))});
+  }
+
+  SmallVector<Value> restore(Value thread) {
+    SmallVector<Value> words;
+    for (int64_t i = 0; i < count; ++i)
+      words.push_back(memref::LoadOp::create(
+          builder, loc, buffer, ValueRange{thread, index(builder, loc, i)}));
+    return words;
+  }
+
+private:
+  OpBuilder &builder;
+  Location loc;
+  int64_t count;
+  Value buffer;
+};
+
 /// The GEMM kernel on the host: per block and step, the 128 threads fill
-/// the tiles in turn, then each warp's fragment products run; then each
-/// warp's results are written.
+/// the tiles in turn from the words they loaded, then load the next step's
+/// (kept per thread in a buffer, as in registers on the GPU), then each
+/// warp's fragment products run; then each warp's results are written.
 void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   Value buffer = sharedBuffer(builder, loc, shape, Attribute());
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/false);
   HostWarps warps(builder, loc, shape, tiles);
+  ThreadWords words(builder, loc, mma.stepWordCount());
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
       forRange(builder, loc, shape.splits, [&](Value split) {
         BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
         warps.zero();
+        auto load = [&](Value step) {
+          forRange(builder, loc, kThreads, [&](Value thread) {
+            words.save(thread, mma.loadStep(thread, step, origin.firstRow,
+                                            origin.firstFeature));
+          });
+        };
+        load(origin.firstStep);
         stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
                      [&](Value step) {
                        forRange(builder, loc, kThreads, [&](Value thread) {
-                         mma.stageActivations(thread, step, origin.firstRow);
-                         mma.decodeWeights(thread, step, origin.firstFeature);
+                         mma.fillTiles(thread, step, words.restore(thread),
+                                       origin.firstFeature);
                        });
+                       load(origin.nextStep(step));
                        forRange(builder, loc, kWarps,
                                 [&](Value warp) { warps.multiply(warp); });
                      });

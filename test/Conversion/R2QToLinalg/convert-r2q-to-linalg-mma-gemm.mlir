@@ -6,15 +6,19 @@
 // one workgroup byte buffer (a 32 x 72 f16 activation tile, a 128 x 72 f16
 // weight tile and four 16 x 16 f32 staging tiles, plus 32 bytes to align
 // them), its 2 x 2 warps carrying 1 x 4 WMMA accumulators through the
-// steps: per step the tiles are filled (16-byte stores) between two
-// barriers, and per 16 columns one A fragment, four transposed B fragments
-// and four products; the results are added atomically to the result,
-// which the scaling kernel set to the accumulator. K = 1000 (16 steps) on a
-// single tile of 16 rows x 128 features is split 4 ways (blocks (1, 1, 4),
-// steps 4z to min(4z + 4, 16)); its whole steps are decoded through a table
-// of the group's weight values and byte permutes (nvvm.prmt), the partial
-// last one byte by byte. Without gpu-launch, the same in host loops (the
-// permutes as shifts):
+// steps, and each thread its two 16-byte pieces of the next step's
+// activations (loaded before the loop, then before each step's products):
+// per step the tiles are filled (16-byte stores) between two barriers, and
+// per 16 columns one A fragment, four transposed B fragments and four
+// products; the results are added to the result (which the scaling kernel
+// set to the accumulator) with a load and a store, one block per output.
+// K = 1000 (16 steps) on a single tile of 16 rows x 128 features is split
+// 4 ways (blocks (1, 1, 4), steps 4z to min(4z + 4, 16)), added atomically;
+// its whole steps are decoded through a table of the group's weight values
+// and byte permutes (nvvm.prmt) from the sign words and scales each thread
+// carries, the partial last one byte by byte (its own loads). Without
+// gpu-launch, the same in host loops (the permutes as shifts, the carried
+// words in a 128 x 8 buffer):
 // the lanes' maxima in a buffer, the tiles in a host byte buffer, and the
 // warps' accumulators in a 256 x 16 f32 buffer.
 
@@ -38,10 +42,12 @@
 // GPU: %[[B:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<27168xi8, #gpu.address_space<workgroup>> to memref<128x72xf16, #gpu.address_space<workgroup>>
 // GPU: %[[C:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<27168xi8, #gpu.address_space<workgroup>> to memref<64x16xf32, #gpu.address_space<workgroup>>
 // GPU: %[[ZERO:.*]] = gpu.subgroup_mma_constant_matrix %{{.*}} : !gpu.mma_matrix<16x16xf32, "COp">
-// GPU: scf.for {{.*}} iter_args({{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]])
+// GPU-COUNT-2: vector.load {{.*}} : memref<32x128xf16>, vector<8xf16>
+// GPU: scf.for {{.*}} iter_args({{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}}) -> (!gpu.mma_matrix<16x16xf32, "COp">, !gpu.mma_matrix<16x16xf32, "COp">, !gpu.mma_matrix<16x16xf32, "COp">, !gpu.mma_matrix<16x16xf32, "COp">, i32, i32, i32, i32, i32, i32, i32, i32)
 // GPU: vector.store {{.*}}, %[[A]][{{.*}}] {alignment = 16 : i64} : memref<32x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
 // GPU: vector.store {{.*}}, %[[B]][{{.*}}] {alignment = 16 : i64} : memref<128x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
 // GPU: gpu.barrier
+// GPU-COUNT-2: vector.load {{.*}} : memref<32x128xf16>, vector<8xf16>
 // GPU: gpu.subgroup_mma_load_matrix %[[A]][{{.*}}] {leadDimension = 72 : index} : {{.*}} -> !gpu.mma_matrix<16x16xf16, "AOp">
 // GPU-COUNT-4: gpu.subgroup_mma_load_matrix %[[B]][{{.*}}] {leadDimension = 72 : index, transpose} : {{.*}} -> !gpu.mma_matrix<16x16xf16, "BOp">
 // GPU-COUNT-4: gpu.subgroup_mma_compute {{.*}} {b_transpose} : !gpu.mma_matrix<16x16xf16, "AOp">, !gpu.mma_matrix<16x16xf16, "BOp"> -> !gpu.mma_matrix<16x16xf32, "COp">
@@ -50,8 +56,12 @@
 // GPU: scf.yield
 // GPU: gpu.subgroup_mma_store_matrix %{{.*}}, %[[C]][{{.*}}] {leadDimension = 16 : index}
 // GPU: gpu.barrier
-// GPU: memref.atomic_rmw addf {{.*}} : (f32, memref<20x37xf32>) -> f32
+// GPU-NOT: memref.atomic_rmw
+// GPU: %[[BEFORE:.*]] = memref.load %{{.*}} : memref<20x37xf32>
+// GPU: %[[SUM:.*]] = arith.addf %[[BEFORE]], %{{.*}} : f32
+// GPU: memref.store %[[SUM]], %{{.*}} : memref<20x37xf32>
 // GPU-COUNT-3: gpu.subgroup_mma_store_matrix
+// GPU-NOT: memref.atomic_rmw
 // GPU: gpu.terminator
 
 // GPU-LABEL: func.func @split
@@ -60,19 +70,29 @@
 // GPU: %[[FIRST:.*]] = arith.muli %[[SPLIT]], %c4{{.*}} : index
 // GPU: %[[AFTER:.*]] = arith.addi %[[FIRST]], %c4{{.*}} : index
 // GPU: %[[END:.*]] = arith.minui %[[AFTER]], %c16{{.*}} : index
-// GPU: scf.for %{{.*}} = %[[FIRST]] to %[[END]] step %c1{{.*}} iter_args
 // One plane and groups of 128 columns: the 15 whole steps (8 sign bytes
 // each of the 125) through the group's table of 2 f16 values, one byte
-// permute per pair of weights; the last, partial step byte by byte.
+// permute per pair of weights; the last, partial step byte by byte. Each
+// thread loads its feature row's 8 sign bytes and the group's scale (of
+// the last whole step for the partial one) before the loop and the
+// products, and carries them as 3 words beside its activation piece's 4.
+// GPU: arith.minui %[[FIRST]], %c14{{.*}} : index
+// GPU: vector.load {{.*}} : memref<1x37x125xi8>, vector<8xi8>
+// GPU: memref.load {{.*}} : memref<1x37x8xf32>
+// GPU: scf.for %{{.*}} = %[[FIRST]] to %[[END]] step %c1{{.*}} iter_args({{.*}}) -> (!gpu.mma_matrix<16x16xf32, "COp">, !gpu.mma_matrix<16x16xf32, "COp">, i32, i32, i32, i32, i32, i32, i32)
 // GPU: %[[WHOLE:.*]] = arith.cmpi ult, %{{.*}}, %c15{{.*}} : index
 // GPU: scf.if %[[WHOLE]] {
-// GPU: vector.load {{.*}} : memref<1x37x125xi8>, vector<8xi8>
+// GPU-NOT: vector.load
 // GPU-COUNT-4: nvvm.prmt
 // GPU: vector.store {{.*}} vector<8xf16>
 // GPU: } else {
 // GPU-NOT: nvvm.prmt
+// GPU: memref.load {{.*}} : memref<1x37x125xi8>
 // GPU: arith.truncf {{.*}} : vector<8xf32> to vector<8xf16>
+// GPU: gpu.barrier
+// GPU: vector.load {{.*}} : memref<1x37x125xi8>, vector<8xi8>
 // GPU: gpu.subgroup_mma_load_matrix
+// GPU: memref.atomic_rmw addf {{.*}} : (f32, memref<16x37xf32>) -> f32
 
 // HOST-LABEL: func.func @gemm
 // HOST-NOT: gpu.
@@ -81,7 +101,11 @@
 // HOST: memref.view {{.*}} to memref<32x72xf16>
 // HOST: memref.view {{.*}} to memref<128x72xf16>
 // HOST: memref.alloca() : memref<256x16xf32>
+// HOST: memref.alloca() : memref<128x8xi32>
 // HOST: arith.extf {{.*}} : f16 to f32
+// HOST-NOT: memref.atomic_rmw
+// HOST-LABEL: func.func @split
+// HOST: memref.alloca() : memref<128x7xi32>
 // HOST: memref.atomic_rmw addf
 // HOST-NOT: gpu.
 // HOST-NOT: nvvm.
