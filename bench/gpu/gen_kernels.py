@@ -85,6 +85,11 @@ BENCH += [variant(big_b1, f"xor_t{t}", "warp_gemv", t) for t in (2, 8)]
 # mma_gemm there), and mma_gemm's 64 and 192 features per block.
 BENCH += [variant(c, "lut", "warp_lut_gemv") for c in BENCH
           if c[1] >= MMA_MIN_ROWS and c[0] not in KERNELS]
+# The tensor cores at batch 4 too (the rows padded to a block of 16): where
+# their decode, once per weight, beats the tables' pass per row, auto
+# should choose them below 16 rows.
+BENCH += [variant(c, "mma", "mma_gemm") for c in BENCH
+          if c[1] == 4 and c[0] not in KERNELS]
 big_b128 = next(c for c in BENCH if c[0] == "bench_28672x8192_b128")
 BENCH += [variant(big_b128, f"mma_t{t}", "mma_gemm", t) for t in (64, 192)]
 # A dynamic batch: 3 rows in the bucket of 4 (the tables), 300 rows in
