@@ -66,10 +66,11 @@ void addGenericKernels(OpPassManager &pm) {
   pm.addPass(createR2QGPUWorkgroupBuffersPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createR2QGPUSinkConstantsPass());
-  // mma_gemm carries WMMA fragments (!gpu.mma_matrix) through scf.for: the
-  // NVVM pipeline's first pass (convert-nvgpu-to-nvvm) cannot convert such
-  // loops and refuses them, while branches are left to convert-gpu-to-nvvm,
-  // which converts the fragments.
+  // Structured control flow as branches before the NVVM pipeline, whose
+  // first pass (convert-nvgpu-to-nvvm) converts loop-carried values only of
+  // the types it knows (it refused the WMMA fragments, !gpu.mma_matrix,
+  // that mma_gemm carried through scf.for; branches are left to
+  // convert-gpu-to-nvvm, which converts any).
   pm.addPass(createSCFToControlFlowPass());
 }
 

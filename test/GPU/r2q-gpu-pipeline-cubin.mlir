@@ -2,7 +2,7 @@
 // kernels' PTX for sm_80, sm_90 and sm_90a, for a batch of 1 and of 13
 // (whole tiles of 8 rows and a shorter one), f16 activations and a K with
 // a tail; and the tensor-core kernels (mma_gemm: the row scaling kernel and
-// the WMMA GEMM) for a batch of 40 with f32 activations and a K with a
+// the mma.sync GEMM) for a batch of 40 with f32 activations and a K with a
 // tail, and with 192 features per block (its largest shared buffer); and
 // the one-row kernel on tables of sign bytes (byte_lut_gemv: the result
 // zeroed, then the GEMV) for a constant weight in the

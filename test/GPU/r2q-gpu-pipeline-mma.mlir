@@ -2,10 +2,11 @@
 // r2q-select-gpu-kernels) without a GPU: two kernels, the row scaling one
 // (a butterfly of shuffles per row, the f16 conversion) and the GEMM (its
 // tiles in one shared byte buffer, filled with 16-byte stores between
-// barriers, WMMA loads of row-major A and column-major B fragments from
-// shared memory, m16n16k16 products into f32 accumulators, stores to the
-// staging tiles, then added atomically to the result: the GEMM's splits of
-// K add to it); the result and the scaling kernel's outputs in device
+// barriers, the next step's 16-byte activation loads issued before the
+// products, ldmatrix .x4 loads of row-major A and column-major B fragments
+// from shared memory, m16n8k16 mma.sync products into f32 accumulators,
+// then each lane's elements added atomically to the result: the GEMM's
+// splits of K add to it); the result and the scaling kernel's outputs in device
 // memory (only kernels touch them), the temporaries freed. With
 // precision=exact, one warp_lut_gemv kernel instead.
 
@@ -18,19 +19,19 @@
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-SAME: cvt.rn.f16.f32
 // PTX: gpu.binary @prefill_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
-// PTX-SAME: .shared .align 1 .b8 __wg_prefill_kernel_0[31776]
+// PTX-SAME: .shared .align 1 .b8 __wg_prefill_kernel_0[27664]
 // PTX-SAME: prmt.b32
 // PTX-SAME: st.shared.v4.b32
 // PTX-SAME: bar.sync
-// PTX-SAME: wmma.load.a.sync.aligned.row.m16n16k16.shared.f16
-// PTX-SAME: wmma.load.b.sync.aligned.col.m16n16k16.shared.f16
-// PTX-SAME: wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32
+// PTX-SAME: ld.global.v4.b32
+// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // PTX-SAME: bar.sync
-// PTX-SAME: wmma.store.d.sync.aligned.row.m16n16k16.shared.f32
 // PTX-SAME: atom.global.add.f32
+// PTX-NOT: wmma
 
 // EXACT: gpu.binary @prefill_kernel
-// EXACT-NOT: wmma
+// EXACT-NOT: mma.sync
 // EXACT-NOT: gpu.binary
 
 // CHECK: llvm.func @prefill(

@@ -794,8 +794,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
 // The tensor-core GEMM (strategy mma_gemm) as its host loop nest
 // (r2q-cpu-pipeline with strategy=mma_gemm: the row scaling kernel, then
 // blocks of 4 warps whose 128 threads stage the activations and decode the
-// weight into f16 tiles, each WMMA fragment product done by loops on the
-// same tiles) against the numerics core, on batches of 16 to 130 rows (odd
+// weight into f16 tiles, each warp's ldmatrix loads and mma.sync products
+// emulated on its lanes' registers by their fragment layout) against the numerics core, on batches of 16 to 130 rows (odd
 // ones, and 20 and 33 past a block of 16 or 32 rows), N not a multiple of
 // the 128 (or forced 64 or 192) features of a block, K not a multiple of
 // the 64 columns of a step nor of 8 and with a short last group (so K is

@@ -115,10 +115,11 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
       into f16's range; the activations scaled into a padded f16 matrix),
       then blocks of 4 warps that per step of 64 columns stage the
       activation tile and decode the weight tile to f16 in shared memory
-      and multiply 16x16x16 fragments with `gpu.subgroup_mma_*` (f32
-      accumulators). With `gpu-launch`, two `gpu.launch` ops; without, the
-      same bodies in host loops, each fragment op replaced by loops on the
-      same tiles.
+      and multiply fragments loaded with `nvgpu.ldmatrix` with
+      `nvgpu.mma.sync` m16n8k16 (f32 accumulators in registers). With
+      `gpu-launch`, two `gpu.launch` ops; without, the same bodies in host
+      loops, each lane's registers in buffers (ldmatrix and mma.sync
+      emulated on them by their fragment layout).
   }];
   let options = [
     Option<"gpuLaunch", "gpu-launch", "bool", /*default=*/"false",
@@ -133,6 +134,7 @@ def ConvertR2QToLinalgPass : Pass<"convert-r2q-to-linalg"> {
     "::mlir::memref::MemRefDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",

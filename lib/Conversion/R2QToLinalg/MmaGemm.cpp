@@ -6,11 +6,11 @@
 // stage the activations' tile as f16 in shared memory and decode the
 // weight's tile into f16 there (w = sum over planes of +-scale), from
 // values they loaded into registers during the previous step's products;
-// the warps then multiply 16x16x16 fragments with WMMA
-// (gpu.subgroup_mma_*: f16 inputs, f32 accumulators) and, after the last
-// step, add the product to the result through a per-warp staging tile.
-// When the output tiles are few, their steps are split among several
-// blocks (split-K), which add to the result atomically.
+// the warps then load fragments with ldmatrix and multiply them with
+// mma.sync m16n8k16 (nvgpu: f16 inputs, f32 accumulators in registers) and,
+// after the last step, each lane adds its accumulators' elements to the
+// result. When the output tiles are few, their steps are split among
+// several blocks (split-K), which add to the result atomically.
 //
 // f16 has 5 exponent bits, so nothing is decoded at its own magnitude: a
 // first kernel finds, per activation row and per weight row, the power of
@@ -23,9 +23,11 @@
 // plus f32 rounding), whatever the scales' range.
 //
 // With gpu-launch both kernels are gpu.launch ops; without, the same bodies
-// run on the host in loops over blocks, threads and warps, with each WMMA
-// op replaced by the same 16x16 tile loads, products and stores on the same
-// buffers: the CPU tests execute the kernels' index math and decoding.
+// run on the host in loops over blocks, threads, warps and lanes, each
+// lane's registers in buffers: ldmatrix becomes the loads from the lanes'
+// row addresses that it makes, mma.sync the product of the fragments as
+// its layout spreads them over the lanes. The CPU tests execute the
+// kernels' index math, decoding and fragment layout.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +41,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -52,9 +55,11 @@ namespace {
 constexpr int64_t kLanes = 32;
 constexpr int64_t kWarps = 4;
 constexpr int64_t kThreads = kLanes * kWarps;
-/// WMMA's m, n and k.
+/// The rows and columns of a warp's tile of activations or weights per
+/// fragment: mma.sync m16n8k16 multiplies 16 rows by 16 columns, of 16
+/// columns by 8 features (two such products per 16 features).
 constexpr int64_t kFragment = 16;
-constexpr int64_t kFragmentElements = kFragment * kFragment;
+constexpr int64_t kHalfFragment = kFragment / 2;
 /// Columns of one step: 8 sign bytes per row and plane.
 constexpr int64_t kStepColumns = 64;
 constexpr int64_t kStepBytes = kStepColumns / 8;
@@ -63,8 +68,8 @@ constexpr int64_t kVector = 8;
 /// Shared tiles' rows: 64 columns and 8 f16 of padding (144 bytes, so that
 /// the 16-byte stores of consecutive rows fall in different banks).
 constexpr int64_t kTileStride = kStepColumns + kVector;
-/// WMMA loads and stores need 32-byte aligned fragments.
-constexpr int64_t kFragmentAlignment = 32;
+/// ldmatrix reads 16-byte rows, which must be 16-byte aligned.
+constexpr int64_t kTileAlignment = 16;
 constexpr int64_t kDefaultBlockFeatures = 128;
 /// Split-K: blocks of output tiles are multiplied by splits of K until
 /// about this many blocks run (two waves of an H100/H200's 132 SMs), each
@@ -110,12 +115,9 @@ struct MmaShape : KernelDims {
   }
   /// Byte offsets in the block's shared buffer (after its alignment).
   int64_t weightTileOffset() const { return blockRows * kTileStride * 2; }
-  int64_t stagingOffset() const {
-    return weightTileOffset() + blockFeatures * kTileStride * 2;
-  }
   int64_t sharedBytes() const {
-    return stagingOffset() + kWarps * kFragmentElements * 4 +
-           kFragmentAlignment;
+    return weightTileOffset() + blockFeatures * kTileStride * 2 +
+           kTileAlignment;
   }
 };
 
@@ -388,25 +390,24 @@ void emitScalingLoops(OpBuilder &builder, Location loc,
 //===----------------------------------------------------------------------===//
 
 /// The block's shared tiles, views of one byte buffer whose start is
-/// rounded up to 32 bytes (a workgroup buffer is only as aligned as its
-/// element type, and WMMA needs 32-byte aligned fragments): the activations
-/// (blockRows x 72 f16, row-major: WMMA's A), the decoded weight
-/// (blockFeatures x 72 f16, a feature per row: B, loaded transposed) and a
-/// 16 x 16 f32 staging tile per warp.
+/// rounded up to 16 bytes (a workgroup buffer is only as aligned as its
+/// element type, and ldmatrix reads 16-byte aligned rows): the activations
+/// (blockRows x 72 f16, row-major: mma.sync's A) and the decoded weight
+/// (blockFeatures x 72 f16, a feature per row: B, column-major).
 struct SharedTiles {
-  Value activations, weights, staging;
+  Value activations, weights;
 
   SharedTiles(OpBuilder &builder, Location loc, const MmaShape &shape,
               Value buffer) {
     Value address =
         memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
     Value misaligned = arith::RemUIOp::create(
-        builder, loc, address, index(builder, loc, kFragmentAlignment));
+        builder, loc, address, index(builder, loc, kTileAlignment));
     Value start = arith::RemUIOp::create(
         builder, loc,
-        arith::SubIOp::create(
-            builder, loc, index(builder, loc, kFragmentAlignment), misaligned),
-        index(builder, loc, kFragmentAlignment));
+        arith::SubIOp::create(builder, loc, index(builder, loc, kTileAlignment),
+                              misaligned),
+        index(builder, loc, kTileAlignment));
     auto space = cast<MemRefType>(buffer.getType()).getMemorySpace();
     auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type element) {
       return memref::ViewOp::create(
@@ -418,8 +419,6 @@ struct SharedTiles {
     activations = view(0, {shape.blockRows, kTileStride}, f16);
     weights =
         view(shape.weightTileOffset(), {shape.blockFeatures, kTileStride}, f16);
-    staging = view(shape.stagingOffset(), {kWarps * kFragment, kFragment},
-                   builder.getF32Type());
   }
 };
 
@@ -449,6 +448,76 @@ struct WarpFragments {
     return addIndex(builder, loc, firstFeature, j * kFragment);
   }
 };
+
+//===----------------------------------------------------------------------===//
+// mma.sync m16n8k16's fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16
+// with floating point type"): lane l = 4 g + t of a warp holds
+//   A (16 x 16, f16): pairs (g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8)
+//   B (16 x 8, k x n, f16): pairs (2t, g), (2t + 8, g), k consecutive
+//   C (16 x 8, f32): pairs (g, 2t), (g + 8, 2t)
+// each pair being two consecutive columns (of B: rows). ldmatrix .x4 loads
+// four 8 x 8 matrices of 16-bit values, lanes 8j to 8j + 7 giving the
+// addresses of matrix j's rows; lane l receives from each matrix j (its
+// register j) the pair at row l / 4, columns 2 (l % 4) and 2 (l % 4) + 1.
+//===----------------------------------------------------------------------===//
+
+/// The tile row and column whose 16 bytes lane `lane` points ldmatrix .x4
+/// to, loading the A fragment of rows row0 + [0, 16) and columns column0 +
+/// [0, 16): matrices (rows 0-7, columns 0-7), (8-15, 0-7), (0-7, 8-15),
+/// (8-15, 8-15), so that register j is A's pair j.
+std::pair<Value, Value> activationRowAddress(OpBuilder &builder, Location loc,
+                                             Value lane, Value row0,
+                                             Value column0) {
+  Value row = arith::AddIOp::create(
+      builder, loc, row0,
+      arith::RemUIOp::create(builder, loc, lane,
+                             index(builder, loc, kFragment)));
+  Value column = arith::AddIOp::create(
+      builder, loc, column0,
+      mulIndex(builder, loc,
+               arith::DivUIOp::create(builder, loc, lane,
+                                      index(builder, loc, kFragment)),
+               kHalfFragment));
+  return {row, column};
+}
+
+/// The weight tile row (a feature) and column that lane `lane` points
+/// ldmatrix .x4 to, loading the B fragments of features feature0 + [0, 8)
+/// and feature0 + [8, 16) for columns column0 + [0, 16): matrices
+/// (features 0-7, columns 0-7), (0-7, 8-15), (8-15, 0-7), (8-15, 8-15), so
+/// that registers 0, 1 are the first B fragment and 2, 3 the second.
+std::pair<Value, Value> weightRowAddress(OpBuilder &builder, Location loc,
+                                         Value lane, Value feature0,
+                                         Value column0) {
+  auto constant = [&](int64_t value) { return index(builder, loc, value); };
+  Value matrix =
+      arith::DivUIOp::create(builder, loc, lane, constant(kHalfFragment));
+  Value feature = arith::AddIOp::create(
+      builder, loc, feature0,
+      arith::AddIOp::create(
+          builder, loc,
+          mulIndex(builder, loc,
+                   arith::DivUIOp::create(builder, loc, matrix, constant(2)),
+                   kHalfFragment),
+          arith::RemUIOp::create(builder, loc, lane, constant(kHalfFragment))));
+  Value column = arith::AddIOp::create(
+      builder, loc, column0,
+      mulIndex(builder, loc,
+               arith::RemUIOp::create(builder, loc, matrix, constant(2)),
+               kHalfFragment));
+  return {feature, column};
+}
+
+/// The row (of 16) and column (of 8) of element `e` of lane `lane`'s
+/// accumulator pair `pair`: (g + 8 pair, 2t + e).
+std::pair<Value, Value> accumulatorElement(OpBuilder &builder, Location loc,
+                                           Value lane, int64_t pair,
+                                           int64_t e) {
+  Value g = arith::DivUIOp::create(builder, loc, lane, index(builder, loc, 4));
+  Value t = arith::RemUIOp::create(builder, loc, lane, index(builder, loc, 4));
+  return {addIndex(builder, loc, g, pair * kHalfFragment),
+          addIndex(builder, loc, mulIndex(builder, loc, t, 2), e)};
+}
 
 /// The GEMM kernel's steps, shared by the GPU and host mappings.
 class MmaTiles {
@@ -606,33 +675,31 @@ public:
     }
   }
 
-  /// Lane `lane`'s share of a warp's staged fragment (staging rows
-  /// stagingRow + [0, 16)) for block rows m0 + [0, 16) and features n0 +
-  /// [0, 16): result += product x the rows' inverse powers, inside M x N.
-  void writeFragment(Value staging, Value stagingRow, Value lane, Value m0,
-                     Value n0) const {
-    stridedRange(builder, loc, lane, kFragmentElements, kLanes, [&](Value e) {
-      Value i = arith::DivUIOp::create(builder, loc, e,
-                                       index(builder, loc, kFragment));
-      Value j = arith::RemUIOp::create(builder, loc, e,
-                                       index(builder, loc, kFragment));
-      Value m = arith::AddIOp::create(builder, loc, m0, i);
-      Value n = arith::AddIOp::create(builder, loc, n0, j);
-      Value inside = arith::AndIOp::create(
-          builder, loc, lessThan(builder, loc, m, shape.rows),
-          lessThan(builder, loc, n, shape.features));
-      ifThen(builder, loc, inside, [&] {
-        Value product = memref::LoadOp::create(
-            builder, loc, staging,
-            ValueRange{arith::AddIOp::create(builder, loc, stagingRow, i), j});
-        Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
-        Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
-        product = arith::MulFOp::create(
-            builder, loc, arith::MulFOp::create(builder, loc, product, xFactor),
-            wFactor);
-        addToResult(product, m, n);
-      });
-    });
+  /// Lane `lane`'s elements of an m16n8 product for block rows m0 + [0,
+  /// 16) and features n0 + [0, 8), element e of pair `pair` (its rows g and
+  /// g + 8) being `value(pair, e)`: result += product x the rows' inverse
+  /// powers, inside M x N.
+  void
+  writeAccumulator(Value lane, Value m0, Value n0,
+                   const std::function<Value(int64_t, int64_t)> &value) const {
+    for (int64_t pair = 0; pair < 2; ++pair)
+      for (int64_t e = 0; e < 2; ++e) {
+        auto [row, column] = accumulatorElement(builder, loc, lane, pair, e);
+        Value m = arith::AddIOp::create(builder, loc, m0, row);
+        Value n = arith::AddIOp::create(builder, loc, n0, column);
+        Value product = value(pair, e);
+        Value inside = arith::AndIOp::create(
+            builder, loc, lessThan(builder, loc, m, shape.rows),
+            lessThan(builder, loc, n, shape.features));
+        ifThen(builder, loc, inside, [&] {
+          Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
+          Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
+          Value scaled = arith::MulFOp::create(
+              builder, loc,
+              arith::MulFOp::create(builder, loc, product, xFactor), wFactor);
+          addToResult(scaled, m, n);
+        });
+      }
   }
 
 private:
@@ -956,78 +1023,109 @@ Value sharedBuffer(OpBuilder &builder, Location loc, const MmaShape &shape,
                       MemRefLayoutAttrInterface(), space));
 }
 
-/// A warp's WMMA fragments in the GPU kernel: its accumulators, carried as
-/// values, and their products and stores on the block's shared tiles.
-class WmmaWarp {
+/// A warp's mma.sync fragments in the GPU kernel: its accumulators (per
+/// 16 x 16 fragment of its tile, two m16n8 products), carried as values,
+/// and their products on the block's shared tiles.
+class MmaSyncWarp {
 public:
-  WmmaWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
-           const SharedTiles &tiles, const WarpFragments &fragments)
+  MmaSyncWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
+              const SharedTiles &tiles, const WarpFragments &fragments,
+              Value lane)
       : builder(builder), loc(loc), tiles(tiles), fragments(fragments),
-        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
+        lane(lane), fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
 
-  /// fragmentsM x fragmentsN zero accumulators, row-major.
+  /// fragmentsM x 2 fragmentsN zero accumulators (vector<2x2xf32>: lane
+  /// l's pairs of rows g and g + 8), row-major.
   SmallVector<Value> zeros() {
-    Value zero = gpu::SubgroupMmaConstantMatrixOp::create(
-        builder, loc, type(builder.getF32Type(), "COp"),
-        f32Constant(builder, loc, 0));
-    return SmallVector<Value>(fm * fn, zero);
+    Value zero = arith::ConstantOp::create(
+        builder, loc, builder.getZeroAttr(accumulatorType()));
+    return SmallVector<Value>(fm * 2 * fn, zero);
   }
 
   /// The accumulators after the products of a step's tiles: per 16
-  /// columns, the warp's A fragments (row-major) and B fragments
-  /// (transposed: a feature per tile row) loaded once, every pair
-  /// multiplied.
+  /// columns, the warp's A fragments and B fragments (two per 16
+  /// features) loaded once with ldmatrix .x4, every pair multiplied.
   SmallVector<Value> multiply(ValueRange in) {
     SmallVector<Value> acc(in);
-    Type f16 = builder.getF16Type();
-    IntegerAttr stride = builder.getIndexAttr(kTileStride);
+    auto fragmentType = VectorType::get({4, 2}, builder.getF16Type());
     for (int64_t k = 0; k < kStepColumns; k += kFragment) {
       Value column = index(builder, loc, k);
       SmallVector<Value> a, b;
+      for (int64_t i = 0; i < fm; ++i) {
+        auto [row, col] = activationRowAddress(
+            builder, loc, lane, fragments.row(builder, loc, i), column);
+        a.push_back(nvgpu::LdMatrixOp::create(builder, loc, fragmentType,
+                                              tiles.activations,
+                                              ValueRange{row, col}, false, 4));
+      }
+      for (int64_t j = 0; j < fn; ++j) {
+        auto [feature, col] = weightRowAddress(
+            builder, loc, lane, fragments.feature(builder, loc, j), column);
+        Value both =
+            nvgpu::LdMatrixOp::create(builder, loc, fragmentType, tiles.weights,
+                                      ValueRange{feature, col}, false, 4);
+        for (int64_t half = 0; half < 2; ++half)
+          b.push_back(registerPair(both, half));
+      }
       for (int64_t i = 0; i < fm; ++i)
-        a.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
-            builder, loc, type(f16, "AOp"), tiles.activations,
-            ValueRange{fragments.row(builder, loc, i), column}, stride,
-            UnitAttr()));
-      for (int64_t j = 0; j < fn; ++j)
-        b.push_back(gpu::SubgroupMmaLoadMatrixOp::create(
-            builder, loc, type(f16, "BOp"), tiles.weights,
-            ValueRange{fragments.feature(builder, loc, j), column}, stride,
-            builder.getUnitAttr()));
-      for (int64_t i = 0; i < fm; ++i)
-        for (int64_t j = 0; j < fn; ++j)
-          acc[i * fn + j] = gpu::SubgroupMmaComputeOp::create(
-              builder, loc, type(builder.getF32Type(), "COp"), a[i], b[j],
-              acc[i * fn + j], UnitAttr(), builder.getUnitAttr());
+        for (int64_t jn = 0; jn < 2 * fn; ++jn)
+          acc[i * 2 * fn + jn] = nvgpu::MmaSyncOp::create(
+              builder, loc, a[i], b[jn], acc[i * 2 * fn + jn],
+              ArrayRef<int64_t>{kFragment, kHalfFragment, kFragment});
     }
     return acc;
   }
 
-  /// Stores accumulator (i, j) to the warp's staging tile.
-  void stage(ArrayRef<Value> acc, int64_t i, int64_t j, Value stagingRow) {
-    gpu::SubgroupMmaStoreMatrixOp::create(
-        builder, loc, acc[i * fn + j], tiles.staging,
-        ValueRange{stagingRow, index(builder, loc, 0)},
-        builder.getIndexAttr(kFragment), UnitAttr());
+  /// Writes every accumulator's elements to the result (each lane its own).
+  void write(ArrayRef<Value> acc, const MmaTiles &mma,
+             const BlockOrigin &origin) {
+    for (int64_t i = 0; i < fm; ++i)
+      for (int64_t jn = 0; jn < 2 * fn; ++jn)
+        mma.writeAccumulator(
+            lane, origin.fragmentRow(fragments, i),
+            addIndex(builder, loc, origin.fragmentFeature(fragments, jn / 2),
+                     (jn % 2) * kHalfFragment),
+            [&](int64_t pair, int64_t e) {
+              return vector::ExtractOp::create(builder, loc,
+                                               acc[i * 2 * fn + jn],
+                                               ArrayRef<int64_t>{pair, e})
+                  .getResult();
+            });
   }
 
 private:
-  gpu::MMAMatrixType type(Type element, StringRef operand) {
-    return gpu::MMAMatrixType::get({kFragment, kFragment}, element, operand);
+  /// Registers 2 half and 2 half + 1 of an ldmatrix .x4 result: one B
+  /// fragment (vector.extract_strided_slice of an n-D vector does not
+  /// lower to NVVM; its rows do).
+  Value registerPair(Value fragments, int64_t half) {
+    auto pairType = VectorType::get({2, 2}, builder.getF16Type());
+    Value pair =
+        arith::ConstantOp::create(builder, loc, builder.getZeroAttr(pairType));
+    for (int64_t r = 0; r < 2; ++r)
+      pair = vector::InsertOp::create(
+          builder, loc,
+          vector::ExtractOp::create(builder, loc, fragments,
+                                    ArrayRef<int64_t>{2 * half + r}),
+          pair, ArrayRef<int64_t>{r});
+    return pair;
+  }
+
+  VectorType accumulatorType() {
+    return VectorType::get({2, 2}, builder.getF32Type());
   }
 
   OpBuilder &builder;
   Location loc;
   const SharedTiles &tiles;
   const WarpFragments &fragments;
+  Value lane;
   int64_t fm, fn;
 };
 
 /// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
 /// 32 lanes; per step the tiles are filled between two barriers and each
-/// warp's accumulators (WMMA fragments) are carried through the step loop;
-/// then each accumulator goes through the warp's staging tile, between
-/// barriers.
+/// warp's accumulators (mma.sync fragments) are carried through the step
+/// loop; then each lane writes its accumulators' elements.
 void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
@@ -1050,10 +1148,10 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/true);
   WarpFragments fragments(builder, loc, shape, warp);
-  WmmaWarp wmma(builder, loc, shape, tiles, fragments);
+  MmaSyncWarp warpMma(builder, loc, shape, tiles, fragments, lane);
   // The step loop carries the accumulators and the thread's words of the
   // next step, loaded before the products of this one.
-  SmallVector<Value> carried = wmma.zeros();
+  SmallVector<Value> carried = warpMma.zeros();
   int64_t accumulatorCount = carried.size();
   llvm::append_range(carried,
                      mma.loadStep(thread, origin.firstStep, origin.firstRow,
@@ -1068,114 +1166,182 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                         mma.loadStep(thread, origin.nextStep(step),
                                      origin.firstRow, origin.firstFeature);
                     SmallVector<Value> out =
-                        wmma.multiply(in.take_front(accumulatorCount));
+                        warpMma.multiply(in.take_front(accumulatorCount));
                     gpu::BarrierOp::create(builder, loc);
                     llvm::append_range(out, next);
                     return out;
                   });
   accumulators.resize(accumulatorCount);
-  Value stagingRow = mulIndex(builder, loc, warp, kFragment);
-  for (int64_t i = 0; i < shape.fragmentsM(); ++i)
-    for (int64_t j = 0; j < shape.fragmentsN(); ++j) {
-      wmma.stage(accumulators, i, j, stagingRow);
-      gpu::BarrierOp::create(builder, loc);
-      mma.writeFragment(tiles.staging, stagingRow, lane,
-                        origin.fragmentRow(fragments, i),
-                        origin.fragmentFeature(fragments, j));
-      gpu::BarrierOp::create(builder, loc);
-    }
+  warpMma.write(accumulators, mma, origin);
   gpu::TerminatorOp::create(builder, loc);
 }
 
-/// One fragment product on the host, what gpu.subgroup_mma_compute does
-/// to the fragments that WMMA loads from the same tiles: acc[r][c] +=
-/// sum_k a[aRow + r][column + k] * b[bRow + c][column + k] (f16 products,
-/// exact in f32, summed in f32), acc at `accRow` of `accumulators`.
-void hostFragmentProduct(OpBuilder &builder, Location loc,
-                         const SharedTiles &tiles, Value aRow, Value bRow,
-                         Value column, Value accumulators, Value accRow) {
-  forRange(builder, loc, kFragment, [&](Value r) {
-    forRange(builder, loc, kFragment, [&](Value c) {
-      Value slot = arith::AddIOp::create(builder, loc, accRow, r);
-      Value before = memref::LoadOp::create(builder, loc, accumulators,
-                                            ValueRange{slot, c});
-      Value sum = countedLoop(
-          builder, loc, index(builder, loc, 0), index(builder, loc, kFragment),
-          {before}, [&](OpBuilder &b, Location l, Value k, ValueRange carried) {
-            Value col = arith::AddIOp::create(b, l, column, k);
-            Value a = memref::LoadOp::create(
-                b, l, tiles.activations,
-                ValueRange{arith::AddIOp::create(b, l, aRow, r), col});
-            Value w = memref::LoadOp::create(
-                b, l, tiles.weights,
-                ValueRange{arith::AddIOp::create(b, l, bRow, c), col});
-            Value product = arith::MulFOp::create(
-                b, l, arith::ExtFOp::create(b, l, b.getF32Type(), a),
-                arith::ExtFOp::create(b, l, b.getF32Type(), w));
-            return SmallVector<Value>{
-                arith::AddFOp::create(b, l, carried[0], product)};
-          })[0];
-      memref::StoreOp::create(builder, loc, sum, accumulators,
-                              ValueRange{slot, c});
-    });
+/// What ldmatrix .x4 gives the lanes of a warp whose lanes point it to the
+/// rows `address(lane)` of `tile`, in fragments[slot][lane][register][e]:
+/// for register j, the pair at column 2 (l % 4) + e of the row that lane 8j
+/// + l / 4 points to.
+void hostLdMatrix(
+    OpBuilder &builder, Location loc, Value tile, Value fragments, int64_t slot,
+    const std::function<std::pair<Value, Value>(Value)> &address) {
+  forRange(builder, loc, kLanes, [&](Value lane) {
+    Value quad =
+        arith::DivUIOp::create(builder, loc, lane, index(builder, loc, 4));
+    Value pairColumn = mulIndex(
+        builder, loc,
+        arith::RemUIOp::create(builder, loc, lane, index(builder, loc, 4)), 2);
+    for (int64_t j = 0; j < 4; ++j) {
+      auto [row, column] =
+          address(addIndex(builder, loc, quad, j * kHalfFragment));
+      Value first = arith::AddIOp::create(builder, loc, column, pairColumn);
+      for (int64_t e = 0; e < 2; ++e) {
+        Value value = memref::LoadOp::create(
+            builder, loc, tile,
+            ValueRange{row, addIndex(builder, loc, first, e)});
+        memref::StoreOp::create(builder, loc, value, fragments,
+                                ValueRange{index(builder, loc, slot), lane,
+                                           index(builder, loc, j),
+                                           index(builder, loc, e)});
+      }
+    }
   });
 }
 
-/// The warps' fragments in the host loop nest: their accumulators in a
-/// buffer (16 x 16 f32 each, kept between steps), products by loops on the
-/// same tiles as WMMA's.
+/// One mma.sync m16n8k16 on the host, on the fragments as the lanes hold
+/// them (a: slot aSlot of `aFragments`; b: registers bFirst and bFirst + 1
+/// of slot bSlot of `bFragments`): lane l = 4g + t's accumulator pair p,
+/// element e (in accumulators[accumulator][l][p][e]) gains sum_k A(g + 8p,
+/// k) B(k, 2t + e), A's element (r, k) read where mma.sync's layout puts it
+/// (lane 4 (r % 8) + (k % 8) / 2, register r / 8 + 2 (k / 8)) and B's (k,
+/// n) likewise (lane 4n + (k % 8) / 2, register k / 8), element k % 2 of
+/// the pair; f16 products, exact in f32, summed in f32.
+void hostMmaSync(OpBuilder &builder, Location loc, Value aFragments,
+                 int64_t aSlot, Value bFragments, int64_t bSlot, int64_t bFirst,
+                 Value accumulators, Value accumulator) {
+  auto constant = [&](int64_t value) { return index(builder, loc, value); };
+  forRange(builder, loc, kLanes, [&](Value lane) {
+    Value g = arith::DivUIOp::create(builder, loc, lane, constant(4));
+    Value t = arith::RemUIOp::create(builder, loc, lane, constant(4));
+    for (int64_t p = 0; p < 2; ++p)
+      for (int64_t e = 0; e < 2; ++e) {
+        SmallVector<Value> slot{accumulator, lane, constant(p), constant(e)};
+        Value n = addIndex(builder, loc, mulIndex(builder, loc, t, 2), e);
+        Value before = memref::LoadOp::create(builder, loc, accumulators, slot);
+        Value sum = countedLoop(
+            builder, loc, constant(0), constant(kFragment), {before},
+            [&](OpBuilder &b, Location l, Value k, ValueRange carried) {
+              Value quarter = arith::DivUIOp::create(
+                  b, l, arith::RemUIOp::create(b, l, k, constant(8)),
+                  constant(2));
+              Value half = arith::DivUIOp::create(b, l, k, constant(8));
+              Value element = arith::RemUIOp::create(b, l, k, constant(2));
+              Value aLane =
+                  arith::AddIOp::create(b, l, mulIndex(b, l, g, 4), quarter);
+              Value aRegister = addIndex(b, l, mulIndex(b, l, half, 2), p);
+              Value bLane =
+                  arith::AddIOp::create(b, l, mulIndex(b, l, n, 4), quarter);
+              Value bRegister = addIndex(b, l, half, bFirst);
+              Value a = memref::LoadOp::create(
+                  b, l, aFragments,
+                  ValueRange{constant(aSlot), aLane, aRegister, element});
+              Value w = memref::LoadOp::create(
+                  b, l, bFragments,
+                  ValueRange{constant(bSlot), bLane, bRegister, element});
+              Value product = arith::MulFOp::create(
+                  b, l, arith::ExtFOp::create(b, l, b.getF32Type(), a),
+                  arith::ExtFOp::create(b, l, b.getF32Type(), w));
+              return SmallVector<Value>{
+                  arith::AddFOp::create(b, l, carried[0], product)};
+            })[0];
+        memref::StoreOp::create(builder, loc, sum, accumulators, slot);
+      }
+  });
+}
+
+/// The warps' fragments in the host loop nest: each lane's registers in
+/// buffers (the accumulators kept between steps), loaded from the same
+/// tiles by the same lane addresses as ldmatrix, multiplied as mma.sync
+/// multiplies its fragments.
 class HostWarps {
 public:
   HostWarps(OpBuilder &builder, Location loc, const MmaShape &shape,
             const SharedTiles &tiles)
       : builder(builder), loc(loc), shape(shape), tiles(tiles),
         fm(shape.fragmentsM()), fn(shape.fragmentsN()) {
+    Type f16 = builder.getF16Type();
     accumulators = memref::AllocaOp::create(
         builder, loc,
-        MemRefType::get({rows(), kFragment}, builder.getF32Type()));
+        MemRefType::get({kWarps * fm * 2 * fn, kLanes, 2, 2},
+                        builder.getF32Type()));
+    aFragments = memref::AllocaOp::create(
+        builder, loc, MemRefType::get({fm, kLanes, 4, 2}, f16));
+    bFragments = memref::AllocaOp::create(
+        builder, loc, MemRefType::get({fn, kLanes, 4, 2}, f16));
   }
 
   void zero() {
-    forRange(builder, loc, rows(), [&](Value row) {
-      forRange(builder, loc, kFragment, [&](Value column) {
-        memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
-                                accumulators, ValueRange{row, column});
+    forRange(builder, loc, kWarps * fm * 2 * fn, [&](Value accumulator) {
+      forRange(builder, loc, kLanes, [&](Value lane) {
+        for (int64_t p = 0; p < 2; ++p)
+          for (int64_t e = 0; e < 2; ++e)
+            memref::StoreOp::create(
+                builder, loc, f32Constant(builder, loc, 0), accumulators,
+                ValueRange{accumulator, lane, index(builder, loc, p),
+                           index(builder, loc, e)});
       });
     });
   }
 
-  /// Warp `warp`'s products of a step's tiles, as WmmaWarp::multiply.
+  /// Warp `warp`'s products of a step's tiles, as MmaSyncWarp::multiply.
   void multiply(Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
-    for (int64_t k = 0; k < kStepColumns; k += kFragment)
+    for (int64_t k = 0; k < kStepColumns; k += kFragment) {
+      Value column = index(builder, loc, k);
       for (int64_t i = 0; i < fm; ++i)
-        for (int64_t j = 0; j < fn; ++j)
-          hostFragmentProduct(
-              builder, loc, tiles, fragments.row(builder, loc, i),
-              fragments.feature(builder, loc, j), index(builder, loc, k),
-              accumulators, accumulatorRow(warp, i, j));
+        hostLdMatrix(
+            builder, loc, tiles.activations, aFragments, i, [&](Value lane) {
+              return activationRowAddress(
+                  builder, loc, lane, fragments.row(builder, loc, i), column);
+            });
+      for (int64_t j = 0; j < fn; ++j)
+        hostLdMatrix(
+            builder, loc, tiles.weights, bFragments, j, [&](Value lane) {
+              return weightRowAddress(builder, loc, lane,
+                                      fragments.feature(builder, loc, j),
+                                      column);
+            });
+      for (int64_t i = 0; i < fm; ++i)
+        for (int64_t jn = 0; jn < 2 * fn; ++jn)
+          hostMmaSync(builder, loc, aFragments, i, bFragments, jn / 2,
+                      2 * (jn % 2), accumulators, accumulator(warp, i, jn));
+    }
   }
 
-  /// Warp `warp`'s results, each accumulator written from the buffer as
-  /// the GPU writes it from the staging tile.
+  /// Warp `warp`'s results, each lane's accumulator elements written from
+  /// the buffer as the GPU writes them from its registers.
   void write(const MmaTiles &mma, const BlockOrigin &origin, Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
     for (int64_t i = 0; i < fm; ++i)
-      for (int64_t j = 0; j < fn; ++j)
+      for (int64_t jn = 0; jn < 2 * fn; ++jn)
         forRange(builder, loc, kLanes, [&](Value lane) {
-          mma.writeFragment(accumulators, accumulatorRow(warp, i, j), lane,
-                            origin.fragmentRow(fragments, i),
-                            origin.fragmentFeature(fragments, j));
+          mma.writeAccumulator(
+              lane, origin.fragmentRow(fragments, i),
+              addIndex(builder, loc, origin.fragmentFeature(fragments, jn / 2),
+                       (jn % 2) * kHalfFragment),
+              [&](int64_t p, int64_t e) {
+                return memref::LoadOp::create(
+                           builder, loc, accumulators,
+                           ValueRange{accumulator(warp, i, jn), lane,
+                                      index(builder, loc, p),
+                                      index(builder, loc, e)})
+                    .getResult();
+              });
         });
   }
 
 private:
-  int64_t rows() const { return kWarps * fm * fn * kFragment; }
-
-  Value accumulatorRow(Value warp, int64_t i, int64_t j) {
-    return addIndex(builder, loc,
-                    mulIndex(builder, loc, warp, fm * fn * kFragment),
-                    (i * fn + j) * kFragment);
+  Value accumulator(Value warp, int64_t i, int64_t jn) {
+    return addIndex(builder, loc, mulIndex(builder, loc, warp, fm * 2 * fn),
+                    i * 2 * fn + jn);
   }
 
   OpBuilder &builder;
@@ -1183,7 +1349,7 @@ private:
   const MmaShape &shape;
   const SharedTiles &tiles;
   int64_t fm, fn;
-  Value accumulators;
+  Value accumulators, aFragments, bFragments;
 };
 
 /// The words each of the 128 threads carries from one step to the next (in

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -104,8 +105,8 @@ void configureR2QToLinalgTarget(ConversionTarget &target) {
       scf::SCFDialect, tensor::TensorDialect, vector::VectorDialect>();
   // lut_gemv's table permutes (x86 intrinsics without a vector-dialect op).
   target.addLegalOp<LLVM::CallIntrinsicOp>();
-  // mma_gemm's byte permutes on the GPU (PTX prmt).
-  target.addLegalOp<NVVM::PermuteOp>();
+  // mma_gemm on the GPU: byte permutes (PTX prmt), tensor-core fragments.
+  target.addLegalOp<NVVM::PermuteOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp>();
 }
 
 } // namespace r2q

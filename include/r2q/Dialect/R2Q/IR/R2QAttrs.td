@@ -144,7 +144,7 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       AVX-512 VNNI; group sizes as for `lut_gemv`), `mma_gemm` (the GPU
       kernel for 16 rows or more, lossy: tiles of the weight decoded to
       f16 in shared memory and multiplied with the activations, rounded to
-      f16 after an exact power of two per row, on tensor cores (WMMA, f32
+      f16 after an exact power of two per row, on tensor cores (mma.sync, f32
       accumulators); a static batch and weight shape; its loop nest also
       runs on the host) or `byte_lut_gemv` (the GPU kernel for one row:
       256-entry tables of the signed sums of 8 activations in shared

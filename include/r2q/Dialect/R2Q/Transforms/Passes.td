@@ -657,7 +657,7 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       of the activations in shared memory, looked up by the sign nibbles;
       batch tiles of up to 4 rows), from 16 rows on `mma_gemm` (tiles of
       the weight decoded to f16 in shared memory and multiplied on tensor
-      cores with WMMA, f32 accumulators; the activations rounded to f16
+      cores with mma.sync, f32 accumulators; the activations rounded to f16
       after a per-row power of two, so it is lossy within the bound in
       `docs/gpu.md`). `precision=exact` keeps `warp_lut_gemv` at every
       batch (the default is `fast`: unlike the CPU's, the GPU's tensor-core
