@@ -743,13 +743,14 @@ private:
                       shape.features - 1);
   }
 
-  /// `value` (a vector of 16 bytes) as 4 i32 words, and back.
+  /// `value` (a vector of a multiple of 4 bytes) as i32 words, and back.
   SmallVector<Value> toWords(Value value) {
+    auto type = cast<VectorType>(value.getType());
+    int64_t count = type.getNumElements() * type.getElementTypeBitWidth() / 32;
     Value words = vector::BitCastOp::create(
-        builder, loc, VectorType::get({kVector / 2}, builder.getI32Type()),
-        value);
+        builder, loc, VectorType::get({count}, builder.getI32Type()), value);
     SmallVector<Value> result;
-    for (int64_t w = 0; w < kVector / 2; ++w)
+    for (int64_t w = 0; w < count; ++w)
       result.push_back(
           vector::ExtractOp::create(builder, loc, words, ArrayRef<int64_t>{w}));
     return result;
@@ -825,14 +826,7 @@ private:
         false,
         builder.getI64IntegerAttr(
             static_cast<int64_t>(llvm::MinAlign(shape.bytesPerRow, 8))));
-    Value words = vector::BitCastOp::create(
-        builder, loc, VectorType::get({kStepBytes / 4}, builder.getI32Type()),
-        load);
-    SmallVector<Value> result;
-    for (int64_t w = 0; w < kStepBytes / 4; ++w)
-      result.push_back(
-          vector::ExtractOp::create(builder, loc, words, ArrayRef<int64_t>{w}));
-    return result;
+    return toWords(load);
   }
 
   /// Bytes `half` and `half + 2` of the words of plane 0 (`first`) and 1
