@@ -38,6 +38,7 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   selection.strategy = options.strategy;
   selection.tileRows = options.tileRows;
   selection.precision = options.precision;
+  selection.chip = options.chip;
   pm.addPass(createR2QSelectGPUKernelsPass(selection));
   // byte_lut_gemv's constant weights in its row-interleaved layout.
   pm.addPass(createR2QPackWeightsPass());

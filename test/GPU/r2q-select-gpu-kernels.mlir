@@ -6,7 +6,10 @@
 // tile-rows is written on the kernels it chooses (with auto, on the warp
 // kernels only; mma_gemm keeps its default); an unknown or CPU strategy
 // option, an unknown precision and mma_gemm with precision=exact are
-// refused, and so is a tile-rows that mma_gemm cannot take, at the op.
+// refused, and so is a tile-rows that mma_gemm cannot take, at the op. On a
+// chip older than sm_80 (no ldmatrix/mma.sync m16n8k16) auto takes the
+// tables at every batch and a forced mma_gemm is refused at the op; a chip
+// that is not sm_ and a number is refused.
 
 // RUN: r2q-opt %s --r2q-select-gpu-kernels | FileCheck %s
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=warp_gemv tile-rows=8" | FileCheck %s --check-prefix=OPTIONS
@@ -18,6 +21,11 @@
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=mma_gemm precision=exact" 2>&1 | FileCheck %s --check-prefix=EXACTMMA
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=lut_gemv" 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=mma_gemm tile-rows=8" 2>&1 | FileCheck %s --check-prefix=MMAROWS
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_80" | FileCheck %s
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_90a" | FileCheck %s
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_75" | FileCheck %s --check-prefix=EXACT
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_75 strategy=mma_gemm" 2>&1 | FileCheck %s --check-prefix=OLDCHIP
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=gfx90a" 2>&1 | FileCheck %s --check-prefix=CHIP
 
 // CHECK-LABEL: func.func @kernels
 // CHECK: r2q.matmul {{.*}} {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>
@@ -57,6 +65,10 @@
 // EXACTMMA: error: r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; precision=exact takes byte_lut_gemv, warp_lut_gemv or warp_gemv
 
 // MMAROWS: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy mma_gemm cannot compute this op: its tile_rows is 8 (mma_gemm takes 0, 64, 128 or 192 output features per block)
+
+// OLDCHIP: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy mma_gemm needs sm_80 or newer (ldmatrix, mma.sync m16n8k16); chip is sm_75
+
+// CHIP: error: r2q-select-gpu-kernels: unknown chip 'gfx90a'; expected sm_ and a compute capability (sm_80, sm_90a, ...)
 
 func.func @kernels(%x1: tensor<1x256xf32>, %x4: tensor<2x2x256xf32>, %x15: tensor<15x256xf32>,
                    %x16: tensor<2x8x256xf32>, %x129: tensor<129x256xf32>,

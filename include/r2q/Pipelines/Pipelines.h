@@ -110,7 +110,8 @@ struct GPUPipelineOptions
   Option<std::string> chip{
       *this, "chip",
       llvm::cl::desc("NVIDIA GPU the kernels are compiled for: sm_80, sm_90, "
-                     "sm_90a, ... (default sm_90)"),
+                     "sm_90a, ... (default sm_90; below sm_80, no tensor-core "
+                     "kernel)"),
       llvm::cl::init("sm_90")};
   Option<std::string> cubinFeatures{
       *this, "cubin-features",

@@ -551,6 +551,8 @@ public:
           false, builder.getI64IntegerAttr(16));
       llvm::append_range(words, toWords(piece));
     }
+    if (!shape.tableDecode)
+      return words;
     // A last, partial step is decoded byte by byte; its table words are
     // those of the last whole step, unused.
     Value tableStep = clampIndex(builder, loc, step, shape.wholeSteps() - 1);

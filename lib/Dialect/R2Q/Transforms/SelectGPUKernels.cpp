@@ -23,6 +23,19 @@ namespace {
 
 /// Static batches of at least this many rows run on tensor cores.
 constexpr int64_t kMmaMinRows = 16;
+/// mma_gemm's ldmatrix and mma.sync m16n8k16 need sm_80 (Ampere) or newer.
+constexpr int64_t kMmaMinSM = 80;
+
+/// The compute capability of a chip named sm_XY or sm_XYa (XY), or none.
+std::optional<int64_t> smVersion(StringRef chip) {
+  int64_t version = 0;
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  chip.consume_back("a");
+  if (chip.empty() || chip.getAsInteger(10, version))
+    return std::nullopt;
+  return version;
+}
 
 /// Why `strategy` with `tileRows` cannot compute `op`, or an empty string.
 std::string unsupported(MatmulOp op, KernelStrategy strategy,
@@ -73,6 +86,14 @@ public:
              "warp_gemv";
       return signalPassFailure();
     }
+    std::optional<int64_t> version = smVersion(chip);
+    if (!version) {
+      emitError(getOperation()->getLoc())
+          << "r2q-select-gpu-kernels: unknown chip '" << chip
+          << "'; expected sm_ and a compute capability (sm_80, sm_90a, ...)";
+      return signalPassFailure();
+    }
+    tensorCores = *version >= kMmaMinSM;
     if (tileRows < 0) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: tile-rows must be 0 (the strategy's "
@@ -92,7 +113,7 @@ private:
   LogicalResult select(MatmulOp op) {
     if (KernelAttr kernel = op.getKernelAttr()) {
       if (isGPUStrategy(kernel.getStrategy()))
-        return success();
+        return checkChip(op, kernel.getStrategy());
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
              << stringifyKernelStrategy(kernel.getStrategy())
              << " is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, "
@@ -102,7 +123,10 @@ private:
       return op.emitOpError("r2q-select-gpu-kernels: no GPU kernel can "
                             "compute this op: ")
              << reason;
-    KernelStrategy chosen = forced ? *forced : automatic(op, precision);
+    KernelStrategy chosen =
+        forced ? *forced : automatic(op, precision, tensorCores);
+    if (failed(checkChip(op, chosen)))
+      return failure();
     // With auto, tile-rows is the warp kernels' (features per warp); an
     // mma_gemm or byte_lut_gemv op chosen by rows keeps its own default.
     bool ownDefault = chosen == KernelStrategy::MmaGemm ||
@@ -119,21 +143,34 @@ private:
     return success();
   }
 
+  /// Whether the chip runs `strategy` (mma_gemm needs kMmaMinSM).
+  LogicalResult checkChip(MatmulOp op, KernelStrategy strategy) {
+    if (strategy != KernelStrategy::MmaGemm || tensorCores)
+      return success();
+    return op.emitOpError("r2q-select-gpu-kernels: kernel strategy mma_gemm "
+                          "needs sm_80 or newer (ldmatrix, mma.sync "
+                          "m16n8k16); chip is ")
+           << chip.getValue();
+  }
+
   /// One row: byte tables (byte_lut_gemv) where the weight can be packed.
-  /// In fast precision, tensor cores from kMmaMinRows rows on (the batch
-  /// is static here); 16-entry tables otherwise, and for every batch of
-  /// more than one row in exact.
-  static KernelStrategy automatic(MatmulOp op, StringRef precision) {
+  /// In fast precision and on a chip with the tensor-core instructions,
+  /// tensor cores from kMmaMinRows rows on (the batch is static here);
+  /// 16-entry tables otherwise, and for every batch of more than one row
+  /// in exact.
+  static KernelStrategy automatic(MatmulOp op, StringRef precision,
+                                  bool tensorCores) {
     auto input = cast<RankedTensorType>(op.getInput().getType());
     int64_t rows = input.getNumElements() / input.getShape().back();
     if (rows == 1 && unsupported(op, KernelStrategy::ByteLutGemv, 0).empty())
       return KernelStrategy::ByteLutGemv;
-    return precision == "fast" && rows >= kMmaMinRows
+    return precision == "fast" && tensorCores && rows >= kMmaMinRows
                ? KernelStrategy::MmaGemm
                : KernelStrategy::WarpLutGemv;
   }
 
   std::optional<KernelStrategy> forced;
+  bool tensorCores = true;
 };
 
 } // namespace

@@ -671,6 +671,11 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       rows or weight is an error at the op (`r2q-gpu-pipeline` first gives
       dynamic batches static ones: `r2q-bucket-rows`), as is a CPU strategy
       written on an op.
+    * Chip: `mma_gemm`'s `ldmatrix` and `mma.sync` m16n8k16 need sm_80 or
+      newer, so for an older `chip` (sm_75, ...) `strategy=auto` takes
+      `warp_lut_gemv` instead, and `mma_gemm` forced or written on an op is
+      an error at the op; a `chip` that is not `sm_` and a number is an
+      error.
     * `tile_rows`: the `tile-rows` option, or 0 (the strategy's default):
       for the warp kernels the output features per warp (4 for
       `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
@@ -698,6 +703,9 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
     Option<"precision", "precision", "std::string", /*default=*/"\"fast\"",
            "fast (strategy=auto runs mma_gemm, f16 tensor cores, from 16 "
            "rows on) or exact (the f32 warp kernels at every batch)">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
+           "The NVIDIA GPU the kernels are for (sm_80, sm_90, sm_90a, ...): "
+           "mma_gemm needs sm_80 or newer">,
   ];
 }
 
