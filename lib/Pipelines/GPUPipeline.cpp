@@ -69,9 +69,10 @@ void addGenericKernels(OpPassManager &pm) {
   pm.addPass(createR2QGPUSinkConstantsPass());
   // Structured control flow as branches before the NVVM pipeline, whose
   // first pass (convert-nvgpu-to-nvvm) converts loop-carried values only of
-  // the types it knows (it refused the WMMA fragments, !gpu.mma_matrix,
-  // that mma_gemm carried through scf.for; branches are left to
-  // convert-gpu-to-nvvm, which converts any).
+  // the types it knows: it refused the WMMA fragments (!gpu.mma_matrix) an
+  // earlier mma_gemm carried through scf.for. Kept as a safeguard for
+  // kernels that carry other GPU types; branches are left to
+  // convert-gpu-to-nvvm, which converts any.
   pm.addPass(createSCFToControlFlowPass());
 }
 

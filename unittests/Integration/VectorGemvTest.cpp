@@ -868,6 +868,9 @@ std::vector<WarpCase> mmaCases() {
       // weights past f16's range.
       mma({{18}, 50, 1100, 128, 1, F::BF16, F::F32, 32, false}),
       mma({{21}, 45, 640, 64, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
+      // Groups the table could take but no whole step (K = 50): every step
+      // byte by byte.
+      mma({{16}, 30, 50, 64, 2, F::F16, F::F16, 32, false}),
   };
 }
 

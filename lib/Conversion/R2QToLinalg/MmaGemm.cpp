@@ -55,11 +55,17 @@ namespace {
 constexpr int64_t kLanes = 32;
 constexpr int64_t kWarps = 4;
 constexpr int64_t kThreads = kLanes * kWarps;
-/// The rows and columns of a warp's tile of activations or weights per
-/// fragment: mma.sync m16n8k16 multiplies 16 rows by 16 columns, of 16
-/// columns by 8 features (two such products per 16 features).
+/// A warp's tile is fragmentsM x fragmentsN fragments of 16 rows x 16
+/// features.
 constexpr int64_t kFragment = 16;
-constexpr int64_t kHalfFragment = kFragment / 2;
+/// mma.sync m16n8k16: A is 16 rows x 16 columns, B 16 columns x 8 features,
+/// so a fragment's 16 features are two products.
+constexpr int64_t kMmaM = 16;
+constexpr int64_t kMmaN = 8;
+constexpr int64_t kMmaK = 16;
+constexpr int64_t kProductsPerFragment = kFragment / kMmaN;
+/// ldmatrix loads 8 x 8 matrices of 16-bit values.
+constexpr int64_t kLdMatrixRows = 8;
 /// Columns of one step: 8 sign bytes per row and plane.
 constexpr int64_t kStepColumns = 64;
 constexpr int64_t kStepBytes = kStepColumns / 8;
@@ -103,6 +109,12 @@ struct MmaShape : KernelDims {
   int64_t blocksM() const { return paddedRows() / blockRows; }
   int64_t fragmentsM() const { return blockRows / (kFragment * warpsM); }
   int64_t fragmentsN() const { return blockFeatures / (kFragment * warpsN); }
+  /// A warp's m16n8 products per fragment row, and the index of product
+  /// (i, jn) among its fragmentsM x productsN accumulators (row-major).
+  int64_t productsN() const { return fragmentsN() * kProductsPerFragment; }
+  int64_t productIndex(int64_t i, int64_t jn) const {
+    return i * productsN() + jn;
+  }
   /// Steps whose 8 sign bytes lie inside every row (all but a last, partial
   /// one when K is not a multiple of 64).
   int64_t wholeSteps() const { return bytesPerRow / kStepBytes; }
@@ -470,14 +482,13 @@ std::pair<Value, Value> activationRowAddress(OpBuilder &builder, Location loc,
                                              Value column0) {
   Value row = arith::AddIOp::create(
       builder, loc, row0,
-      arith::RemUIOp::create(builder, loc, lane,
-                             index(builder, loc, kFragment)));
+      arith::RemUIOp::create(builder, loc, lane, index(builder, loc, kMmaM)));
   Value column = arith::AddIOp::create(
       builder, loc, column0,
       mulIndex(builder, loc,
                arith::DivUIOp::create(builder, loc, lane,
-                                      index(builder, loc, kFragment)),
-               kHalfFragment));
+                                      index(builder, loc, kMmaM)),
+               kLdMatrixRows));
   return {row, column};
 }
 
@@ -491,20 +502,20 @@ std::pair<Value, Value> weightRowAddress(OpBuilder &builder, Location loc,
                                          Value column0) {
   auto constant = [&](int64_t value) { return index(builder, loc, value); };
   Value matrix =
-      arith::DivUIOp::create(builder, loc, lane, constant(kHalfFragment));
+      arith::DivUIOp::create(builder, loc, lane, constant(kLdMatrixRows));
   Value feature = arith::AddIOp::create(
       builder, loc, feature0,
       arith::AddIOp::create(
           builder, loc,
           mulIndex(builder, loc,
                    arith::DivUIOp::create(builder, loc, matrix, constant(2)),
-                   kHalfFragment),
-          arith::RemUIOp::create(builder, loc, lane, constant(kHalfFragment))));
+                   kLdMatrixRows),
+          arith::RemUIOp::create(builder, loc, lane, constant(kLdMatrixRows))));
   Value column = arith::AddIOp::create(
       builder, loc, column0,
       mulIndex(builder, loc,
                arith::RemUIOp::create(builder, loc, matrix, constant(2)),
-               kHalfFragment));
+               kLdMatrixRows));
   return {feature, column};
 }
 
@@ -515,7 +526,7 @@ std::pair<Value, Value> accumulatorElement(OpBuilder &builder, Location loc,
                                            int64_t e) {
   Value g = arith::DivUIOp::create(builder, loc, lane, index(builder, loc, 4));
   Value t = arith::RemUIOp::create(builder, loc, lane, index(builder, loc, 4));
-  return {addIndex(builder, loc, g, pair * kHalfFragment),
+  return {addIndex(builder, loc, g, pair * (kMmaM / 2)),
           addIndex(builder, loc, mulIndex(builder, loc, t, 2), e)};
 }
 
@@ -678,8 +689,8 @@ public:
   }
 
   /// Lane `lane`'s elements of an m16n8 product for block rows m0 + [0,
-  /// 16) and features n0 + [0, 8), element e of pair `pair` (its rows g and
-  /// g + 8) being `value(pair, e)`: result += product x the rows' inverse
+  /// 16) and features n0 + [0, 8), element e of pair p (row g + 8p, column
+  /// 2t + e) being `value(p, e)`: result += product x the rows' inverse
   /// powers, inside M x N.
   void
   writeAccumulator(Value lane, Value m0, Value n0,
@@ -1005,6 +1016,13 @@ struct BlockOrigin {
     return arith::AddIOp::create(builder, loc, firstRow,
                                  fragments.row(builder, loc, i));
   }
+  /// The output feature of the first column of a warp's m16n8 product jn
+  /// (of its fragment column jn / 2).
+  Value productFeature(const WarpFragments &fragments, int64_t jn) const {
+    return addIndex(builder, loc,
+                    fragmentFeature(fragments, jn / kProductsPerFragment),
+                    (jn % kProductsPerFragment) * kMmaN);
+  }
   Value fragmentFeature(const WarpFragments &fragments, int64_t j) const {
     return arith::AddIOp::create(builder, loc, firstFeature,
                                  fragments.feature(builder, loc, j));
@@ -1027,15 +1045,16 @@ public:
   MmaSyncWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
               const SharedTiles &tiles, const WarpFragments &fragments,
               Value lane)
-      : builder(builder), loc(loc), tiles(tiles), fragments(fragments),
-        lane(lane), fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
+      : builder(builder), loc(loc), shape(shape), tiles(tiles),
+        fragments(fragments), lane(lane), fm(shape.fragmentsM()),
+        fn(shape.fragmentsN()) {}
 
-  /// fragmentsM x 2 fragmentsN zero accumulators (vector<2x2xf32>: lane
-  /// l's pairs of rows g and g + 8), row-major.
+  /// fragmentsM x productsN zero accumulators (vector<2x2xf32>: row p is
+  /// lane l's pair in row g + 8p), row-major.
   SmallVector<Value> zeros() {
     Value zero = arith::ConstantOp::create(
         builder, loc, builder.getZeroAttr(accumulatorType()));
-    return SmallVector<Value>(fm * 2 * fn, zero);
+    return SmallVector<Value>(fm * shape.productsN(), zero);
   }
 
   /// The accumulators after the products of a step's tiles: per 16
@@ -1044,7 +1063,7 @@ public:
   SmallVector<Value> multiply(ValueRange in) {
     SmallVector<Value> acc(in);
     auto fragmentType = VectorType::get({4, 2}, builder.getF16Type());
-    for (int64_t k = 0; k < kStepColumns; k += kFragment) {
+    for (int64_t k = 0; k < kStepColumns; k += kMmaK) {
       Value column = index(builder, loc, k);
       SmallVector<Value> a, b;
       for (int64_t i = 0; i < fm; ++i) {
@@ -1060,30 +1079,34 @@ public:
         Value both =
             nvgpu::LdMatrixOp::create(builder, loc, fragmentType, tiles.weights,
                                       ValueRange{feature, col}, false, 4);
-        for (int64_t half = 0; half < 2; ++half)
+        for (int64_t half = 0; half < kProductsPerFragment; ++half)
           b.push_back(registerPair(both, half));
       }
       for (int64_t i = 0; i < fm; ++i)
-        for (int64_t jn = 0; jn < 2 * fn; ++jn)
-          acc[i * 2 * fn + jn] = nvgpu::MmaSyncOp::create(
-              builder, loc, a[i], b[jn], acc[i * 2 * fn + jn],
-              ArrayRef<int64_t>{kFragment, kHalfFragment, kFragment});
+        for (int64_t jn = 0; jn < shape.productsN(); ++jn) {
+          Value &product = acc[shape.productIndex(i, jn)];
+          product =
+              nvgpu::MmaSyncOp::create(builder, loc, a[i], b[jn], product,
+                                       ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK});
+        }
     }
     return acc;
   }
 
-  /// Writes every accumulator's elements to the result (each lane its own).
+  /// Writes every accumulator's elements to the result (each lane its
+  /// own). Element [p][e] of an accumulator is PTX's c[2p + e] (row g +
+  /// 8p, column 2t + e): NVGPU's lowering packs the mma.sync results row by
+  /// row (convertIntrinsicResult in NVGPUToNVVM.cpp). This and
+  /// registerPair run on the GPU only: the host form has no vectors.
   void write(ArrayRef<Value> acc, const MmaTiles &mma,
              const BlockOrigin &origin) {
     for (int64_t i = 0; i < fm; ++i)
-      for (int64_t jn = 0; jn < 2 * fn; ++jn)
+      for (int64_t jn = 0; jn < shape.productsN(); ++jn)
         mma.writeAccumulator(
             lane, origin.fragmentRow(fragments, i),
-            addIndex(builder, loc, origin.fragmentFeature(fragments, jn / 2),
-                     (jn % 2) * kHalfFragment),
-            [&](int64_t pair, int64_t e) {
+            origin.productFeature(fragments, jn), [&](int64_t pair, int64_t e) {
               return vector::ExtractOp::create(builder, loc,
-                                               acc[i * 2 * fn + jn],
+                                               acc[shape.productIndex(i, jn)],
                                                ArrayRef<int64_t>{pair, e})
                   .getResult();
             });
@@ -1091,8 +1114,10 @@ public:
 
 private:
   /// Registers 2 half and 2 half + 1 of an ldmatrix .x4 result: one B
-  /// fragment (vector.extract_strided_slice of an n-D vector does not
-  /// lower to NVVM; its rows do).
+  /// fragment (NVGPU lowers each row of a vector<4x2xf16> or
+  /// vector<2x2xf16> operand to one 32-bit register, in order:
+  /// unpackOperandVector in NVGPUToNVVM.cpp). vector.extract_strided_slice
+  /// of an n-D vector does not lower to NVVM; its rows do.
   Value registerPair(Value fragments, int64_t half) {
     auto pairType = VectorType::get({2, 2}, builder.getF16Type());
     Value pair =
@@ -1112,6 +1137,7 @@ private:
 
   OpBuilder &builder;
   Location loc;
+  const MmaShape &shape;
   const SharedTiles &tiles;
   const WarpFragments &fragments;
   Value lane;
@@ -1173,11 +1199,11 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
 }
 
 /// What ldmatrix .x4 gives the lanes of a warp whose lanes point it to the
-/// rows `address(lane)` of `tile`, in fragments[slot][lane][register][e]:
+/// rows `address(lane)` of `tile`, in registers[slot][lane][register][e]:
 /// for register j, the pair at column 2 (l % 4) + e of the row that lane 8j
 /// + l / 4 points to.
 void hostLdMatrix(
-    OpBuilder &builder, Location loc, Value tile, Value fragments, int64_t slot,
+    OpBuilder &builder, Location loc, Value tile, Value registers, int64_t slot,
     const std::function<std::pair<Value, Value>(Value)> &address) {
   forRange(builder, loc, kLanes, [&](Value lane) {
     Value quad =
@@ -1187,13 +1213,13 @@ void hostLdMatrix(
         arith::RemUIOp::create(builder, loc, lane, index(builder, loc, 4)), 2);
     for (int64_t j = 0; j < 4; ++j) {
       auto [row, column] =
-          address(addIndex(builder, loc, quad, j * kHalfFragment));
+          address(addIndex(builder, loc, quad, j * kLdMatrixRows));
       Value first = arith::AddIOp::create(builder, loc, column, pairColumn);
       for (int64_t e = 0; e < 2; ++e) {
         Value value = memref::LoadOp::create(
             builder, loc, tile,
             ValueRange{row, addIndex(builder, loc, first, e)});
-        memref::StoreOp::create(builder, loc, value, fragments,
+        memref::StoreOp::create(builder, loc, value, registers,
                                 ValueRange{index(builder, loc, slot), lane,
                                            index(builder, loc, j),
                                            index(builder, loc, e)});
@@ -1223,7 +1249,7 @@ void hostMmaSync(OpBuilder &builder, Location loc, Value aFragments,
         Value n = addIndex(builder, loc, mulIndex(builder, loc, t, 2), e);
         Value before = memref::LoadOp::create(builder, loc, accumulators, slot);
         Value sum = countedLoop(
-            builder, loc, constant(0), constant(kFragment), {before},
+            builder, loc, constant(0), constant(kMmaK), {before},
             [&](OpBuilder &b, Location l, Value k, ValueRange carried) {
               Value quarter = arith::DivUIOp::create(
                   b, l, arith::RemUIOp::create(b, l, k, constant(8)),
@@ -1266,7 +1292,7 @@ public:
     Type f16 = builder.getF16Type();
     accumulators = memref::AllocaOp::create(
         builder, loc,
-        MemRefType::get({kWarps * fm * 2 * fn, kLanes, 2, 2},
+        MemRefType::get({kWarps * fm * shape.productsN(), kLanes, 2, 2},
                         builder.getF32Type()));
     aFragments = memref::AllocaOp::create(
         builder, loc, MemRefType::get({fm, kLanes, 4, 2}, f16));
@@ -1275,22 +1301,23 @@ public:
   }
 
   void zero() {
-    forRange(builder, loc, kWarps * fm * 2 * fn, [&](Value accumulator) {
-      forRange(builder, loc, kLanes, [&](Value lane) {
-        for (int64_t p = 0; p < 2; ++p)
-          for (int64_t e = 0; e < 2; ++e)
-            memref::StoreOp::create(
-                builder, loc, f32Constant(builder, loc, 0), accumulators,
-                ValueRange{accumulator, lane, index(builder, loc, p),
-                           index(builder, loc, e)});
-      });
-    });
+    forRange(
+        builder, loc, kWarps * fm * shape.productsN(), [&](Value accumulator) {
+          forRange(builder, loc, kLanes, [&](Value lane) {
+            for (int64_t p = 0; p < 2; ++p)
+              for (int64_t e = 0; e < 2; ++e)
+                memref::StoreOp::create(
+                    builder, loc, f32Constant(builder, loc, 0), accumulators,
+                    ValueRange{accumulator, lane, index(builder, loc, p),
+                               index(builder, loc, e)});
+          });
+        });
   }
 
   /// Warp `warp`'s products of a step's tiles, as MmaSyncWarp::multiply.
   void multiply(Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
-    for (int64_t k = 0; k < kStepColumns; k += kFragment) {
+    for (int64_t k = 0; k < kStepColumns; k += kMmaK) {
       Value column = index(builder, loc, k);
       for (int64_t i = 0; i < fm; ++i)
         hostLdMatrix(
@@ -1306,9 +1333,11 @@ public:
                                       column);
             });
       for (int64_t i = 0; i < fm; ++i)
-        for (int64_t jn = 0; jn < 2 * fn; ++jn)
-          hostMmaSync(builder, loc, aFragments, i, bFragments, jn / 2,
-                      2 * (jn % 2), accumulators, accumulator(warp, i, jn));
+        for (int64_t jn = 0; jn < shape.productsN(); ++jn)
+          hostMmaSync(builder, loc, aFragments, i, bFragments,
+                      jn / kProductsPerFragment,
+                      2 * (jn % kProductsPerFragment), accumulators,
+                      accumulator(warp, i, jn));
     }
   }
 
@@ -1317,13 +1346,11 @@ public:
   void write(const MmaTiles &mma, const BlockOrigin &origin, Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
     for (int64_t i = 0; i < fm; ++i)
-      for (int64_t jn = 0; jn < 2 * fn; ++jn)
+      for (int64_t jn = 0; jn < shape.productsN(); ++jn)
         forRange(builder, loc, kLanes, [&](Value lane) {
           mma.writeAccumulator(
               lane, origin.fragmentRow(fragments, i),
-              addIndex(builder, loc, origin.fragmentFeature(fragments, jn / 2),
-                       (jn % 2) * kHalfFragment),
-              [&](int64_t p, int64_t e) {
+              origin.productFeature(fragments, jn), [&](int64_t p, int64_t e) {
                 return memref::LoadOp::create(
                            builder, loc, accumulators,
                            ValueRange{accumulator(warp, i, jn), lane,
@@ -1336,8 +1363,9 @@ public:
 
 private:
   Value accumulator(Value warp, int64_t i, int64_t jn) {
-    return addIndex(builder, loc, mulIndex(builder, loc, warp, fm * 2 * fn),
-                    i * 2 * fn + jn);
+    return addIndex(builder, loc,
+                    mulIndex(builder, loc, warp, fm * shape.productsN()),
+                    shape.productIndex(i, jn));
   }
 
   OpBuilder &builder;
@@ -1361,6 +1389,8 @@ public:
   }
 
   void save(Value thread, ValueRange words) {
+    assert(static_cast<int64_t>(words.size()) == count &&
+           "loadStep and stepWordCount disagree");
     for (auto [i, word] : llvm::enumerate(words))
       memref::StoreOp::create(
           builder, loc, word, buffer,

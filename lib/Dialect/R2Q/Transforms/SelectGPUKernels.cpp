@@ -26,12 +26,14 @@ constexpr int64_t kMmaMinRows = 16;
 /// mma_gemm's ldmatrix and mma.sync m16n8k16 need sm_80 (Ampere) or newer.
 constexpr int64_t kMmaMinSM = 80;
 
-/// The compute capability of a chip named sm_XY or sm_XYa (XY), or none.
+/// The compute capability of a chip named sm_XY, sm_XYa or sm_XYf (XY), or
+/// none.
 std::optional<int64_t> smVersion(StringRef chip) {
   int64_t version = 0;
   if (!chip.consume_front("sm_"))
     return std::nullopt;
-  chip.consume_back("a");
+  if (!chip.consume_back("a"))
+    chip.consume_back("f");
   if (chip.empty() || chip.getAsInteger(10, version))
     return std::nullopt;
   return version;
