@@ -49,7 +49,8 @@ createJitTargetMachine(const JitTarget &target) {
 }
 
 llvm::Expected<std::unique_ptr<JitModule>>
-JitModule::compile(ModuleOp module, const JitTarget &target) {
+JitModule::compile(ModuleOp module, const JitTarget &target,
+                   llvm::ArrayRef<std::string> libraries) {
   DialectRegistry registry;
   registerJitTranslations(registry);
   module->getContext()->appendDialectRegistry(registry);
@@ -65,8 +66,9 @@ JitModule::compile(ModuleOp module, const JitTarget &target) {
   // memref.copy of strided memrefs lowers to a call of memrefCopy, which
   // lives in MLIR's C runner utilities, not in libMLIR; parallel loops call
   // libomp.
-  llvm::StringRef runtimeLibraries[] = {R2Q_C_RUNNER_UTILS,
-                                        openMPRuntimeLibrary()};
+  llvm::SmallVector<llvm::StringRef> runtimeLibraries = {
+      R2Q_C_RUNNER_UTILS, openMPRuntimeLibrary()};
+  llvm::append_range(runtimeLibraries, libraries);
   ExecutionEngineOptions options;
   options.sharedLibPaths = runtimeLibraries;
   options.transformer = optimize;

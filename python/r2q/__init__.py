@@ -43,7 +43,11 @@ Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
   compile(ir, entry="main", pipeline="r2q-quantize-linear,r2q-cpu-pipeline",
           source_name="<input>") -> CompiledFunction
       for functions whose arguments and results are ranked f32 tensors;
-      call it with numpy float32 arrays.
+      call it with numpy float32 arrays. With "r2q-gpu-pipeline" in the
+      pipeline the kernels run on an NVIDIA GPU (.gpu is true; a call copies
+      the arrays to the device and the results back) and a call raises
+      RuntimeError where no GPU can be used.
+  gpu_unavailable_reason() -> None, or why GPU code cannot run here.
   CompileError: raised when the IR does not parse or verify or a pass fails;
       .diagnostics is the list of (severity, location, message), the
       location as "source_name:line:column".
@@ -62,6 +66,7 @@ from ._r2q import (
     QuantizedWeight,
     compile,
     dequantize,
+    gpu_unavailable_reason,
     quantize,
     quantize_rtn,
     run_pipeline,
@@ -73,6 +78,7 @@ __all__ = [
     "QuantizedWeight",
     "compile",
     "dequantize",
+    "gpu_unavailable_reason",
     "quantize",
     "quantize_rtn",
     "run_pipeline",

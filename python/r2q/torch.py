@@ -396,10 +396,13 @@ class CompiledModel:
                 raise TypeError(f"argument {index} must be a torch.Tensor, got "
                                 f"{type(value).__name__}")
             arrays.append(value.detach().to("cpu").contiguous().numpy())
+        # The results go where the first input is (a GPU function copies
+        # its arguments to the device and the results back itself).
+        device = inputs[0].device if inputs else torch.device("cpu")
         result = self.function(*arrays)
         if isinstance(result, tuple):
-            return tuple(torch.from_numpy(array) for array in result)
-        return None if result is None else torch.from_numpy(result)
+            return tuple(torch.from_numpy(array).to(device) for array in result)
+        return None if result is None else torch.from_numpy(result).to(device)
 
 
 def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,
@@ -411,12 +414,21 @@ def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,
     return "r2q-quantize-linear{" + " ".join(options) + "}"
 
 
+# The pipeline that lowers each target; the GPU's embeds PTX, which the
+# driver compiles when the kernels load (no ptxas needed to compile).
+_TARGET_PIPELINES = {"cpu": "r2q-cpu-pipeline",
+                     "cuda": "r2q-gpu-pipeline{cubin-format=isa}"}
+
+
 def compile(model, example_inputs, target="cpu", group_size=128, planes=2, method="greedy",
             scale_type="f16", quantize_float_layers=None, dynamic_shapes=None):
     """Compiles `model` for `example_inputs` (a tuple of float32 tensors) into
     2-bit R2Q kernels: torch_mlir.fx.export_and_import to linalg-on-tensors,
-    r2q-quantize-linear, r2q-cpu-pipeline, r2q's JIT. Returns a CompiledModel
-    (a callable on torch tensors, returning torch tensors).
+    r2q-quantize-linear, r2q-cpu-pipeline (target="cpu") or r2q-gpu-pipeline
+    (target="cuda": NVIDIA GPUs, sm_90 PTX by default), r2q's JIT. Returns a
+    CompiledModel (a callable on torch tensors, returning torch tensors on
+    the first input's device; a cuda model's call raises RuntimeError where
+    no GPU can be used, r2q.gpu_unavailable_reason()).
 
     R2QLinear layers keep their code (the learned one after QAT), so the
     compiled model computes what the fake-quantized model computes. Other
@@ -424,9 +436,10 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
     and scale_type when `quantize_float_layers` is true; it defaults to
     true for a model without R2QLinear layers (post-training quantization)
     and false for one with (layers quantize_model skipped stay float).
-    `model` itself is not changed. Only target="cpu" exists."""
-    if target != "cpu":
-        raise ValueError(f"r2q.torch.compile: unknown target {target!r}; the only target is 'cpu'")
+    `model` itself is not changed."""
+    if target not in _TARGET_PIPELINES:
+        raise ValueError(f"r2q.torch.compile: unknown target {target!r}; the targets are "
+                         "'cpu' and 'cuda'")
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     for index, value in enumerate(example_inputs):
@@ -458,6 +471,6 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
                                       func_name="main", dynamic_shapes=dynamic_shapes)
     ir, float_keys = _pass_codes_through(str(module), codes)
     pipeline = (_quantize_linear_options(group_size, planes, method, scale_type, float_keys,
-                                         quantize_float_layers) + ",r2q-cpu-pipeline")
+                                         quantize_float_layers) + "," + _TARGET_PIPELINES[target])
     function = r2q.compile(ir, entry="main", pipeline=pipeline, source_name="<torch-mlir>")
     return CompiledModel(function, ir, pipeline)

@@ -2,7 +2,8 @@
 //
 // run_pipeline parses IR text, runs a textual pass pipeline and prints the
 // result; compile also lowers it to machine code with the JIT and returns a
-// callable on numpy float32 arrays. Each call works in a fresh MLIRContext
+// callable on numpy float32 arrays (after r2q-gpu-pipeline, one that runs
+// the kernels on the GPU: DeviceCall.h). Each call works in a fresh MLIRContext
 // that sees what r2q-opt sees (r2q::registerR2QAndUpstream), with the GIL
 // released. Diagnostics are collected, never printed: errors raise
 // r2q.CompileError carrying all of them, and those of a successful run can be
@@ -11,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Bindings.h"
+#include "DeviceCall.h"
 #include "Diagnostics.h"
 #include "JitCall.h"
 
@@ -18,6 +20,7 @@
 #include "r2q/Runtime/Jit.h"
 #include "r2q/Runtime/ModuleStats.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -162,6 +165,9 @@ public:
   EntrySignature signature;
   int64_t constantBytes = 0;
   std::vector<DiagnosticRecord> diagnostics;
+  /// Lowered by r2q-gpu-pipeline: its arguments and results are device
+  /// memory, its kernels run on the GPU.
+  bool gpu = false;
 
   py::object call(const py::args &args) {
     std::vector<py::array> arrays = checkArguments(args);
@@ -172,6 +178,8 @@ public:
     std::vector<int> resultRanks;
     for (const std::vector<int64_t> &shape : signature.results)
       resultRanks.push_back(shape.size());
+    if (gpu)
+      return callOnGPU(inputs, resultRanks);
     std::vector<ReturnedBuffer> returned;
     {
       py::gil_scoped_release release;
@@ -185,6 +193,29 @@ public:
   }
 
 private:
+  /// The inputs copied to the device, the call, the results copied back.
+  py::object callOnGPU(const std::vector<InputBuffer> &inputs,
+                       const std::vector<int> &resultRanks) {
+    std::vector<HostResult> results;
+    {
+      py::gil_scoped_release release;
+      auto onHost = callOnDevice(*jit, entry, inputs, resultRanks);
+      if (!onHost)
+        throw std::runtime_error("calling @" + entry + " on the GPU failed: " +
+                                 llvm::toString(onHost.takeError()));
+      results = std::move(*onHost);
+    }
+    std::vector<py::object> arrays;
+    for (const HostResult &result : results) {
+      std::vector<py::ssize_t> shape(result.shape.begin(), result.shape.end());
+      py::array_t<float> array(shape);
+      std::copy(result.values.begin(), result.values.end(),
+                array.mutable_data());
+      arrays.push_back(std::move(array));
+    }
+    return packObjects(arrays);
+  }
+
   /// The arguments as C-contiguous float32 arrays of the declared shapes.
   std::vector<py::array> checkArguments(const py::args &args) const {
     if (args.size() != signature.arguments.size())
@@ -235,16 +266,29 @@ private:
   }
 
   static py::object packResults(const std::vector<ReturnedBuffer> &returned) {
-    if (returned.empty())
+    std::vector<py::object> arrays;
+    for (const ReturnedBuffer &buffer : returned)
+      arrays.push_back(toArray(buffer));
+    return packObjects(arrays);
+  }
+
+  /// No result: None; one: the array; several: a tuple.
+  static py::object packObjects(const std::vector<py::object> &arrays) {
+    if (arrays.empty())
       return py::none();
-    if (returned.size() == 1)
-      return toArray(returned.front());
-    py::tuple results(returned.size());
-    for (size_t index = 0; index < returned.size(); ++index)
-      results[index] = toArray(returned[index]);
+    if (arrays.size() == 1)
+      return arrays.front();
+    py::tuple results(arrays.size());
+    for (size_t index = 0; index < arrays.size(); ++index)
+      results[index] = arrays[index];
     return results;
   }
 };
+
+/// Whether `module` embeds GPU kernels (gpu.binary, r2q-gpu-pipeline's).
+bool containsGPUCode(ModuleOp module) {
+  return !module.getOps<gpu::BinaryOp>().empty();
+}
 
 std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
                                               const std::string &entry,
@@ -263,7 +307,11 @@ std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
   compiled->signature = std::move(*signature);
   runPasses(*module, pipeline, diagnostics);
   compiled->constantBytes = countConstantBytes(*module);
-  auto jit = JitModule::compile(*module);
+  compiled->gpu = containsGPUCode(*module);
+  std::vector<std::string> libraries;
+  if (compiled->gpu && !cudaRuntimeLibrary().empty())
+    libraries.push_back(cudaRuntimeLibrary());
+  auto jit = JitModule::compile(*module, {}, libraries);
   if (!jit)
     throw CompileFailure(
         formatDiagnostics("the module does not compile to machine code: " +
@@ -296,6 +344,10 @@ void defineCompiledFunction(py::module_ &module) {
       "numpy float32 arrays.")
       .def("__call__", &CompiledFunction::call)
       .def_readonly("entry", &CompiledFunction::entry)
+      .def_readonly("gpu", &CompiledFunction::gpu,
+                    "whether the function runs kernels on an NVIDIA GPU "
+                    "(compiled with r2q-gpu-pipeline): a call copies the "
+                    "arguments to the device and the results back")
       .def_property_readonly(
           "argument_shapes",
           [](const CompiledFunction &f) {
@@ -355,13 +407,25 @@ void init_compiler(py::module_ &module) {
              "or (text, diagnostics) with return_diagnostics. Raises "
              "CompileError when the IR does not parse or verify or a pass "
              "fails, ValueError when the pipeline does not parse.");
+  module.def(
+      "gpu_unavailable_reason",
+      []() -> py::object {
+        std::string reason = gpuUnavailableReason();
+        return reason.empty() ? py::object(py::none()) : py::str(reason);
+      },
+      "None when functions compiled with r2q-gpu-pipeline can run here, "
+      "otherwise why not (no CUDA runtime library in this build, no driver, "
+      "no device), the message their calls raise.");
   module.def("compile", &compileText, py::arg("ir"), py::arg("entry") = "main",
              py::arg("pipeline") = "r2q-quantize-linear,r2q-cpu-pipeline",
              py::arg("source_name") = "<input>",
              "Runs the pipeline (ending in the LLVM dialect) and compiles the "
              "module with the JIT; returns a CompiledFunction calling @entry, "
              "whose arguments and results must be ranked f32 tensors, on "
-             "numpy float32 arrays.");
+             "numpy float32 arrays. After r2q-gpu-pipeline the kernels run "
+             "on the GPU (the arrays are copied to and from the device); a "
+             "call raises RuntimeError with gpu_unavailable_reason() where "
+             "no GPU can be used.");
 }
 
 } // namespace r2q::python

@@ -6,7 +6,8 @@
 # and a tiny random-init Hugging Face LlamaForCausalLM built from a config
 # (no download), quantized except lm_head, through its inputs_embeds
 # (compile_gpt2.py: GPT-2).
-# Unknown targets and non-float32 inputs raise clear errors.
+# The cuda target compiles the block for the GPU (and runs it where one can
+# be used). Unknown targets and non-float32 inputs raise clear errors.
 # RUN: %torch_python %s
 
 import copy
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch.export import Dim
 
+import r2q
 import r2q.torch as r2qt
 from export_torch_fixtures import LlamaMLP
 from r2q_test_support import expect_error
@@ -57,9 +59,24 @@ compiled = expect_language_model_matches(llama, rng, 96)
 kept = [m for _, _, m in compiled.function.diagnostics if "already an R2Q code, kept" in m]
 assert len(kept) == 14, compiled.function.diagnostics
 
+# The cuda target: the same block through r2q-gpu-pipeline (a dynamic batch
+# on buckets of rows). On a GPU it matches the fake-quantized forward within
+# the tensor-core kernel's f16 rounding (batch 20 runs on it); elsewhere a
+# call raises the runtime's reason.
+on_gpu = r2qt.compile(block, (torch.randn(4, 128),), target="cuda",
+                      dynamic_shapes=({0: Dim("batch", min=1, max=64)},))
+assert on_gpu.function.gpu and "r2q-gpu-pipeline" in on_gpu.pipeline
+reason = r2q.gpu_unavailable_reason()
+if reason is None:
+    for batch in (1, 4, 20):
+        expect_match(on_gpu, block, torch.randn(batch, 128), tolerance=5e-3)
+else:
+    expect_error(RuntimeError, f"calling @main on the GPU failed: {reason}",
+                 lambda: on_gpu(torch.randn(3, 128)))
+
 # Errors.
-expect_error(ValueError, "r2q.torch.compile: unknown target 'cuda'; the only target is 'cpu'",
-             lambda: r2qt.compile(block, (torch.randn(2, 128),), target="cuda"))
+expect_error(ValueError, "r2q.torch.compile: unknown target 'tpu'; the targets are 'cpu' and "
+             "'cuda'", lambda: r2qt.compile(block, (torch.randn(2, 128),), target="tpu"))
 expect_error(TypeError, "r2q.torch.compile: example input 0 must be a float32 torch.Tensor "
              "(r2q.compile takes f32 tensors), got torch.float64",
              lambda: r2qt.compile(block, (torch.randn(2, 128, dtype=torch.float64),)))

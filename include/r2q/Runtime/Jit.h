@@ -40,9 +40,14 @@ createJitTargetMachine(const JitTarget &target = {});
 /// for the features `target` names.
 class JitModule {
 public:
-  /// Compiles `module`, which must hold only LLVM dialect ops.
+  /// Compiles `module`, which must hold only LLVM dialect ops (and, after
+  /// r2q-gpu-pipeline, gpu.binary ops). Its calls resolve in MLIR's C
+  /// runner utilities, the OpenMP runtime and the shared `libraries` (such
+  /// as libr2q_cuda_runtime.so for GPU host code), loaded now; global
+  /// constructors (a GPU module's kernel loading) run at the first call.
   static llvm::Expected<std::unique_ptr<JitModule>>
-  compile(mlir::ModuleOp module, const JitTarget &target = {});
+  compile(mlir::ModuleOp module, const JitTarget &target = {},
+          llvm::ArrayRef<std::string> libraries = {});
 
   /// Calls `_mlir_ciface_<function>`; memrefs are passed as pointers to
   /// StridedMemRefType descriptors, a returned memref as a pointer to the

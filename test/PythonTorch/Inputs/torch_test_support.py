@@ -21,14 +21,14 @@ def relative_error(actual, expected):
     return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
-def expect_match(compiled, model, x):
-    """Asserts that compiled(x) is model(x) within 1e-4 relative."""
+def expect_match(compiled, model, x, tolerance=1e-4):
+    """Asserts that compiled(x) is model(x) within `tolerance` relative."""
     with torch.no_grad():
         expected = model(x)
     actual = compiled(x)
     assert actual.shape == expected.shape and actual.dtype == torch.float32
     error = relative_error(actual, expected)
-    assert error < 1e-4, error
+    assert error < tolerance, error
 
 
 class Logits(nn.Module):
