@@ -31,6 +31,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,31 +181,31 @@ public:
       resultRanks.push_back(shape.size());
     if (gpu)
       return callOnGPU(inputs, resultRanks);
-    std::vector<ReturnedBuffer> returned;
-    {
-      py::gil_scoped_release release;
-      auto buffers = callEntry(*jit, entry, inputs, resultRanks);
-      if (!buffers)
-        throw std::runtime_error("calling @" + entry + " failed: " +
-                                 llvm::toString(buffers.takeError()));
-      returned = std::move(*buffers);
-    }
-    return packResults(returned);
+    return packResults(withoutGIL<std::vector<ReturnedBuffer>>(
+        "", [&] { return callEntry(*jit, entry, inputs, resultRanks); }));
   }
 
 private:
+  /// `run()` with the GIL released; its error becomes a RuntimeError
+  /// "calling @entry<where> failed: ...".
+  template <typename Result>
+  Result withoutGIL(const std::string &where,
+                    const std::function<llvm::Expected<Result>()> &run) {
+    py::gil_scoped_release release;
+    llvm::Expected<Result> result = run();
+    if (!result)
+      throw std::runtime_error("calling @" + entry + where + " failed: " +
+                               llvm::toString(result.takeError()));
+    return std::move(*result);
+  }
+
   /// The inputs copied to the device, the call, the results copied back.
   py::object callOnGPU(const std::vector<InputBuffer> &inputs,
                        const std::vector<int> &resultRanks) {
-    std::vector<HostResult> results;
-    {
-      py::gil_scoped_release release;
-      auto onHost = callOnDevice(*jit, entry, inputs, resultRanks);
-      if (!onHost)
-        throw std::runtime_error("calling @" + entry + " on the GPU failed: " +
-                                 llvm::toString(onHost.takeError()));
-      results = std::move(*onHost);
-    }
+    std::vector<HostResult> results =
+        withoutGIL<std::vector<HostResult>>(" on the GPU", [&] {
+          return callOnDevice(*jit, entry, inputs, resultRanks);
+        });
     std::vector<py::object> arrays;
     for (const HostResult &result : results) {
       std::vector<py::ssize_t> shape(result.shape.begin(), result.shape.end());
