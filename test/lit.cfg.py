@@ -25,6 +25,7 @@ config.substitutions.append(
     ("%r2q_plugin", os.path.join(config.r2q_obj_root, "lib", "R2QPlugin.so"))
 )
 config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%r2q_src_root", config.r2q_src_root))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 if config.r2q_sanitized:
     config.available_features.add("asan")
@@ -37,7 +38,7 @@ r2q_cuda_runtime = os.path.join(config.r2q_obj_root, "lib", "libr2q_cuda_runtime
 if os.path.exists(r2q_cuda_runtime):
     config.available_features.add("cuda-runtime")
     config.substitutions.append(("%r2q_cuda_runtime", r2q_cuda_runtime))
-    llvm_config.add_tool_substitutions(["r2q-gpu-smoke"], [config.r2q_tools_dir])
+    llvm_config.add_tool_substitutions(["r2q-gpu-smoke", "r2q-demo"], [config.r2q_tools_dir])
     config.substitutions.append(
         ("%r2q_fake_cuda", os.path.join(config.r2q_obj_root, "lib", "libr2q_fake_cuda.so"))
     )

@@ -1,6 +1,7 @@
 //===- LlamaBlockDemo.cpp - Quantize, compile and run a model block -------===//
 
 #include "LlamaBlockDemo.h"
+#include "GpuBlockDemo.h"
 
 #include "r2q/InitAll.h"
 #include "r2q/Pipelines/Pipelines.h"
@@ -125,6 +126,8 @@ std::vector<float> runBlock(JitModule &module, HostTensor<float, 2> &input) {
   return HostTensor<float, 2>::adoptResult(result).data();
 }
 
+} // namespace
+
 double relativeError(const std::vector<float> &approximation,
                      const std::vector<float> &reference) {
   double error = 0, norm = 0;
@@ -134,8 +137,6 @@ double relativeError(const std::vector<float> &approximation,
   }
   return std::sqrt(error / norm);
 }
-
-} // namespace
 
 /// 1 and all hardware threads of the host, where `requested` is empty.
 std::vector<int64_t> threadCounts(const std::vector<int64_t> &requested) {
@@ -256,9 +257,15 @@ int runLlamaBlockDemo(const LlamaBlockOptions &options) {
       "(r2q-cpu-pipeline{precision=fast}) runs batch 16 on int8 "
       "activations and byte dot products (int8_gemm), batch 1 as r2q. The "
       "error is that of 2-bit post-training quantization without QAT, "
-      "through three layers (fast: plus int8 activations).\n",
+      "through three layers (fast: plus int8 activations).\n\n",
       static_cast<long long>(hostVectorWidth()));
-  return 0;
+  CompiledBlock &cpuBlock = pairs.front().r2qBlock;
+  bool ran =
+      printGpuBlock(*greedyModule, options.hidden, options.batches,
+                    options.repetitions, [&](HostTensor<float, 2> &input) {
+                      return runBlock(*cpuBlock.module, input);
+                    });
+  return ran ? 0 : 1;
 }
 
 } // namespace r2q::demo

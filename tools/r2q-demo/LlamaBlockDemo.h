@@ -26,8 +26,13 @@ struct LlamaBlockOptions {
 /// through r2q-cpu-pipeline for each thread count, runs both on random
 /// inputs, and prints bits per weight of the compiled modules, the relative
 /// error against the float block and the time against it for each batch
-/// and thread count. Returns the process exit code.
+/// and thread count; then the quantized block on an NVIDIA GPU where one
+/// can be used (GpuBlockDemo.h). Returns the process exit code.
 int runLlamaBlockDemo(const LlamaBlockOptions &options);
+
+/// ||approximation - reference|| / ||reference|| (2-norms, in double).
+double relativeError(const std::vector<float> &approximation,
+                     const std::vector<float> &reference);
 
 } // namespace r2q::demo
 

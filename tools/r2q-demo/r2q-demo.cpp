@@ -4,6 +4,8 @@
 // 2. A Llama-style MLP block in Torch-MLIR form quantized, compiled for this
 //    CPU on 1 and all threads and run: bits per weight, error and time
 //    against the float block.
+// 3. The quantized block on an NVIDIA GPU (r2q-gpu-pipeline), against the
+//    CPU's output, where a GPU can be used; otherwise one line saying why.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,17 @@
+// The main job's GPU part (r2q-demo, tools/r2q-demo/GpuBlockDemo.cpp) on a
+// small block: without a driver it says why in one line and the job still
+// succeeds; on the runtime's fake driver (host memory, kernels not run) the
+// block is compiled through r2q-gpu-pipeline, JIT-compiled with the CUDA
+// runtime library, and called on device copies of its inputs for each
+// batch (the numbers are meaningless there: the kernels do not run).
+
+// REQUIRES: cuda-runtime
+// RUN: env R2Q_CUDA_DRIVER=%t.missing/libcuda.so.1 r2q-demo --weights=%r2q_src_root/examples/weights/minilm_l6_layer0_ffn_up.npy --model=%r2q_src_root/examples/llama_mlp.mlir.in --hidden=128 --intermediate=256 --thread-counts=1 --repetitions=1 | FileCheck %s --check-prefix=NONE
+// RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda r2q-demo --weights=%r2q_src_root/examples/weights/minilm_l6_layer0_ffn_up.npy --model=%r2q_src_root/examples/llama_mlp.mlir.in --hidden=128 --intermediate=256 --thread-counts=1 --repetitions=1 --batch=1,5 | FileCheck %s --check-prefix=FAKE
+
+// NONE: GPU: not run: r2q: no NVIDIA GPU: {{.*}}.missing/libcuda.so.1 not found
+
+// FAKE: GPU: r2q fake GPU, the r2q block through r2q-gpu-pipeline (PTX JIT)
+// FAKE-NEXT: batch   rel.diff from CPU     GPU ms
+// FAKE-NEXT: {{^ +1 }}
+// FAKE-NEXT: {{^ +5 }}
