@@ -704,8 +704,14 @@ int r2qCudaMalloc(void **devicePtr, size_t bytes) {
 int r2qCudaFree(void *devicePtr) { return release(devicePtr); }
 
 int r2qCudaCopyToDevice(void *dst, const void *src, size_t bytes) {
-  return inContext(
-      [&] { return R2Q_CALL(cuMemcpyHtoD, devicePointer(dst), src, bytes); });
+  // From pageable memory cuMemcpyHtoD may return before the data reaches
+  // the device, and lowered code launches on non-blocking streams, which
+  // do not wait for the legacy stream: wait for the copy here.
+  return inContext([&] {
+    if (int status = R2Q_CALL(cuMemcpyHtoD, devicePointer(dst), src, bytes))
+      return status;
+    return R2Q_CALL(cuCtxSynchronize);
+  });
 }
 
 int r2qCudaCopyToHost(void *dst, const void *src, size_t bytes) {

@@ -48,6 +48,9 @@ Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
       the arrays to the device and the results back) and a call raises
       RuntimeError where no GPU can be used.
   gpu_unavailable_reason() -> None, or why GPU code cannot run here.
+  gpu_chip() -> "sm_86" (GPU 0's, for r2q-gpu-pipeline's chip), or None.
+      A GPU function compiled for a chip that GPU 0 cannot run raises
+      RuntimeError when called.
   CompileError: raised when the IR does not parse or verify or a pass fails;
       .diagnostics is the list of (severity, location, message), the
       location as "source_name:line:column".
@@ -66,6 +69,7 @@ from ._r2q import (
     QuantizedWeight,
     compile,
     dequantize,
+    gpu_chip,
     gpu_unavailable_reason,
     quantize,
     quantize_rtn,
@@ -78,6 +82,7 @@ __all__ = [
     "QuantizedWeight",
     "compile",
     "dequantize",
+    "gpu_chip",
     "gpu_unavailable_reason",
     "quantize",
     "quantize_rtn",

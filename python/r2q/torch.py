@@ -414,10 +414,14 @@ def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,
     return "r2q-quantize-linear{" + " ".join(options) + "}"
 
 
-# The pipeline that lowers each target; the GPU's embeds PTX, which the
-# driver compiles when the kernels load (no ptxas needed to compile).
-_TARGET_PIPELINES = {"cpu": "r2q-cpu-pipeline",
-                     "cuda": "r2q-gpu-pipeline{cubin-format=isa}"}
+def _target_pipeline(target):
+    """The pipeline that lowers for `target`. The GPU's embeds PTX, which the
+    driver compiles when the kernels load (no ptxas needed to compile), for
+    this machine's GPU 0 (sm_90 where there is none)."""
+    if target == "cpu":
+        return "r2q-cpu-pipeline"
+    return f"r2q-gpu-pipeline{{cubin-format=isa chip={r2q.gpu_chip() or 'sm_90'}}}"
+
 
 
 def compile(model, example_inputs, target="cpu", group_size=128, planes=2, method="greedy",
@@ -425,7 +429,7 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
     """Compiles `model` for `example_inputs` (a tuple of float32 tensors) into
     2-bit R2Q kernels: torch_mlir.fx.export_and_import to linalg-on-tensors,
     r2q-quantize-linear, r2q-cpu-pipeline (target="cpu") or r2q-gpu-pipeline
-    (target="cuda": NVIDIA GPUs, sm_90 PTX by default), r2q's JIT. Returns a
+    (target="cuda": NVIDIA GPUs, PTX for this machine's GPU or sm_90), r2q's JIT. Returns a
     CompiledModel (a callable on torch tensors, returning torch tensors on
     the first input's device; a cuda model's call raises RuntimeError where
     no GPU can be used, r2q.gpu_unavailable_reason()).
@@ -437,7 +441,7 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
     true for a model without R2QLinear layers (post-training quantization)
     and false for one with (layers quantize_model skipped stay float).
     `model` itself is not changed."""
-    if target not in _TARGET_PIPELINES:
+    if target not in ("cpu", "cuda"):
         raise ValueError(f"r2q.torch.compile: unknown target {target!r}; the targets are "
                          "'cpu' and 'cuda'")
     if isinstance(example_inputs, torch.Tensor):
@@ -471,6 +475,6 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
                                       func_name="main", dynamic_shapes=dynamic_shapes)
     ir, float_keys = _pass_codes_through(str(module), codes)
     pipeline = (_quantize_linear_options(group_size, planes, method, scale_type, float_keys,
-                                         quantize_float_layers) + "," + _TARGET_PIPELINES[target])
+                                         quantize_float_layers) + "," + _target_pipeline(target))
     function = r2q.compile(ir, entry="main", pipeline=pipeline, source_name="<torch-mlir>")
     return CompiledModel(function, ir, pipeline)

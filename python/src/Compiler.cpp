@@ -21,6 +21,8 @@
 #include "r2q/Runtime/ModuleStats.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -167,8 +169,9 @@ public:
   int64_t constantBytes = 0;
   std::vector<DiagnosticRecord> diagnostics;
   /// Lowered by r2q-gpu-pipeline: its arguments and results are device
-  /// memory, its kernels run on the GPU.
+  /// memory, its kernels run on the GPU (compiled for `chip`).
   bool gpu = false;
+  std::string chip;
 
   py::object call(const py::args &args) {
     std::vector<py::array> arrays = checkArguments(args);
@@ -204,7 +207,7 @@ private:
                        const std::vector<int> &resultRanks) {
     std::vector<HostResult> results =
         withoutGIL<std::vector<HostResult>>(" on the GPU", [&] {
-          return callOnDevice(*jit, entry, inputs, resultRanks);
+          return callOnDevice(*jit, entry, chip, inputs, resultRanks);
         });
     std::vector<py::object> arrays;
     for (const HostResult &result : results) {
@@ -286,9 +289,27 @@ private:
   }
 };
 
-/// Whether `module` embeds GPU kernels (gpu.binary, r2q-gpu-pipeline's).
+/// Whether `module` was lowered for a GPU: it embeds kernels (gpu.binary)
+/// or calls the CUDA runtime (mgpu*: allocations, copies), as
+/// r2q-gpu-pipeline's output does even without kernels.
 bool containsGPUCode(ModuleOp module) {
-  return !module.getOps<gpu::BinaryOp>().empty();
+  if (!module.getOps<gpu::BinaryOp>().empty())
+    return true;
+  return llvm::any_of(module.getOps<LLVM::LLVMFuncOp>(),
+                      [](LLVM::LLVMFuncOp function) {
+                        return function.getName().starts_with("mgpu");
+                      });
+}
+
+/// The chip the module's kernels are compiled for (the first NVVM target
+/// of its gpu.binary ops), or empty.
+std::string kernelChip(ModuleOp module) {
+  for (gpu::BinaryOp binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute object : binary.getObjects())
+      if (auto target = dyn_cast<NVVM::NVVMTargetAttr>(
+              cast<gpu::ObjectAttr>(object).getTarget()))
+        return target.getChip().str();
+  return "";
 }
 
 std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
@@ -309,8 +330,11 @@ std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
   runPasses(*module, pipeline, diagnostics);
   compiled->constantBytes = countConstantBytes(*module);
   compiled->gpu = containsGPUCode(*module);
+  compiled->chip = kernelChip(*module);
+  // The runtime library where it loads (a wheel built elsewhere may not
+  // have it: its calls then raise gpu_unavailable_reason()).
   std::vector<std::string> libraries;
-  if (compiled->gpu && !cudaRuntimeLibrary().empty())
+  if (compiled->gpu && gpuLibraryLoads())
     libraries.push_back(cudaRuntimeLibrary());
   auto jit = JitModule::compile(*module, {}, libraries);
   if (!jit)
@@ -411,12 +435,28 @@ void init_compiler(py::module_ &module) {
   module.def(
       "gpu_unavailable_reason",
       []() -> py::object {
-        std::string reason = gpuUnavailableReason();
+        std::string reason;
+        {
+          py::gil_scoped_release release; // the driver's first cuInit
+          reason = gpuUnavailableReason();
+        }
         return reason.empty() ? py::object(py::none()) : py::str(reason);
       },
       "None when functions compiled with r2q-gpu-pipeline can run here, "
       "otherwise why not (no CUDA runtime library in this build, no driver, "
       "no device), the message their calls raise.");
+  module.def(
+      "gpu_chip",
+      []() -> py::object {
+        std::string chip;
+        {
+          py::gil_scoped_release release;
+          chip = gpuChip();
+        }
+        return chip.empty() ? py::object(py::none()) : py::str(chip);
+      },
+      "The chip of GPU 0 (\"sm_86\"), the value of r2q-gpu-pipeline's chip "
+      "option for it, or None where no GPU can be used.");
   module.def("compile", &compileText, py::arg("ir"), py::arg("entry") = "main",
              py::arg("pipeline") = "r2q-quantize-linear,r2q-cpu-pipeline",
              py::arg("source_name") = "<input>",

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
+#include <utility>
 
 namespace r2q::python {
 namespace {
@@ -22,6 +24,7 @@ struct CudaApi {
   decltype(&r2qCudaFree) free = nullptr;
   decltype(&r2qCudaCopyToDevice) copyToDevice = nullptr;
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
+  decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
   /// Why the library could not be used, or empty.
   std::string loadError;
 };
@@ -55,7 +58,8 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaMalloc", loaded.malloc) ||
         !resolve(library, "r2qCudaFree", loaded.free) ||
         !resolve(library, "r2qCudaCopyToDevice", loaded.copyToDevice) ||
-        !resolve(library, "r2qCudaCopyToHost", loaded.copyToHost))
+        !resolve(library, "r2qCudaCopyToHost", loaded.copyToHost) ||
+        !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
     return loaded;
   }();
@@ -128,9 +132,54 @@ llvm::Expected<HostResult> copyToHost(const CudaApi &api,
   return result;
 }
 
+/// The compute capability in a chip's name (sm_90a: 90), and whether the
+/// name is architecture-specific (its code runs on that capability only).
+std::optional<std::pair<int, bool>> chipVersion(llvm::StringRef chip) {
+  int version = 0;
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  bool specific = chip.consume_back("a");
+  if (!specific)
+    chip.consume_back("f");
+  if (chip.getAsInteger(10, version))
+    return std::nullopt;
+  return std::pair{version, specific};
+}
+
+/// Fails where GPU 0 cannot run code compiled for `chip`: PTX JIT-compiles
+/// for the same or a newer GPU, an sm_XYa binary runs on sm_XY only.
+llvm::Error checkChip(const CudaApi &api, const std::string &chip) {
+  auto wanted = chipVersion(chip);
+  if (!wanted)
+    return llvm::Error::success();
+  R2QCudaDeviceInfo info{};
+  if (api.deviceInfo(0, &info) != 0)
+    return cudaError(api);
+  int version = info.computeCapabilityMajor * 10 + info.computeCapabilityMinor;
+  if (version >= wanted->first && (!wanted->second || version == wanted->first))
+    return llvm::Error::success();
+  return llvm::createStringError("the kernels are compiled for " + chip +
+                                 " and GPU 0 (" + info.name + ") is sm_" +
+                                 std::to_string(version) +
+                                 ": compile with r2q-gpu-pipeline{chip=sm_" +
+                                 std::to_string(version) + "}");
+}
+
 } // namespace
 
 std::string cudaRuntimeLibrary() { return R2Q_CUDA_RUNTIME_LIBRARY; }
+
+bool gpuLibraryLoads() { return cudaApi().loadError.empty(); }
+
+std::string gpuChip() {
+  if (!gpuUnavailableReason().empty())
+    return "";
+  R2QCudaDeviceInfo info{};
+  if (cudaApi().deviceInfo(0, &info) != 0)
+    return "";
+  return "sm_" + std::to_string(info.computeCapabilityMajor * 10 +
+                                info.computeCapabilityMinor);
+}
 
 std::string gpuUnavailableReason() {
   const CudaApi &api = cudaApi();
@@ -142,11 +191,13 @@ std::string gpuUnavailableReason() {
 
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,
-             const std::vector<InputBuffer> &inputs,
+             const std::string &chip, const std::vector<InputBuffer> &inputs,
              const std::vector<int> &resultRanks) {
   if (std::string reason = gpuUnavailableReason(); !reason.empty())
     return llvm::createStringError(reason);
   const CudaApi &api = cudaApi();
+  if (llvm::Error error = checkChip(api, chip))
+    return std::move(error);
   DeviceInputs deviceInputs(api);
   if (llvm::Error error = deviceInputs.copy(inputs))
     return std::move(error);

@@ -33,18 +33,26 @@ std::string cudaRuntimeLibrary();
 /// driver, no device: the runtime's one-line reason), or empty.
 std::string gpuUnavailableReason();
 
+/// Whether the runtime library loads in this process (a GPU is not needed).
+bool gpuLibraryLoads();
+
+/// The chip of GPU 0 ("sm_86"), or empty where no GPU can be used.
+std::string gpuChip();
+
 /// A result copied to host memory, row-major.
 struct HostResult {
   std::vector<float> values;
   std::vector<int64_t> shape;
 };
 
-/// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline on
-/// device copies of `inputs`, and returns its results copied to the host.
-/// Fails, before anything runs, when no GPU can be used.
+/// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline for
+/// `chip` (its kernels' target, "sm_90"; empty: not known) on device copies
+/// of `inputs`, and returns its results copied to the host. Fails, before
+/// anything runs, when no GPU can be used or GPU 0 cannot run code for
+/// `chip` (loading the kernels would abort the process).
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,
-             const std::vector<InputBuffer> &inputs,
+             const std::string &chip, const std::vector<InputBuffer> &inputs,
              const std::vector<int> &resultRanks);
 
 } // namespace r2q::python

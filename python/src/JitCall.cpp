@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <numeric>
@@ -80,8 +81,12 @@ ReturnedBuffer readDescriptor(const int64_t *words, int rank) {
   return buffer;
 }
 
+/// Whether `pointer` lies in the `count` elements at `begin` (at least
+/// one: an empty buffer still has its address, and a device copy of one is
+/// allocated a whole element).
 bool pointsInto(const float *pointer, const float *begin, int64_t count) {
-  return begin && pointer >= begin && pointer < begin + count;
+  return begin && pointer >= begin &&
+         pointer < begin + std::max<int64_t>(count, 1);
 }
 
 /// Whether the code allocated `buffer` itself, so that it is ours to free.

@@ -3,8 +3,10 @@
 # other than its own do nothing): the runtime reports a GPU, a call copies
 # the arguments to the device, loads and launches the kernels and copies the
 # results back. A function returning its argument gets it back exactly (both
-# copies) beside a kernel's result, a linear layer comes back with its shape, repeated calls work
-# (device buffers are freed per call), and arguments are still checked.
+# copies) beside a kernel's result, a linear layer comes back with its
+# shape, repeated calls work (device buffers are freed per call), and
+# arguments are still checked; a function compiled for a chip the GPU cannot
+# run raises instead of loading.
 # REQUIRES: cuda-runtime
 # RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda %python %s
 
@@ -40,4 +42,18 @@ for m in (1, 5, 20):
         assert out.shape == (m, 33) and out.dtype == np.float32, (out.shape, out.dtype)
 expect_error(ValueError, "argument 0 of @main must have shape (20, 320), got (2, 320)",
              lambda: layer(np.zeros((2, 320), dtype=np.float32)))
+
+# The fake GPU is an sm_90: code for a newer chip is refused before its
+# kernels load, code for an older one runs (PTX compiles for newer GPUs).
+assert r2q.gpu_chip() == "sm_90", r2q.gpu_chip()
+for chip, runs in (("sm_100 cubin-features=+ptx86", False), ("sm_80", True)):
+    layer = r2q.compile(linear_layer_ir(w, 5), pipeline="r2q-quantize-linear{group-size=64},"
+                        f"r2q-gpu-pipeline{{cubin-format=isa chip={chip}}}")
+    x = rng.standard_normal((5, 320), dtype=np.float32)
+    if runs:
+        assert layer(x).shape == (5, 33)
+    else:
+        expect_error(RuntimeError, "calling @main on the GPU failed: the kernels are compiled for "
+                     "sm_100 and GPU 0 (r2q fake GPU) is sm_90: compile with "
+                     "r2q-gpu-pipeline{chip=sm_90}", lambda: layer(x))
 print("ok")

@@ -92,8 +92,10 @@ fetchAndFree(StridedMemRefType<float, 2> &result) {
   int64_t span =
       1 + (rows - 1) * result.strides[0] + (columns - 1) * result.strides[1];
   std::vector<float> staged(rows && columns ? span : 0);
-  bool copied = succeeded(cuda::copyToHost(
-      staged.data(), result.data + result.offset, staged.size() * 4));
+  bool copied =
+      staged.empty() ||
+      succeeded(cuda::copyToHost(staged.data(), result.data + result.offset,
+                                 staged.size() * sizeof(float)));
   succeeded(cuda::free(result.basePtr));
   if (!copied)
     return std::nullopt;
@@ -105,12 +107,14 @@ fetchAndFree(StridedMemRefType<float, 2> &result) {
   return values;
 }
 
-/// The quantized block through r2q-gpu-pipeline, JIT-compiled with the
-/// CUDA runtime library.
-std::unique_ptr<JitModule> compileForGpu(ModuleOp quantized) {
+/// The quantized block through r2q-gpu-pipeline for `chip`, JIT-compiled
+/// with the CUDA runtime library.
+std::unique_ptr<JitModule> compileForGpu(ModuleOp quantized,
+                                         const std::string &chip) {
   OwningOpRef<ModuleOp> copy = quantized.clone();
   PassManager pm(copy->getContext());
-  if (failed(parsePassPipeline("r2q-gpu-pipeline{cubin-format=isa}", pm)) ||
+  if (failed(parsePassPipeline(
+          "r2q-gpu-pipeline{cubin-format=isa chip=" + chip + "}", pm)) ||
       failed(pm.run(*copy)))
     return nullptr;
   auto compiled =
@@ -138,15 +142,21 @@ bool printGpuBlock(ModuleOp quantized, int64_t hidden,
     std::printf("GPU: not run: %s\n", reason.c_str());
     return true;
   }
-  std::unique_ptr<JitModule> module = compileForGpu(quantized);
-  if (!module)
-    return false;
   cuda::Result<R2QCudaDeviceInfo> device = cuda::deviceInfo(0);
   if (!succeeded(device))
     return false;
-  std::printf("GPU: %s, the r2q block through r2q-gpu-pipeline (PTX JIT)\n",
-              device.value.name);
-  std::printf("%6s  %18s  %9s\n", "batch", "rel.diff from CPU", "GPU ms");
+  std::string chip =
+      "sm_" + std::to_string(device.value.computeCapabilityMajor * 10 +
+                             device.value.computeCapabilityMinor);
+  std::unique_ptr<JitModule> module = compileForGpu(quantized, chip);
+  if (!module)
+    return false;
+  std::printf("GPU: %s, the r2q block through r2q-gpu-pipeline{chip=%s} "
+              "(PTX JIT)\n",
+              device.value.name, chip.c_str());
+  std::printf("%6s  %18s  %9s   (a call: the kernels, plus a copy of the "
+              "constant weights into managed memory)\n",
+              "batch", "rel.diff from CPU", "GPU ms");
   std::mt19937 generator(2512);
   std::normal_distribution<float> normal;
   for (int64_t batch : batches) {
@@ -162,14 +172,18 @@ bool printGpuBlock(ModuleOp quantized, int64_t hidden,
     std::optional<std::vector<float>> output = fetchAndFree(*result);
     if (!output)
       return false;
-    // Each call synchronizes its stream: the time is the kernels' and the
-    // result's allocation.
+    // Each call synchronizes its streams. The time includes the result's
+    // allocation and each call's copy of the constant weights into managed
+    // memory (r2q-gpu-host-buffers: kernels cannot read host globals).
+    bool timedOk = true;
     double seconds = medianSeconds(
         [&] {
-          if (auto timed = callMain(*module, onDevice.descriptor()))
-            cuda::free(timed->basePtr);
+          auto timed = callMain(*module, onDevice.descriptor());
+          timedOk = timedOk && timed && succeeded(cuda::free(timed->basePtr));
         },
         repetitions);
+    if (!timedOk)
+      return false;
     std::printf("%6lld  %18.2e  %9.3f\n", static_cast<long long>(batch),
                 relativeError(*output, runOnCpu(input)), seconds * 1e3);
   }

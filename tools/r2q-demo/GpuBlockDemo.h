@@ -21,8 +21,10 @@ using CpuRun = std::function<std::vector<float>(HostTensor<float, 2> &)>;
 /// `batches` on random inputs of width `hidden`, and prints its relative
 /// difference from `runOnCpu` (the same block through r2q-cpu-pipeline)
 /// and the median time of `repetitions` calls (inputs already on the
-/// device). Where no GPU can be used (or the build has no CUDA runtime
-/// library), prints why in one line instead. Returns false on an error.
+/// device; each call also copies the constant weights to managed memory,
+/// as GPU code with constant weights does today). Where no GPU can be used (or
+/// the build has no CUDA runtime library), prints why in one line instead.
+/// Returns false on an error.
 bool printGpuBlock(mlir::ModuleOp quantized, int64_t hidden,
                    const std::vector<int64_t> &batches, int repetitions,
                    const CpuRun &runOnCpu);

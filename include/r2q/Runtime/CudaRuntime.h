@@ -69,6 +69,8 @@ R2Q_CUDA_EXPORT int r2qCudaSetDevice(int ordinal);
 
 R2Q_CUDA_EXPORT int r2qCudaMalloc(void **devicePtr, size_t bytes);
 R2Q_CUDA_EXPORT int r2qCudaFree(void *devicePtr);
+/// Returns when the data is on the device (the copy is synchronous even from
+/// pageable memory, so kernels launched next on any stream see it).
 R2Q_CUDA_EXPORT int r2qCudaCopyToDevice(void *dst, const void *src,
                                         size_t bytes);
 R2Q_CUDA_EXPORT int r2qCudaCopyToHost(void *dst, const void *src, size_t bytes);

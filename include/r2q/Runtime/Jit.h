@@ -8,6 +8,7 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace llvm {
@@ -54,13 +55,21 @@ public:
   /// descriptor to fill, first.
   template <typename... Args>
   llvm::Error call(llvm::StringRef function, Args *...args) {
+    initializeOnce();
     return engine_->invoke(function, args...);
   }
 
 private:
+  /// Runs the module's global constructors (a GPU module's kernel loading)
+  /// once, however many threads make the first calls at once.
+  void initializeOnce() {
+    std::call_once(initialized_, [this] { engine_->initialize(); });
+  }
+
   explicit JitModule(std::unique_ptr<mlir::ExecutionEngine> engine)
       : engine_(std::move(engine)) {}
   std::unique_ptr<mlir::ExecutionEngine> engine_;
+  std::once_flag initialized_;
 };
 
 /// The OpenMP runtime (LLVM 22's libomp) that code of r2q-cpu-pipeline with
