@@ -74,8 +74,8 @@ bool addViews(Operation *user, SmallVectorImpl<Value> &views) {
 /// data.
 bool passesOn(Operation *user, OpOperand &use,
               SmallVectorImpl<Value> &aliases) {
-  if (isa<memref::DeallocOp, gpu::DeallocOp, gpu::LaunchOp, memref::DimOp>(
-          user))
+  if (isa<memref::DeallocOp, gpu::DeallocOp, gpu::LaunchOp, memref::DimOp,
+          gpu::MemcpyOp>(user))
     return true;
   // A buffer returned to code outside the module is the caller's to copy
   // (the calling convention); one returned to a caller in the module could
@@ -159,6 +159,72 @@ bool escapes(Value buffer) {
   });
 }
 
+/// Whether `function` is called only from outside the module: its memref
+/// arguments are the caller's, device (or managed) memory by the calling
+/// convention.
+bool calledFromOutside(func::FuncOp function) {
+  auto module = function->getParentOfType<ModuleOp>();
+  return !function.isExternal() && module &&
+         SymbolTable::symbolKnownUseEmpty(function, module);
+}
+
+/// Copies `copy` with the CUDA runtime (cuMemcpy: any memory to any), between
+/// two gpu.wait ops (gpu.memcpy lowers only in the async form).
+void copyWithRuntime(OpBuilder &builder, memref::CopyOp copy) {
+  Location loc = copy.getLoc();
+  auto tokenType = builder.getType<gpu::AsyncTokenType>();
+  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
+                    .getAsyncToken();
+  auto memcpy =
+      gpu::MemcpyOp::create(builder, loc, tokenType, ValueRange{ready},
+                            copy.getTarget(), copy.getSource());
+  gpu::WaitOp::create(builder, loc, Type(), ValueRange{memcpy.getAsyncToken()});
+}
+
+bool hasIdentityLayout(Value buffer) {
+  return cast<MemRefType>(buffer.getType()).getLayout().isIdentity();
+}
+
+/// Host code must not touch the data of `function`'s memref arguments (the
+/// caller's device memory: a host load faults). A host copy from or to one
+/// becomes a runtime copy where both buffers are dense with identity
+/// layouts; any other host access is an error at the op.
+LogicalResult keepArgumentsOnDevice(OpBuilder &builder, func::FuncOp function) {
+  SmallVector<memref::CopyOp> copies;
+  Operation *touching = nullptr;
+  for (BlockArgument argument : function.getArguments()) {
+    if (!isa<MemRefType>(argument.getType()))
+      continue;
+    allUses(argument, [&](OpOperand &use, SmallVectorImpl<Value> &aliases) {
+      Operation *user = use.getOwner();
+      if (!onHost(user) || passesOn(user, use, aliases))
+        return true;
+      auto copy = dyn_cast<memref::CopyOp>(user);
+      if (copy && hasIdentityLayout(copy.getSource()) &&
+          hasIdentityLayout(copy.getTarget())) {
+        copies.push_back(copy);
+        return true;
+      }
+      touching = user;
+      return false;
+    });
+    if (touching)
+      return touching->emitOpError(
+                 "r2q-gpu-host-buffers: host code reads or writes argument ")
+             << argument.getArgNumber() << " of @" << function.getName()
+             << ", which is the caller's device memory (the GPU calling "
+                "convention): only kernels and dense copies may touch it";
+  }
+  for (memref::CopyOp copy : copies) {
+    if (!copy->getBlock())
+      continue; // met through two arguments
+    builder.setInsertionPoint(copy);
+    copyWithRuntime(builder, copy);
+    copy->erase();
+  }
+  return success();
+}
+
 /// Kernels cannot read a memref.global (host memory): host code copies it
 /// into a managed buffer, which its uses take instead. The copy is freed at
 /// the end of the block (once per execution of it), after a mutable global
@@ -183,13 +249,17 @@ class R2QGPUHostBuffersPass
     : public impl::R2QGPUHostBuffersPassBase<R2QGPUHostBuffersPass> {
 public:
   void runOnOperation() override {
+    OpBuilder builder(&getContext());
+    for (auto function : getOperation().getOps<func::FuncOp>())
+      if (calledFromOutside(function) &&
+          failed(keepArgumentsOnDevice(builder, function)))
+        return signalPassFailure();
     SmallVector<Operation *> hostOps;
     getOperation()->walk([&](Operation *op) {
       if (isa<memref::AllocOp, memref::DeallocOp, memref::GetGlobalOp>(op) &&
           onHost(op))
         hostOps.push_back(op);
     });
-    OpBuilder builder(&getContext());
     for (Operation *op : hostOps) {
       builder.setInsertionPoint(op);
       Location loc = op->getLoc();

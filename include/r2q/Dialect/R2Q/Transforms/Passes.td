@@ -946,7 +946,12 @@ def R2QGPUHostBuffersPass
       constants on the device is future work, `docs/gpu.md`).
 
     The functions' own arguments and results are the caller's contract:
-    device or managed memory (`docs/gpu.md`). Code inside `gpu.launch` and
+    device or managed memory (`docs/gpu.md`). So in a function called from
+    outside the module, host code must not touch an argument's data (a
+    host load of device memory faults): a dense host `memref.copy` from or
+    to one (returning an argument copies it) becomes `gpu.memcpy` (the
+    runtime's copy, any memory to any), and any other host access (a load,
+    a strided copy) is an error at the op. Code inside `gpu.launch` and
     `gpu.module` is left alone; `memref.alloca` stays on the host stack.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",

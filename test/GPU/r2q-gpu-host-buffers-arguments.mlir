@@ -1,0 +1,59 @@
+// r2q-gpu-host-buffers and the arguments of functions called from outside
+// the module (the caller's device memory, by the GPU calling convention):
+// a dense host copy from or to one becomes a runtime copy (gpu.memcpy, any
+// memory to any), and its other buffer device memory; any other host access
+// (a load, a strided copy) is an error at the op, not a host read of device
+// memory that faults at run time. A function called inside the module keeps
+// its host code (its caller's buffers are the module's own).
+
+// RUN: r2q-opt %s --split-input-file --r2q-gpu-host-buffers --verify-diagnostics | FileCheck %s
+
+// CHECK-LABEL: func.func @dense_copies
+// CHECK-SAME: (%[[X:.*]]: memref<3x5xf32>, %[[OUT:.*]]: memref<3x5xf32>)
+// CHECK: %[[COPY:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] () : memref<3x5xf32>
+// CHECK: %[[IN:.*]] = gpu.wait async
+// CHECK: %[[DONE:.*]] = gpu.memcpy async [%[[IN]]] %[[COPY]], %[[X]] : memref<3x5xf32>, memref<3x5xf32>
+// CHECK: gpu.wait [%[[DONE]]]
+// CHECK: gpu.memcpy async [%{{.*}}] %[[OUT]], %[[COPY]]
+// CHECK-NOT: memref.copy
+// CHECK: return %[[COPY]]
+func.func @dense_copies(%x: memref<3x5xf32>, %out: memref<3x5xf32>) -> memref<3x5xf32> {
+  %copy = memref.alloc() : memref<3x5xf32>
+  memref.copy %x, %copy : memref<3x5xf32> to memref<3x5xf32>
+  memref.copy %copy, %out : memref<3x5xf32> to memref<3x5xf32>
+  return %copy : memref<3x5xf32>
+}
+
+// -----
+
+func.func @strided_copy(%x: memref<4x6xf32>) -> memref<4x3xf32> {
+  %view = memref.subview %x[0, 1] [4, 3] [1, 2] : memref<4x6xf32> to memref<4x3xf32, strided<[6, 2], offset: 1>>
+  %copy = memref.alloc() : memref<4x3xf32>
+  // expected-error @below {{'memref.copy' op r2q-gpu-host-buffers: host code reads or writes argument 0 of @strided_copy, which is the caller's device memory (the GPU calling convention): only kernels and dense copies may touch it}}
+  memref.copy %view, %copy : memref<4x3xf32, strided<[6, 2], offset: 1>> to memref<4x3xf32>
+  return %copy : memref<4x3xf32>
+}
+
+// -----
+
+func.func @scalar(%x: memref<f32>) -> f32 {
+  // expected-error @below {{'memref.load' op r2q-gpu-host-buffers: host code reads or writes argument 0 of @scalar, which is the caller's device memory (the GPU calling convention): only kernels and dense copies may touch it}}
+  %v = memref.load %x[] : memref<f32>
+  return %v : f32
+}
+
+// -----
+
+// CHECK-LABEL: func.func @inner
+// CHECK: memref.load
+func.func @inner(%x: memref<f32>) -> f32 {
+  %v = memref.load %x[] : memref<f32>
+  return %v : f32
+}
+
+func.func @outer(%v: f32) -> f32 {
+  %buffer = memref.alloc() : memref<f32>
+  memref.store %v, %buffer[] : memref<f32>
+  %r = func.call @inner(%buffer) : (memref<f32>) -> f32
+  return %r : f32
+}
