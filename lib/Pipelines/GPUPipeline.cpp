@@ -39,6 +39,7 @@ void addFrontEnd(OpPassManager &pm, const GPUPipelineOptions &options) {
   selection.tileRows = options.tileRows;
   selection.precision = options.precision;
   selection.chip = options.chip;
+  selection.cubinFeatures = options.cubinFeatures;
   pm.addPass(createR2QSelectGPUKernelsPass(selection));
   // byte_lut_gemv's constant weights in its row-interleaved layout.
   pm.addPass(createR2QPackWeightsPass());

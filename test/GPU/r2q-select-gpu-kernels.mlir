@@ -9,7 +9,8 @@
 // refused, and so is a tile-rows that mma_gemm cannot take, at the op. On a
 // chip older than sm_80 (no ldmatrix/mma.sync m16n8k16) auto takes the
 // tables at every batch and a forced mma_gemm is refused at the op; a chip
-// that is not sm_ and a number is refused.
+// that is not sm_ and a number is refused, and so is a PTX version older
+// than the chip needs.
 
 // RUN: r2q-opt %s --r2q-select-gpu-kernels | FileCheck %s
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=warp_gemv tile-rows=8" | FileCheck %s --check-prefix=OPTIONS
@@ -26,6 +27,8 @@
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_75" | FileCheck %s --check-prefix=EXACT
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_75 strategy=mma_gemm" 2>&1 | FileCheck %s --check-prefix=OLDCHIP
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=gfx90a" 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_100" 2>&1 | FileCheck %s --check-prefix=PTX
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_100 cubin-features=+ptx86" | FileCheck %s
 
 // CHECK-LABEL: func.func @kernels
 // CHECK: r2q.matmul {{.*}} {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>
@@ -69,6 +72,8 @@
 // OLDCHIP: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy mma_gemm needs sm_80 or newer (ldmatrix, mma.sync m16n8k16); chip is sm_75
 
 // CHIP: error: r2q-select-gpu-kernels: unknown chip 'gfx90a'; expected sm_ and a compute capability (sm_80, sm_90a, ...)
+
+// PTX: error: r2q-select-gpu-kernels: chip sm_100 needs PTX 8.6 or newer (cubin-features=+ptx86); cubin-features is +ptx80
 
 func.func @kernels(%x1: tensor<1x256xf32>, %x4: tensor<2x2x256xf32>, %x15: tensor<15x256xf32>,
                    %x16: tensor<2x8x256xf32>, %x129: tensor<129x256xf32>,

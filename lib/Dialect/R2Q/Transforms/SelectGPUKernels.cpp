@@ -11,6 +11,8 @@
 
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 namespace r2q {
 #define GEN_PASS_DEF_R2QSELECTGPUKERNELSPASS
 #include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
@@ -37,6 +39,35 @@ std::optional<int64_t> smVersion(StringRef chip) {
   if (chip.empty() || chip.getAsInteger(10, version))
     return std::nullopt;
   return version;
+}
+
+/// The PTX ISA version (x10) LLVM's NVPTX backend needs for `chip`, or 0
+/// where it is not listed here (NVPTX.td; a lower version is a fatal error
+/// of the backend).
+int64_t minimumPtxVersion(StringRef chip) {
+  return llvm::StringSwitch<int64_t>(chip)
+      .Cases({"sm_70", "sm_72", "sm_75"}, 63)
+      .Case("sm_80", 70)
+      .Case("sm_86", 71)
+      .Case("sm_87", 74)
+      .Cases({"sm_89", "sm_90"}, 78)
+      .Case("sm_90a", 80)
+      .Cases({"sm_100", "sm_100a", "sm_101", "sm_101a"}, 86)
+      .Cases({"sm_120", "sm_120a"}, 87)
+      .Default(0);
+}
+
+/// The PTX version (x10) that `features` ask for (+ptxNN), or none.
+std::optional<int64_t> ptxVersion(StringRef features) {
+  SmallVector<StringRef> parts;
+  features.split(parts, ',');
+  for (StringRef part : parts) {
+    int64_t version = 0;
+    StringRef text = part.trim();
+    if (text.consume_front("+ptx") && !text.getAsInteger(10, version))
+      return version;
+  }
+  return std::nullopt;
 }
 
 /// Why `strategy` with `tileRows` cannot compute `op`, or an empty string.
@@ -96,6 +127,15 @@ public:
       return signalPassFailure();
     }
     tensorCores = *version >= kMmaMinSM;
+    std::optional<int64_t> ptx = ptxVersion(cubinFeatures);
+    if (int64_t needed = minimumPtxVersion(chip); ptx && *ptx < needed) {
+      emitError(getOperation()->getLoc())
+          << "r2q-select-gpu-kernels: chip " << chip << " needs PTX "
+          << needed / 10 << "." << needed % 10
+          << " or newer (cubin-features=+ptx" << needed
+          << "); cubin-features is " << cubinFeatures;
+      return signalPassFailure();
+    }
     if (tileRows < 0) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: tile-rows must be 0 (the strategy's "

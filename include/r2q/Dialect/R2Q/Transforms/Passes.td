@@ -675,7 +675,9 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       newer, so for an older `chip` (sm_75, ...) `strategy=auto` takes
       `warp_lut_gemv` instead, and `mma_gemm` forced or written on an op is
       an error at the op; a `chip` that is not `sm_` and a number is an
-      error.
+      error, and so is a `cubin-features` PTX version older than the chip
+      needs (sm_100 needs `+ptx86`; LLVM's NVPTX backend would stop with a
+      fatal error).
     * `tile_rows`: the `tile-rows` option, or 0 (the strategy's default):
       for the warp kernels the output features per warp (4 for
       `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
@@ -706,6 +708,11 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
            "The NVIDIA GPU the kernels are for (sm_80, sm_90, sm_90a, ...): "
            "mma_gemm needs sm_80 or newer">,
+    Option<"cubinFeatures", "cubin-features", "std::string",
+           /*default=*/"\"+ptx80\"",
+           "The PTX features the kernels are compiled with (+ptxNN): a PTX "
+           "version older than the chip needs is an error here rather than "
+           "a fatal error of LLVM's NVPTX backend">,
   ];
 }
 
