@@ -795,18 +795,18 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WarpGemvTest,
 // (r2q-cpu-pipeline with strategy=mma_gemm: the row scaling kernel, then
 // blocks of 4 warps whose 128 threads stage the activations and decode the
 // weight into f16 tiles, each warp's ldmatrix loads and mma.sync products
-// emulated on its lanes' registers by their fragment layout) against the numerics core, on batches of 16 to 130 rows (odd
-// ones, and 20 and 33 past a block of 16 or 32 rows), N not a multiple of
-// the 128 (or forced 64 or 192) features of a block, K not a multiple of
-// the 64 columns of a step nor of 8 and with a short last group (so K is
-// split among 2 to 9 blocks, the last split shorter, or not at all), group
-// sizes 8 to 256, 1 to 4 planes, f16/bf16/f32 inputs and scales, and
-// scales and activations far outside f16's range. x and the decoded w are
-// rounded to f16 once (after their rows' powers of two: exact), each with a
-// relative error of at most 2^-11, plus a subnormal step of at most 2^-39
-// of the row's largest value: each output is within 2^-10 (1 + 2^-9)
-// sum_k |x_k w_k| + 2^-38 max|x| sum_k |w_k| of the exact product, plus
-// the 1e-5 sum_k |x_k w_k| of f32 rounding. That bound is checked per
+// emulated on its lanes' registers by their fragment layout) against the
+// numerics core, on batches of 16 to 130 rows (odd ones, and 20 and 33 past a
+// block of 16 or 32 rows), N not a multiple of the 128 (or forced 64 or 192)
+// features of a block, K not a multiple of the 64 columns of a step nor of 8
+// and with a short last group (so K is split among 2 to 9 blocks, the last
+// split shorter, or not at all), group sizes 8 to 256, 1 to 4 planes,
+// f16/bf16/f32 inputs and scales, and scales and activations far outside f16's
+// range. x and the decoded w are rounded to f16 once (after their rows' powers
+// of two: exact), each with a relative error of at most 2^-11, plus a subnormal
+// step of at most 2^-39 of the row's largest value: each output is within 2^-10
+// (1 + 2^-9) sum_k |x_k w_k| + 2^-38 max|x| sum_k |w_k| of the exact product,
+// plus the 1e-5 sum_k |x_k w_k| of f32 rounding. That bound is checked per
 // output; the RMS of the error relative to that of the outputs against
 // kMmaRelativeRms (measured: see docs/gpu.md).
 constexpr double kMmaRelativeRms = 1e-3;
