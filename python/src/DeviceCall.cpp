@@ -5,6 +5,9 @@
 #include "r2q/Runtime/CudaRuntime.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 
 #include <dlfcn.h>
 
@@ -167,7 +170,20 @@ llvm::Error checkChip(const CudaApi &api, const std::string &chip) {
 
 } // namespace
 
-std::string cudaRuntimeLibrary() { return R2Q_CUDA_RUNTIME_LIBRARY; }
+std::string cudaRuntimeLibrary() {
+  // Beside the extension (a wheel installs it there), else where this build
+  // made it.
+  Dl_info extension;
+  if (dladdr(reinterpret_cast<void *>(&cudaRuntimeLibrary), &extension) &&
+      extension.dli_fname) {
+    llvm::SmallString<256> beside(
+        llvm::sys::path::parent_path(extension.dli_fname));
+    llvm::sys::path::append(beside, "libr2q_cuda_runtime.so");
+    if (llvm::sys::fs::exists(beside))
+      return beside.str().str();
+  }
+  return R2Q_CUDA_RUNTIME_LIBRARY;
+}
 
 bool gpuLibraryLoads() { return cudaApi().loadError.empty(); }
 

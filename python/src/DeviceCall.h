@@ -25,7 +25,8 @@
 
 namespace r2q::python {
 
-/// The libr2q_cuda_runtime.so this build made, or empty when it made none
+/// The libr2q_cuda_runtime.so beside the extension module (as a wheel
+/// installs it), else the one this build made, or empty when it made none
 /// (no cuda.h at configure time).
 std::string cudaRuntimeLibrary();
 
