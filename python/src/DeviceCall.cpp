@@ -2,6 +2,7 @@
 
 #include "DeviceCall.h"
 
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/Runtime/CudaRuntime.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -135,31 +136,18 @@ llvm::Expected<HostResult> copyToHost(const CudaApi &api,
   return result;
 }
 
-/// The compute capability in a chip's name (sm_90a: 90), and whether the
-/// name is architecture-specific (its code runs on that capability only).
-std::optional<std::pair<int, bool>> chipVersion(llvm::StringRef chip) {
-  int version = 0;
-  if (!chip.consume_front("sm_"))
-    return std::nullopt;
-  bool specific = chip.consume_back("a");
-  if (!specific)
-    chip.consume_back("f");
-  if (chip.getAsInteger(10, version))
-    return std::nullopt;
-  return std::pair{version, specific};
-}
-
 /// Fails where GPU 0 cannot run code compiled for `chip`: PTX JIT-compiles
 /// for the same or a newer GPU, an sm_XYa binary runs on sm_XY only.
 llvm::Error checkChip(const CudaApi &api, const std::string &chip) {
-  auto wanted = chipVersion(chip);
+  std::optional<GPUChip> wanted = parseGPUChip(chip);
   if (!wanted)
     return llvm::Error::success();
   R2QCudaDeviceInfo info{};
   if (api.deviceInfo(0, &info) != 0)
     return cudaError(api);
   int version = info.computeCapabilityMajor * 10 + info.computeCapabilityMinor;
-  if (version >= wanted->first && (!wanted->second || version == wanted->first))
+  if (version >= wanted->capability &&
+      (!wanted->archSpecific || version == wanted->capability))
     return llvm::Error::success();
   return llvm::createStringError("the kernels are compiled for " + chip +
                                  " and GPU 0 (" + info.name + ") is sm_" +

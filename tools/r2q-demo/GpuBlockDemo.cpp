@@ -99,12 +99,10 @@ fetchAndFree(StridedMemRefType<float, 2> &result) {
   succeeded(cuda::free(result.basePtr));
   if (!copied)
     return std::nullopt;
-  std::vector<float> values;
-  for (int64_t row = 0; row < rows; ++row)
-    for (int64_t column = 0; column < columns; ++column)
-      values.push_back(
-          staged[row * result.strides[0] + column * result.strides[1]]);
-  return values;
+  StridedMemRefType<float, 2> onHost = result;
+  onHost.basePtr = onHost.data = staged.data();
+  onHost.offset = 0;
+  return HostTensor<float, 2>::copyOf(onHost).data();
 }
 
 /// The quantized block through r2q-gpu-pipeline for `chip`, JIT-compiled

@@ -43,22 +43,28 @@ public:
     return memref;
   }
 
-  /// Copies a (possibly strided) result descriptor into a new tensor and
-  /// frees the buffer the compiled code allocated for it.
-  static HostTensor adoptResult(StridedMemRefType<T, Rank> &result) {
+  /// A row-major copy of the (possibly strided) memref `view`.
+  static HostTensor copyOf(const StridedMemRefType<T, Rank> &view) {
     std::array<int64_t, Rank> shape;
     for (int dim = 0; dim < Rank; ++dim)
-      shape[dim] = result.sizes[dim];
+      shape[dim] = view.sizes[dim];
     HostTensor tensor(shape);
     for (int64_t linear = 0; linear < static_cast<int64_t>(tensor.data_.size());
          ++linear) {
-      int64_t remainder = linear, offset = result.offset;
+      int64_t remainder = linear, offset = view.offset;
       for (int dim = Rank - 1; dim >= 0; --dim) {
-        offset += (remainder % shape[dim]) * result.strides[dim];
+        offset += (remainder % shape[dim]) * view.strides[dim];
         remainder /= shape[dim];
       }
-      tensor.data_[linear] = result.data[offset];
+      tensor.data_[linear] = view.data[offset];
     }
+    return tensor;
+  }
+
+  /// Copies a (possibly strided) result descriptor into a new tensor and
+  /// frees the buffer the compiled code allocated for it.
+  static HostTensor adoptResult(StridedMemRefType<T, Rank> &result) {
+    HostTensor tensor = copyOf(result);
     std::free(result.basePtr);
     result.basePtr = result.data = nullptr;
     return tensor;

@@ -28,19 +28,6 @@ constexpr int64_t kMmaMinRows = 16;
 /// mma_gemm's ldmatrix and mma.sync m16n8k16 need sm_80 (Ampere) or newer.
 constexpr int64_t kMmaMinSM = 80;
 
-/// The compute capability of a chip named sm_XY, sm_XYa or sm_XYf (XY), or
-/// none.
-std::optional<int64_t> smVersion(StringRef chip) {
-  int64_t version = 0;
-  if (!chip.consume_front("sm_"))
-    return std::nullopt;
-  if (!chip.consume_back("a"))
-    chip.consume_back("f");
-  if (chip.empty() || chip.getAsInteger(10, version))
-    return std::nullopt;
-  return version;
-}
-
 /// The PTX ISA version (x10) LLVM's NVPTX backend needs for `chip`, or 0
 /// where it is not listed here (NVPTX.td; a lower version is a fatal error
 /// of the backend).
@@ -119,14 +106,14 @@ public:
              "warp_gemv";
       return signalPassFailure();
     }
-    std::optional<int64_t> version = smVersion(chip);
-    if (!version) {
+    std::optional<GPUChip> parsed = parseGPUChip(chip);
+    if (!parsed) {
       emitError(getOperation()->getLoc())
           << "r2q-select-gpu-kernels: unknown chip '" << chip
           << "'; expected sm_ and a compute capability (sm_80, sm_90a, ...)";
       return signalPassFailure();
     }
-    tensorCores = *version >= kMmaMinSM;
+    tensorCores = parsed->capability >= kMmaMinSM;
     std::optional<int64_t> ptx = ptxVersion(cubinFeatures);
     if (int64_t needed = minimumPtxVersion(chip); ptx && *ptx < needed) {
       emitError(getOperation()->getLoc())
@@ -216,4 +203,17 @@ private:
 };
 
 } // namespace
+
+std::optional<GPUChip> parseGPUChip(StringRef chip) {
+  GPUChip parsed{0, false};
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  parsed.archSpecific = chip.consume_back("a");
+  if (!parsed.archSpecific)
+    chip.consume_back("f");
+  if (chip.empty() || chip.getAsInteger(10, parsed.capability))
+    return std::nullopt;
+  return parsed;
+}
+
 } // namespace r2q

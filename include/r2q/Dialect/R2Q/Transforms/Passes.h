@@ -59,6 +59,16 @@ int64_t cpuKernelThreads(int64_t n, int64_t k, int64_t tileRows,
 /// the layout pads by at most `maxPadding` of their size.
 bool canPackRowInterleaved(MatmulOp op, double maxPadding);
 
+/// An NVIDIA chip as r2q-gpu-pipeline's `chip` names it: sm_XY, sm_XYa or
+/// sm_XYf. `capability` is XY; `archSpecific` (the a suffix) says its code
+/// runs on that capability only, where other code (PTX) also runs on newer
+/// GPUs.
+struct GPUChip {
+  int64_t capability;
+  bool archSpecific;
+};
+std::optional<GPUChip> parseGPUChip(llvm::StringRef chip);
+
 /// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
 void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);
 
