@@ -539,6 +539,10 @@ int release(void *ptr) {
       [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
 }
 
+/// Guards the slots of lowered code's constants (r2qCudaDeviceConstant);
+/// constant-initialized, so usable by global destructors at exit.
+std::mutex constantSlotsMutex;
+
 /// The ranked memref descriptor that lowered code passes by pointer:
 /// allocated and aligned pointers, offset, then `rank` sizes and `rank`
 /// strides (in elements).
@@ -976,6 +980,34 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
                                  interleave, swizzle, l2Promotion, oobFill,
                                  boxDims),
                  deviceMap, __func__);
+}
+
+//===----------------------------------------------------------------------===//
+// Constants of lowered code, copied to the device once
+//===----------------------------------------------------------------------===//
+
+void *r2qCudaDeviceConstant(void **slot, const void *host, uint64_t bytes,
+                            bool managed) {
+  if (bytes == 0)
+    return const_cast<void *>(host); // Nothing to read; never freed.
+  std::lock_guard<std::mutex> lock(constantSlotsMutex);
+  if (*slot)
+    return *slot;
+  void *copy = nullptr;
+  int status = allocate(&copy, bytes, managed);
+  if (status == 0 && r2qCudaCopyToDevice(copy, host, bytes) != 0) {
+    release(copy);
+    status = -1;
+  }
+  *slot = orAbort(status, copy, __func__);
+  return *slot;
+}
+
+void r2qCudaReleaseDeviceConstant(void **slot) {
+  std::lock_guard<std::mutex> lock(constantSlotsMutex);
+  void *copy = *slot;
+  *slot = nullptr;
+  orAbort(release(copy), __func__);
 }
 
 } // extern "C"

@@ -12,6 +12,6 @@
 // NONE: GPU: not run: r2q: no NVIDIA GPU: {{.*}}.missing/libcuda.so.1 not found
 
 // FAKE: GPU: r2q fake GPU, the r2q block through r2q-gpu-pipeline{chip=sm_90} (PTX JIT)
-// FAKE-NEXT: batch   rel.diff from CPU     GPU ms   (a call: the kernels, plus a copy of the constant weights into managed memory)
+// FAKE-NEXT: batch   rel.diff from CPU     GPU ms   (a call: the kernels and the result's allocation; the weights went to the device on the first call)
 // FAKE-NEXT: {{^ +1 }}
 // FAKE-NEXT: {{^ +5 }}

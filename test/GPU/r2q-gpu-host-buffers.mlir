@@ -1,12 +1,20 @@
 // r2q-gpu-host-buffers: a buffer only kernels touch (the host returns it,
 // or takes views of it, yields it, carries it through a loop) goes to
 // device memory; one host code reads (a copy, a load through a view) to
-// managed memory; a global is copied into a managed buffer before use and
-// freed at the end of the block (a mutable one copied back first);
-// deallocations become async gpu.dealloc; code in launch bodies is left
-// alone; a buffer returned to a caller in the module is managed.
+// managed memory; a constant global is copied to the device once per
+// loaded module (a slot holds the copy, the runtime fills it on first use,
+// a global destructor frees it; managed memory, in a slot of its own, where
+// host code reads the constant too); a mutable global, or a constant the
+// function returns, is copied into a managed buffer before use and freed at
+// the end of the block (a mutable one copied back first); deallocations
+// become async gpu.dealloc; code in launch bodies is left alone; a buffer
+// returned to a caller in the module is managed.
 
 // RUN: r2q-opt %s --r2q-gpu-host-buffers | FileCheck %s
+// CHECK-DAG: llvm.func @r2qCudaDeviceConstant(!llvm.ptr, !llvm.ptr, i64, i32) -> !llvm.ptr
+// CHECK-DAG: llvm.func @r2qCudaReleaseDeviceConstant(!llvm.ptr)
+// CHECK-DAG: llvm.mlir.global internal @__r2q_device_weights() {{.*}} : !llvm.ptr
+// CHECK-DAG: llvm.mlir.global internal @__r2q_managed_weights() {{.*}} : !llvm.ptr
 
 memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
 
@@ -14,8 +22,16 @@ memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0
 func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   %c1 = arith.constant 1 : index
   // CHECK: %[[W:.*]] = memref.get_global @weights
-  // CHECK: %[[WD:.*]] = gpu.alloc  host_shared () : memref<4xf32>
-  // CHECK: memref.copy %[[W]], %[[WD]]
+  // CHECK: %[[WA:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
+  // CHECK: %[[WI:.*]] = arith.index_cast %[[WA]] : index to i64
+  // CHECK: %[[HOST:.*]] = llvm.inttoptr %[[WI]]
+  // CHECK: %[[SLOT:.*]] = llvm.mlir.addressof @__r2q_device_weights
+  // CHECK: %[[BYTES:.*]] = llvm.mlir.constant(16 : i64)
+  // CHECK: %[[DEVICE:.*]] = llvm.mlir.constant(0 : i32)
+  // CHECK: %[[COPY:.*]] = llvm.call @r2qCudaDeviceConstant(%[[SLOT]], %[[HOST]], %[[BYTES]], %[[DEVICE]])
+  // CHECK: llvm.insertvalue %[[COPY]], %{{.*}}[0]
+  // CHECK: llvm.insertvalue %[[COPY]], %{{.*}}[1]
+  // CHECK: %[[WD:.*]] = builtin.unrealized_conversion_cast %{{.*}} : !llvm.struct<{{.*}}> to memref<4xf32>
   %w = memref.get_global @weights : memref<4xf32>
   // CHECK: %[[T0:.*]] = gpu.wait async
   // CHECK: %[[DEV:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] () : memref<4xf32>
@@ -28,6 +44,7 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1)
              threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
     // CHECK: memref.alloca
+    // CHECK: memref.load %[[WD]]
     %scratch = memref.alloca() : memref<4xf32>
     %v = memref.load %w[%t0] : memref<4xf32>
     memref.store %v, %device[%t0] : memref<4xf32>
@@ -40,8 +57,8 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   // CHECK: %[[T3:.*]] = gpu.dealloc async [%[[T2]]] %[[TMP]]
   // CHECK: gpu.wait [%[[T3]]]
   memref.dealloc %temp : memref<4xf32>
-  // The constant's copy is freed before the function returns.
-  // CHECK: gpu.dealloc async [%{{.*}}] %[[WD]]
+  // The constant's copy outlives the call.
+  // CHECK-NOT: gpu.dealloc
   // CHECK: return %[[DEV]], %[[MAN]]
   return %device, %managed : memref<4xf32>, memref<?xf32>
 }
@@ -126,3 +143,39 @@ func.func @caller(%v: f32) -> f32 {
   %x = memref.load %a[%c0] : memref<4xf32>
   return %x : f32
 }
+
+// A constant that host code reads too has a managed copy, in a slot of its
+// own; one the function returns is the caller's: a managed copy per call,
+// not freed.
+
+// CHECK-LABEL: func.func @host_reads_constant
+// CHECK: %[[SLOT:.*]] = llvm.mlir.addressof @__r2q_managed_weights
+// CHECK: %[[MANAGED:.*]] = llvm.mlir.constant(1 : i32)
+// CHECK: llvm.call @r2qCudaDeviceConstant(%[[SLOT]], %{{.*}}, %{{.*}}, %[[MANAGED]])
+// CHECK: %[[C:.*]] = builtin.unrealized_conversion_cast
+// CHECK: memref.load %[[C]]
+func.func @host_reads_constant() -> f32 {
+  %c0 = arith.constant 0 : index
+  %w = memref.get_global @weights : memref<4xf32>
+  %x = memref.load %w[%c0] : memref<4xf32>
+  return %x : f32
+}
+
+// CHECK-LABEL: func.func @returns_constant
+// CHECK: %[[W:.*]] = memref.get_global @weights
+// CHECK: %[[C:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+// CHECK: memref.copy %[[W]], %[[C]]
+// CHECK-NOT: gpu.dealloc
+// CHECK: return %[[C]]
+func.func @returns_constant() -> memref<4xf32> {
+  %w = memref.get_global @weights : memref<4xf32>
+  return %w : memref<4xf32>
+}
+
+// The destructor frees both copies of @weights.
+// CHECK: llvm.func internal @__r2q_release_device_constants()
+// CHECK-DAG: %[[D:.*]] = llvm.mlir.addressof @__r2q_device_weights
+// CHECK-DAG: llvm.call @r2qCudaReleaseDeviceConstant(%[[D]])
+// CHECK-DAG: %[[M:.*]] = llvm.mlir.addressof @__r2q_managed_weights
+// CHECK-DAG: llvm.call @r2qCudaReleaseDeviceConstant(%[[M]])
+// CHECK: llvm.mlir.global_dtors dtors = [@__r2q_release_device_constants]

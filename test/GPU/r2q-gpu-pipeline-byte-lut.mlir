@@ -7,12 +7,15 @@
 // 128-bit sign pieces, builds 32 KiB of tables in shared memory between
 // barriers, looks them up, meets in shuffles and adds atomically. Forcing
 // it on a runtime weight, or a tile-rows that is not a multiple of 16, is
-// an error at the op.
+// an error at the op. The host code asks the runtime for the device copies
+// of the constant weight's signs and scales (made once per loaded module),
+// and a global destructor beside the kernel modules' unloading frees them.
 
 // RUN: r2q-opt %s --split-input-file --r2q-select-gpu-kernels | FileCheck %s
 // RUN: r2q-opt %s --split-input-file --r2q-select-gpu-kernels="precision=exact" | FileCheck %s
 // RUN: r2q-opt %s --split-input-file --r2q-gpu-pipeline="cubin-format=isa" --mlir-print-ir-after=r2q-pack-weights -o /dev/null 2>&1 | FileCheck %s --check-prefix=PACKED
 // RUN: r2q-opt %s --split-input-file --r2q-gpu-pipeline="cubin-format=isa" | FileCheck %s --check-prefix=PTX
+// RUN: r2q-opt %s --split-input-file --r2q-gpu-pipeline="cubin-format=isa" | mlir-translate --split-input-file --mlir-to-llvmir | FileCheck %s --check-prefix=HOST
 // RUN: not r2q-opt %s --split-input-file --r2q-select-gpu-kernels="strategy=byte_lut_gemv" 2>&1 | FileCheck %s --check-prefix=FORCED
 // RUN: not r2q-opt %s --split-input-file --r2q-select-gpu-kernels="strategy=byte_lut_gemv tile-rows=24" 2>&1 | FileCheck %s --check-prefix=ROWS
 
@@ -40,6 +43,14 @@
 // PTX-SAME: {{fma.rn.f32|__nv_fmaf}}
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-SAME: atom.global.add.f32
+
+// HOST: @llvm.global_dtors = appending global {{.*}} @__r2q_release_device_constants, {{.*}} @decode_kernel_unload
+// HOST-LABEL: define {{.*}} @decode(
+// HOST: call ptr @r2qCudaDeviceConstant(ptr @[[SIGNS:__r2q_device___constant_2x4x1024xi8]], ptr @__constant_2x4x1024xi8, i64 8192, i32 0)
+// HOST: call ptr @r2qCudaDeviceConstant(ptr @[[SCALES:__r2q_device___constant_2x4x64xf16]], ptr @__constant_2x4x64xf16, i64 1024, i32 0)
+// HOST: define internal void @__r2q_release_device_constants()
+// HOST-DAG: call void @r2qCudaReleaseDeviceConstant(ptr @[[SIGNS]])
+// HOST-DAG: call void @r2qCudaReleaseDeviceConstant(ptr @[[SCALES]])
 
 // FORCED: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy byte_lut_gemv cannot compute this op: byte_lut_gemv reads the row-interleaved layout, which r2q-pack-weights makes of constant weights only (and only where it pads the signs by at most 1/8)
 // ROWS: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy byte_lut_gemv cannot compute this op: its tile_rows is 24 (byte_lut_gemv takes 0 or a multiple of 16 up to 128 output features per warp)

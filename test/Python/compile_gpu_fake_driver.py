@@ -4,11 +4,16 @@
 # the arguments to the device, loads and launches the kernels and copies the
 # results back. A function returning its argument gets it back exactly (both
 # copies) beside a kernel's result, a linear layer comes back with its
-# shape, repeated calls work (device buffers are freed per call), and
-# arguments are still checked; a function compiled for a chip the GPU cannot
-# run raises instead of loading.
+# shape, repeated calls work (device buffers are freed per call), the
+# constant weight is copied to the device on the first call only and freed
+# with the compiled function, and arguments are still checked; a function
+# compiled for a chip the GPU cannot run raises instead of loading.
 # REQUIRES: cuda-runtime
 # RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda %python %s
+
+import ctypes
+import gc
+import os
 
 import numpy as np
 import r2q
@@ -42,6 +47,31 @@ for m in (1, 5, 20):
         assert out.shape == (m, 33) and out.dtype == np.float32, (out.shape, out.dtype)
 expect_error(ValueError, "argument 0 of @main must have shape (20, 320), got (2, 320)",
              lambda: layer(np.zeros((2, 320), dtype=np.float32)))
+
+# The fake driver counts what it was asked to do.
+fake = ctypes.CDLL(os.environ["R2Q_CUDA_DRIVER"])
+fake.fakeCudaLiveAllocations.restype = ctypes.c_long
+fake.fakeCudaBytesCopiedToDevice.restype = ctypes.c_uint64
+del layer
+gc.collect()
+live_before = fake.fakeCudaLiveAllocations()
+layer = r2q.compile(linear_layer_ir(w, 3),
+                    pipeline="r2q-quantize-linear{group-size=64},r2q-gpu-pipeline{cubin-format=isa}")
+x = rng.standard_normal((3, 320), dtype=np.float32)
+copied = []
+for _ in range(3):
+    before = fake.fakeCudaBytesCopiedToDevice()
+    layer(x)
+    copied.append(fake.fakeCudaBytesCopiedToDevice() - before)
+# Two bitplanes of 33 x 320 signs at least, beside the input.
+assert copied[0] >= x.nbytes + 2 * 33 * 320 // 8, copied
+assert copied[1] == copied[2] == x.nbytes, copied
+# The weight's device copies (signs and scales) outlive the calls, and go
+# with the compiled function.
+assert fake.fakeCudaLiveAllocations() - live_before >= 2, fake.fakeCudaLiveAllocations()
+del layer
+gc.collect()
+assert fake.fakeCudaLiveAllocations() == live_before, (fake.fakeCudaLiveAllocations(), live_before)
 
 # The fake GPU is an sm_90: code for a newer chip is refused before its
 # kernels load, code for an older one runs (PTX compiles for newer GPUs).

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -328,6 +329,59 @@ TEST(CudaRuntimeOnFakeDriver, EncodesTensorMapsInnermostFirst) {
   ASSERT_TRUE(r2q::cuda::copyToHost(copied.data(), map, 128).ok());
   EXPECT_EQ(copied, std::vector<unsigned char>(128, 0x5a));
   mgpuMemFree(map, nullptr);
+}
+
+// A constant of lowered code is copied to the device on the first call for
+// its slot only: later calls return that copy (made before the host data
+// changed here), from any number of threads at once; releasing frees it and
+// clears the slot, and an empty constant needs no device memory.
+TEST(CudaRuntimeOnFakeDriver, CopiesEachConstantToTheDeviceOnce) {
+  Rng rng = seededRng();
+  std::vector<float> host(1531);
+  for (float &value : host)
+    value = static_cast<float>(rng.uniform() * 2 - 1);
+  const std::vector<float> original = host;
+  const size_t bytes = host.size() * sizeof(float);
+  const long liveBefore = fakeCudaLiveAllocations();
+  const uint64_t copiedBefore = fakeCudaBytesCopiedToDevice();
+
+  void *slot = nullptr;
+  void *copy = r2qCudaDeviceConstant(&slot, host.data(), bytes, false);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_NE(copy, static_cast<void *>(host.data()));
+  EXPECT_EQ(slot, copy);
+  host.assign(host.size(), 0.5f);
+  EXPECT_EQ(r2qCudaDeviceConstant(&slot, host.data(), bytes, false), copy);
+  std::vector<float> onDevice(host.size());
+  ASSERT_TRUE(r2q::cuda::copyToHost(onDevice.data(), copy, bytes).ok());
+  EXPECT_EQ(onDevice, original);
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore + 1);
+  EXPECT_EQ(fakeCudaBytesCopiedToDevice(), copiedBefore + bytes);
+
+  void *shared = nullptr;
+  std::vector<void *> seen(8);
+  std::vector<std::thread> threads;
+  for (void *&result : seen)
+    threads.emplace_back([&] {
+      result = r2qCudaDeviceConstant(&shared, original.data(), bytes, true);
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  EXPECT_EQ(seen, std::vector<void *>(seen.size(), shared));
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore + 2);
+
+  r2qCudaReleaseDeviceConstant(&slot);
+  r2qCudaReleaseDeviceConstant(&shared);
+  EXPECT_EQ(slot, nullptr);
+  EXPECT_EQ(shared, nullptr);
+  r2qCudaReleaseDeviceConstant(&slot); // Released already: nothing to do.
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore);
+
+  void *empty = nullptr;
+  EXPECT_EQ(r2qCudaDeviceConstant(&empty, host.data(), 0, false),
+            static_cast<void *>(host.data()));
+  EXPECT_EQ(empty, nullptr);
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore);
 }
 
 // At exit the driver may shut down before lowered code's global destructor

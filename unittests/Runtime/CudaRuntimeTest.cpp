@@ -78,6 +78,8 @@ TEST(CudaRuntime, ExportsEveryEntryPoint) {
                          "mgpuMemHostUnregisterMemRef",
                          "mgpuSetDefaultDevice",
                          "mgpuTensorMapEncodeTiledMemref",
+                         "r2qCudaDeviceConstant",
+                         "r2qCudaReleaseDeviceConstant",
                          "r2qCudaLastError",
                          "r2qCudaDriverPath",
                          "r2qCudaUnavailableReason",

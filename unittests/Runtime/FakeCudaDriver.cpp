@@ -23,6 +23,7 @@
 #include <cuda.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -47,6 +48,8 @@ bool shutDown = false;
 int lastJitOptLevel = -1;
 std::string lastLaunchedKernel;
 unsigned lastClusterX = 0;
+std::atomic<long> liveAllocations{0};
+std::atomic<uint64_t> bytesCopiedToDevice{0};
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
@@ -144,6 +147,8 @@ void fakeCudaShutDown() { shutDown = true; }
 int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
 const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
 unsigned fakeCudaLastClusterX() { return lastClusterX; }
+long fakeCudaLiveAllocations() { return liveAllocations; }
+uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap() {
   return &lastTensorMap;
 }
@@ -374,6 +379,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
   if (CUresult result = needContext())
     return result;
   *ptr = reinterpret_cast<CUdeviceptr>(std::malloc(bytes));
+  ++liveAllocations;
   return CUDA_SUCCESS;
 }
 
@@ -386,6 +392,7 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
   if (CUresult result = needContext())
     return result;
   std::free(host(ptr));
+  --liveAllocations;
   return CUDA_SUCCESS;
 }
 
@@ -398,6 +405,7 @@ CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
 }
 
 CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t bytes) {
+  bytesCopiedToDevice += bytes;
   return cuMemcpyAsync(dst, reinterpret_cast<CUdeviceptr>(src), bytes, nullptr);
 }
 

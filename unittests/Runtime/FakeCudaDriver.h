@@ -34,6 +34,10 @@ int fakeCudaLastJitOptLevel();
 const char *fakeCudaLastKernel();
 /// The cluster width of the last launch (0: launched without clusters).
 unsigned fakeCudaLastClusterX();
+/// Device and managed allocations not yet freed.
+long fakeCudaLiveAllocations();
+/// Bytes copied by cuMemcpyHtoD so far.
+uint64_t fakeCudaBytesCopiedToDevice();
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();
 /// The pointer and size of the last cuMemHostRegister.
 void *fakeCudaLastRegistered(size_t *bytes);

@@ -168,6 +168,19 @@ R2Q_CUDA_EXPORT void *mgpuTensorMapEncodeTiledMemref(
     int64_t rank, void *descriptor, int64_t dataType, int64_t interleave,
     int64_t swizzle, int64_t l2Promotion, int64_t oobFill, int64_t *boxDims);
 
+/// The device copy of a constant of lowered code (a weight folded at compile
+/// time, in host memory), made once per module: `slot` is the module's
+/// pointer-sized global for that constant, null until the first call, which
+/// copies the `bytes` at `host` into device memory (managed memory where
+/// `managed`: host code reads it too) and stores the copy's address there;
+/// every call returns it. Thread-safe. r2q-gpu-host-buffers emits the calls;
+/// they abort on a CUDA error, as the mgpu* entry points do.
+R2Q_CUDA_EXPORT void *r2qCudaDeviceConstant(void **slot, const void *host,
+                                            uint64_t bytes, bool managed);
+/// Frees the copy in `slot` (if any) and clears it: the module's global
+/// destructor calls it for each of its constants.
+R2Q_CUDA_EXPORT void r2qCudaReleaseDeviceConstant(void **slot);
+
 #ifdef __cplusplus
 } // extern "C"
 

@@ -9,11 +9,18 @@
 
 #include "r2q/Dialect/R2Q/Transforms/Passes.h"
 
+#include "mlir/Conversion/LLVMCommon/MemRefBuilder.h"
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/MapVector.h"
 
 namespace r2q {
 #define GEN_PASS_DEF_R2QGPUHOSTBUFFERSPASS
@@ -225,11 +232,13 @@ LogicalResult keepArgumentsOnDevice(OpBuilder &builder, func::FuncOp function) {
   return success();
 }
 
-/// Kernels cannot read a memref.global (host memory): host code copies it
-/// into a managed buffer, which its uses take instead. The copy is freed at
-/// the end of the block (once per execution of it), after a mutable global
-/// has got its stores back, unless it leaves the block.
-void copyGlobal(OpBuilder &builder, memref::GetGlobalOp global) {
+/// Kernels cannot read a memref.global (host memory): host code copies a
+/// mutable one (or a constant the function returns) into a managed buffer,
+/// which its uses take instead. The copy is freed at the end of the block
+/// (once per execution of it), after a mutable global has got its stores
+/// back, unless it leaves the block.
+void copyGlobalPerCall(OpBuilder &builder, memref::GetGlobalOp global,
+                       memref::GlobalOp symbol) {
   Location loc = global.getLoc();
   builder.setInsertionPointAfter(global);
   Value copy = managedBuffer(builder, loc, global.getType(), {});
@@ -238,11 +247,154 @@ void copyGlobal(OpBuilder &builder, memref::GetGlobalOp global) {
   if (escapes(copy))
     return;
   builder.setInsertionPoint(global->getBlock()->getTerminator());
-  auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-      global, global.getNameAttr());
   if (symbol && !symbol.getConstant())
     memref::CopyOp::create(builder, loc, copy, global.getResult());
   freeBuffer(builder, loc, copy);
+}
+
+/// The device copies of a module's constant globals (weights folded at
+/// compile time), made once per loaded module rather than once per call:
+/// each constant gets a slot, an LLVM global holding the copy's address
+/// (null until the first call that needs it); host code asks the runtime
+/// for the copy (r2qCudaDeviceConstant, which copies the constant on its
+/// slot's first use), and a global destructor frees every copy
+/// (r2qCudaReleaseDeviceConstant) when the module is unloaded. A constant
+/// that host code reads too is copied into managed memory, in a slot of
+/// its own.
+class DeviceConstants {
+public:
+  explicit DeviceConstants(ModuleOp module)
+      : module(module), symbolTable(module), layout(module),
+        converter(module.getContext()) {}
+
+  /// Replaces the uses of `global` (a constant) by its device copy.
+  LogicalResult useDeviceCopy(OpBuilder &builder, memref::GetGlobalOp global,
+                              memref::GlobalOp symbol) {
+    Location loc = global.getLoc();
+    bool managed = !onlyKernelsTouch(global.getResult());
+    builder.setInsertionPointAfter(global);
+    auto acquire = declare(builder, "r2qCudaDeviceConstant", pointerType(),
+                           {pointerType(), pointerType(), builder.getI64Type(),
+                            builder.getI32Type()});
+    if (failed(acquire))
+      return failure();
+    auto address = memref::ExtractAlignedPointerAsIndexOp::create(
+        builder, loc, global.getResult());
+    auto addressBits = arith::IndexCastOp::create(
+        builder, loc, builder.getI64Type(), address.getResult());
+    Value host = LLVM::IntToPtrOp::create(builder, loc, pointerType(),
+                                          addressBits.getResult());
+    Value slot = LLVM::AddressOfOp::create(builder, loc,
+                                           slotFor(builder, symbol, managed));
+    Value bytes = LLVM::ConstantOp::create(builder, loc, builder.getI64Type(),
+                                           byteSize(global.getType()));
+    Value isManaged = LLVM::ConstantOp::create(
+        builder, loc, builder.getI32Type(), static_cast<int64_t>(managed));
+    Value copy = LLVM::CallOp::create(builder, loc, *acquire,
+                                      ValueRange{slot, host, bytes, isManaged})
+                     .getResult();
+    Value descriptor = MemRefDescriptor::fromStaticShape(
+        builder, loc, converter, global.getType(), copy);
+    Value buffer = UnrealizedConversionCastOp::create(
+                       builder, loc, global.getType(), descriptor)
+                       .getResult(0);
+    global.getResult().replaceAllUsesExcept(buffer, address);
+    return success();
+  }
+
+  /// The global destructor that frees the copies.
+  LogicalResult emitRelease(OpBuilder &builder) {
+    if (slots.empty())
+      return success();
+    Location loc = module.getLoc();
+    builder.setInsertionPointToEnd(module.getBody());
+    auto release =
+        declare(builder, "r2qCudaReleaseDeviceConstant",
+                LLVM::LLVMVoidType::get(builder.getContext()), {pointerType()});
+    if (failed(release))
+      return failure();
+    builder.setInsertionPointToEnd(module.getBody());
+    auto destructor = LLVM::LLVMFuncOp::create(
+        builder, loc, "__r2q_release_device_constants",
+        LLVM::LLVMFunctionType::get(
+            LLVM::LLVMVoidType::get(builder.getContext()), {}),
+        LLVM::Linkage::Internal);
+    symbolTable.insert(destructor);
+    builder.setInsertionPointToStart(destructor.addEntryBlock(builder));
+    for (LLVM::GlobalOp slot : slots.values()) {
+      Value address = LLVM::AddressOfOp::create(builder, loc, slot);
+      LLVM::CallOp::create(builder, loc, *release, ValueRange{address});
+    }
+    LLVM::ReturnOp::create(builder, loc, ValueRange{});
+    builder.setInsertionPointToEnd(module.getBody());
+    LLVM::GlobalDtorsOp::create(
+        builder, loc,
+        builder.getArrayAttr({FlatSymbolRefAttr::get(destructor)}),
+        builder.getI32ArrayAttr({0}),
+        builder.getArrayAttr({LLVM::ZeroAttr::get(builder.getContext())}));
+    return success();
+  }
+
+private:
+  Type pointerType() { return LLVM::LLVMPointerType::get(module.getContext()); }
+
+  FailureOr<LLVM::LLVMFuncOp> declare(OpBuilder &builder, StringRef name,
+                                      Type result, ArrayRef<Type> parameters) {
+    OpBuilder::InsertionGuard guard(builder);
+    return LLVM::lookupOrCreateFn(builder, module, name, parameters, result);
+  }
+
+  /// The slot of `symbol`'s device (or managed) copy, made on first use.
+  LLVM::GlobalOp slotFor(OpBuilder &builder, memref::GlobalOp symbol,
+                         bool managed) {
+    LLVM::GlobalOp &slot = slots[{symbol, static_cast<int>(managed)}];
+    if (slot)
+      return slot;
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPoint(symbol);
+    Location loc = symbol.getLoc();
+    std::string name = ("__r2q_" + Twine(managed ? "managed_" : "device_") +
+                        symbol.getSymName())
+                           .str();
+    slot = LLVM::GlobalOp::create(builder, loc, pointerType(),
+                                  /*isConstant=*/false, LLVM::Linkage::Internal,
+                                  name, Attribute(),
+                                  /*alignment=*/8);
+    symbolTable.insert(slot);
+    builder.setInsertionPointToStart(
+        &slot.getInitializerRegion().emplaceBlock());
+    Value null = LLVM::ZeroOp::create(builder, loc, pointerType());
+    LLVM::ReturnOp::create(builder, loc, null);
+    return slot;
+  }
+
+  int64_t byteSize(MemRefType type) {
+    return type.getNumElements() *
+           static_cast<int64_t>(layout.getTypeSize(type.getElementType()));
+  }
+
+  ModuleOp module;
+  SymbolTable symbolTable;
+  DataLayout layout;
+  LLVMTypeConverter converter;
+  llvm::MapVector<std::pair<Operation *, int>, LLVM::GlobalOp> slots;
+};
+
+/// Whether `global` is a constant whose data kernels can read from one
+/// device copy per loaded module: a dense constant that does not leave
+/// the block (the caller would own, and free, a returned copy).
+bool cachesOnDevice(memref::GetGlobalOp global, memref::GlobalOp symbol) {
+  return symbol && symbol.getConstant() &&
+         global.getType().getLayout().isIdentity() &&
+         !escapes(global.getResult());
+}
+
+/// Whether host code only takes `global`'s address (as the device copy of
+/// a constant does): its data stays where it is.
+bool onlyAddressTaken(memref::GetGlobalOp global) {
+  return llvm::all_of(global->getUsers(), [](Operation *user) {
+    return isa<memref::ExtractAlignedPointerAsIndexOp>(user);
+  });
 }
 
 class R2QGPUHostBuffersPass
@@ -260,6 +412,7 @@ public:
           onHost(op))
         hostOps.push_back(op);
     });
+    DeviceConstants constants(getOperation());
     for (Operation *op : hostOps) {
       builder.setInsertionPoint(op);
       Location loc = op->getLoc();
@@ -268,14 +421,32 @@ public:
             onlyKernelsTouch(alloc) ? deviceBuffer : managedBuffer;
         alloc.replaceAllUsesWith(
             makeBuffer(builder, loc, alloc.getType(), alloc.getDynamicSizes()));
+        op->erase();
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
         freeBuffer(builder, loc, dealloc.getMemref());
-      } else {
-        copyGlobal(builder, cast<memref::GetGlobalOp>(op));
-        continue;
+        op->erase();
+      } else if (failed(useGlobal(builder, constants,
+                                  cast<memref::GetGlobalOp>(op)))) {
+        return signalPassFailure();
       }
-      op->erase();
     }
+    if (failed(constants.emitRelease(builder)))
+      signalPassFailure();
+  }
+
+private:
+  /// Makes `global`'s data readable by kernels: a device copy per loaded
+  /// module for a constant, a managed copy per call otherwise.
+  LogicalResult useGlobal(OpBuilder &builder, DeviceConstants &constants,
+                          memref::GetGlobalOp global) {
+    if (onlyAddressTaken(global))
+      return success();
+    auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        global, global.getNameAttr());
+    if (cachesOnDevice(global, symbol))
+      return constants.useDeviceCopy(builder, global, symbol);
+    copyGlobalPerCall(builder, global, symbol);
+    return success();
   }
 };
 

@@ -948,9 +948,17 @@ def R2QGPUHostBuffersPass
       device allocations only in the `async` one, between `gpu.wait` ops);
       `memref.dealloc` becomes `gpu.dealloc` (async) for both;
     * `memref.get_global` of a constant (weights folded at compile time, in
-      host memory) becomes such a buffer filled from the global by a
-      `memref.copy` on every call: correct, but a copy per call (caching
-      constants on the device is future work, `docs/gpu.md`).
+      host memory) becomes its device copy, made once per loaded module:
+      each constant gets a slot (an internal `llvm.mlir.global` holding the
+      copy's address, null at first), host code asks the runtime for the
+      copy (`r2qCudaDeviceConstant(slot, host address, bytes, managed)`,
+      which copies the constant on the slot's first use; managed memory
+      where host code reads the constant too), and a global destructor
+      (`llvm.mlir.global_dtors`) frees the copies
+      (`r2qCudaReleaseDeviceConstant`) when the module is unloaded. A
+      mutable global, or a constant the block returns, is still copied
+      into a managed buffer on every call (a mutable one copied back at the
+      end of the block).
 
     The functions' own arguments and results are the caller's contract:
     device or managed memory (`docs/gpu.md`). So in a function called from
@@ -961,7 +969,9 @@ def R2QGPUHostBuffersPass
     a strided copy) is an error at the op. Code inside `gpu.launch` and
     `gpu.module` is left alone; `memref.alloca` stays on the host stack.
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect"];
 }
 
