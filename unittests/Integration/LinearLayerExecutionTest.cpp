@@ -229,7 +229,12 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
       shape.batch * shape.m, shape.n, shape.k, input, output, expected,
       [&](int64_t n, int64_t k) { return packed.value(n, k); });
 
-  // Against the float layer the error is the weights' quantization error.
+  // Against the float layer the error is of the order of the weights'
+  // quantization error; a layer that kept the float weights would be exact.
+  // On few outputs the ratio of the two is a ratio of two small chi-squared
+  // sums: for 8 outputs of one row (the smallest shape), 20000 seeds of the
+  // numerics core alone gave ratios from 0.20 to 5.3 (and 33 outside the
+  // [0.3, 3] this checked once), hence [0.1, 10].
   double errorSquared = 0, exactSquared = 0;
   for (size_t i = 0; i < output.size(); ++i) {
     errorSquared += std::pow(output[i] - exact[i], 2);
@@ -240,8 +245,8 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   double weightError =
       quant::measureError(floatWeight, reconstruction.data()).relativeError();
   double outputError = std::sqrt(errorSquared / exactSquared);
-  EXPECT_GT(outputError, 0.3 * weightError);
-  EXPECT_LT(outputError, 3.0 * weightError);
+  EXPECT_GT(outputError, 0.1 * weightError);
+  EXPECT_LT(outputError, 10.0 * weightError);
 }
 
 // The float layer compiled the same way (the baseline of every benchmark).
