@@ -11,6 +11,9 @@
 //                         numerics core on fresh random data: the exact
 //                         kernels to 1e-5 of sum |x w|, mma_gemm (f16
 //                         tiles) within its rounding bound (docs/gpu.md);
+//                         and functions whose weight is a constant of the
+//                         module (check_k*), each called twice (the first
+//                         call copies the weight to the device);
 //   r2q-gpu-bench bench [NAME...]
 //                         the benchmark shapes at batch 1, 4, 16 and 128:
 //                         kernel time (CUDA events around each launch, the
@@ -53,8 +56,10 @@ struct KernelCase {
   const char *strategy; // the kernel that runs (written or chosen)
   bool interleaved;     // the weight in the row-interleaved layout
   bool outliers;        // the function takes outlier operands
+  bool constantWeight;  // the weight is a constant of the module
   /// _mlir_ciface_<name>(result, x, signs, scales[, offsets, columns,
-  /// values]): every argument a memref descriptor.
+  /// values]), or (result, x) for a constant weight: every argument a
+  /// memref descriptor.
   void *function;
 };
 
@@ -194,7 +199,9 @@ void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
 
 Descriptor<2> run(const KernelCase &c, Call &call) {
   Descriptor<2> result;
-  if (c.outliers)
+  if (c.constantWeight)
+    reinterpret_cast<void (*)(void *, void *)>(c.function)(&result, &call.x);
+  else if (c.outliers)
     reinterpret_cast<void (*)(void *, void *, void *, void *, void *, void *,
                               void *)>(c.function)(
         &result, &call.x, &call.signs, &call.scales, &call.offsets,
@@ -226,12 +233,45 @@ void uploadOutliers(const r2q::quant::SparseOutliers &outliers, Call &call) {
       Descriptor<1>::of(upload(values.data(), values.size() * 2), {count});
 }
 
-bool checkCase(const KernelCase &c, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
+/// Byte i of a constant weight's sign planes: gen_kernels.py's
+/// constant_sign_byte, which wrote them into the module.
+uint8_t constantSignByte(uint32_t i) {
+  uint32_t x = i * 2654435761u + 97u;
+  x = (x ^ (x >> 15)) * 2246822519u;
+  return static_cast<uint8_t>(x ^ (x >> 13));
+}
+
+/// Scale j of a constant weight: gen_kernels.py's constant_scale.
+float constantScale(int64_t j, int64_t scalesPerPlane) {
+  return std::ldexp(static_cast<float>(1 + j * 37 % 13),
+                    -8 - 2 * static_cast<int>(j / scalesPerPlane));
+}
+
+/// The weight that case `c` holds as a constant of its module.
+r2q::quant::PackedWeight constantWeight(const KernelCase &c) {
+  r2q::quant::PackedWeight weight;
+  weight.rows = c.n;
+  weight.cols = c.k;
+  weight.groupSize = c.groupSize;
+  weight.planes = c.planes;
+  weight.scaleType = floatType(c.scales);
+  weight.signs.resize(c.planes * c.n * weight.bytesPerRow());
+  for (size_t i = 0; i < weight.signs.size(); ++i)
+    weight.signs[i] = constantSignByte(static_cast<uint32_t>(i));
+  const int64_t scalesPerPlane = c.n * weight.groupsPerRow();
+  weight.scales.resize(c.planes * scalesPerPlane);
+  for (size_t j = 0; j < weight.scales.size(); ++j)
+    weight.scales[j] = constantScale(static_cast<int64_t>(j), scalesPerPlane);
+  return weight;
+}
+
+/// A random N x K weight (std 0.05) quantized as case `c` says.
+r2q::quant::PackedWeight randomWeight(const KernelCase &c,
+                                      std::mt19937 &generator) {
+  std::normal_distribution<float> normal(0.0f, 0.05f);
   std::vector<float> w(c.n * c.k);
   for (float &value : w)
-    value = 0.05f * normal(generator);
+    value = normal(generator);
   r2q::quant::Scheme scheme;
   scheme.groupSize = c.groupSize;
   scheme.planes = c.planes;
@@ -243,30 +283,21 @@ bool checkCase(const KernelCase &c, unsigned seed) {
       r2q::quant::MatrixView::ofFloats(w.data(), c.n, c.k), scheme, weight);
   if (!status.ok())
     fail(std::string("quantize: ") + status.message());
-  std::vector<float> x(c.m * c.k);
-  for (float &value : x)
-    value = r2q::quant::roundTo(floatType(c.input), normal(generator));
+  return weight;
+}
 
-  std::vector<uint8_t> xBytes = inputBytes(c, x);
-  std::vector<uint8_t> scaleBytes = weight.encodedScales();
-  Call call;
-  call.x = Descriptor<2>::of(upload(xBytes.data(), xBytes.size()), {c.m, c.k});
-  uploadWeight(c, weight.signs, scaleBytes,
-               r2q::quant::byteWidth(floatType(c.scales)), call);
-  if (c.outliers)
-    uploadOutliers(weight.outliers, call);
-  Descriptor<2> result = run(c, call);
-  std::vector<float> y(c.m * c.n);
-  check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
-        "copy to host");
-
+/// How many outputs of `y` miss the numerics core's product of `x` and
+/// `weight` by more than case `c`'s kernel may; the worst error relative
+/// to sum |x w| goes to `worst`.
+int64_t countMisses(const KernelCase &c, const std::vector<float> &x,
+                    const r2q::quant::PackedWeight &weight,
+                    const std::vector<float> &y, double &worst) {
   std::vector<double> expected(c.m * c.n);
   r2q::quant::referenceMatmul(x.data(), c.m, weight, expected.data());
   // mma_gemm rounds x and the decoded w to f16 once each (after exact
   // powers of two): 2^-10 (1 + 2^-9) of sum |x w|, and a subnormal step of
   // 2^-38 max |x| sum |w|, on top of f32 rounding.
   const bool f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0;
-  double worst = 0;
   int64_t bad = 0;
   for (int64_t row = 0; row < c.m; ++row) {
     double largest = 0;
@@ -289,6 +320,39 @@ bool checkCase(const KernelCase &c, unsigned seed) {
         ++bad;
     }
   }
+  return bad;
+}
+
+/// Runs case `c` on fresh random data against the numerics core. A
+/// constant weight's case runs twice: the first call copies the weight to
+/// the device, the second reads that copy.
+bool checkCase(const KernelCase &c, unsigned seed) {
+  std::mt19937 generator(seed);
+  r2q::quant::PackedWeight weight =
+      c.constantWeight ? constantWeight(c) : randomWeight(c, generator);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(c.m * c.k);
+  for (float &value : x)
+    value = r2q::quant::roundTo(floatType(c.input), normal(generator));
+
+  std::vector<uint8_t> xBytes = inputBytes(c, x);
+  Call call;
+  call.x = Descriptor<2>::of(upload(xBytes.data(), xBytes.size()), {c.m, c.k});
+  if (!c.constantWeight)
+    uploadWeight(c, weight.signs, weight.encodedScales(),
+                 r2q::quant::byteWidth(floatType(c.scales)), call);
+  if (c.outliers)
+    uploadOutliers(weight.outliers, call);
+  double worst = 0;
+  int64_t bad = 0;
+  for (int calls = c.constantWeight ? 2 : 1; calls > 0; --calls) {
+    Descriptor<2> result = run(c, call);
+    std::vector<float> y(c.m * c.n);
+    check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
+          "copy to host");
+    r2qCudaFree(result.aligned);
+    bad += countMisses(c, x, weight, y, worst);
+  }
   std::printf("check %-15s %-13s M=%-3lld N=%-5lld K=%-5lld G=%-3lld P=%d "
               "x=%-4s scales=%-4s outliers=%-5lld max |err|/sum|xw| = %.2e  "
               "%s (seed %u)\n",
@@ -296,15 +360,10 @@ bool checkCase(const KernelCase &c, unsigned seed) {
               (long long)c.k, (long long)c.groupSize, c.planes, c.input,
               c.scales, (long long)weight.outliers.count(), worst,
               bad ? "FAIL" : "ok", seed);
-  r2qCudaFree(call.x.aligned);
-  r2qCudaFree(call.signs.aligned);
-  r2qCudaFree(call.scales.aligned);
-  if (c.outliers) {
-    r2qCudaFree(call.offsets.aligned);
-    r2qCudaFree(call.columns.aligned);
-    r2qCudaFree(call.values.aligned);
-  }
-  r2qCudaFree(result.aligned);
+  for (void *buffer :
+       {call.x.aligned, call.signs.aligned, call.scales.aligned,
+        call.offsets.aligned, call.columns.aligned, call.values.aligned})
+    r2qCudaFree(buffer);
   return bad == 0;
 }
 

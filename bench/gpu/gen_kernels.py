@@ -2,7 +2,10 @@
 """Writes the r2q.matmul functions the GPU harness runs (kernels.mlir) and
 their table for the harness (kernels.inc): the ragged correctness cases and
 the benchmark shapes. Each function's weight operands are runtime tensors, so
-the harness can rotate copies of the weights (L2-cold timings)."""
+the harness can rotate copies of the weights (L2-cold timings), but for the
+constant-weight checks (CONSTANT), whose weight the module holds, as a
+compiled model does."""
+import struct
 import sys
 
 # (name, rows M, features N, columns K, group size, planes, input, scales)
@@ -50,6 +53,8 @@ def strategy_of(name, m):
     mma_gemm, which rounds to f16, within its own bound)."""
     if name in KERNELS:
         return KERNELS[name][0]
+    if name in CONSTANT and m == 1:
+        return "byte_lut_gemv"
     if name in DYNAMIC:
         m = next((b for b in BUCKETS if m <= b), BUCKETS[-1])
     return "mma_gemm" if m >= MMA_MIN_ROWS else "warp_lut_gemv"
@@ -104,6 +109,16 @@ CHECKS += DYNAMIC_CHECKS
 # default is 64) at batch 1 of the largest.
 CHECKS += [variant(c, "bytes", "byte_lut_gemv") for c in base_checks]
 assert not DYNAMIC & set(KERNELS), "a written kernel needs a static batch"
+# A weight that is a constant of the module, as in a compiled model: at
+# batch 1 r2q-select-gpu-kernels takes byte_lut_gemv and r2q-pack-weights
+# packs the weight at compile time; 5 rows take the tables, 20 the tensor
+# cores. The kernels read the constants' device copies, which the first
+# call makes (r2q-gpu-host-buffers); the harness calls each twice. K is a
+# multiple of 8, so no sign bits pad the rows.
+CONSTANT_CHECKS = [(f"check_k{m}", m, 300, 1000, 128, 2, "f32", "f16")
+                   for m in (1, 5, 20)]
+CONSTANT = {c[0] for c in CONSTANT_CHECKS}
+CHECKS += CONSTANT_CHECKS
 BENCH += [variant(c, "bytes", "byte_lut_gemv") for c in BENCH
           if c[1] <= 4 and c[0] not in KERNELS]
 BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
@@ -129,10 +144,44 @@ def weight_types(name, n, k, g, p, st):
             f"tensor<{p}x{blocks}x{16 * groups}x{st}>")
 
 
+def constant_sign_byte(i):
+    """Byte i of a constant weight's sign planes (GpuBench.cpp's
+    constantSignByte computes the same)."""
+    x = (i * 2654435761 + 97) % 2**32
+    x = ((x ^ (x >> 15)) * 2246822519) % 2**32
+    return (x ^ (x >> 13)) & 0xFF
+
+
+def constant_scale(j, scales_per_plane):
+    """Scale j of a constant weight (GpuBench.cpp's constantScale): exact in
+    f16, a plane a quarter of the one before."""
+    return (1 + j * 37 % 13) * 2.0 ** -(8 + 2 * (j // scales_per_plane))
+
+
+def constant_weight(n, k, g, p, st):
+    """The arith.constant ops of a constant weight: hex literals of its sign
+    planes (p x n x K/8 bytes) and f16 scales."""
+    assert k % 8 == 0 and st == "f16"
+    groups = (k + g - 1) // g
+    signs = bytes(constant_sign_byte(i) for i in range(p * n * k // 8))
+    scales = b"".join(struct.pack("<e", constant_scale(j, n * groups))
+                      for j in range(p * n * groups))
+    return (f"  %s = arith.constant dense<\"0x{signs.hex().upper()}\"> : "
+            f"tensor<{p}x{n}x{k // 8}xi8>\n"
+            f"  %a = arith.constant dense<\"0x{scales.hex().upper()}\"> : "
+            f"tensor<{p}x{n}x{groups}xf16>\n")
+
+
 def function(name, m, n, k, g, p, xt, st):
     s, a = weight_types(name, n, k, g, p, st)
     rows = "?" if name in DYNAMIC else m
     x, y = f"tensor<{rows}x{k}x{xt}>", f"tensor<{rows}x{n}xf32>"
+    if name in CONSTANT:
+        return (f"func.func @{name}(%x: {x}) -> {y} {{\n"
+                + constant_weight(n, k, g, p, st) +
+                f"  %y = r2q.matmul %x, %s, %a group_size {g} : "
+                f"{x}, {s}, {a} -> {y}\n"
+                f"  return %y : {y}\n}}\n")
     arguments, operands, types = "", "", ""
     if name in OUTLIERS:
         o, c, v = f"tensor<{n + 1}xi32>", "tensor<?xi16>", "tensor<?xf16>"
@@ -159,7 +208,7 @@ def main(mlir_path, inc_path):
             out.write(function(*case))
     with open(inc_path, "w") as out:
         for name, *_ in cases:
-            memrefs = 7 if name in OUTLIERS else 4
+            memrefs = 2 if name in CONSTANT else 7 if name in OUTLIERS else 4
             out.write(f"extern \"C\" void _mlir_ciface_{name}("
                       + ", ".join(["void *"] * memrefs) + ");\n")
         out.write("static const KernelCase kCases[] = {\n")
@@ -168,6 +217,7 @@ def main(mlir_path, inc_path):
                       f"\"{st}\", \"{strategy_of(name, m)}\", "
                       f"{str(interleaved(name)).lower()}, "
                       f"{str(name in OUTLIERS).lower()}, "
+                      f"{str(name in CONSTANT).lower()}, "
                       f"reinterpret_cast<void *>(_mlir_ciface_{name})}},\n")
         out.write("};\n")
 
