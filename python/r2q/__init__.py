@@ -45,8 +45,12 @@ Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
       for functions whose arguments and results are ranked f32 tensors;
       call it with numpy float32 arrays. With "r2q-gpu-pipeline" in the
       pipeline the kernels run on an NVIDIA GPU (.gpu is true; a call copies
-      the arrays to the device and the results back) and a call raises
-      RuntimeError where no GPU can be used.
+      numpy arrays to the device and the results back, and reads arguments
+      already in GPU memory where they are, returning DeviceArray results)
+      and a call raises RuntimeError where no GPU can be used.
+  DeviceArray: a float32 result left in GPU memory; .shape, .dtype,
+      .numpy() (a host copy), __cuda_array_interface__ (torch.as_tensor(a,
+      device="cuda") takes it without a copy).
   gpu_unavailable_reason() -> None, or why GPU code cannot run here.
   gpu_chip() -> "sm_86" (GPU 0's, for r2q-gpu-pipeline's chip), or None.
       A GPU function compiled for a chip that GPU 0 cannot run raises
@@ -66,6 +70,7 @@ import importlib
 from ._r2q import (
     CompileError,
     CompiledFunction,
+    DeviceArray,
     QuantizedWeight,
     compile,
     dequantize,
@@ -79,6 +84,7 @@ from ._r2q import (
 __all__ = [
     "CompileError",
     "CompiledFunction",
+    "DeviceArray",
     "QuantizedWeight",
     "compile",
     "dequantize",

@@ -390,19 +390,32 @@ class CompiledModel:
         self.function, self.ir, self.pipeline = function, ir, pipeline
 
     def __call__(self, *inputs):
-        arrays = []
+        arguments = []
         for index, value in enumerate(inputs):
             if not isinstance(value, torch.Tensor):
                 raise TypeError(f"argument {index} must be a torch.Tensor, got "
                                 f"{type(value).__name__}")
-            arrays.append(value.detach().to("cpu").contiguous().numpy())
-        # The results go where the first input is (a GPU function copies
-        # its arguments to the device and the results back itself).
+            if self.function.gpu and value.is_cuda and value.device.index in (None, 0):
+                # The kernels run on GPU 0 and read the tensor where it is
+                # (__cuda_array_interface__); the results stay there.
+                arguments.append(value.detach().contiguous())
+            else:
+                arguments.append(value.detach().to("cpu").contiguous().numpy())
+        # The results go where the first input is.
         device = inputs[0].device if inputs else torch.device("cpu")
-        result = self.function(*arrays)
+        result = self.function(*arguments)
         if isinstance(result, tuple):
-            return tuple(torch.from_numpy(array).to(device) for array in result)
-        return None if result is None else torch.from_numpy(result).to(device)
+            return tuple(_as_tensor(array, device) for array in result)
+        return None if result is None else _as_tensor(result, device)
+
+
+def _as_tensor(result, device):
+    """A result of a compiled function as a tensor on `device`: a numpy
+    array copied there, an r2q.DeviceArray (in GPU 0's memory) taken without
+    a copy where `device` is GPU 0."""
+    if isinstance(result, r2q.DeviceArray):
+        return torch.as_tensor(result, device=device)
+    return torch.from_numpy(result).to(device)
 
 
 def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,

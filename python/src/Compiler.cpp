@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Bindings.h"
+#include "DeviceArray.h"
 #include "DeviceCall.h"
 #include "Diagnostics.h"
 #include "JitCall.h"
@@ -32,6 +33,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -174,16 +176,23 @@ public:
   std::string chip;
 
   py::object call(const py::args &args) {
-    std::vector<py::array> arrays = checkArguments(args);
-    std::vector<InputBuffer> inputs;
-    for (const py::array &array : arrays)
-      inputs.push_back({static_cast<const float *>(array.data()),
-                        {array.shape(), array.shape() + array.ndim()}});
+    // The host arrays (converted to C-contiguous float32) live until the
+    // call returns.
+    std::vector<py::array> hostArrays;
+    std::vector<CallArgument> arguments = checkArguments(args, hostArrays);
     std::vector<int> resultRanks;
     for (const std::vector<int64_t> &shape : signature.results)
       resultRanks.push_back(shape.size());
+    bool anyOnDevice = std::any_of(
+        arguments.begin(), arguments.end(),
+        [](const CallArgument &argument) { return argument.onDevice; });
+    if (anyOnDevice)
+      return callKeepingResults(arguments, resultRanks);
     if (gpu)
-      return callOnGPU(inputs, resultRanks);
+      return callOnGPU(arguments, resultRanks);
+    std::vector<InputBuffer> inputs;
+    for (const CallArgument &argument : arguments)
+      inputs.push_back(argument.buffer);
     return packResults(withoutGIL<std::vector<ReturnedBuffer>>(
         "", [&] { return callEntry(*jit, entry, inputs, resultRanks); }));
   }
@@ -203,11 +212,11 @@ private:
   }
 
   /// The inputs copied to the device, the call, the results copied back.
-  py::object callOnGPU(const std::vector<InputBuffer> &inputs,
+  py::object callOnGPU(const std::vector<CallArgument> &arguments,
                        const std::vector<int> &resultRanks) {
     std::vector<HostResult> results =
         withoutGIL<std::vector<HostResult>>(" on the GPU", [&] {
-          return callOnDevice(*jit, entry, chip, inputs, resultRanks);
+          return callOnDevice(*jit, entry, chip, arguments, resultRanks);
         });
     std::vector<py::object> arrays;
     for (const HostResult &result : results) {
@@ -220,27 +229,68 @@ private:
     return packObjects(arrays);
   }
 
-  /// The arguments as C-contiguous float32 arrays of the declared shapes.
-  std::vector<py::array> checkArguments(const py::args &args) const {
+  /// Device arguments (GPU arrays a GPU function reads where they are)
+  /// and host ones: the results stay on the device, as r2q.DeviceArray.
+  py::object callKeepingResults(const std::vector<CallArgument> &arguments,
+                                const std::vector<int> &resultRanks) {
+    std::vector<DeviceResult> results =
+        withoutGIL<std::vector<DeviceResult>>(" on the GPU", [&] {
+          return callKeepingResultsOnDevice(*jit, entry, chip, arguments,
+                                            resultRanks);
+        });
+    std::vector<py::object> arrays;
+    for (DeviceResult &result : results)
+      arrays.push_back(
+          py::cast(std::make_shared<DeviceArray>(std::move(result))));
+    return packObjects(arrays);
+  }
+
+  /// The arguments, each of its declared shape: C-contiguous float32 host
+  /// arrays (kept in `hostArrays`) or, for a GPU function, float32 arrays
+  /// in GPU memory (__cuda_array_interface__).
+  std::vector<CallArgument>
+  checkArguments(const py::args &args,
+                 std::vector<py::array> &hostArrays) const {
     if (args.size() != signature.arguments.size())
       throw py::type_error("@" + entry + " takes " +
                            countText(signature.arguments.size(), "argument") +
                            ", got " + std::to_string(args.size()));
-    std::vector<py::array> arrays;
+    std::vector<CallArgument> arguments;
     for (size_t index = 0; index < args.size(); ++index) {
       std::string what = "argument " + std::to_string(index) + " of @" + entry;
-      if (!py::isinstance<py::array_t<float>>(args[index]))
-        throw py::type_error(what + " must be a numpy float32 array, got " +
-                             describeValue(args[index]));
-      py::array array = py::array::ensure(args[index], py::array::c_style);
-      std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
-      if (!matches(signature.arguments[index], shape))
+      CallArgument argument;
+      if (std::optional<InputBuffer> device =
+              readCudaArrayInterface(args[index], what)) {
+        if (!gpu)
+          throw py::type_error(
+              what + " is in GPU memory (__cuda_array_interface__), but @" +
+              entry + " was compiled for the CPU: pass a numpy array");
+        argument = {*device, /*onDevice=*/true};
+      } else {
+        argument.buffer = hostArgument(args[index], what, hostArrays);
+      }
+      if (!matches(signature.arguments[index], argument.buffer.shape))
         throw py::value_error(what + " must have shape " +
                               shapeText(signature.arguments[index]) + ", got " +
-                              shapeText(shape));
-      arrays.push_back(array);
+                              shapeText(argument.buffer.shape));
+      arguments.push_back(std::move(argument));
     }
-    return arrays;
+    return arguments;
+  }
+
+  /// `value` as a C-contiguous float32 numpy array, kept in `hostArrays`.
+  InputBuffer hostArgument(py::handle value, const std::string &what,
+                           std::vector<py::array> &hostArrays) const {
+    if (!py::isinstance<py::array_t<float>>(value))
+      throw py::type_error(
+          what + " must be a numpy float32 array" +
+          (gpu ? " or a float32 array in GPU memory (__cuda_array_interface__)"
+               : "") +
+          ", got " + describeValue(value));
+    py::array array = py::array::ensure(value, py::array::c_style);
+    hostArrays.push_back(array);
+    return {static_cast<const float *>(array.data()),
+            {array.shape(), array.shape() + array.ndim()}};
   }
 
   static bool matches(const std::vector<int64_t> &declared,
@@ -371,8 +421,12 @@ void defineCompiledFunction(py::module_ &module) {
       .def_readonly("entry", &CompiledFunction::entry)
       .def_readonly("gpu", &CompiledFunction::gpu,
                     "whether the function runs kernels on an NVIDIA GPU "
-                    "(compiled with r2q-gpu-pipeline): a call copies the "
-                    "arguments to the device and the results back")
+                    "(compiled with r2q-gpu-pipeline): a call on numpy "
+                    "arrays copies them to the device and the results back; "
+                    "a call with an argument in GPU memory (a torch or CuPy "
+                    "tensor, an r2q.DeviceArray: __cuda_array_interface__) "
+                    "reads it where it is and returns r2q.DeviceArray "
+                    "results")
       .def_property_readonly(
           "argument_shapes",
           [](const CompiledFunction &f) {
@@ -423,6 +477,7 @@ void defineCompileError(py::module_ &module) {
 
 void init_compiler(py::module_ &module) {
   defineCompileError(module);
+  defineDeviceArray(module);
   defineCompiledFunction(module);
   module.def("run_pipeline", &runPipeline, py::arg("ir"), py::arg("pipeline"),
              py::arg("return_diagnostics") = false,
@@ -464,9 +519,11 @@ void init_compiler(py::module_ &module) {
              "module with the JIT; returns a CompiledFunction calling @entry, "
              "whose arguments and results must be ranked f32 tensors, on "
              "numpy float32 arrays. After r2q-gpu-pipeline the kernels run "
-             "on the GPU (the arrays are copied to and from the device); a "
-             "call raises RuntimeError with gpu_unavailable_reason() where "
-             "no GPU can be used.");
+             "on the GPU: numpy arrays are copied to and from the device; "
+             "arrays already in GPU memory (torch or CuPy tensors, "
+             "DeviceArray) are read where they are and the results stay "
+             "there, as DeviceArray. A call raises RuntimeError with "
+             "gpu_unavailable_reason() where no GPU can be used.");
 }
 
 } // namespace r2q::python

@@ -28,6 +28,8 @@ struct CudaApi {
   decltype(&r2qCudaFree) free = nullptr;
   decltype(&r2qCudaCopyToDevice) copyToDevice = nullptr;
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
+  decltype(&r2qCudaCopyDeviceToDevice) copyDeviceToDevice = nullptr;
+  decltype(&r2qCudaSynchronize) synchronize = nullptr;
   decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
   /// Why the library could not be used, or empty.
   std::string loadError;
@@ -63,6 +65,9 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaFree", loaded.free) ||
         !resolve(library, "r2qCudaCopyToDevice", loaded.copyToDevice) ||
         !resolve(library, "r2qCudaCopyToHost", loaded.copyToHost) ||
+        !resolve(library, "r2qCudaCopyDeviceToDevice",
+                 loaded.copyDeviceToDevice) ||
+        !resolve(library, "r2qCudaSynchronize", loaded.synchronize) ||
         !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
     return loaded;
@@ -74,45 +79,83 @@ llvm::Error cudaError(const CudaApi &api) {
   return llvm::createStringError(api.lastError());
 }
 
-/// Device copies of the inputs, freed with the object.
+int64_t elementCount(const std::vector<int64_t> &shape) {
+  int64_t count = 1;
+  for (int64_t size : shape)
+    count *= size;
+  return count;
+}
+
+/// The arguments of a call in device memory: device arguments as they are,
+/// device copies of host ones (freed with the object).
 class DeviceInputs {
 public:
   explicit DeviceInputs(const CudaApi &api) : api(api) {}
   ~DeviceInputs() {
-    for (void *pointer : pointers)
+    for (void *pointer : copies)
       api.free(pointer);
   }
 
-  llvm::Error copy(const std::vector<InputBuffer> &inputs) {
-    for (const InputBuffer &input : inputs) {
+  llvm::Error prepare(const std::vector<CallArgument> &arguments) {
+    bool anyOnDevice = false;
+    for (const CallArgument &argument : arguments) {
+      anyOnDevice |= argument.onDevice;
+      if (argument.onDevice) {
+        buffers.push_back(argument.buffer);
+        continue;
+      }
+      const InputBuffer &input = argument.buffer;
       size_t bytes =
           std::max<int64_t>(elementCount(input.shape), 1) * sizeof(float);
       void *device = nullptr;
       if (api.malloc(&device, bytes) != 0)
         return cudaError(api);
-      pointers.push_back(device);
+      copies.push_back(device);
       if (api.copyToDevice(device, input.data,
                            elementCount(input.shape) * sizeof(float)) != 0)
         return cudaError(api);
       buffers.push_back({static_cast<const float *>(device), input.shape});
     }
+    // The kernels run on streams of their own, which do not wait for the
+    // streams that wrote the device arguments.
+    if (anyOnDevice && api.synchronize() != 0)
+      return cudaError(api);
     return llvm::Error::success();
   }
 
   const std::vector<InputBuffer> &onDevice() const { return buffers; }
 
 private:
-  static int64_t elementCount(const std::vector<int64_t> &shape) {
-    int64_t count = 1;
-    for (int64_t size : shape)
-      count *= size;
-    return count;
-  }
-
   const CudaApi &api;
-  std::vector<void *> pointers;
+  std::vector<void *> copies;
   std::vector<InputBuffer> buffers;
 };
+
+/// The compiled function's results, freed (where the code allocated them)
+/// with the object unless taken.
+class ReturnedBuffers {
+public:
+  ReturnedBuffers(const CudaApi &api, std::vector<ReturnedBuffer> buffers)
+      : api(api), buffers(std::move(buffers)) {}
+  ~ReturnedBuffers() {
+    for (ReturnedBuffer &buffer : buffers)
+      if (buffer.owned)
+        api.free(buffer.allocated);
+  }
+
+  std::vector<ReturnedBuffer> &all() { return buffers; }
+
+private:
+  const CudaApi &api;
+  std::vector<ReturnedBuffer> buffers;
+};
+
+/// The checks before a call, the arguments put on the device, the call.
+llvm::Expected<std::unique_ptr<ReturnedBuffers>>
+callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
+                          const std::string &entry, const std::string &chip,
+                          const std::vector<CallArgument> &arguments,
+                          const std::vector<int> &resultRanks);
 
 /// `buffer` (device memory, any strides) copied to the host, row-major: the
 /// span its elements cover comes over in one copy.
@@ -193,35 +236,123 @@ std::string gpuUnavailableReason() {
   return reason ? reason : "";
 }
 
-llvm::Expected<std::vector<HostResult>>
-callOnDevice(JitModule &module, const std::string &entry,
-             const std::string &chip, const std::vector<InputBuffer> &inputs,
-             const std::vector<int> &resultRanks) {
+namespace {
+
+llvm::Expected<std::unique_ptr<ReturnedBuffers>>
+callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
+                          const std::string &entry, const std::string &chip,
+                          const std::vector<CallArgument> &arguments,
+                          const std::vector<int> &resultRanks) {
   if (std::string reason = gpuUnavailableReason(); !reason.empty())
     return llvm::createStringError(reason);
-  const CudaApi &api = cudaApi();
   if (llvm::Error error = checkChip(api, chip))
     return std::move(error);
   DeviceInputs deviceInputs(api);
-  if (llvm::Error error = deviceInputs.copy(inputs))
+  if (llvm::Error error = deviceInputs.prepare(arguments))
     return std::move(error);
   auto returned =
       callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
   if (!returned)
     return returned.takeError();
-  llvm::scope_exit freeResults([&] {
-    for (const ReturnedBuffer &buffer : *returned)
-      if (buffer.owned)
-        api.free(buffer.allocated);
+  return std::make_unique<ReturnedBuffers>(api, std::move(*returned));
+}
+
+/// `buffer` as a row-major buffer of its own on the device: itself where
+/// the code allocated it so (then no longer owned by the call), else a copy
+/// (on the device when it is row-major, through the host when strided).
+llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
+                                          ReturnedBuffer &buffer) {
+  DeviceResult result;
+  result.shape = buffer.shape;
+  if (buffer.owned && buffer.isRowMajor()) {
+    buffer.owned = false;
+    result.allocated = buffer.allocated;
+    result.data = buffer.data;
+    return result;
+  }
+  int64_t count = buffer.elementCount();
+  if (api.malloc(&result.allocated,
+                 std::max<int64_t>(count, 1) * sizeof(float)) != 0)
+    return cudaError(api);
+  result.data = static_cast<float *>(result.allocated);
+  llvm::scope_exit freeOnError([&] {
+    if (result.allocated)
+      api.free(result.allocated);
   });
+  size_t bytes = count * sizeof(float);
+  if (buffer.isRowMajor()) {
+    if (count && (api.copyDeviceToDevice(result.data, buffer.data, bytes,
+                                         nullptr) != 0 ||
+                  api.synchronize() != 0))
+      return cudaError(api);
+  } else {
+    auto staged = copyToHost(api, buffer);
+    if (!staged)
+      return staged.takeError();
+    if (api.copyToDevice(result.data, staged->values.data(), bytes) != 0)
+      return cudaError(api);
+  }
+  freeOnError.release();
+  return result;
+}
+
+} // namespace
+
+llvm::Expected<std::vector<HostResult>>
+callOnDevice(JitModule &module, const std::string &entry,
+             const std::string &chip,
+             const std::vector<CallArgument> &arguments,
+             const std::vector<int> &resultRanks) {
+  const CudaApi &api = cudaApi();
+  auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
+                                            resultRanks);
+  if (!returned)
+    return returned.takeError();
   std::vector<HostResult> results;
-  for (const ReturnedBuffer &buffer : *returned) {
+  for (const ReturnedBuffer &buffer : (*returned)->all()) {
     auto result = copyToHost(api, buffer);
     if (!result)
       return result.takeError();
     results.push_back(std::move(*result));
   }
   return results;
+}
+
+llvm::Expected<std::vector<DeviceResult>>
+callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
+                           const std::string &chip,
+                           const std::vector<CallArgument> &arguments,
+                           const std::vector<int> &resultRanks) {
+  const CudaApi &api = cudaApi();
+  auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
+                                            resultRanks);
+  if (!returned)
+    return returned.takeError();
+  std::vector<DeviceResult> results;
+  llvm::scope_exit freeOnError([&] {
+    for (const DeviceResult &result : results)
+      api.free(result.allocated);
+  });
+  for (ReturnedBuffer &buffer : (*returned)->all()) {
+    auto result = keepOnDevice(api, buffer);
+    if (!result)
+      return result.takeError();
+    results.push_back(std::move(*result));
+  }
+  freeOnError.release();
+  return results;
+}
+
+void freeDeviceBuffer(void *allocated) {
+  if (allocated)
+    cudaApi().free(allocated);
+}
+
+llvm::Error copyFromDevice(float *host, const float *device, int64_t count) {
+  const CudaApi &api = cudaApi();
+  if (count && api.copyToHost(host, device, count * sizeof(float)) != 0)
+    return cudaError(api);
+  return llvm::Error::success();
 }
 
 } // namespace r2q::python

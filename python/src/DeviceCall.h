@@ -3,8 +3,10 @@
 // A module lowered by r2q-gpu-pipeline takes and returns device memory (the
 // calling convention in docs/gpu.md) and calls the mgpu* entry points of
 // libr2q_cuda_runtime.so. r2q.compile JIT-compiles such a module with that
-// library; a call copies the f32 inputs to the device, calls the function,
-// copies the results back and frees every device buffer. The library is
+// library; a call copies the f32 inputs in host memory to the device, calls
+// the function, and copies the results back and frees every device buffer
+// (host arrays in, host arrays out), or leaves the results on the device
+// (device arrays in: torch or CuPy tensors, r2q.DeviceArray). The library is
 // opened with dlopen (the Python module does not link it, so it loads where
 // no CUDA toolkit was found at build time), and a call first asks it whether
 // a GPU can be used: without one the kernels' loading would abort the
@@ -46,15 +48,50 @@ struct HostResult {
   std::vector<int64_t> shape;
 };
 
+/// An argument of a GPU call: a row-major f32 array in host memory (copied
+/// to the device for the call) or already in device memory (passed as is).
+struct CallArgument {
+  InputBuffer buffer;
+  bool onDevice = false;
+};
+
+/// A result left in device memory: row-major f32 at `data`, in a buffer of
+/// its own that freeDeviceBuffer(allocated) frees.
+struct DeviceResult {
+  void *allocated = nullptr;
+  float *data = nullptr;
+  std::vector<int64_t> shape;
+};
+
 /// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline for
-/// `chip` (its kernels' target, "sm_90"; empty: not known) on device copies
-/// of `inputs`, and returns its results copied to the host. Fails, before
-/// anything runs, when no GPU can be used or GPU 0 cannot run code for
-/// `chip` (loading the kernels would abort the process).
+/// `chip` (its kernels' target, "sm_90"; empty: not known) on `arguments`,
+/// and returns its results copied to the host. Host arguments are copied to
+/// the device first; before device ones are passed the device is
+/// synchronized, so the kernels that wrote them (on any stream: torch's,
+/// CuPy's) are done. Fails, before anything runs, when no GPU can be used or
+/// GPU 0 cannot run code for `chip` (loading the kernels would abort the
+/// process).
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,
-             const std::string &chip, const std::vector<InputBuffer> &inputs,
+             const std::string &chip,
+             const std::vector<CallArgument> &arguments,
              const std::vector<int> &resultRanks);
+
+/// callOnDevice, but the results stay in device memory: each row-major in a
+/// buffer of its own (a result the code returned strided, or inside an
+/// argument or another result, is copied into one).
+llvm::Expected<std::vector<DeviceResult>>
+callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
+                           const std::string &chip,
+                           const std::vector<CallArgument> &arguments,
+                           const std::vector<int> &resultRanks);
+
+/// Frees a DeviceResult's buffer (nothing once the driver has shut down, as
+/// at exit).
+void freeDeviceBuffer(void *allocated);
+
+/// Copies `count` floats from device memory to `host`.
+llvm::Error copyFromDevice(float *host, const float *device, int64_t count);
 
 } // namespace r2q::python
 

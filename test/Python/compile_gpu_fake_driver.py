@@ -8,6 +8,10 @@
 # constant weight is copied to the device on the first call only and freed
 # with the compiled function, and arguments are still checked; a function
 # compiled for a chip the GPU cannot run raises instead of loading.
+# Arguments already in GPU memory (anything with __cuda_array_interface__:
+# here a stand-in whose "device pointer" is a numpy array's, which the fake
+# driver's memory is) are read where they are, and the results stay on the
+# device as r2q.DeviceArray (exposing the interface, freed with the object).
 # REQUIRES: cuda-runtime
 # RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda %python %s
 
@@ -17,7 +21,7 @@ import os
 
 import numpy as np
 import r2q
-from r2q_test_support import expect_error, fresh_rng, linear_layer_ir
+from r2q_test_support import OnDevice, expect_error, fresh_rng, linear_layer_ir
 
 rng = fresh_rng()
 assert r2q.gpu_unavailable_reason() is None, r2q.gpu_unavailable_reason()
@@ -86,4 +90,57 @@ for chip, runs in (("sm_100 cubin-features=+ptx86", False), ("sm_80", True)):
         expect_error(RuntimeError, "calling @main on the GPU failed: the kernels are compiled for "
                      "sm_100 and GPU 0 (r2q fake GPU) is sm_90: compile with "
                      "r2q-gpu-pipeline{chip=sm_90}", lambda: layer(x))
+
+
+def device_values(device_array):
+    """The values at a DeviceArray's pointer (fake device memory is host
+    memory), through its __cuda_array_interface__."""
+    interface = device_array.__cuda_array_interface__
+    assert interface["typestr"] == "<f4" and interface["strides"] is None, interface
+    pointer = ctypes.cast(interface["data"][0], ctypes.POINTER(ctypes.c_float))
+    return np.ctypeslib.as_array(pointer, interface["shape"]).copy()
+
+
+live_before = fake.fakeCudaLiveAllocations()
+x = rng.standard_normal((3, 5), dtype=np.float32)
+y = rng.standard_normal(7, dtype=np.float32)
+for arguments in ((OnDevice(x), OnDevice(y)), (OnDevice(x), y), (x, OnDevice(y))):
+    copied_before = fake.fakeCudaBytesCopiedToDevice()
+    back_x, z = passing(*arguments)
+    assert isinstance(back_x, r2q.DeviceArray) and isinstance(z, r2q.DeviceArray)
+    assert back_x.shape == (3, 5) and z.shape == (7,) and back_x.dtype == np.float32
+    assert repr(back_x) == "r2q.DeviceArray(shape=(3, 5), dtype=float32)", repr(back_x)
+    # A copy of the argument (the function returns it), on the device.
+    assert back_x.__cuda_array_interface__["data"][0] != x.ctypes.data
+    assert (device_values(back_x) == x).all() and (back_x.numpy() == x).all()
+    # Only host arguments were copied to the device.
+    host_bytes = sum(a.nbytes for a in arguments if isinstance(a, np.ndarray))
+    assert fake.fakeCudaBytesCopiedToDevice() - copied_before == host_bytes
+# A result passed on to the next call as it is.
+again, _ = passing(back_x, OnDevice(y))
+assert (again.numpy() == x).all()
+# The results' memory goes with them.
+assert fake.fakeCudaLiveAllocations() - live_before == 4, fake.fakeCudaLiveAllocations()
+del back_x, z, again, _
+gc.collect()
+assert fake.fakeCudaLiveAllocations() == live_before, (fake.fakeCudaLiveAllocations(), live_before)
+
+expect_error(TypeError, "argument 1 of @main must be float32 (typestr <f4), got a GPU array of "
+             "typestr <f8", lambda: passing(x, OnDevice(y.astype(np.float64))))
+expect_error(ValueError, "argument 0 of @main must be a C-contiguous GPU array "
+             "(.contiguous() makes one)",
+             lambda: passing(OnDevice(x, strides=(4, 12)), y))
+expect_error(ValueError, "argument 1 of @main is a masked GPU array",
+             lambda: passing(x, OnDevice(y, mask=OnDevice(y))))
+expect_error(ValueError, "argument 0 of @main must have shape (3, 5), got (5, 3)",
+             lambda: passing(OnDevice(x.T.copy()), y))
+expect_error(TypeError, "argument 1 of @main must be a numpy float32 array or a float32 array "
+             "in GPU memory (__cuda_array_interface__), got list", lambda: passing(x, [1.0]))
+on_cpu = r2q.compile("""
+func.func @main(%x: tensor<3x5xf32>) -> tensor<3x5xf32> {
+  return %x : tensor<3x5xf32>
+}""", pipeline="r2q-cpu-pipeline")
+expect_error(TypeError, "argument 0 of @main is in GPU memory (__cuda_array_interface__), but "
+             "@main was compiled for the CPU: pass a numpy array",
+             lambda: on_cpu(OnDevice(x)))
 print("ok")

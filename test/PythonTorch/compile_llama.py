@@ -20,7 +20,8 @@ import r2q
 import r2q.torch as r2qt
 from export_torch_fixtures import LlamaMLP
 from r2q_test_support import expect_error
-from torch_test_support import expect_language_model_matches, expect_match, fresh_torch_seed
+from torch_test_support import (expect_language_model_matches, expect_match, fresh_torch_seed,
+                                relative_error)
 
 rng = fresh_torch_seed()
 torch.set_num_threads(1)
@@ -70,6 +71,14 @@ reason = r2q.gpu_unavailable_reason()
 if reason is None:
     for batch in (1, 4, 20):
         expect_match(on_gpu, block, torch.randn(batch, 128), tolerance=5e-3)
+    if torch.cuda.is_available():
+        # A tensor on GPU 0 is read where it is; the result stays there.
+        x = torch.randn(20, 128)
+        with torch.no_grad():
+            expected = block(x)
+        actual = on_gpu(x.cuda())
+        assert actual.is_cuda and actual.shape == expected.shape, actual.device
+        assert relative_error(actual.cpu(), expected) < 5e-3
 else:
     expect_error(RuntimeError, f"calling @main on the GPU failed: {reason}",
                  lambda: on_gpu(torch.randn(3, 128)))

@@ -80,3 +80,16 @@ func.func @{name}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   return %y : tensor<{m}x{n}xf32>
 }}
 """
+
+
+class OnDevice:
+    """A stand-in for a torch or CuPy tensor in GPU memory: `array`'s data
+    described by __cuda_array_interface__ (on the fake CUDA driver, device
+    memory is host memory), with `interface` overriding its entries."""
+
+    def __init__(self, array, **interface):
+        self.array = array
+        self.__cuda_array_interface__ = {
+            "shape": array.shape, "typestr": array.dtype.str,
+            "data": (array.ctypes.data, False), "version": 3, "strides": None,
+            **interface}
