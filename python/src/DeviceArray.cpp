@@ -50,11 +50,12 @@ py::dict cudaArrayInterface(const DeviceArray &array) {
 py::array_t<float> copyToNumpy(const DeviceArray &array) {
   const std::vector<int64_t> &shape = array.buffer().shape;
   py::array_t<float> host(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  float *destination = host.mutable_data();
+  int64_t count = static_cast<int64_t>(host.size());
   llvm::Error error = llvm::Error::success();
   {
     py::gil_scoped_release release;
-    error = copyFromDevice(host.mutable_data(), array.buffer().data,
-                           static_cast<int64_t>(host.size()));
+    error = copyFromDevice(destination, array.buffer().data, count);
   }
   if (error)
     throw std::runtime_error("r2q.DeviceArray.numpy: " +
