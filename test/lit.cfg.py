@@ -42,6 +42,12 @@ if os.path.exists(r2q_cuda_runtime):
     config.substitutions.append(
         ("%r2q_fake_cuda", os.path.join(config.r2q_obj_root, "lib", "libr2q_fake_cuda.so"))
     )
+    config.substitutions.append(
+        (
+            "%r2q_fake_driver_tests",
+            os.path.join(config.r2q_obj_root, "unittests", "R2QCudaRuntimeFakeDriverTests"),
+        )
+    )
 r2q_ptxas = lit.util.which("ptxas") or lit.util.which("ptxas", "/usr/local/cuda/bin")
 if r2q_ptxas:
     config.available_features.add("ptxas")

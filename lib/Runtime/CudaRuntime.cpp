@@ -13,6 +13,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +73,7 @@ namespace {
   REQUIRED(cuMemsetD16Async)                                                   \
   REQUIRED(cuMemHostRegister)                                                  \
   REQUIRED(cuMemHostUnregister)                                                \
+  REQUIRED(cuPointerGetAttribute)                                              \
   OPTIONAL(cuEventElapsedTime)                                                 \
   OPTIONAL(cuLaunchKernelEx)                                                   \
   OPTIONAL(cuTensorMapEncodeTiled)
@@ -539,8 +541,18 @@ int release(void *ptr) {
       [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
 }
 
-/// Guards the slots of lowered code's constants (r2qCudaDeviceConstant);
-/// constant-initialized, so usable by global destructors at exit.
+/// The devices a constant of lowered code can be copied to.
+constexpr int kMaxConstantDevices = 64;
+
+/// What a constant's slot points to: its copy on each device (null where
+/// there is none yet), written under constantSlotsMutex, read without it.
+struct ConstantCopies {
+  std::atomic<void *> onDevice[kMaxConstantDevices] = {};
+};
+
+/// Guards the making and freeing of constants' copies
+/// (r2qCudaDeviceConstant); constant-initialized, so usable by global
+/// destructors at exit.
 std::mutex constantSlotsMutex;
 
 /// The ranked memref descriptor that lowered code passes by pointer:
@@ -728,6 +740,21 @@ int r2qCudaCopyDeviceToDevice(void *dst, const void *src, size_t bytes,
   return inContext([&] {
     return R2Q_CALL(cuMemcpyDtoDAsync, devicePointer(dst), devicePointer(src),
                     bytes, static_cast<CUstream>(stream));
+  });
+}
+
+int r2qCudaPointerDevice(const void *ptr, int *ordinal) {
+  *ordinal = -1;
+  return inContext([&] {
+    int device = -1;
+    CUresult result = driver().cuPointerGetAttribute(
+        &device, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, devicePointer(ptr));
+    if (result == CUDA_ERROR_INVALID_VALUE)
+      return 0; // Memory the driver does not know: the host's.
+    if (int status = check(result, "cuPointerGetAttribute"))
+      return status;
+    *ordinal = device;
+    return 0;
   });
 }
 
@@ -987,27 +1014,54 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
 //===----------------------------------------------------------------------===//
 
 void *r2qCudaDeviceConstant(void **slot, const void *host, uint64_t bytes,
-                            bool managed) {
+                            int32_t managed) {
   if (bytes == 0)
     return const_cast<void *>(host); // Nothing to read; never freed.
+  if (defaultDevice >= kMaxConstantDevices)
+    orAbort(fail("r2q: constants are cached for devices 0-" +
+                 std::to_string(kMaxConstantDevices - 1) + ", not device " +
+                 std::to_string(defaultDevice)),
+            __func__);
+  // The fast path: this device's copy exists.
+  auto *copies =
+      static_cast<ConstantCopies *>(__atomic_load_n(slot, __ATOMIC_ACQUIRE));
+  if (copies)
+    if (void *copy = copies->onDevice[defaultDevice].load())
+      return copy;
   std::lock_guard<std::mutex> lock(constantSlotsMutex);
-  if (*slot)
-    return *slot;
+  if (!*slot)
+    __atomic_store_n(slot, new ConstantCopies, __ATOMIC_RELEASE);
+  copies = static_cast<ConstantCopies *>(*slot);
+  std::atomic<void *> &entry = copies->onDevice[defaultDevice];
+  if (void *copy = entry.load())
+    return copy;
   void *copy = nullptr;
-  int status = allocate(&copy, bytes, managed);
+  int status = allocate(&copy, bytes, managed != 0);
   if (status == 0 && r2qCudaCopyToDevice(copy, host, bytes) != 0) {
     release(copy);
     status = -1;
   }
-  *slot = orAbort(status, copy, __func__);
-  return *slot;
+  entry.store(orAbort(status, copy, __func__));
+  return copy;
 }
 
 void r2qCudaReleaseDeviceConstant(void **slot) {
   std::lock_guard<std::mutex> lock(constantSlotsMutex);
-  void *copy = *slot;
-  *slot = nullptr;
-  orAbort(release(copy), __func__);
+  auto *copies = static_cast<ConstantCopies *>(*slot);
+  __atomic_store_n(slot, nullptr, __ATOMIC_RELEASE);
+  if (!copies)
+    return;
+  int status = 0;
+  const int callerDevice = defaultDevice;
+  for (int device = 0; device < kMaxConstantDevices; ++device) {
+    if (void *copy = copies->onDevice[device].load()) {
+      defaultDevice = device; // Freed in the context that made it.
+      status |= release(copy);
+    }
+  }
+  defaultDevice = callerDevice;
+  delete copies;
+  orAbort(status, __func__);
 }
 
 } // extern "C"

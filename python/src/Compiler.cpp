@@ -265,6 +265,7 @@ private:
           throw py::type_error(
               what + " is in GPU memory (__cuda_array_interface__), but @" +
               entry + " was compiled for the CPU: pass a numpy array");
+        checkOnGpuZero(*device, what);
         argument = {*device, /*onDevice=*/true};
       } else {
         argument.buffer = hostArgument(args[index], what, hostArrays);
@@ -276,6 +277,26 @@ private:
       arguments.push_back(std::move(argument));
     }
     return arguments;
+  }
+
+  /// The kernels run on GPU 0: a GPU array elsewhere is refused (where no
+  /// GPU can be used, the call itself fails with the reason).
+  static void checkOnGpuZero(const InputBuffer &buffer,
+                             const std::string &what) {
+    if (!buffer.data)
+      return; // An empty array.
+    llvm::Expected<int> device = deviceOfPointer(buffer.data);
+    if (!device) {
+      llvm::consumeError(device.takeError());
+      return;
+    }
+    if (*device < 0)
+      throw py::value_error(what + " claims to be in GPU memory, but the CUDA "
+                                   "driver does not know its address");
+    if (*device != 0)
+      throw py::value_error(what + " is in the memory of GPU " +
+                            std::to_string(*device) +
+                            ", but the kernels run on GPU 0: copy it there");
   }
 
   /// `value` as a C-contiguous float32 numpy array, kept in `hostArrays`.

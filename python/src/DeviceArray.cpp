@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -70,11 +71,51 @@ std::string describe(const DeviceArray &array) {
 
 } // namespace
 
+namespace {
+
+/// `value`'s __cuda_array_interface__, or None where it has none (an
+/// AttributeError, as a torch tensor on the CPU raises); a type_error naming
+/// `what` when reading it fails otherwise (a torch tensor that requires grad).
+py::object cudaArrayInterfaceOf(py::handle value, const std::string &what) {
+  PyObject *raw =
+      PyObject_GetAttrString(value.ptr(), "__cuda_array_interface__");
+  if (raw)
+    return py::reinterpret_steal<py::object>(raw);
+  py::error_already_set error;
+  if (error.matches(PyExc_AttributeError))
+    return py::none();
+  throw py::type_error(what + " cannot be read as a GPU array: " +
+                       py::str(error.value()).cast<std::string>());
+}
+
+/// The integers of the tuple `entry` of a __cuda_array_interface__; a
+/// cast_error where it is not one.
+std::vector<int64_t> integers(py::handle entry) {
+  if (!py::isinstance<py::tuple>(entry))
+    throw py::cast_error("not a tuple");
+  std::vector<int64_t> values;
+  for (py::handle item : py::reinterpret_borrow<py::tuple>(entry))
+    values.push_back(item.cast<int64_t>());
+  return values;
+}
+
+} // namespace
+
 std::optional<InputBuffer> readCudaArrayInterface(py::handle value,
                                                   const std::string &what) {
-  if (!py::hasattr(value, "__cuda_array_interface__"))
+  py::object object = cudaArrayInterfaceOf(value, what);
+  if (object.is_none())
     return std::nullopt;
-  py::dict interface = value.attr("__cuda_array_interface__");
+  auto malformed = [&](const std::string &why) {
+    return py::value_error(what +
+                           " has a malformed __cuda_array_interface__: " + why);
+  };
+  if (!py::isinstance<py::dict>(object))
+    throw malformed("not a dict");
+  py::dict interface = py::reinterpret_borrow<py::dict>(object);
+  for (const char *key : {"shape", "typestr", "data"})
+    if (!interface.contains(key))
+      throw malformed(std::string("no '") + key + "'");
   std::string typestr = py::str(interface["typestr"]);
   if (typestr != "<f4")
     throw py::type_error(what +
@@ -84,18 +125,29 @@ std::optional<InputBuffer> readCudaArrayInterface(py::handle value,
   if (interface.contains("mask") && !interface["mask"].is_none())
     throw py::value_error(what + " is a masked GPU array");
   InputBuffer buffer;
-  for (py::handle size : py::tuple(interface["shape"]))
-    buffer.shape.push_back(size.cast<int64_t>());
-  if (interface.contains("strides") && !interface["strides"].is_none()) {
-    std::vector<int64_t> strides;
-    for (py::handle stride : py::tuple(interface["strides"]))
-      strides.push_back(stride.cast<int64_t>());
-    if (!isCContiguous(buffer.shape, strides))
-      throw py::value_error(what + " must be a C-contiguous GPU array "
-                                   "(.contiguous() makes one)");
+  py::tuple data;
+  try {
+    buffer.shape = integers(interface["shape"]);
+    if (std::any_of(buffer.shape.begin(), buffer.shape.end(),
+                    [](int64_t size) { return size < 0; }))
+      throw malformed("a negative size in 'shape'");
+    if (!py::isinstance<py::tuple>(interface["data"]) ||
+        py::len(interface["data"]) != 2)
+      throw malformed("'data' is not (pointer, read-only)");
+    data = py::reinterpret_borrow<py::tuple>(interface["data"]);
+    buffer.data = reinterpret_cast<const float *>(data[0].cast<uintptr_t>());
+    if (interface.contains("strides") && !interface["strides"].is_none()) {
+      std::vector<int64_t> strides = integers(interface["strides"]);
+      if (strides.size() != buffer.shape.size())
+        throw malformed("'strides' and 'shape' differ in length");
+      if (!isCContiguous(buffer.shape, strides))
+        throw py::value_error(what + " must be a C-contiguous GPU array "
+                                     "(.contiguous() makes one)");
+    }
+  } catch (const py::cast_error &) {
+    throw malformed("'shape', 'strides' or 'data' are not tuples of "
+                    "integers");
   }
-  buffer.data = reinterpret_cast<const float *>(
-      py::tuple(interface["data"])[0].cast<uintptr_t>());
   return buffer;
 }
 

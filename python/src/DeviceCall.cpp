@@ -30,6 +30,7 @@ struct CudaApi {
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
   decltype(&r2qCudaCopyDeviceToDevice) copyDeviceToDevice = nullptr;
   decltype(&r2qCudaSynchronize) synchronize = nullptr;
+  decltype(&r2qCudaPointerDevice) pointerDevice = nullptr;
   decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
   /// Why the library could not be used, or empty.
   std::string loadError;
@@ -68,6 +69,7 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaCopyDeviceToDevice",
                  loaded.copyDeviceToDevice) ||
         !resolve(library, "r2qCudaSynchronize", loaded.synchronize) ||
+        !resolve(library, "r2qCudaPointerDevice", loaded.pointerDevice) ||
         !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
     return loaded;
@@ -341,6 +343,16 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
   }
   freeOnError.release();
   return results;
+}
+
+llvm::Expected<int> deviceOfPointer(const void *pointer) {
+  if (std::string reason = gpuUnavailableReason(); !reason.empty())
+    return llvm::createStringError(reason);
+  const CudaApi &api = cudaApi();
+  int ordinal = -1;
+  if (api.pointerDevice(pointer, &ordinal) != 0)
+    return cudaError(api);
+  return ordinal;
 }
 
 void freeDeviceBuffer(void *allocated) {

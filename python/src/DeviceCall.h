@@ -86,6 +86,10 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
                            const std::vector<CallArgument> &arguments,
                            const std::vector<int> &resultRanks);
 
+/// The GPU whose memory `pointer` points into, or -1 for memory the driver
+/// does not know (the host's); fails where no GPU can be used.
+llvm::Expected<int> deviceOfPointer(const void *pointer);
+
 /// Frees a DeviceResult's buffer (nothing once the driver has shut down, as
 /// at exit).
 void freeDeviceBuffer(void *allocated);

@@ -178,4 +178,10 @@ func.func @returns_constant() -> memref<4xf32> {
 // CHECK-DAG: llvm.call @r2qCudaReleaseDeviceConstant(%[[D]])
 // CHECK-DAG: %[[M:.*]] = llvm.mlir.addressof @__r2q_managed_weights
 // CHECK-DAG: llvm.call @r2qCudaReleaseDeviceConstant(%[[M]])
-// CHECK: llvm.mlir.global_dtors dtors = [@__r2q_release_device_constants]
+// A destructor the module had stays, beside the new one.
+// CHECK: llvm.mlir.global_dtors dtors = [@earlier_destructor, @__r2q_release_device_constants], priorities = [5 : i32, 0 : i32]
+// CHECK-NOT: llvm.mlir.global_dtors
+llvm.func @earlier_destructor() {
+  llvm.return
+}
+llvm.mlir.global_dtors dtors = [@earlier_destructor], priorities = [5 : i32], data = [#llvm.zero]

@@ -14,6 +14,10 @@
 # device as r2q.DeviceArray (exposing the interface, freed with the object).
 # REQUIRES: cuda-runtime
 # RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda %python %s
+# With two fake devices, an array on GPU 1 is refused (the kernels run on
+# GPU 0).
+# RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda R2Q_FAKE_CUDA_DEVICES=2 \
+# RUN:   R2Q_CUDA_RUNTIME=%r2q_cuda_runtime %python %s
 
 import ctypes
 import gc
@@ -136,6 +140,44 @@ expect_error(ValueError, "argument 0 of @main must have shape (3, 5), got (5, 3)
              lambda: passing(OnDevice(x.T.copy()), y))
 expect_error(TypeError, "argument 1 of @main must be a numpy float32 array or a float32 array "
              "in GPU memory (__cuda_array_interface__), got list", lambda: passing(x, [1.0]))
+
+
+class RequiresGrad:
+    """Reading the interface fails, as for a torch tensor that requires grad."""
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+
+
+expect_error(TypeError, "argument 0 of @main cannot be read as a GPU array: Can't get "
+             "__cuda_array_interface__ on Variable that requires grad",
+             lambda: passing(RequiresGrad(), y))
+for interface, why in (({"data": None}, "'data' is not (pointer, read-only)"),
+                       ({"shape": [3, 5]}, "'shape', 'strides' or 'data' are not tuples of "
+                        "integers"),
+                       ({"shape": (3, -5)}, "a negative size in 'shape'"),
+                       ({"strides": (20,)}, "'strides' and 'shape' differ in length")):
+    expect_error(ValueError, f"argument 0 of @main has a malformed __cuda_array_interface__: {why}",
+                 lambda: passing(OnDevice(x, **interface), y))
+broken = OnDevice(x)
+del broken.__cuda_array_interface__["data"]
+expect_error(ValueError, "argument 0 of @main has a malformed __cuda_array_interface__: no 'data'",
+             lambda: passing(broken, y))
+
+if os.environ.get("R2Q_FAKE_CUDA_DEVICES") == "2":
+    runtime = ctypes.CDLL(os.environ["R2Q_CUDA_RUNTIME"])
+    pointer = ctypes.c_void_p()
+    assert runtime.r2qCudaSetDevice(1) == 0
+    assert runtime.r2qCudaMalloc(ctypes.byref(pointer), ctypes.c_size_t(x.nbytes)) == 0
+    assert runtime.r2qCudaSetDevice(0) == 0
+    on_gpu1 = OnDevice(x, data=(pointer.value, False))
+    expect_error(ValueError, "argument 0 of @main is in the memory of GPU 1, but the kernels run "
+                 "on GPU 0: copy it there", lambda: passing(on_gpu1, y))
+    assert runtime.r2qCudaSetDevice(1) == 0
+    assert runtime.r2qCudaFree(pointer) == 0
+    assert runtime.r2qCudaSetDevice(0) == 0
+
 on_cpu = r2q.compile("""
 func.func @main(%x: tensor<3x5xf32>) -> tensor<3x5xf32> {
   return %x : tensor<3x5xf32>

@@ -349,7 +349,7 @@ TEST(CudaRuntimeOnFakeDriver, CopiesEachConstantToTheDeviceOnce) {
   void *copy = r2qCudaDeviceConstant(&slot, host.data(), bytes, false);
   ASSERT_NE(copy, nullptr);
   EXPECT_NE(copy, static_cast<void *>(host.data()));
-  EXPECT_EQ(slot, copy);
+  EXPECT_NE(slot, nullptr);
   host.assign(host.size(), 0.5f);
   EXPECT_EQ(r2qCudaDeviceConstant(&slot, host.data(), bytes, false), copy);
   std::vector<float> onDevice(host.size());
@@ -367,7 +367,8 @@ TEST(CudaRuntimeOnFakeDriver, CopiesEachConstantToTheDeviceOnce) {
     });
   for (std::thread &thread : threads)
     thread.join();
-  EXPECT_EQ(seen, std::vector<void *>(seen.size(), shared));
+  EXPECT_NE(seen.front(), nullptr);
+  EXPECT_EQ(seen, std::vector<void *>(seen.size(), seen.front()));
   EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore + 2);
 
   r2qCudaReleaseDeviceConstant(&slot);
@@ -382,6 +383,45 @@ TEST(CudaRuntimeOnFakeDriver, CopiesEachConstantToTheDeviceOnce) {
             static_cast<void *>(host.data()));
   EXPECT_EQ(empty, nullptr);
   EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore);
+}
+
+// With two devices (R2Q_FAKE_CUDA_DEVICES=2, as
+// test/Runtime/fake-driver-two-devices.mlir runs this binary), a constant
+// gets a copy on each device its code runs on, made in that device's
+// context, and releasing frees each in its own (the fake refuses a free in
+// another context).
+TEST(CudaRuntimeOnFakeDriver, CopiesAConstantToEachDevice) {
+  auto count = r2q::cuda::deviceCount();
+  ASSERT_TRUE(count.ok()) << count.error;
+  if (count.value < 2)
+    GTEST_SKIP() << "one fake device (R2Q_FAKE_CUDA_DEVICES=2 makes two)";
+  Rng rng = seededRng();
+  std::vector<float> host(777);
+  for (float &value : host)
+    value = static_cast<float>(rng.uniform());
+  const size_t bytes = host.size() * sizeof(float);
+  const long liveBefore = fakeCudaLiveAllocations();
+  struct BackOnDeviceZero {
+    ~BackOnDeviceZero() { r2qCudaSetDevice(0); }
+  } backOnDeviceZero;
+
+  void *slot = nullptr;
+  void *onFirst = r2qCudaDeviceConstant(&slot, host.data(), bytes, 0);
+  ASSERT_EQ(r2qCudaSetDevice(1), 0);
+  void *onSecond = r2qCudaDeviceConstant(&slot, host.data(), bytes, 0);
+  EXPECT_NE(onSecond, onFirst);
+  EXPECT_EQ(r2qCudaDeviceConstant(&slot, host.data(), bytes, 0), onSecond);
+  EXPECT_EQ(fakeCudaAllocationDevice(onFirst), 0);
+  EXPECT_EQ(fakeCudaAllocationDevice(onSecond), 1);
+  for (void *copy : {onFirst, onSecond}) {
+    std::vector<float> onDevice(host.size());
+    ASSERT_TRUE(r2q::cuda::copyToHost(onDevice.data(), copy, bytes).ok());
+    EXPECT_EQ(onDevice, host);
+  }
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore + 2);
+  r2qCudaReleaseDeviceConstant(&slot); // From device 1's thread.
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore);
+  EXPECT_EQ(slot, nullptr);
 }
 
 // At exit the driver may shut down before lowered code's global destructor

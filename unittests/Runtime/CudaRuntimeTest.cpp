@@ -92,6 +92,7 @@ TEST(CudaRuntime, ExportsEveryEntryPoint) {
                          "r2qCudaCopyToHost",
                          "r2qCudaCopyDeviceToDevice",
                          "r2qCudaSynchronize",
+                         "r2qCudaPointerDevice",
                          "r2qCudaStreamCreate",
                          "r2qCudaStreamDestroy",
                          "r2qCudaStreamSynchronize",

@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,14 +42,40 @@ struct FakeModule {
   std::map<std::string, FakeFunction> functions;
 };
 
-char primaryContextObject;
-CUcontext const kPrimary = reinterpret_cast<CUcontext>(&primaryContextObject);
+/// Devices: $R2Q_FAKE_CUDA_DEVICES (1 to kMaxDevices), 1 by default.
+constexpr int kMaxDevices = 8;
+int deviceCount() {
+  static const int count = [] {
+    const char *value = std::getenv("R2Q_FAKE_CUDA_DEVICES");
+    int parsed = value ? std::atoi(value) : 1;
+    return std::clamp(parsed, 1, kMaxDevices);
+  }();
+  return count;
+}
+
+/// Each device's primary context: the address of its byte here.
+char primaryContextObjects[kMaxDevices];
+CUcontext primaryContext(int device) {
+  return reinterpret_cast<CUcontext>(&primaryContextObjects[device]);
+}
+/// The device whose primary context `context` is, or -1.
+int deviceOf(CUcontext context) {
+  auto *object = reinterpret_cast<char *>(context);
+  return object >= primaryContextObjects &&
+                 object < primaryContextObjects + kMaxDevices
+             ? static_cast<int>(object - primaryContextObjects)
+             : -1;
+}
+
 thread_local std::vector<CUcontext> contextStack;
 bool shutDown = false;
 int lastJitOptLevel = -1;
 std::string lastLaunchedKernel;
 unsigned lastClusterX = 0;
-std::atomic<long> liveAllocations{0};
+/// The device of every live allocation (the context current when it was
+/// made).
+std::mutex allocationsMutex;
+std::map<CUdeviceptr, int> allocations;
 std::atomic<uint64_t> bytesCopiedToDevice{0};
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
@@ -57,10 +84,13 @@ size_t lastRegisteredBytes = 0;
 CUresult needContext() {
   if (shutDown)
     return CUDA_ERROR_DEINITIALIZED;
-  return !contextStack.empty() && contextStack.back() == kPrimary
+  return !contextStack.empty() && deviceOf(contextStack.back()) >= 0
              ? CUDA_SUCCESS
              : CUDA_ERROR_INVALID_CONTEXT;
 }
+
+/// The device of the current context (after needContext succeeded).
+int currentDevice() { return deviceOf(contextStack.back()); }
 
 void *host(CUdeviceptr ptr) { return reinterpret_cast<void *>(ptr); }
 
@@ -147,7 +177,15 @@ void fakeCudaShutDown() { shutDown = true; }
 int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
 const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
 unsigned fakeCudaLastClusterX() { return lastClusterX; }
-long fakeCudaLiveAllocations() { return liveAllocations; }
+long fakeCudaLiveAllocations() {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  return static_cast<long>(allocations.size());
+}
+int fakeCudaAllocationDevice(const void *ptr) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto found = allocations.find(reinterpret_cast<CUdeviceptr>(ptr));
+  return found == allocations.end() ? -1 : found->second;
+}
 uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap() {
   return &lastTensorMap;
@@ -197,13 +235,14 @@ CUresult CUDAAPI cuGetErrorString(CUresult error, const char **text) {
 }
 
 CUresult CUDAAPI cuDeviceGetCount(int *count) {
-  *count = 1;
+  *count = deviceCount();
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal) {
   *device = ordinal;
-  return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+  return ordinal >= 0 && ordinal < deviceCount() ? CUDA_SUCCESS
+                                                 : CUDA_ERROR_INVALID_DEVICE;
 }
 
 CUresult CUDAAPI cuDeviceGetName(char *name, int length, CUdevice) {
@@ -237,8 +276,8 @@ CUresult CUDAAPI cuDeviceTotalMem(size_t *bytes, CUdevice) {
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
-  *context = kPrimary;
+CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
+  *context = primaryContext(device);
   return CUDA_SUCCESS;
 }
 
@@ -379,7 +418,8 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
   if (CUresult result = needContext())
     return result;
   *ptr = reinterpret_cast<CUdeviceptr>(std::malloc(bytes));
-  ++liveAllocations;
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  allocations[*ptr] = currentDevice();
   return CUDA_SUCCESS;
 }
 
@@ -391,8 +431,31 @@ CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr *ptr, size_t bytes,
 CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
   if (CUresult result = needContext())
     return result;
+  {
+    // Freed in the context that made it, as the driver expects.
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    auto found = allocations.find(ptr);
+    if (found == allocations.end() || found->second != currentDevice())
+      return CUDA_ERROR_INVALID_CONTEXT;
+    allocations.erase(found);
+  }
   std::free(host(ptr));
-  --liveAllocations;
+  return CUDA_SUCCESS;
+}
+
+/// The device of an allocation the fake made; any other pointer counts as
+/// device 0's memory (the fake's device memory is host memory, so tests may
+/// hand it plain host buffers as device ones).
+CUresult CUDAAPI cuPointerGetAttribute(void *data,
+                                       CUpointer_attribute attribute,
+                                       CUdeviceptr ptr) {
+  if (CUresult result = needContext())
+    return result;
+  if (attribute != CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto found = allocations.find(ptr);
+  *static_cast<int *>(data) = found == allocations.end() ? 0 : found->second;
   return CUDA_SUCCESS;
 }
 

@@ -36,6 +36,10 @@ const char *fakeCudaLastKernel();
 unsigned fakeCudaLastClusterX();
 /// Device and managed allocations not yet freed.
 long fakeCudaLiveAllocations();
+/// The device whose context made the live allocation at `ptr`, or -1.
+/// (The fake has $R2Q_FAKE_CUDA_DEVICES devices, 1 by default; cuMemFree
+/// fails outside the context that made the allocation.)
+int fakeCudaAllocationDevice(const void *ptr);
 /// Bytes copied by cuMemcpyHtoD so far.
 uint64_t fakeCudaBytesCopiedToDevice();
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();

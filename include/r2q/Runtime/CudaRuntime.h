@@ -78,6 +78,9 @@ R2Q_CUDA_EXPORT int r2qCudaCopyToHost(void *dst, const void *src, size_t bytes);
 R2Q_CUDA_EXPORT int r2qCudaCopyDeviceToDevice(void *dst, const void *src,
                                               size_t bytes, void *stream);
 R2Q_CUDA_EXPORT int r2qCudaSynchronize(void);
+/// The ordinal of the device whose memory `ptr` points into (device or
+/// managed memory), or -1 for memory the driver does not know (the host's).
+R2Q_CUDA_EXPORT int r2qCudaPointerDevice(const void *ptr, int *ordinal);
 
 R2Q_CUDA_EXPORT int r2qCudaStreamCreate(void **stream);
 R2Q_CUDA_EXPORT int r2qCudaStreamDestroy(void *stream);
@@ -168,17 +171,18 @@ R2Q_CUDA_EXPORT void *mgpuTensorMapEncodeTiledMemref(
     int64_t rank, void *descriptor, int64_t dataType, int64_t interleave,
     int64_t swizzle, int64_t l2Promotion, int64_t oobFill, int64_t *boxDims);
 
-/// The device copy of a constant of lowered code (a weight folded at compile
-/// time, in host memory), made once per module: `slot` is the module's
-/// pointer-sized global for that constant, null until the first call, which
-/// copies the `bytes` at `host` into device memory (managed memory where
-/// `managed`: host code reads it too) and stores the copy's address there;
-/// every call returns it. Thread-safe. r2q-gpu-host-buffers emits the calls;
-/// they abort on a CUDA error, as the mgpu* entry points do.
+/// The copy, on the thread's default device, of a constant of lowered code
+/// (a weight folded at compile time, in host memory), made once per module
+/// and device: `slot` is the module's pointer-sized global for that
+/// constant, null at first; the first call on a device copies the `bytes`
+/// at `host` into its memory (managed memory where `managed` is nonzero:
+/// host code reads it too), later ones return that copy without a lock.
+/// Devices 0-63. Thread-safe. r2q-gpu-host-buffers emits the calls; they
+/// abort on a CUDA error, as the mgpu* entry points do.
 R2Q_CUDA_EXPORT void *r2qCudaDeviceConstant(void **slot, const void *host,
-                                            uint64_t bytes, bool managed);
-/// Frees the copy in `slot` (if any) and clears it: the module's global
-/// destructor calls it for each of its constants.
+                                            uint64_t bytes, int32_t managed);
+/// Frees the copies in `slot` (each in its device's context) and clears it:
+/// the module's global destructor calls it for each of its constants.
 R2Q_CUDA_EXPORT void r2qCudaReleaseDeviceConstant(void **slot);
 
 #ifdef __cplusplus

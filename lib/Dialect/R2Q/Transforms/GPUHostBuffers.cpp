@@ -21,6 +21,7 @@
 #include "mlir/Interfaces/DataLayoutInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/PointerIntPair.h"
 
 namespace r2q {
 #define GEN_PASS_DEF_R2QGPUHOSTBUFFERSPASS
@@ -261,11 +262,17 @@ void copyGlobalPerCall(OpBuilder &builder, memref::GetGlobalOp global,
 /// (r2qCudaReleaseDeviceConstant) when the module is unloaded. A constant
 /// that host code reads too is copied into managed memory, in a slot of
 /// its own.
+///
+/// The copy's memref is built here as an LLVM descriptor (the runtime
+/// returns a pointer) and cast back to the memref type; the later lowering
+/// to LLVM folds that cast away, so the two must agree on the descriptor:
+/// both take the index width from the module's data layout.
 class DeviceConstants {
 public:
   explicit DeviceConstants(ModuleOp module)
       : module(module), symbolTable(module), layout(module),
-        converter(module.getContext()) {}
+        converter(module.getContext(),
+                  LowerToLLVMOptions(module.getContext(), layout)) {}
 
   /// Replaces the uses of `global` (a constant) by its device copy.
   LogicalResult useDeviceCopy(OpBuilder &builder, memref::GetGlobalOp global,
@@ -302,36 +309,30 @@ public:
     return success();
   }
 
-  /// The global destructor that frees the copies.
+  /// The global destructor that frees the copies (added to the module's
+  /// llvm.mlir.global_dtors, made if there is none).
   LogicalResult emitRelease(OpBuilder &builder) {
     if (slots.empty())
       return success();
+    MLIRContext *context = module.getContext();
     Location loc = module.getLoc();
-    builder.setInsertionPointToEnd(module.getBody());
-    auto release =
-        declare(builder, "r2qCudaReleaseDeviceConstant",
-                LLVM::LLVMVoidType::get(builder.getContext()), {pointerType()});
+    auto release = declare(builder, "r2qCudaReleaseDeviceConstant",
+                           LLVM::LLVMVoidType::get(context), {pointerType()});
     if (failed(release))
       return failure();
     builder.setInsertionPointToEnd(module.getBody());
     auto destructor = LLVM::LLVMFuncOp::create(
         builder, loc, "__r2q_release_device_constants",
-        LLVM::LLVMFunctionType::get(
-            LLVM::LLVMVoidType::get(builder.getContext()), {}),
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {}),
         LLVM::Linkage::Internal);
     symbolTable.insert(destructor);
-    builder.setInsertionPointToStart(destructor.addEntryBlock(builder));
+    OpBuilder body = OpBuilder::atBlockBegin(destructor.addEntryBlock(builder));
     for (LLVM::GlobalOp slot : slots.values()) {
-      Value address = LLVM::AddressOfOp::create(builder, loc, slot);
-      LLVM::CallOp::create(builder, loc, *release, ValueRange{address});
+      Value address = LLVM::AddressOfOp::create(body, loc, slot);
+      LLVM::CallOp::create(body, loc, *release, ValueRange{address});
     }
-    LLVM::ReturnOp::create(builder, loc, ValueRange{});
-    builder.setInsertionPointToEnd(module.getBody());
-    LLVM::GlobalDtorsOp::create(
-        builder, loc,
-        builder.getArrayAttr({FlatSymbolRefAttr::get(destructor)}),
-        builder.getI32ArrayAttr({0}),
-        builder.getArrayAttr({LLVM::ZeroAttr::get(builder.getContext())}));
+    LLVM::ReturnOp::create(body, loc, ValueRange{});
+    addDestructor(builder, destructor);
     return success();
   }
 
@@ -340,14 +341,33 @@ private:
 
   FailureOr<LLVM::LLVMFuncOp> declare(OpBuilder &builder, StringRef name,
                                       Type result, ArrayRef<Type> parameters) {
-    OpBuilder::InsertionGuard guard(builder);
     return LLVM::lookupOrCreateFn(builder, module, name, parameters, result);
+  }
+
+  /// Appends `destructor` (priority 0) to the module's llvm.mlir.global_dtors.
+  void addDestructor(OpBuilder &builder, LLVM::LLVMFuncOp destructor) {
+    SmallVector<Attribute> dtors, priorities, data;
+    auto existing = module.getOps<LLVM::GlobalDtorsOp>();
+    if (!existing.empty()) {
+      LLVM::GlobalDtorsOp old = *existing.begin();
+      llvm::append_range(dtors, old.getDtors());
+      llvm::append_range(priorities, old.getPriorities());
+      llvm::append_range(data, old.getData());
+      old->erase();
+    }
+    dtors.push_back(FlatSymbolRefAttr::get(destructor));
+    priorities.push_back(builder.getI32IntegerAttr(0));
+    data.push_back(LLVM::ZeroAttr::get(module.getContext()));
+    builder.setInsertionPointToEnd(module.getBody());
+    LLVM::GlobalDtorsOp::create(
+        builder, module.getLoc(), builder.getArrayAttr(dtors),
+        builder.getArrayAttr(priorities), builder.getArrayAttr(data));
   }
 
   /// The slot of `symbol`'s device (or managed) copy, made on first use.
   LLVM::GlobalOp slotFor(OpBuilder &builder, memref::GlobalOp symbol,
                          bool managed) {
-    LLVM::GlobalOp &slot = slots[{symbol, static_cast<int>(managed)}];
+    LLVM::GlobalOp &slot = slots[{symbol, managed}];
     if (slot)
       return slot;
     OpBuilder::InsertionGuard guard(builder);
@@ -377,7 +397,9 @@ private:
   SymbolTable symbolTable;
   DataLayout layout;
   LLVMTypeConverter converter;
-  llvm::MapVector<std::pair<Operation *, int>, LLVM::GlobalOp> slots;
+  /// Per constant global and kind of memory (managed or not).
+  llvm::MapVector<llvm::PointerIntPair<Operation *, 1, bool>, LLVM::GlobalOp>
+      slots;
 };
 
 /// Whether `global` is a constant whose data kernels can read from one
@@ -390,7 +412,8 @@ bool cachesOnDevice(memref::GetGlobalOp global, memref::GlobalOp symbol) {
 }
 
 /// Whether host code only takes `global`'s address (as the device copy of
-/// a constant does): its data stays where it is.
+/// a constant does): its data stays where it is. (So a second run of the
+/// pass does not give the constants a second device copy.)
 bool onlyAddressTaken(memref::GetGlobalOp global) {
   return llvm::all_of(global->getUsers(), [](Operation *user) {
     return isa<memref::ExtractAlignedPointerAsIndexOp>(user);

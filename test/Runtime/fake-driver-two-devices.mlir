@@ -1,0 +1,14 @@
+// The runtime's constant copies on a fake driver with two devices: each
+// device gets its own copy, made and freed in its own context
+// (unittests/Runtime/CudaRuntimeFakeDriverTest.cpp; with one device, as in
+// the unit tests' own run, the test skips).
+
+// REQUIRES: cuda-runtime
+// RUN: env R2Q_FAKE_CUDA_DEVICES=2 %r2q_fake_driver_tests \
+// RUN:   --gtest_filter='CudaRuntimeOnFakeDriver.*Constant*' | FileCheck %s
+
+// CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.CopiesEachConstantToTheDeviceOnce
+// CHECK: [       OK ] CudaRuntimeOnFakeDriver.CopiesEachConstantToTheDeviceOnce
+// CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.CopiesAConstantToEachDevice
+// CHECK: [       OK ] CudaRuntimeOnFakeDriver.CopiesAConstantToEachDevice
+// CHECK: [  PASSED  ] 2 tests.
