@@ -298,6 +298,35 @@ llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
   return result;
 }
 
+/// Calls the function and turns each of its results into a `Result` with
+/// `take`; on an error the results taken so far go to `discard`.
+template <typename Result>
+llvm::Expected<std::vector<Result>>
+callAndTake(JitModule &module, const std::string &entry,
+            const std::string &chip, const std::vector<CallArgument> &arguments,
+            const std::vector<int> &resultRanks,
+            llvm::function_ref<llvm::Expected<Result>(const CudaApi &,
+                                                      ReturnedBuffer &)>
+                take,
+            llvm::function_ref<void(const CudaApi &, const Result &)> discard) {
+  const CudaApi &api = cudaApi();
+  auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
+                                            resultRanks);
+  if (!returned)
+    return returned.takeError();
+  std::vector<Result> results;
+  for (ReturnedBuffer &buffer : (*returned)->all()) {
+    auto result = take(api, buffer);
+    if (!result) {
+      for (const Result &taken : results)
+        discard(api, taken);
+      return result.takeError();
+    }
+    results.push_back(std::move(*result));
+  }
+  return results;
+}
+
 } // namespace
 
 llvm::Expected<std::vector<HostResult>>
@@ -305,19 +334,12 @@ callOnDevice(JitModule &module, const std::string &entry,
              const std::string &chip,
              const std::vector<CallArgument> &arguments,
              const std::vector<int> &resultRanks) {
-  const CudaApi &api = cudaApi();
-  auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
-                                            resultRanks);
-  if (!returned)
-    return returned.takeError();
-  std::vector<HostResult> results;
-  for (const ReturnedBuffer &buffer : (*returned)->all()) {
-    auto result = copyToHost(api, buffer);
-    if (!result)
-      return result.takeError();
-    results.push_back(std::move(*result));
-  }
-  return results;
+  return callAndTake<HostResult>(
+      module, entry, chip, arguments, resultRanks,
+      [](const CudaApi &api, ReturnedBuffer &buffer) {
+        return copyToHost(api, buffer);
+      },
+      [](const CudaApi &, const HostResult &) {});
 }
 
 llvm::Expected<std::vector<DeviceResult>>
@@ -325,24 +347,11 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
                            const std::string &chip,
                            const std::vector<CallArgument> &arguments,
                            const std::vector<int> &resultRanks) {
-  const CudaApi &api = cudaApi();
-  auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
-                                            resultRanks);
-  if (!returned)
-    return returned.takeError();
-  std::vector<DeviceResult> results;
-  llvm::scope_exit freeOnError([&] {
-    for (const DeviceResult &result : results)
-      api.free(result.allocated);
-  });
-  for (ReturnedBuffer &buffer : (*returned)->all()) {
-    auto result = keepOnDevice(api, buffer);
-    if (!result)
-      return result.takeError();
-    results.push_back(std::move(*result));
-  }
-  freeOnError.release();
-  return results;
+  return callAndTake<DeviceResult>(
+      module, entry, chip, arguments, resultRanks, keepOnDevice,
+      [](const CudaApi &api, const DeviceResult &result) {
+        api.free(result.allocated);
+      });
 }
 
 llvm::Expected<int> deviceOfPointer(const void *pointer) {
