@@ -231,10 +231,13 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
 
   // Against the float layer the error is of the order of the weights'
   // quantization error; a layer that kept the float weights would be exact.
-  // On few outputs the ratio of the two is a ratio of two small chi-squared
-  // sums: for 8 outputs of one row (the smallest shape), 20000 seeds of the
-  // numerics core alone gave ratios from 0.20 to 5.3 (and 33 outside the
-  // [0.3, 3] this checked once), hence [0.1, 10].
+  // The ratio of the two is a ratio of chi-squared-like sums over the D
+  // outputs, whose logarithm spreads as about 1/sqrt(D): over 20000 seeds of
+  // the numerics core alone, on every shape here, |log(ratio)| sqrt(D)
+  // reached 5.2 (ratios 0.20 to 5.3 for the 8 outputs of one row, 0.90 to
+  // 1.10 for 17 x 70). The check allows 7, so it is tight on large shapes
+  // and does not fail by chance on small ones (a fixed [0.3, 3] failed 33
+  // of those 20000 seeds at D = 8: the likely cause of a red CI run).
   double errorSquared = 0, exactSquared = 0;
   for (size_t i = 0; i < output.size(); ++i) {
     errorSquared += std::pow(output[i] - exact[i], 2);
@@ -245,8 +248,10 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   double weightError =
       quant::measureError(floatWeight, reconstruction.data()).relativeError();
   double outputError = std::sqrt(errorSquared / exactSquared);
-  EXPECT_GT(outputError, 0.1 * weightError);
-  EXPECT_LT(outputError, 10.0 * weightError);
+  double outputs = static_cast<double>(rows * shape.n);
+  double allowed = std::exp(7.0 / std::sqrt(outputs));
+  EXPECT_GT(outputError, weightError / allowed);
+  EXPECT_LT(outputError, weightError * allowed);
 }
 
 // The float layer compiled the same way (the baseline of every benchmark).
