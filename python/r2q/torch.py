@@ -398,7 +398,7 @@ class CompiledModel:
             if self.function.gpu and value.is_cuda and value.device.index in (None, 0):
                 # The kernels run on GPU 0 and read the tensor where it is
                 # (__cuda_array_interface__); the results stay there.
-                arguments.append(value.detach().contiguous())
+                arguments.append(_OnTorchStream(value.detach().contiguous()))
             else:
                 arguments.append(value.detach().to("cpu").contiguous().numpy())
         # The results go where the first input is.
@@ -407,6 +407,20 @@ class CompiledModel:
         if isinstance(result, tuple):
             return tuple(_as_tensor(array, device) for array in result)
         return None if result is None else _as_tensor(result, device)
+
+
+class _OnTorchStream:
+    """A CUDA tensor as r2q's call reads it: torch's __cuda_array_interface__
+    (version 2, which names no stream) with torch's current stream, so that
+    the call waits for that stream only, not for the whole GPU (version 3;
+    torch's default stream, 0, is the legacy default stream, whose handle is
+    1)."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+        stream = torch.cuda.current_stream(tensor.device).cuda_stream
+        self.__cuda_array_interface__ = dict(tensor.__cuda_array_interface__, version=3,
+                                             stream=stream or 1)
 
 
 def _as_tensor(result, device):

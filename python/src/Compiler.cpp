@@ -259,14 +259,14 @@ private:
     for (size_t index = 0; index < args.size(); ++index) {
       std::string what = "argument " + std::to_string(index) + " of @" + entry;
       CallArgument argument;
-      if (std::optional<InputBuffer> device =
+      if (std::optional<CallArgument> device =
               readCudaArrayInterface(args[index], what)) {
         if (!gpu)
           throw py::type_error(
               what + " is in GPU memory (__cuda_array_interface__), but @" +
               entry + " was compiled for the CPU: pass a numpy array");
-        checkOnGpuZero(*device, what);
-        argument = {*device, /*onDevice=*/true};
+        checkOnGpuZero(device->buffer, what);
+        argument = std::move(*device);
       } else {
         argument.buffer = hostArgument(args[index], what, hostArrays);
       }

@@ -101,8 +101,26 @@ std::vector<int64_t> integers(py::handle entry) {
 
 } // namespace
 
-std::optional<InputBuffer> readCudaArrayInterface(py::handle value,
-                                                  const std::string &what) {
+/// What a call must wait for before reading the array: per the interface's
+/// version 3, its "stream" (None: nothing; 0, which the protocol leaves
+/// ambiguous, and a missing stream: the whole device).
+ReadyAfter readyAfter(const py::dict &interface) {
+  ReadyAfter ready;
+  if (!interface.contains("version") || !interface.contains("stream") ||
+      interface["version"].cast<int>() < 3)
+    return ready;
+  py::handle stream = interface["stream"];
+  if (stream.is_none()) {
+    ready.kind = ReadyAfter::Nothing;
+  } else if (uintptr_t handle = stream.cast<uintptr_t>()) {
+    ready.kind = ReadyAfter::Stream;
+    ready.stream = handle;
+  }
+  return ready;
+}
+
+std::optional<CallArgument> readCudaArrayInterface(py::handle value,
+                                                   const std::string &what) {
   py::object object = cudaArrayInterfaceOf(value, what);
   if (object.is_none())
     return std::nullopt;
@@ -144,11 +162,11 @@ std::optional<InputBuffer> readCudaArrayInterface(py::handle value,
         throw py::value_error(what + " must be a C-contiguous GPU array "
                                      "(.contiguous() makes one)");
     }
+    return CallArgument{buffer, /*onDevice=*/true, readyAfter(interface)};
   } catch (const py::cast_error &) {
     throw malformed("'shape', 'strides' or 'data' are not tuples of "
-                    "integers");
+                    "integers, or 'version' or 'stream' not an integer");
   }
-  return buffer;
 }
 
 void defineDeviceArray(py::module_ &module) {

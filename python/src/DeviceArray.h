@@ -35,11 +35,12 @@ private:
   DeviceResult result;
 };
 
-/// The array `value` describes with __cuda_array_interface__, or nullopt
-/// when it has none; a type_error or value_error naming `what` ("argument 1
-/// of @main") when it is not a C-contiguous float32 array.
-std::optional<InputBuffer> readCudaArrayInterface(pybind11::handle value,
-                                                  const std::string &what);
+/// The device argument `value` describes with __cuda_array_interface__
+/// (with, from version 3 on, the stream it was written on), or nullopt when
+/// it has none; a type_error or value_error naming `what` ("argument 1 of
+/// @main") when it is not a C-contiguous float32 array.
+std::optional<CallArgument> readCudaArrayInterface(pybind11::handle value,
+                                                   const std::string &what);
 
 /// r2q.DeviceArray.
 void defineDeviceArray(pybind11::module_ &module);

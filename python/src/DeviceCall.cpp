@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <set>
 #include <utility>
 
 namespace r2q::python {
@@ -30,6 +31,7 @@ struct CudaApi {
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
   decltype(&r2qCudaCopyDeviceToDevice) copyDeviceToDevice = nullptr;
   decltype(&r2qCudaSynchronize) synchronize = nullptr;
+  decltype(&r2qCudaStreamSynchronize) streamSynchronize = nullptr;
   decltype(&r2qCudaPointerDevice) pointerDevice = nullptr;
   decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
   /// Why the library could not be used, or empty.
@@ -69,6 +71,8 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaCopyDeviceToDevice",
                  loaded.copyDeviceToDevice) ||
         !resolve(library, "r2qCudaSynchronize", loaded.synchronize) ||
+        !resolve(library, "r2qCudaStreamSynchronize",
+                 loaded.streamSynchronize) ||
         !resolve(library, "r2qCudaPointerDevice", loaded.pointerDevice) ||
         !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
@@ -99,9 +103,7 @@ public:
   }
 
   llvm::Error prepare(const std::vector<CallArgument> &arguments) {
-    bool anyOnDevice = false;
     for (const CallArgument &argument : arguments) {
-      anyOnDevice |= argument.onDevice;
       if (argument.onDevice) {
         buffers.push_back(argument.buffer);
         continue;
@@ -118,16 +120,34 @@ public:
         return cudaError(api);
       buffers.push_back({static_cast<const float *>(device), input.shape});
     }
-    // The kernels run on streams of their own, which do not wait for the
-    // streams that wrote the device arguments.
-    if (anyOnDevice && api.synchronize() != 0)
-      return cudaError(api);
-    return llvm::Error::success();
+    return waitForDeviceArguments(arguments);
   }
 
   const std::vector<InputBuffer> &onDevice() const { return buffers; }
 
 private:
+  /// The kernels run on streams of their own, which do not wait for the
+  /// streams that wrote the device arguments: those streams are
+  /// synchronized, or the whole device where an argument names none.
+  llvm::Error
+  waitForDeviceArguments(const std::vector<CallArgument> &arguments) {
+    bool wholeDevice = false;
+    std::set<uintptr_t> streams;
+    for (const CallArgument &argument : arguments) {
+      if (!argument.onDevice)
+        continue;
+      wholeDevice |= argument.ready.kind == ReadyAfter::Device;
+      if (argument.ready.kind == ReadyAfter::Stream)
+        streams.insert(argument.ready.stream);
+    }
+    if (wholeDevice)
+      return api.synchronize() == 0 ? llvm::Error::success() : cudaError(api);
+    for (uintptr_t stream : streams)
+      if (api.streamSynchronize(reinterpret_cast<void *>(stream)) != 0)
+        return cudaError(api);
+    return llvm::Error::success();
+  }
+
   const CudaApi &api;
   std::vector<void *> copies;
   std::vector<InputBuffer> buffers;

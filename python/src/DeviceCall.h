@@ -48,11 +48,22 @@ struct HostResult {
   std::vector<int64_t> shape;
 };
 
+/// What a call waits for before its kernels read a device argument (the
+/// "stream" of the argument's __cuda_array_interface__): the whole device
+/// (no stream given), the stream the argument was written on, or nothing
+/// (stream None: the data is ready).
+struct ReadyAfter {
+  enum Kind { Device, Stream, Nothing } kind = Device;
+  uintptr_t stream = 0;
+};
+
 /// An argument of a GPU call: a row-major f32 array in host memory (copied
-/// to the device for the call) or already in device memory (passed as is).
+/// to the device for the call) or already in device memory (passed as is,
+/// after what `ready` says).
 struct CallArgument {
   InputBuffer buffer;
   bool onDevice = false;
+  ReadyAfter ready;
 };
 
 /// A result left in device memory: row-major f32 at `data`, in a buffer of
@@ -66,11 +77,11 @@ struct DeviceResult {
 /// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline for
 /// `chip` (its kernels' target, "sm_90"; empty: not known) on `arguments`,
 /// and returns its results copied to the host. Host arguments are copied to
-/// the device first; before device ones are passed the device is
-/// synchronized, so the kernels that wrote them (on any stream: torch's,
-/// CuPy's) are done. Fails, before anything runs, when no GPU can be used or
-/// GPU 0 cannot run code for `chip` (loading the kernels would abort the
-/// process).
+/// the device first; before device ones are passed, the streams they were
+/// written on (or the whole device, where an argument does not say) are
+/// synchronized, so the kernels that wrote them are done. Fails, before
+/// anything runs, when no GPU can be used or GPU 0 cannot run code for `chip`
+/// (loading the kernels would abort the process).
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,
              const std::string &chip,

@@ -123,9 +123,36 @@ for arguments in ((OnDevice(x), OnDevice(y)), (OnDevice(x), y), (x, OnDevice(y))
 # A result passed on to the next call as it is.
 again, _ = passing(back_x, OnDevice(y))
 assert (again.numpy() == x).all()
+
+# Before its kernels read device arguments a call waits for the streams
+# they were written on (the interface's version-3 "stream"), for nothing
+# where the stream is None (as a DeviceArray says: its call synchronized),
+# and for the whole device where it cannot tell (no stream, version 2, or
+# the ambiguous 0).
+fake.fakeCudaContextSynchronizations.restype = ctypes.c_long
+fake.fakeCudaStreamSynchronizations.restype = ctypes.c_long
+fake.fakeCudaStreamSynchronizations.argtypes = [ctypes.c_size_t]
+for interface_x, interface_y, device_waits, streams in (
+        ({}, {"stream": None}, 1, []),
+        ({"stream": None}, {"stream": None}, 0, []),
+        ({"stream": 0x1234}, {"stream": 0x5678}, 0, [0x1234, 0x5678]),
+        ({"stream": 0x1234}, {"stream": 0x1234}, 0, [0x1234]),
+        ({"stream": 0x1234, "version": 2}, {"stream": None}, 1, []),
+        ({"stream": 0}, {"stream": None}, 1, [])):
+    device_before = fake.fakeCudaContextSynchronizations()
+    streams_before = {s: fake.fakeCudaStreamSynchronizations(s) for s in (0x1234, 0x5678)}
+    passing(OnDevice(x, **interface_x), OnDevice(y, **interface_y))
+    assert fake.fakeCudaContextSynchronizations() - device_before == device_waits, \
+        (interface_x, interface_y)
+    for s, before in streams_before.items():
+        assert fake.fakeCudaStreamSynchronizations(s) - before == (s in streams), (s, interface_x)
+device_before = fake.fakeCudaContextSynchronizations()
+passing(again, OnDevice(y, stream=None))
+assert fake.fakeCudaContextSynchronizations() == device_before
+del again, _
 # The results' memory goes with them.
-assert fake.fakeCudaLiveAllocations() - live_before == 4, fake.fakeCudaLiveAllocations()
-del back_x, z, again, _
+assert fake.fakeCudaLiveAllocations() - live_before == 2, fake.fakeCudaLiveAllocations()
+del back_x, z
 gc.collect()
 assert fake.fakeCudaLiveAllocations() == live_before, (fake.fakeCudaLiveAllocations(), live_before)
 
@@ -155,7 +182,9 @@ expect_error(TypeError, "argument 0 of @main cannot be read as a GPU array: Can'
              lambda: passing(RequiresGrad(), y))
 for interface, why in (({"data": None}, "'data' is not (pointer, read-only)"),
                        ({"shape": [3, 5]}, "'shape', 'strides' or 'data' are not tuples of "
-                        "integers"),
+                        "integers, or 'version' or 'stream' not an integer"),
+                       ({"stream": "default"}, "'shape', 'strides' or 'data' are not tuples of "
+                        "integers, or 'version' or 'stream' not an integer"),
                        ({"shape": (3, -5)}, "a negative size in 'shape'"),
                        ({"strides": (20,)}, "'strides' and 'shape' differ in length")):
     expect_error(ValueError, f"argument 0 of @main has a malformed __cuda_array_interface__: {why}",

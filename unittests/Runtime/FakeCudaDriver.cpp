@@ -77,6 +77,9 @@ unsigned lastClusterX = 0;
 std::mutex allocationsMutex;
 std::map<CUdeviceptr, int> allocations;
 std::atomic<uint64_t> bytesCopiedToDevice{0};
+std::atomic<long> contextSynchronizations{0};
+/// cuStreamSynchronize calls per stream handle (guarded by allocationsMutex).
+std::map<CUstream, long> streamSynchronizations;
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
@@ -187,6 +190,12 @@ int fakeCudaAllocationDevice(const void *ptr) {
   return found == allocations.end() ? -1 : found->second;
 }
 uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
+long fakeCudaContextSynchronizations() { return contextSynchronizations; }
+long fakeCudaStreamSynchronizations(uintptr_t stream) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto found = streamSynchronizations.find(reinterpret_cast<CUstream>(stream));
+  return found == streamSynchronizations.end() ? 0 : found->second;
+}
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap() {
   return &lastTensorMap;
 }
@@ -302,7 +311,10 @@ CUresult CUDAAPI cuCtxPopCurrent(CUcontext *context) {
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuCtxSynchronize() { return needContext(); }
+CUresult CUDAAPI cuCtxSynchronize() {
+  ++contextSynchronizations;
+  return needContext();
+}
 
 CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
                                     unsigned int numOptions,
@@ -393,7 +405,13 @@ CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
   return destroyHandle(stream);
 }
 
-CUresult CUDAAPI cuStreamSynchronize(CUstream) { return needContext(); }
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
+  {
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    ++streamSynchronizations[stream];
+  }
+  return needContext();
+}
 
 CUresult CUDAAPI cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
   return needContext();

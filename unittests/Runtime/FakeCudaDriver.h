@@ -42,6 +42,10 @@ long fakeCudaLiveAllocations();
 int fakeCudaAllocationDevice(const void *ptr);
 /// Bytes copied by cuMemcpyHtoD so far.
 uint64_t fakeCudaBytesCopiedToDevice();
+/// cuCtxSynchronize calls so far.
+long fakeCudaContextSynchronizations();
+/// cuStreamSynchronize calls so far on the stream handle `stream`.
+long fakeCudaStreamSynchronizations(uintptr_t stream);
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();
 /// The pointer and size of the last cuMemHostRegister.
 void *fakeCudaLastRegistered(size_t *bytes);
