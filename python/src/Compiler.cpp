@@ -419,13 +419,6 @@ std::unique_ptr<CompiledFunction> compileText(const std::string &ir,
   return compiled;
 }
 
-py::tuple shapeTuple(const std::vector<int64_t> &shape) {
-  py::list sizes;
-  for (int64_t size : shape)
-    sizes.append(size < 0 ? py::object(py::none()) : py::int_(size));
-  return py::tuple(sizes);
-}
-
 py::list shapeTuples(const std::vector<std::vector<int64_t>> &shapes) {
   py::list list;
   for (const std::vector<int64_t> &shape : shapes)

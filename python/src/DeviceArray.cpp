@@ -13,26 +13,27 @@
 namespace py = pybind11;
 
 namespace r2q::python {
-namespace {
 
 py::tuple shapeTuple(const std::vector<int64_t> &shape) {
-  py::tuple tuple(shape.size());
-  for (size_t dim = 0; dim < shape.size(); ++dim)
-    tuple[dim] = shape[dim];
-  return tuple;
+  py::list sizes;
+  for (int64_t size : shape)
+    sizes.append(size < 0 ? py::object(py::none()) : py::int_(size));
+  return py::tuple(sizes);
 }
 
+namespace {
+
 /// Whether `strides` (in bytes) are those of a C-contiguous f32 array of
-/// `shape` (dimensions of size 1 may have any stride).
+/// `shape` (a dimension of size 1 may have any stride).
 bool isCContiguous(const std::vector<int64_t> &shape,
-                   const std::vector<int64_t> &strides) {
-  int64_t expected = sizeof(float);
-  for (size_t dim = shape.size(); dim-- > 0;) {
-    if (shape[dim] != 1 && strides[dim] != expected)
+                   std::vector<int64_t> strides) {
+  const int64_t bytes = sizeof(float);
+  for (size_t dim = 0; dim < shape.size(); ++dim) {
+    if (shape[dim] != 1 && strides[dim] % bytes)
       return false;
-    expected *= shape[dim];
+    strides[dim] /= bytes;
   }
-  return true;
+  return isRowMajor(shape, strides);
 }
 
 py::dict cudaArrayInterface(const DeviceArray &array) {
@@ -68,10 +69,6 @@ std::string describe(const DeviceArray &array) {
   std::string shape = py::str(shapeTuple(array.buffer().shape));
   return "r2q.DeviceArray(shape=" + shape + ", dtype=float32)";
 }
-
-} // namespace
-
-namespace {
 
 /// `value`'s __cuda_array_interface__, or None where it has none (an
 /// AttributeError, as a torch tensor on the CPU raises); a type_error naming

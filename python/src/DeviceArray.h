@@ -16,8 +16,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace r2q::python {
 
@@ -34,6 +36,9 @@ public:
 private:
   DeviceResult result;
 };
+
+/// A shape as a Python tuple, a dynamic size (negative) as None.
+pybind11::tuple shapeTuple(const std::vector<int64_t> &shape);
 
 /// The device argument `value` describes with __cuda_array_interface__
 /// (with, from version 3 on, the stream it was written on), or nullopt when

@@ -85,13 +85,6 @@ llvm::Error cudaError(const CudaApi &api) {
   return llvm::createStringError(api.lastError());
 }
 
-int64_t elementCount(const std::vector<int64_t> &shape) {
-  int64_t count = 1;
-  for (int64_t size : shape)
-    count *= size;
-  return count;
-}
-
 /// The arguments of a call in device memory: device arguments as they are,
 /// device copies of host ones (freed with the object).
 class DeviceInputs {
@@ -109,14 +102,12 @@ public:
         continue;
       }
       const InputBuffer &input = argument.buffer;
-      size_t bytes =
-          std::max<int64_t>(elementCount(input.shape), 1) * sizeof(float);
+      int64_t count = elementCount(input.shape);
       void *device = nullptr;
-      if (api.malloc(&device, bytes) != 0)
+      if (api.malloc(&device, std::max<int64_t>(count, 1) * sizeof(float)) != 0)
         return cudaError(api);
       copies.push_back(device);
-      if (api.copyToDevice(device, input.data,
-                           elementCount(input.shape) * sizeof(float)) != 0)
+      if (api.copyToDevice(device, input.data, count * sizeof(float)) != 0)
         return cudaError(api);
       buffers.push_back({static_cast<const float *>(device), input.shape});
     }
@@ -172,13 +163,6 @@ private:
   std::vector<ReturnedBuffer> buffers;
 };
 
-/// The checks before a call, the arguments put on the device, the call.
-llvm::Expected<std::unique_ptr<ReturnedBuffers>>
-callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
-                          const std::string &entry, const std::string &chip,
-                          const std::vector<CallArgument> &arguments,
-                          const std::vector<int> &resultRanks);
-
 /// `buffer` (device memory, any strides) copied to the host, row-major: the
 /// span its elements cover comes over in one copy.
 llvm::Expected<HostResult> copyToHost(const CudaApi &api,
@@ -221,45 +205,7 @@ llvm::Error checkChip(const CudaApi &api, const std::string &chip) {
                                  std::to_string(version) + "}");
 }
 
-} // namespace
-
-std::string cudaRuntimeLibrary() {
-  // Beside the extension (a wheel installs it there), else where this build
-  // made it.
-  Dl_info extension;
-  if (dladdr(reinterpret_cast<void *>(&cudaRuntimeLibrary), &extension) &&
-      extension.dli_fname) {
-    llvm::SmallString<256> beside(
-        llvm::sys::path::parent_path(extension.dli_fname));
-    llvm::sys::path::append(beside, "libr2q_cuda_runtime.so");
-    if (llvm::sys::fs::exists(beside))
-      return beside.str().str();
-  }
-  return R2Q_CUDA_RUNTIME_LIBRARY;
-}
-
-bool gpuLibraryLoads() { return cudaApi().loadError.empty(); }
-
-std::string gpuChip() {
-  if (!gpuUnavailableReason().empty())
-    return "";
-  R2QCudaDeviceInfo info{};
-  if (cudaApi().deviceInfo(0, &info) != 0)
-    return "";
-  return "sm_" + std::to_string(info.computeCapabilityMajor * 10 +
-                                info.computeCapabilityMinor);
-}
-
-std::string gpuUnavailableReason() {
-  const CudaApi &api = cudaApi();
-  if (!api.loadError.empty())
-    return api.loadError;
-  const char *reason = api.unavailableReason();
-  return reason ? reason : "";
-}
-
-namespace {
-
+/// The checks before a call, the arguments put on the device, the call.
 llvm::Expected<std::unique_ptr<ReturnedBuffers>>
 callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
                           const std::string &entry, const std::string &chip,
@@ -297,10 +243,7 @@ llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
                  std::max<int64_t>(count, 1) * sizeof(float)) != 0)
     return cudaError(api);
   result.data = static_cast<float *>(result.allocated);
-  llvm::scope_exit freeOnError([&] {
-    if (result.allocated)
-      api.free(result.allocated);
-  });
+  llvm::scope_exit freeOnError([&] { api.free(result.allocated); });
   size_t bytes = count * sizeof(float);
   if (buffer.isRowMajor()) {
     if (count && (api.copyDeviceToDevice(result.data, buffer.data, bytes,
@@ -348,6 +291,41 @@ callAndTake(JitModule &module, const std::string &entry,
 }
 
 } // namespace
+
+std::string cudaRuntimeLibrary() {
+  // Beside the extension (a wheel installs it there), else where this build
+  // made it.
+  Dl_info extension;
+  if (dladdr(reinterpret_cast<void *>(&cudaRuntimeLibrary), &extension) &&
+      extension.dli_fname) {
+    llvm::SmallString<256> beside(
+        llvm::sys::path::parent_path(extension.dli_fname));
+    llvm::sys::path::append(beside, "libr2q_cuda_runtime.so");
+    if (llvm::sys::fs::exists(beside))
+      return beside.str().str();
+  }
+  return R2Q_CUDA_RUNTIME_LIBRARY;
+}
+
+bool gpuLibraryLoads() { return cudaApi().loadError.empty(); }
+
+std::string gpuChip() {
+  if (!gpuUnavailableReason().empty())
+    return "";
+  R2QCudaDeviceInfo info{};
+  if (cudaApi().deviceInfo(0, &info) != 0)
+    return "";
+  return "sm_" + std::to_string(info.computeCapabilityMajor * 10 +
+                                info.computeCapabilityMinor);
+}
+
+std::string gpuUnavailableReason() {
+  const CudaApi &api = cudaApi();
+  if (!api.loadError.empty())
+    return api.loadError;
+  const char *reason = api.unavailableReason();
+  return reason ? reason : "";
+}
 
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,

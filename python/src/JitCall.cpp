@@ -159,7 +159,13 @@ llvm::Expected<EntrySignature> readEntrySignature(ModuleOp module,
   return signature;
 }
 
-bool ReturnedBuffer::isRowMajor() const {
+int64_t elementCount(const std::vector<int64_t> &shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
+                         std::multiplies<int64_t>());
+}
+
+bool isRowMajor(const std::vector<int64_t> &shape,
+                const std::vector<int64_t> &strides) {
   int64_t expected = 1;
   for (size_t dim = shape.size(); dim-- > 0;) {
     if (shape[dim] != 1 && strides[dim] != expected)
@@ -169,9 +175,12 @@ bool ReturnedBuffer::isRowMajor() const {
   return true;
 }
 
+bool ReturnedBuffer::isRowMajor() const {
+  return python::isRowMajor(shape, strides);
+}
+
 int64_t ReturnedBuffer::elementCount() const {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
-                         std::multiplies<int64_t>());
+  return python::elementCount(shape);
 }
 
 llvm::Expected<std::vector<ReturnedBuffer>>

@@ -36,6 +36,14 @@ struct EntrySignature {
 llvm::Expected<EntrySignature> readEntrySignature(mlir::ModuleOp module,
                                                   llvm::StringRef entry);
 
+/// The number of elements of an array of `shape`.
+int64_t elementCount(const std::vector<int64_t> &shape);
+
+/// Whether `strides` (in elements) lay an array of `shape` out row-major
+/// without gaps (a dimension of size 1 may have any stride).
+bool isRowMajor(const std::vector<int64_t> &shape,
+                const std::vector<int64_t> &strides);
+
 /// A row-major f32 array the caller owns.
 struct InputBuffer {
   const float *data;

@@ -233,7 +233,9 @@ TEST_P(LinearLayerExecutionTest, QuantizedLayerMatchesNumericsCore) {
   // quantization error; a layer that kept the float weights would be exact.
   // The ratio of the two is a ratio of chi-squared-like sums over the D
   // outputs, whose logarithm spreads as about 1/sqrt(D): over 20000 seeds of
-  // the numerics core alone, on every shape here, |log(ratio)| sqrt(D)
+  // the numerics core alone (this test's data and reference, with the
+  // packed reference standing in for the compiled layer, which matches it
+  // to 1e-5), on every shape here, |log(ratio)| sqrt(D)
   // reached 5.2 (ratios 0.20 to 5.3 for the 8 outputs of one row, 0.90 to
   // 1.10 for 17 x 70). The check allows 7, so it is tight on large shapes
   // and does not fail by chance on small ones (a fixed [0.3, 3] failed 33
