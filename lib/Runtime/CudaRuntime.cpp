@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -195,6 +196,26 @@ int fail(std::string message) {
   return -1;
 }
 
+/// Whether `result` is a kernel's fault, after which the context is
+/// unusable: the driver returns the same error from every later call.
+bool corruptsContext(CUresult result) {
+  switch (result) {
+  case CUDA_ERROR_ILLEGAL_ADDRESS:
+  case CUDA_ERROR_MISALIGNED_ADDRESS:
+  case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+  case CUDA_ERROR_INVALID_PC:
+  case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+  case CUDA_ERROR_HARDWARE_STACK_ERROR:
+  case CUDA_ERROR_LAUNCH_FAILED:
+  case CUDA_ERROR_LAUNCH_TIMEOUT:
+  case CUDA_ERROR_ASSERT:
+  case CUDA_ERROR_ECC_UNCORRECTABLE:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /// 0 for success; otherwise records "r2q: CUDA error: <call>[ for kernel
 /// '<kernel>']: <error name> (<error string>)" and returns -1.
 int check(CUresult result, const char *call, const char *kernel = nullptr) {
@@ -203,7 +224,11 @@ int check(CUresult result, const char *call, const char *kernel = nullptr) {
   std::string message = std::string("r2q: CUDA error: ") + call;
   if (kernel)
     message += std::string(" for kernel '") + kernel + "'";
-  return fail(message + ": " + describe(driver(), result));
+  message += ": " + describe(driver(), result);
+  if (corruptsContext(result))
+    message += "; a kernel faulted, so the GPU's context is unusable and "
+               "every later CUDA call of this process fails";
+  return fail(message);
 }
 
 /// As check(), for calls that release a resource: once the driver has shut
@@ -217,11 +242,34 @@ int checkRelease(CUresult result, const char *call) {
 #define R2Q_CALL(name, ...) check(driver().name(__VA_ARGS__), #name)
 #define R2Q_RELEASE(name, ...) checkRelease(driver().name(__VA_ARGS__), #name)
 
-/// mgpu* entry points cannot return errors to lowered code: the message goes
-/// to stderr and the process aborts.
-void orAbort(int result, const char *entryPoint) {
+/// The error scope of this thread (r2qCudaBeginErrorScope): while one is
+/// open, the mgpu* entry points keep their first failure here instead of
+/// aborting, and skip their GPU work after it.
+struct ErrorScope {
+  int depth = 0;
+  bool failed = false;
+  std::string firstError;
+};
+
+thread_local ErrorScope errorScope;
+
+/// Whether an entry point of lowered code skips its GPU work: an earlier
+/// call in this thread's error scope failed, so the results are lost
+/// anyway, and the handles it returned are null.
+bool skipAfterFailure() { return errorScope.depth > 0 && errorScope.failed; }
+
+/// mgpu* entry points cannot return errors to lowered code. Inside an error
+/// scope the first failure is kept for r2qCudaEndErrorScope; outside one the
+/// message goes to stderr and the process aborts.
+void reportFailure(int result, const char *entryPoint) {
   if (result == 0)
     return;
+  if (errorScope.depth > 0) {
+    if (!errorScope.failed)
+      errorScope.firstError = lastError;
+    errorScope.failed = true;
+    return;
+  }
   std::fprintf(stderr,
                "%s\nr2q: %s cannot return an error to the lowered code; "
                "aborting\n",
@@ -230,9 +278,20 @@ void orAbort(int result, const char *entryPoint) {
   std::abort();
 }
 
-template <typename T> T orAbort(int result, T value, const char *entryPoint) {
-  orAbort(result, entryPoint);
-  return value;
+/// Runs `work`, an entry point's GPU work (a status), unless an earlier
+/// call of the thread's error scope failed, and reports its failure.
+template <typename Work> void gpuWork(const char *entryPoint, Work work) {
+  if (!skipAfterFailure())
+    reportFailure(work(), entryPoint);
+}
+
+/// Runs `release`, an entry point's freeing of `handle`, even after a
+/// failure (the resources a failed call made are still freed); a null
+/// handle, which only a failed or skipped call returns, frees nothing.
+template <typename Release>
+void releaseWork(const void *handle, const char *entryPoint, Release release) {
+  if (handle)
+    reportFailure(release(), entryPoint);
 }
 
 //===----------------------------------------------------------------------===//
@@ -415,6 +474,9 @@ int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
 }
 
 int getFunction(CUfunction *function, CUmodule module, const char *name) {
+  if (!module)
+    return fail(std::string("r2q: cannot look up kernel '") + name +
+                "': its module was not loaded (loading it failed before)");
   ContextScope scope;
   if (scope.failed() ||
       check(driver().cuModuleGetFunction(function, module, name),
@@ -534,8 +596,43 @@ int allocate(void **ptr, uint64_t bytes, bool managed) {
   return 0;
 }
 
+/// Host memory that mgpuMemAlloc hands out in place of device memory after
+/// a failure in an error scope: lowered code may still write to its
+/// managed buffers on the host before it returns, so they must be real
+/// memory. release() frees them.
+struct Placeholders {
+  std::mutex mutex;
+  std::set<void *> blocks;
+};
+
+Placeholders &placeholders() {
+  static auto *instance = new Placeholders;
+  return *instance;
+}
+
+/// `bytes` of zeroed host memory, or null where the host has none either.
+void *placeholder(uint64_t bytes) {
+  void *block = bytes ? std::calloc(bytes, 1) : nullptr;
+  if (block) {
+    Placeholders &all = placeholders();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    all.blocks.insert(block);
+  }
+  return block;
+}
+
+/// Frees `ptr` if it is a placeholder; false otherwise.
+bool releasePlaceholder(void *ptr) {
+  Placeholders &all = placeholders();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  if (!all.blocks.erase(ptr))
+    return false;
+  std::free(ptr);
+  return true;
+}
+
 int release(void *ptr) {
-  if (!ptr)
+  if (!ptr || releasePlaceholder(ptr))
     return 0;
   return releaseInContext(
       [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
@@ -665,6 +762,27 @@ int createEvent(void **event, unsigned flags) {
 extern "C" {
 
 const char *r2qCudaLastError(void) { return lastError.c_str(); }
+
+void r2qCudaBeginErrorScope(void) { ++errorScope.depth; }
+
+int r2qCudaEndErrorScope(void) {
+  if (errorScope.depth == 0)
+    return fail("r2q: r2qCudaEndErrorScope without an open error scope");
+  if (!errorScope.failed) {
+    --errorScope.depth;
+    return 0;
+  }
+  std::string message = errorScope.firstError;
+  if (--errorScope.depth == 0) {
+    errorScope.failed = false;
+    errorScope.firstError.clear();
+    // The kernels that the failed call launched before its failure may
+    // still run: wait for them, so that its caller can free or reuse what
+    // they read and write. (After a fault this fails too: nothing runs.)
+    r2qCudaSynchronize();
+  }
+  return fail(std::move(message));
+}
 
 const char *r2qCudaDriverPath(void) { return driver().path.c_str(); }
 
@@ -842,24 +960,27 @@ int r2qCudaLaunch(void *function, const int64_t grid[3], const int64_t block[3],
 
 void *mgpuModuleLoad(void *data, size_t bytes) {
   void *module = nullptr;
-  return orAbort(r2qCudaModuleLoad(&module, data, bytes, 4), module, __func__);
+  gpuWork(__func__, [&] { return r2qCudaModuleLoad(&module, data, bytes, 4); });
+  return module;
 }
 
 void *mgpuModuleLoadJIT(void *data, int optLevel) {
   void *module = nullptr;
   size_t bytes = std::strlen(static_cast<const char *>(data)) + 1;
-  return orAbort(r2qCudaModuleLoad(&module, data, bytes, optLevel), module,
-                 __func__);
+  gpuWork(__func__,
+          [&] { return r2qCudaModuleLoad(&module, data, bytes, optLevel); });
+  return module;
 }
 
 void mgpuModuleUnload(void *module) {
-  orAbort(r2qCudaModuleUnload(module), __func__);
+  releaseWork(module, __func__, [&] { return r2qCudaModuleUnload(module); });
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   void *function = nullptr;
-  return orAbort(r2qCudaModuleGetFunction(&function, module, name), function,
-                 __func__);
+  gpuWork(__func__,
+          [&] { return r2qCudaModuleGetFunction(&function, module, name); });
+  return function;
 }
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
@@ -870,9 +991,10 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     return;
   int64_t grid[3] = {gridX, gridY, gridZ};
   int64_t block[3] = {blockX, blockY, blockZ};
-  orAbort(launch(static_cast<CUfunction>(function), grid, block, nullptr, smem,
-                 static_cast<CUstream>(stream), params, extra),
-          __func__);
+  gpuWork(__func__, [&] {
+    return launch(static_cast<CUfunction>(function), grid, block, nullptr, smem,
+                  static_cast<CUstream>(stream), params, extra);
+  });
 }
 
 void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
@@ -886,103 +1008,113 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
   int64_t cluster[3] = {clusterX, clusterY, clusterZ};
   int64_t grid[3] = {gridX, gridY, gridZ};
   int64_t block[3] = {blockX, blockY, blockZ};
-  orAbort(launch(static_cast<CUfunction>(function), grid, block, cluster, smem,
-                 static_cast<CUstream>(stream), params, extra),
-          __func__);
+  gpuWork(__func__, [&] {
+    return launch(static_cast<CUfunction>(function), grid, block, cluster, smem,
+                  static_cast<CUstream>(stream), params, extra);
+  });
 }
 
 void *mgpuStreamCreate(void) {
   void *stream = nullptr;
-  return orAbort(r2qCudaStreamCreate(&stream), stream, __func__);
+  gpuWork(__func__, [&] { return r2qCudaStreamCreate(&stream); });
+  return stream;
 }
 
 void mgpuStreamDestroy(void *stream) {
-  orAbort(r2qCudaStreamDestroy(stream), __func__);
+  releaseWork(stream, __func__, [&] { return r2qCudaStreamDestroy(stream); });
 }
 
 void mgpuStreamSynchronize(void *stream) {
-  orAbort(r2qCudaStreamSynchronize(stream), __func__);
+  gpuWork(__func__, [&] { return r2qCudaStreamSynchronize(stream); });
 }
 
 void mgpuStreamWaitEvent(void *stream, void *event) {
-  orAbort(inContext([&] {
-            return R2Q_CALL(cuStreamWaitEvent, static_cast<CUstream>(stream),
-                            static_cast<CUevent>(event), 0);
-          }),
-          __func__);
+  gpuWork(__func__, [&] {
+    return inContext([&] {
+      return R2Q_CALL(cuStreamWaitEvent, static_cast<CUstream>(stream),
+                      static_cast<CUevent>(event), 0);
+    });
+  });
 }
 
 void *mgpuEventCreate(void) {
   void *event = nullptr;
-  return orAbort(createEvent(&event, CU_EVENT_DISABLE_TIMING), event, __func__);
+  gpuWork(__func__,
+          [&] { return createEvent(&event, CU_EVENT_DISABLE_TIMING); });
+  return event;
 }
 
 void mgpuEventDestroy(void *event) {
-  orAbort(r2qCudaEventDestroy(event), __func__);
+  releaseWork(event, __func__, [&] { return r2qCudaEventDestroy(event); });
 }
 
 void mgpuEventSynchronize(void *event) {
-  orAbort(inContext([&] {
-            return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
-          }),
-          __func__);
+  gpuWork(__func__, [&] {
+    return inContext([&] {
+      return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
+    });
+  });
 }
 
 void mgpuEventRecord(void *event, void *stream) {
-  orAbort(r2qCudaEventRecord(event, stream), __func__);
+  gpuWork(__func__, [&] { return r2qCudaEventRecord(event, stream); });
 }
 
 void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool isHostShared) {
   void *ptr = nullptr;
-  return orAbort(allocate(&ptr, bytes, isHostShared), ptr, __func__);
+  gpuWork(__func__, [&] { return allocate(&ptr, bytes, isHostShared); });
+  return ptr || !skipAfterFailure() ? ptr : placeholder(bytes);
 }
 
 void mgpuMemFree(void *ptr, void * /*stream*/) {
-  orAbort(release(ptr), __func__);
+  releaseWork(ptr, __func__, [&] { return release(ptr); });
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
-  orAbort(inContext([&] {
-            return R2Q_CALL(cuMemcpyAsync, devicePointer(dst),
-                            devicePointer(src), bytes,
-                            static_cast<CUstream>(stream));
-          }),
-          __func__);
+  gpuWork(__func__, [&] {
+    return inContext([&] {
+      return R2Q_CALL(cuMemcpyAsync, devicePointer(dst), devicePointer(src),
+                      bytes, static_cast<CUstream>(stream));
+    });
+  });
 }
 
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
-  orAbort(inContext([&] {
-            return R2Q_CALL(cuMemsetD32Async, devicePointer(dst), value, count,
-                            static_cast<CUstream>(stream));
-          }),
-          __func__);
+  gpuWork(__func__, [&] {
+    return inContext([&] {
+      return R2Q_CALL(cuMemsetD32Async, devicePointer(dst), value, count,
+                      static_cast<CUstream>(stream));
+    });
+  });
 }
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
-  orAbort(inContext([&] {
-            return R2Q_CALL(cuMemsetD16Async, devicePointer(dst), value, count,
-                            static_cast<CUstream>(stream));
-          }),
-          __func__);
+  gpuWork(__func__, [&] {
+    return inContext([&] {
+      return R2Q_CALL(cuMemsetD16Async, devicePointer(dst), value, count,
+                      static_cast<CUstream>(stream));
+    });
+  });
 }
 
 void mgpuMemHostRegister(void *ptr, uint64_t bytes) {
-  orAbort(registerHost(ptr, bytes), __func__);
+  gpuWork(__func__, [&] { return registerHost(ptr, bytes); });
 }
 
 void mgpuMemHostUnregister(void *ptr) {
-  orAbort(unregisterHost(ptr), __func__);
+  releaseWork(ptr, __func__, [&] { return unregisterHost(ptr); });
 }
 
 void mgpuMemHostRegisterMemRef(int64_t rank, void *descriptor,
                                int64_t elementSizeBytes) {
   MemRefView memref = viewMemRef(rank, descriptor, elementSizeBytes);
   uint64_t bytes = 0;
-  orAbort(denseBytes(memref, elementSizeBytes, &bytes) ||
-                  registerHost(memref.data, bytes)
-              ? -1
-              : 0,
-          __func__);
+  gpuWork(__func__, [&] {
+    return denseBytes(memref, elementSizeBytes, &bytes) ||
+                   registerHost(memref.data, bytes)
+               ? -1
+               : 0;
+  });
 }
 
 void mgpuMemHostUnregisterMemRef(int64_t rank, void *descriptor,
@@ -991,11 +1123,12 @@ void mgpuMemHostUnregisterMemRef(int64_t rank, void *descriptor,
   uint64_t bytes = 0;
   if (denseBytes(memref, elementSizeBytes, &bytes) == 0 && bytes == 0)
     return; // Never registered (see registerHost).
-  orAbort(unregisterHost(memref.data), __func__);
+  releaseWork(memref.data, __func__,
+              [&] { return unregisterHost(memref.data); });
 }
 
 void mgpuSetDefaultDevice(int32_t device) {
-  orAbort(r2qCudaSetDevice(device), __func__);
+  gpuWork(__func__, [&] { return r2qCudaSetDevice(device); });
 }
 
 void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
@@ -1003,54 +1136,58 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
                                      int64_t swizzle, int64_t l2Promotion,
                                      int64_t oobFill, int64_t *boxDims) {
   void *deviceMap = nullptr;
-  return orAbort(encodeTensorMap(&deviceMap, rank, descriptor, dataType,
-                                 interleave, swizzle, l2Promotion, oobFill,
-                                 boxDims),
-                 deviceMap, __func__);
+  gpuWork(__func__, [&] {
+    return encodeTensorMap(&deviceMap, rank, descriptor, dataType, interleave,
+                           swizzle, l2Promotion, oobFill, boxDims);
+  });
+  return deviceMap;
 }
 
 //===----------------------------------------------------------------------===//
 // Constants of lowered code, copied to the device once
 //===----------------------------------------------------------------------===//
 
-void *r2qCudaDeviceConstant(void **slot, const void *host, uint64_t bytes,
-                            int32_t managed) {
-  if (bytes == 0)
-    return const_cast<void *>(host); // Nothing to read; never freed.
+} // extern "C"
+
+namespace {
+
+/// This device's copy of the constant in `slot`: the one made before, read
+/// without a lock, or one made now under the lock.
+int deviceConstant(void **copy, void **slot, const void *host, uint64_t bytes,
+                   bool managed) {
   if (defaultDevice >= kMaxConstantDevices)
-    orAbort(fail("r2q: constants are cached for devices 0-" +
-                 std::to_string(kMaxConstantDevices - 1) + ", not device " +
-                 std::to_string(defaultDevice)),
-            __func__);
-  // The fast path: this device's copy exists.
+    return fail("r2q: constants are cached for devices 0-" +
+                std::to_string(kMaxConstantDevices - 1) + ", not device " +
+                std::to_string(defaultDevice));
   auto *copies =
       static_cast<ConstantCopies *>(__atomic_load_n(slot, __ATOMIC_ACQUIRE));
-  if (copies)
-    if (void *copy = copies->onDevice[defaultDevice].load())
-      return copy;
+  if (copies && (*copy = copies->onDevice[defaultDevice].load()))
+    return 0;
   std::lock_guard<std::mutex> lock(constantSlotsMutex);
   if (!*slot)
     __atomic_store_n(slot, new ConstantCopies, __ATOMIC_RELEASE);
   copies = static_cast<ConstantCopies *>(*slot);
   std::atomic<void *> &entry = copies->onDevice[defaultDevice];
-  if (void *copy = entry.load())
-    return copy;
-  void *copy = nullptr;
-  int status = allocate(&copy, bytes, managed != 0);
-  if (status == 0 && r2qCudaCopyToDevice(copy, host, bytes) != 0) {
-    release(copy);
-    status = -1;
+  if ((*copy = entry.load()))
+    return 0;
+  if (allocate(copy, bytes, managed))
+    return -1;
+  if (r2qCudaCopyToDevice(*copy, host, bytes)) {
+    release(*copy);
+    *copy = nullptr;
+    return -1;
   }
-  entry.store(orAbort(status, copy, __func__));
-  return copy;
+  entry.store(*copy);
+  return 0;
 }
 
-void r2qCudaReleaseDeviceConstant(void **slot) {
+/// Frees the copies in `slot`, each in its device's context, and clears it.
+int releaseDeviceConstant(void **slot) {
   std::lock_guard<std::mutex> lock(constantSlotsMutex);
   auto *copies = static_cast<ConstantCopies *>(*slot);
   __atomic_store_n(slot, nullptr, __ATOMIC_RELEASE);
   if (!copies)
-    return;
+    return 0;
   int status = 0;
   const int callerDevice = defaultDevice;
   for (int device = 0; device < kMaxConstantDevices; ++device) {
@@ -1061,7 +1198,28 @@ void r2qCudaReleaseDeviceConstant(void **slot) {
   }
   defaultDevice = callerDevice;
   delete copies;
-  orAbort(status, __func__);
+  return status;
+}
+
+} // namespace
+
+extern "C" {
+
+void *r2qCudaDeviceConstant(void **slot, const void *host, uint64_t bytes,
+                            int32_t managed) {
+  if (bytes == 0)
+    return const_cast<void *>(host); // Nothing to read; never freed.
+  void *copy = nullptr;
+  gpuWork(__func__, [&] {
+    return deviceConstant(&copy, slot, host, bytes, managed != 0);
+  });
+  // After a failure in an error scope no kernel runs: the host's data
+  // stands in for the copy (host code may still read it).
+  return copy ? copy : const_cast<void *>(host);
+}
+
+void r2qCudaReleaseDeviceConstant(void **slot) {
+  releaseWork(slot, __func__, [&] { return releaseDeviceConstant(slot); });
 }
 
 } // extern "C"

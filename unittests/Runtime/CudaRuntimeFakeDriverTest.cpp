@@ -248,6 +248,121 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
   mgpuModuleUnload(module);
 }
 
+// Lowered code called inside an error scope: the first failure (here an
+// allocation the fake refuses) is returned by the scope's end, nothing is
+// launched after it, allocations after it are host memory that host code
+// may write, and what was made before it is still freed.
+TEST(CudaRuntimeOnFakeDriver, ErrorScopeReturnsTheFirstFailure) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  VectorAdd data(1000, rng);
+  const long liveBefore = fakeCudaLiveAllocations();
+  const long launchesBefore = fakeCudaLaunches();
+  r2q::cuda::Status status;
+  {
+    r2q::cuda::LoweredCodeErrors errors;
+    void *stream = mgpuStreamCreate();
+    void *before = mgpuMemAlloc(4000, stream, /*isHostShared=*/false);
+    fakeCudaFailAllocationsAbove(1 << 20);
+    void *refused = mgpuMemAlloc(3 << 20, stream, /*isHostShared=*/true);
+    fakeCudaFailAllocationsAbove(0);
+    void *after = mgpuMemAlloc(64, stream, /*isHostShared=*/true);
+    ASSERT_NE(refused, nullptr);
+    ASSERT_NE(after, nullptr);
+    std::memset(refused, 0x5a, 3 << 20);
+    std::memset(after, 0x5a, 64);
+    EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore + 1);
+    mgpuMemcpy(data.deviceC, data.deviceA, 4000, stream);
+    mgpuLaunchKernel(vadd, 8, 1, 1, 128, 1, 1, 0, stream, data.params(),
+                     nullptr, 4);
+    mgpuStreamSynchronize(stream);
+    for (void *buffer : {before, refused, after})
+      mgpuMemFree(buffer, stream);
+    mgpuStreamDestroy(stream);
+    status = errors.end();
+  }
+  EXPECT_EQ(status.error, "r2q: CUDA error: cuMemAllocManaged: "
+                          "CUDA_ERROR_OUT_OF_MEMORY (fake description) "
+                          "(allocating 3145728 bytes)");
+  EXPECT_EQ(fakeCudaLaunches(), launchesBefore);
+  EXPECT_EQ(fakeCudaLiveAllocations(), liveBefore);
+  for (float value : data.result()) { // neither copied to nor added
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    ASSERT_EQ(bits, 0x7fc0deadu);
+  }
+  // The next scope starts afresh.
+  r2q::cuda::LoweredCodeErrors errors;
+  mgpuLaunchKernel(vadd, 8, 1, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                   4);
+  EXPECT_TRUE(errors.end().ok());
+  EXPECT_EQ(data.result(), data.sum);
+  mgpuModuleUnload(module);
+}
+
+// A fault names its kernel and says the context is lost; inner scopes
+// report the failure and leave the outer one failed; only the outermost
+// waits for the device; a failed module load leaves null handles that
+// the later entry points pass over, and constants are not copied.
+TEST(CudaRuntimeOnFakeDriver, ErrorScopesNestAndSkipTheRest) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *faulty = mgpuModuleGetFunction(module, "r2q_faulty");
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  VectorAdd data(300, rng);
+  const long launches = fakeCudaLaunches();
+  const long waits = fakeCudaContextSynchronizations();
+  r2qCudaBeginErrorScope();
+  r2qCudaBeginErrorScope();
+  mgpuLaunchKernel(faulty, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+  mgpuLaunchKernel(vadd, 3, 1, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                   4);
+  EXPECT_EQ(fakeCudaLaunches(), launches + 1);
+  EXPECT_EQ(r2qCudaEndErrorScope(), -1);
+  const std::string fault =
+      "r2q: CUDA error: cuLaunchKernel for kernel 'r2q_faulty': "
+      "CUDA_ERROR_ILLEGAL_ADDRESS (fake description); a kernel faulted, so "
+      "the GPU's context is unusable and every later CUDA call of this "
+      "process fails";
+  EXPECT_EQ(r2qCudaLastError(), fault);
+  EXPECT_EQ(fakeCudaContextSynchronizations(), waits);
+  mgpuLaunchKernel(vadd, 3, 1, 1, 128, 1, 1, 0, nullptr, data.params(), nullptr,
+                   4);
+  EXPECT_EQ(fakeCudaLaunches(), launches + 1);
+  EXPECT_EQ(r2qCudaEndErrorScope(), -1);
+  EXPECT_EQ(r2qCudaLastError(), fault);
+  EXPECT_EQ(fakeCudaContextSynchronizations(), waits + 1);
+  EXPECT_EQ(r2qCudaEndErrorScope(), -1);
+  EXPECT_STREQ(r2qCudaLastError(),
+               "r2q: r2qCudaEndErrorScope without an open error scope");
+
+  char broken[] = ".version 7.8\n.target sm_80\n.visible .entry b()\n"
+                  "{\n  not.an.instruction;\n}\n";
+  float weights[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  void *slot = nullptr;
+  r2q::cuda::Status status;
+  {
+    r2q::cuda::LoweredCodeErrors errors;
+    void *failed = mgpuModuleLoadJIT(broken, 2);
+    EXPECT_EQ(failed, nullptr);
+    EXPECT_EQ(mgpuModuleGetFunction(failed, "b"), nullptr);
+    EXPECT_EQ(mgpuStreamCreate(), nullptr);
+    EXPECT_EQ(r2qCudaDeviceConstant(&slot, weights, sizeof(weights), 0),
+              weights);
+    EXPECT_EQ(slot, nullptr);
+    r2qCudaReleaseDeviceConstant(&slot);
+    mgpuStreamDestroy(nullptr);
+    mgpuModuleUnload(failed);
+    status = errors.end();
+  }
+  EXPECT_EQ(status.error,
+            "r2q: CUDA error: cuModuleLoadDataEx (PTX JIT): "
+            "CUDA_ERROR_INVALID_PTX (fake description)\nr2q: JIT error log:\n"
+            "fake ptxas: line 5: unknown instruction 'not.an.instruction'");
+  mgpuModuleUnload(module);
+}
+
 TEST(CudaRuntimeOnFakeDriver, HarnessApiReturnsJitLogAndKernelNames) {
   const char broken[] = ".version 7.8\n.target sm_80\n.visible .entry b()\n"
                         "{\n  not.an.instruction;\n}\n";
@@ -268,7 +383,9 @@ TEST(CudaRuntimeOnFakeDriver, HarnessApiReturnsJitLogAndKernelNames) {
   EXPECT_EQ(r2qCudaLaunch(faulty.value, grid, block, 0, nullptr, nullptr), -1);
   EXPECT_EQ(std::string(r2qCudaLastError()),
             "r2q: CUDA error: cuLaunchKernel for kernel 'r2q_faulty': "
-            "CUDA_ERROR_ILLEGAL_ADDRESS (fake description)");
+            "CUDA_ERROR_ILLEGAL_ADDRESS (fake description); a kernel faulted, "
+            "so the GPU's context is unusable and every later CUDA call of "
+            "this process fails");
   EXPECT_EQ(r2qCudaModuleUnload(module.value), 0);
 }
 

@@ -5,9 +5,10 @@
 // with the signature of CudaRuntime.h, and a missing driver, a library that
 // is not a driver, or the toolkit's stub libcuda gives one clear reason,
 // returned by the harness API and printed before an abort by the mgpu*
-// entry points. The whole binary points R2Q_CUDA_DRIVER at a path that does
-// not exist, so it behaves the same on a GPU machine; the tests of other
-// drivers run in fresh processes (threadsafe death tests).
+// entry points (returned by an error scope's end instead, inside one). The
+// whole binary points R2Q_CUDA_DRIVER at a path that does not exist, so it
+// behaves the same on a GPU machine; the tests of other drivers run in fresh
+// processes (threadsafe death tests).
 //
 //===----------------------------------------------------------------------===//
 
@@ -81,6 +82,8 @@ TEST(CudaRuntime, ExportsEveryEntryPoint) {
                          "r2qCudaDeviceConstant",
                          "r2qCudaReleaseDeviceConstant",
                          "r2qCudaLastError",
+                         "r2qCudaBeginErrorScope",
+                         "r2qCudaEndErrorScope",
                          "r2qCudaDriverPath",
                          "r2qCudaUnavailableReason",
                          "r2qCudaDeviceCount",
@@ -178,6 +181,24 @@ TEST(CudaRuntimeDeathTest, EntryPointsAbortWithTheReason) {
                "no NVIDIA GPU.*\nr2q: mgpuMemAlloc cannot return");
   EXPECT_DEATH(R2Q_ENTRY(mgpuSetDefaultDevice)(1),
                "no NVIDIA GPU.*\nr2q: mgpuSetDefaultDevice cannot return");
+}
+
+// Inside an error scope the same calls return, and the scope's end gives the
+// reason: a module constructor run by a caller that can report errors.
+TEST(CudaRuntime, ErrorScopeReturnsTheReason) {
+  R2Q_ENTRY(r2qCudaBeginErrorScope)();
+  char cubin[] = "\x7f"
+                 "ELF";
+  void *module = R2Q_ENTRY(mgpuModuleLoad)(cubin, 4);
+  EXPECT_EQ(module, nullptr);
+  EXPECT_EQ(R2Q_ENTRY(mgpuModuleGetFunction)(module, "main_kernel"), nullptr);
+  void *managed = R2Q_ENTRY(mgpuMemAlloc)(256, nullptr, true);
+  ASSERT_NE(managed, nullptr) << "host memory in place of managed memory";
+  static_cast<char *>(managed)[255] = 1;
+  R2Q_ENTRY(mgpuMemFree)(managed, nullptr);
+  R2Q_ENTRY(mgpuModuleUnload)(module);
+  EXPECT_EQ(R2Q_ENTRY(r2qCudaEndErrorScope)(), -1);
+  EXPECT_EQ(R2Q_ENTRY(r2qCudaLastError)(), unavailableReason());
 }
 
 TEST(CudaRuntime, EmptyAllocationsNeedNoDriver) {

@@ -67,19 +67,47 @@ int deviceOf(CUcontext context) {
              : -1;
 }
 
-thread_local std::vector<CUcontext> contextStack;
+/// The calling thread's stack of current contexts. Trivially destructible:
+/// global destructors at exit (a module's unload) still push contexts after
+/// the thread's own destructors have run.
+class ContextStack {
+public:
+  bool empty() const { return depth == 0; }
+  int size() const { return depth; }
+  CUcontext back() const { return contexts[depth - 1]; }
+  bool push(CUcontext context) {
+    if (depth == kMostContexts)
+      return false;
+    contexts[depth++] = context;
+    return true;
+  }
+  void pop() { --depth; }
+
+private:
+  static constexpr int kMostContexts = 64;
+  CUcontext contexts[kMostContexts] = {};
+  int depth = 0;
+};
+thread_local ContextStack contextStack;
 bool shutDown = false;
 int lastJitOptLevel = -1;
-std::string lastLaunchedKernel;
+// Objects with destructors are never destroyed: the global destructors of
+// lowered code (unloading modules, freeing constants) run after this
+// library's at exit.
+std::string &lastLaunchedKernel = *new std::string;
 unsigned lastClusterX = 0;
 /// The device of every live allocation (the context current when it was
 /// made).
 std::mutex allocationsMutex;
-std::map<CUdeviceptr, int> allocations;
+std::map<CUdeviceptr, int> &allocations = *new std::map<CUdeviceptr, int>;
 std::atomic<uint64_t> bytesCopiedToDevice{0};
 std::atomic<long> contextSynchronizations{0};
+std::atomic<long> launches{0};
+/// cuMemAlloc fails for more bytes than this (0: no limit).
+std::atomic<uint64_t> largestAllocation{0};
 /// cuStreamSynchronize calls per stream handle (guarded by allocationsMutex).
-std::map<CUstream, long> streamSynchronizations;
+std::map<CUstream, long> &streamSynchronizations =
+    *new std::map<CUstream, long>;
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
@@ -155,6 +183,7 @@ CUresult runKernel(const FakeFunction &function, const unsigned grid[3],
   if (int(sharedBytes) > function.maxDynamicSharedBytes)
     return CUDA_ERROR_INVALID_VALUE;
   lastLaunchedKernel = function.name;
+  ++launches;
   if (function.name == "r2q_faulty")
     return CUDA_ERROR_ILLEGAL_ADDRESS;
   if (function.name != "r2q_vadd" && function.name != "r2q_vadd_shared")
@@ -175,7 +204,7 @@ CUresult runKernel(const FakeFunction &function, const unsigned grid[3],
 extern "C" {
 
 // The test hooks (FakeCudaDriver.h).
-int fakeCudaContextDepth() { return int(contextStack.size()); }
+int fakeCudaContextDepth() { return contextStack.size(); }
 void fakeCudaShutDown() { shutDown = true; }
 int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
 const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
@@ -191,6 +220,8 @@ int fakeCudaAllocationDevice(const void *ptr) {
 }
 uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
 long fakeCudaContextSynchronizations() { return contextSynchronizations; }
+long fakeCudaLaunches() { return launches; }
+void fakeCudaFailAllocationsAbove(uint64_t bytes) { largestAllocation = bytes; }
 long fakeCudaStreamSynchronizations(uintptr_t stream) {
   std::lock_guard<std::mutex> lock(allocationsMutex);
   auto found = streamSynchronizations.find(reinterpret_cast<CUstream>(stream));
@@ -230,6 +261,9 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name) {
     return CUDA_SUCCESS;
   case CUDA_ERROR_DEINITIALIZED:
     *name = "CUDA_ERROR_DEINITIALIZED";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
     return CUDA_SUCCESS;
   default:
     *name = nullptr;
@@ -298,8 +332,7 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *context) {
 }
 
 CUresult CUDAAPI cuCtxPushCurrent(CUcontext context) {
-  contextStack.push_back(context);
-  return CUDA_SUCCESS;
+  return contextStack.push(context) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult CUDAAPI cuCtxPopCurrent(CUcontext *context) {
@@ -307,7 +340,7 @@ CUresult CUDAAPI cuCtxPopCurrent(CUcontext *context) {
     return CUDA_ERROR_INVALID_CONTEXT;
   if (context)
     *context = contextStack.back();
-  contextStack.pop_back();
+  contextStack.pop();
   return CUDA_SUCCESS;
 }
 
@@ -324,16 +357,24 @@ CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
   for (unsigned i = 0; i < numOptions; ++i)
     if (options[i] == CU_JIT_OPTIMIZATION_LEVEL)
       lastJitOptLevel = int(reinterpret_cast<uintptr_t>(values[i]));
+  auto *loaded = new FakeModule;
+  *module = reinterpret_cast<CUmodule>(loaded);
+  // A cubin or fatbin (not NUL-terminated) loads without kernels: looking
+  // one up fails.
+  static const unsigned char elf[] = {0x7f, 'E', 'L', 'F'},
+                             fatbin[] = {0x50, 0xed, 0x55, 0xba};
+  if (!std::memcmp(image, elf, 4) || !std::memcmp(image, fatbin, 4))
+    return CUDA_SUCCESS;
   const char *ptx = static_cast<const char *>(image);
   if (std::strstr(ptx, "not.an.instruction")) {
+    delete loaded;
+    *module = nullptr;
     writeLog(numOptions, options, values,
              "fake ptxas: line 5: unknown instruction 'not.an.instruction'");
     return CUDA_ERROR_INVALID_PTX;
   }
-  auto *loaded = new FakeModule;
   for (const std::string &name : entryNames(ptx))
     loaded->functions[name].name = name;
-  *module = reinterpret_cast<CUmodule>(loaded);
   return CUDA_SUCCESS;
 }
 
@@ -435,6 +476,8 @@ CUresult CUDAAPI cuEventElapsedTime(float *milliseconds, CUevent, CUevent) {
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
   if (CUresult result = needContext())
     return result;
+  if (largestAllocation && bytes > largestAllocation)
+    return CUDA_ERROR_OUT_OF_MEMORY;
   *ptr = reinterpret_cast<CUdeviceptr>(std::malloc(bytes));
   std::lock_guard<std::mutex> lock(allocationsMutex);
   allocations[*ptr] = currentDevice();

@@ -44,6 +44,11 @@ int fakeCudaAllocationDevice(const void *ptr);
 uint64_t fakeCudaBytesCopiedToDevice();
 /// cuCtxSynchronize calls so far.
 long fakeCudaContextSynchronizations();
+/// Kernels run so far (launches that reached a kernel).
+long fakeCudaLaunches();
+/// From now on cuMemAlloc and cuMemAllocManaged fail with
+/// CUDA_ERROR_OUT_OF_MEMORY for more than `bytes` (0: never).
+void fakeCudaFailAllocationsAbove(uint64_t bytes);
 /// cuStreamSynchronize calls so far on the stream handle `stream`.
 long fakeCudaStreamSynchronizations(uintptr_t stream);
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();

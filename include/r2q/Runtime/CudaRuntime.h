@@ -12,7 +12,9 @@
 // message (the driver call, the CUDA error's name and string, the kernel's
 // name for launches and function lookups). The mgpu* entry points have no
 // error channel back into lowered code: they print the same message on
-// stderr and abort(). docs/gpu.md describes both.
+// stderr and abort(), unless the caller of the lowered code opened an error
+// scope (r2qCudaBeginErrorScope), which returns the first failure to it.
+// docs/gpu.md describes both.
 //
 // The C functions (r2qCuda*) are the library's ABI; the inline C++ wrappers
 // in namespace r2q::cuda turn their statuses into strings.
@@ -51,6 +53,24 @@ typedef struct R2QCudaDeviceInfo {
 /// Every r2qCuda* function below that returns int returns 0 on success and
 /// -1 on failure; r2qCudaLastError() then holds the message (per thread).
 R2Q_CUDA_EXPORT const char *r2qCudaLastError(void);
+
+/// Opens an error scope on the calling thread, for a caller of lowered code
+/// that can report an error (the Python module, a harness). Until the
+/// matching r2qCudaEndErrorScope, a failing mgpu* entry point (or
+/// r2qCudaDeviceConstant) records its message instead of aborting, and the
+/// entry points called after it do no GPU work: they launch nothing, copy
+/// nothing and return null handles, so the lowered code runs to its end
+/// quickly and computes nothing. Memory they allocate then is zeroed host
+/// memory (lowered code may write to its managed buffers on the host);
+/// r2qCudaFree and mgpuMemFree free it. Freeing entry points still free
+/// what was made before the failure. Scopes nest.
+R2Q_CUDA_EXPORT void r2qCudaBeginErrorScope(void);
+/// Closes the innermost error scope: 0 if no entry point failed in it;
+/// otherwise -1 with the first failure's message in r2qCudaLastError(),
+/// after waiting for the device (closing the outermost scope), so that no
+/// kernel of the failed call still runs. The results of the lowered code
+/// called in a failed scope are meaningless.
+R2Q_CUDA_EXPORT int r2qCudaEndErrorScope(void);
 
 /// The driver library that is (or will be) loaded: $R2Q_CUDA_DRIVER, or
 /// libcuda.so.1 found by the dynamic loader.
@@ -114,7 +134,8 @@ R2Q_CUDA_EXPORT int r2qCudaLaunch(void *function, const int64_t grid[3],
 // The entry points that MLIR 22's gpu-to-llvm, #gpu.select_object and
 // convert-nvgpu-to-nvvm emit calls to (signatures as emitted; CUmodule,
 // CUfunction, CUstream and CUevent are opaque pointers). Each aborts with a
-// message on stderr when the driver reports an error.
+// message on stderr when the driver reports an error, outside an error
+// scope (r2qCudaBeginErrorScope).
 //===----------------------------------------------------------------------===//
 
 /// A cubin or fatbin (`gpu-module-to-binary{format=bin|fatbin}`); PTX text
@@ -178,7 +199,8 @@ R2Q_CUDA_EXPORT void *mgpuTensorMapEncodeTiledMemref(
 /// at `host` into its memory (managed memory where `managed` is nonzero:
 /// host code reads it too), later ones return that copy without a lock.
 /// Devices 0-63. Thread-safe. r2q-gpu-host-buffers emits the calls; they
-/// abort on a CUDA error, as the mgpu* entry points do.
+/// abort on a CUDA error, as the mgpu* entry points do (in a failed error
+/// scope the call returns `host`).
 R2Q_CUDA_EXPORT void *r2qCudaDeviceConstant(void **slot, const void *host,
                                             uint64_t bytes, int32_t managed);
 /// Frees the copies in `slot` (each in its device's context) and clears it:
@@ -211,6 +233,28 @@ template <typename T> Result<T> resultOf(int result, T value) {
   out.value = value;
   return out;
 }
+
+/// An error scope (r2qCudaBeginErrorScope) for the lifetime of the object,
+/// or until end(), which returns its outcome.
+class LoweredCodeErrors {
+public:
+  LoweredCodeErrors() { r2qCudaBeginErrorScope(); }
+  ~LoweredCodeErrors() {
+    if (open)
+      r2qCudaEndErrorScope();
+  }
+  LoweredCodeErrors(const LoweredCodeErrors &) = delete;
+  LoweredCodeErrors &operator=(const LoweredCodeErrors &) = delete;
+
+  /// The first failure of the lowered code called since construction.
+  Status end() {
+    open = false;
+    return statusOf(r2qCudaEndErrorScope());
+  }
+
+private:
+  bool open = true;
+};
 
 /// Empty when a GPU can be used, else the reason (a clear one-line message).
 inline std::string unavailableReason() {
