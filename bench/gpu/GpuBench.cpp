@@ -26,8 +26,9 @@
 // With NAMEs, only the cases whose names contain one of them run (a rerun of
 // a few kernels on a GPU lent for minutes: `bench _bytes b16`).
 //
-// Exit status: 0 when everything ran and matched, 1 on a mismatch or error,
-// 77 when there is no GPU (with the reason).
+// A case whose call meets a CUDA error prints it (ERROR: ...) and the next
+// case runs. Exit status: 0 when everything ran and matched, 1 on a
+// mismatch or error, 77 when there is no GPU (with the reason).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +37,8 @@
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/CudaRuntime.h"
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
@@ -104,7 +107,7 @@ void *upload(const void *data, size_t bytes) {
 
 // Launch timing: the compiled host code calls mgpuLaunchKernel; this
 // definition (the executable's, so it takes precedence over the library's)
-// brackets each launch with timing events on the launch's stream.
+// brackets the library's with timing events on the launch's stream.
 bool timingLaunches = false;
 std::vector<std::pair<void *, void *>> launchEvents;
 
@@ -113,20 +116,19 @@ std::vector<std::pair<void *, void *>> launchEvents;
 extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                                  intptr_t gridZ, intptr_t blockX,
                                  intptr_t blockY, intptr_t blockZ, int32_t smem,
-                                 void *stream, void **params, void ** /*extra*/,
-                                 size_t /*paramsCount*/) {
-  const int64_t grid[3] = {gridX, gridY, gridZ};
-  const int64_t block[3] = {blockX, blockY, blockZ};
+                                 void *stream, void **params, void **extra,
+                                 size_t paramsCount) {
   void *start = nullptr, *end = nullptr;
   if (timingLaunches) {
     check(r2qCudaTimingEventCreate(&start), "event");
     check(r2qCudaTimingEventCreate(&end), "event");
     check(r2qCudaEventRecord(start, stream), "event record");
   }
-  if (r2qCudaLaunch(function, grid, block, smem, stream, params) != 0) {
-    std::fprintf(stderr, "r2q-gpu-bench: %s\n", r2qCudaLastError());
-    std::abort();
-  }
+  // The library's own entry point (its failures go to run()'s error scope).
+  static const auto launch = reinterpret_cast<decltype(&mgpuLaunchKernel)>(
+      dlsym(RTLD_NEXT, "mgpuLaunchKernel"));
+  launch(function, gridX, gridY, gridZ, blockX, blockY, blockZ, smem, stream,
+         params, extra, paramsCount);
   if (timingLaunches) {
     check(r2qCudaEventRecord(end, stream), "event record");
     launchEvents.push_back({start, end});
@@ -197,18 +199,27 @@ void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
       {c.planes, blocks, quant::kInterleavedBlockRows * groups});
 }
 
-Descriptor<2> run(const KernelCase &c, Call &call) {
-  Descriptor<2> result;
+/// Calls case `c`'s function. A CUDA error in it (out of memory, a launch
+/// the GPU refuses, a kernel's fault) is returned rather than fatal, so the
+/// other cases still run (after a fault the GPU's context is lost, and they
+/// fail too, each with the same message).
+r2q::cuda::Result<Descriptor<2>> run(const KernelCase &c, Call &call) {
+  r2q::cuda::LoweredCodeErrors errors;
+  r2q::cuda::Result<Descriptor<2>> result;
+  Descriptor<2> *y = &result.value;
   if (c.constantWeight)
-    reinterpret_cast<void (*)(void *, void *)>(c.function)(&result, &call.x);
+    reinterpret_cast<void (*)(void *, void *)>(c.function)(y, &call.x);
   else if (c.outliers)
     reinterpret_cast<void (*)(void *, void *, void *, void *, void *, void *,
-                              void *)>(c.function)(
-        &result, &call.x, &call.signs, &call.scales, &call.offsets,
-        &call.columns, &call.values);
+                              void *)>(c.function)(y, &call.x, &call.signs,
+                                                   &call.scales, &call.offsets,
+                                                   &call.columns, &call.values);
   else
     reinterpret_cast<void (*)(void *, void *, void *, void *)>(c.function)(
-        &result, &call.x, &call.signs, &call.scales);
+        y, &call.x, &call.signs, &call.scales);
+  result.error = errors.end().error;
+  if (!result.ok())
+    r2qCudaFree(y->aligned);
   return result;
 }
 
@@ -345,12 +356,18 @@ bool checkCase(const KernelCase &c, unsigned seed) {
     uploadOutliers(weight.outliers, call);
   double worst = 0;
   int64_t bad = 0;
-  for (int calls = c.constantWeight ? 2 : 1; calls > 0; --calls) {
-    Descriptor<2> result = run(c, call);
+  std::string error;
+  for (int calls = c.constantWeight ? 2 : 1; calls > 0 && error.empty();
+       --calls) {
+    auto result = run(c, call);
+    if (!result.ok()) {
+      error = result.error;
+      break;
+    }
     std::vector<float> y(c.m * c.n);
-    check(r2qCudaCopyToHost(y.data(), result.aligned, y.size() * 4),
+    check(r2qCudaCopyToHost(y.data(), result.value.aligned, y.size() * 4),
           "copy to host");
-    r2qCudaFree(result.aligned);
+    r2qCudaFree(result.value.aligned);
     bad += countMisses(c, x, weight, y, worst);
   }
   std::printf("check %-15s %-13s M=%-3lld N=%-5lld K=%-5lld G=%-3lld P=%d "
@@ -359,12 +376,15 @@ bool checkCase(const KernelCase &c, unsigned seed) {
               c.name, c.strategy, (long long)c.m, (long long)c.n,
               (long long)c.k, (long long)c.groupSize, c.planes, c.input,
               c.scales, (long long)weight.outliers.count(), worst,
-              bad ? "FAIL" : "ok", seed);
+              !error.empty() ? ("ERROR: " + error).c_str()
+              : bad          ? "FAIL"
+                             : "ok",
+              seed);
   for (void *buffer :
        {call.x.aligned, call.signs.aligned, call.scales.aligned,
         call.offsets.aligned, call.columns.aligned, call.values.aligned})
     r2qCudaFree(buffer);
-  return bad == 0;
+  return bad == 0 && error.empty();
 }
 
 /// Device-to-device copy bandwidth (bytes read + written per second) of a
@@ -396,7 +416,17 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-void benchCase(const KernelCase &c, double copyBytesPerSecond) {
+/// Frees a benchmark case's activations and weight copies.
+void releaseCase(void *xDevice, std::vector<Call> &calls) {
+  r2qCudaFree(xDevice);
+  for (Call &call : calls) {
+    r2qCudaFree(call.signs.aligned);
+    r2qCudaFree(call.scales.aligned);
+  }
+}
+
+/// Times case `c`; false (with the error printed) where its call failed.
+bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   int64_t bytesPerRow = (c.k + 7) / 8,
           groups = (c.k + c.groupSize - 1) / c.groupSize;
   size_t signBytes = size_t(c.planes) * c.n * bytesPerRow;
@@ -428,22 +458,32 @@ void benchCase(const KernelCase &c, double copyBytesPerSecond) {
   }
   std::vector<double> kernelMs;
   const int iterations = std::max(3 * copies, 60);
-  for (int i = 0; i < iterations; ++i) {
+  std::string error;
+  for (int i = 0; i < iterations && error.empty(); ++i) {
     launchEvents.clear();
     timingLaunches = true;
-    Descriptor<2> result = run(c, calls[i % copies]);
+    auto result = run(c, calls[i % copies]);
     timingLaunches = false;
     double ms = 0;
     for (auto [start, end] : launchEvents) {
       float elapsed = 0;
-      check(r2qCudaEventElapsedMs(&elapsed, start, end), "event time");
+      if (result.ok())
+        check(r2qCudaEventElapsedMs(&elapsed, start, end), "event time");
       ms += elapsed;
       r2qCudaEventDestroy(start);
       r2qCudaEventDestroy(end);
     }
-    r2qCudaFree(result.aligned);
+    error = result.error;
+    r2qCudaFree(result.value.aligned);
     if (i >= copies) // the first pass over the copies warms up
       kernelMs.push_back(ms);
+  }
+  releaseCase(xDevice, calls);
+  if (!error.empty()) {
+    std::printf("bench %-28s %-13s ERROR: %s\n", c.name, c.strategy,
+                error.c_str());
+    std::fflush(stdout);
+    return false;
   }
   double ms = median(kernelMs);
   double bandwidth = weightBytes / (ms * 1e-3);
@@ -453,11 +493,7 @@ void benchCase(const KernelCase &c, double copyBytesPerSecond) {
               c.name, c.strategy, ms * 1e3, weightBytes / 1e6, bandwidth / 1e9,
               100.0 * bandwidth / copyBytesPerSecond, flops / 1e12);
   std::fflush(stdout);
-  r2qCudaFree(xDevice);
-  for (Call &call : calls) {
-    r2qCudaFree(call.signs.aligned);
-    r2qCudaFree(call.scales.aligned);
-  }
+  return true;
 }
 
 } // namespace
@@ -505,7 +541,7 @@ int main(int argc, char **argv) {
                 copy / 1e9);
     for (const KernelCase &c : kCases)
       if (std::strncmp(c.name, "bench_", 6) == 0 && selected(c.name, filters))
-        benchCase(c, copy);
+        ok = benchCase(c, copy) && ok;
   } else {
     std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench] [NAME...]\n");
     return 2;

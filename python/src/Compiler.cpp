@@ -175,6 +175,11 @@ public:
   bool gpu = false;
   std::string chip;
 
+  ~CompiledFunction() {
+    if (gpu && jit)
+      releaseModule(std::move(jit));
+  }
+
   py::object call(const py::args &args) {
     // The host arrays (converted to C-contiguous float32) live until the
     // call returns.

@@ -34,6 +34,8 @@ struct CudaApi {
   decltype(&r2qCudaStreamSynchronize) streamSynchronize = nullptr;
   decltype(&r2qCudaPointerDevice) pointerDevice = nullptr;
   decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
+  decltype(&r2qCudaBeginErrorScope) beginErrorScope = nullptr;
+  decltype(&r2qCudaEndErrorScope) endErrorScope = nullptr;
   /// Why the library could not be used, or empty.
   std::string loadError;
 };
@@ -74,7 +76,9 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaStreamSynchronize",
                  loaded.streamSynchronize) ||
         !resolve(library, "r2qCudaPointerDevice", loaded.pointerDevice) ||
-        !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo))
+        !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo) ||
+        !resolve(library, "r2qCudaBeginErrorScope", loaded.beginErrorScope) ||
+        !resolve(library, "r2qCudaEndErrorScope", loaded.endErrorScope))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
     return loaded;
   }();
@@ -218,11 +222,21 @@ callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
   DeviceInputs deviceInputs(api);
   if (llvm::Error error = deviceInputs.prepare(arguments))
     return std::move(error);
+  // A CUDA error in the lowered code (out of memory, a kernel that faults)
+  // ends its call instead of the process, and becomes the call's error.
+  api.beginErrorScope();
   auto returned =
       callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
-  if (!returned)
+  llvm::Error lowered =
+      api.endErrorScope() == 0 ? llvm::Error::success() : cudaError(api);
+  if (!returned) {
+    llvm::consumeError(std::move(lowered));
     return returned.takeError();
-  return std::make_unique<ReturnedBuffers>(api, std::move(*returned));
+  }
+  auto buffers = std::make_unique<ReturnedBuffers>(api, std::move(*returned));
+  if (lowered)
+    return std::move(lowered); // The results, meaningless, are freed.
+  return buffers;
 }
 
 /// `buffer` as a row-major buffer of its own on the device: itself where
@@ -360,6 +374,18 @@ llvm::Expected<int> deviceOfPointer(const void *pointer) {
   if (api.pointerDevice(pointer, &ordinal) != 0)
     return cudaError(api);
   return ordinal;
+}
+
+void releaseModule(std::unique_ptr<JitModule> module) {
+  const CudaApi &api = cudaApi();
+  if (!api.loadError.empty())
+    return; // No GPU code ran: nothing to unload.
+  // Its global destructors unload the kernels and free the constants'
+  // copies; after a kernel's fault those calls fail as well, and would
+  // abort outside a scope. The fault was raised by the call that met it.
+  api.beginErrorScope();
+  module.reset();
+  api.endErrorScope();
 }
 
 void freeDeviceBuffer(void *allocated) {

@@ -9,8 +9,9 @@
 // (device arrays in: torch or CuPy tensors, r2q.DeviceArray). The library is
 // opened with dlopen (the Python module does not link it, so it loads where
 // no CUDA toolkit was found at build time), and a call first asks it whether
-// a GPU can be used: without one the kernels' loading would abort the
-// process, so the call fails with the library's reason instead.
+// a GPU can be used: without one the call fails with the library's reason.
+// A CUDA error while the code runs (out of memory, a kernel's fault) is
+// returned by the runtime's error scope and fails the call too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +23,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,11 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
 /// The GPU whose memory `pointer` points into, or -1 for memory the driver
 /// does not know (the host's); fails where no GPU can be used.
 llvm::Expected<int> deviceOfPointer(const void *pointer);
+
+/// Destroys a module lowered by r2q-gpu-pipeline: unloads its kernels and
+/// frees its constants' device copies, without aborting where the GPU's
+/// context is lost (a kernel of the module faulted).
+void releaseModule(std::unique_ptr<JitModule> module);
 
 /// Frees a DeviceResult's buffer (nothing once the driver has shut down, as
 /// at exit).

@@ -7,7 +7,8 @@
 # shape, repeated calls work (device buffers are freed per call), the
 # constant weight is copied to the device on the first call only and freed
 # with the compiled function, and arguments are still checked; a function
-# compiled for a chip the GPU cannot run raises instead of loading.
+# compiled for a chip the GPU cannot run raises instead of loading, and a
+# CUDA error while the code runs raises without ending the process.
 # Arguments already in GPU memory (anything with __cuda_array_interface__:
 # here a stand-in whose "device pointer" is a numpy array's, which the fake
 # driver's memory is) are read where they are, and the results stay on the
@@ -94,6 +95,32 @@ for chip, runs in (("sm_100 cubin-features=+ptx86", False), ("sm_80", True)):
         expect_error(RuntimeError, "calling @main on the GPU failed: the kernels are compiled for "
                      "sm_100 and GPU 0 (r2q fake GPU) is sm_90: compile with "
                      "r2q-gpu-pipeline{chip=sm_90}", lambda: layer(x))
+
+# A CUDA error while the compiled code runs (the fake driver refusing
+# allocations over 2000 bytes: the weight's first copy to the device, an
+# activation matrix of the tensor cores) raises, leaves nothing allocated,
+# and ends only that call: the next ones run, and copy the weight then.
+fake.fakeCudaFailAllocationsAbove.argtypes = [ctypes.c_uint64]
+refused = 2 * 33 * 320 // 8  # the weight's sign planes
+for m in (1, 20):
+    layer = r2q.compile(linear_layer_ir(w, m),
+                        pipeline="r2q-quantize-linear{group-size=64},r2q-gpu-pipeline{cubin-format=isa}")
+    x = rng.standard_normal((m, 320), dtype=np.float32)
+    live_before = fake.fakeCudaLiveAllocations()
+    fake.fakeCudaFailAllocationsAbove(2000)
+    # (A host argument of 20 rows is refused before the call, by its copy.)
+    for argument in ((x, OnDevice(x)) if m == 1 else (OnDevice(x),)):
+        expect_error(RuntimeError, "calling @main on the GPU failed: r2q: CUDA error: cuMemAlloc: "
+                     "CUDA_ERROR_OUT_OF_MEMORY (fake description) "
+                     f"(allocating {refused} bytes)", lambda: layer(argument))
+        assert fake.fakeCudaLiveAllocations() == live_before, fake.fakeCudaLiveAllocations()
+    fake.fakeCudaFailAllocationsAbove(0)
+    before = fake.fakeCudaBytesCopiedToDevice()
+    assert layer(x).shape == (m, 33)
+    assert fake.fakeCudaBytesCopiedToDevice() - before >= x.nbytes + refused
+    del layer
+    gc.collect()
+    assert fake.fakeCudaLiveAllocations() == live_before, fake.fakeCudaLiveAllocations()
 
 
 def device_values(device_array):

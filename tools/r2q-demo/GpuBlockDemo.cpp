@@ -73,12 +73,17 @@ private:
 };
 
 /// Calls @main on `input` (device memory); the result is device memory the
-/// caller frees (basePtr).
+/// caller frees (basePtr). A CUDA error in the call is printed, not fatal.
 std::optional<StridedMemRefType<float, 2>>
 callMain(JitModule &module, StridedMemRefType<float, 2> input) {
   StridedMemRefType<float, 2> result{};
+  cuda::LoweredCodeErrors errors;
   if (llvm::Error error = module.call("main", &result, &input)) {
     std::fprintf(stderr, "error: %s\n", toString(std::move(error)).c_str());
+    return std::nullopt;
+  }
+  if (!succeeded(errors.end())) {
+    cuda::free(result.basePtr);
     return std::nullopt;
   }
   return result;
