@@ -103,8 +103,12 @@ std::map<CUdeviceptr, int> &allocations = *new std::map<CUdeviceptr, int>;
 std::atomic<uint64_t> bytesCopiedToDevice{0};
 std::atomic<long> contextSynchronizations{0};
 std::atomic<long> launches{0};
-/// cuMemAlloc fails for more bytes than this (0: no limit).
-std::atomic<uint64_t> largestAllocation{0};
+/// cuMemAlloc fails for more bytes than this (0: no limit); at first
+/// $R2Q_FAKE_CUDA_LARGEST_ALLOCATION.
+std::atomic<uint64_t> largestAllocation{[] {
+  const char *value = std::getenv("R2Q_FAKE_CUDA_LARGEST_ALLOCATION");
+  return value ? std::strtoull(value, nullptr, 10) : 0;
+}()};
 /// cuStreamSynchronize calls per stream handle (guarded by allocationsMutex).
 std::map<CUstream, long> &streamSynchronizations =
     *new std::map<CUstream, long>;

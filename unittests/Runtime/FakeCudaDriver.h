@@ -47,7 +47,8 @@ long fakeCudaContextSynchronizations();
 /// Kernels run so far (launches that reached a kernel).
 long fakeCudaLaunches();
 /// From now on cuMemAlloc and cuMemAllocManaged fail with
-/// CUDA_ERROR_OUT_OF_MEMORY for more than `bytes` (0: never).
+/// CUDA_ERROR_OUT_OF_MEMORY for more than `bytes` (0: never). The limit
+/// starts at $R2Q_FAKE_CUDA_LARGEST_ALLOCATION (none where it is unset).
 void fakeCudaFailAllocationsAbove(uint64_t bytes);
 /// cuStreamSynchronize calls so far on the stream handle `stream`.
 long fakeCudaStreamSynchronizations(uintptr_t stream);
