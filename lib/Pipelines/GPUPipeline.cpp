@@ -77,6 +77,20 @@ void addGenericKernels(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
 }
 
+/// Kernel outlining (upstream's NVVM pipeline, which would do it, then finds
+/// nothing left to outline), then what needs outlined kernels: their shared
+/// buffers declared 16-byte aligned, and the GPU ops of each block of host
+/// code (allocations, copies, launches, frees) on one stream, waited for
+/// once, before the next host op with side effects or the block's end, not
+/// each on a stream of its own that is created, synchronized and destroyed
+/// around it.
+void addOutlinedKernelSteps(OpPassManager &pm) {
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createR2QGPUAlignWorkgroupBuffersPass());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  pm.addPass(createR2QGPUSynchronousManagedAllocsPass());
+}
+
 } // namespace
 
 void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
@@ -88,6 +102,7 @@ void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
   pm.addPass(createR2QExpandShapesToReinterpretCastsPass());
   if (options.cInterface)
     pm.addPass(createR2QEmitCInterfacePass());
+  addOutlinedKernelSteps(pm);
   gpu::GPUToNVVMPipelineOptions nvvm;
   nvvm.cubinChip = options.chip;
   nvvm.cubinFeatures = options.cubinFeatures;

@@ -638,6 +638,21 @@ int release(void *ptr) {
       [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
 }
 
+/// Frees `ptr` in the order of `stream` (null: none): after the work queued
+/// on it, kernels that may still use the buffer. (cuMemFree waits for the
+/// device too, but does not promise to.) A failed wait (a kernel's fault)
+/// is the error reported; the buffer is freed anyway.
+int releaseAfter(void *stream, void *ptr) {
+  if (stream && releaseInContext([&] {
+        return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
+      })) {
+    std::string waitError = lastError;
+    release(ptr);
+    return fail(std::move(waitError));
+  }
+  return release(ptr);
+}
+
 /// The devices a constant of lowered code can be copied to.
 constexpr int kMaxConstantDevices = 64;
 
@@ -1066,8 +1081,8 @@ void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool isHostShared) {
   return ptr || !skipAfterFailure() ? ptr : placeholder(bytes);
 }
 
-void mgpuMemFree(void *ptr, void * /*stream*/) {
-  releaseWork(ptr, __func__, [&] { return release(ptr); });
+void mgpuMemFree(void *ptr, void *stream) {
+  releaseWork(ptr, __func__, [&] { return releaseAfter(stream, ptr); });
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {

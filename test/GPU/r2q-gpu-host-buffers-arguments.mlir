@@ -10,11 +10,9 @@
 
 // CHECK-LABEL: func.func @dense_copies
 // CHECK-SAME: (%[[X:.*]]: memref<3x5xf32>, %[[OUT:.*]]: memref<3x5xf32>)
-// CHECK: %[[COPY:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] () : memref<3x5xf32>
-// CHECK: %[[IN:.*]] = gpu.wait async
-// CHECK: %[[DONE:.*]] = gpu.memcpy async [%[[IN]]] %[[COPY]], %[[X]] : memref<3x5xf32>, memref<3x5xf32>
-// CHECK: gpu.wait [%[[DONE]]]
-// CHECK: gpu.memcpy async [%{{.*}}] %[[OUT]], %[[COPY]]
+// CHECK: %[[COPY:.*]] = gpu.alloc () : memref<3x5xf32>
+// CHECK: gpu.memcpy %[[COPY]], %[[X]] : memref<3x5xf32>, memref<3x5xf32>
+// CHECK: gpu.memcpy %[[OUT]], %[[COPY]]
 // CHECK-NOT: memref.copy
 // CHECK: return %[[COPY]]
 func.func @dense_copies(%x: memref<3x5xf32>, %out: memref<3x5xf32>) -> memref<3x5xf32> {

@@ -7,7 +7,8 @@
 // host code reads the constant too); a mutable global, or a constant the
 // function returns, is copied into a managed buffer before use and freed at
 // the end of the block (a mutable one copied back first); deallocations
-// become async gpu.dealloc; code in launch bodies is left alone; a buffer
+// become gpu.dealloc (every GPU op synchronous: r2q-gpu-pipeline's
+// gpu-async-region chains them later); code in launch bodies is left alone; a buffer
 // returned to a caller in the module is managed.
 
 // RUN: r2q-opt %s --r2q-gpu-host-buffers | FileCheck %s
@@ -33,9 +34,8 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   // CHECK: llvm.insertvalue %[[COPY]], %{{.*}}[1]
   // CHECK: %[[WD:.*]] = builtin.unrealized_conversion_cast %{{.*}} : !llvm.struct<{{.*}}> to memref<4xf32>
   %w = memref.get_global @weights : memref<4xf32>
-  // CHECK: %[[T0:.*]] = gpu.wait async
-  // CHECK: %[[DEV:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] () : memref<4xf32>
-  // CHECK: gpu.wait [%[[T1]]]
+  // CHECK-NOT: gpu.wait
+  // CHECK: %[[DEV:.*]] = gpu.alloc () : memref<4xf32>
   %device = memref.alloc() : memref<4xf32>
   // CHECK: %[[MAN:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?xf32>
   %managed = memref.alloc(%n) : memref<?xf32>
@@ -53,9 +53,7 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
   }
   // CHECK: memref.copy %[[TMP]], %[[MAN]]
   memref.copy %temp, %managed : memref<4xf32> to memref<?xf32>
-  // CHECK: %[[T2:.*]] = gpu.wait async
-  // CHECK: %[[T3:.*]] = gpu.dealloc async [%[[T2]]] %[[TMP]]
-  // CHECK: gpu.wait [%[[T3]]]
+  // CHECK: gpu.dealloc %[[TMP]]
   memref.dealloc %temp : memref<4xf32>
   // The constant's copy outlives the call.
   // CHECK-NOT: gpu.dealloc
@@ -71,11 +69,11 @@ func.func @buffers(%n: index) -> (memref<4xf32>, memref<?xf32>) {
 func.func @views(%n: index, %pick: i1) -> memref<?x4xf32> {
   %c1 = arith.constant 1 : index
   %c0 = arith.constant 0 : index
-  // CHECK: gpu.alloc async [%{{.*}}] () : memref<8x4xf32>
+  // CHECK: gpu.alloc () : memref<8x4xf32>
   %a = memref.alloc() : memref<8x4xf32>
-  // CHECK: gpu.alloc async [%{{.*}}] () : memref<8x4xf32>
+  // CHECK: gpu.alloc () : memref<8x4xf32>
   %b = memref.alloc() : memref<8x4xf32>
-  // CHECK: gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?x4xf32>
+  // CHECK: gpu.alloc (%{{.*}}) : memref<?x4xf32>
   %out = memref.alloc(%n) : memref<?x4xf32>
   // CHECK: gpu.alloc  host_shared () : memref<8x4xf32>
   %read = memref.alloc() : memref<8x4xf32>
@@ -111,7 +109,7 @@ memref.global "private" @state : memref<4xf32> = dense<0.0>
 // CHECK: gpu.launch
 // CHECK: memref.store {{.*}}, %[[C]]
 // CHECK: memref.copy %[[C]], %[[G]]
-// CHECK: gpu.dealloc async [%{{.*}}] %[[C]]
+// CHECK: gpu.dealloc %[[C]]
 // CHECK: return
 func.func @mutable_global(%v: f32) {
   %c1 = arith.constant 1 : index

@@ -34,7 +34,7 @@
 // PTX: gpu.binary @decode_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: st.global
 // PTX: gpu.binary @decode_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
-// PTX-SAME: .shared .align 4 .b8 __wg_decode_kernel_0[32768]
+// PTX-SAME: .shared .align 16 .b8 __wg_decode_kernel_0[32768]
 // PTX-SAME: ld.global.v4.b32
 // PTX-SAME: bar.sync
 // PTX-SAME: st.shared.b32

@@ -19,7 +19,7 @@
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-SAME: cvt.rn.f16.f32
 // PTX: gpu.binary @prefill_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
-// PTX-SAME: .shared .align 1 .b8 __wg_prefill_kernel_0[27664]
+// PTX-SAME: .shared .align 16 .b8 __wg_prefill_kernel_0[27664]
 // PTX-SAME: prmt.b32
 // PTX-SAME: st.shared.v4.b32
 // PTX-SAME: bar.sync
@@ -35,16 +35,23 @@
 // EXACT-NOT: gpu.binary
 
 // CHECK: llvm.func @prefill(
-// CHECK: gpu.launch_func @prefill_kernel::@prefill_kernel blocks in
-// CHECK: gpu.launch_func @prefill_kernel_0::@prefill_kernel blocks in
+// CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate
+// CHECK-NOT: @mgpuStream
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @prefill_kernel::@prefill_kernel blocks in
+// CHECK-NOT: @mgpuStream
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @prefill_kernel_0::@prefill_kernel blocks in
+// CHECK: llvm.call @mgpuMemFree(%{{.*}}, %[[STREAM]])
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
+// CHECK: llvm.call @mgpuStreamDestroy(%[[STREAM]])
+// CHECK-NEXT: llvm.return
 // CHECK: llvm.func @_mlir_ciface_prefill(
 
-// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128x4096xf32>
-// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128x4096xf16>
-// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<128xf32>
-// BUFFERS-COUNT-2: gpu.alloc async [%{{.*}}] () : memref<4096xf32>
+// BUFFERS: gpu.alloc () : memref<128x4096xf32>
+// BUFFERS: gpu.alloc () : memref<128x4096xf16>
+// BUFFERS: gpu.alloc () : memref<128xf32>
+// BUFFERS-COUNT-2: gpu.alloc () : memref<4096xf32>
 // BUFFERS-NOT: host_shared
-// BUFFERS: gpu.dealloc async [%{{.*}}] %{{.*}} : memref<128x4096xf16>
+// BUFFERS: gpu.dealloc %{{.*}} : memref<128x4096xf16>
 
 func.func @prefill(%x: tensor<128x4096xf16>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<128x4096xf32> {
   %y = r2q.matmul %x, %s, %a group_size 128 : tensor<128x4096xf16>, tensor<2x4096x512xi8>, tensor<2x4096x32xf16> -> tensor<128x4096xf32>

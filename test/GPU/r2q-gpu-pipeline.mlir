@@ -12,7 +12,7 @@
 
 // PTX: gpu.binary @gemv_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .target sm_90
-// PTX-SAME: .shared .align 4 .b8 __wg_gemv_kernel_0[32768]
+// PTX-SAME: .shared .align 16 .b8 __wg_gemv_kernel_0[32768]
 // PTX-SAME: ld.global.v2.b32
 // PTX-SAME: bar.sync
 // PTX-SAME: ld.global.v4.b32
@@ -20,13 +20,21 @@
 // PTX-SAME: bar.sync
 // PTX-SAME: ld.shared.b32
 // PTX-SAME: shfl.sync.bfly.b32
+// One stream for the call: the result's allocation and the launch on it,
+// one synchronization at the end.
 // CHECK: llvm.func @gemv(
-// CHECK: llvm.call @mgpuStreamCreate
-// CHECK: llvm.call @mgpuMemAlloc
-// CHECK: gpu.launch_func @gemv_kernel::@gemv_kernel blocks in
+// CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate
+// CHECK-NOT: @mgpuStream
+// CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %[[STREAM]]
+// CHECK-NOT: @mgpuStream
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @gemv_kernel::@gemv_kernel blocks in
+// CHECK-NOT: @mgpuStreamCreate
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
+// CHECK: llvm.call @mgpuStreamDestroy(%[[STREAM]])
+// CHECK-NEXT: llvm.return
 // CHECK: llvm.func @_mlir_ciface_gemv(
 
-// BUFFERS: gpu.alloc async [%{{.*}}] () : memref<1x4096xf32>
+// BUFFERS: gpu.alloc () : memref<1x4096xf32>
 // BUFFERS-NOT: host_shared
 
 func.func @gemv(%x: tensor<1x4096xf32>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<1x4096xf32> {

@@ -248,6 +248,23 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
   mgpuModuleUnload(module);
 }
 
+// A free on a stream (gpu.dealloc in a chain of async GPU ops) waits for
+// the stream first: kernels queued on it may still use the buffer.
+TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
+  void *stream = mgpuStreamCreate();
+  const auto handle = reinterpret_cast<uintptr_t>(stream);
+  void *buffer = mgpuMemAlloc(256, stream, /*isHostShared=*/false);
+  const long live = fakeCudaLiveAllocations();
+  // (A handle of an earlier test's stream may be reused: count from here.)
+  const long waits = fakeCudaStreamSynchronizations(handle);
+  mgpuMemFree(buffer, stream);
+  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 1);
+  mgpuMemFree(nullptr, stream); // nothing to free, nothing to wait for
+  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  mgpuStreamDestroy(stream);
+}
+
 // Lowered code called inside an error scope: the first failure (here an
 // allocation the fake refuses) is returned by the scope's end, nothing is
 // launched after it, allocations after it are host memory that host code

@@ -39,8 +39,8 @@ bool onHost(Operation *op) {
          !op->getParentOfType<gpu::GPUModuleOp>();
 }
 
-/// A managed buffer of `type` (its dynamic sizes `sizes`). The lowering of
-/// gpu.alloc takes host_shared only in the synchronous form.
+/// A managed buffer of `type` (its dynamic sizes `sizes`): memory that host
+/// code and kernels both read and write.
 Value managedBuffer(OpBuilder &builder, Location loc, MemRefType type,
                     ValueRange sizes) {
   return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
@@ -49,18 +49,15 @@ Value managedBuffer(OpBuilder &builder, Location loc, MemRefType type,
       .getMemref();
 }
 
-/// A device buffer (cuMemAlloc) of `type`, allocated between two gpu.wait
-/// ops (non-shared gpu.alloc lowers only in the async form).
+/// A device buffer (cuMemAlloc) of `type`. Synchronous here, like every GPU
+/// op this pass makes: r2q-gpu-pipeline's gpu-async-region then puts them
+/// on one stream with the launches.
 Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
                    ValueRange sizes) {
-  auto tokenType = builder.getType<gpu::AsyncTokenType>();
-  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
-                    .getAsyncToken();
-  auto alloc = gpu::AllocOp::create(builder, loc, type, tokenType,
-                                    ValueRange{ready}, sizes, ValueRange{},
-                                    /*hostShared=*/false);
-  gpu::WaitOp::create(builder, loc, Type(), ValueRange{alloc.getAsyncToken()});
-  return alloc.getMemref();
+  return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
+                              ValueRange{}, sizes, ValueRange{},
+                              /*hostShared=*/false)
+      .getMemref();
 }
 
 /// Whether `user` is a view of its operand (a view-like op, a cast, a
@@ -143,16 +140,10 @@ bool onlyKernelsTouch(Value buffer) {
   });
 }
 
-/// Frees a managed or device buffer (gpu.dealloc lowers only in the async form
-/// with one dependency).
+/// Frees a managed or device buffer.
 void freeBuffer(OpBuilder &builder, Location loc, Value buffer) {
-  auto tokenType = builder.getType<gpu::AsyncTokenType>();
-  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
-                    .getAsyncToken();
-  auto dealloc = gpu::DeallocOp::create(builder, loc, tokenType,
-                                        ValueRange{ready}, buffer);
-  gpu::WaitOp::create(builder, loc, Type(),
-                      ValueRange{dealloc.getAsyncToken()});
+  gpu::DeallocOp::create(builder, loc, /*asyncToken=*/Type(), ValueRange{},
+                         buffer);
 }
 
 /// Whether `buffer` or a view of it leaves the block that makes it (a
@@ -176,17 +167,10 @@ bool calledFromOutside(func::FuncOp function) {
          SymbolTable::symbolKnownUseEmpty(function, module);
 }
 
-/// Copies `copy` with the CUDA runtime (cuMemcpy: any memory to any), between
-/// two gpu.wait ops (gpu.memcpy lowers only in the async form).
+/// Copies `copy` with the CUDA runtime (cuMemcpy: any memory to any).
 void copyWithRuntime(OpBuilder &builder, memref::CopyOp copy) {
-  Location loc = copy.getLoc();
-  auto tokenType = builder.getType<gpu::AsyncTokenType>();
-  Value ready = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
-                    .getAsyncToken();
-  auto memcpy =
-      gpu::MemcpyOp::create(builder, loc, tokenType, ValueRange{ready},
-                            copy.getTarget(), copy.getSource());
-  gpu::WaitOp::create(builder, loc, Type(), ValueRange{memcpy.getAsyncToken()});
+  gpu::MemcpyOp::create(builder, copy.getLoc(), /*asyncToken=*/Type(),
+                        ValueRange{}, copy.getTarget(), copy.getSource());
 }
 
 bool hasIdentityLayout(Value buffer) {

@@ -944,9 +944,10 @@ def R2QGPUHostBuffersPass
       (device memory, `cuMemAlloc`), so that a kernel's first writes do not
       fault pages in; any other becomes `gpu.alloc host_shared` (CUDA
       managed memory, `cuMemAllocManaged`: host code reads and writes it
-      too; upstream lowers `host_shared` only in the synchronous form and
-      device allocations only in the `async` one, between `gpu.wait` ops);
-      `memref.dealloc` becomes `gpu.dealloc` (async) for both;
+      too); `memref.dealloc` becomes `gpu.dealloc` for both. The GPU ops
+      this pass makes are synchronous: `r2q-gpu-pipeline` then puts them
+      on one stream with the kernel launches (`gpu-async-region`,
+      `r2q-gpu-synchronous-managed-allocs`);
     * `memref.get_global` of a constant (weights folded at compile time, in
       host memory) becomes its device copy, made once per loaded module:
       each constant gets a slot (an internal `llvm.mlir.global` holding the
@@ -1064,6 +1065,51 @@ def R2QGPUSinkConstantsPass
     `warp_gemv` kernels' sign shifts, would become kernel parameters, read
     from parameter memory on every use. This pass clones every constant a
     launch body uses into it (with `sinkOperationsIntoLaunchOp`).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def R2QGPUAlignWorkgroupBuffersPass
+    : Pass<"r2q-gpu-align-workgroup-buffers", "::mlir::ModuleOp"> {
+  let summary = "declare kernels' shared-memory buffers 16-byte aligned";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after kernel outlining. A workgroup
+    attribution of a `gpu.func` becomes an LLVM global in shared memory
+    whose declared alignment is its element type's (`.shared .align 1` for
+    a byte buffer), while LLVM's optimizer assumes 16 bytes for a global
+    that large and folds a kernel's own rounding of the address away. The
+    kernels read their tables and tiles with 16-byte accesses (`ldmatrix`,
+    `st.shared.v4`), so this pass gives every workgroup attribution
+    `llvm.align = 16` (unless it has one), which the PTX then declares
+    (`.shared .align 16`), rather than relying on where `ptxas` happens to
+    place the buffer.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+def R2QGPUSynchronousManagedAllocsPass
+    : Pass<"r2q-gpu-synchronous-managed-allocs", "::mlir::ModuleOp"> {
+  let summary = "make managed-memory allocations synchronous again after gpu-async-region";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after upstream's `gpu-async-region`, which
+    puts the GPU ops of each block of host code (allocations, copies,
+    launches, frees) on one stream, chained by async tokens, with one
+    `gpu.wait` before the next host op that has side effects (such as a
+    host load of managed memory) and at the end of the block, instead of a
+    stream created, synchronized and destroyed per op. That pass also makes
+    `gpu.alloc host_shared` (CUDA managed memory) asynchronous, a form
+    that `gpu-to-llvm` does not lower. This pass turns each back into the
+    synchronous form (`cuMemAllocManaged` does not wait for streams
+    anyway) and hands its dependency on to the ops that waited for it:
+
+    ```mlir
+    %m, %t1 = gpu.alloc async [%t0] host_shared () : memref<16xf32>
+    %t2 = gpu.launch_func async [%t1] ...
+    // becomes
+    %m = gpu.alloc host_shared () : memref<16xf32>
+    %t2 = gpu.launch_func async [%t0] ...
+    ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
