@@ -58,10 +58,14 @@ void addBufferization(OpPassManager &pm) {
 }
 
 /// What is left of linalg (fills, element-wise ops, the outliers' sparse
-/// product) as parallel loops on GPU blocks; the buffers of host code in
-/// managed memory.
+/// product) as parallel loops on GPU blocks of threads; the buffers of host
+/// code in managed memory.
 void addGenericKernels(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createR2QGPUTileParallelLoopsPass());
+  // Folds the tiles' steps to constants: convert-parallel-loops-to-gpu
+  // takes a block's threads from a constant in its loop's affine.min bound.
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createR2QGPUHostBuffersPass());

@@ -4,7 +4,8 @@
 // with a kernel written on the op for the dynamic batch), and a CPU kernel
 // written on an op is not silently replaced; mma_gemm
 // takes 0, 64, 128 or 192 output features per block, byte_lut_gemv a
-// multiple of 16 per warp and only weights in the row-interleaved layout.
+// multiple of 16 per warp and only weights in the row-interleaved layout;
+// neither takes more rows than its grid holds.
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa" --split-input-file --verify-diagnostics
 
@@ -61,4 +62,23 @@ func.func @byte_lut_canonical(%x: tensor<1x512xf32>, %s: tensor<2x16x64xi8>, %a:
   // expected-error @below {{'r2q.matmul' op kernel strategy byte_lut_gemv reads weights in the row_interleaved layout: run r2q-pack-weights (constant weights) or pass packed weights with layout = row_interleaved}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x512xf32>, tensor<2x16x64xi8>, tensor<2x16x4xf16> -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
+}
+
+// -----
+
+// byte_lut_gemv runs a batch's rows as the z blocks of its grid: at most
+// 65535 (a launch with more would fail at run time).
+func.func @byte_lut_rows(%x: tensor<70000x512xf32>, %s: tensor<2x1x1024xi8>, %a: tensor<2x1x64xf16>) -> tensor<70000x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy byte_lut_gemv cannot compute this op: it has 70000 rows (byte_lut_gemv takes 65535, one per block of a CUDA grid's z)}}
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = byte_lut_gemv, layout = row_interleaved, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<70000x512xf32>, tensor<2x1x1024xi8>, tensor<2x1x64xf16> -> tensor<70000x16xf32>
+  return %y : tensor<70000x16xf32>
+}
+
+// -----
+
+// mma_gemm's blocks of 64 rows are the y blocks of its grid: at most 65535.
+func.func @mma_rows(%x: tensor<4194305x64xf16>, %s: tensor<2x16x8xi8>, %a: tensor<2x16x1xf16>) -> tensor<4194305x16xf32> {
+  // expected-error @below {{'r2q.matmul' op kernel strategy mma_gemm cannot compute this op: it has 4194305 rows (mma_gemm takes 4194240: a CUDA grid has at most 65535 blocks of 64 rows in y; split the batch)}}
+  %y = r2q.matmul %x, %s, %a group_size 64 {kernel = #r2q.kernel<strategy = mma_gemm, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<4194305x64xf16>, tensor<2x16x8xi8>, tensor<2x16x1xf16> -> tensor<4194305x16xf32>
+  return %y : tensor<4194305x16xf32>
 }

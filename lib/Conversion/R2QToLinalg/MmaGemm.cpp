@@ -137,7 +137,7 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
   MmaShape shape;
   static_cast<KernelDims &>(shape) = KernelDims::of(operands, rows);
   shape.groups = llvm::divideCeil(shape.columns, shape.groupSize);
-  shape.blockRows = rows <= 16 ? 16 : rows <= 32 ? 32 : 64;
+  shape.blockRows = rows <= 16 ? 16 : rows <= 32 ? 32 : kMmaMaxBlockRows;
   shape.warpsM = shape.blockRows == 16 ? 1 : 2;
   shape.warpsN = kWarps / shape.warpsM;
   int64_t tileRows = operands.kernel.getTileRows();

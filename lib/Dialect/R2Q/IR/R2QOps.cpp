@@ -219,12 +219,28 @@ std::string MatmulOp::warpGemvUnsupported() {
   return "";
 }
 
+/// The activation rows of `input` (the product of its batch dimensions),
+/// which must be static.
+static int64_t staticRows(RankedTensorType input) {
+  int64_t rows = 1;
+  for (int64_t size : input.getShape().drop_back())
+    rows *= size;
+  return rows;
+}
+
 std::string MatmulOp::mmaGemmUnsupported(int64_t tileRows) {
   if (std::string reason = warpGemvUnsupported(); !reason.empty())
     return reason;
   if (tileRows != 0 && tileRows != 64 && tileRows != 128 && tileRows != 192)
     return "its tile_rows is " + std::to_string(tileRows) +
            " (mma_gemm takes 0, 64, 128 or 192 output features per block)";
+  if (int64_t rows = staticRows(getInput().getType());
+      rows > kGpuMaxGridYZ * kMmaMaxBlockRows)
+    return "it has " + std::to_string(rows) + " rows (mma_gemm takes " +
+           std::to_string(kGpuMaxGridYZ * kMmaMaxBlockRows) +
+           ": a CUDA grid has at most " + std::to_string(kGpuMaxGridYZ) +
+           " blocks of " + std::to_string(kMmaMaxBlockRows) +
+           " rows in y; split the batch)";
   return "";
 }
 
@@ -235,6 +251,10 @@ std::string MatmulOp::byteLutGemvUnsupported(int64_t tileRows) {
     return "its tile_rows is " + std::to_string(tileRows) +
            " (byte_lut_gemv takes 0 or a multiple of 16 up to 128 output "
            "features per warp)";
+  if (int64_t rows = staticRows(getInput().getType()); rows > kGpuMaxGridYZ)
+    return "it has " + std::to_string(rows) + " rows (byte_lut_gemv takes " +
+           std::to_string(kGpuMaxGridYZ) +
+           ", one per block of a CUDA grid's z)";
   return "";
 }
 

@@ -184,16 +184,17 @@ private:
 
   /// One row: byte tables (byte_lut_gemv) where the weight can be packed.
   /// In fast precision and on a chip with the tensor-core instructions,
-  /// tensor cores from kMmaMinRows rows on (the batch is static here);
-  /// 16-entry tables otherwise, and for every batch of more than one row
-  /// in exact.
+  /// tensor cores from kMmaMinRows rows on (the batch is static here) up
+  /// to the rows their grid takes; 16-entry tables otherwise, and for every
+  /// batch of more than one row in exact.
   static KernelStrategy automatic(MatmulOp op, StringRef precision,
                                   bool tensorCores) {
     auto input = cast<RankedTensorType>(op.getInput().getType());
     int64_t rows = input.getNumElements() / input.getShape().back();
     if (rows == 1 && unsupported(op, KernelStrategy::ByteLutGemv, 0).empty())
       return KernelStrategy::ByteLutGemv;
-    return precision == "fast" && tensorCores && rows >= kMmaMinRows
+    return precision == "fast" && tensorCores && rows >= kMmaMinRows &&
+                   unsupported(op, KernelStrategy::MmaGemm, 0).empty()
                ? KernelStrategy::MmaGemm
                : KernelStrategy::WarpLutGemv;
   }

@@ -36,6 +36,11 @@ bool takesLayout(KernelStrategy strategy);
 
 /// The most activation rows the lut_gemv strategy takes.
 inline constexpr int64_t kLutMaxRows = 8;
+/// The most blocks of a CUDA grid in y and in z (x takes 2^31 - 1).
+inline constexpr int64_t kGpuMaxGridYZ = 65535;
+/// The most activation rows of one mma_gemm block; its grid's y counts
+/// such blocks.
+inline constexpr int64_t kMmaMaxBlockRows = 64;
 /// The columns lut_gemv reads per step of a row (16 sign bytes): a group
 /// size must divide it or be a multiple of it.
 inline constexpr int64_t kLutChunkColumns = 128;

@@ -249,13 +249,14 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// weight's shape must be static); empty when it can.
     std::string warpGemvUnsupported();
     /// Why the mma_gemm strategy with `tileRows` output features per block
-    /// (0: its default) cannot compute this op (as warp_gemv, and tileRows
-    /// must be 0, 64, 128 or 192); empty when it can.
+    /// (0: its default) cannot compute this op (as warp_gemv, tileRows must
+    /// be 0, 64, 128 or 192, and its rows fit 65535 blocks of 64, a CUDA
+    /// grid's y); empty when it can.
     std::string mmaGemmUnsupported(int64_t tileRows);
     /// Why the byte_lut_gemv strategy with `tileRows` output features per
-    /// warp (0: its default) cannot compute this op (as warp_gemv, and
-    /// tileRows must be 0 or a multiple of 16 up to 128); empty when it
-    /// can.
+    /// warp (0: its default) cannot compute this op (as warp_gemv,
+    /// tileRows must be 0 or a multiple of 16 up to 128, and it has at most
+    /// 65535 rows, a CUDA grid's z); empty when it can.
     std::string byteLutGemvUnsupported(int64_t tileRows);
     /// Checks the contents of constant outlier offsets and columns (the
     /// verifier checks only their types): offsets from 0 to nnz, never

@@ -1054,6 +1054,43 @@ def R2QBucketRowsPass : Pass<"r2q-bucket-rows"> {
   ];
 }
 
+def R2QGPUTileParallelLoopsPass
+    : Pass<"r2q-gpu-tile-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "tile host parallel loops into blocks of threads before GPU mapping";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, between `convert-linalg-to-parallel-loops`
+    and `gpu-map-parallel-loops`, for what is left of linalg (fills,
+    element-wise ops, the outliers' sparse product, a model's other
+    layers). `gpu-map-parallel-loops` maps the dimensions of an outermost
+    `scf.parallel` to the grid and those of a nested one to the threads of
+    a block. Untiled, every iteration was a block of one thread, and a
+    dimension of more than 65535 iterations (an element-wise op on a
+    vocabulary of 128256) a grid larger than CUDA's 65535 blocks in y and
+    z, whose launch fails. This pass tiles every outermost `scf.parallel`
+    of host code by 1 in each dimension but the innermost, and by
+    `block-size` (or its static trip count, where smaller) in the innermost:
+
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c3, %c70000) step (%c1, %c1) {...}
+    // becomes
+    scf.parallel (%i, %jj) = (%c0, %c0) to (%c3, %c70000) step (%c1, %c256) {
+      scf.parallel (%k, %j) = (%c0, %c0) to (%c1, min(256, 70000 - %jj)) step (%c1, %c1) {...}
+    }
+    ```
+
+    which maps to a grid of 3 x 274 blocks of 256 threads (the last block's
+    threads past the end do nothing). Loops inside `gpu.launch` bodies (the
+    r2q kernels) and nested loops are left alone.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "iterations of the innermost dimension per block of threads">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def R2QGPUSinkConstantsPass
     : Pass<"r2q-gpu-sink-constants", "::mlir::ModuleOp"> {
   let summary = "move the constants a gpu.launch body uses into it";
