@@ -863,6 +863,11 @@ std::vector<WarpCase> mmaCases() {
       mma({{19}, 45, 300, 32, 2, F::F32, F::F32, 32, false}, 0, 1e5f),
       mma({{21}, 45, 300, 32, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
       mma({{24}, 45, 300, 64, 3, F::F32, F::BF16, 32, false}, 0, 0, 1e-8f),
+      // Activations around 1e35 with weights around 1e-35 (outputs around
+      // 1): the rows' powers 2^-106 and 2^126 meet only in the output,
+      // whose exponent is theirs added (product * 2^106 alone is past
+      // f32's range).
+      mma({{19}, 45, 300, 32, 2, F::F32, F::F32, 32, false}, 0, 3e38f, 1e-35f),
       // The table decode (1 or 2 planes, groups of whole 64-column steps)
       // with one plane and a partial last step, and with 2 planes and
       // weights past f16's range.

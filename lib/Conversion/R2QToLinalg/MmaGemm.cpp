@@ -177,33 +177,66 @@ Value toF32(OpBuilder &builder, Location loc, Value value) {
 // The row scaling kernel: one warp per activation or weight row
 //===----------------------------------------------------------------------===//
 
+/// The biased exponent field of the f32 `value` (its sign left out).
+Value biasedExponent(OpBuilder &builder, Location loc, Value value) {
+  Value bits =
+      arith::BitcastOp::create(builder, loc, builder.getI32Type(), value);
+  return arith::AndIOp::create(
+      builder, loc,
+      arith::ShRUIOp::create(builder, loc, bits, i32Constant(builder, loc, 23)),
+      i32Constant(builder, loc, 0xff));
+}
+
+/// The f32 power of two whose biased exponent is `biased` (1 to 254).
+Value powerOfTwo(OpBuilder &builder, Location loc, Value biased) {
+  Value word = arith::ShLIOp::create(builder, loc, biased,
+                                     i32Constant(builder, loc, 23));
+  return arith::BitcastOp::create(builder, loc, builder.getF32Type(), word);
+}
+
 /// The power of two 2^e and its inverse for a row whose largest magnitude is
 /// `max` (f32): e brings max into [2^14, 2^15), clamped to [-126, 126] so
 /// that both are normal f32 (a zero row gets 2^126, which it cannot
 /// overflow; infinities and NaNs stay what they are).
 std::pair<Value, Value> rowPowers(OpBuilder &builder, Location loc, Value max) {
-  Value bits =
-      arith::BitcastOp::create(builder, loc, builder.getI32Type(), max);
-  Value exponent = arith::AndIOp::create(
-      builder, loc,
-      arith::ShRUIOp::create(builder, loc, bits, i32Constant(builder, loc, 23)),
-      i32Constant(builder, loc, 0xff));
   Value shift = arith::SubIOp::create(
       builder, loc, i32Constant(builder, loc, kTargetExponent + kF32Bias),
-      exponent);
+      biasedExponent(builder, loc, max));
   shift = arith::MaxSIOp::create(builder, loc, shift,
                                  i32Constant(builder, loc, -kMaxShift));
   shift = arith::MinSIOp::create(builder, loc, shift,
                                  i32Constant(builder, loc, kMaxShift));
-  auto power = [&](Value biased) {
-    Value word = arith::ShLIOp::create(builder, loc, biased,
-                                       i32Constant(builder, loc, 23));
-    return arith::BitcastOp::create(builder, loc, builder.getF32Type(), word)
-        .getResult();
-  };
   Value bias = i32Constant(builder, loc, kF32Bias);
-  return {power(arith::AddIOp::create(builder, loc, bias, shift)),
-          power(arith::SubIOp::create(builder, loc, bias, shift))};
+  return {powerOfTwo(builder, loc,
+                     arith::AddIOp::create(builder, loc, bias, shift)),
+          powerOfTwo(builder, loc,
+                     arith::SubIOp::create(builder, loc, bias, shift))};
+}
+
+/// `product` times the rows' inverse powers `xFactor` and `wFactor` (2^-e,
+/// e in [-126, 126]): their exponents are added as integers and the sum, in
+/// [-252, 252], applied as two powers of the same sign of at most 2^126
+/// each, so the value moves from the product to the result without an
+/// intermediate outside both (`product * xFactor` alone overflows for
+/// activations near f32's largest value with tiny weights).
+Value scaleByPowers(OpBuilder &builder, Location loc, Value product,
+                    Value xFactor, Value wFactor) {
+  Value sum = arith::SubIOp::create(
+      builder, loc,
+      arith::AddIOp::create(builder, loc, biasedExponent(builder, loc, xFactor),
+                            biasedExponent(builder, loc, wFactor)),
+      i32Constant(builder, loc, 2 * kF32Bias));
+  Value half =
+      arith::DivSIOp::create(builder, loc, sum, i32Constant(builder, loc, 2));
+  Value rest = arith::SubIOp::create(builder, loc, sum, half);
+  Value bias = i32Constant(builder, loc, kF32Bias);
+  auto times = [&](Value value, Value exponent) {
+    return arith::MulFOp::create(
+        builder, loc, value,
+        powerOfTwo(builder, loc,
+                   arith::AddIOp::create(builder, loc, exponent, bias)));
+  };
+  return times(times(product, half), rest);
 }
 
 /// The row scaling kernel's per-lane work, shared by the GPU and host
@@ -707,10 +740,8 @@ public:
         ifThen(builder, loc, inside, [&] {
           Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
           Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
-          Value scaled = arith::MulFOp::create(
-              builder, loc,
-              arith::MulFOp::create(builder, loc, product, xFactor), wFactor);
-          addToResult(scaled, m, n);
+          addToResult(scaleByPowers(builder, loc, product, xFactor, wFactor), m,
+                      n);
         });
       }
   }
