@@ -3,7 +3,8 @@
 and issue 11's targets checked against it.
 
 Reads the `bench` lines of `r2q-gpu-bench bench` (kernel time, % of the copy
-bandwidth measured in the same run) and the `torch fp16` lines of
+bandwidth measured in the same run, and where the line has it the wall-clock
+time of a whole call) and the `torch fp16` lines of
 `scripts/gpu-torch-baseline.py` (cuBLAS on fp16 weights, the same shapes and
 batches), and prints per shape and batch one row per kernel variant: its time,
 its share of the copy bandwidth, and how many times faster than fp16 it is.
@@ -19,7 +20,7 @@ from collections import defaultdict
 
 BENCH = re.compile(
     r"^bench bench_(\d+)x(\d+)_b(\d+)(\S*)\s+(?:([a-z_]+)\s+)?([\d.]+) us"
-    r".*?([\d.]+)% of copy")
+    r".*?([\d.]+)% of copy(?:.*?call\s+([\d.]+) us)?")
 TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
 # (batch, shapes, what is compared, the bound): issue 11's targets on an
 # H100/H200 ("the large shapes" for batch 1).
@@ -33,15 +34,16 @@ TARGETS = [
 
 
 def parse(lines):
-    """The bench results {(n, k, m): [(variant, strategy, us, pct)]} and the
-    fp16 times {(n, k, m): us}."""
+    """The bench results {(n, k, m): [(variant, strategy, us, pct, call)]}
+    (call: the whole call's microseconds, or None) and the fp16 times
+    {(n, k, m): us}."""
     bench, fp16 = defaultdict(list), {}
     for line in lines:
         if m := BENCH.match(line):
-            n, k, batch, variant, strategy, us, pct = m.groups()
+            n, k, batch, variant, strategy, us, pct, call = m.groups()
             bench[(int(n), int(k), int(batch))].append(
                 (variant.lstrip("_") or "default", strategy or "",
-                 float(us), float(pct)))
+                 float(us), float(pct), float(call) if call else None))
         elif m := TORCH.match(line):
             n, k, batch, us = m.groups()
             fp16[(int(n), int(k), int(batch))] = float(us)
@@ -53,15 +55,17 @@ def speedup(fp16, key, us):
 
 
 def table(bench, fp16):
-    rows = ["| N x K | batch | kernel | r2q | % of copy | cuBLAS fp16 | "
-            "r2q vs fp16 |", "|---|---|---|---|---|---|---|"]
+    rows = ["| N x K | batch | kernel | r2q | % of copy | whole call | "
+            "cuBLAS fp16 | r2q vs fp16 |", "|---|---|---|---|---|---|---|---|"]
     for key in sorted(bench, key=lambda key: (key[0] * key[1], key)):
         n, k, batch = key
-        for variant, strategy, us, pct in bench[key]:
+        for variant, strategy, us, pct, call in bench[key]:
             name = variant if not strategy else f"{variant} ({strategy})"
             ratio = speedup(fp16, key, us)
+            whole = f"{call:.1f} us" if call is not None else "-"
             rows.append(
                 f"| {n} x {k} | {batch} | {name} | {us:.1f} us | {pct:.1f}% | "
+                f"{whole} | "
                 + (f"{fp16[key]:.1f} us | {ratio:.2f}x |" if ratio else
                    "- | - |"))
     return rows
@@ -72,7 +76,7 @@ def figure(bench, fp16, key, measure, pick):
     the copy bandwidth, "fp16": times faster than fp16), for the default
     kernel or the best one."""
     results = [(pct if measure == "copy" else speedup(fp16, key, us), variant)
-               for variant, _, us, pct in bench.get(key, [])]
+               for variant, _, us, pct, _ in bench.get(key, [])]
     results = [r for r in results if r[0] is not None]
     if pick == "default":
         results = [r for r in results if r[1] == "default"]

@@ -21,7 +21,10 @@
 //                         weights rotated through copies that together
 //                         exceed the L2 many times), the effective bandwidth
 //                         of the packed weight, the device-to-device copy
-//                         bandwidth of the same run, and TFLOP/s (2 M N K).
+//                         bandwidth of the same run, TFLOP/s (2 M N K), and
+//                         the median wall-clock time of a whole call (what
+//                         its caller waits for: allocation, launches,
+//                         stream synchronization).
 //
 // With NAMEs, only the cases whose names contain one of them run (a rerun of
 // a few kernels on a GPU lent for minutes: `bench _bytes b16`).
@@ -41,6 +44,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -425,6 +429,30 @@ void releaseCase(void *xDevice, std::vector<Call> &calls) {
   }
 }
 
+/// The median wall-clock time of a call of case `c` in microseconds, over
+/// calls rotating through the weight copies `calls`: what its caller waits
+/// for (the result's allocation, the launches, the stream's creation and
+/// synchronization), not only the kernels; or the first call's error.
+r2q::cuda::Result<double> callMicroseconds(const KernelCase &c,
+                                           std::vector<Call> &calls) {
+  r2q::cuda::Result<double> timed;
+  std::vector<double> us;
+  for (size_t i = 0; i < std::max<size_t>(calls.size(), 21); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = run(c, calls[i % calls.size()]);
+    auto end = std::chrono::steady_clock::now();
+    r2qCudaFree(result.value.aligned);
+    if (!result.ok()) {
+      timed.error = result.error;
+      return timed;
+    }
+    us.push_back(
+        std::chrono::duration<double, std::micro>(end - start).count());
+  }
+  timed.value = median(us);
+  return timed;
+}
+
 /// Times case `c`; false (with the error printed) where its call failed.
 bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   int64_t bytesPerRow = (c.k + 7) / 8,
@@ -478,6 +506,12 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
     if (i >= copies) // the first pass over the copies warms up
       kernelMs.push_back(ms);
   }
+  double callUs = 0;
+  if (error.empty()) {
+    auto timed = callMicroseconds(c, calls);
+    callUs = timed.value;
+    error = timed.error;
+  }
   releaseCase(xDevice, calls);
   if (!error.empty()) {
     std::printf("bench %-28s %-13s ERROR: %s\n", c.name, c.strategy,
@@ -489,9 +523,9 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   double bandwidth = weightBytes / (ms * 1e-3);
   double flops = 2.0 * c.m * c.n * c.k / (ms * 1e-3);
   std::printf("bench %-28s %-13s %8.1f us  weights %7.1f MB  %7.0f GB/s  "
-              "%5.1f%% of copy  %6.1f TFLOP/s\n",
+              "%5.1f%% of copy  %6.1f TFLOP/s  call %8.1f us\n",
               c.name, c.strategy, ms * 1e3, weightBytes / 1e6, bandwidth / 1e9,
-              100.0 * bandwidth / copyBytesPerSecond, flops / 1e12);
+              100.0 * bandwidth / copyBytesPerSecond, flops / 1e12, callUs);
   std::fflush(stdout);
   return true;
 }
