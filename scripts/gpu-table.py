@@ -10,7 +10,8 @@ batches), and prints per shape and batch one row per kernel variant: its time,
 its share of the copy bandwidth, and how many times faster than fp16 it is.
 Then, per target, the default kernel's figure (the function without a written
 kernel, what `r2q-select-gpu-kernels` chooses for runtime weights) and the best
-variant's, each marked met or missed.
+variant's, each marked met or missed; and the cases whose call failed (their
+`ERROR:` lines).
 
     python3 scripts/gpu-table.py /tmp/gpu-check.log
 """
@@ -22,6 +23,7 @@ BENCH = re.compile(
     r"^bench bench_(\d+)x(\d+)_b(\d+)(\S*)\s+(?:([a-z_]+)\s+)?([\d.]+) us"
     r".*?([\d.]+)% of copy(?:.*?call\s+([\d.]+) us)?")
 TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
+ERROR = re.compile(r"^bench (\S+)\s+\S+\s+ERROR: (.*)")
 # (batch, shapes, what is compared, the bound): issue 11's targets on an
 # H100/H200 ("the large shapes" for batch 1).
 LARGE = [(28672, 8192), (8192, 28672)]
@@ -105,9 +107,15 @@ def targets(bench, fp16):
     return lines, missed
 
 
+def errors(lines):
+    """The cases whose call failed: (name, message)."""
+    return [m.groups() for line in lines if (m := ERROR.match(line))]
+
+
 def main(path):
     with open(path) as log:
-        bench, fp16 = parse(log)
+        log_lines = log.readlines()
+    bench, fp16 = parse(log_lines)
     if not bench:
         sys.exit(f"gpu-table: no bench lines in {path}")
     print("\n".join(table(bench, fp16)))
@@ -116,6 +124,9 @@ def main(path):
     print("\n".join(lines))
     print(f"gpu-table: {len(lines) - missed} of {len(lines)} target figures "
           "met")
+    failed = errors(log_lines)
+    for name, message in failed:
+        print(f"gpu-table: {name} failed: {message}")
 
 
 if __name__ == "__main__":

@@ -203,10 +203,12 @@ void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
       {c.planes, blocks, quant::kInterleavedBlockRows * groups});
 }
 
-/// Calls case `c`'s function. A CUDA error in it (out of memory, a launch
-/// the GPU refuses, a kernel's fault) is returned rather than fatal, so the
-/// other cases still run (after a fault the GPU's context is lost, and they
-/// fail too, each with the same message).
+/// Calls case `c`'s function; the caller frees the result (device memory,
+/// or a host placeholder after an error). A CUDA error in the call (out of
+/// memory, a launch the GPU refuses, a kernel's fault) is returned rather
+/// than fatal, so the other cases still run. (After a fault the GPU's
+/// context is lost: the next case's first copy fails, and the harness
+/// exits with that error.)
 r2q::cuda::Result<Descriptor<2>> run(const KernelCase &c, Call &call) {
   r2q::cuda::LoweredCodeErrors errors;
   r2q::cuda::Result<Descriptor<2>> result;
@@ -222,8 +224,6 @@ r2q::cuda::Result<Descriptor<2>> run(const KernelCase &c, Call &call) {
     reinterpret_cast<void (*)(void *, void *, void *, void *)>(c.function)(
         y, &call.x, &call.signs, &call.scales);
   result.error = errors.end().error;
-  if (!result.ok())
-    r2qCudaFree(y->aligned);
   return result;
 }
 
@@ -366,6 +366,7 @@ bool checkCase(const KernelCase &c, unsigned seed) {
     auto result = run(c, call);
     if (!result.ok()) {
       error = result.error;
+      r2qCudaFree(result.value.aligned);
       break;
     }
     std::vector<float> y(c.m * c.n);

@@ -63,9 +63,6 @@ void addBufferization(OpPassManager &pm) {
 void addGenericKernels(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createR2QGPUTileParallelLoopsPass());
-  // Folds the tiles' steps to constants: convert-parallel-loops-to-gpu
-  // takes a block's threads from a constant in its loop's affine.min bound.
-  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createR2QGPUHostBuffersPass());

@@ -439,13 +439,34 @@ bool isCubinOrFatbin(const void *data, size_t bytes) {
                         std::memcmp(data, fatbinMagic, 4) == 0);
 }
 
+/// The message of the last module load that failed: lowered code that
+/// loads its kernels in a constructor, inside an error scope, keeps a null
+/// module after a failure and looks its kernels up in it at every call.
+struct FailedLoad {
+  std::mutex mutex;
+  std::string message;
+};
+
+FailedLoad &failedLoad() {
+  static auto *instance = new FailedLoad;
+  return *instance;
+}
+
+/// Remembers lastError as the last failed load's message; returns -1.
+int rememberFailedLoad() {
+  FailedLoad &load = failedLoad();
+  std::lock_guard<std::mutex> lock(load.mutex);
+  load.message = lastError;
+  return -1;
+}
+
 /// Loads a cubin/fatbin as it is, or PTX through the JIT (made
 /// NUL-terminated when `bytes` does not count a terminator); the JIT's error
 /// log joins the message on failure.
 int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
   ContextScope scope;
   if (scope.failed())
-    return -1;
+    return rememberFailedLoad();
   bool binary = isCubinOrFatbin(data, bytes);
   std::string text;
   if (!binary && (bytes == 0 || static_cast<const char *>(data)[bytes - 1])) {
@@ -470,13 +491,17 @@ int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
     return 0;
   if (log[0])
     lastError += std::string("\nr2q: JIT error log:\n") + log;
-  return -1;
+  return rememberFailedLoad();
 }
 
 int getFunction(CUfunction *function, CUmodule module, const char *name) {
-  if (!module)
+  if (!module) {
+    FailedLoad &load = failedLoad();
+    std::lock_guard<std::mutex> lock(load.mutex);
     return fail(std::string("r2q: cannot look up kernel '") + name +
-                "': its module was not loaded (loading it failed before)");
+                "': its module was not loaded (the last failed load: " +
+                load.message + ")");
+  }
   ContextScope scope;
   if (scope.failed() ||
       check(driver().cuModuleGetFunction(function, module, name),
@@ -1040,7 +1065,10 @@ void mgpuStreamDestroy(void *stream) {
 }
 
 void mgpuStreamSynchronize(void *stream) {
-  gpuWork(__func__, [&] { return r2qCudaStreamSynchronize(stream); });
+  // A wait runs even after a failure, as releases do: host code that goes
+  // on may touch managed memory that kernels launched before it still use.
+  releaseWork(stream, __func__,
+              [&] { return r2qCudaStreamSynchronize(stream); });
 }
 
 void mgpuStreamWaitEvent(void *stream, void *event) {
@@ -1064,7 +1092,7 @@ void mgpuEventDestroy(void *event) {
 }
 
 void mgpuEventSynchronize(void *event) {
-  gpuWork(__func__, [&] {
+  releaseWork(event, __func__, [&] { // Even after a failure, as above.
     return inContext([&] {
       return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
     });

@@ -225,8 +225,16 @@ callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
   // A CUDA error in the lowered code (out of memory, a kernel that faults)
   // ends its call instead of the process, and becomes the call's error.
   api.beginErrorScope();
+  bool scopeOpen = true;
+  // Closed also if the call throws: a scope left open would skip every
+  // later call's GPU work.
+  llvm::scope_exit closeScope([&] {
+    if (scopeOpen)
+      api.endErrorScope();
+  });
   auto returned =
       callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
+  scopeOpen = false;
   llvm::Error lowered =
       api.endErrorScope() == 0 ? llvm::Error::success() : cudaError(api);
   if (!returned) {

@@ -5,7 +5,7 @@
 // on one shape.
 
 // RUN: %python %S/../../scripts/gpu-table.py %S/../../docs/logs/gpu-check-h200.log | FileCheck %s --check-prefix=H200
-// RUN: printf 'bench bench_28672x8192_b1        warp_lut_gemv      46.2 us  weights    66.1 MB     1429 GB/s   33.7%%%% of copy     1.0 TFLOP/s  call     61.5 us\nbench bench_28672x8192_b1_bytes  byte_lut_gemv      19.0 us  weights    66.1 MB     3479 GB/s   82.2%%%% of copy     2.5 TFLOP/s  call     27.25 us\ntorch fp16 28672x8192 b1:    138.4 us     3394 GB/s of fp16 weights\n' > %t.log
+// RUN: printf 'bench bench_28672x8192_b1        warp_lut_gemv      46.2 us  weights    66.1 MB     1429 GB/s   33.7%%%% of copy     1.0 TFLOP/s  call     61.5 us\nbench bench_28672x8192_b1_bytes  byte_lut_gemv      19.0 us  weights    66.1 MB     3479 GB/s   82.2%%%% of copy     2.5 TFLOP/s  call     27.25 us\nbench bench_28672x8192_b128_mma  mma_gemm      ERROR: r2q: CUDA error: cuLaunchKernel for kernel %%%%s\ntorch fp16 28672x8192 b1:    138.4 us     3394 GB/s of fp16 weights\n' > %t.log
 // RUN: %python %S/../../scripts/gpu-table.py %t.log | FileCheck %s --check-prefix=NEW
 
 // H200: | N x K | batch | kernel | r2q | % of copy | whole call | cuBLAS fp16 | r2q vs fp16 |
@@ -23,3 +23,4 @@
 // NEW: batch 1   28672x8192  default default         3.00 x fp16 (target 5.5) missed
 // NEW: batch 1   28672x8192  best    bytes           7.28 x fp16 (target 5.5) met
 // NEW: gpu-table: 2 of 4 target figures met
+// NEW: gpu-table: bench_28672x8192_b128_mma failed: r2q: CUDA error: cuLaunchKernel for kernel %s

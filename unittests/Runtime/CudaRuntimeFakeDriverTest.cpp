@@ -293,7 +293,11 @@ TEST(CudaRuntimeOnFakeDriver, ErrorScopeReturnsTheFirstFailure) {
     mgpuMemcpy(data.deviceC, data.deviceA, 4000, stream);
     mgpuLaunchKernel(vadd, 8, 1, 1, 128, 1, 1, 0, stream, data.params(),
                      nullptr, 4);
+    // Waits still run: kernels launched before the failure may be running.
+    const auto handle = reinterpret_cast<uintptr_t>(stream);
+    const long waits = fakeCudaStreamSynchronizations(handle);
     mgpuStreamSynchronize(stream);
+    EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
     for (void *buffer : {before, refused, after})
       mgpuMemFree(buffer, stream);
     mgpuStreamDestroy(stream);
@@ -373,10 +377,18 @@ TEST(CudaRuntimeOnFakeDriver, ErrorScopesNestAndSkipTheRest) {
     mgpuModuleUnload(failed);
     status = errors.end();
   }
-  EXPECT_EQ(status.error,
-            "r2q: CUDA error: cuModuleLoadDataEx (PTX JIT): "
-            "CUDA_ERROR_INVALID_PTX (fake description)\nr2q: JIT error log:\n"
-            "fake ptxas: line 5: unknown instruction 'not.an.instruction'");
+  const std::string jitError =
+      "r2q: CUDA error: cuModuleLoadDataEx (PTX JIT): "
+      "CUDA_ERROR_INVALID_PTX (fake description)\nr2q: JIT error log:\n"
+      "fake ptxas: line 5: unknown instruction 'not.an.instruction'";
+  EXPECT_EQ(status.error, jitError);
+  // A later call looking up a kernel in the module that did not load says
+  // why it did not.
+  r2q::cuda::LoweredCodeErrors later;
+  EXPECT_EQ(mgpuModuleGetFunction(nullptr, "b"), nullptr);
+  EXPECT_EQ(later.end().error, "r2q: cannot look up kernel 'b': its module "
+                               "was not loaded (the last failed load: " +
+                                   jitError + ")");
   mgpuModuleUnload(module);
 }
 

@@ -1062,25 +1062,31 @@ def R2QGPUTileParallelLoopsPass
     and `gpu-map-parallel-loops`, for what is left of linalg (fills,
     element-wise ops, the outliers' sparse product, a model's other
     layers). `gpu-map-parallel-loops` maps the dimensions of an outermost
-    `scf.parallel` to the grid and those of a nested one to the threads of
-    a block. Untiled, every iteration was a block of one thread, and a
-    dimension of more than 65535 iterations (an element-wise op on a
-    vocabulary of 128256) a grid larger than CUDA's 65535 blocks in y and
-    z, whose launch fails. This pass tiles every outermost `scf.parallel`
-    of host code by 1 in each dimension but the innermost, and by
-    `block-size` (or its static trip count, where smaller) in the innermost:
+    `scf.parallel` to the grid (x, y, z in order) and those of a nested one
+    to the threads of a block. Untiled, every iteration was a block of one
+    thread, and a dimension of more than 65535 iterations (an element-wise
+    op on a vocabulary of 128256) a grid larger than CUDA's 65535 blocks in
+    y and z, whose launch fails. This pass collapses every outermost
+    `scf.parallel` of host code to two dimensions (all but the innermost
+    into one, which maps to x: 2^31 - 1 blocks) and tiles it by 1 in the
+    first and by `block-size` (or its static trip count, where smaller) in
+    the innermost, then folds the inner loop's bound to a min with a
+    constant, from which `convert-parallel-loops-to-gpu` takes the block's
+    threads (it folds only these: a general canonicalization would fold a
+    one-tile dimension away and merge the loops back):
 
     ```mlir
     scf.parallel (%i, %j) = (%c0, %c0) to (%c3, %c70000) step (%c1, %c1) {...}
     // becomes
     scf.parallel (%i, %jj) = (%c0, %c0) to (%c3, %c70000) step (%c1, %c256) {
-      scf.parallel (%k, %j) = (%c0, %c0) to (%c1, min(256, 70000 - %jj)) step (%c1, %c1) {...}
+      %n = affine.min affine_map<(d0) -> (-d0 + 70000, 256)>(%jj)
+      scf.parallel (%k, %j) = (%c0, %c0) to (%c1, %n) step (%c1, %c1) {...}
     }
     ```
 
     which maps to a grid of 3 x 274 blocks of 256 threads (the last block's
     threads past the end do nothing). Loops inside `gpu.launch` bodies (the
-    r2q kernels) and nested loops are left alone.
+    r2q kernels), nested loops and loops with reductions are left alone.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
