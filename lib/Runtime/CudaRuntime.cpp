@@ -285,6 +285,17 @@ template <typename Work> void gpuWork(const char *entryPoint, Work work) {
     reportFailure(work(), entryPoint);
 }
 
+/// Runs `wait`, an entry point's wait for `handle` (a stream or an event;
+/// null is the legacy default stream), even after a failure: host code that
+/// goes on may touch managed memory that kernels launched before the
+/// failure still use. A null handle after a failure is one a skipped call
+/// returned: there is nothing to wait for.
+template <typename Wait>
+void waitWork(const void *handle, const char *entryPoint, Wait wait) {
+  if (handle || !skipAfterFailure())
+    reportFailure(wait(), entryPoint);
+}
+
 /// Runs `release`, an entry point's freeing of `handle`, even after a
 /// failure (the resources a failed call made are still freed); a null
 /// handle, which only a failed or skipped call returns, frees nothing.
@@ -1065,10 +1076,7 @@ void mgpuStreamDestroy(void *stream) {
 }
 
 void mgpuStreamSynchronize(void *stream) {
-  // A wait runs even after a failure, as releases do: host code that goes
-  // on may touch managed memory that kernels launched before it still use.
-  releaseWork(stream, __func__,
-              [&] { return r2qCudaStreamSynchronize(stream); });
+  waitWork(stream, __func__, [&] { return r2qCudaStreamSynchronize(stream); });
 }
 
 void mgpuStreamWaitEvent(void *stream, void *event) {
@@ -1092,7 +1100,7 @@ void mgpuEventDestroy(void *event) {
 }
 
 void mgpuEventSynchronize(void *event) {
-  releaseWork(event, __func__, [&] { // Even after a failure, as above.
+  waitWork(event, __func__, [&] {
     return inContext([&] {
       return R2Q_CALL(cuEventSynchronize, static_cast<CUevent>(event));
     });
