@@ -89,6 +89,31 @@ llvm::Error cudaError(const CudaApi &api) {
   return llvm::createStringError(api.lastError());
 }
 
+/// The runtime's error scope around lowered code: a CUDA error in it ends
+/// the call, not the process. Closed by end() or, if the code throws, by
+/// the destructor (a scope left open would skip every later call's GPU
+/// work).
+class ErrorScope {
+public:
+  explicit ErrorScope(const CudaApi &api) : api(api) { api.beginErrorScope(); }
+  ~ErrorScope() {
+    if (open)
+      api.endErrorScope();
+  }
+  ErrorScope(const ErrorScope &) = delete;
+  ErrorScope &operator=(const ErrorScope &) = delete;
+
+  /// The first CUDA error of the code run since construction.
+  llvm::Error end() {
+    open = false;
+    return api.endErrorScope() == 0 ? llvm::Error::success() : cudaError(api);
+  }
+
+private:
+  const CudaApi &api;
+  bool open = true;
+};
+
 /// The arguments of a call in device memory: device arguments as they are,
 /// device copies of host ones (freed with the object).
 class DeviceInputs {
@@ -223,20 +248,11 @@ callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
   if (llvm::Error error = deviceInputs.prepare(arguments))
     return std::move(error);
   // A CUDA error in the lowered code (out of memory, a kernel that faults)
-  // ends its call instead of the process, and becomes the call's error.
-  api.beginErrorScope();
-  bool scopeOpen = true;
-  // Closed also if the call throws: a scope left open would skip every
-  // later call's GPU work.
-  llvm::scope_exit closeScope([&] {
-    if (scopeOpen)
-      api.endErrorScope();
-  });
+  // becomes the call's error.
+  ErrorScope scope(api);
   auto returned =
       callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
-  scopeOpen = false;
-  llvm::Error lowered =
-      api.endErrorScope() == 0 ? llvm::Error::success() : cudaError(api);
+  llvm::Error lowered = scope.end();
   if (!returned) {
     llvm::consumeError(std::move(lowered));
     return returned.takeError();
@@ -391,9 +407,9 @@ void releaseModule(std::unique_ptr<JitModule> module) {
   // Its global destructors unload the kernels and free the constants'
   // copies; after a kernel's fault those calls fail as well, and would
   // abort outside a scope. The fault was raised by the call that met it.
-  api.beginErrorScope();
+  ErrorScope scope(api);
   module.reset();
-  api.endErrorScope();
+  llvm::consumeError(scope.end());
 }
 
 void freeDeviceBuffer(void *allocated) {

@@ -144,15 +144,6 @@ struct ByteLutOperands : KernelBuffers {
   Value table; // kTableWords f32: workgroup memory on the GPU
 };
 
-Value toF32(OpBuilder &builder, Location loc, Value value) {
-  return convertFloat(builder, loc, value, builder.getF32Type());
-}
-
-Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
-  return arith::ConstantOp::create(builder, loc,
-                                   builder.getI32IntegerAttr(value));
-}
-
 Value addIndices(OpBuilder &builder, Location loc, Value a, Value b) {
   return arith::AddIOp::create(builder, loc, a, b);
 }

@@ -164,15 +164,6 @@ struct MmaOperands : KernelBuffers {
   MmaShape shape;
 };
 
-Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
-  return arith::ConstantOp::create(builder, loc,
-                                   builder.getI32IntegerAttr(value));
-}
-
-Value toF32(OpBuilder &builder, Location loc, Value value) {
-  return convertFloat(builder, loc, value, builder.getF32Type());
-}
-
 //===----------------------------------------------------------------------===//
 // The row scaling kernel: one warp per activation or weight row
 //===----------------------------------------------------------------------===//

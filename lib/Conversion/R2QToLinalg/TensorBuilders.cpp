@@ -158,6 +158,21 @@ Value convertFloat(OpBuilder &builder, Location loc, Value value, Type type) {
   return arith::TruncFOp::create(builder, loc, type, value);
 }
 
+Value toF32(OpBuilder &builder, Location loc, Value value) {
+  Type f32 = builder.getF32Type();
+  Type type = value.getType();
+  if (auto vector = dyn_cast<VectorType>(type))
+    f32 = VectorType::get(vector.getShape(), f32);
+  if (type == f32)
+    return value;
+  return arith::ExtFOp::create(builder, loc, f32, value);
+}
+
+Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
+  return arith::ConstantOp::create(builder, loc,
+                                   builder.getI32IntegerAttr(value));
+}
+
 Value convertTensor(OpBuilder &builder, Location loc, Value value,
                     Type elementType) {
   auto type = cast<RankedTensorType>(value.getType());

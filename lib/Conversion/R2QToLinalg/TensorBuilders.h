@@ -73,6 +73,14 @@ void appendIfDynamic(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value convertFloat(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::Value value, mlir::Type type);
 
+/// A float scalar or vector of at most 32 bits as f32: extended, or itself.
+mlir::Value toF32(mlir::OpBuilder &builder, mlir::Location loc,
+                  mlir::Value value);
+
+/// An i32 constant.
+mlir::Value i32Constant(mlir::OpBuilder &builder, mlir::Location loc,
+                        int32_t value);
+
 /// `value` converted element-wise to `elementType` by a linalg.generic.
 mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value value, mlir::Type elementType);

@@ -102,16 +102,6 @@ struct WarpOperands : KernelBuffers {
   WarpShape shape;
 };
 
-Value toF32(OpBuilder &builder, Location loc, Value value) {
-  Type f32 = builder.getF32Type();
-  Type type = value.getType();
-  if (auto vector = dyn_cast<VectorType>(type))
-    f32 = VectorType::get(vector.getShape(), f32);
-  if (type == f32)
-    return value;
-  return arith::ExtFOp::create(builder, loc, f32, value);
-}
-
 /// Emits the body of one lane: its partial sums for a tile of output
 /// features and activation rows.
 class LaneSums {

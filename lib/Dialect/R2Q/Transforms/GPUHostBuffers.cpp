@@ -39,24 +39,15 @@ bool onHost(Operation *op) {
          !op->getParentOfType<gpu::GPUModuleOp>();
 }
 
-/// A managed buffer of `type` (its dynamic sizes `sizes`): memory that host
-/// code and kernels both read and write.
-Value managedBuffer(OpBuilder &builder, Location loc, MemRefType type,
-                    ValueRange sizes) {
+/// A buffer of `type` (its dynamic sizes `sizes`): managed memory, which
+/// host code and kernels both read and write, or device memory
+/// (cuMemAlloc). Synchronous here, like every GPU op this pass makes:
+/// r2q-gpu-pipeline's gpu-async-region then puts them on one stream with
+/// the launches.
+Value gpuBuffer(OpBuilder &builder, Location loc, MemRefType type,
+                ValueRange sizes, bool managed) {
   return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
-                              ValueRange{}, sizes, ValueRange{},
-                              /*hostShared=*/true)
-      .getMemref();
-}
-
-/// A device buffer (cuMemAlloc) of `type`. Synchronous here, like every GPU
-/// op this pass makes: r2q-gpu-pipeline's gpu-async-region then puts them
-/// on one stream with the launches.
-Value deviceBuffer(OpBuilder &builder, Location loc, MemRefType type,
-                   ValueRange sizes) {
-  return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
-                              ValueRange{}, sizes, ValueRange{},
-                              /*hostShared=*/false)
+                              ValueRange{}, sizes, ValueRange{}, managed)
       .getMemref();
 }
 
@@ -226,7 +217,7 @@ void copyGlobalPerCall(OpBuilder &builder, memref::GetGlobalOp global,
                        memref::GlobalOp symbol) {
   Location loc = global.getLoc();
   builder.setInsertionPointAfter(global);
-  Value copy = managedBuffer(builder, loc, global.getType(), {});
+  Value copy = gpuBuffer(builder, loc, global.getType(), {}, /*managed=*/true);
   auto fill = memref::CopyOp::create(builder, loc, global.getResult(), copy);
   global.getResult().replaceAllUsesExcept(copy, fill);
   if (escapes(copy))
@@ -424,10 +415,9 @@ public:
       builder.setInsertionPoint(op);
       Location loc = op->getLoc();
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-        auto makeBuffer =
-            onlyKernelsTouch(alloc) ? deviceBuffer : managedBuffer;
-        alloc.replaceAllUsesWith(
-            makeBuffer(builder, loc, alloc.getType(), alloc.getDynamicSizes()));
+        alloc.replaceAllUsesWith(gpuBuffer(builder, loc, alloc.getType(),
+                                           alloc.getDynamicSizes(),
+                                           !onlyKernelsTouch(alloc)));
         op->erase();
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
         freeBuffer(builder, loc, dealloc.getMemref());
