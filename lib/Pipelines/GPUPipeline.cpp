@@ -84,12 +84,14 @@ void addGenericKernels(OpPassManager &pm) {
 /// code (allocations, copies, launches, frees) on one stream, waited for
 /// once, before the next host op with side effects or the block's end, not
 /// each on a stream of its own that is created, synchronized and destroyed
-/// around it.
+/// around it; last, host checks that the buffers the kernels read with wide
+/// accesses are aligned for them.
 void addOutlinedKernelSteps(OpPassManager &pm) {
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createR2QGPUAlignWorkgroupBuffersPass());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createR2QGPUSynchronousManagedAllocsPass());
+  pm.addPass(createR2QGPUCheckAlignmentPass());
 }
 
 } // namespace

@@ -1252,6 +1252,22 @@ int releaseDeviceConstant(void **slot) {
   return status;
 }
 
+/// 0 when `address` is a multiple of `alignment`; else the error that
+/// names the buffer (`description`).
+int checkAlignment(uint64_t address, uint64_t alignment,
+                   const char *description) {
+  if (alignment == 0 || address % alignment == 0)
+    return 0;
+  char hex[2 + 16 + 1];
+  std::snprintf(hex, sizeof(hex), "0x%llx",
+                static_cast<unsigned long long>(address));
+  return fail(std::string("r2q: ") + description + " starts at address " + hex +
+              ", not at a multiple of " + std::to_string(alignment) +
+              " bytes as the kernel's loads of it require; pass memory that "
+              "cuMemAlloc returned (256-byte aligned), or a view of it that "
+              "starts at such a multiple");
+}
+
 } // namespace
 
 extern "C" {
@@ -1267,6 +1283,12 @@ void *r2qCudaDeviceConstant(void **slot, const void *host, uint64_t bytes,
   // After a failure in an error scope no kernel runs: the host's data
   // stands in for the copy (host code may still read it).
   return copy ? copy : const_cast<void *>(host);
+}
+
+void r2qCudaCheckAlignment(uint64_t address, uint64_t alignment,
+                           const char *description) {
+  gpuWork(__func__,
+          [&] { return checkAlignment(address, alignment, description); });
 }
 
 void r2qCudaReleaseDeviceConstant(void **slot) {

@@ -22,10 +22,24 @@
 // PTX-SAME: shfl.sync.bfly.b32
 // One stream for the call: the result's allocation and the launch on it,
 // one synchronization at the end.
-// CHECK: llvm.func @gemv(
+// Before the launch, the runtime checks that the signs (read 8 bytes at a
+// time) and the activations (16) start at such multiples
+// (r2q-gpu-check-alignment).
+// CHECK-DAG: llvm.mlir.global internal constant @[[$XNAME:.*]]("argument 0 of @gemv (memref<1x4096xf32>, operand 1 of kernel @gemv_kernel::@gemv_kernel)\00")
+// CHECK-DAG: llvm.mlir.global internal constant @[[$SNAME:.*]]("argument 1 of @gemv (memref<2x4096x512xi8>, operand 0 of kernel @gemv_kernel::@gemv_kernel)\00")
+// CHECK-LABEL: llvm.func @gemv(
+// CHECK-DAG: %[[SIXTEEN:.*]] = llvm.mlir.constant(16 : i64)
+// CHECK-DAG: %[[EIGHT:.*]] = llvm.mlir.constant(8 : i64)
+// CHECK-DAG: %[[X:.*]] = llvm.mlir.addressof @[[$XNAME]]
+// CHECK-DAG: %[[S:.*]] = llvm.mlir.addressof @[[$SNAME]]
 // CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate
 // CHECK-NOT: @mgpuStream
 // CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %[[STREAM]]
+// CHECK-NOT: @mgpuStream
+// CHECK-DAG: %[[XSTRING:.*]] = llvm.getelementptr %[[X]][0, 0]
+// CHECK-DAG: %[[SSTRING:.*]] = llvm.getelementptr %[[S]][0, 0]
+// CHECK-DAG: llvm.call @r2qCudaCheckAlignment(%{{.*}}, %[[EIGHT]], %[[SSTRING]])
+// CHECK-DAG: llvm.call @r2qCudaCheckAlignment(%{{.*}}, %[[SIXTEEN]], %[[XSTRING]])
 // CHECK-NOT: @mgpuStream
 // CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @gemv_kernel::@gemv_kernel blocks in
 // CHECK-NOT: @mgpuStreamCreate

@@ -8,7 +8,8 @@
 # constant weight is copied to the device on the first call only and freed
 # with the compiled function, and arguments are still checked; a function
 # compiled for a chip the GPU cannot run raises instead of loading, and a
-# CUDA error while the code runs raises without ending the process.
+# CUDA error while the code runs raises without ending the process, as
+# does a device argument that is not aligned for the kernels' loads.
 # Arguments already in GPU memory (anything with __cuda_array_interface__:
 # here a stand-in whose "device pointer" is a numpy array's, which the fake
 # driver's memory is) are read where they are, and the results stay on the
@@ -121,6 +122,35 @@ for m in (1, 20):
     del layer
     gc.collect()
     assert fake.fakeCudaLiveAllocations() == live_before, fake.fakeCudaLiveAllocations()
+
+# A device argument that the kernels read 16 bytes at a time but that
+# starts off a 16-byte boundary (here 4 bytes into a larger array, still
+# C-contiguous float32) raises, naming it, instead of the kernel faulting;
+# the launch and the rest of the call are skipped, nothing leaks, and an
+# aligned argument then runs.
+layer = r2q.compile(linear_layer_ir(w, 5),
+                    pipeline="r2q-quantize-linear{group-size=64},r2q-gpu-pipeline{cubin-format=isa}")
+fake.fakeCudaLaunches.restype = ctypes.c_long
+storage = rng.standard_normal(5 * 320 + 4, dtype=np.float32)
+shift = next(i for i in range(1, 4) if (storage.ctypes.data + 4 * i) % 16)
+misaligned = storage[shift:shift + 5 * 320].reshape(5, 320)
+assert misaligned.flags.c_contiguous
+live_before = fake.fakeCudaLiveAllocations()
+launches_before = fake.fakeCudaLaunches()
+expect_error(RuntimeError, "calling @main on the GPU failed: r2q: argument 0 of @main "
+             "(memref<5x320xf32>, operand 1 of kernel @main_kernel::@main_kernel) starts at "
+             f"address {hex(misaligned.ctypes.data)}, not at a multiple of 16 bytes as the "
+             "kernel's loads of it require; pass memory that cuMemAlloc returned (256-byte "
+             "aligned), or a view of it that starts at such a multiple",
+             lambda: layer(OnDevice(misaligned)))
+assert fake.fakeCudaLaunches() == launches_before, fake.fakeCudaLaunches() - launches_before
+# (The weight's device copy, made by the failed call, stays with the layer.)
+assert fake.fakeCudaLiveAllocations() - live_before <= 2, fake.fakeCudaLiveAllocations()
+assert layer(misaligned.copy()).shape == (5, 33)
+assert fake.fakeCudaLaunches() > launches_before
+del layer
+gc.collect()
+assert fake.fakeCudaLiveAllocations() == live_before, fake.fakeCudaLiveAllocations()
 
 
 def device_values(device_array):

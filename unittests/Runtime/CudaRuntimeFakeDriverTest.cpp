@@ -392,6 +392,77 @@ TEST(CudaRuntimeOnFakeDriver, ErrorScopesNestAndSkipTheRest) {
   mgpuModuleUnload(module);
 }
 
+const char kMisalignedBuffer[] =
+    "argument 1 of @main (memref<2x64xi8>, operand 1 of kernel @k::@k)";
+
+/// "r2q: <kMisalignedBuffer> starts at address <address>, not at a multiple
+/// of <alignment> bytes ...": r2qCudaCheckAlignment's message.
+std::string misalignment(uint64_t address, uint64_t alignment) {
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "0x%llx",
+                static_cast<unsigned long long>(address));
+  return std::string("r2q: ") + kMisalignedBuffer + " starts at address " +
+         hex + ", not at a multiple of " + std::to_string(alignment) +
+         " bytes as the kernel's loads of it require; pass memory that "
+         "cuMemAlloc returned (256-byte aligned), or a view of it that "
+         "starts at such a multiple";
+}
+
+/// A random address that is a multiple of `alignment` plus `misalignment`.
+uint64_t addressOff(Rng &rng, uint64_t alignment, uint64_t misalignment) {
+  auto page = static_cast<uint64_t>(rng.uniform() * (1u << 30));
+  return (uint64_t{0x7f} << 40) + page * alignment + misalignment;
+}
+
+// The check that r2q-gpu-check-alignment emits before each launch: an
+// aligned buffer passes; a misaligned one is the scope's error, naming the
+// buffer and its address (a later one is not reported), and the launch
+// after it is skipped.
+TEST(CudaRuntimeOnFakeDriver, RefusesMisalignedBuffers) {
+  Rng rng = seededRng();
+  void *module = loadModule();
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  VectorAdd data(256, rng);
+  long launches = fakeCudaLaunches();
+  auto checkAndLaunch = [&](uint64_t address, uint64_t alignment) {
+    r2q::cuda::LoweredCodeErrors errors;
+    r2qCudaCheckAlignment(address, alignment, kMisalignedBuffer);
+    r2qCudaCheckAlignment(1, 2, "a later buffer");
+    mgpuLaunchKernel(vadd, 2, 1, 1, 128, 1, 1, 0, nullptr, data.params(),
+                     nullptr, 4);
+    return errors.end();
+  };
+  for (uint64_t alignment : {8, 16}) {
+    uint64_t off = 1 + static_cast<uint64_t>(rng.uniform() * (alignment - 1));
+    uint64_t address = addressOff(rng, alignment, off);
+    EXPECT_EQ(checkAndLaunch(address, alignment).error,
+              misalignment(address, alignment));
+    EXPECT_EQ(fakeCudaLaunches(), launches);
+  }
+  for (uint64_t alignment : {8, 16}) {
+    r2q::cuda::LoweredCodeErrors errors;
+    r2qCudaCheckAlignment(addressOff(rng, alignment, 0), alignment,
+                          kMisalignedBuffer);
+    mgpuLaunchKernel(vadd, 2, 1, 1, 128, 1, 1, 0, nullptr, data.params(),
+                     nullptr, 4);
+    EXPECT_TRUE(errors.end().ok());
+    EXPECT_EQ(fakeCudaLaunches(), ++launches);
+  }
+  EXPECT_EQ(data.result(), data.sum);
+  mgpuModuleUnload(module);
+}
+
+TEST(CudaRuntimeOnFakeDriverDeathTest, MisalignedBufferOutsideAScopeAborts) {
+  EXPECT_DEATH(r2qCudaCheckAlignment(0x7f0000001008, 16, kMisalignedBuffer),
+               "^r2q: argument 1 of @main \\(memref<2x64xi8>, operand 1 of "
+               "kernel @k::@k\\) starts at address 0x7f0000001008, not at a "
+               "multiple of 16 bytes as the kernel's loads of it require; "
+               "pass memory that cuMemAlloc returned \\(256-byte aligned\\), "
+               "or a view of it that starts at such a multiple\n"
+               "r2q: r2qCudaCheckAlignment cannot return an error to the "
+               "lowered code; aborting\n");
+}
+
 TEST(CudaRuntimeOnFakeDriver, HarnessApiReturnsJitLogAndKernelNames) {
   const char broken[] = ".version 7.8\n.target sm_80\n.visible .entry b()\n"
                         "{\n  not.an.instruction;\n}\n";

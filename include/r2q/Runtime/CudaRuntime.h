@@ -203,6 +203,13 @@ R2Q_CUDA_EXPORT void *mgpuTensorMapEncodeTiledMemref(
 /// scope the call returns `host`).
 R2Q_CUDA_EXPORT void *r2qCudaDeviceConstant(void **slot, const void *host,
                                             uint64_t bytes, int32_t managed);
+/// Fails, as the mgpu* entry points do, when `address` (where a buffer that
+/// a kernel reads with wide accesses starts) is not a multiple of
+/// `alignment`; the message names the buffer by `description`.
+/// r2q-gpu-check-alignment emits the calls before each launch, so that a
+/// caller's misaligned argument is an error, not a kernel's fault.
+R2Q_CUDA_EXPORT void r2qCudaCheckAlignment(uint64_t address, uint64_t alignment,
+                                           const char *description);
 /// Frees the copies in `slot` (each in its device's context) and clears it:
 /// the module's global destructor calls it for each of its constants.
 R2Q_CUDA_EXPORT void r2qCudaReleaseDeviceConstant(void **slot);

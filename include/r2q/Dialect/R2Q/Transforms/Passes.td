@@ -1131,6 +1131,38 @@ def R2QGPUAlignWorkgroupBuffersPass
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def R2QGPUCheckAlignmentPass
+    : Pass<"r2q-gpu-check-alignment", "::mlir::ModuleOp"> {
+  let summary = "check on the host that the buffers kernels read with wide accesses are aligned for them";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after kernel outlining. The kernels read
+    sign bytes, scales and activations 8 or 16 bytes at a time, with loads
+    that claim that alignment (`vector.load ... {alignment = 16}`): they are
+    aligned relative to the buffer's first element, so the buffer itself
+    must start at such a multiple. Buffers that r2q's host code allocates
+    are (`cuMemAlloc` returns 256-byte aligned memory), but a function's
+    arguments are the caller's: a runtime weight or an activation at an odd
+    offset of a larger allocation would make the kernel fault with a
+    misaligned address, which loses the GPU's context for the whole
+    process.
+
+    So before each `gpu.launch_func`, for each memref operand whose kernel
+    argument is accessed (directly or through views) with an alignment
+    larger than its element's, host code calls the runtime's
+    `r2qCudaCheckAlignment(address, alignment, description)`, where the
+    address is that of the buffer's first element and the description names
+    it (`argument 1 of @main (memref<2x64x8xi8>, operand 2 of kernel
+    @main_kernel::@main_kernel)`). A misaligned buffer is then an error
+    with that name (inside an error scope the launch and the rest of the
+    call's GPU work are skipped; outside one the process aborts with the
+    message, as for any CUDA error), never a fault. The check costs a few
+    host instructions per buffer and launch.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def R2QGPUSynchronousManagedAllocsPass
     : Pass<"r2q-gpu-synchronous-managed-allocs", "::mlir::ModuleOp"> {
   let summary = "make managed-memory allocations synchronous again after gpu-async-region";

@@ -1,0 +1,192 @@
+//===- GPUCheckAlignment.cpp - Host checks of the buffers' alignment ------===//
+//
+// r2q-gpu-check-alignment: before each gpu.launch_func, host code asks the
+// runtime (r2qCudaCheckAlignment) whether each buffer the kernel accesses
+// with wide, aligned accesses starts where those accesses need it to, so
+// that a caller's misaligned buffer is an error that names it rather than
+// a kernel's misaligned-address fault, which loses the GPU's context.
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/AlignmentAttrInterface.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace r2q {
+#define GEN_PASS_DEF_R2QGPUCHECKALIGNMENTPASS
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+} // namespace r2q
+
+using namespace mlir;
+
+namespace r2q {
+namespace {
+
+constexpr StringLiteral kCheckFunction = "r2qCudaCheckAlignment";
+
+/// The buffer `buffer` is a view of (through view-like ops and casts),
+/// or `buffer` itself.
+Value viewedBuffer(Value buffer) {
+  while (Operation *op = buffer.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(op))
+      buffer = view.getViewSource();
+    else if (auto cast = dyn_cast<memref::CastOp>(op))
+      buffer = cast.getSource();
+    else
+      break;
+  }
+  return buffer;
+}
+
+/// The memref that `access` (an op with an alignment attribute: a load or
+/// a store) reads or writes, or null.
+Value accessedBuffer(Operation *access) {
+  for (Value operand : access->getOperands())
+    if (isa<MemRefType>(operand.getType()))
+      return operand;
+  return Value();
+}
+
+/// For each argument of `kernel`, the largest alignment in bytes that its
+/// accesses claim (directly or through views), 0 where none claims one.
+SmallVector<uint64_t> claimedAlignments(gpu::GPUFuncOp kernel) {
+  SmallVector<uint64_t> alignments(kernel.getNumArguments(), 0);
+  kernel.walk([&](AlignmentAttrOpInterface access) {
+    llvm::MaybeAlign align = access.getMaybeAlign();
+    Value buffer = accessedBuffer(access);
+    if (!align || !buffer)
+      return;
+    auto argument = dyn_cast<BlockArgument>(viewedBuffer(buffer));
+    if (!argument || argument.getOwner() != &kernel.getBody().front() ||
+        argument.getArgNumber() >= alignments.size())
+      return; // A workgroup buffer or one the kernel allocates.
+    uint64_t &claimed = alignments[argument.getArgNumber()];
+    claimed = std::max<uint64_t>(claimed, align->value());
+  });
+  return alignments;
+}
+
+/// What `buffer` (a view of it) is in `function`: one of its arguments, a
+/// buffer it allocates, or another.
+std::string origin(Value buffer, FunctionOpInterface function) {
+  std::string name = ("@" + function.getName()).str();
+  Value viewed = viewedBuffer(buffer);
+  auto argument = dyn_cast<BlockArgument>(viewed);
+  if (argument && argument.getOwner() == &function.getFunctionBody().front())
+    return "argument " + std::to_string(argument.getArgNumber()) + " of " +
+           name;
+  if (viewed.getDefiningOp<gpu::AllocOp>())
+    return "a buffer that " + name + " allocates";
+  return "a buffer of " + name;
+}
+
+/// How the message names `operand` (operand `index` of `launch`).
+std::string describe(gpu::LaunchFuncOp launch, unsigned index, Value operand) {
+  auto function = launch->getParentOfType<FunctionOpInterface>();
+  std::string type, kernel;
+  llvm::raw_string_ostream(type) << operand.getType();
+  llvm::raw_string_ostream(kernel) << launch.getKernel();
+  return (function ? origin(operand, function) : std::string("a buffer")) +
+         " (" + type + ", operand " + std::to_string(index) + " of kernel " +
+         kernel + ")";
+}
+
+/// Emits the host calls that check a launch's operands.
+class AlignmentChecks {
+public:
+  explicit AlignmentChecks(ModuleOp module)
+      : module(module), symbols(module), layout(module) {}
+
+  LogicalResult checkOperands(gpu::LaunchFuncOp launch) {
+    auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        launch, launch.getKernel());
+    if (!kernel)
+      return success(); // gpu.launch_func's verifier reports it.
+    SmallVector<uint64_t> alignments = claimedAlignments(kernel);
+    for (auto [index, operand] : llvm::enumerate(launch.getKernelOperands())) {
+      auto type = dyn_cast<MemRefType>(operand.getType());
+      if (!type || index >= alignments.size() ||
+          alignments[index] <= elementBytes(type))
+        continue; // The element type's alignment, which the ABI gives.
+      if (failed(emitCheck(launch, index, operand, alignments[index])))
+        return failure();
+    }
+    return success();
+  }
+
+private:
+  /// r2qCudaCheckAlignment(address of the buffer's first element,
+  /// alignment, description) before `launch`.
+  LogicalResult emitCheck(gpu::LaunchFuncOp launch, unsigned index,
+                          Value buffer, uint64_t alignment) {
+    OpBuilder builder(launch);
+    Location loc = launch.getLoc();
+    Type i64 = builder.getI64Type();
+    Type pointer = LLVM::LLVMPointerType::get(builder.getContext());
+    auto check = LLVM::lookupOrCreateFn(
+        builder, module, kCheckFunction, {i64, i64, pointer},
+        LLVM::LLVMVoidType::get(builder.getContext()));
+    if (failed(check))
+      return failure();
+    auto metadata =
+        memref::ExtractStridedMetadataOp::create(builder, loc, buffer);
+    Value base =
+        memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
+    Value offsetBytes = arith::MulIOp::create(
+        builder, loc, metadata.getOffset(),
+        arith::ConstantIndexOp::create(
+            builder, loc, elementBytes(cast<MemRefType>(buffer.getType()))));
+    Value address = arith::IndexCastUIOp::create(
+        builder, loc, i64,
+        arith::AddIOp::create(builder, loc, base, offsetBytes));
+    Value required = LLVM::ConstantOp::create(builder, loc, i64, alignment);
+    Value message = LLVM::createGlobalString(
+        loc, builder, uniqueMessageName(),
+        describe(launch, index, buffer) + '\0', LLVM::Linkage::Internal);
+    LLVM::CallOp::create(builder, loc, *check,
+                         ValueRange{address, required, message});
+    return success();
+  }
+
+  uint64_t elementBytes(MemRefType type) {
+    return layout.getTypeSize(type.getElementType());
+  }
+
+  std::string uniqueMessageName() {
+    std::string name;
+    do
+      name = "__r2q_alignment_message_" + std::to_string(messages++);
+    while (symbols.lookup(name));
+    return name;
+  }
+
+  ModuleOp module;
+  SymbolTable symbols;
+  DataLayout layout;
+  unsigned messages = 0;
+};
+
+class R2QGPUCheckAlignmentPass
+    : public impl::R2QGPUCheckAlignmentPassBase<R2QGPUCheckAlignmentPass> {
+public:
+  void runOnOperation() override {
+    SmallVector<gpu::LaunchFuncOp> launches;
+    getOperation()->walk(
+        [&](gpu::LaunchFuncOp launch) { launches.push_back(launch); });
+    AlignmentChecks checks(getOperation());
+    for (gpu::LaunchFuncOp launch : launches)
+      if (failed(checks.checkOperands(launch)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace r2q
