@@ -10,8 +10,10 @@ batches), and prints per shape and batch one row per kernel variant: its time,
 its share of the copy bandwidth, and how many times faster than fp16 it is.
 Then, per target, the default kernel's figure (the function without a written
 kernel, what `r2q-select-gpu-kernels` chooses for runtime weights) and the best
-variant's, each marked met or missed; and the cases whose call failed (their
-`ERROR:` lines).
+variant's, each marked met or missed; where the log has the second pass of
+`gpu-check.sh` (after its line NO_POOL, whole calls with the runtime's memory
+pool switched off), the whole calls with and without the pool side by side;
+and the cases whose call failed (their `ERROR:` lines).
 
     python3 scripts/gpu-table.py /tmp/gpu-check.log
 """
@@ -24,6 +26,8 @@ BENCH = re.compile(
     r".*?([\d.]+)% of copy(?:.*?call\s+([\d.]+) us)?")
 TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
 ERROR = re.compile(r"^bench (\S+)\s+\S+\s+ERROR: (.*)")
+# The line of scripts/gpu-check.sh before its pass without the memory pool.
+NO_POOL = "gpu-check: whole calls with cuMemAlloc (R2Q_CUDA_MEMORY_POOL=0)"
 # (batch, shapes, what is compared, the bound): issue 11's targets on an
 # H100/H200 ("the large shapes" for batch 1).
 LARGE = [(28672, 8192), (8192, 28672)]
@@ -73,6 +77,22 @@ def table(bench, fp16):
     return rows
 
 
+def pool_table(bench, no_pool):
+    """Whole calls with the memory pool (the main pass) and without it."""
+    rows = ["| N x K | batch | kernel | whole call, memory pool | "
+            "whole call, cuMemAlloc |", "|---|---|---|---|---|"]
+    for key in sorted(no_pool, key=lambda key: (key[0] * key[1], key)):
+        pooled = {variant: call for variant, _, _, _, call in bench.get(key, [])}
+        for variant, strategy, _, _, call in no_pool[key]:
+            name = variant if not strategy else f"{variant} ({strategy})"
+            with_pool = pooled.get(variant)
+            rows.append(
+                f"| {key[0]} x {key[1]} | {key[2]} | {name} | "
+                + (f"{with_pool:.1f} us" if with_pool is not None else "-")
+                + " | " + (f"{call:.1f} us |" if call is not None else "- |"))
+    return rows
+
+
 def figure(bench, fp16, key, measure, pick):
     """(value, variant) of the results at `key` by `measure` ("copy": % of
     the copy bandwidth, "fp16": times faster than fp16), for the default
@@ -115,11 +135,17 @@ def errors(lines):
 def main(path):
     with open(path) as log:
         log_lines = log.readlines()
-    bench, fp16 = parse(log_lines)
+    split = next((i for i, line in enumerate(log_lines)
+                  if line.strip() == NO_POOL), len(log_lines))
+    bench, fp16 = parse(log_lines[:split])
+    no_pool, _ = parse(log_lines[split:])
     if not bench:
         sys.exit(f"gpu-table: no bench lines in {path}")
     print("\n".join(table(bench, fp16)))
     print()
+    if no_pool:
+        print("\n".join(pool_table(bench, no_pool)))
+        print()
     lines, missed = targets(bench, fp16)
     print("\n".join(lines))
     print(f"gpu-table: {len(lines) - missed} of {len(lines)} target figures "

@@ -77,7 +77,11 @@ namespace {
   REQUIRED(cuPointerGetAttribute)                                              \
   OPTIONAL(cuEventElapsedTime)                                                 \
   OPTIONAL(cuLaunchKernelEx)                                                   \
-  OPTIONAL(cuTensorMapEncodeTiled)
+  OPTIONAL(cuTensorMapEncodeTiled)                                             \
+  OPTIONAL(cuMemPoolCreate)                                                    \
+  OPTIONAL(cuMemPoolSetAttribute)                                              \
+  OPTIONAL(cuMemAllocFromPoolAsync)                                            \
+  OPTIONAL(cuMemFreeAsync)
 
 #define R2Q_SYMBOL_NAME(name) #name
 // Expands cuda.h's macro first: R2Q_VERSIONED_NAME(cuMemAlloc) is
@@ -667,18 +671,147 @@ bool releasePlaceholder(void *ptr) {
   return true;
 }
 
+/// The stream-ordered memory of lowered code: one pool per device, made on
+/// first use, from which mgpuMemAlloc takes device (not managed) buffers,
+/// the results and temporaries of a call, on the call's stream
+/// (cuMemAllocFromPoolAsync), and to which mgpuMemFree returns them on that
+/// stream (cuMemFreeAsync): neither waits for the device, where cuMemAlloc
+/// maps fresh memory and cuMemFree may wait for the whole device. The
+/// pool keeps what is returned to it (its release threshold is all
+/// memory), so later calls reuse it. A device without pools, a driver
+/// without the entry points, or R2Q_CUDA_MEMORY_POOL=0 in the environment
+/// makes mgpuMemAlloc use cuMemAlloc instead.
+struct MemoryPools {
+  std::mutex mutex;
+  /// Per device: whether its pool was looked for, and the pool (null where
+  /// there is none).
+  std::vector<bool> looked;
+  std::vector<CUmemoryPool> pools;
+  /// The live buffers taken from a pool.
+  std::set<void *> blocks;
+};
+
+MemoryPools &memoryPools() {
+  static auto *instance = new MemoryPools;
+  return *instance;
+}
+
+bool poolsDisabled() {
+  static const bool disabled = [] {
+    const char *value = std::getenv("R2Q_CUDA_MEMORY_POOL");
+    return value && std::strcmp(value, "0") == 0;
+  }();
+  return disabled;
+}
+
+/// A pool for device `ordinal` that keeps the memory returned to it, or
+/// null (and 0) where the device or driver has none.
+int createPool(CUmemoryPool *pool, int ordinal) {
+  *pool = nullptr;
+  const Driver &loaded = driver();
+  if (poolsDisabled() || !loaded.cuMemPoolCreate ||
+      !loaded.cuMemPoolSetAttribute || !loaded.cuMemAllocFromPoolAsync ||
+      !loaded.cuMemFreeAsync)
+    return 0;
+  CUdevice device;
+  int supported = 0;
+  if (R2Q_CALL(cuDeviceGet, &device, ordinal) ||
+      R2Q_CALL(cuDeviceGetAttribute, &supported,
+               CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, device))
+    return -1;
+  if (!supported)
+    return 0;
+  CUmemPoolProps properties = {};
+  properties.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  properties.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+  properties.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  properties.location.id = ordinal;
+  cuuint64_t keepAll = UINT64_MAX;
+  CUmemoryPool made = nullptr;
+  if (R2Q_CALL(cuMemPoolCreate, &made, &properties) ||
+      R2Q_CALL(cuMemPoolSetAttribute, made, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+               &keepAll))
+    return -1; // (A pool made without its threshold is left unused.)
+  *pool = made;
+  return 0;
+}
+
+/// The default device's pool (null where it has none), made on first use.
+/// Called with its context current.
+int devicePool(CUmemoryPool *pool) {
+  MemoryPools &all = memoryPools();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.looked.resize(driver().deviceCount, false);
+  all.pools.resize(driver().deviceCount, nullptr);
+  if (!all.looked[defaultDevice]) {
+    if (createPool(&all.pools[defaultDevice], defaultDevice))
+      return -1;
+    all.looked[defaultDevice] = true;
+  }
+  *pool = all.pools[defaultDevice];
+  return 0;
+}
+
+/// Device memory for lowered code on `stream`: from the device's pool, or
+/// cuMemAlloc's where it has none.
+int allocateOnStream(void **ptr, uint64_t bytes, void *stream) {
+  *ptr = nullptr;
+  if (bytes == 0)
+    return 0;
+  ContextScope scope;
+  CUmemoryPool pool = nullptr;
+  if (scope.failed() || devicePool(&pool))
+    return -1;
+  if (!pool)
+    return allocate(ptr, bytes, /*managed=*/false);
+  CUdeviceptr address = 0;
+  if (R2Q_CALL(cuMemAllocFromPoolAsync, &address, bytes, pool,
+               static_cast<CUstream>(stream)))
+    return fail(lastError + " (allocating " + std::to_string(bytes) +
+                " bytes)");
+  *ptr = reinterpret_cast<void *>(address);
+  MemoryPools &all = memoryPools();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.blocks.insert(*ptr);
+  return 0;
+}
+
+/// Whether `ptr` was taken from a pool; if so, forgets it (it is being
+/// freed).
+bool takeFromPoolBlocks(void *ptr) {
+  MemoryPools &all = memoryPools();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  return all.blocks.erase(ptr) != 0;
+}
+
+/// Frees `ptr` at once. cuMemFree waits for nothing for a pool's memory,
+/// so the device is waited for first, as cuMemFree may do for other
+/// memory: a harness (r2qCudaFree) frees a result when it likes.
 int release(void *ptr) {
   if (!ptr || releasePlaceholder(ptr))
     return 0;
-  return releaseInContext(
-      [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
+  bool pooled = takeFromPoolBlocks(ptr);
+  return releaseInContext([&] {
+    int waited = pooled ? R2Q_RELEASE(cuCtxSynchronize) : 0;
+    std::string waitError = lastError;
+    if (R2Q_RELEASE(cuMemFree, devicePointer(ptr)))
+      return -1;
+    return waited ? fail(std::move(waitError)) : 0;
+  });
 }
 
 /// Frees `ptr` in the order of `stream` (null: none): after the work queued
-/// on it, kernels that may still use the buffer. (cuMemFree waits for the
-/// device too, but does not promise to.) A failed wait (a kernel's fault)
-/// is the error reported; the buffer is freed anyway.
+/// on it, kernels that may still use the buffer. A pool's buffer goes back
+/// to it on the stream, without waiting; any other is freed after the
+/// stream's work (cuMemFree waits for the device too, but does not promise
+/// to). A failed wait (a kernel's fault) is the error reported; the buffer
+/// is freed anyway.
 int releaseAfter(void *stream, void *ptr) {
+  if (stream && takeFromPoolBlocks(ptr))
+    return releaseInContext([&] {
+      return R2Q_RELEASE(cuMemFreeAsync, devicePointer(ptr),
+                         static_cast<CUstream>(stream));
+    });
   if (stream && releaseInContext([&] {
         return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
       })) {
@@ -1111,9 +1244,12 @@ void mgpuEventRecord(void *event, void *stream) {
   gpuWork(__func__, [&] { return r2qCudaEventRecord(event, stream); });
 }
 
-void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool isHostShared) {
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
   void *ptr = nullptr;
-  gpuWork(__func__, [&] { return allocate(&ptr, bytes, isHostShared); });
+  gpuWork(__func__, [&] {
+    return isHostShared ? allocate(&ptr, bytes, /*managed=*/true)
+                        : allocateOnStream(&ptr, bytes, stream);
+  });
   return ptr || !skipAfterFailure() ? ptr : placeholder(bytes);
 }
 

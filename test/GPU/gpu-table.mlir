@@ -7,6 +7,11 @@
 // RUN: %python %S/../../scripts/gpu-table.py %S/../../docs/logs/gpu-check-h200.log | FileCheck %s --check-prefix=H200
 // RUN: printf 'bench bench_28672x8192_b1        warp_lut_gemv      46.2 us  weights    66.1 MB     1429 GB/s   33.7%%%% of copy     1.0 TFLOP/s  call     61.5 us\nbench bench_28672x8192_b1_bytes  byte_lut_gemv      19.0 us  weights    66.1 MB     3479 GB/s   82.2%%%% of copy     2.5 TFLOP/s  call     27.25 us\nbench bench_28672x8192_b128_mma  mma_gemm      ERROR: r2q: CUDA error: cuLaunchKernel for kernel %%%%s\ntorch fp16 28672x8192 b1:    138.4 us     3394 GB/s of fp16 weights\n' > %t.log
 // RUN: %python %S/../../scripts/gpu-table.py %t.log | FileCheck %s --check-prefix=NEW
+// With gpu-check.sh's last pass (whole calls without the memory pool): the
+// two side by side, and that pass's lines kept out of the main table.
+// RUN: printf 'gpu-check: whole calls with cuMemAlloc (R2Q_CUDA_MEMORY_POOL=0)\nbench bench_28672x8192_b1_bytes  byte_lut_gemv      19.1 us  weights    66.1 MB     3479 GB/s   82.0%%%% of copy     2.5 TFLOP/s  call     45.5 us\n' > %t.nopool.log
+// RUN: cat %t.log %t.nopool.log > %t.both.log
+// RUN: %python %S/../../scripts/gpu-table.py %t.both.log | FileCheck %s --check-prefix=POOL
 
 // H200: | N x K | batch | kernel | r2q | % of copy | whole call | cuBLAS fp16 | r2q vs fp16 |
 // H200: | 4096 x 4096 | 1 | default | 12.9 us | 8.6% | - | 48.3 us | 3.74x |
@@ -24,3 +29,10 @@
 // NEW: batch 1   28672x8192  best    bytes           7.28 x fp16 (target 5.5) met
 // NEW: gpu-table: 2 of 4 target figures met
 // NEW: gpu-table: bench_28672x8192_b128_mma failed: r2q: CUDA error: cuLaunchKernel for kernel %s
+
+// POOL: | 28672 x 8192 | 1 | bytes (byte_lut_gemv) | 19.0 us | 82.2% | 27.2 us | 138.4 us | 7.28x |
+// POOL-NOT: 19.1 us
+// POOL: | N x K | batch | kernel | whole call, memory pool | whole call, cuMemAlloc |
+// POOL-NEXT: |---|---|---|---|---|
+// POOL-NEXT: | 28672 x 8192 | 1 | bytes (byte_lut_gemv) | 27.2 us | 45.5 us |
+// POOL: gpu-table: 2 of 4 target figures met

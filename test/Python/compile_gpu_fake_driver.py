@@ -83,6 +83,29 @@ del layer
 gc.collect()
 assert fake.fakeCudaLiveAllocations() == live_before, (fake.fakeCudaLiveAllocations(), live_before)
 
+# A call's device buffers (its result and the tensor cores' temporaries)
+# come from the device's memory pool on the call's stream, and the
+# temporaries go back to it on that stream: the host waits for the call's
+# stream once, at its end, and frees nothing with cuMemFree but its own
+# copy of the argument and the result it copied back.
+for name in ("AllStreamSynchronizations", "PoolAllocations", "StreamOrderedFrees", "MemFrees"):
+    getattr(fake, "fakeCuda" + name).restype = ctypes.c_long
+layer = r2q.compile(linear_layer_ir(w, 20),
+                    pipeline="r2q-quantize-linear{group-size=64},r2q-gpu-pipeline{cubin-format=isa}")
+x = rng.standard_normal((20, 320), dtype=np.float32)
+layer(x)
+counts = lambda: {name: getattr(fake, "fakeCuda" + name)()
+                  for name in ("AllStreamSynchronizations", "PoolAllocations",
+                               "StreamOrderedFrees", "MemFrees")}
+before = counts()
+layer(x)
+made = {name: value - before[name] for name, value in counts().items()}
+assert made["AllStreamSynchronizations"] == 1, made
+assert made["PoolAllocations"] >= 3, made
+assert made["StreamOrderedFrees"] == made["PoolAllocations"] - 1, made
+assert made["MemFrees"] == 2, made
+del layer
+
 # The fake GPU is an sm_90: code for a newer chip is refused before its
 # kernels load, code for an older one runs (PTX compiles for newer GPUs).
 assert r2q.gpu_chip() == "sm_90", r2q.gpu_chip()
@@ -198,15 +221,17 @@ for interface_x, interface_y, device_waits, streams in (
         ({"stream": 0}, {"stream": None}, 1, [])):
     device_before = fake.fakeCudaContextSynchronizations()
     streams_before = {s: fake.fakeCudaStreamSynchronizations(s) for s in (0x1234, 0x5678)}
-    passing(OnDevice(x, **interface_x), OnDevice(y, **interface_y))
+    # (Kept until counted: freeing a result waits for the device.)
+    results = passing(OnDevice(x, **interface_x), OnDevice(y, **interface_y))
     assert fake.fakeCudaContextSynchronizations() - device_before == device_waits, \
         (interface_x, interface_y)
     for s, before in streams_before.items():
         assert fake.fakeCudaStreamSynchronizations(s) - before == (s in streams), (s, interface_x)
+    del results
 device_before = fake.fakeCudaContextSynchronizations()
-passing(again, OnDevice(y, stream=None))
+results = passing(again, OnDevice(y, stream=None))
 assert fake.fakeCudaContextSynchronizations() == device_before
-del again, _
+del again, _, results
 # The results' memory goes with them.
 assert fake.fakeCudaLiveAllocations() - live_before == 2, fake.fakeCudaLiveAllocations()
 del back_x, z

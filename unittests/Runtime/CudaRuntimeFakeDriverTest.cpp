@@ -248,20 +248,62 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
   mgpuModuleUnload(module);
 }
 
-// A free on a stream (gpu.dealloc in a chain of async GPU ops) waits for
-// the stream first: kernels queued on it may still use the buffer.
+// Device buffers of lowered code come from the device's memory pool on
+// the call's stream, and a free on a stream (gpu.dealloc in a chain of
+// async GPU ops) gives them back on that stream, without waiting: the
+// stream's later work cannot overlap the kernels before. The pool keeps
+// what is given back, for the next calls. A managed buffer, which is not
+// the pool's, is freed after the stream's work instead; a harness frees a
+// pool's buffer (a returned result) after the device's work.
 TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
   void *stream = mgpuStreamCreate();
   const auto handle = reinterpret_cast<uintptr_t>(stream);
-  void *buffer = mgpuMemAlloc(256, stream, /*isHostShared=*/false);
+  const long pooled = fakeCudaPoolAllocations();
+  void *device = mgpuMemAlloc(256, stream, /*isHostShared=*/false);
+  void *managed = mgpuMemAlloc(256, stream, /*isHostShared=*/true);
+  void *result = mgpuMemAlloc(64, stream, /*isHostShared=*/false);
+  EXPECT_EQ(fakeCudaPoolAllocations(), pooled + 2);
+  EXPECT_EQ(fakeCudaPoolKeepsAll(device), 1);
+  EXPECT_EQ(fakeCudaPoolKeepsAll(managed), -1);
   const long live = fakeCudaLiveAllocations();
   // (A handle of an earlier test's stream may be reused: count from here.)
   const long waits = fakeCudaStreamSynchronizations(handle);
-  mgpuMemFree(buffer, stream);
-  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  const long ordered = fakeCudaStreamOrderedFrees();
+  mgpuMemFree(device, stream);
+  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits);
+  EXPECT_EQ(fakeCudaStreamOrderedFrees(), ordered + 1);
   EXPECT_EQ(fakeCudaLiveAllocations(), live - 1);
+  mgpuMemFree(managed, stream);
+  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 2);
   mgpuMemFree(nullptr, stream); // nothing to free, nothing to wait for
   EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  const long deviceWaits = fakeCudaContextSynchronizations();
+  EXPECT_EQ(r2qCudaFree(result), 0) << r2qCudaLastError();
+  EXPECT_EQ(fakeCudaContextSynchronizations(), deviceWaits + 1);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 3);
+  EXPECT_EQ(fakeCudaStreamOrderedFrees(), ordered + 1);
+  mgpuStreamDestroy(stream);
+}
+
+// R2Q_CUDA_MEMORY_POOL=0 (test/Runtime/fake-driver-no-memory-pool.mlir):
+// lowered code's device buffers come from cuMemAlloc, and a free on a
+// stream waits for the stream's work first.
+TEST(CudaRuntimeOnFakeDriver, MemoryPoolCanBeSwitchedOff) {
+  const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
+  if (!setting || std::string(setting) != "0")
+    GTEST_SKIP() << "R2Q_CUDA_MEMORY_POOL=0 switches the pool off";
+  void *stream = mgpuStreamCreate();
+  const auto handle = reinterpret_cast<uintptr_t>(stream);
+  const long pooled = fakeCudaPoolAllocations();
+  void *device = mgpuMemAlloc(256, stream, /*isHostShared=*/false);
+  EXPECT_EQ(fakeCudaPoolAllocations(), pooled);
+  EXPECT_EQ(fakeCudaPoolKeepsAll(device), -1);
+  const long live = fakeCudaLiveAllocations();
+  const long waits = fakeCudaStreamSynchronizations(handle);
+  mgpuMemFree(device, stream);
+  EXPECT_EQ(fakeCudaStreamSynchronizations(handle), waits + 1);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 1);
   mgpuStreamDestroy(stream);
 }
 

@@ -112,6 +112,15 @@ std::atomic<uint64_t> largestAllocation{[] {
 /// cuStreamSynchronize calls per stream handle (guarded by allocationsMutex).
 std::map<CUstream, long> &streamSynchronizations =
     *new std::map<CUstream, long>;
+/// Memory pools and their release thresholds; the live allocations taken
+/// from them (also in `allocations`).
+std::map<CUmemoryPool, cuuint64_t> &pools =
+    *new std::map<CUmemoryPool, cuuint64_t>;
+std::map<CUdeviceptr, CUmemoryPool> &pooledAllocations =
+    *new std::map<CUdeviceptr, CUmemoryPool>;
+std::atomic<long> poolAllocations{0};
+std::atomic<long> streamOrderedFrees{0};
+std::atomic<long> memFrees{0};
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
@@ -226,6 +235,23 @@ uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
 long fakeCudaContextSynchronizations() { return contextSynchronizations; }
 long fakeCudaLaunches() { return launches; }
 void fakeCudaFailAllocationsAbove(uint64_t bytes) { largestAllocation = bytes; }
+long fakeCudaAllStreamSynchronizations() {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  long total = 0;
+  for (const auto &entry : streamSynchronizations)
+    total += entry.second;
+  return total;
+}
+long fakeCudaPoolAllocations() { return poolAllocations; }
+long fakeCudaStreamOrderedFrees() { return streamOrderedFrees; }
+long fakeCudaMemFrees() { return memFrees; }
+int fakeCudaPoolKeepsAll(const void *ptr) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto found = pooledAllocations.find(reinterpret_cast<CUdeviceptr>(ptr));
+  if (found == pooledAllocations.end())
+    return -1;
+  return pools[found->second] == UINT64_MAX;
+}
 long fakeCudaStreamSynchronizations(uintptr_t stream) {
   std::lock_guard<std::mutex> lock(allocationsMutex);
   auto found = streamSynchronizations.find(reinterpret_cast<CUstream>(stream));
@@ -311,6 +337,9 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
     break;
   case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
     *value = 227 * 1024;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED:
+    *value = 1;
     break;
   default:
     return CUDA_ERROR_INVALID_VALUE;
@@ -488,24 +517,77 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
   return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuMemPoolCreate(CUmemoryPool *pool,
+                                 const CUmemPoolProps *properties) {
+  if (CUresult result = needContext())
+    return result;
+  if (properties->location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+      properties->location.id < 0 || properties->location.id >= deviceCount() ||
+      properties->allocType != CU_MEM_ALLOCATION_TYPE_PINNED)
+    return CUDA_ERROR_INVALID_VALUE;
+  *pool = reinterpret_cast<CUmemoryPool>(new char);
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  pools[*pool] = 0; // The driver's default: memory goes back at each sync.
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolSetAttribute(CUmemoryPool pool,
+                                       CUmemPool_attribute attribute,
+                                       void *value) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  if (!pools.count(pool) || attribute != CU_MEMPOOL_ATTR_RELEASE_THRESHOLD)
+    return CUDA_ERROR_INVALID_VALUE;
+  pools[pool] = *static_cast<cuuint64_t *>(value);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *ptr, size_t bytes,
+                                         CUmemoryPool pool, CUstream) {
+  {
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    if (!pools.count(pool))
+      return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (CUresult result = cuMemAlloc(ptr, bytes))
+    return result;
+  ++poolAllocations;
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  pooledAllocations[*ptr] = pool;
+  return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr *ptr, size_t bytes,
                                    unsigned int) {
   return cuMemAlloc(ptr, bytes);
 }
 
-CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
+/// Frees an allocation of the fake (a pool's too, if `pooledOnly`, only
+/// one), in the context that made it, as the driver expects.
+static CUresult freeAllocation(CUdeviceptr ptr, bool pooledOnly) {
   if (CUresult result = needContext())
     return result;
   {
-    // Freed in the context that made it, as the driver expects.
     std::lock_guard<std::mutex> lock(allocationsMutex);
+    if (pooledOnly && !pooledAllocations.count(ptr))
+      return CUDA_ERROR_INVALID_VALUE;
     auto found = allocations.find(ptr);
     if (found == allocations.end() || found->second != currentDevice())
       return CUDA_ERROR_INVALID_CONTEXT;
     allocations.erase(found);
+    pooledAllocations.erase(ptr);
   }
   std::free(host(ptr));
   return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
+  ++memFrees;
+  return freeAllocation(ptr, /*pooledOnly=*/false);
+}
+
+CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr ptr, CUstream) {
+  ++streamOrderedFrees;
+  return freeAllocation(ptr, /*pooledOnly=*/true);
 }
 
 /// The device of an allocation the fake made; any other pointer counts as

@@ -50,6 +50,18 @@ long fakeCudaLaunches();
 /// CUDA_ERROR_OUT_OF_MEMORY for more than `bytes` (0: never). The limit
 /// starts at $R2Q_FAKE_CUDA_LARGEST_ALLOCATION (none where it is unset).
 void fakeCudaFailAllocationsAbove(uint64_t bytes);
+/// cuStreamSynchronize calls so far on all streams.
+long fakeCudaAllStreamSynchronizations();
+/// Allocations from memory pools (cuMemAllocFromPoolAsync) so far; the
+/// fake's device supports pools.
+long fakeCudaPoolAllocations();
+/// cuMemFreeAsync calls so far (the fake accepts only a pool's memory), and
+/// cuMemFree calls.
+long fakeCudaStreamOrderedFrees();
+long fakeCudaMemFrees();
+/// 1 if the live allocation at `ptr` is a pool's whose release threshold
+/// keeps all memory, 0 if its pool's does not, -1 if it is no pool's.
+int fakeCudaPoolKeepsAll(const void *ptr);
 /// cuStreamSynchronize calls so far on the stream handle `stream`.
 long fakeCudaStreamSynchronizations(uintptr_t stream);
 const r2q::test::FakeTensorMapCall *fakeCudaLastTensorMap();

@@ -88,6 +88,8 @@ R2Q_CUDA_EXPORT int r2qCudaDeviceInfo(int ordinal, R2QCudaDeviceInfo *info);
 R2Q_CUDA_EXPORT int r2qCudaSetDevice(int ordinal);
 
 R2Q_CUDA_EXPORT int r2qCudaMalloc(void **devicePtr, size_t bytes);
+/// Frees r2qCudaMalloc's memory, or a buffer that lowered code returned
+/// (from the memory pool: freed after the device's work, cuCtxSynchronize).
 R2Q_CUDA_EXPORT int r2qCudaFree(void *devicePtr);
 /// Returns when the data is on the device (the copy is synchronous even from
 /// pageable memory, so kernels launched next on any stream see it).
@@ -165,7 +167,10 @@ R2Q_CUDA_EXPORT void *mgpuEventCreate(void);
 R2Q_CUDA_EXPORT void mgpuEventDestroy(void *event);
 R2Q_CUDA_EXPORT void mgpuEventSynchronize(void *event);
 R2Q_CUDA_EXPORT void mgpuEventRecord(void *event, void *stream);
-/// `isHostShared`: managed memory that the host can also read and write.
+/// `isHostShared`: managed memory that the host can also read and write;
+/// otherwise device memory from the device's memory pool, taken on
+/// `stream` (mgpuMemFree gives it back on its stream; r2qCudaFree frees it
+/// after the device's work). R2Q_CUDA_MEMORY_POOL=0 makes it cuMemAlloc's.
 R2Q_CUDA_EXPORT void *mgpuMemAlloc(uint64_t bytes, void *stream,
                                    bool isHostShared);
 R2Q_CUDA_EXPORT void mgpuMemFree(void *ptr, void *stream);
