@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -79,7 +80,9 @@ namespace {
   OPTIONAL(cuLaunchKernelEx)                                                   \
   OPTIONAL(cuTensorMapEncodeTiled)                                             \
   OPTIONAL(cuMemPoolCreate)                                                    \
+  OPTIONAL(cuMemPoolDestroy)                                                   \
   OPTIONAL(cuMemPoolSetAttribute)                                              \
+  OPTIONAL(cuMemPoolTrimTo)                                                    \
   OPTIONAL(cuMemAllocFromPoolAsync)                                            \
   OPTIONAL(cuMemFreeAsync)
 
@@ -618,24 +621,6 @@ int launch(CUfunction function, const int64_t grid[3], const int64_t block[3],
 // Memory
 //===----------------------------------------------------------------------===//
 
-int allocate(void **ptr, uint64_t bytes, bool managed) {
-  *ptr = nullptr;
-  if (bytes == 0)
-    return 0;
-  ContextScope scope;
-  if (scope.failed())
-    return -1;
-  CUdeviceptr address = 0;
-  int result = managed ? R2Q_CALL(cuMemAllocManaged, &address, bytes,
-                                  CU_MEM_ATTACH_GLOBAL)
-                       : R2Q_CALL(cuMemAlloc, &address, bytes);
-  if (result)
-    return fail(lastError + " (allocating " + std::to_string(bytes) +
-                " bytes)");
-  *ptr = reinterpret_cast<void *>(address);
-  return 0;
-}
-
 /// Host memory that mgpuMemAlloc hands out in place of device memory after
 /// a failure in an error scope: lowered code may still write to its
 /// managed buffers on the host before it returns, so they must be real
@@ -678,23 +663,35 @@ bool releasePlaceholder(void *ptr) {
 /// stream (cuMemFreeAsync): neither waits for the device, where cuMemAlloc
 /// maps fresh memory and cuMemFree may wait for the whole device. The
 /// pool keeps what is returned to it (its release threshold is all
-/// memory), so later calls reuse it. A device without pools, a driver
-/// without the entry points, or R2Q_CUDA_MEMORY_POOL=0 in the environment
-/// makes mgpuMemAlloc use cuMemAlloc instead.
+/// memory), so later calls reuse it; an allocation that runs out of memory
+/// trims the pools and tries again. A device without pools, a driver
+/// without the entry points, a pool the driver will not make, or
+/// R2Q_CUDA_MEMORY_POOL=0 in the environment makes mgpuMemAlloc use
+/// cuMemAlloc instead, as does a call without a stream.
+struct PoolBlock {
+  CUdeviceptr taken; // what the pool gave, before rounding up
+  int device;
+};
+
 struct MemoryPools {
   std::mutex mutex;
   /// Per device: whether its pool was looked for, and the pool (null where
   /// there is none).
   std::vector<bool> looked;
   std::vector<CUmemoryPool> pools;
-  /// The live buffers taken from a pool.
-  std::set<void *> blocks;
+  /// The live buffers taken from a pool, by the address handed out.
+  std::map<void *, PoolBlock> blocks;
 };
 
 MemoryPools &memoryPools() {
   static auto *instance = new MemoryPools;
   return *instance;
 }
+
+/// cuMemAlloc's alignment, which the kernels' wide loads rely on
+/// (r2q-gpu-check-alignment); CUDA promises none for a pool's memory, so
+/// its buffers are taken this much larger and rounded up.
+constexpr uint64_t kPoolAlignment = 256;
 
 bool poolsDisabled() {
   static const bool disabled = [] {
@@ -704,97 +701,170 @@ bool poolsDisabled() {
   return disabled;
 }
 
+bool driverHasPools(const Driver &loaded) {
+  return loaded.cuMemPoolCreate && loaded.cuMemPoolDestroy &&
+         loaded.cuMemPoolSetAttribute && loaded.cuMemPoolTrimTo &&
+         loaded.cuMemAllocFromPoolAsync && loaded.cuMemFreeAsync;
+}
+
 /// A pool for device `ordinal` that keeps the memory returned to it, or
-/// null (and 0) where the device or driver has none.
-int createPool(CUmemoryPool *pool, int ordinal) {
-  *pool = nullptr;
+/// null where the device, the driver or the environment has none or the
+/// driver will not make it (cuMemAlloc then serves).
+CUmemoryPool createPool(int ordinal) {
   const Driver &loaded = driver();
-  if (poolsDisabled() || !loaded.cuMemPoolCreate ||
-      !loaded.cuMemPoolSetAttribute || !loaded.cuMemAllocFromPoolAsync ||
-      !loaded.cuMemFreeAsync)
-    return 0;
   CUdevice device;
   int supported = 0;
-  if (R2Q_CALL(cuDeviceGet, &device, ordinal) ||
-      R2Q_CALL(cuDeviceGetAttribute, &supported,
-               CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, device))
-    return -1;
-  if (!supported)
-    return 0;
+  if (poolsDisabled() || !driverHasPools(loaded) ||
+      loaded.cuDeviceGet(&device, ordinal) != CUDA_SUCCESS ||
+      loaded.cuDeviceGetAttribute(&supported,
+                                  CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED,
+                                  device) != CUDA_SUCCESS ||
+      !supported)
+    return nullptr;
   CUmemPoolProps properties = {};
   properties.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
   properties.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
   properties.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
   properties.location.id = ordinal;
   cuuint64_t keepAll = UINT64_MAX;
-  CUmemoryPool made = nullptr;
-  if (R2Q_CALL(cuMemPoolCreate, &made, &properties) ||
-      R2Q_CALL(cuMemPoolSetAttribute, made, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
-               &keepAll))
-    return -1; // (A pool made without its threshold is left unused.)
-  *pool = made;
-  return 0;
+  CUmemoryPool pool = nullptr;
+  if (loaded.cuMemPoolCreate(&pool, &properties) != CUDA_SUCCESS)
+    return nullptr;
+  if (loaded.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                                   &keepAll) != CUDA_SUCCESS) {
+    loaded.cuMemPoolDestroy(pool);
+    return nullptr;
+  }
+  return pool;
 }
 
 /// The default device's pool (null where it has none), made on first use.
-/// Called with its context current.
-int devicePool(CUmemoryPool *pool) {
+CUmemoryPool devicePool() {
   MemoryPools &all = memoryPools();
   std::lock_guard<std::mutex> lock(all.mutex);
   all.looked.resize(driver().deviceCount, false);
   all.pools.resize(driver().deviceCount, nullptr);
   if (!all.looked[defaultDevice]) {
-    if (createPool(&all.pools[defaultDevice], defaultDevice))
-      return -1;
+    all.pools[defaultDevice] = createPool(defaultDevice);
     all.looked[defaultDevice] = true;
   }
-  *pool = all.pools[defaultDevice];
+  return all.pools[defaultDevice];
+}
+
+/// Gives the memory the pools hold unused back to the device (for an
+/// allocation that ran out); whether there was a pool to trim.
+bool trimPools() {
+  MemoryPools &all = memoryPools();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  bool trimmed = false;
+  for (CUmemoryPool pool : all.pools)
+    if (pool)
+      trimmed |= driver().cuMemPoolTrimTo(pool, 0) == CUDA_SUCCESS;
+  return trimmed;
+}
+
+/// `allocation()` (a driver call), tried again once after trimming the
+/// pools where it ran out of memory; checked as `call`, with the size.
+template <typename Allocation>
+int allocateOrTrim(Allocation allocation, const char *call, uint64_t bytes) {
+  CUresult result = allocation();
+  if (result == CUDA_ERROR_OUT_OF_MEMORY && trimPools())
+    result = allocation();
+  if (check(result, call))
+    return fail(lastError + " (allocating " + std::to_string(bytes) +
+                " bytes)");
   return 0;
 }
 
-/// Device memory for lowered code on `stream`: from the device's pool, or
-/// cuMemAlloc's where it has none.
+/// Device or managed memory (cuMemAlloc, cuMemAllocManaged).
+int allocate(void **ptr, uint64_t bytes, bool managed) {
+  *ptr = nullptr;
+  if (bytes == 0)
+    return 0;
+  ContextScope scope;
+  if (scope.failed())
+    return -1;
+  CUdeviceptr address = 0;
+  if (allocateOrTrim(
+          [&] {
+            return managed ? driver().cuMemAllocManaged(&address, bytes,
+                                                        CU_MEM_ATTACH_GLOBAL)
+                           : driver().cuMemAlloc(&address, bytes);
+          },
+          managed ? "cuMemAllocManaged" : "cuMemAlloc", bytes))
+    return -1;
+  *ptr = reinterpret_cast<void *>(address);
+  return 0;
+}
+
+/// Device memory for lowered code on `stream`: from the device's pool,
+/// 256-byte aligned, or cuMemAlloc's where it has none or there is no
+/// stream (a pool's allocation on the legacy stream would not be ordered
+/// before work on the non-blocking streams that use it).
 int allocateOnStream(void **ptr, uint64_t bytes, void *stream) {
   *ptr = nullptr;
   if (bytes == 0)
     return 0;
   ContextScope scope;
-  CUmemoryPool pool = nullptr;
-  if (scope.failed() || devicePool(&pool))
+  if (scope.failed())
     return -1;
+  CUmemoryPool pool = stream ? devicePool() : nullptr;
   if (!pool)
     return allocate(ptr, bytes, /*managed=*/false);
-  CUdeviceptr address = 0;
-  if (R2Q_CALL(cuMemAllocFromPoolAsync, &address, bytes, pool,
-               static_cast<CUstream>(stream)))
-    return fail(lastError + " (allocating " + std::to_string(bytes) +
-                " bytes)");
-  *ptr = reinterpret_cast<void *>(address);
+  CUdeviceptr taken = 0;
+  if (allocateOrTrim(
+          [&] {
+            return driver().cuMemAllocFromPoolAsync(
+                &taken, bytes + kPoolAlignment - 1, pool,
+                static_cast<CUstream>(stream));
+          },
+          "cuMemAllocFromPoolAsync", bytes))
+    return -1;
+  CUdeviceptr rounded = (taken + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
+  *ptr = reinterpret_cast<void *>(rounded);
   MemoryPools &all = memoryPools();
   std::lock_guard<std::mutex> lock(all.mutex);
-  all.blocks.insert(*ptr);
+  all.blocks[*ptr] = PoolBlock{taken, defaultDevice};
   return 0;
 }
 
-/// Whether `ptr` was taken from a pool; if so, forgets it (it is being
-/// freed).
-bool takeFromPoolBlocks(void *ptr) {
+/// The pool's block at `ptr`, forgotten (it is being freed); false where
+/// `ptr` is no pool's.
+bool takePoolBlock(void *ptr, PoolBlock &block) {
   MemoryPools &all = memoryPools();
   std::lock_guard<std::mutex> lock(all.mutex);
-  return all.blocks.erase(ptr) != 0;
+  auto found = all.blocks.find(ptr);
+  if (found == all.blocks.end())
+    return false;
+  block = found->second;
+  all.blocks.erase(found);
+  return true;
+}
+
+/// Runs `call` with `device` as the thread's default device (in its
+/// context, for a block that device's pool made).
+template <typename Call> int onDevice(int device, Call call) {
+  const int callerDevice = defaultDevice;
+  defaultDevice = device;
+  int status = releaseInContext(call);
+  defaultDevice = callerDevice;
+  return status;
 }
 
 /// Frees `ptr` at once. cuMemFree waits for nothing for a pool's memory,
-/// so the device is waited for first, as cuMemFree may do for other
+/// so its device is waited for first, as cuMemFree may do for other
 /// memory: a harness (r2qCudaFree) frees a result when it likes.
 int release(void *ptr) {
   if (!ptr || releasePlaceholder(ptr))
     return 0;
-  bool pooled = takeFromPoolBlocks(ptr);
-  return releaseInContext([&] {
-    int waited = pooled ? R2Q_RELEASE(cuCtxSynchronize) : 0;
+  PoolBlock block;
+  if (!takePoolBlock(ptr, block))
+    return releaseInContext(
+        [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
+  return onDevice(block.device, [&] {
+    int waited = R2Q_RELEASE(cuCtxSynchronize);
     std::string waitError = lastError;
-    if (R2Q_RELEASE(cuMemFree, devicePointer(ptr)))
+    if (R2Q_RELEASE(cuMemFree, block.taken))
       return -1;
     return waited ? fail(std::move(waitError)) : 0;
   });
@@ -807,9 +877,10 @@ int release(void *ptr) {
 /// to). A failed wait (a kernel's fault) is the error reported; the buffer
 /// is freed anyway.
 int releaseAfter(void *stream, void *ptr) {
-  if (stream && takeFromPoolBlocks(ptr))
-    return releaseInContext([&] {
-      return R2Q_RELEASE(cuMemFreeAsync, devicePointer(ptr),
+  PoolBlock block;
+  if (stream && takePoolBlock(ptr, block))
+    return onDevice(block.device, [&] {
+      return R2Q_RELEASE(cuMemFreeAsync, block.taken,
                          static_cast<CUstream>(stream));
     });
   if (stream && releaseInContext([&] {

@@ -145,3 +145,35 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// memref.assume_alignment is a claim too; the element stride is LLVM's
+// allocation size (an i24 takes 4 bytes).
+
+// CHECK-LABEL: func.func @assumed(
+// CHECK:         %{{.*}}, %[[OFFSET:.*]], %{{.*}}, %{{.*}} = memref.extract_strided_metadata
+// CHECK:         %[[FOUR:.*]] = arith.constant 4 : index
+// CHECK:         arith.muli %[[OFFSET]], %[[FOUR]] : index
+// CHECK:         %[[THIRTYTWO:.*]] = llvm.mlir.constant(32 : i64)
+// CHECK:         llvm.call @r2qCudaCheckAlignment(%{{.*}}, %[[THIRTYTWO]], %{{.*}})
+// CHECK:         gpu.launch_func @kernels::@assumes
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @assumes(%in: memref<16xi24, strided<[1], offset: ?>>) kernel {
+      %c0 = arith.constant 0 : index
+      %aligned = memref.assume_alignment %in, 32 : memref<16xi24, strided<[1], offset: ?>>
+      %v = memref.load %aligned[%c0] : memref<16xi24, strided<[1], offset: ?>>
+      gpu.return
+    }
+  }
+
+  func.func @assumed(%in: memref<16xi24, strided<[1], offset: ?>>) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@assumes blocks in (%c1, %c1, %c1)
+        threads in (%c1, %c1, %c1)
+        args(%in : memref<16xi24, strided<[1], offset: ?>>)
+    return
+  }
+}

@@ -256,6 +256,9 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
 // the pool's, is freed after the stream's work instead; a harness frees a
 // pool's buffer (a returned result) after the device's work.
 TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
+  if (const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
+      setting && std::string(setting) == "0")
+    GTEST_SKIP() << "the memory pool is switched off";
   void *stream = mgpuStreamCreate();
   const auto handle = reinterpret_cast<uintptr_t>(stream);
   const long pooled = fakeCudaPoolAllocations();
@@ -265,6 +268,13 @@ TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
   EXPECT_EQ(fakeCudaPoolAllocations(), pooled + 2);
   EXPECT_EQ(fakeCudaPoolKeepsAll(device), 1);
   EXPECT_EQ(fakeCudaPoolKeepsAll(managed), -1);
+  for (void *buffer : {device, result}) // as cuMemAlloc's, for wide loads
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer) % 256, 0u);
+  // Without a stream the allocation would not be ordered before the work
+  // of other streams: cuMemAlloc's memory, freed after the device's work.
+  void *unordered = mgpuMemAlloc(64, nullptr, /*isHostShared=*/false);
+  EXPECT_EQ(fakeCudaPoolAllocations(), pooled + 2);
+  mgpuMemFree(unordered, nullptr);
   const long live = fakeCudaLiveAllocations();
   // (A handle of an earlier test's stream may be reused: count from here.)
   const long waits = fakeCudaStreamSynchronizations(handle);
@@ -284,6 +294,49 @@ TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
   EXPECT_EQ(fakeCudaLiveAllocations(), live - 3);
   EXPECT_EQ(fakeCudaStreamOrderedFrees(), ordered + 1);
   mgpuStreamDestroy(stream);
+}
+
+// An allocation that runs out of device memory gives back what the pools
+// hold unused and tries again, for the pool's buffers and cuMemAlloc's.
+TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsWhenMemoryRunsOut) {
+  if (const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
+      setting && std::string(setting) == "0")
+    GTEST_SKIP() << "the memory pool is switched off";
+  void *stream = mgpuStreamCreate();
+  mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
+  for (bool managed : {false, true}) {
+    const long trims = fakeCudaPoolTrims();
+    fakeCudaFailAllocationsUntilTrim();
+    r2q::cuda::LoweredCodeErrors errors;
+    void *buffer = mgpuMemAlloc(4096, stream, managed);
+    EXPECT_TRUE(errors.end().ok());
+    EXPECT_EQ(fakeCudaPoolTrims(), trims + 1) << "managed: " << managed;
+    EXPECT_EQ(fakeCudaPoolKeepsAll(buffer), managed ? -1 : 1);
+    mgpuMemFree(buffer, stream);
+  }
+  mgpuStreamDestroy(stream);
+}
+
+// A pool's buffer that a harness frees from a thread whose default device
+// is another is freed, after its own device's work, in that device's
+// context (the fake refuses a free in another).
+TEST(CudaRuntimeOnFakeDriver, FreesAPoolsBufferOnItsDevice) {
+  auto count = r2q::cuda::deviceCount();
+  ASSERT_TRUE(count.ok()) << count.error;
+  if (count.value < 2)
+    GTEST_SKIP() << "one fake device (R2Q_FAKE_CUDA_DEVICES=2 makes two)";
+  struct BackOnDeviceZero {
+    ~BackOnDeviceZero() { r2qCudaSetDevice(0); }
+  } backOnDeviceZero;
+  ASSERT_EQ(r2qCudaSetDevice(1), 0);
+  void *stream = mgpuStreamCreate();
+  void *result = mgpuMemAlloc(512, stream, /*isHostShared=*/false);
+  EXPECT_EQ(fakeCudaPoolKeepsAll(result), 1);
+  mgpuStreamDestroy(stream);
+  const long live = fakeCudaLiveAllocations();
+  ASSERT_EQ(r2qCudaSetDevice(0), 0);
+  EXPECT_EQ(r2qCudaFree(result), 0) << r2qCudaLastError();
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 1);
 }
 
 // R2Q_CUDA_MEMORY_POOL=0 (test/Runtime/fake-driver-no-memory-pool.mlir):

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -119,6 +120,8 @@ std::map<CUmemoryPool, cuuint64_t> &pools =
 std::map<CUdeviceptr, CUmemoryPool> &pooledAllocations =
     *new std::map<CUdeviceptr, CUmemoryPool>;
 std::atomic<long> poolAllocations{0};
+std::atomic<long> poolTrims{0};
+std::atomic<bool> failUntilTrim{false};
 std::atomic<long> streamOrderedFrees{0};
 std::atomic<long> memFrees{0};
 r2q::test::FakeTensorMapCall lastTensorMap;
@@ -243,12 +246,20 @@ long fakeCudaAllStreamSynchronizations() {
   return total;
 }
 long fakeCudaPoolAllocations() { return poolAllocations; }
+long fakeCudaPoolTrims() { return poolTrims; }
+void fakeCudaFailAllocationsUntilTrim() { failUntilTrim = true; }
 long fakeCudaStreamOrderedFrees() { return streamOrderedFrees; }
 long fakeCudaMemFrees() { return memFrees; }
 int fakeCudaPoolKeepsAll(const void *ptr) {
   std::lock_guard<std::mutex> lock(allocationsMutex);
-  auto found = pooledAllocations.find(reinterpret_cast<CUdeviceptr>(ptr));
-  if (found == pooledAllocations.end())
+  // The pool's allocation that starts at most 255 bytes before `ptr` (the
+  // runtime rounds its pools' allocations up to 256 bytes).
+  auto address = reinterpret_cast<CUdeviceptr>(ptr);
+  auto after = pooledAllocations.upper_bound(address);
+  if (after == pooledAllocations.begin())
+    return -1;
+  auto found = std::prev(after);
+  if (address - found->first >= 256)
     return -1;
   return pools[found->second] == UINT64_MAX;
 }
@@ -509,7 +520,7 @@ CUresult CUDAAPI cuEventElapsedTime(float *milliseconds, CUevent, CUevent) {
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *ptr, size_t bytes) {
   if (CUresult result = needContext())
     return result;
-  if (largestAllocation && bytes > largestAllocation)
+  if ((largestAllocation && bytes > largestAllocation) || failUntilTrim)
     return CUDA_ERROR_OUT_OF_MEMORY;
   *ptr = reinterpret_cast<CUdeviceptr>(std::malloc(bytes));
   std::lock_guard<std::mutex> lock(allocationsMutex);
@@ -528,6 +539,23 @@ CUresult CUDAAPI cuMemPoolCreate(CUmemoryPool *pool,
   *pool = reinterpret_cast<CUmemoryPool>(new char);
   std::lock_guard<std::mutex> lock(allocationsMutex);
   pools[*pool] = 0; // The driver's default: memory goes back at each sync.
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolDestroy(CUmemoryPool pool) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  if (!pools.erase(pool))
+    return CUDA_ERROR_INVALID_VALUE;
+  delete reinterpret_cast<char *>(pool);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolTrimTo(CUmemoryPool pool, size_t) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  if (!pools.count(pool))
+    return CUDA_ERROR_INVALID_VALUE;
+  ++poolTrims;
+  failUntilTrim = false;
   return CUDA_SUCCESS;
 }
 

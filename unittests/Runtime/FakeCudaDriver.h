@@ -55,12 +55,18 @@ long fakeCudaAllStreamSynchronizations();
 /// Allocations from memory pools (cuMemAllocFromPoolAsync) so far; the
 /// fake's device supports pools.
 long fakeCudaPoolAllocations();
+/// cuMemPoolTrimTo calls so far.
+long fakeCudaPoolTrims();
+/// From now on every allocation fails with CUDA_ERROR_OUT_OF_MEMORY until
+/// a memory pool is trimmed.
+void fakeCudaFailAllocationsUntilTrim();
 /// cuMemFreeAsync calls so far (the fake accepts only a pool's memory), and
 /// cuMemFree calls.
 long fakeCudaStreamOrderedFrees();
 long fakeCudaMemFrees();
-/// 1 if the live allocation at `ptr` is a pool's whose release threshold
-/// keeps all memory, 0 if its pool's does not, -1 if it is no pool's.
+/// 1 if `ptr` is in the first 256 bytes of a pool's live allocation whose
+/// release threshold keeps all memory, 0 if its pool's does not, -1 if it
+/// is in none.
 int fakeCudaPoolKeepsAll(const void *ptr);
 /// cuStreamSynchronize calls so far on the stream handle `stream`.
 long fakeCudaStreamSynchronizations(uintptr_t stream);

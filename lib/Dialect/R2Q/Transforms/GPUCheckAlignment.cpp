@@ -46,31 +46,72 @@ Value viewedBuffer(Value buffer) {
   return buffer;
 }
 
-/// The memref that `access` (an op with an alignment attribute: a load or
-/// a store) reads or writes, or null.
-Value accessedBuffer(Operation *access) {
-  for (Value operand : access->getOperands())
+/// The memref whose alignment `op` claims and the claim, in bytes: an
+/// access with an alignment attribute (a load or a store) or
+/// memref.assume_alignment; a null memref where `op` claims none.
+std::pair<Value, uint64_t> alignmentClaim(Operation *op) {
+  if (auto assumed = dyn_cast<memref::AssumeAlignmentOp>(op))
+    return {assumed.getMemref(), assumed.getAlignment()};
+  auto access = dyn_cast<AlignmentAttrOpInterface>(op);
+  llvm::MaybeAlign align = access ? access.getMaybeAlign() : std::nullopt;
+  if (!align)
+    return {Value(), 0};
+  for (Value operand : op->getOperands())
     if (isa<MemRefType>(operand.getType()))
-      return operand;
-  return Value();
+      return {operand, align->value()};
+  return {Value(), 0};
+}
+
+/// Whether `buffer`'s views (inside a kernel) keep its offset: a
+/// memref.reinterpret_cast replaces it, and then a claim is about an
+/// address the host does not pass.
+bool keepsOffset(Value buffer) {
+  for (Operation *op = buffer.getDefiningOp(); op;) {
+    if (isa<memref::ReinterpretCastOp>(op))
+      return false;
+    Value source;
+    if (auto view = dyn_cast<ViewLikeOpInterface>(op))
+      source = view.getViewSource();
+    else if (auto cast = dyn_cast<memref::CastOp>(op))
+      source = cast.getSource();
+    else
+      return true;
+    op = source.getDefiningOp();
+  }
+  return true;
 }
 
 /// For each argument of `kernel`, the largest alignment in bytes that its
-/// accesses claim (directly or through views), 0 where none claims one.
-SmallVector<uint64_t> claimedAlignments(gpu::GPUFuncOp kernel) {
+/// accesses claim (directly or through views), 0 where none claims one;
+/// an error at a claim on a buffer whose start the host cannot check.
+FailureOr<SmallVector<uint64_t>> claimedAlignments(gpu::GPUFuncOp kernel) {
   SmallVector<uint64_t> alignments(kernel.getNumArguments(), 0);
-  kernel.walk([&](AlignmentAttrOpInterface access) {
-    llvm::MaybeAlign align = access.getMaybeAlign();
-    Value buffer = accessedBuffer(access);
-    if (!align || !buffer)
-      return;
-    auto argument = dyn_cast<BlockArgument>(viewedBuffer(buffer));
-    if (!argument || argument.getOwner() != &kernel.getBody().front() ||
-        argument.getArgNumber() >= alignments.size())
-      return; // A workgroup buffer or one the kernel allocates.
+  WalkResult walked = kernel.walk([&](Operation *op) {
+    auto [buffer, alignment] = alignmentClaim(op);
+    if (!buffer)
+      return WalkResult::advance();
+    Value viewed = viewedBuffer(buffer);
+    if (isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
+            viewed.getDefiningOp()))
+      return WalkResult::advance(); // The kernel's own buffer.
+    auto argument = dyn_cast<BlockArgument>(viewed);
+    bool entry = argument && argument.getOwner() == &kernel.getBody().front();
+    if (entry && argument.getArgNumber() >= alignments.size())
+      return WalkResult::advance(); // A workgroup buffer.
+    if (!entry || !keepsOffset(buffer)) {
+      op->emitOpError() << "claims " << alignment
+                        << "-byte alignment of a buffer whose start "
+                           "r2q-gpu-check-alignment cannot check before the "
+                           "launch (not a view of a kernel argument that "
+                           "keeps its offset)";
+      return WalkResult::interrupt();
+    }
     uint64_t &claimed = alignments[argument.getArgNumber()];
-    claimed = std::max<uint64_t>(claimed, align->value());
+    claimed = std::max(claimed, alignment);
+    return WalkResult::advance();
   });
+  if (walked.wasInterrupted())
+    return failure();
   return alignments;
 }
 
@@ -110,7 +151,10 @@ public:
         launch, launch.getKernel());
     if (!kernel)
       return success(); // gpu.launch_func's verifier reports it.
-    SmallVector<uint64_t> alignments = claimedAlignments(kernel);
+    FailureOr<SmallVector<uint64_t>> claims = claimedAlignments(kernel);
+    if (failed(claims))
+      return failure();
+    SmallVector<uint64_t> &alignments = *claims;
     for (auto [index, operand] : llvm::enumerate(launch.getKernelOperands())) {
       auto type = dyn_cast<MemRefType>(operand.getType());
       if (!type || index >= alignments.size() ||
@@ -156,8 +200,11 @@ private:
     return success();
   }
 
+  /// The distance between elements (LLVM's allocation size: i24 takes 4).
   uint64_t elementBytes(MemRefType type) {
-    return layout.getTypeSize(type.getElementType());
+    Type element = type.getElementType();
+    return llvm::alignTo(layout.getTypeSize(element),
+                         layout.getTypeABIAlignment(element));
   }
 
   std::string uniqueMessageName() {

@@ -941,7 +941,8 @@ def R2QGPUHostBuffersPass
 
     * `memref.alloc` of a buffer that only kernels read and write (the host
       only returns or frees it: results of `r2q.matmul`) becomes `gpu.alloc`
-      (device memory, `cuMemAlloc`), so that a kernel's first writes do not
+      (device memory: the runtime's memory pool, or `cuMemAlloc`), so that a
+      kernel's first writes do not
       fault pages in; any other becomes `gpu.alloc host_shared` (CUDA
       managed memory, `cuMemAllocManaged`: host code reads and writes it
       too); `memref.dealloc` becomes `gpu.dealloc` for both. The GPU ops
@@ -1140,7 +1141,7 @@ def R2QGPUCheckAlignmentPass
     that claim that alignment (`vector.load ... {alignment = 16}`): they are
     aligned relative to the buffer's first element, so the buffer itself
     must start at such a multiple. Buffers that r2q's host code allocates
-    are (`cuMemAlloc` returns 256-byte aligned memory), but a function's
+    are (the runtime hands out 256-byte aligned memory), but a function's
     arguments are the caller's: a runtime weight or an activation at an odd
     offset of a larger allocation would make the kernel fault with a
     misaligned address, which loses the GPU's context for the whole
@@ -1156,7 +1157,11 @@ def R2QGPUCheckAlignmentPass
     with that name (inside an error scope the launch and the rest of the
     call's GPU work are skipped; outside one the process aborts with the
     message, as for any CUDA error), never a fault. The check costs a few
-    host instructions per buffer and launch.
+    host instructions per buffer and launch. (`memref.assume_alignment` in
+    a kernel is a claim too.) A claim on a buffer whose start the host
+    cannot name (one chosen at run time, such as a select of two
+    arguments, or a view through `memref.reinterpret_cast`, which replaces
+    the offset the host passes) is an error at the claim.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
