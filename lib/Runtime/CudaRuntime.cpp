@@ -752,8 +752,11 @@ CUmemoryPool devicePool() {
 }
 
 /// Gives the memory the pools hold unused back to the device (for an
-/// allocation that ran out); whether there was a pool to trim.
+/// allocation that ran out); whether there was a pool to trim. Waits for
+/// the current context first: buffers given back on a stream whose
+/// completion the host has not seen count as in use.
 bool trimPools() {
+  driver().cuCtxSynchronize();
   MemoryPools &all = memoryPools();
   std::lock_guard<std::mutex> lock(all.mutex);
   bool trimmed = false;

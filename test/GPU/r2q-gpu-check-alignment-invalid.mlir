@@ -1,7 +1,8 @@
 // r2q-gpu-check-alignment refuses an alignment claim it cannot check before
 // the launch, rather than leaving it unchecked: on a buffer chosen at run
-// time (a select of two arguments), and through a reinterpret_cast, which
-// replaces the offset the host passes.
+// time (a select of two arguments), and through a reinterpret_cast to
+// another offset than its source's, which replaces the offset the host
+// passes.
 
 // RUN: r2q-opt %s --r2q-gpu-check-alignment --split-input-file --verify-diagnostics
 

@@ -177,3 +177,47 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// The kernel's own memory is not checked (a select of two workgroup
+// buffers, a global of the GPU module); a reinterpret_cast that keeps its
+// source's offset (as r2q-expand-shapes-to-reinterpret-casts writes it) is
+// a view of the argument like any other.
+
+// CHECK-LABEL: func.func @own(
+// CHECK:         llvm.call @r2qCudaCheckAlignment
+// CHECK-NOT:     llvm.call
+// CHECK:         gpu.launch_func @kernels::@own
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    memref.global "private" constant @table : memref<8xf32> = dense<1.0>
+    gpu.func @own(%in: memref<64xf32, strided<[1], offset: ?>>, %pick: i1)
+        workgroup(%a : memref<64xf32, #gpu.address_space<workgroup>>,
+                  %b : memref<64xf32, #gpu.address_space<workgroup>>)
+        kernel {
+      %c0 = arith.constant 0 : index
+      %shared = arith.select %pick, %a, %b : memref<64xf32, #gpu.address_space<workgroup>>
+      %s = vector.load %shared[%c0] {alignment = 16 : i64}
+          : memref<64xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      %global = memref.get_global @table : memref<8xf32>
+      %g = vector.load %global[%c0] {alignment = 16 : i64} : memref<8xf32>, vector<4xf32>
+      %base, %offset, %size, %stride = memref.extract_strided_metadata %in
+          : memref<64xf32, strided<[1], offset: ?>> -> memref<f32>, index, index, index
+      %rows = memref.reinterpret_cast %in to offset: [%offset], sizes: [16, 4], strides: [4, 1]
+          : memref<64xf32, strided<[1], offset: ?>> to memref<16x4xf32, strided<[4, 1], offset: ?>>
+      %r = vector.load %rows[%c0, %c0] {alignment = 16 : i64}
+          : memref<16x4xf32, strided<[4, 1], offset: ?>>, vector<4xf32>
+      gpu.return
+    }
+  }
+
+  func.func @own(%in: memref<64xf32, strided<[1], offset: ?>>, %pick: i1) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@own blocks in (%c1, %c1, %c1)
+        threads in (%c1, %c1, %c1)
+        args(%in : memref<64xf32, strided<[1], offset: ?>>, %pick : i1)
+    return
+  }
+}

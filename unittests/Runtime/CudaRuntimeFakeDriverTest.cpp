@@ -296,8 +296,9 @@ TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
   mgpuStreamDestroy(stream);
 }
 
-// An allocation that runs out of device memory gives back what the pools
-// hold unused and tries again, for the pool's buffers and cuMemAlloc's.
+// An allocation that runs out of device memory waits for the device,
+// gives back what the pools hold unused and tries again, for the pool's buffers
+// and cuMemAlloc's.
 TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsWhenMemoryRunsOut) {
   if (const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
       setting && std::string(setting) == "0")
@@ -306,11 +307,15 @@ TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsWhenMemoryRunsOut) {
   mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
   for (bool managed : {false, true}) {
     const long trims = fakeCudaPoolTrims();
+    const long deviceWaits = fakeCudaContextSynchronizations();
     fakeCudaFailAllocationsUntilTrim();
     r2q::cuda::LoweredCodeErrors errors;
     void *buffer = mgpuMemAlloc(4096, stream, managed);
     EXPECT_TRUE(errors.end().ok());
     EXPECT_EQ(fakeCudaPoolTrims(), trims + 1) << "managed: " << managed;
+    // Buffers given back on a stream are trimmable once the host has seen
+    // the stream reach them.
+    EXPECT_EQ(fakeCudaContextSynchronizations(), deviceWaits + 1);
     EXPECT_EQ(fakeCudaPoolKeepsAll(buffer), managed ? -1 : 1);
     mgpuMemFree(buffer, stream);
   }

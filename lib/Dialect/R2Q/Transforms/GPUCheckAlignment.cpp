@@ -52,6 +52,8 @@ Value viewedBuffer(Value buffer) {
 std::pair<Value, uint64_t> alignmentClaim(Operation *op) {
   if (auto assumed = dyn_cast<memref::AssumeAlignmentOp>(op))
     return {assumed.getMemref(), assumed.getAlignment()};
+  if (isa<memref::ReallocOp>(op)) // Its alignment is the new buffer's.
+    return {Value(), 0};
   auto access = dyn_cast<AlignmentAttrOpInterface>(op);
   llvm::MaybeAlign align = access ? access.getMaybeAlign() : std::nullopt;
   if (!align)
@@ -62,12 +64,31 @@ std::pair<Value, uint64_t> alignmentClaim(Operation *op) {
   return {Value(), 0};
 }
 
+/// Whether `cast` keeps its source's offset: its offset is the source's
+/// (as r2q-expand-shapes-to-reinterpret-casts writes it, from the source's
+/// metadata, or the same static value).
+bool keepsOffset(memref::ReinterpretCastOp recast) {
+  auto source = dyn_cast<MemRefType>(recast.getSource().getType());
+  int64_t sourceOffset;
+  SmallVector<int64_t> strides;
+  if (recast.getStaticOffsets().front() != ShapedType::kDynamic)
+    return source &&
+           succeeded(source.getStridesAndOffset(strides, sourceOffset)) &&
+           sourceOffset == recast.getStaticOffsets().front();
+  auto metadata = recast.getOffsets()
+                      .front()
+                      .getDefiningOp<memref::ExtractStridedMetadataOp>();
+  return metadata && metadata.getSource() == recast.getSource() &&
+         metadata.getOffset() == recast.getOffsets().front();
+}
+
 /// Whether `buffer`'s views (inside a kernel) keep its offset: a
-/// memref.reinterpret_cast replaces it, and then a claim is about an
-/// address the host does not pass.
+/// memref.reinterpret_cast to another offset replaces it, and then a claim
+/// is about an address the host does not pass.
 bool keepsOffset(Value buffer) {
   for (Operation *op = buffer.getDefiningOp(); op;) {
-    if (isa<memref::ReinterpretCastOp>(op))
+    auto recast = dyn_cast<memref::ReinterpretCastOp>(op);
+    if (recast && !keepsOffset(recast))
       return false;
     Value source;
     if (auto view = dyn_cast<ViewLikeOpInterface>(op))
@@ -81,6 +102,13 @@ bool keepsOffset(Value buffer) {
   return true;
 }
 
+/// Whether `type` is workgroup (shared) or private memory: the kernel's
+/// own, never the host's.
+bool onChip(MemRefType type) {
+  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
+  return space && space.getValue() != gpu::AddressSpace::Global;
+}
+
 /// For each argument of `kernel`, the largest alignment in bytes that its
 /// accesses claim (directly or through views), 0 where none claims one;
 /// an error at a claim on a buffer whose start the host cannot check.
@@ -91,8 +119,9 @@ FailureOr<SmallVector<uint64_t>> claimedAlignments(gpu::GPUFuncOp kernel) {
     if (!buffer)
       return WalkResult::advance();
     Value viewed = viewedBuffer(buffer);
-    if (isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
-            viewed.getDefiningOp()))
+    if (onChip(cast<MemRefType>(buffer.getType())) ||
+        isa_and_nonnull<memref::AllocOp, memref::AllocaOp, memref::GetGlobalOp,
+                        gpu::DynamicSharedMemoryOp>(viewed.getDefiningOp()))
       return WalkResult::advance(); // The kernel's own buffer.
     auto argument = dyn_cast<BlockArgument>(viewed);
     bool entry = argument && argument.getOwner() == &kernel.getBody().front();
@@ -158,7 +187,8 @@ public:
     for (auto [index, operand] : llvm::enumerate(launch.getKernelOperands())) {
       auto type = dyn_cast<MemRefType>(operand.getType());
       if (!type || index >= alignments.size() ||
-          alignments[index] <= elementBytes(type))
+          alignments[index] <=
+              layout.getTypeABIAlignment(type.getElementType()))
         continue; // The element type's alignment, which the ABI gives.
       if (failed(emitCheck(launch, index, operand, alignments[index])))
         return failure();

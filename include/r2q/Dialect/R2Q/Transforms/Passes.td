@@ -1158,10 +1158,13 @@ def R2QGPUCheckAlignmentPass
     call's GPU work are skipped; outside one the process aborts with the
     message, as for any CUDA error), never a fault. The check costs a few
     host instructions per buffer and launch. (`memref.assume_alignment` in
-    a kernel is a claim too.) A claim on a buffer whose start the host
+    a kernel is a claim too; claims on the kernel's own memory, workgroup
+    or private buffers, its allocations and its module's globals, are not
+    checked.) A claim on a buffer in global memory whose start the host
     cannot name (one chosen at run time, such as a select of two
-    arguments, or a view through `memref.reinterpret_cast`, which replaces
-    the offset the host passes) is an error at the claim.
+    arguments, or a view through a `memref.reinterpret_cast` to another
+    offset than its source's, which replaces the offset the host passes)
+    is an error at the claim.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
