@@ -41,9 +41,9 @@ bool onHost(Operation *op) {
 
 /// A buffer of `type` (its dynamic sizes `sizes`): managed memory, which
 /// host code and kernels both read and write, or device memory
-/// (mgpuMemAlloc: the runtime's memory pool). Synchronous here, like every GPU op this pass makes:
-/// r2q-gpu-pipeline's gpu-async-region then puts them on one stream with
-/// the launches.
+/// (mgpuMemAlloc: the runtime's memory pool). Synchronous here, like every GPU
+/// op this pass makes: r2q-gpu-pipeline's gpu-async-region then puts them on
+/// one stream with the launches.
 Value gpuBuffer(OpBuilder &builder, Location loc, MemRefType type,
                 ValueRange sizes, bool managed) {
   return gpu::AllocOp::create(builder, loc, type, /*asyncToken=*/Type(),
