@@ -42,6 +42,12 @@ Rng seededRng() {
   return Rng(seed);
 }
 
+/// Whether R2Q_CUDA_MEMORY_POOL=0 switched the runtime's memory pool off.
+bool memoryPoolSwitchedOff() {
+  const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
+  return setting && std::string(setting) == "0";
+}
+
 /// Host data and fake-device buffers of c = a + b.
 struct VectorAdd {
   uint32_t n;
@@ -256,8 +262,7 @@ TEST(CudaRuntimeOnFakeDriverDeathTest, ErrorsNameTheCallAndTheKernel) {
 // the pool's, is freed after the stream's work instead; a harness frees a
 // pool's buffer (a returned result) after the device's work.
 TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
-  if (const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
-      setting && std::string(setting) == "0")
+  if (memoryPoolSwitchedOff())
     GTEST_SKIP() << "the memory pool is switched off";
   void *stream = mgpuStreamCreate();
   const auto handle = reinterpret_cast<uintptr_t>(stream);
@@ -300,8 +305,7 @@ TEST(CudaRuntimeOnFakeDriver, FreesAfterTheStreamsWork) {
 // gives back what the pools hold unused and tries again, for the pool's buffers
 // and cuMemAlloc's.
 TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsWhenMemoryRunsOut) {
-  if (const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
-      setting && std::string(setting) == "0")
+  if (memoryPoolSwitchedOff())
     GTEST_SKIP() << "the memory pool is switched off";
   void *stream = mgpuStreamCreate();
   mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
@@ -348,8 +352,7 @@ TEST(CudaRuntimeOnFakeDriver, FreesAPoolsBufferOnItsDevice) {
 // lowered code's device buffers come from cuMemAlloc, and a free on a
 // stream waits for the stream's work first.
 TEST(CudaRuntimeOnFakeDriver, MemoryPoolCanBeSwitchedOff) {
-  const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
-  if (!setting || std::string(setting) != "0")
+  if (!memoryPoolSwitchedOff())
     GTEST_SKIP() << "R2Q_CUDA_MEMORY_POOL=0 switches the pool off";
   void *stream = mgpuStreamCreate();
   const auto handle = reinterpret_cast<uintptr_t>(stream);
