@@ -328,6 +328,16 @@ Contexts &contexts() {
   return *instance;
 }
 
+/// Runs `call` with `device` as the thread's default device (so in its
+/// context: what a device's context made is freed in it), then restores it.
+template <typename Call> int onDevice(int device, Call call) {
+  const int callerDevice = defaultDevice;
+  defaultDevice = device;
+  int status = call();
+  defaultDevice = callerDevice;
+  return status;
+}
+
 /// 0 when the driver can be used; else records why not.
 int requireGpu() {
   const Driver &loaded = driver();
@@ -844,16 +854,6 @@ bool takePoolBlock(void *ptr, PoolBlock &block) {
   return true;
 }
 
-/// Runs `call` with `device` as the thread's default device (in its
-/// context, for a block that device's pool made).
-template <typename Call> int onDevice(int device, Call call) {
-  const int callerDevice = defaultDevice;
-  defaultDevice = device;
-  int status = releaseInContext(call);
-  defaultDevice = callerDevice;
-  return status;
-}
-
 /// Frees `ptr` at once. cuMemFree waits for nothing for a pool's memory,
 /// so its device is waited for first, as cuMemFree may do for other
 /// memory: a harness (r2qCudaFree) frees a result when it likes.
@@ -865,11 +865,13 @@ int release(void *ptr) {
     return releaseInContext(
         [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
   return onDevice(block.device, [&] {
-    int waited = R2Q_RELEASE(cuCtxSynchronize);
-    std::string waitError = lastError;
-    if (R2Q_RELEASE(cuMemFree, block.taken))
-      return -1;
-    return waited ? fail(std::move(waitError)) : 0;
+    return releaseInContext([&] {
+      int waited = R2Q_RELEASE(cuCtxSynchronize);
+      std::string waitError = lastError;
+      if (R2Q_RELEASE(cuMemFree, block.taken))
+        return -1;
+      return waited ? fail(std::move(waitError)) : 0;
+    });
   });
 }
 
@@ -883,8 +885,10 @@ int releaseAfter(void *stream, void *ptr) {
   PoolBlock block;
   if (stream && takePoolBlock(ptr, block))
     return onDevice(block.device, [&] {
-      return R2Q_RELEASE(cuMemFreeAsync, block.taken,
-                         static_cast<CUstream>(stream));
+      return releaseInContext([&] {
+        return R2Q_RELEASE(cuMemFreeAsync, block.taken,
+                           static_cast<CUstream>(stream));
+      });
     });
   if (stream && releaseInContext([&] {
         return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
@@ -1450,14 +1454,9 @@ int releaseDeviceConstant(void **slot) {
   if (!copies)
     return 0;
   int status = 0;
-  const int callerDevice = defaultDevice;
-  for (int device = 0; device < kMaxConstantDevices; ++device) {
-    if (void *copy = copies->onDevice[device].load()) {
-      defaultDevice = device; // Freed in the context that made it.
-      status |= release(copy);
-    }
-  }
-  defaultDevice = callerDevice;
+  for (int device = 0; device < kMaxConstantDevices; ++device)
+    if (void *copy = copies->onDevice[device].load())
+      status |= onDevice(device, [&] { return release(copy); });
   delete copies;
   return status;
 }

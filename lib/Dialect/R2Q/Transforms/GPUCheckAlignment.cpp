@@ -32,20 +32,6 @@ namespace {
 
 constexpr StringLiteral kCheckFunction = "r2qCudaCheckAlignment";
 
-/// The buffer `buffer` is a view of (through view-like ops and casts),
-/// or `buffer` itself.
-Value viewedBuffer(Value buffer) {
-  while (Operation *op = buffer.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(op))
-      buffer = view.getViewSource();
-    else if (auto cast = dyn_cast<memref::CastOp>(op))
-      buffer = cast.getSource();
-    else
-      break;
-  }
-  return buffer;
-}
-
 /// The memref whose alignment `op` claims and the claim, in bytes: an
 /// access with an alignment attribute (a load or a store) or
 /// memref.assume_alignment; a null memref where `op` claims none.
@@ -82,24 +68,28 @@ bool keepsOffset(memref::ReinterpretCastOp recast) {
          metadata.getOffset() == recast.getOffsets().front();
 }
 
-/// Whether `buffer`'s views (inside a kernel) keep its offset: a
+/// The buffer that `buffer` views (through view-like ops and casts; itself
+/// if none), and whether the views keep its offset: a
 /// memref.reinterpret_cast to another offset replaces it, and then a claim
-/// is about an address the host does not pass.
-bool keepsOffset(Value buffer) {
-  for (Operation *op = buffer.getDefiningOp(); op;) {
-    auto recast = dyn_cast<memref::ReinterpretCastOp>(op);
-    if (recast && !keepsOffset(recast))
-      return false;
-    Value source;
+/// in a kernel is about an address the host does not pass.
+struct Viewed {
+  Value buffer;
+  bool keepsOffset = true;
+};
+
+Viewed viewedBuffer(Value buffer) {
+  Viewed viewed{buffer};
+  while (Operation *op = viewed.buffer.getDefiningOp()) {
+    if (auto recast = dyn_cast<memref::ReinterpretCastOp>(op))
+      viewed.keepsOffset &= keepsOffset(recast);
     if (auto view = dyn_cast<ViewLikeOpInterface>(op))
-      source = view.getViewSource();
+      viewed.buffer = view.getViewSource();
     else if (auto cast = dyn_cast<memref::CastOp>(op))
-      source = cast.getSource();
+      viewed.buffer = cast.getSource();
     else
-      return true;
-    op = source.getDefiningOp();
+      break;
   }
-  return true;
+  return viewed;
 }
 
 /// Whether `type` is workgroup (shared) or private memory: the kernel's
@@ -118,16 +108,17 @@ FailureOr<SmallVector<uint64_t>> claimedAlignments(gpu::GPUFuncOp kernel) {
     auto [buffer, alignment] = alignmentClaim(op);
     if (!buffer)
       return WalkResult::advance();
-    Value viewed = viewedBuffer(buffer);
+    Viewed viewed = viewedBuffer(buffer);
     if (onChip(cast<MemRefType>(buffer.getType())) ||
         isa_and_nonnull<memref::AllocOp, memref::AllocaOp, memref::GetGlobalOp,
-                        gpu::DynamicSharedMemoryOp>(viewed.getDefiningOp()))
+                        gpu::DynamicSharedMemoryOp>(
+            viewed.buffer.getDefiningOp()))
       return WalkResult::advance(); // The kernel's own buffer.
-    auto argument = dyn_cast<BlockArgument>(viewed);
+    auto argument = dyn_cast<BlockArgument>(viewed.buffer);
     bool entry = argument && argument.getOwner() == &kernel.getBody().front();
     if (entry && argument.getArgNumber() >= alignments.size())
       return WalkResult::advance(); // A workgroup buffer.
-    if (!entry || !keepsOffset(buffer)) {
+    if (!entry || !viewed.keepsOffset) {
       op->emitOpError() << "claims " << alignment
                         << "-byte alignment of a buffer whose start "
                            "r2q-gpu-check-alignment cannot check before the "
@@ -148,7 +139,7 @@ FailureOr<SmallVector<uint64_t>> claimedAlignments(gpu::GPUFuncOp kernel) {
 /// buffer it allocates, or another.
 std::string origin(Value buffer, FunctionOpInterface function) {
   std::string name = ("@" + function.getName()).str();
-  Value viewed = viewedBuffer(buffer);
+  Value viewed = viewedBuffer(buffer).buffer;
   auto argument = dyn_cast<BlockArgument>(viewed);
   if (argument && argument.getOwner() == &function.getFunctionBody().front())
     return "argument " + std::to_string(argument.getArgNumber()) + " of " +
