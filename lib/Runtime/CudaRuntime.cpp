@@ -13,6 +13,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -761,19 +762,34 @@ CUmemoryPool devicePool() {
   return all.pools[defaultDevice];
 }
 
-/// Gives the memory the pools hold unused back to the device (for an
-/// allocation that ran out); whether there was a pool to trim. Waits for
-/// the current context first: buffers given back on a stream whose
-/// completion the host has not seen count as in use.
-bool trimPools() {
-  driver().cuCtxSynchronize();
-  MemoryPools &all = memoryPools();
-  std::lock_guard<std::mutex> lock(all.mutex);
-  bool trimmed = false;
-  for (CUmemoryPool pool : all.pools)
-    if (pool)
-      trimmed |= driver().cuMemPoolTrimTo(pool, 0) == CUDA_SUCCESS;
-  return trimmed;
+/// Gives the memory that the pools hold unused back to their devices,
+/// each after waiting for its device (buffers given back on a stream count
+/// as in use until the host has seen the stream reach the free): 0, or -1
+/// with the first failure recorded. `trimmed` tells whether a pool was.
+int trimPools(bool &trimmed) {
+  std::vector<std::pair<int, CUmemoryPool>> made;
+  {
+    MemoryPools &all = memoryPools();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    for (size_t device = 0; device < all.pools.size(); ++device)
+      if (all.pools[device])
+        made.emplace_back(device, all.pools[device]);
+  }
+  trimmed = false;
+  int status = 0;
+  for (auto [device, pool] : made) {
+    int trim = onDevice(device, [&, pool = pool] {
+      return inContext([&] {
+        if (R2Q_CALL(cuCtxSynchronize))
+          return -1;
+        return R2Q_CALL(cuMemPoolTrimTo, pool, 0);
+      });
+    });
+    trimmed |= trim == 0;
+    if (trim && status == 0)
+      status = -1;
+  }
+  return status;
 }
 
 /// `allocation()` (a driver call), tried again once after trimming the
@@ -781,8 +797,12 @@ bool trimPools() {
 template <typename Allocation>
 int allocateOrTrim(Allocation allocation, const char *call, uint64_t bytes) {
   CUresult result = allocation();
-  if (result == CUDA_ERROR_OUT_OF_MEMORY && trimPools())
-    result = allocation();
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    bool trimmed = false;
+    trimPools(trimmed);
+    if (trimmed)
+      result = allocation();
+  }
   if (check(result, call))
     return fail(lastError + " (allocating " + std::to_string(bytes) +
                 " bytes)");
@@ -1015,6 +1035,77 @@ int createEvent(void **event, unsigned flags) {
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Streams of lowered code
+//===----------------------------------------------------------------------===//
+
+/// The callers' streams of this thread (r2qCudaBeginCallStream), the
+/// innermost last: while there is one, lowered code runs on it.
+thread_local std::vector<CUstream> callStreams;
+
+bool isCallStream(const void *stream) {
+  return std::find(callStreams.begin(), callStreams.end(), stream) !=
+         callStreams.end();
+}
+
+/// The streams that mgpuStreamCreate made, by device, and those of them
+/// that lowered code has destroyed since: mgpuStreamDestroy keeps a stream
+/// for the next call on its device instead of destroying it, so a call
+/// costs no cuStreamCreate and cuStreamDestroy. (A kept stream may still
+/// hold the last call's work; the next call's is queued after it.)
+struct LoweredCodeStreams {
+  std::mutex mutex;
+  std::map<CUstream, int> deviceOf;
+  std::map<int, std::vector<CUstream>> idle;
+};
+
+LoweredCodeStreams &loweredCodeStreams() {
+  static auto *instance = new LoweredCodeStreams;
+  return *instance;
+}
+
+/// The stream for lowered code: the caller's (r2qCudaBeginCallStream), or
+/// one of the runtime's for the default device: an idle one, or a new
+/// non-blocking one.
+int takeStream(void **stream) {
+  if (!callStreams.empty()) {
+    *stream = callStreams.back();
+    return 0;
+  }
+  LoweredCodeStreams &all = loweredCodeStreams();
+  {
+    std::lock_guard<std::mutex> lock(all.mutex);
+    std::vector<CUstream> &idle = all.idle[defaultDevice];
+    if (!idle.empty()) {
+      *stream = idle.back();
+      idle.pop_back();
+      return 0;
+    }
+  }
+  if (r2qCudaStreamCreate(stream))
+    return -1;
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.deviceOf[static_cast<CUstream>(*stream)] = defaultDevice;
+  return 0;
+}
+
+/// Keeps a stream that takeStream made for the next call on its device;
+/// destroys any other.
+int giveBackStream(void *stream) {
+  LoweredCodeStreams &all = loweredCodeStreams();
+  {
+    std::lock_guard<std::mutex> lock(all.mutex);
+    auto found = all.deviceOf.find(static_cast<CUstream>(stream));
+    if (found != all.deviceOf.end()) {
+      std::vector<CUstream> &idle = all.idle[found->second];
+      if (std::find(idle.begin(), idle.end(), found->first) == idle.end())
+        idle.push_back(found->first); // (once, if destroyed twice)
+      return 0;
+    }
+  }
+  return r2qCudaStreamDestroy(stream);
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -1099,6 +1190,10 @@ int r2qCudaMalloc(void **devicePtr, size_t bytes) {
 
 int r2qCudaFree(void *devicePtr) { return release(devicePtr); }
 
+int r2qCudaFreeOnStream(void *devicePtr, void *stream) {
+  return releaseAfter(stream ? stream : CU_STREAM_LEGACY, devicePtr);
+}
+
 int r2qCudaCopyToDevice(void *dst, const void *src, size_t bytes) {
   // From pageable memory cuMemcpyHtoD may return before the data reaches
   // the device, and lowered code launches on non-blocking streams, which
@@ -1160,6 +1255,25 @@ int r2qCudaStreamSynchronize(void *stream) {
   return inContext([&] {
     return R2Q_CALL(cuStreamSynchronize, static_cast<CUstream>(stream));
   });
+}
+
+void r2qCudaBeginCallStream(void *stream) {
+  callStreams.push_back(stream ? static_cast<CUstream>(stream)
+                               : CU_STREAM_LEGACY);
+}
+
+int r2qCudaEndCallStream(void) {
+  if (callStreams.empty())
+    return fail("r2q: r2qCudaEndCallStream without a caller's stream");
+  callStreams.pop_back();
+  return 0;
+}
+
+int r2qCudaTrimMemoryPools(void) {
+  if (requireGpu())
+    return -1;
+  bool trimmed = false;
+  return trimPools(trimmed);
 }
 
 int r2qCudaTimingEventCreate(void **event) {
@@ -1278,12 +1392,13 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
 
 void *mgpuStreamCreate(void) {
   void *stream = nullptr;
-  gpuWork(__func__, [&] { return r2qCudaStreamCreate(&stream); });
+  gpuWork(__func__, [&] { return takeStream(&stream); });
   return stream;
 }
 
 void mgpuStreamDestroy(void *stream) {
-  releaseWork(stream, __func__, [&] { return r2qCudaStreamDestroy(stream); });
+  if (!isCallStream(stream))
+    releaseWork(stream, __func__, [&] { return giveBackStream(stream); });
 }
 
 void mgpuStreamSynchronize(void *stream) {

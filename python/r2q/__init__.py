@@ -55,6 +55,9 @@ Compiler (the passes of r2q-opt, the JIT of lib/Runtime):
   gpu_chip() -> "sm_86" (GPU 0's, for r2q-gpu-pipeline's chip), or None.
       A GPU function compiled for a chip that GPU 0 cannot run raises
       RuntimeError when called.
+  trim_gpu_memory(): gives back to the GPUs the device memory that r2q's
+      pools keep for the next calls (torch.cuda.empty_cache()'s
+      counterpart).
   CompileError: raised when the IR does not parse or verify or a pass fails;
       .diagnostics is the list of (severity, location, message), the
       location as "source_name:line:column".
@@ -79,6 +82,7 @@ from ._r2q import (
     quantize,
     quantize_rtn,
     run_pipeline,
+    trim_gpu_memory,
 )
 
 __all__ = [
@@ -93,6 +97,7 @@ __all__ = [
     "quantize",
     "quantize_rtn",
     "run_pipeline",
+    "trim_gpu_memory",
 ]
 
 

@@ -531,6 +531,21 @@ void init_compiler(py::module_ &module) {
       },
       "The chip of GPU 0 (\"sm_86\"), the value of r2q-gpu-pipeline's chip "
       "option for it, or None where no GPU can be used.");
+  module.def(
+      "trim_gpu_memory",
+      [] {
+        llvm::Error error = llvm::Error::success();
+        {
+          py::gil_scoped_release release; // waits for the GPUs
+          error = trimGpuMemoryPools();
+        }
+        if (error)
+          throw std::runtime_error(llvm::toString(std::move(error)));
+      },
+      "Gives back to the GPUs the device memory that r2q keeps for the next "
+      "calls (each GPU's memory pool holds the most that a call ever had "
+      "live), after waiting for their work; the next calls take it again. "
+      "Raises RuntimeError where no GPU can be used.");
   module.def("compile", &compileText, py::arg("ir"), py::arg("entry") = "main",
              py::arg("pipeline") = "r2q-quantize-linear,r2q-cpu-pipeline",
              py::arg("source_name") = "<input>",

@@ -27,6 +27,7 @@ struct CudaApi {
   decltype(&r2qCudaLastError) lastError = nullptr;
   decltype(&r2qCudaMalloc) malloc = nullptr;
   decltype(&r2qCudaFree) free = nullptr;
+  decltype(&r2qCudaFreeOnStream) freeOnStream = nullptr;
   decltype(&r2qCudaCopyToDevice) copyToDevice = nullptr;
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
   decltype(&r2qCudaCopyDeviceToDevice) copyDeviceToDevice = nullptr;
@@ -36,6 +37,9 @@ struct CudaApi {
   decltype(&r2qCudaDeviceInfo) deviceInfo = nullptr;
   decltype(&r2qCudaBeginErrorScope) beginErrorScope = nullptr;
   decltype(&r2qCudaEndErrorScope) endErrorScope = nullptr;
+  decltype(&r2qCudaBeginCallStream) beginCallStream = nullptr;
+  decltype(&r2qCudaEndCallStream) endCallStream = nullptr;
+  decltype(&r2qCudaTrimMemoryPools) trimMemoryPools = nullptr;
   /// Why the library could not be used, or empty.
   std::string loadError;
 };
@@ -68,6 +72,7 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaLastError", loaded.lastError) ||
         !resolve(library, "r2qCudaMalloc", loaded.malloc) ||
         !resolve(library, "r2qCudaFree", loaded.free) ||
+        !resolve(library, "r2qCudaFreeOnStream", loaded.freeOnStream) ||
         !resolve(library, "r2qCudaCopyToDevice", loaded.copyToDevice) ||
         !resolve(library, "r2qCudaCopyToHost", loaded.copyToHost) ||
         !resolve(library, "r2qCudaCopyDeviceToDevice",
@@ -78,7 +83,10 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaPointerDevice", loaded.pointerDevice) ||
         !resolve(library, "r2qCudaDeviceInfo", loaded.deviceInfo) ||
         !resolve(library, "r2qCudaBeginErrorScope", loaded.beginErrorScope) ||
-        !resolve(library, "r2qCudaEndErrorScope", loaded.endErrorScope))
+        !resolve(library, "r2qCudaEndErrorScope", loaded.endErrorScope) ||
+        !resolve(library, "r2qCudaBeginCallStream", loaded.beginCallStream) ||
+        !resolve(library, "r2qCudaEndCallStream", loaded.endCallStream) ||
+        !resolve(library, "r2qCudaTrimMemoryPools", loaded.trimMemoryPools))
       loaded.loadError = "r2q: " + path + " lacks the r2qCuda* entry points";
     return loaded;
   }();
@@ -140,17 +148,23 @@ public:
         return cudaError(api);
       buffers.push_back({static_cast<const float *>(device), input.shape});
     }
-    return waitForDeviceArguments(arguments);
+    return orderAfterDeviceArguments(arguments);
   }
 
   const std::vector<InputBuffer> &onDevice() const { return buffers; }
 
+  /// The stream the call runs on, where it is not one of the runtime's.
+  std::optional<uintptr_t> callStream() const { return stream; }
+
 private:
-  /// The kernels run on streams of their own, which do not wait for the
-  /// streams that wrote the device arguments: those streams are
-  /// synchronized, or the whole device where an argument names none.
+  /// The call's kernels read the device arguments after the work that
+  /// wrote them: where every argument written on a stream names the same
+  /// one and none needs the whole device, the call runs on that stream
+  /// (queued after that work, with no wait on the host); otherwise on a
+  /// stream of the runtime's, after the host synchronizes each stream named
+  /// (the whole device where an argument names none).
   llvm::Error
-  waitForDeviceArguments(const std::vector<CallArgument> &arguments) {
+  orderAfterDeviceArguments(const std::vector<CallArgument> &arguments) {
     bool wholeDevice = false;
     std::set<uintptr_t> streams;
     for (const CallArgument &argument : arguments) {
@@ -162,6 +176,10 @@ private:
     }
     if (wholeDevice)
       return api.synchronize() == 0 ? llvm::Error::success() : cudaError(api);
+    if (streams.size() == 1) {
+      stream = *streams.begin();
+      return llvm::Error::success();
+    }
     for (uintptr_t stream : streams)
       if (api.streamSynchronize(reinterpret_cast<void *>(stream)) != 0)
         return cudaError(api);
@@ -171,25 +189,61 @@ private:
   const CudaApi &api;
   std::vector<void *> copies;
   std::vector<InputBuffer> buffers;
+  std::optional<uintptr_t> stream;
 };
 
+/// The caller's stream (r2qCudaBeginCallStream) for the lowered code run
+/// during the object's lifetime, where there is one.
+class CallStream {
+public:
+  CallStream(const CudaApi &api, std::optional<uintptr_t> stream)
+      : api(api), set(stream.has_value()) {
+    if (set)
+      api.beginCallStream(reinterpret_cast<void *>(*stream));
+  }
+  ~CallStream() {
+    if (set)
+      api.endCallStream();
+  }
+  CallStream(const CallStream &) = delete;
+  CallStream &operator=(const CallStream &) = delete;
+
+private:
+  const CudaApi &api;
+  bool set;
+};
+
+/// Frees a buffer that a call returned, or a copy of one: in the order of
+/// `stream` (nonzero: the caller's stream the call ran on, where the
+/// buffer's users are), else after the device's work.
+void freeReturned(const CudaApi &api, void *allocated, uintptr_t stream) {
+  if (stream)
+    api.freeOnStream(allocated, reinterpret_cast<void *>(stream));
+  else
+    api.free(allocated);
+}
+
 /// The compiled function's results, freed (where the code allocated them)
-/// with the object unless taken.
+/// with the object unless taken, and the caller's stream the call ran on
+/// (0: one of the runtime's).
 class ReturnedBuffers {
 public:
-  ReturnedBuffers(const CudaApi &api, std::vector<ReturnedBuffer> buffers)
-      : api(api), buffers(std::move(buffers)) {}
+  ReturnedBuffers(const CudaApi &api, std::vector<ReturnedBuffer> buffers,
+                  uintptr_t callStream)
+      : api(api), buffers(std::move(buffers)), stream(callStream) {}
   ~ReturnedBuffers() {
     for (ReturnedBuffer &buffer : buffers)
       if (buffer.owned)
-        api.free(buffer.allocated);
+        freeReturned(api, buffer.allocated, stream);
   }
 
   std::vector<ReturnedBuffer> &all() { return buffers; }
+  uintptr_t callStream() const { return stream; }
 
 private:
   const CudaApi &api;
   std::vector<ReturnedBuffer> buffers;
+  uintptr_t stream;
 };
 
 /// `buffer` (device memory, any strides) copied to the host, row-major: the
@@ -250,28 +304,34 @@ callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
   // A CUDA error in the lowered code (out of memory, a kernel that faults)
   // becomes the call's error.
   ErrorScope scope(api);
-  auto returned =
-      callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
+  auto returned = [&] {
+    CallStream onCallersStream(api, deviceInputs.callStream());
+    return callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
+  }();
   llvm::Error lowered = scope.end();
   if (!returned) {
     llvm::consumeError(std::move(lowered));
     return returned.takeError();
   }
-  auto buffers = std::make_unique<ReturnedBuffers>(api, std::move(*returned));
+  auto buffers = std::make_unique<ReturnedBuffers>(
+      api, std::move(*returned), deviceInputs.callStream().value_or(0));
   if (lowered)
     return std::move(lowered); // The results, meaningless, are freed.
   return buffers;
 }
 
 /// `buffer` as a row-major buffer of its own on the device: itself where
-/// the code allocated it so (then no longer owned by the call), else a copy
-/// (on the device when it is row-major, through the host when strided).
-llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
-                                          ReturnedBuffer &buffer) {
+/// the code allocated it so (then no longer owned by the call, and freed in
+/// the order of `callStream`, the caller's stream the call ran on, if
+/// any), else a copy (on the device when it is row-major, through the host
+/// when strided).
+llvm::Expected<DeviceResult>
+keepOnDevice(const CudaApi &api, ReturnedBuffer &buffer, uintptr_t callStream) {
   DeviceResult result;
   result.shape = buffer.shape;
   if (buffer.owned && buffer.isRowMajor()) {
     buffer.owned = false;
+    result.freeStream = callStream;
     result.allocated = buffer.allocated;
     result.data = buffer.data;
     return result;
@@ -302,14 +362,14 @@ llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
 /// Calls the function and turns each of its results into a `Result` with
 /// `take`; on an error the results taken so far go to `discard`.
 template <typename Result>
-llvm::Expected<std::vector<Result>>
-callAndTake(JitModule &module, const std::string &entry,
-            const std::string &chip, const std::vector<CallArgument> &arguments,
-            const std::vector<int> &resultRanks,
-            llvm::function_ref<llvm::Expected<Result>(const CudaApi &,
-                                                      ReturnedBuffer &)>
-                take,
-            llvm::function_ref<void(const CudaApi &, const Result &)> discard) {
+llvm::Expected<std::vector<Result>> callAndTake(
+    JitModule &module, const std::string &entry, const std::string &chip,
+    const std::vector<CallArgument> &arguments,
+    const std::vector<int> &resultRanks,
+    llvm::function_ref<llvm::Expected<Result>(const CudaApi &, ReturnedBuffer &,
+                                              uintptr_t callStream)>
+        take,
+    llvm::function_ref<void(const CudaApi &, const Result &)> discard) {
   const CudaApi &api = cudaApi();
   auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
                                             resultRanks);
@@ -317,7 +377,7 @@ callAndTake(JitModule &module, const std::string &entry,
     return returned.takeError();
   std::vector<Result> results;
   for (ReturnedBuffer &buffer : (*returned)->all()) {
-    auto result = take(api, buffer);
+    auto result = take(api, buffer, (*returned)->callStream());
     if (!result) {
       for (const Result &taken : results)
         discard(api, taken);
@@ -372,7 +432,7 @@ callOnDevice(JitModule &module, const std::string &entry,
              const std::vector<int> &resultRanks) {
   return callAndTake<HostResult>(
       module, entry, chip, arguments, resultRanks,
-      [](const CudaApi &api, ReturnedBuffer &buffer) {
+      [](const CudaApi &api, ReturnedBuffer &buffer, uintptr_t) {
         return copyToHost(api, buffer);
       },
       [](const CudaApi &, const HostResult &) {});
@@ -386,7 +446,7 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
   return callAndTake<DeviceResult>(
       module, entry, chip, arguments, resultRanks, keepOnDevice,
       [](const CudaApi &api, const DeviceResult &result) {
-        api.free(result.allocated);
+        freeReturned(api, result.allocated, result.freeStream);
       });
 }
 
@@ -412,9 +472,16 @@ void releaseModule(std::unique_ptr<JitModule> module) {
   llvm::consumeError(scope.end());
 }
 
-void freeDeviceBuffer(void *allocated) {
-  if (allocated)
-    cudaApi().free(allocated);
+llvm::Error trimGpuMemoryPools() {
+  if (std::string reason = gpuUnavailableReason(); !reason.empty())
+    return llvm::createStringError(reason);
+  const CudaApi &api = cudaApi();
+  return api.trimMemoryPools() == 0 ? llvm::Error::success() : cudaError(api);
+}
+
+void freeDeviceBuffer(const DeviceResult &result) {
+  if (result.allocated)
+    freeReturned(cudaApi(), result.allocated, result.freeStream);
 }
 
 llvm::Error copyFromDevice(float *host, const float *device, int64_t count) {

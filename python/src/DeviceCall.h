@@ -69,19 +69,25 @@ struct CallArgument {
 };
 
 /// A result left in device memory: row-major f32 at `data`, in a buffer of
-/// its own that freeDeviceBuffer(allocated) frees.
+/// its own that freeDeviceBuffer frees: in the order of `freeStream`, the
+/// caller's stream that the call ran on, where the result is used (with no
+/// wait on the host, as PyTorch frees its tensors' memory), or after the
+/// device's work (0).
 struct DeviceResult {
   void *allocated = nullptr;
   float *data = nullptr;
   std::vector<int64_t> shape;
+  uintptr_t freeStream = 0;
 };
 
 /// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline for
 /// `chip` (its kernels' target, "sm_90"; empty: not known) on `arguments`,
 /// and returns its results copied to the host. Host arguments are copied to
-/// the device first; before device ones are passed, the streams they were
-/// written on (or the whole device, where an argument does not say) are
-/// synchronized, so the kernels that wrote them are done. Fails, before
+/// the device first. The kernels run after the work that wrote the device
+/// arguments: on the stream they were written on, where they name one
+/// (__cuda_array_interface__'s "stream"), with no wait on the host; else the
+/// streams they name (or the whole device, where an argument does not say)
+/// are synchronized first. Fails, before
 /// anything runs, when no GPU can be used or GPU 0 cannot run code for `chip`
 /// (loading the kernels would abort the process).
 llvm::Expected<std::vector<HostResult>>
@@ -108,9 +114,13 @@ llvm::Expected<int> deviceOfPointer(const void *pointer);
 /// context is lost (a kernel of the module faulted).
 void releaseModule(std::unique_ptr<JitModule> module);
 
+/// Gives back to the GPUs the memory that the runtime's pools hold for the
+/// next calls (r2qCudaTrimMemoryPools); fails where no GPU can be used.
+llvm::Error trimGpuMemoryPools();
+
 /// Frees a DeviceResult's buffer (nothing once the driver has shut down, as
 /// at exit).
-void freeDeviceBuffer(void *allocated);
+void freeDeviceBuffer(const DeviceResult &result);
 
 /// Copies `count` floats from device memory to `host`.
 llvm::Error copyFromDevice(float *host, const float *device, int64_t count);

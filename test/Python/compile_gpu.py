@@ -7,7 +7,7 @@
 # on a torch tensor in GPU memory (where torch has CUDA), whose result stays
 # there (r2q.DeviceArray); elsewhere a call raises RuntimeError with that
 # reason, on host or device arrays, and nothing runs (the kernels' loading
-# would abort the process).
+# would abort the process), as does r2q.trim_gpu_memory().
 # RUN: %python %s
 
 import numpy as np
@@ -56,5 +56,17 @@ for m, n, k, options, relative in [(1, 70, 512, "", 1e-5), (5, 33, 320, "", 1e-5
     for y in results:
         assert y.shape == expected.shape and y.dtype == np.float32, (y.shape, y.dtype)
         assert (np.abs(y - expected) <= bound).all(), (m, options, np.abs(y - expected).max())
+
+# The pools' memory goes back to the GPU on request; without one that
+# raises the reason.
+if reason is None:
+    r2q.trim_gpu_memory()
+else:
+    try:
+        r2q.trim_gpu_memory()
+    except RuntimeError as error:
+        assert str(error) == reason, str(error)
+    else:
+        raise AssertionError("trim_gpu_memory ran without a GPU")
 
 print("gpu:", reason or "ran on the GPU")

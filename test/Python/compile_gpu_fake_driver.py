@@ -105,6 +105,11 @@ assert made["PoolAllocations"] >= 3, made
 assert made["StreamOrderedFrees"] == made["PoolAllocations"] - 1, made
 assert made["MemFrees"] == 2, made
 del layer
+# r2q.trim_gpu_memory() gives the pool's memory back.
+fake.fakeCudaPoolTrims.restype = ctypes.c_long
+trims_before = fake.fakeCudaPoolTrims()
+r2q.trim_gpu_memory()
+assert fake.fakeCudaPoolTrims() == trims_before + (os.environ.get("R2Q_CUDA_MEMORY_POOL") != "0")
 
 # The fake GPU is an sm_90: code for a newer chip is refused before its
 # kernels load, code for an older one runs (PTX compiles for newer GPUs).
@@ -204,30 +209,48 @@ for arguments in ((OnDevice(x), OnDevice(y)), (OnDevice(x), y), (x, OnDevice(y))
 again, _ = passing(back_x, OnDevice(y))
 assert (again.numpy() == x).all()
 
-# Before its kernels read device arguments a call waits for the streams
-# they were written on (the interface's version-3 "stream"), for nothing
-# where the stream is None (as a DeviceArray says: its call synchronized),
-# and for the whole device where it cannot tell (no stream, version 2, or
-# the ambiguous 0).
+# A call's kernels run after the work that wrote its device arguments (the
+# interface's version-3 "stream"): on that stream, with no wait on the host
+# and no stream of the runtime's, where the arguments name one (the call
+# still synchronizes it before it returns); after the host synchronizes the
+# streams where they name two; after nothing where the stream is None (as a
+# DeviceArray says: its call synchronized); after the whole device where it
+# cannot tell (no stream, version 2, or the ambiguous 0).
 fake.fakeCudaContextSynchronizations.restype = ctypes.c_long
 fake.fakeCudaStreamSynchronizations.restype = ctypes.c_long
 fake.fakeCudaStreamSynchronizations.argtypes = [ctypes.c_size_t]
-for interface_x, interface_y, device_waits, streams in (
-        ({}, {"stream": None}, 1, []),
-        ({"stream": None}, {"stream": None}, 0, []),
-        ({"stream": 0x1234}, {"stream": 0x5678}, 0, [0x1234, 0x5678]),
-        ({"stream": 0x1234}, {"stream": 0x1234}, 0, [0x1234]),
-        ({"stream": 0x1234, "version": 2}, {"stream": None}, 1, []),
-        ({"stream": 0}, {"stream": None}, 1, [])):
+fake.fakeCudaStreamsCreated.restype = ctypes.c_long
+fake.fakeCudaLastLaunchStream.restype = ctypes.c_size_t
+passing(x, y)  # (the runtime's stream, kept for the next calls, is made)
+for interface_x, interface_y, device_waits, streams, runs_on in (
+        ({}, {"stream": None}, 1, [], None),
+        ({"stream": None}, {"stream": None}, 0, [], None),
+        ({"stream": 0x1234}, {"stream": 0x5678}, 0, [0x1234, 0x5678], None),
+        ({"stream": 0x1234}, {"stream": 0x1234}, 0, [0x1234], 0x1234),
+        ({"stream": None}, {"stream": 0x5678}, 0, [0x5678], 0x5678),
+        ({"stream": 0x1234, "version": 2}, {"stream": None}, 1, [], None),
+        ({"stream": 0}, {"stream": None}, 1, [], None)):
     device_before = fake.fakeCudaContextSynchronizations()
     streams_before = {s: fake.fakeCudaStreamSynchronizations(s) for s in (0x1234, 0x5678)}
-    # (Kept until counted: freeing a result waits for the device.)
+    created_before = fake.fakeCudaStreamsCreated()
+    # (Kept until counted: freeing a result may wait for the device.)
     results = passing(OnDevice(x, **interface_x), OnDevice(y, **interface_y))
-    assert fake.fakeCudaContextSynchronizations() - device_before == device_waits, \
-        (interface_x, interface_y)
+    case = (interface_x, interface_y)
+    assert fake.fakeCudaContextSynchronizations() - device_before == device_waits, case
     for s, before in streams_before.items():
-        assert fake.fakeCudaStreamSynchronizations(s) - before == (s in streams), (s, interface_x)
+        assert fake.fakeCudaStreamSynchronizations(s) - before == (s in streams), (s, case)
+    assert fake.fakeCudaStreamsCreated() == created_before, case
+    launched_on = fake.fakeCudaLastLaunchStream()
+    assert launched_on == runs_on if runs_on else launched_on not in (0, 0x1234, 0x5678), \
+        (hex(launched_on), case)
+    # The two results (the pool's buffers) go back to the pool in the order
+    # of the caller's stream the call ran on, where they are used, with no
+    # wait on the host; otherwise each after the device's work.
+    device_before = fake.fakeCudaContextSynchronizations()
+    ordered_before = fake.fakeCudaStreamOrderedFrees()
     del results
+    assert fake.fakeCudaStreamOrderedFrees() - ordered_before == (2 if runs_on else 0), case
+    assert fake.fakeCudaContextSynchronizations() - device_before == (0 if runs_on else 2), case
 device_before = fake.fakeCudaContextSynchronizations()
 results = passing(again, OnDevice(y, stream=None))
 assert fake.fakeCudaContextSynchronizations() == device_before

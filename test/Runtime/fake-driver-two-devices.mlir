@@ -1,17 +1,20 @@
 // The runtime's constant copies on a fake driver with two devices: each
 // device gets its own copy, made and freed in its own context; and a pool's
-// buffer freed from another device's thread is freed in its own
+// buffer freed from another device's thread is freed in its own; a stream
+// that lowered code gave back is handed out again on its own device only
 // (unittests/Runtime/CudaRuntimeFakeDriverTest.cpp; with one device, as in
 // the unit tests' own run, the test skips).
 
 // REQUIRES: cuda-runtime
 // RUN: env R2Q_FAKE_CUDA_DEVICES=2 %r2q_fake_driver_tests \
-// RUN:   --gtest_filter='CudaRuntimeOnFakeDriver.*Constant*:CudaRuntimeOnFakeDriver.*OnItsDevice' | FileCheck %s
+// RUN:   --gtest_filter='CudaRuntimeOnFakeDriver.*Constant*:CudaRuntimeOnFakeDriver.*OnItsDevice:CudaRuntimeOnFakeDriver.ReusesItsStreams' | FileCheck %s
 
 // CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.FreesAPoolsBufferOnItsDevice
 // CHECK: [       OK ] CudaRuntimeOnFakeDriver.FreesAPoolsBufferOnItsDevice
+// CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.ReusesItsStreams
+// CHECK: [       OK ] CudaRuntimeOnFakeDriver.ReusesItsStreams
 // CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.CopiesEachConstantToTheDeviceOnce
 // CHECK: [       OK ] CudaRuntimeOnFakeDriver.CopiesEachConstantToTheDeviceOnce
 // CHECK: [ RUN      ] CudaRuntimeOnFakeDriver.CopiesAConstantToEachDevice
 // CHECK: [       OK ] CudaRuntimeOnFakeDriver.CopiesAConstantToEachDevice
-// CHECK: [  PASSED  ] 3 tests.
+// CHECK: [  PASSED  ] 4 tests.

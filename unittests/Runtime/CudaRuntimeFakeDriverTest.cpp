@@ -368,6 +368,106 @@ TEST(CudaRuntimeOnFakeDriver, MemoryPoolCanBeSwitchedOff) {
   mgpuStreamDestroy(stream);
 }
 
+// mgpuStreamDestroy keeps the runtime's streams for the next call on their
+// device, so calls after the first create and destroy no stream; two live
+// at once are two, a stream of another device is not handed out, and a
+// stream the runtime did not make is destroyed.
+TEST(CudaRuntimeOnFakeDriver, ReusesItsStreams) {
+  mgpuStreamDestroy(mgpuStreamCreate());
+  const long created = fakeCudaStreamsCreated();
+  const long destroyed = fakeCudaStreamsDestroyed();
+  void *first = mgpuStreamCreate();
+  for (int call = 0; call < 3; ++call) {
+    mgpuStreamDestroy(first);
+    EXPECT_EQ(mgpuStreamCreate(), first);
+  }
+  EXPECT_EQ(fakeCudaStreamsCreated(), created);
+  void *second = mgpuStreamCreate();
+  EXPECT_NE(second, first);
+  mgpuStreamDestroy(second);
+  mgpuStreamDestroy(first);
+  EXPECT_EQ(fakeCudaStreamsDestroyed(), destroyed);
+  void *harnessStream = nullptr;
+  ASSERT_EQ(r2qCudaStreamCreate(&harnessStream), 0) << r2qCudaLastError();
+  mgpuStreamDestroy(harnessStream);
+  EXPECT_EQ(fakeCudaStreamsDestroyed(), destroyed + 1);
+
+  auto count = r2q::cuda::deviceCount();
+  ASSERT_TRUE(count.ok()) << count.error;
+  if (count.value < 2)
+    return;
+  ASSERT_EQ(r2qCudaSetDevice(1), 0);
+  void *onDeviceOne = mgpuStreamCreate();
+  mgpuStreamDestroy(onDeviceOne);
+  ASSERT_EQ(r2qCudaSetDevice(0), 0);
+  void *onDeviceZero = mgpuStreamCreate();
+  EXPECT_NE(onDeviceZero, onDeviceOne);
+  mgpuStreamDestroy(onDeviceZero);
+}
+
+// Between r2qCudaBeginCallStream and r2qCudaEndCallStream lowered code runs
+// on the caller's stream: mgpuStreamCreate returns it (creating nothing),
+// launches and the pool's allocations use it, mgpuStreamDestroy leaves it.
+// Null is the legacy default stream; calls nest.
+TEST(CudaRuntimeOnFakeDriver, RunsOnTheCallersStream) {
+  Rng rng = seededRng();
+  void *callers = nullptr;
+  ASSERT_EQ(r2qCudaStreamCreate(&callers), 0) << r2qCudaLastError();
+  void *module = loadModule();
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  const long created = fakeCudaStreamsCreated();
+  const long destroyed = fakeCudaStreamsDestroyed();
+  const long pooled = fakeCudaPoolAllocations();
+  r2qCudaBeginCallStream(callers);
+  void *stream = mgpuStreamCreate();
+  EXPECT_EQ(stream, callers);
+  VectorAdd data(300, rng);
+  mgpuLaunchKernel(vadd, 3, 1, 1, 128, 1, 1, 0, stream, data.params(), nullptr,
+                   4);
+  EXPECT_EQ(fakeCudaLastLaunchStream(), reinterpret_cast<uintptr_t>(callers));
+  EXPECT_EQ(data.result(), data.sum);
+  mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
+  r2qCudaBeginCallStream(nullptr);
+  void *legacy = mgpuStreamCreate();
+  EXPECT_EQ(legacy, reinterpret_cast<void *>(0x1)); // CU_STREAM_LEGACY
+  mgpuMemFree(mgpuMemAlloc(64, legacy, /*isHostShared=*/false), legacy);
+  mgpuStreamDestroy(legacy);
+  EXPECT_EQ(r2qCudaEndCallStream(), 0);
+  EXPECT_EQ(mgpuStreamCreate(), callers);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+  EXPECT_EQ(r2qCudaEndCallStream(), 0);
+  EXPECT_EQ(fakeCudaStreamsCreated(), created);
+  EXPECT_EQ(fakeCudaStreamsDestroyed(), destroyed);
+  if (!memoryPoolSwitchedOff())
+    EXPECT_EQ(fakeCudaPoolAllocations(), pooled + 2);
+
+  void *own = mgpuStreamCreate();
+  EXPECT_NE(own, callers);
+  mgpuStreamDestroy(own);
+  EXPECT_EQ(r2qCudaEndCallStream(), -1);
+  EXPECT_STREQ(r2qCudaLastError(),
+               "r2q: r2qCudaEndCallStream without a caller's stream");
+  EXPECT_EQ(r2qCudaStreamDestroy(callers), 0) << r2qCudaLastError();
+  mgpuModuleUnload(module);
+}
+
+// r2qCudaTrimMemoryPools gives the pools' unused memory back after waiting
+// for the device.
+TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsOnRequest) {
+  if (memoryPoolSwitchedOff())
+    GTEST_SKIP() << "the memory pool is switched off";
+  void *stream = mgpuStreamCreate();
+  mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
+  mgpuStreamDestroy(stream);
+  const long trims = fakeCudaPoolTrims();
+  const long deviceWaits = fakeCudaContextSynchronizations();
+  EXPECT_EQ(r2qCudaTrimMemoryPools(), 0) << r2qCudaLastError();
+  EXPECT_GE(fakeCudaPoolTrims(), trims + 1);
+  EXPECT_EQ(fakeCudaContextSynchronizations() - deviceWaits,
+            fakeCudaPoolTrims() - trims);
+}
+
 // Lowered code called inside an error scope: the first failure (here an
 // allocation the fake refuses) is returned by the scope's end, nothing is
 // launched after it, allocations after it are host memory that host code

@@ -124,6 +124,9 @@ std::atomic<long> poolTrims{0};
 std::atomic<bool> failUntilTrim{false};
 std::atomic<long> streamOrderedFrees{0};
 std::atomic<long> memFrees{0};
+std::atomic<long> streamsCreated{0};
+std::atomic<long> streamsDestroyed{0};
+std::atomic<uintptr_t> lastLaunchStream{0};
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
@@ -250,6 +253,9 @@ long fakeCudaPoolTrims() { return poolTrims; }
 void fakeCudaFailAllocationsUntilTrim() { failUntilTrim = true; }
 long fakeCudaStreamOrderedFrees() { return streamOrderedFrees; }
 long fakeCudaMemFrees() { return memFrees; }
+long fakeCudaStreamsCreated() { return streamsCreated; }
+long fakeCudaStreamsDestroyed() { return streamsDestroyed; }
+uintptr_t fakeCudaLastLaunchStream() { return lastLaunchStream; }
 int fakeCudaPoolKeepsAll(const void *ptr) {
   std::lock_guard<std::mutex> lock(allocationsMutex);
   // The pool's allocation that starts at most 255 bytes before `ptr` (the
@@ -456,10 +462,11 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction function,
 CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
                                 unsigned gridY, unsigned gridZ, unsigned blockX,
                                 unsigned blockY, unsigned blockZ,
-                                unsigned sharedBytes, CUstream, void **params,
-                                void **) {
+                                unsigned sharedBytes, CUstream stream,
+                                void **params, void **) {
   if (CUresult result = needContext())
     return result;
+  lastLaunchStream = reinterpret_cast<uintptr_t>(stream);
   unsigned grid[3] = {gridX, gridY, gridZ};
   unsigned block[3] = {blockX, blockY, blockZ};
   lastClusterX = 0;
@@ -471,6 +478,7 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config,
                                   CUfunction function, void **params, void **) {
   if (CUresult result = needContext())
     return result;
+  lastLaunchStream = reinterpret_cast<uintptr_t>(config->hStream);
   if (config->numAttrs != 1 ||
       config->attrs[0].id != CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION ||
       config->gridDimX % config->attrs[0].value.clusterDim.x != 0)
@@ -483,10 +491,12 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config,
 }
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
+  ++streamsCreated;
   return createHandle(stream);
 }
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
+  ++streamsDestroyed;
   return destroyHandle(stream);
 }
 

@@ -64,6 +64,12 @@ void fakeCudaFailAllocationsUntilTrim();
 /// cuMemFree calls.
 long fakeCudaStreamOrderedFrees();
 long fakeCudaMemFrees();
+/// cuStreamCreate and cuStreamDestroy calls so far.
+long fakeCudaStreamsCreated();
+long fakeCudaStreamsDestroyed();
+/// The stream handle of the last launch (cuLaunchKernel or
+/// cuLaunchKernelEx), whether or not it reached a kernel.
+uintptr_t fakeCudaLastLaunchStream();
 /// 1 if `ptr` is in the first 256 bytes of a pool's live allocation whose
 /// release threshold keeps all memory, 0 if its pool's does not, -1 if it
 /// is in none.

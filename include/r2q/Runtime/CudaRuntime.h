@@ -91,6 +91,13 @@ R2Q_CUDA_EXPORT int r2qCudaMalloc(void **devicePtr, size_t bytes);
 /// Frees r2qCudaMalloc's memory, or a buffer that lowered code returned
 /// (from the memory pool: freed after the device's work, cuCtxSynchronize).
 R2Q_CUDA_EXPORT int r2qCudaFree(void *devicePtr);
+/// Frees `devicePtr` in the order of `stream` (NULL: the legacy default
+/// stream), with no wait on the host for a buffer that lowered code
+/// returned: it goes back to the memory pool after the work queued on
+/// `stream` so far (other memory is freed after the host waits for the
+/// stream). For a result used on that stream only (the stream its call ran
+/// on, r2qCudaBeginCallStream), as PyTorch frees its own tensors' memory.
+R2Q_CUDA_EXPORT int r2qCudaFreeOnStream(void *devicePtr, void *stream);
 /// Returns when the data is on the device (the copy is synchronous even from
 /// pageable memory, so kernels launched next on any stream see it).
 R2Q_CUDA_EXPORT int r2qCudaCopyToDevice(void *dst, const void *src,
@@ -107,6 +114,21 @@ R2Q_CUDA_EXPORT int r2qCudaPointerDevice(const void *ptr, int *ordinal);
 R2Q_CUDA_EXPORT int r2qCudaStreamCreate(void **stream);
 R2Q_CUDA_EXPORT int r2qCudaStreamDestroy(void *stream);
 R2Q_CUDA_EXPORT int r2qCudaStreamSynchronize(void *stream);
+/// Until the matching r2qCudaEndCallStream, the lowered code that this
+/// thread calls runs on `stream`, the caller's (NULL: the legacy default
+/// stream, CU_STREAM_LEGACY), instead of a stream of the runtime's:
+/// mgpuStreamCreate returns it and mgpuStreamDestroy leaves it. The code's
+/// work is then queued after what the caller queued on `stream` before the
+/// call, with no wait on the host (a caller such as PyTorch need not
+/// synchronize its stream first), and its device buffers come from the pool
+/// on `stream`. The code still synchronizes the stream before it returns.
+/// Calls nest; `stream` must be of the thread's default device.
+R2Q_CUDA_EXPORT void r2qCudaBeginCallStream(void *stream);
+R2Q_CUDA_EXPORT int r2qCudaEndCallStream(void);
+/// Gives back to each device the memory that its pool holds unused (the
+/// pool keeps the most that lowered code ever had live at once, for the
+/// next calls), after waiting for the device.
+R2Q_CUDA_EXPORT int r2qCudaTrimMemoryPools(void);
 
 /// Events that record time (mgpuEventCreate's do not).
 R2Q_CUDA_EXPORT int r2qCudaTimingEventCreate(void **event);
@@ -159,6 +181,10 @@ mgpuLaunchClusterKernel(void *function, intptr_t clusterX, intptr_t clusterY,
                         intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                         intptr_t blockZ, int32_t smem, void *stream,
                         void **params, void **extra, size_t paramsCount);
+/// A stream of the runtime's, non-blocking: one that lowered code
+/// destroyed before (mgpuStreamDestroy keeps them for the next call on
+/// their device), else a new one; the caller's stream inside
+/// r2qCudaBeginCallStream.
 R2Q_CUDA_EXPORT void *mgpuStreamCreate(void);
 R2Q_CUDA_EXPORT void mgpuStreamDestroy(void *stream);
 R2Q_CUDA_EXPORT void mgpuStreamSynchronize(void *stream);
