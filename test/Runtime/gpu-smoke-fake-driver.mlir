@@ -12,8 +12,13 @@
 // CHECK: ok: r2q_vadd from mgpuModuleLoadJIT
 // CHECK: ok: r2q_vadd_shared with 163840 bytes of dynamic shared memory
 // CHECK: ok: r2q_vadd from PTX through mgpuModuleLoad(data, size)
+// CHECK: ok: mgpuStreamCreate hands out a stream of the caller's
+// CHECK: ok: r2q_vadd with pool buffers, all on a stream of the caller's
+// CHECK: ok: mgpuStreamCreate hands out the legacy default stream
+// CHECK: ok: r2q_vadd with pool buffers, all on the legacy default stream
+// CHECK: ok: mgpuStreamCreate hands out the stream destroyed before
 // CHECK: ok: a missing kernel is reported by name
 // CHECK: device-to-device copy:
 // CHECK: ok: r2q_vadd through mgpuLaunchClusterKernel
 // CHECK: ok: mgpuTensorMapEncodeTiledMemref
-// CHECK: r2q-gpu-smoke: 16 passed, 0 failed
+// CHECK: r2q-gpu-smoke: 28 passed, 0 failed

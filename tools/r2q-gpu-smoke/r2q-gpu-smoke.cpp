@@ -3,10 +3,11 @@
 // Exercises the mgpu* entry points the way lowered host code calls them
 // (allocation, memsets, copies, PTX JIT and launches, shared memory above
 // 48 KiB, clusters, events, host registration, managed memory, TMA
-// descriptors) and the harness API's errors and timing, on random data
-// checked bit for bit against the host. Needs only libr2q_cuda_runtime.so
-// beside it in ../lib (rpath), so build/bin/r2q-gpu-smoke and
-// build/lib/libr2q_cuda_runtime.so can be copied to a GPU machine together.
+// descriptors, calls on a caller's stream) and the harness API's errors and
+// timing, on random data checked bit for bit against the host. Needs only
+// libr2q_cuda_runtime.so beside it in ../lib (rpath), so
+// build/bin/r2q-gpu-smoke and build/lib/libr2q_cuda_runtime.so can be copied to
+// a GPU machine together.
 //
 //   r2q-gpu-smoke [--cubin FILE]   run (FILE: a cubin of --print-ptx's PTX,
 //                                  also loaded and run through mgpuModuleLoad)
@@ -159,6 +160,12 @@ struct Checks {
                 std::to_string(expected.size()) + " differ, first at " +
                 std::to_string(first) + ")";
     expect(mismatches == 0 && actual.size() == expected.size(), detail);
+  }
+
+  /// A runtime call's status: 0, else a failure with the runtime's message.
+  void expectSuccess(int status, const std::string &what) {
+    expect(status == 0,
+           status == 0 ? what : what + ": " + std::string(r2qCudaLastError()));
   }
 
   void expectContains(const std::string &text, const std::string &part,
@@ -328,6 +335,47 @@ void checkEventsAndManagedMemory(Checks &checks, r2q::test::Rng &rng,
   mgpuModuleUnload(module);
 }
 
+/// Lowered code on a caller's stream (r2qCudaBeginCallStream), one the
+/// caller made and the legacy default stream: mgpuStreamCreate hands it
+/// out, and the memory pool's allocations, copies, the launch and the copy
+/// back are queued on it in order; a result goes back to the pool in the
+/// stream's order (r2qCudaFreeOnStream). Then the runtime's own streams
+/// are handed out again, and the pools trimmed on request.
+void checkCallersStreams(Checks &checks, r2q::test::Rng &rng) {
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kPtx), 3);
+  void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
+  void *callers = nullptr;
+  checks.expectSuccess(r2qCudaStreamCreate(&callers), "a caller's stream");
+  void *const legacy = reinterpret_cast<void *>(0x1); // CU_STREAM_LEGACY
+  for (void *stream : {callers, static_cast<void *>(nullptr)}) {
+    std::string which =
+        stream ? "a stream of the caller's" : "the legacy default stream";
+    r2qCudaBeginCallStream(stream);
+    void *lowered = mgpuStreamCreate();
+    checks.expect(lowered == (stream ? stream : legacy),
+                  "mgpuStreamCreate hands out " + which);
+    VectorAdd data(1000003, rng, lowered, /*managed=*/false);
+    data.launch(vadd, lowered, 0);
+    checks.expectEqual(data.result(lowered), data.sum,
+                       "r2q_vadd with pool buffers, all on " + which);
+    checks.expectSuccess(r2qCudaFreeOnStream(data.deviceC, stream),
+                         "a result freed in the order of " + which);
+    data.deviceC = nullptr;
+    mgpuStreamDestroy(lowered);
+    checks.expectSuccess(r2qCudaEndCallStream(), "r2qCudaEndCallStream");
+  }
+  checks.expectSuccess(r2qCudaStreamDestroy(callers),
+                       "the caller's stream outlives the calls");
+  void *first = mgpuStreamCreate();
+  mgpuStreamDestroy(first);
+  void *again = mgpuStreamCreate();
+  checks.expect(again == first && again != callers,
+                "mgpuStreamCreate hands out the stream destroyed before");
+  mgpuStreamDestroy(again);
+  checks.expectSuccess(r2qCudaTrimMemoryPools(), "r2qCudaTrimMemoryPools");
+  mgpuModuleUnload(module);
+}
+
 /// A rank-2 memref descriptor as lowered code passes it.
 struct MemRef2D {
   void *allocated;
@@ -467,6 +515,7 @@ int main(int argc, char **argv) {
   if (cubin)
     checkCubin(checks, rng, stream, cubin);
   checkEventsAndManagedMemory(checks, rng, stream);
+  checkCallersStreams(checks, rng);
   checkHostRegistration(checks, rng, stream);
   checkErrors(checks);
   measureCopyBandwidth(checks);
