@@ -85,7 +85,9 @@ namespace {
   OPTIONAL(cuMemPoolSetAttribute)                                              \
   OPTIONAL(cuMemPoolTrimTo)                                                    \
   OPTIONAL(cuMemAllocFromPoolAsync)                                            \
-  OPTIONAL(cuMemFreeAsync)
+  OPTIONAL(cuMemFreeAsync)                                                     \
+  OPTIONAL(cuStreamGetCtx)                                                     \
+  OPTIONAL(cuStreamIsCapturing)
 
 #define R2Q_SYMBOL_NAME(name) #name
 // Expands cuda.h's macro first: R2Q_VERSIONED_NAME(cuMemAlloc) is
@@ -874,16 +876,9 @@ bool takePoolBlock(void *ptr, PoolBlock &block) {
   return true;
 }
 
-/// Frees `ptr` at once. cuMemFree waits for nothing for a pool's memory,
-/// so its device is waited for first, as cuMemFree may do for other
-/// memory: a harness (r2qCudaFree) frees a result when it likes.
-int release(void *ptr) {
-  if (!ptr || releasePlaceholder(ptr))
-    return 0;
-  PoolBlock block;
-  if (!takePoolBlock(ptr, block))
-    return releaseInContext(
-        [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
+/// Frees a pool's block at once, after its device's work: cuMemFree waits
+/// for nothing for a pool's memory.
+int releaseBlockAfterDevice(const PoolBlock &block) {
   return onDevice(block.device, [&] {
     return releaseInContext([&] {
       int waited = R2Q_RELEASE(cuCtxSynchronize);
@@ -895,21 +890,40 @@ int release(void *ptr) {
   });
 }
 
+/// Frees `ptr` at once; a pool's buffer after its device's work, as
+/// cuMemFree may do for other memory: a harness (r2qCudaFree) frees a
+/// result when it likes.
+int release(void *ptr) {
+  if (!ptr || releasePlaceholder(ptr))
+    return 0;
+  PoolBlock block;
+  if (!takePoolBlock(ptr, block))
+    return releaseInContext(
+        [&] { return R2Q_RELEASE(cuMemFree, devicePointer(ptr)); });
+  return releaseBlockAfterDevice(block);
+}
+
 /// Frees `ptr` in the order of `stream` (null: none): after the work queued
 /// on it, kernels that may still use the buffer. A pool's buffer goes back
 /// to it on the stream, without waiting; any other is freed after the
 /// stream's work (cuMemFree waits for the device too, but does not promise
-/// to). A failed wait (a kernel's fault) is the error reported; the buffer
-/// is freed anyway.
+/// to). A failed wait (a kernel's fault) or a stream the driver refuses is
+/// the error reported; the buffer is freed anyway (after the device's
+/// work, where the stream was refused).
 int releaseAfter(void *stream, void *ptr) {
   PoolBlock block;
-  if (stream && takePoolBlock(ptr, block))
-    return onDevice(block.device, [&] {
-      return releaseInContext([&] {
-        return R2Q_RELEASE(cuMemFreeAsync, block.taken,
-                           static_cast<CUstream>(stream));
-      });
-    });
+  if (stream && takePoolBlock(ptr, block)) {
+    if (onDevice(block.device, [&] {
+          return releaseInContext([&] {
+            return R2Q_RELEASE(cuMemFreeAsync, block.taken,
+                               static_cast<CUstream>(stream));
+          });
+        }) == 0)
+      return 0;
+    std::string refused = lastError;
+    releaseBlockAfterDevice(block);
+    return fail(std::move(refused));
+  }
   if (stream && releaseInContext([&] {
         return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
       })) {
@@ -1025,7 +1039,11 @@ int encodeTensorMap(void **deviceMap, int64_t rank, void *descriptor,
                static_cast<CUtensorMapFloatOOBfill>(oobFill)) ||
       allocate(deviceMap, sizeof(map), /*managed=*/false))
     return -1;
-  return R2Q_CALL(cuMemcpyHtoD, devicePointer(*deviceMap), &map, sizeof(map));
+  // From pageable memory the copy may return before the map reaches the
+  // device, and the kernels that read it run on non-blocking streams.
+  if (R2Q_CALL(cuMemcpyHtoD, devicePointer(*deviceMap), &map, sizeof(map)))
+    return -1;
+  return R2Q_CALL(cuCtxSynchronize);
 }
 
 int createEvent(void **event, unsigned flags) {
@@ -1039,13 +1057,60 @@ int createEvent(void **event, unsigned flags) {
 // Streams of lowered code
 //===----------------------------------------------------------------------===//
 
-/// The callers' streams of this thread (r2qCudaBeginCallStream), the
-/// innermost last: while there is one, lowered code runs on it.
-thread_local std::vector<CUstream> callStreams;
+/// A caller's stream (r2qCudaBeginCallStream) and the device whose
+/// primary context it belongs to.
+struct CallStream {
+  CUstream stream;
+  int device;
+};
+
+/// The callers' streams of this thread, the innermost last: while there is
+/// one, lowered code that runs on its device runs on it.
+thread_local std::vector<CallStream> callStreams;
 
 bool isCallStream(const void *stream) {
-  return std::find(callStreams.begin(), callStreams.end(), stream) !=
-         callStreams.end();
+  return std::any_of(
+      callStreams.begin(), callStreams.end(),
+      [&](const CallStream &call) { return call.stream == stream; });
+}
+
+/// 0 where lowered code can run on `stream`, the caller's, in the default
+/// device's primary context (current); else -1 with the reason: a stream
+/// of another context, one capturing a CUDA graph (a call synchronizes its
+/// stream, which capture forbids), or a device whose managed memory the
+/// host may not touch while kernels run (host code of a call may, while
+/// the caller's earlier work still runs).
+int checkCallersStream(CUstream stream) {
+  const Driver &loaded = driver();
+  if (!loaded.cuStreamGetCtx || !loaded.cuStreamIsCapturing)
+    return fail("r2q: this CUDA driver lacks cuStreamGetCtx or "
+                "cuStreamIsCapturing, so a caller's stream cannot be checked");
+  CUcontext context = nullptr, primary = nullptr;
+  if (R2Q_CALL(cuStreamGetCtx, stream, &context) || primaryContext(&primary))
+    return -1;
+  std::string device = "device " + std::to_string(defaultDevice);
+  if (context != primary)
+    return fail("r2q: the caller's stream belongs to another CUDA context "
+                "than the primary context of " +
+                device + ", where the call runs");
+  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+  if (R2Q_CALL(cuStreamIsCapturing, stream, &capture))
+    return -1;
+  if (capture != CU_STREAM_CAPTURE_STATUS_NONE)
+    return fail("r2q: the caller's stream is capturing a CUDA graph, and a "
+                "call synchronizes its stream before it returns");
+  CUdevice handle;
+  int concurrent = 0;
+  if (R2Q_CALL(cuDeviceGet, &handle, defaultDevice) ||
+      R2Q_CALL(cuDeviceGetAttribute, &concurrent,
+               CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, handle))
+    return -1;
+  if (!concurrent)
+    return fail("r2q: " + device +
+                " cannot share managed memory with the host while kernels "
+                "run (CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0), "
+                "so a call does not run after the caller's work unwaited");
+  return 0;
 }
 
 /// The streams that mgpuStreamCreate made, by device, and those of them
@@ -1068,8 +1133,8 @@ LoweredCodeStreams &loweredCodeStreams() {
 /// one of the runtime's for the default device: an idle one, or a new
 /// non-blocking one.
 int takeStream(void **stream) {
-  if (!callStreams.empty()) {
-    *stream = callStreams.back();
+  if (!callStreams.empty() && callStreams.back().device == defaultDevice) {
+    *stream = callStreams.back().stream;
     return 0;
   }
   LoweredCodeStreams &all = loweredCodeStreams();
@@ -1257,9 +1322,12 @@ int r2qCudaStreamSynchronize(void *stream) {
   });
 }
 
-void r2qCudaBeginCallStream(void *stream) {
-  callStreams.push_back(stream ? static_cast<CUstream>(stream)
-                               : CU_STREAM_LEGACY);
+int r2qCudaBeginCallStream(void *stream) {
+  CUstream handle = stream ? static_cast<CUstream>(stream) : CU_STREAM_LEGACY;
+  if (inContext([&] { return checkCallersStream(handle); }))
+    return -1;
+  callStreams.push_back({handle, defaultDevice});
+  return 0;
 }
 
 int r2qCudaEndCallStream(void) {

@@ -413,8 +413,9 @@ class _OnTorchStream:
     """A CUDA tensor as r2q's call reads it: torch's __cuda_array_interface__
     (version 2, which names no stream) with torch's current stream (version
     3; torch's default stream, 0, is the legacy default stream, whose handle
-    is 1), so that the call runs on that stream, after torch's work on it,
-    with no wait on the host and no wait for the rest of the GPU."""
+    is 1), so that the call runs on that stream, queued after torch's work
+    on it, with no wait on the host before the call (it still synchronizes
+    the stream before it returns)."""
 
     def __init__(self, tensor):
         self.tensor = tensor

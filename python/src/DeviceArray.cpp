@@ -100,7 +100,12 @@ std::vector<int64_t> integers(py::handle entry) {
 
 /// What a call must wait for before reading the array: per the interface's
 /// version 3, its "stream" (None: nothing; 0, which the protocol leaves
-/// ambiguous, and a missing stream: the whole device).
+/// ambiguous, 2, the per-thread default stream of the thread that wrote the
+/// array, which need not be the caller's, and a missing stream: the whole
+/// device).
+/// CU_STREAM_PER_THREAD.
+constexpr uintptr_t kPerThreadDefaultStream = 2;
+
 ReadyAfter readyAfter(const py::dict &interface) {
   ReadyAfter ready;
   if (!interface.contains("version") || !interface.contains("stream") ||
@@ -109,7 +114,8 @@ ReadyAfter readyAfter(const py::dict &interface) {
   py::handle stream = interface["stream"];
   if (stream.is_none()) {
     ready.kind = ReadyAfter::Nothing;
-  } else if (uintptr_t handle = stream.cast<uintptr_t>()) {
+  } else if (uintptr_t handle = stream.cast<uintptr_t>();
+             handle != 0 && handle != kPerThreadDefaultStream) {
     ready.kind = ReadyAfter::Stream;
     ready.stream = handle;
   }

@@ -29,7 +29,7 @@ public:
   explicit DeviceArray(DeviceResult result) : result(std::move(result)) {}
   DeviceArray(const DeviceArray &) = delete;
   DeviceArray &operator=(const DeviceArray &) = delete;
-  ~DeviceArray() { freeDeviceBuffer(result); }
+  ~DeviceArray() { freeDeviceBuffer(result.allocated); }
 
   const DeviceResult &buffer() const { return result; }
 

@@ -27,7 +27,6 @@ struct CudaApi {
   decltype(&r2qCudaLastError) lastError = nullptr;
   decltype(&r2qCudaMalloc) malloc = nullptr;
   decltype(&r2qCudaFree) free = nullptr;
-  decltype(&r2qCudaFreeOnStream) freeOnStream = nullptr;
   decltype(&r2qCudaCopyToDevice) copyToDevice = nullptr;
   decltype(&r2qCudaCopyToHost) copyToHost = nullptr;
   decltype(&r2qCudaCopyDeviceToDevice) copyDeviceToDevice = nullptr;
@@ -72,7 +71,6 @@ const CudaApi &cudaApi() {
         !resolve(library, "r2qCudaLastError", loaded.lastError) ||
         !resolve(library, "r2qCudaMalloc", loaded.malloc) ||
         !resolve(library, "r2qCudaFree", loaded.free) ||
-        !resolve(library, "r2qCudaFreeOnStream", loaded.freeOnStream) ||
         !resolve(library, "r2qCudaCopyToDevice", loaded.copyToDevice) ||
         !resolve(library, "r2qCudaCopyToHost", loaded.copyToHost) ||
         !resolve(library, "r2qCudaCopyDeviceToDevice",
@@ -123,11 +121,14 @@ private:
 };
 
 /// The arguments of a call in device memory: device arguments as they are,
-/// device copies of host ones (freed with the object).
+/// device copies of host ones (freed with the object), and the call ordered
+/// after the work that wrote the device ones.
 class DeviceInputs {
 public:
   explicit DeviceInputs(const CudaApi &api) : api(api) {}
   ~DeviceInputs() {
+    if (onCallersStream)
+      api.endCallStream();
     for (void *pointer : copies)
       api.free(pointer);
   }
@@ -153,16 +154,15 @@ public:
 
   const std::vector<InputBuffer> &onDevice() const { return buffers; }
 
-  /// The stream the call runs on, where it is not one of the runtime's.
-  std::optional<uintptr_t> callStream() const { return stream; }
-
 private:
-  /// The call's kernels read the device arguments after the work that
-  /// wrote them: where every argument written on a stream names the same
-  /// one and none needs the whole device, the call runs on that stream
-  /// (queued after that work, with no wait on the host); otherwise on a
-  /// stream of the runtime's, after the host synchronizes each stream named
-  /// (the whole device where an argument names none).
+  /// Where the device arguments written on a stream all name the same one
+  /// and none needs the whole device, the lowered code called during the
+  /// object's lifetime runs on that stream, queued after the work that
+  /// wrote them, with no wait on the host (r2qCudaBeginCallStream; unless
+  /// the runtime refuses the stream: another context's, say). Otherwise it
+  /// runs on a stream of the runtime's, which does not wait for other
+  /// streams: the host synchronizes the streams named first, or the whole
+  /// device where an argument names none.
   llvm::Error
   orderAfterDeviceArguments(const std::vector<CallArgument> &arguments) {
     bool wholeDevice = false;
@@ -176,8 +176,9 @@ private:
     }
     if (wholeDevice)
       return api.synchronize() == 0 ? llvm::Error::success() : cudaError(api);
-    if (streams.size() == 1) {
-      stream = *streams.begin();
+    if (streams.size() == 1 &&
+        api.beginCallStream(reinterpret_cast<void *>(*streams.begin())) == 0) {
+      onCallersStream = true;
       return llvm::Error::success();
     }
     for (uintptr_t stream : streams)
@@ -189,61 +190,26 @@ private:
   const CudaApi &api;
   std::vector<void *> copies;
   std::vector<InputBuffer> buffers;
-  std::optional<uintptr_t> stream;
+  bool onCallersStream = false;
 };
-
-/// The caller's stream (r2qCudaBeginCallStream) for the lowered code run
-/// during the object's lifetime, where there is one.
-class CallStream {
-public:
-  CallStream(const CudaApi &api, std::optional<uintptr_t> stream)
-      : api(api), set(stream.has_value()) {
-    if (set)
-      api.beginCallStream(reinterpret_cast<void *>(*stream));
-  }
-  ~CallStream() {
-    if (set)
-      api.endCallStream();
-  }
-  CallStream(const CallStream &) = delete;
-  CallStream &operator=(const CallStream &) = delete;
-
-private:
-  const CudaApi &api;
-  bool set;
-};
-
-/// Frees a buffer that a call returned, or a copy of one: in the order of
-/// `stream` (nonzero: the caller's stream the call ran on, where the
-/// buffer's users are), else after the device's work.
-void freeReturned(const CudaApi &api, void *allocated, uintptr_t stream) {
-  if (stream)
-    api.freeOnStream(allocated, reinterpret_cast<void *>(stream));
-  else
-    api.free(allocated);
-}
 
 /// The compiled function's results, freed (where the code allocated them)
-/// with the object unless taken, and the caller's stream the call ran on
-/// (0: one of the runtime's).
+/// with the object unless taken.
 class ReturnedBuffers {
 public:
-  ReturnedBuffers(const CudaApi &api, std::vector<ReturnedBuffer> buffers,
-                  uintptr_t callStream)
-      : api(api), buffers(std::move(buffers)), stream(callStream) {}
+  ReturnedBuffers(const CudaApi &api, std::vector<ReturnedBuffer> buffers)
+      : api(api), buffers(std::move(buffers)) {}
   ~ReturnedBuffers() {
     for (ReturnedBuffer &buffer : buffers)
       if (buffer.owned)
-        freeReturned(api, buffer.allocated, stream);
+        api.free(buffer.allocated);
   }
 
   std::vector<ReturnedBuffer> &all() { return buffers; }
-  uintptr_t callStream() const { return stream; }
 
 private:
   const CudaApi &api;
   std::vector<ReturnedBuffer> buffers;
-  uintptr_t stream;
 };
 
 /// `buffer` (device memory, any strides) copied to the host, row-major: the
@@ -304,34 +270,28 @@ callWithArgumentsOnDevice(const CudaApi &api, JitModule &module,
   // A CUDA error in the lowered code (out of memory, a kernel that faults)
   // becomes the call's error.
   ErrorScope scope(api);
-  auto returned = [&] {
-    CallStream onCallersStream(api, deviceInputs.callStream());
-    return callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
-  }();
+  auto returned =
+      callEntry(module, entry, deviceInputs.onDevice(), resultRanks);
   llvm::Error lowered = scope.end();
   if (!returned) {
     llvm::consumeError(std::move(lowered));
     return returned.takeError();
   }
-  auto buffers = std::make_unique<ReturnedBuffers>(
-      api, std::move(*returned), deviceInputs.callStream().value_or(0));
+  auto buffers = std::make_unique<ReturnedBuffers>(api, std::move(*returned));
   if (lowered)
     return std::move(lowered); // The results, meaningless, are freed.
   return buffers;
 }
 
 /// `buffer` as a row-major buffer of its own on the device: itself where
-/// the code allocated it so (then no longer owned by the call, and freed in
-/// the order of `callStream`, the caller's stream the call ran on, if
-/// any), else a copy (on the device when it is row-major, through the host
-/// when strided).
-llvm::Expected<DeviceResult>
-keepOnDevice(const CudaApi &api, ReturnedBuffer &buffer, uintptr_t callStream) {
+/// the code allocated it so (then no longer owned by the call), else a copy
+/// (on the device when it is row-major, through the host when strided).
+llvm::Expected<DeviceResult> keepOnDevice(const CudaApi &api,
+                                          ReturnedBuffer &buffer) {
   DeviceResult result;
   result.shape = buffer.shape;
   if (buffer.owned && buffer.isRowMajor()) {
     buffer.owned = false;
-    result.freeStream = callStream;
     result.allocated = buffer.allocated;
     result.data = buffer.data;
     return result;
@@ -362,14 +322,14 @@ keepOnDevice(const CudaApi &api, ReturnedBuffer &buffer, uintptr_t callStream) {
 /// Calls the function and turns each of its results into a `Result` with
 /// `take`; on an error the results taken so far go to `discard`.
 template <typename Result>
-llvm::Expected<std::vector<Result>> callAndTake(
-    JitModule &module, const std::string &entry, const std::string &chip,
-    const std::vector<CallArgument> &arguments,
-    const std::vector<int> &resultRanks,
-    llvm::function_ref<llvm::Expected<Result>(const CudaApi &, ReturnedBuffer &,
-                                              uintptr_t callStream)>
-        take,
-    llvm::function_ref<void(const CudaApi &, const Result &)> discard) {
+llvm::Expected<std::vector<Result>>
+callAndTake(JitModule &module, const std::string &entry,
+            const std::string &chip, const std::vector<CallArgument> &arguments,
+            const std::vector<int> &resultRanks,
+            llvm::function_ref<llvm::Expected<Result>(const CudaApi &,
+                                                      ReturnedBuffer &)>
+                take,
+            llvm::function_ref<void(const CudaApi &, const Result &)> discard) {
   const CudaApi &api = cudaApi();
   auto returned = callWithArgumentsOnDevice(api, module, entry, chip, arguments,
                                             resultRanks);
@@ -377,7 +337,7 @@ llvm::Expected<std::vector<Result>> callAndTake(
     return returned.takeError();
   std::vector<Result> results;
   for (ReturnedBuffer &buffer : (*returned)->all()) {
-    auto result = take(api, buffer, (*returned)->callStream());
+    auto result = take(api, buffer);
     if (!result) {
       for (const Result &taken : results)
         discard(api, taken);
@@ -432,7 +392,7 @@ callOnDevice(JitModule &module, const std::string &entry,
              const std::vector<int> &resultRanks) {
   return callAndTake<HostResult>(
       module, entry, chip, arguments, resultRanks,
-      [](const CudaApi &api, ReturnedBuffer &buffer, uintptr_t) {
+      [](const CudaApi &api, ReturnedBuffer &buffer) {
         return copyToHost(api, buffer);
       },
       [](const CudaApi &, const HostResult &) {});
@@ -446,7 +406,7 @@ callKeepingResultsOnDevice(JitModule &module, const std::string &entry,
   return callAndTake<DeviceResult>(
       module, entry, chip, arguments, resultRanks, keepOnDevice,
       [](const CudaApi &api, const DeviceResult &result) {
-        freeReturned(api, result.allocated, result.freeStream);
+        api.free(result.allocated);
       });
 }
 
@@ -479,9 +439,9 @@ llvm::Error trimGpuMemoryPools() {
   return api.trimMemoryPools() == 0 ? llvm::Error::success() : cudaError(api);
 }
 
-void freeDeviceBuffer(const DeviceResult &result) {
-  if (result.allocated)
-    freeReturned(cudaApi(), result.allocated, result.freeStream);
+void freeDeviceBuffer(void *allocated) {
+  if (allocated)
+    cudaApi().free(allocated);
 }
 
 llvm::Error copyFromDevice(float *host, const float *device, int64_t count) {

@@ -52,8 +52,9 @@ struct HostResult {
 
 /// What a call waits for before its kernels read a device argument (the
 /// "stream" of the argument's __cuda_array_interface__): the whole device
-/// (no stream given), the stream the argument was written on, or nothing
-/// (stream None: the data is ready).
+/// (no stream given, or the ambiguous 0, or 2, the per-thread default
+/// stream of whichever thread wrote it), the stream the argument was written
+/// on, or nothing (stream None: the data is ready).
 struct ReadyAfter {
   enum Kind { Device, Stream, Nothing } kind = Device;
   uintptr_t stream = 0;
@@ -69,27 +70,24 @@ struct CallArgument {
 };
 
 /// A result left in device memory: row-major f32 at `data`, in a buffer of
-/// its own that freeDeviceBuffer frees: in the order of `freeStream`, the
-/// caller's stream that the call ran on, where the result is used (with no
-/// wait on the host, as PyTorch frees its tensors' memory), or after the
-/// device's work (0).
+/// its own that freeDeviceBuffer(allocated) frees.
 struct DeviceResult {
   void *allocated = nullptr;
   float *data = nullptr;
   std::vector<int64_t> shape;
-  uintptr_t freeStream = 0;
 };
 
 /// Calls `_mlir_ciface_<entry>` of a module lowered by r2q-gpu-pipeline for
 /// `chip` (its kernels' target, "sm_90"; empty: not known) on `arguments`,
 /// and returns its results copied to the host. Host arguments are copied to
 /// the device first. The kernels run after the work that wrote the device
-/// arguments: on the stream they were written on, where they name one
-/// (__cuda_array_interface__'s "stream"), with no wait on the host; else the
-/// streams they name (or the whole device, where an argument does not say)
-/// are synchronized first. Fails, before
-/// anything runs, when no GPU can be used or GPU 0 cannot run code for `chip`
-/// (loading the kernels would abort the process).
+/// arguments: on the stream it was queued on, where the arguments name one
+/// (__cuda_array_interface__'s "stream") that the runtime can run on, with
+/// no wait on the host before the call; else after the host synchronizes
+/// the streams named (or the whole device, where an argument does not say
+/// or names the per-thread default stream, which is its writer's thread's).
+/// Fails, before anything runs, when no GPU can be used or GPU 0 cannot run
+/// code for `chip` (loading the kernels would abort the process).
 llvm::Expected<std::vector<HostResult>>
 callOnDevice(JitModule &module, const std::string &entry,
              const std::string &chip,
@@ -120,7 +118,7 @@ llvm::Error trimGpuMemoryPools();
 
 /// Frees a DeviceResult's buffer (nothing once the driver has shut down, as
 /// at exit).
-void freeDeviceBuffer(const DeviceResult &result);
+void freeDeviceBuffer(void *allocated);
 
 /// Copies `count` floats from device memory to `host`.
 llvm::Error copyFromDevice(float *host, const float *device, int64_t count);

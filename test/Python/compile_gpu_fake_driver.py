@@ -15,7 +15,7 @@
 # driver's memory is) are read where they are, and the results stay on the
 # device as r2q.DeviceArray (exposing the interface, freed with the object).
 # REQUIRES: cuda-runtime
-# RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda %python %s
+# RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda R2Q_CUDA_RUNTIME=%r2q_cuda_runtime %python %s
 # With two fake devices, an array on GPU 1 is refused (the kernels run on
 # GPU 0).
 # RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda R2Q_FAKE_CUDA_DEVICES=2 \
@@ -210,47 +210,69 @@ again, _ = passing(back_x, OnDevice(y))
 assert (again.numpy() == x).all()
 
 # A call's kernels run after the work that wrote its device arguments (the
-# interface's version-3 "stream"): on that stream, with no wait on the host
-# and no stream of the runtime's, where the arguments name one (the call
-# still synchronizes it before it returns); after the host synchronizes the
-# streams where they name two; after nothing where the stream is None (as a
-# DeviceArray says: its call synchronized); after the whole device where it
-# cannot tell (no stream, version 2, or the ambiguous 0).
+# interface's version-3 "stream"). Where the arguments name one stream that
+# the runtime can run on (r2qCudaBeginCallStream: a stream of GPU 0's
+# context, or the legacy default stream, 1), the call runs on it, with no
+# wait on the host before it and no stream of the runtime's: its launches
+# and pool allocations go there, and the call synchronizes it once, at its
+# end. Otherwise the call runs on the runtime's stream, after the host
+# synchronizes each stream named (two streams; a handle the runtime refuses,
+# here one the driver does not know, or a stream capturing a CUDA graph),
+# after nothing where the stream is None (as a DeviceArray says: its call
+# synchronized), and after the whole device where it cannot tell (no
+# stream, version 2, the ambiguous 0, or 2, the per-thread default stream
+# of whichever thread wrote the array).
+runtime = ctypes.CDLL(os.environ["R2Q_CUDA_RUNTIME"])
+streams_made = []
+for _ in range(2):
+    made = ctypes.c_void_p()
+    assert runtime.r2qCudaStreamCreate(ctypes.byref(made)) == 0
+    streams_made.append(made.value)
+s1, s2 = streams_made
+unknown, legacy = 0x1234, 0x1
 fake.fakeCudaContextSynchronizations.restype = ctypes.c_long
 fake.fakeCudaStreamSynchronizations.restype = ctypes.c_long
 fake.fakeCudaStreamSynchronizations.argtypes = [ctypes.c_size_t]
 fake.fakeCudaStreamsCreated.restype = ctypes.c_long
 fake.fakeCudaLastLaunchStream.restype = ctypes.c_size_t
+fake.fakeCudaLastPoolStream.restype = ctypes.c_size_t
+fake.fakeCudaSetCapturing.argtypes = [ctypes.c_size_t, ctypes.c_int]
 passing(x, y)  # (the runtime's stream, kept for the next calls, is made)
-for interface_x, interface_y, device_waits, streams, runs_on in (
-        ({}, {"stream": None}, 1, [], None),
-        ({"stream": None}, {"stream": None}, 0, [], None),
-        ({"stream": 0x1234}, {"stream": 0x5678}, 0, [0x1234, 0x5678], None),
-        ({"stream": 0x1234}, {"stream": 0x1234}, 0, [0x1234], 0x1234),
-        ({"stream": None}, {"stream": 0x5678}, 0, [0x5678], 0x5678),
-        ({"stream": 0x1234, "version": 2}, {"stream": None}, 1, [], None),
-        ({"stream": 0}, {"stream": None}, 1, [], None)):
+for interface_x, interface_y, device_waits, waited, runs_on, capturing in (
+        ({}, {"stream": None}, 1, [], None, None),
+        ({"stream": None}, {"stream": None}, 0, [], None, None),
+        ({"stream": s1}, {"stream": s2}, 0, [s1, s2], None, None),
+        ({"stream": s1}, {"stream": s1}, 0, [s1], s1, None),
+        ({"stream": None}, {"stream": s2}, 0, [s2], s2, None),
+        ({"stream": legacy}, {"stream": legacy}, 0, [legacy], legacy, None),
+        ({"stream": unknown}, {"stream": unknown}, 0, [unknown], None, None),
+        ({"stream": s1}, {"stream": None}, 0, [s1], None, s1),
+        ({"stream": 2}, {"stream": None}, 1, [], None, None),
+        ({"stream": s1, "version": 2}, {"stream": None}, 1, [], None, None),
+        ({"stream": 0}, {"stream": None}, 1, [], None, None)):
     device_before = fake.fakeCudaContextSynchronizations()
-    streams_before = {s: fake.fakeCudaStreamSynchronizations(s) for s in (0x1234, 0x5678)}
+    watched = (s1, s2, legacy, unknown)
+    streams_before = {s: fake.fakeCudaStreamSynchronizations(s) for s in watched}
     created_before = fake.fakeCudaStreamsCreated()
-    # (Kept until counted: freeing a result may wait for the device.)
+    if capturing:
+        fake.fakeCudaSetCapturing(capturing, 1)
+    # (Kept until counted: freeing a result waits for the device.)
     results = passing(OnDevice(x, **interface_x), OnDevice(y, **interface_y))
-    case = (interface_x, interface_y)
+    fake.fakeCudaSetCapturing(s1, 0)
+    case = (interface_x, interface_y, capturing)
     assert fake.fakeCudaContextSynchronizations() - device_before == device_waits, case
     for s, before in streams_before.items():
-        assert fake.fakeCudaStreamSynchronizations(s) - before == (s in streams), (s, case)
+        assert fake.fakeCudaStreamSynchronizations(s) - before == (s in waited), (hex(s), case)
     assert fake.fakeCudaStreamsCreated() == created_before, case
-    launched_on = fake.fakeCudaLastLaunchStream()
-    assert launched_on == runs_on if runs_on else launched_on not in (0, 0x1234, 0x5678), \
-        (hex(launched_on), case)
-    # The two results (the pool's buffers) go back to the pool in the order
-    # of the caller's stream the call ran on, where they are used, with no
-    # wait on the host; otherwise each after the device's work.
-    device_before = fake.fakeCudaContextSynchronizations()
-    ordered_before = fake.fakeCudaStreamOrderedFrees()
+    launched_on, pooled_on = fake.fakeCudaLastLaunchStream(), fake.fakeCudaLastPoolStream()
+    if runs_on:
+        assert launched_on == pooled_on == runs_on, (hex(launched_on), hex(pooled_on), case)
+    else:
+        assert launched_on == pooled_on and launched_on not in (0,) + watched, \
+            (hex(launched_on), hex(pooled_on), case)
     del results
-    assert fake.fakeCudaStreamOrderedFrees() - ordered_before == (2 if runs_on else 0), case
-    assert fake.fakeCudaContextSynchronizations() - device_before == (0 if runs_on else 2), case
+for stream in (s1, s2):
+    assert runtime.r2qCudaStreamDestroy(ctypes.c_void_p(stream)) == 0
 device_before = fake.fakeCudaContextSynchronizations()
 results = passing(again, OnDevice(y, stream=None))
 assert fake.fakeCudaContextSynchronizations() == device_before

@@ -21,4 +21,4 @@
 // CHECK: device-to-device copy:
 // CHECK: ok: r2q_vadd through mgpuLaunchClusterKernel
 // CHECK: ok: mgpuTensorMapEncodeTiledMemref
-// CHECK: r2q-gpu-smoke: 28 passed, 0 failed
+// CHECK: r2q-gpu-smoke: 30 passed, 0 failed

@@ -350,7 +350,8 @@ void checkCallersStreams(Checks &checks, r2q::test::Rng &rng) {
   for (void *stream : {callers, static_cast<void *>(nullptr)}) {
     std::string which =
         stream ? "a stream of the caller's" : "the legacy default stream";
-    r2qCudaBeginCallStream(stream);
+    checks.expectSuccess(r2qCudaBeginCallStream(stream),
+                         "r2qCudaBeginCallStream takes " + which);
     void *lowered = mgpuStreamCreate();
     checks.expect(lowered == (stream ? stream : legacy),
                   "mgpuStreamCreate hands out " + which);

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -47,6 +48,18 @@ bool memoryPoolSwitchedOff() {
   const char *setting = std::getenv("R2Q_CUDA_MEMORY_POOL");
   return setting && std::string(setting) == "0";
 }
+
+/// The number of fake devices (R2Q_FAKE_CUDA_DEVICES).
+int fakeDevices() {
+  auto count = r2q::cuda::deviceCount();
+  EXPECT_TRUE(count.ok()) << count.error;
+  return count.value;
+}
+
+/// Makes device 0 the thread's default device again when it goes.
+struct BackOnDeviceZero {
+  ~BackOnDeviceZero() { r2qCudaSetDevice(0); }
+};
 
 /// Host data and fake-device buffers of c = a + b.
 struct VectorAdd {
@@ -334,9 +347,7 @@ TEST(CudaRuntimeOnFakeDriver, FreesAPoolsBufferOnItsDevice) {
   ASSERT_TRUE(count.ok()) << count.error;
   if (count.value < 2)
     GTEST_SKIP() << "one fake device (R2Q_FAKE_CUDA_DEVICES=2 makes two)";
-  struct BackOnDeviceZero {
-    ~BackOnDeviceZero() { r2qCudaSetDevice(0); }
-  } backOnDeviceZero;
+  BackOnDeviceZero backOnDeviceZero;
   ASSERT_EQ(r2qCudaSetDevice(1), 0);
   void *stream = mgpuStreamCreate();
   void *result = mgpuMemAlloc(512, stream, /*isHostShared=*/false);
@@ -370,8 +381,9 @@ TEST(CudaRuntimeOnFakeDriver, MemoryPoolCanBeSwitchedOff) {
 
 // mgpuStreamDestroy keeps the runtime's streams for the next call on their
 // device, so calls after the first create and destroy no stream; two live
-// at once are two, a stream of another device is not handed out, and a
-// stream the runtime did not make is destroyed.
+// at once are two (also after a stream was given back twice), a stream of
+// another device is not handed out, and a stream the runtime did not make
+// is destroyed.
 TEST(CudaRuntimeOnFakeDriver, ReusesItsStreams) {
   mgpuStreamDestroy(mgpuStreamCreate());
   const long created = fakeCudaStreamsCreated();
@@ -385,17 +397,24 @@ TEST(CudaRuntimeOnFakeDriver, ReusesItsStreams) {
   void *second = mgpuStreamCreate();
   EXPECT_NE(second, first);
   mgpuStreamDestroy(second);
+  mgpuStreamDestroy(second);
   mgpuStreamDestroy(first);
+  void *third = mgpuStreamCreate(), *fourth = mgpuStreamCreate();
+  void *fifth = mgpuStreamCreate();
+  EXPECT_NE(third, fourth);
+  EXPECT_NE(fifth, third);
+  EXPECT_NE(fifth, fourth);
+  for (void *stream : {third, fourth, fifth})
+    mgpuStreamDestroy(stream);
   EXPECT_EQ(fakeCudaStreamsDestroyed(), destroyed);
   void *harnessStream = nullptr;
   ASSERT_EQ(r2qCudaStreamCreate(&harnessStream), 0) << r2qCudaLastError();
   mgpuStreamDestroy(harnessStream);
   EXPECT_EQ(fakeCudaStreamsDestroyed(), destroyed + 1);
 
-  auto count = r2q::cuda::deviceCount();
-  ASSERT_TRUE(count.ok()) << count.error;
-  if (count.value < 2)
+  if (fakeDevices() < 2)
     return;
+  BackOnDeviceZero backOnDeviceZero;
   ASSERT_EQ(r2qCudaSetDevice(1), 0);
   void *onDeviceOne = mgpuStreamCreate();
   mgpuStreamDestroy(onDeviceOne);
@@ -407,34 +426,46 @@ TEST(CudaRuntimeOnFakeDriver, ReusesItsStreams) {
 
 // Between r2qCudaBeginCallStream and r2qCudaEndCallStream lowered code runs
 // on the caller's stream: mgpuStreamCreate returns it (creating nothing),
-// launches and the pool's allocations use it, mgpuStreamDestroy leaves it.
-// Null is the legacy default stream; calls nest.
+// launches and the pool's allocations and frees use it, mgpuStreamDestroy
+// leaves it. Null is the legacy default stream; calls nest.
 TEST(CudaRuntimeOnFakeDriver, RunsOnTheCallersStream) {
   Rng rng = seededRng();
   void *callers = nullptr;
   ASSERT_EQ(r2qCudaStreamCreate(&callers), 0) << r2qCudaLastError();
+  const auto callersHandle = reinterpret_cast<uintptr_t>(callers);
   void *module = loadModule();
   void *vadd = mgpuModuleGetFunction(module, "r2q_vadd");
   const long created = fakeCudaStreamsCreated();
   const long destroyed = fakeCudaStreamsDestroyed();
   const long pooled = fakeCudaPoolAllocations();
-  r2qCudaBeginCallStream(callers);
+  ASSERT_EQ(r2qCudaBeginCallStream(callers), 0) << r2qCudaLastError();
   void *stream = mgpuStreamCreate();
   EXPECT_EQ(stream, callers);
   VectorAdd data(300, rng);
   mgpuLaunchKernel(vadd, 3, 1, 1, 128, 1, 1, 0, stream, data.params(), nullptr,
                    4);
-  EXPECT_EQ(fakeCudaLastLaunchStream(), reinterpret_cast<uintptr_t>(callers));
+  EXPECT_EQ(fakeCudaLastLaunchStream(), callersHandle);
   EXPECT_EQ(data.result(), data.sum);
-  mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
-  r2qCudaBeginCallStream(nullptr);
+  void *buffer = mgpuMemAlloc(64, stream, /*isHostShared=*/false);
+  if (!memoryPoolSwitchedOff())
+    EXPECT_EQ(fakeCudaLastPoolStream(), callersHandle);
+  ASSERT_EQ(r2qCudaBeginCallStream(nullptr), 0) << r2qCudaLastError();
   void *legacy = mgpuStreamCreate();
-  EXPECT_EQ(legacy, reinterpret_cast<void *>(0x1)); // CU_STREAM_LEGACY
-  mgpuMemFree(mgpuMemAlloc(64, legacy, /*isHostShared=*/false), legacy);
+  const auto legacyHandle = uintptr_t(0x1); // CU_STREAM_LEGACY
+  EXPECT_EQ(legacy, reinterpret_cast<void *>(legacyHandle));
+  void *onLegacy = mgpuMemAlloc(64, legacy, /*isHostShared=*/false);
+  if (!memoryPoolSwitchedOff())
+    EXPECT_EQ(fakeCudaLastPoolStream(), legacyHandle);
+  mgpuMemFree(onLegacy, legacy);
   mgpuStreamDestroy(legacy);
   EXPECT_EQ(r2qCudaEndCallStream(), 0);
   EXPECT_EQ(mgpuStreamCreate(), callers);
+  mgpuMemFree(buffer, stream);
+  if (!memoryPoolSwitchedOff())
+    EXPECT_EQ(fakeCudaLastPoolStream(), callersHandle);
+  const long waits = fakeCudaStreamSynchronizations(callersHandle);
   mgpuStreamSynchronize(stream);
+  EXPECT_EQ(fakeCudaStreamSynchronizations(callersHandle), waits + 1);
   mgpuStreamDestroy(stream);
   EXPECT_EQ(r2qCudaEndCallStream(), 0);
   EXPECT_EQ(fakeCudaStreamsCreated(), created);
@@ -452,20 +483,105 @@ TEST(CudaRuntimeOnFakeDriver, RunsOnTheCallersStream) {
   mgpuModuleUnload(module);
 }
 
-// r2qCudaTrimMemoryPools gives the pools' unused memory back after waiting
-// for the device.
-TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsOnRequest) {
+// A stream that lowered code cannot run on is refused, and calls go on as
+// without one: a handle the driver does not know, a stream capturing a CUDA
+// graph, a device without concurrent managed access; with two devices, a
+// stream of another device's context, and a call stream begun on device 0
+// while lowered code switched to device 1.
+TEST(CudaRuntimeOnFakeDriver, RefusesStreamsItCannotRunOn) {
+  void *callers = nullptr;
+  ASSERT_EQ(r2qCudaStreamCreate(&callers), 0) << r2qCudaLastError();
+  auto refusal = [](void *stream) {
+    EXPECT_EQ(r2qCudaBeginCallStream(stream), -1);
+    void *own = mgpuStreamCreate();
+    EXPECT_NE(own, stream);
+    mgpuStreamDestroy(own);
+    return std::string(r2qCudaLastError());
+  };
+  EXPECT_EQ(refusal(reinterpret_cast<void *>(0x999)),
+            "r2q: CUDA error: cuStreamGetCtx: CUDA_ERROR_INVALID_HANDLE (fake "
+            "description)");
+  fakeCudaSetCapturing(reinterpret_cast<uintptr_t>(callers), 1);
+  EXPECT_EQ(refusal(callers),
+            "r2q: the caller's stream is capturing a CUDA graph, and a call "
+            "synchronizes its stream before it returns");
+  fakeCudaSetCapturing(reinterpret_cast<uintptr_t>(callers), 0);
+  fakeCudaSetConcurrentManagedAccess(0);
+  EXPECT_NE(refusal(callers).find("CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_"
+                                  "ACCESS is 0"),
+            std::string::npos);
+  fakeCudaSetConcurrentManagedAccess(1);
+  EXPECT_EQ(r2qCudaEndCallStream(), -1); // nothing was begun
+
+  if (fakeDevices() >= 2) {
+    BackOnDeviceZero backOnDeviceZero;
+    ASSERT_EQ(r2qCudaSetDevice(1), 0);
+    void *onDeviceOne = nullptr;
+    ASSERT_EQ(r2qCudaStreamCreate(&onDeviceOne), 0) << r2qCudaLastError();
+    ASSERT_EQ(r2qCudaSetDevice(0), 0);
+    EXPECT_EQ(refusal(onDeviceOne),
+              "r2q: the caller's stream belongs to another CUDA context than "
+              "the primary context of device 0, where the call runs");
+    ASSERT_EQ(r2qCudaBeginCallStream(callers), 0) << r2qCudaLastError();
+    mgpuSetDefaultDevice(1);
+    void *switched = mgpuStreamCreate();
+    EXPECT_NE(switched, callers);
+    mgpuStreamDestroy(switched);
+    mgpuSetDefaultDevice(0);
+    EXPECT_EQ(mgpuStreamCreate(), callers);
+    EXPECT_EQ(r2qCudaEndCallStream(), 0);
+    ASSERT_EQ(r2qCudaSetDevice(1), 0);
+    EXPECT_EQ(r2qCudaStreamDestroy(onDeviceOne), 0) << r2qCudaLastError();
+  }
+  EXPECT_EQ(r2qCudaStreamDestroy(callers), 0) << r2qCudaLastError();
+}
+
+// r2qCudaFreeOnStream gives a pool's buffer back in the stream's order, with
+// no wait; where the driver refuses the stream, the error is returned and
+// the buffer freed after the device's work instead.
+TEST(CudaRuntimeOnFakeDriver, FreesOnTheCallersStream) {
   if (memoryPoolSwitchedOff())
     GTEST_SKIP() << "the memory pool is switched off";
   void *stream = mgpuStreamCreate();
-  mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
+  void *result = mgpuMemAlloc(64, stream, /*isHostShared=*/false);
+  void *other = mgpuMemAlloc(64, stream, /*isHostShared=*/false);
+  mgpuStreamSynchronize(stream);
+  const long live = fakeCudaLiveAllocations();
+  const long ordered = fakeCudaStreamOrderedFrees();
+  const long deviceWaits = fakeCudaContextSynchronizations();
+  EXPECT_EQ(r2qCudaFreeOnStream(result, stream), 0) << r2qCudaLastError();
+  EXPECT_EQ(fakeCudaStreamOrderedFrees(), ordered + 1);
+  EXPECT_EQ(fakeCudaContextSynchronizations(), deviceWaits);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 1);
+  EXPECT_EQ(r2qCudaFreeOnStream(other, reinterpret_cast<void *>(0x999)), -1);
+  EXPECT_STREQ(r2qCudaLastError(), "r2q: CUDA error: cuMemFreeAsync: "
+                                   "CUDA_ERROR_INVALID_HANDLE (fake "
+                                   "description)");
+  EXPECT_EQ(fakeCudaContextSynchronizations(), deviceWaits + 1);
+  EXPECT_EQ(fakeCudaLiveAllocations(), live - 2);
   mgpuStreamDestroy(stream);
+}
+
+// r2qCudaTrimMemoryPools gives the pools' unused memory back, each after
+// waiting for its device (with two fake devices, both).
+TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsOnRequest) {
+  if (memoryPoolSwitchedOff())
+    GTEST_SKIP() << "the memory pool is switched off";
+  const int devices = std::min(fakeDevices(), 2);
+  BackOnDeviceZero backOnDeviceZero;
+  for (int device = 0; device < devices; ++device) {
+    ASSERT_EQ(r2qCudaSetDevice(device), 0);
+    void *stream = mgpuStreamCreate();
+    mgpuMemFree(mgpuMemAlloc(64, stream, /*isHostShared=*/false), stream);
+    mgpuStreamDestroy(stream);
+  }
+  ASSERT_EQ(r2qCudaSetDevice(0), 0);
   const long trims = fakeCudaPoolTrims();
   const long deviceWaits = fakeCudaContextSynchronizations();
   EXPECT_EQ(r2qCudaTrimMemoryPools(), 0) << r2qCudaLastError();
-  EXPECT_GE(fakeCudaPoolTrims(), trims + 1);
-  EXPECT_EQ(fakeCudaContextSynchronizations() - deviceWaits,
-            fakeCudaPoolTrims() - trims);
+  EXPECT_EQ(fakeCudaPoolTrims(), trims + devices);
+  EXPECT_EQ(fakeCudaContextSynchronizations(), deviceWaits + devices);
+  EXPECT_EQ(fakeCudaContextDepth(), 0);
 }
 
 // Lowered code called inside an error scope: the first failure (here an
@@ -821,9 +937,7 @@ TEST(CudaRuntimeOnFakeDriver, CopiesAConstantToEachDevice) {
     value = static_cast<float>(rng.uniform());
   const size_t bytes = host.size() * sizeof(float);
   const long liveBefore = fakeCudaLiveAllocations();
-  struct BackOnDeviceZero {
-    ~BackOnDeviceZero() { r2qCudaSetDevice(0); }
-  } backOnDeviceZero;
+  BackOnDeviceZero backOnDeviceZero;
 
   void *slot = nullptr;
   void *onFirst = r2qCudaDeviceConstant(&slot, host.data(), bytes, 0);

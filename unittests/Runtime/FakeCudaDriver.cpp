@@ -127,9 +127,23 @@ std::atomic<long> memFrees{0};
 std::atomic<long> streamsCreated{0};
 std::atomic<long> streamsDestroyed{0};
 std::atomic<uintptr_t> lastLaunchStream{0};
+std::atomic<uintptr_t> lastPoolStream{0};
+/// The device of every live stream that cuStreamCreate made, and the
+/// streams that capture a graph (guarded by allocationsMutex).
+std::map<CUstream, int> &streamDevices = *new std::map<CUstream, int>;
+std::vector<CUstream> &capturingStreams = *new std::vector<CUstream>;
+/// CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS.
+std::atomic<int> concurrentManagedAccess{1};
 r2q::test::FakeTensorMapCall lastTensorMap;
 void *lastRegistered = nullptr;
 size_t lastRegisteredBytes = 0;
+
+/// Whether `stream` is a live stream of cuStreamCreate's or a default
+/// stream (with allocationsMutex held).
+bool isStream(CUstream stream) {
+  return stream == nullptr || stream == CU_STREAM_LEGACY ||
+         stream == CU_STREAM_PER_THREAD || streamDevices.count(stream);
+}
 
 CUresult needContext() {
   if (shutDown)
@@ -256,6 +270,19 @@ long fakeCudaMemFrees() { return memFrees; }
 long fakeCudaStreamsCreated() { return streamsCreated; }
 long fakeCudaStreamsDestroyed() { return streamsDestroyed; }
 uintptr_t fakeCudaLastLaunchStream() { return lastLaunchStream; }
+uintptr_t fakeCudaLastPoolStream() { return lastPoolStream; }
+void fakeCudaSetCapturing(uintptr_t stream, int capturing) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto handle = reinterpret_cast<CUstream>(stream);
+  capturingStreams.erase(
+      std::remove(capturingStreams.begin(), capturingStreams.end(), handle),
+      capturingStreams.end());
+  if (capturing)
+    capturingStreams.push_back(handle);
+}
+void fakeCudaSetConcurrentManagedAccess(int value) {
+  concurrentManagedAccess = value;
+}
 int fakeCudaPoolKeepsAll(const void *ptr) {
   std::lock_guard<std::mutex> lock(allocationsMutex);
   // The pool's allocation that starts at most 255 bytes before `ptr` (the
@@ -312,6 +339,9 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name) {
   case CUDA_ERROR_OUT_OF_MEMORY:
     *name = "CUDA_ERROR_OUT_OF_MEMORY";
     return CUDA_SUCCESS;
+  case CUDA_ERROR_INVALID_HANDLE:
+    *name = "CUDA_ERROR_INVALID_HANDLE";
+    return CUDA_SUCCESS;
   default:
     *name = nullptr;
     return CUDA_ERROR_INVALID_VALUE;
@@ -357,6 +387,9 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
     break;
   case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED:
     *value = 1;
+    break;
+  case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS:
+    *value = concurrentManagedAccess;
     break;
   default:
     return CUDA_ERROR_INVALID_VALUE;
@@ -492,12 +525,47 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config,
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
   ++streamsCreated;
-  return createHandle(stream);
+  if (CUresult result = createHandle(stream))
+    return result;
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  streamDevices[*stream] = currentDevice();
+  return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
   ++streamsDestroyed;
+  {
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    streamDevices.erase(stream);
+  }
   return destroyHandle(stream);
+}
+
+/// The context of a stream cuStreamCreate made, or the current one for the
+/// legacy and per-thread default streams; any other handle is invalid.
+CUresult CUDAAPI cuStreamGetCtx(CUstream stream, CUcontext *context) {
+  if (CUresult result = needContext())
+    return result;
+  if (stream == nullptr || stream == CU_STREAM_LEGACY ||
+      stream == CU_STREAM_PER_THREAD) {
+    *context = contextStack.back();
+    return CUDA_SUCCESS;
+  }
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto found = streamDevices.find(stream);
+  if (found == streamDevices.end())
+    return CUDA_ERROR_INVALID_HANDLE;
+  *context = primaryContext(found->second);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamIsCapturing(CUstream stream,
+                                     CUstreamCaptureStatus *status) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  *status = std::count(capturingStreams.begin(), capturingStreams.end(), stream)
+                ? CU_STREAM_CAPTURE_STATUS_ACTIVE
+                : CU_STREAM_CAPTURE_STATUS_NONE;
+  return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
@@ -580,12 +648,15 @@ CUresult CUDAAPI cuMemPoolSetAttribute(CUmemoryPool pool,
 }
 
 CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *ptr, size_t bytes,
-                                         CUmemoryPool pool, CUstream) {
+                                         CUmemoryPool pool, CUstream stream) {
   {
     std::lock_guard<std::mutex> lock(allocationsMutex);
     if (!pools.count(pool))
       return CUDA_ERROR_INVALID_VALUE;
+    if (!isStream(stream))
+      return CUDA_ERROR_INVALID_HANDLE;
   }
+  lastPoolStream = reinterpret_cast<uintptr_t>(stream);
   if (CUresult result = cuMemAlloc(ptr, bytes))
     return result;
   ++poolAllocations;
@@ -623,7 +694,13 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr ptr) {
   return freeAllocation(ptr, /*pooledOnly=*/false);
 }
 
-CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr ptr, CUstream) {
+CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr ptr, CUstream stream) {
+  {
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    if (!isStream(stream))
+      return CUDA_ERROR_INVALID_HANDLE;
+  }
+  lastPoolStream = reinterpret_cast<uintptr_t>(stream);
   ++streamOrderedFrees;
   return freeAllocation(ptr, /*pooledOnly=*/true);
 }

@@ -70,6 +70,15 @@ long fakeCudaStreamsDestroyed();
 /// The stream handle of the last launch (cuLaunchKernel or
 /// cuLaunchKernelEx), whether or not it reached a kernel.
 uintptr_t fakeCudaLastLaunchStream();
+/// The stream of the last cuMemAllocFromPoolAsync or cuMemFreeAsync. Both
+/// fail with CUDA_ERROR_INVALID_HANDLE on a stream that is neither a live
+/// one of cuStreamCreate's nor a default stream; cuStreamGetCtx fails so
+/// on any other handle too.
+uintptr_t fakeCudaLastPoolStream();
+/// Makes cuStreamIsCapturing report `stream` as capturing a graph (or not).
+void fakeCudaSetCapturing(uintptr_t stream, int capturing);
+/// CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS from now on (1 at first).
+void fakeCudaSetConcurrentManagedAccess(int value);
 /// 1 if `ptr` is in the first 256 bytes of a pool's live allocation whose
 /// release threshold keeps all memory, 0 if its pool's does not, -1 if it
 /// is in none.

@@ -117,13 +117,17 @@ R2Q_CUDA_EXPORT int r2qCudaStreamSynchronize(void *stream);
 /// Until the matching r2qCudaEndCallStream, the lowered code that this
 /// thread calls runs on `stream`, the caller's (NULL: the legacy default
 /// stream, CU_STREAM_LEGACY), instead of a stream of the runtime's:
-/// mgpuStreamCreate returns it and mgpuStreamDestroy leaves it. The code's
-/// work is then queued after what the caller queued on `stream` before the
-/// call, with no wait on the host (a caller such as PyTorch need not
+/// mgpuStreamCreate returns it (while the default device is the one it was
+/// begun on) and mgpuStreamDestroy leaves it. The code's work is then
+/// queued after what the caller queued on `stream` before the call, with no
+/// wait on the host before it (a caller such as PyTorch need not
 /// synchronize its stream first), and its device buffers come from the pool
 /// on `stream`. The code still synchronizes the stream before it returns.
-/// Calls nest; `stream` must be of the thread's default device.
-R2Q_CUDA_EXPORT void r2qCudaBeginCallStream(void *stream);
+/// Calls nest. Fails (and changes nothing: the caller then synchronizes its
+/// stream and calls as before) for a stream of another context than the
+/// default device's primary one, a stream capturing a CUDA graph, a device
+/// without concurrent managed access, or a driver that cannot tell.
+R2Q_CUDA_EXPORT int r2qCudaBeginCallStream(void *stream);
 R2Q_CUDA_EXPORT int r2qCudaEndCallStream(void);
 /// Gives back to each device the memory that its pool holds unused (the
 /// pool keeps the most that lowered code ever had live at once, for the
