@@ -56,7 +56,10 @@ class Checker:
         self.r2q = args.r2q_opt
         self.runner = args.mlir_runner
         libs = args.shared_lib_dir
-        self.shared = f"{libs}/libmlir_runner_utils.so,{libs}/libmlir_c_runner_utils.so"
+        # libomp: the CPU pipeline runs layers large enough in parallel
+        # (OpenMP), and mlir-runner resolves those calls from it.
+        self.shared = ",".join(f"{libs}/{name}" for name in (
+            "libmlir_runner_utils.so", "libmlir_c_runner_utils.so", "libomp.so"))
 
     def run(self, cmd, stdin=None):
         try:
