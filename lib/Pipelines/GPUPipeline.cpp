@@ -58,9 +58,10 @@ void addBufferization(OpPassManager &pm) {
 }
 
 /// What is left of linalg (fills, element-wise ops, the outliers' sparse
-/// product) as parallel loops on GPU blocks of threads; the buffers of host
-/// code in managed memory.
+/// product, strided copies) as parallel loops on GPU blocks of threads; the
+/// buffers of host code in managed memory.
 void addGenericKernels(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createR2QGPUStridedCopiesPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createR2QGPUTileParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());

@@ -40,6 +40,7 @@ void addInputChecksAndFolding(OpPassManager &pm) {
 }
 
 void addOneShotBufferization(OpPassManager &pm) {
+  pm.addPass(createR2QReadOnlyArgumentsPass());
   bufferization::OneShotBufferizePassOptions bufferization;
   bufferization.bufferizeFunctionBoundaries = true;
   bufferization.functionBoundaryTypeConversion =

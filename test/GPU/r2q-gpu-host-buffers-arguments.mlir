@@ -2,9 +2,11 @@
 // the module (the caller's device memory, by the GPU calling convention):
 // a dense host copy from or to one becomes a runtime copy (gpu.memcpy, any
 // memory to any), and its other buffer device memory; any other host access
-// (a load, a strided copy) is an error at the op, not a host read of device
-// memory that faults at run time. A function called inside the module keeps
-// its host code (its caller's buffers are the module's own).
+// (a load, a strided copy, an address put to any use but a comparison) is an
+// error at the op, not a host read of device memory that faults at run
+// time; comparing an argument's address with another's (as buffer
+// deallocation does) reads nothing. A function called inside the module
+// keeps its host code (its caller's buffers are the module's own).
 
 // RUN: r2q-opt %s --split-input-file --r2q-gpu-host-buffers --verify-diagnostics | FileCheck %s
 
@@ -54,4 +56,29 @@ func.func @outer(%v: f32) -> f32 {
   memref.store %v, %buffer[] : memref<f32>
   %r = func.call @inner(%buffer) : (memref<f32>) -> f32
   return %r : f32
+}
+
+// -----
+
+// Buffer deallocation asks whether a result is an argument by comparing
+// their addresses: taking an argument's address reads none of its data.
+// CHECK-LABEL: func.func @address_compared
+// CHECK-SAME: (%[[X:.*]]: memref<4xf32>, %[[Y:.*]]: memref<4xf32>)
+// CHECK: memref.extract_aligned_pointer_as_index %[[X]]
+// CHECK: arith.cmpi eq
+func.func @address_compared(%x: memref<4xf32>, %y: memref<4xf32>) -> i1 {
+  %a = memref.extract_aligned_pointer_as_index %x : memref<4xf32> -> index
+  %b = memref.extract_aligned_pointer_as_index %y : memref<4xf32> -> index
+  %same = arith.cmpi eq, %a, %b : index
+  return %same : i1
+}
+
+// -----
+
+// An address put to another use may reach the data: refused.
+func.func @address_used(%x: memref<4xf32>) -> index {
+  // expected-error @below {{'memref.extract_aligned_pointer_as_index' op r2q-gpu-host-buffers: host code reads or writes argument 0 of @address_used, which is the caller's device memory (the GPU calling convention): only kernels and dense copies may touch it}}
+  %a = memref.extract_aligned_pointer_as_index %x : memref<4xf32> -> index
+  %b = arith.addi %a, %a : index
+  return %b : index
 }

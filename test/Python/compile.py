@@ -1,7 +1,8 @@
 # r2q.compile: linear layers with constant weights compiled through
 # r2q-quantize-linear and the CPU pipeline compute x * dequantize(quantize(W))^T
 # (within 1e-5 of sum_k |x_k w_k|) for odd batches, ragged N, several group
-# sizes, a dynamic batch and several results; arguments are checked.
+# sizes, a dynamic batch and several results; arguments are checked, and
+# left as they were by a function that writes into them.
 # RUN: %python %s
 
 import gc
@@ -72,6 +73,24 @@ for m in (1, 3, 6):
 del f
 gc.collect()
 expect_close(y1, x, w1_hat)
+
+# The caller's arrays are values: a function that writes into a slice of
+# an argument or into an argument's buffer (outs) returns new arrays and
+# leaves its arguments as they were (r2q-read-only-arguments).
+writes_arguments = r2q.compile("""
+func.func @main(%x: tensor<3x3xf32>, %big: tensor<3x8xf32>) -> (tensor<3x8xf32>, tensor<3x3xf32>) {
+  %r = tensor.insert_slice %x into %big[0, 2] [3, 3] [1, 1] : tensor<3x3xf32> into tensor<3x8xf32>
+  %d = linalg.add ins(%x, %x : tensor<3x3xf32>, tensor<3x3xf32>) outs(%x : tensor<3x3xf32>) -> tensor<3x3xf32>
+  return %r, %d : tensor<3x8xf32>, tensor<3x3xf32>
+}""", pipeline="r2q-cpu-pipeline")
+x = rng.standard_normal((3, 3), dtype=np.float32)
+big = rng.standard_normal((3, 8), dtype=np.float32)
+x_before, big_before = x.copy(), big.copy()
+inserted, doubled = writes_arguments(x, big)
+assert (x == x_before).all() and (big == big_before).all(), "an argument was written"
+expected = big_before.copy()
+expected[:, 2:5] = x_before
+assert (inserted == expected).all() and (doubled == 2 * x_before).all()
 
 # Arguments the compiled function refuses.
 f = r2q.compile(linear_layer_ir(w1, 2))

@@ -73,6 +73,11 @@ bool passesOn(Operation *user, OpOperand &use,
   if (isa<memref::DeallocOp, gpu::DeallocOp, gpu::LaunchOp, memref::DimOp,
           gpu::MemcpyOp>(user))
     return true;
+  // Its address compared with another's (buffer deallocation asks so
+  // whether a result is an argument).
+  if (auto address = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(user))
+    return llvm::all_of(address->getUsers(),
+                        [](Operation *use) { return isa<arith::CmpIOp>(use); });
   // A buffer returned to code outside the module is the caller's to copy
   // (the calling convention); one returned to a caller in the module could
   // be read there by host code.

@@ -1055,6 +1055,36 @@ def R2QBucketRowsPass : Pass<"r2q-bucket-rows"> {
   ];
 }
 
+def R2QGPUStridedCopiesPass
+    : Pass<"r2q-gpu-strided-copies", "::mlir::func::FuncOp"> {
+  let summary = "strided copies of host code as GPU kernels";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after bufferization and before
+    `convert-linalg-to-parallel-loops`. Bufferization writes a
+    `tensor.insert_slice`, `tensor.extract_slice` or a copy of a loop's
+    buffer as a `memref.copy`, which host code runs. Where either side is
+    strided (a subview of a larger buffer), the host would walk the
+    elements of GPU memory one by one: a buffer the kernels use would have
+    to be managed memory, its pages moving to the host and back, and a
+    function argument (the caller's device memory) could not be copied at
+    all (`r2q-gpu-host-buffers` refuses it). This pass makes every such
+    copy outside a kernel a `linalg.copy`, which the next steps turn into a
+    GPU kernel like any other linalg op:
+
+    ```mlir
+    memref.copy %arg0, %view : memref<3x3xf32> to memref<3x3xf32, strided<[8, 1]>>
+    // becomes
+    linalg.copy ins(%arg0 : memref<3x3xf32>) outs(%view : memref<3x3xf32, strided<[8, 1]>>)
+    ```
+
+    Dense copies (identity layouts on both sides) are left to
+    `r2q-gpu-host-buffers`, which copies with the runtime where an
+    argument is involved (`gpu.memcpy`); copies inside `gpu.launch` bodies
+    are the kernels' own.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def R2QGPUTileParallelLoopsPass
     : Pass<"r2q-gpu-tile-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "tile host parallel loops into blocks of threads before GPU mapping";
@@ -1195,6 +1225,34 @@ def R2QGPUSynchronousManagedAllocsPass
     ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def R2QReadOnlyArgumentsPass
+    : Pass<"r2q-read-only-arguments", "::mlir::ModuleOp"> {
+  let summary = "keep the callers' tensors as they are through bufferization";
+  let description = [{
+    A step of `r2q-cpu-pipeline` and `r2q-gpu-pipeline`, just before
+    One-Shot Bufferize. A tensor argument of a function is a value: the
+    caller's array must hold the same numbers after the call. One-Shot
+    Bufferize takes function arguments to be writable buffers, so a
+    function that inserts into an argument (`tensor.insert_slice ... into
+    %arg`) or writes an element-wise result into it (`outs(%arg)`) wrote
+    into the caller's array. This pass marks the tensor arguments of every
+    public function with a body `bufferization.writable = false`, and the
+    bufferization copies such an argument before it writes to it:
+
+    ```mlir
+    func.func @f(%x: tensor<3x3xf32>, %big: tensor<3x8xf32>) -> tensor<3x8xf32>
+    // becomes
+    func.func @f(%x: tensor<3x3xf32> {bufferization.writable = false},
+                 %big: tensor<3x8xf32> {bufferization.writable = false}) -> tensor<3x8xf32>
+    ```
+
+    Private functions (those the module calls, such as the shared layer
+    functions of `r2q-outline-kernels`) keep writable arguments: the
+    bufferization copies at their call sites where needed.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
 def R2QLowerMLProgramGlobalsPass
