@@ -165,6 +165,17 @@ class Checker:
                 fail("pipeline", f"expected error '{g.expect_pipeline_error}', got exit {rc}", err)
         elif rc != 0:
             fail("pipeline", f"exited {rc}", err)
+        # 4b. Lowers for the GPU (PTX, no ptxas needed): no crash, and no
+        # error but the expected one (a strided copy of an argument, an
+        # argument's address compared by buffer deallocation, were refused).
+        if self.args.gpu:
+            rc, _, err = self.run(self.quantize_args(
+                g.options, canon + ["--r2q-gpu-pipeline=cubin-format=isa", "-o", "/dev/null"]), g.text)
+            why = self.crashed(rc, err)
+            if why:
+                fail("gpu-pipeline", why, err)
+            elif (rc != 0) != bool(g.expect_pipeline_error):
+                fail("gpu-pipeline", f"exited {rc}", err)
         # 5. Executes.
         if g.kind == "exec" and not fails:
             executed = 1
