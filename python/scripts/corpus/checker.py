@@ -155,8 +155,8 @@ class Checker:
         # they are folded by --canonicalize, which the pipeline only runs after
         # lowering r2q (a refined one would be rejected, see the report).
         canon = ["--canonicalize"] if g.kind == "exec" else []
-        rc, low, err = self.run(self.quantize_args(g.options, canon + [f"--r2q-cpu-pipeline=c-interface={c_iface}"]),
-                                g.text)
+        pipeline = f"--r2q-cpu-pipeline=c-interface={c_iface} {self.args.cpu_pipeline_options}".strip()
+        rc, low, err = self.run(self.quantize_args(g.options, canon + [pipeline]), g.text)
         why = self.crashed(rc, err)
         if why:
             fail("pipeline", why, err)

@@ -130,6 +130,8 @@ def main():
     ap.add_argument("--module-seed", type=int, help="generate and check only the module of this seed")
     ap.add_argument("--kind", choices=["general", "untouched", "exec"], help="kind for --module-seed")
     ap.add_argument("--bad-every", type=int, default=12, help="one bad input per this many modules")
+    ap.add_argument("--cpu-pipeline-options", default="",
+                    help="more r2q-cpu-pipeline options, e.g. \"strategy=tiled_decode threads=2\"")
     ap.add_argument("--gpu", action="store_true",
                     help="also lower every module through r2q-gpu-pipeline (PTX)")
     args = ap.parse_args()
