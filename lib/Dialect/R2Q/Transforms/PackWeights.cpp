@@ -59,16 +59,6 @@ bool canPackRowInterleaved(MatmulOp op, double maxPadding) {
              (1.0 + maxPadding) * signs.getNumElements();
 }
 
-std::string byteLutGemvUnsupportedWhenPacked(MatmulOp op, int64_t tileRows) {
-  if (std::string reason = op.byteLutGemvUnsupported(tileRows); !reason.empty())
-    return reason;
-  if (!canPackRowInterleaved(op, kDefaultPackMaxPadding))
-    return "byte_lut_gemv reads the row-interleaved layout, which "
-           "r2q-pack-weights makes of constant weights only (and only "
-           "where it pads the signs by at most 1/8)";
-  return "";
-}
-
 namespace {
 
 /// Whether `op`'s kernel reads the row-interleaved layout (lut_gemv,

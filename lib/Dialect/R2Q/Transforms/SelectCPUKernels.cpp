@@ -237,7 +237,7 @@ private:
     case KernelStrategy::MmaGemm:
       return op.mmaGemmUnsupported(0);
     case KernelStrategy::ByteLutGemv:
-      return byteLutGemvUnsupportedWhenPacked(op, 0);
+      return op.byteLutGemvUnsupported(0);
     default:
       return "";
     }

@@ -64,7 +64,14 @@ std::string unsupported(MatmulOp op, KernelStrategy strategy,
   case KernelStrategy::MmaGemm:
     return op.mmaGemmUnsupported(tileRows);
   case KernelStrategy::ByteLutGemv:
-    return byteLutGemvUnsupportedWhenPacked(op, tileRows);
+    if (std::string reason = op.byteLutGemvUnsupported(tileRows);
+        !reason.empty())
+      return reason;
+    if (!canPackRowInterleaved(op, kDefaultPackMaxPadding))
+      return "byte_lut_gemv reads the row-interleaved layout, which "
+             "r2q-pack-weights makes of constant weights only (and only "
+             "where it pads the signs by at most 1/8)";
+    return "";
   default:
     return op.warpGemvUnsupported();
   }

@@ -1,15 +1,11 @@
 // lut_gemv runs only on x86 with AVX2 (avx512: AVX-512 BW): forcing it for
 // another target, for an op it cannot compute, or keeping a written kernel
 // the target cannot run is an error of r2q-select-cpu-kernels at the op, not
-// an LLVM crash later. So is byte_lut_gemv (the GPU kernel's loop nest, run
-// on the host in tests) forced on a weight r2q-pack-weights will not pack.
+// an LLVM crash later.
 // RUN: not r2q-opt %s --split-input-file --r2q-select-cpu-kernels="strategy=lut_gemv target-features=+sse4.2,+avx" 2>&1 | FileCheck %s --check-prefix=NOAVX2
 // RUN: not r2q-opt %s --split-input-file --r2q-select-cpu-kernels="strategy=lut_gemv target-features=+avx2" 2>&1 | FileCheck %s --check-prefix=SHAPE
 // RUN: not r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx2,+fma" 2>&1 | FileCheck %s --check-prefix=WRITTEN
 // RUN: r2q-opt %s --split-input-file --r2q-select-cpu-kernels="target-features=+avx512f,+avx512bw" | FileCheck %s --check-prefix=BW
-// RUN: not r2q-opt %s --split-input-file --r2q-select-cpu-kernels="strategy=byte_lut_gemv" 2>&1 | FileCheck %s --check-prefix=BYTES
-
-// BYTES: error: 'r2q.matmul' op r2q-select-cpu-kernels: strategy byte_lut_gemv cannot compute this op: byte_lut_gemv reads the row-interleaved layout, which r2q-pack-weights makes of constant weights only (and only where it pads the signs by at most 1/8)
 
 // NOAVX2: error: 'r2q.matmul' op r2q-select-cpu-kernels: strategy lut_gemv needs an x86 target with AVX2 (target features '+avx,+sse4.2')
 // BW-LABEL: func.func @batch_1

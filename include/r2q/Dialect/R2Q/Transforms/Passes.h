@@ -59,12 +59,6 @@ int64_t cpuKernelThreads(int64_t n, int64_t k, int64_t tileRows,
 /// the layout pads by at most `maxPadding` of their size.
 bool canPackRowInterleaved(MatmulOp op, double maxPadding);
 
-/// Why byte_lut_gemv with `tileRows` cannot compute `op` once the pipeline
-/// packs weights (r2q-pack-weights with its default max-padding), or an
-/// empty string: the op's own limits, then a weight the pass would not
-/// pack. Both kernel selections ask it.
-std::string byteLutGemvUnsupportedWhenPacked(MatmulOp op, int64_t tileRows);
-
 /// An NVIDIA chip as r2q-gpu-pipeline's `chip` names it: sm_XY, sm_XYa or
 /// sm_XYf. `capability` is XY; `archSpecific` (the a suffix) says its code
 /// runs on that capability only, where other code (PTX) also runs on newer
