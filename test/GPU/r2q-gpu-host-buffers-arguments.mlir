@@ -82,3 +82,28 @@ func.func @address_used(%x: memref<4xf32>) -> index {
   %b = arith.addi %a, %a : index
   return %b : index
 }
+
+// -----
+
+// A public function that the module calls too: a dense copy of an argument
+// is a runtime copy there as well (a caller outside passes device memory,
+// which a host copy would fault on); its other host code is its callers' in
+// the module to allow, and stays.
+// CHECK-LABEL: func.func @public_and_called
+// CHECK-SAME: (%[[X:.*]]: memref<4xf32>)
+// CHECK: gpu.memcpy %{{.*}}, %[[X]]
+// CHECK-NOT: memref.copy
+// CHECK: memref.load %[[X]]
+func.func @public_and_called(%x: memref<4xf32>) -> (f32, memref<4xf32>) {
+  %copy = memref.alloc() : memref<4xf32>
+  memref.copy %x, %copy : memref<4xf32> to memref<4xf32>
+  %c0 = arith.constant 0 : index
+  %v = memref.load %x[%c0] : memref<4xf32>
+  return %v, %copy : f32, memref<4xf32>
+}
+
+func.func @calls_it() -> f32 {
+  %b = memref.alloc() : memref<4xf32>
+  %r:2 = func.call @public_and_called(%b) : (memref<4xf32>) -> (f32, memref<4xf32>)
+  return %r#0 : f32
+}

@@ -27,3 +27,16 @@ func.func @copies(%x: memref<3x3xf32>, %big: memref<3x8xf32>, %dense: memref<3x3
   }
   return
 }
+
+// Unranked and rank-0 copies are left alone (a rank-0 view is one element:
+// its copy is not a loop).
+// CHECK-LABEL: func.func @unranked_and_rank0
+// CHECK: memref.copy %{{.*}}, %{{.*}} : memref<*xf32> to memref<*xf32>
+// CHECK: memref.copy %{{.*}}, %{{.*}} : memref<f32> to memref<f32, strided<[], offset: 3>>
+// CHECK-NOT: linalg.copy
+func.func @unranked_and_rank0(%x: memref<*xf32>, %y: memref<*xf32>, %s: memref<f32>, %big: memref<8xf32>) {
+  memref.copy %x, %y : memref<*xf32> to memref<*xf32>
+  %one = memref.subview %big[3] [1] [1] : memref<8xf32> to memref<f32, strided<[], offset: 3>>
+  memref.copy %s, %one : memref<f32> to memref<f32, strided<[], offset: 3>>
+  return
+}

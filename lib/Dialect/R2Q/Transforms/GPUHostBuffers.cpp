@@ -176,8 +176,11 @@ bool hasIdentityLayout(Value buffer) {
 /// Host code must not touch the data of `function`'s memref arguments (the
 /// caller's device memory: a host load faults). A host copy from or to one
 /// becomes a runtime copy where both buffers are dense with identity
-/// layouts; any other host access is an error at the op.
-LogicalResult keepArgumentsOnDevice(OpBuilder &builder, func::FuncOp function) {
+/// layouts (any memory to any, so also in a public function that the
+/// module calls too); where `strict` (a function only code outside the
+/// module calls), any other host access is an error at the op.
+LogicalResult keepArgumentsOnDevice(OpBuilder &builder, func::FuncOp function,
+                                    bool strict) {
   SmallVector<memref::CopyOp> copies;
   Operation *touching = nullptr;
   for (BlockArgument argument : function.getArguments()) {
@@ -193,6 +196,8 @@ LogicalResult keepArgumentsOnDevice(OpBuilder &builder, func::FuncOp function) {
         copies.push_back(copy);
         return true;
       }
+      if (!strict)
+        return true;
       touching = user;
       return false;
     });
@@ -406,8 +411,9 @@ public:
   void runOnOperation() override {
     OpBuilder builder(&getContext());
     for (auto function : getOperation().getOps<func::FuncOp>())
-      if (calledFromOutside(function) &&
-          failed(keepArgumentsOnDevice(builder, function)))
+      if (function.isPublic() && !function.isExternal() &&
+          failed(keepArgumentsOnDevice(builder, function,
+                                       calledFromOutside(function))))
         return signalPassFailure();
     SmallVector<Operation *> hostOps;
     getOperation()->walk([&](Operation *op) {

@@ -23,14 +23,20 @@ using namespace mlir;
 namespace r2q {
 namespace {
 
+/// Whether `buffer` is a ranked memref of rank 1 or more with a
+/// non-identity layout (a rank-0 view lowers to one host access, not a
+/// loop; an unranked one has no layout to tell).
 bool isStrided(Value buffer) {
-  return !cast<MemRefType>(buffer.getType()).getLayout().isIdentity();
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  return type && type.getRank() > 0 && !type.getLayout().isIdentity();
 }
 
-/// Whether `copy` is one of host code (not a kernel's) between buffers
-/// that are not both dense.
+/// Whether `copy` is one of host code (not a kernel's) between ranked
+/// buffers that are not both dense.
 bool isStridedHostCopy(memref::CopyOp copy) {
   return !copy->getParentOfType<gpu::LaunchOp>() &&
+         isa<MemRefType>(copy.getSource().getType()) &&
+         isa<MemRefType>(copy.getTarget().getType()) &&
          (isStrided(copy.getSource()) || isStrided(copy.getTarget()));
 }
 

@@ -22,6 +22,20 @@ using namespace mlir;
 namespace r2q {
 namespace {
 
+/// Whether the function writes into `argument` on purpose: it says so
+/// (`bufferization.writable` already set), or materializes a result in it.
+bool writtenOnPurpose(func::FuncOp function, BlockArgument argument) {
+  if (function.getArgAttr(
+          argument.getArgNumber(),
+          bufferization::BufferizationDialect::kWritableAttrName))
+    return true;
+  return llvm::any_of(argument.getUsers(), [&](Operation *user) {
+    auto materialize =
+        dyn_cast<bufferization::MaterializeInDestinationOp>(user);
+    return materialize && materialize.getDest() == argument;
+  });
+}
+
 class R2QReadOnlyArgumentsPass
     : public impl::R2QReadOnlyArgumentsPassBase<R2QReadOnlyArgumentsPass> {
 public:
@@ -31,7 +45,8 @@ public:
       if (!function.isPublic() || function.isExternal())
         continue;
       for (BlockArgument argument : function.getArguments())
-        if (isa<TensorType>(argument.getType()))
+        if (isa<TensorType>(argument.getType()) &&
+            !writtenOnPurpose(function, argument))
           function.setArgAttr(
               argument.getArgNumber(),
               bufferization::BufferizationDialect::kWritableAttrName, readOnly);

@@ -1079,8 +1079,11 @@ def R2QGPUStridedCopiesPass
 
     Dense copies (identity layouts on both sides) are left to
     `r2q-gpu-host-buffers`, which copies with the runtime where an
-    argument is involved (`gpu.memcpy`); copies inside `gpu.launch` bodies
-    are the kernels' own.
+    argument of a public function is involved (`gpu.memcpy`); copies
+    inside `gpu.launch` bodies are the kernels' own. Rank-0 copies (one
+    element, no loop to map) and unranked ones stay as they are: on an
+    argument, `r2q-gpu-host-buffers` refuses a rank-0 one with a strided
+    side.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
@@ -1250,7 +1253,13 @@ def R2QReadOnlyArgumentsPass
 
     Private functions (those the module calls, such as the shared layer
     functions of `r2q-outline-kernels`) keep writable arguments: the
-    bufferization copies at their call sites where needed.
+    bufferization copies at their call sites where needed. So do arguments
+    a function writes on purpose: those already marked
+    `bufferization.writable` (`= true` keeps an in-place update of a large
+    argument, such as a KV cache, without a copy) and the destinations of
+    `bufferization.materialize_in_destination`. An argument that is the
+    initial value of an `scf.for`'s loop-carried tensor is copied before
+    the loop (upstream's loop bufferization counts it as written).
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
