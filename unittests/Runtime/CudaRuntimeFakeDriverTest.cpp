@@ -343,9 +343,7 @@ TEST(CudaRuntimeOnFakeDriver, TrimsThePoolsWhenMemoryRunsOut) {
 // is another is freed, after its own device's work, in that device's
 // context (the fake refuses a free in another).
 TEST(CudaRuntimeOnFakeDriver, FreesAPoolsBufferOnItsDevice) {
-  auto count = r2q::cuda::deviceCount();
-  ASSERT_TRUE(count.ok()) << count.error;
-  if (count.value < 2)
+  if (fakeDevices() < 2)
     GTEST_SKIP() << "one fake device (R2Q_FAKE_CUDA_DEVICES=2 makes two)";
   BackOnDeviceZero backOnDeviceZero;
   ASSERT_EQ(r2qCudaSetDevice(1), 0);
@@ -927,9 +925,7 @@ TEST(CudaRuntimeOnFakeDriver, CopiesEachConstantToTheDeviceOnce) {
 // context, and releasing frees each in its own (the fake refuses a free in
 // another context).
 TEST(CudaRuntimeOnFakeDriver, CopiesAConstantToEachDevice) {
-  auto count = r2q::cuda::deviceCount();
-  ASSERT_TRUE(count.ok()) << count.error;
-  if (count.value < 2)
+  if (fakeDevices() < 2)
     GTEST_SKIP() << "one fake device (R2Q_FAKE_CUDA_DEVICES=2 makes two)";
   Rng rng = seededRng();
   std::vector<float> host(777);
