@@ -914,42 +914,8 @@ private:
         i32Constant(builder, loc, 0x1010));
   }
 
-  /// PTX's prmt (default mode) of the 8 bytes (high:low) by `selector`'s 4
-  /// nibbles (each below 8): nvvm.prmt on the GPU, shifts on the host.
   Value permute(Value low, Value high, Value selector) {
-    if (gpu)
-      return NVVM::PermuteOp::create(builder, loc, builder.getI32Type(), low,
-                                     high, selector,
-                                     NVVM::PermuteMode::DEFAULT);
-    Type i64 = builder.getI64Type();
-    auto wide = [&](Value value) {
-      return arith::ExtUIOp::create(builder, loc, i64, value);
-    };
-    auto constant = [&](int64_t value) {
-      return arith::ConstantOp::create(builder, loc,
-                                       builder.getI64IntegerAttr(value));
-    };
-    Value pool = arith::OrIOp::create(
-        builder, loc, wide(low),
-        arith::ShLIOp::create(builder, loc, wide(high), constant(32)));
-    Value selectors = wide(selector);
-    Value result = constant(0);
-    for (int64_t k = 0; k < 4; ++k) {
-      Value nibble = arith::AndIOp::create(
-          builder, loc,
-          arith::ShRUIOp::create(builder, loc, selectors, constant(4 * k)),
-          constant(7));
-      Value byte = arith::AndIOp::create(
-          builder, loc,
-          arith::ShRUIOp::create(
-              builder, loc, pool,
-              arith::MulIOp::create(builder, loc, nibble, constant(8))),
-          constant(255));
-      result = arith::OrIOp::create(
-          builder, loc, result,
-          arith::ShLIOp::create(builder, loc, byte, constant(8 * k)));
-    }
-    return arith::TruncIOp::create(builder, loc, builder.getI32Type(), result);
+    return bytePermute(builder, loc, low, high, selector, gpu);
   }
 
   /// The 8 weights of sign byte `byte` of `feature`, as f16: per plane,

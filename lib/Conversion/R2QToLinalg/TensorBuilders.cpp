@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -171,6 +172,42 @@ Value toF32(OpBuilder &builder, Location loc, Value value) {
 Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
   return arith::ConstantOp::create(builder, loc,
                                    builder.getI32IntegerAttr(value));
+}
+
+Value bytePermute(OpBuilder &builder, Location loc, Value low, Value high,
+                  Value selector, bool gpu) {
+  if (gpu)
+    return NVVM::PermuteOp::create(builder, loc, builder.getI32Type(), low,
+                                   high, selector, NVVM::PermuteMode::DEFAULT);
+  Type i64 = builder.getI64Type();
+  auto wide = [&](Value value) {
+    return arith::ExtUIOp::create(builder, loc, i64, value);
+  };
+  auto constant = [&](int64_t value) {
+    return arith::ConstantOp::create(builder, loc,
+                                     builder.getI64IntegerAttr(value));
+  };
+  Value pool = arith::OrIOp::create(
+      builder, loc, wide(low),
+      arith::ShLIOp::create(builder, loc, wide(high), constant(32)));
+  Value selectors = wide(selector);
+  Value result = constant(0);
+  for (int64_t k = 0; k < 4; ++k) {
+    Value nibble = arith::AndIOp::create(
+        builder, loc,
+        arith::ShRUIOp::create(builder, loc, selectors, constant(4 * k)),
+        constant(7));
+    Value byte = arith::AndIOp::create(
+        builder, loc,
+        arith::ShRUIOp::create(
+            builder, loc, pool,
+            arith::MulIOp::create(builder, loc, nibble, constant(8))),
+        constant(255));
+    result = arith::OrIOp::create(
+        builder, loc, result,
+        arith::ShLIOp::create(builder, loc, byte, constant(8 * k)));
+  }
+  return arith::TruncIOp::create(builder, loc, builder.getI32Type(), result);
 }
 
 Value convertTensor(OpBuilder &builder, Location loc, Value value,

@@ -81,6 +81,13 @@ mlir::Value toF32(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value i32Constant(mlir::OpBuilder &builder, mlir::Location loc,
                         int32_t value);
 
+/// PTX's prmt (default mode): byte k of the result is byte (nibble k of
+/// `selector`, each below 8) of the 8 bytes high:low. One instruction on
+/// the GPU (nvvm.prmt, `gpu`), the same selection in shifts on the host.
+mlir::Value bytePermute(mlir::OpBuilder &builder, mlir::Location loc,
+                        mlir::Value low, mlir::Value high, mlir::Value selector,
+                        bool gpu);
+
 /// `value` converted element-wise to `elementType` by a linalg.generic.
 mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value value, mlir::Type elementType);
