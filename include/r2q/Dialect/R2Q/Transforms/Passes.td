@@ -1165,6 +1165,48 @@ def R2QGPUAlignWorkgroupBuffersPass
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def R2QGPUExternDynamicSharedMemoryPass
+    : Pass<"r2q-gpu-extern-dynamic-shared-memory", "::mlir::ModuleOp"> {
+  let summary = "read kernels' dynamic shared memory through an external shared array";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after kernel outlining. CUDA places a
+    launch's dynamic shared memory (`dynamic_shared_memory_size`) at an
+    external shared array of unknown size, `.extern .shared .align 16 .b8
+    name[];`. MLIR 22 lowers `gpu.dynamic_shared_memory` to an internal
+    global of zero bytes instead, which LLVM's NVPTX backend declares as a
+    one-byte static variable (`.shared .align 16 .b8 name;`): the kernel
+    then reads past a static variable of its own, which works only while
+    no other static buffer follows it. This pass gives each `gpu.module`
+    that uses dynamic shared memory one public, uninitialized
+    `memref.global` of zero bytes in workgroup memory (16-byte aligned:
+    the kernels' widest accesses), which lowers to that external array,
+    and replaces each `gpu.dynamic_shared_memory` by the global viewed with
+    the launch's size (`%dynamic_smem_size`).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def R2QGPUOccupancyPass : Pass<"r2q-gpu-occupancy", "::mlir::ModuleOp"> {
+  let summary = "ask ptxas for registers that let two blocks share an SM";
+  let description = [{
+    A step of `r2q-gpu-pipeline`, after kernel outlining. Every kernel
+    whose block has at most 256 threads (`known_block_size`) gets
+    `nvvm.minctasm = 2` (PTX `.minnctapersm 2`) unless it has one, so
+    `ptxas` uses at most 65536 / (2 x threads) registers per thread (128
+    for 256 threads), spilling rather than letting one block fill the
+    register file: while one block waits at a barrier, the other issues.
+    Without it `ptxas` gave `byte_lut_gemv`'s kernel, whose loads of a
+    slice are all issued before its barrier, 164 registers, so one block
+    ran per SM; with it 128 registers and no spills. Larger blocks are
+    left alone (the cap would fall below 128).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 def R2QGPUCheckAlignmentPass
     : Pass<"r2q-gpu-check-alignment", "::mlir::ModuleOp"> {
   let summary = "check on the host that the buffers kernels read with wide accesses are aligned for them";
