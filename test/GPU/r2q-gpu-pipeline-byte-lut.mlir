@@ -3,9 +3,15 @@
 // (padded by at most 1/8), in fast and exact precision; a runtime weight, two
 // rows or a weight that the layout would pad too much keep warp_lut_gemv.
 // The pipeline packs the weight (layout = row_interleaved) and compiles two
-// kernels: the result zeroed, then the GEMV, whose PTX reads
-// 128-bit sign pieces, builds 32 KiB of tables in shared memory between
-// barriers, looks them up, meets in shuffles and adds atomically. Forcing
+// kernels: the result zeroed, then the GEMV, whose PTX builds the first
+// slice's tables, then per slice reads 128-bit sign pieces (and the next
+// slice's activations) before its one barrier, looks each sign byte up at
+// the address one byte permute makes of it (prmt), builds the next slice's
+// tables in the other set, and at the end meets in shuffles and adds
+// atomically. The tables are 64 KiB of dynamic shared memory (the launch
+// asks for 65536 bytes), read through CUDA's external shared array, and the
+// kernel asks ptxas for registers that leave room for two blocks per SM
+// (.minnctapersm 2). Forcing
 // it on a runtime weight, or a tile-rows that is not a multiple of 16, is
 // an error at the op. The host code asks the runtime for the device copies
 // of the constant weight's signs and scales (made once per loaded module),
@@ -34,13 +40,16 @@
 // PTX: gpu.binary @decode_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: st.global
 // PTX: gpu.binary @decode_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
-// PTX-SAME: .shared .align 16 .b8 __wg_decode_kernel_0[32768]
+// PTX-SAME: .extern .shared .align 16 .b8 __r2q_dynamic_shared[];
+// PTX-SAME: .minnctapersm 2
+// PTX-SAME: st.shared.b32
 // PTX-SAME: ld.global.v4.b32
 // PTX-SAME: bar.sync
-// PTX-SAME: st.shared.b32
-// PTX-SAME: bar.sync
+// PTX-NOT: bar.sync
+// PTX-SAME: prmt.b32 {{[^;]*}}, 0x5504U;
 // PTX-SAME: ld.shared.b32
 // PTX-SAME: {{fma.rn.f32|__nv_fmaf}}
+// PTX-SAME: st.shared.b32
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-SAME: atom.global.add.f32
 
@@ -48,6 +57,7 @@
 // HOST-LABEL: define {{.*}} @decode(
 // HOST: call ptr @r2qCudaDeviceConstant(ptr @[[SIGNS:__r2q_device___constant_2x4x1024xi8]], ptr @__constant_2x4x1024xi8, i64 8192, i32 0)
 // HOST: call ptr @r2qCudaDeviceConstant(ptr @[[SCALES:__r2q_device___constant_2x4x64xf16]], ptr @__constant_2x4x64xf16, i64 1024, i32 0)
+// HOST: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 {{.*}}, i64 32, i64 8, i64 1, i32 65536,
 // HOST: define internal void @__r2q_release_device_constants()
 // HOST-DAG: call void @r2qCudaReleaseDeviceConstant(ptr @[[SIGNS]])
 // HOST-DAG: call void @r2qCudaReleaseDeviceConstant(ptr @[[SCALES]])

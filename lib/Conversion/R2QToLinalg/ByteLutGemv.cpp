@@ -8,8 +8,13 @@
 //
 //   * per slice, its 256 threads build 32 tables in shared memory, one per
 //     sign byte of the slice: the 256 signed sums +-x[8c] ... +-x[8c + 7]
-//     (f32), entry e of table l at word 32 e + l, so that lane l's lookups
-//     all fall in bank l and never conflict;
+//     (f32). Consecutive slices' tables are two sets in 64 KiB of dynamic
+//     shared memory: entry e of table l of set t at byte 256 e + 128 t +
+//     4 l, so that lane l's lookups all fall in bank l and never conflict,
+//     and a lookup's address is one byte permute (PTX prmt) of the sign
+//     word and the lane's byte 128 t + 4 l. The next slice's tables are
+//     built in the other set while this slice's are read: one barrier per
+//     slice, every load of the slice issued before it;
 //   * lane l loads piece l of the slice for each of its warp's blocks and
 //     each plane, one 128-bit load of the row-interleaved layout holding
 //     sign byte l of 16 rows; each byte is one lookup in table l, times the
@@ -68,10 +73,15 @@ constexpr int64_t kStepPieces = kStepBytes;
 /// A slice is half a step: one piece (and one table) per lane.
 constexpr int64_t kSlicePieces = kLanes;
 constexpr int64_t kSlicesPerStep = kStepPieces / kSlicePieces;
+constexpr int64_t kSliceColumns = kSlicePieces * 8;
 /// Entries of a table: the sign patterns of a byte.
 constexpr int64_t kEntries = 256;
-/// f32 words of a slice's tables: 32 KiB.
-constexpr int64_t kTableWords = kSlicePieces * kEntries;
+/// The tables' bytes: entry e of table l of set t (two sets, for two
+/// slices) at byte 256 e + 128 t + 4 l, so that a lookup's address is one
+/// byte permute of the sign word and the lane's byte 128 t + 4 l.
+constexpr int64_t kEntryBytes = 256;
+constexpr int64_t kSetBytes = 128;
+constexpr int64_t kTableBytes = kEntries * kEntryBytes;
 /// The entries a thread builds: those whose top 3 bits are its warp's.
 constexpr int64_t kEntriesPerThread = kEntries / kWarps;
 /// Blocks of threads to aim for (four per SM of an H100/H200's 132), and
@@ -141,7 +151,8 @@ ByteLutShape byteLutShape(const MatmulOperands &operands,
 
 struct ByteLutOperands : KernelBuffers {
   ByteLutShape shape;
-  Value table; // kTableWords f32: workgroup memory on the GPU
+  Value table; // kTableBytes bytes: workgroup memory on the GPU
+  bool gpu;    // byte permutes as PTX prmt, else in shifts
 };
 
 Value addIndices(OpBuilder &builder, Location loc, Value a, Value b) {
@@ -254,18 +265,27 @@ public:
     return result;
   }
 
-  /// Thread `thread`'s entries of the slice's tables for activation row
-  /// `row`: table `thread % 32` (lane l's byte), the 32 entries whose top 3
-  /// bits are `thread / 32`.
-  void buildTables(Value slice, Value row, Value thread) {
+  /// The 8 activations of row `row` that thread `thread` builds the
+  /// entries of slice `slice`'s tables from: those of the byte of lane
+  /// `thread % 32` (zero past K).
+  SmallVector<Value> loadActivations(Value slice, Value row, Value thread) {
     Value lane = arith::RemUIOp::create(builder, loc, thread,
-                                        index(builder, loc, kLanes));
-    Value warp = arith::DivUIOp::create(builder, loc, thread,
                                         index(builder, loc, kLanes));
     SlicePiece where(builder, loc, slice, lane);
     SmallVector<Value> x;
     for (int64_t i = 0; i < 8; ++i)
       x.push_back(activation(row, addIndex(builder, loc, where.column, i)));
+    return x;
+  }
+
+  /// Thread `thread`'s entries of the slice's tables from its activations
+  /// `x` (loadActivations): table `thread % 32` (lane l's byte), the 32
+  /// entries whose top 3 bits are `thread / 32`.
+  void buildTables(Value slice, Value thread, ValueRange x) {
+    Value lane = arith::RemUIOp::create(builder, loc, thread,
+                                        index(builder, loc, kLanes));
+    Value warp = arith::DivUIOp::create(builder, loc, thread,
+                                        index(builder, loc, kLanes));
     // Bits 5-7 of the entries are the warp's: their sum is common.
     Value base = f32Constant(builder, loc, 0);
     for (int64_t i = 5; i < 8; ++i) {
@@ -291,21 +311,27 @@ public:
     for (int64_t k = 0; k < 8; ++k)
       high.push_back(
           arith::AddFOp::create(builder, loc, middle[k & 3], withX4[k >> 2]));
-    Value firstEntry = mulIndex(builder, loc, warp, kEntriesPerThread);
+    Value firstEntry =
+        mulIndex(builder, loc, warp, kEntriesPerThread * kEntryBytes);
+    Value laneStart =
+        addIndices(builder, loc, firstEntry, laneTableByte(slice, lane));
     for (int64_t e = 0; e < kEntriesPerThread; ++e) {
-      Value entry = addIndex(builder, loc, firstEntry, e);
       memref::StoreOp::create(
           builder, loc,
           arith::AddFOp::create(builder, loc, low[e & 3], high[e >> 2]),
-          ops.table, tableIndex(entry, lane));
+          tableEntry(addIndex(builder, loc, laneStart, e * kEntryBytes)),
+          index(builder, loc, 0));
     }
   }
 
   /// Lane `lane`'s sums after a slice: per block of its warp and plane, one
   /// lookup per row's sign byte, times the row's scale.
-  SmallVector<Value> lookUp(const SlicePiece &where, Value tile, Value warp,
-                            Value lane, ArrayRef<Value> pieces, ValueRange in) {
+  SmallVector<Value> lookUp(Value slice, const SlicePiece &where, Value tile,
+                            Value warp, Value lane, ArrayRef<Value> pieces,
+                            ValueRange in) {
     SmallVector<Value> sums(in);
+    Value laneByte = arith::IndexCastUIOp::create(
+        builder, loc, builder.getI32Type(), laneTableByte(slice, lane));
     for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
       Value block = loadedBlock(rowBlock(tile, warp, r));
       for (int64_t p = 0; p < shape.planes; ++p) {
@@ -314,15 +340,16 @@ public:
         for (int64_t j = 0; j < kBlockRows; ++j) {
           Value word = vector::ExtractOp::create(builder, loc, words,
                                                  ArrayRef<int64_t>{j / 4});
-          Value byte = arith::AndIOp::create(
+          // 256 byte + laneByte: the lane's byte, then byte j % 4 of the
+          // word, then zeros (bytes of laneByte).
+          Value address = bytePermute(
+              builder, loc, word, laneByte,
+              i32Constant(builder, loc, 0x5504 | (j % 4) << 4), ops.gpu);
+          Value value = memref::LoadOp::create(
               builder, loc,
-              arith::ShRUIOp::create(builder, loc, word,
-                                     i32Constant(builder, loc, 8 * (j % 4))),
-              i32Constant(builder, loc, 255));
-          Value entry = arith::IndexCastUIOp::create(
-              builder, loc, builder.getIndexType(), byte);
-          Value value = memref::LoadOp::create(builder, loc, ops.table,
-                                               tableIndex(entry, lane));
+              tableEntry(arith::IndexCastUIOp::create(
+                  builder, loc, builder.getIndexType(), address)),
+              index(builder, loc, 0));
           Value &sum = sums[r * kBlockRows + j];
           sum = math::FmaOp::create(builder, loc, value, scales[j], sum);
         }
@@ -365,6 +392,17 @@ public:
       memref::AtomicRMWOp::create(builder, loc, arith::AtomicRMWKind::addf, sum,
                                   ops.result, ValueRange{row, feature});
     });
+  }
+
+  /// The slice whose tables the GEMV builds while it reads `slice`'s: the
+  /// next one, or the one before for the weight's last (at least two).
+  Value sliceBuiltAhead(Value slice) {
+    Value next = addIndex(builder, loc, slice, 1);
+    Value last =
+        arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, next,
+                              index(builder, loc, shape.slices()));
+    return arith::SelectOp::create(
+        builder, loc, last, index(builder, loc, shape.slices() - 2), next);
   }
 
   /// The first and the end slice of split `split`.
@@ -427,14 +465,33 @@ private:
         false, builder.getI64IntegerAttr(bytes));
   }
 
-  /// Word 32 e + l: all of a lane's entries lie in its bank.
-  Value tableIndex(Value entry, Value lane) {
-    return addIndices(builder, loc, mulIndex(builder, loc, entry, kLanes),
-                      lane);
+  /// Lane l's byte in an entry of the tables of `slice`: 128 (slice % 2) +
+  /// 4 l. Word 64 e + 32 t + l of the tables lies in bank l: all of a lane's
+  /// lookups fall in its bank.
+  Value laneTableByte(Value slice, Value lane) {
+    Value set =
+        arith::RemUIOp::create(builder, loc, slice, index(builder, loc, 2));
+    return addIndices(builder, loc, mulIndex(builder, loc, set, kSetBytes),
+                      mulIndex(builder, loc, lane, 4));
   }
 
-  /// x[row][column] in f32, zero past K.
+  /// The f32 at byte `offset` of the tables.
+  Value tableEntry(Value offset) {
+    auto type = cast<MemRefType>(ops.table.getType());
+    return memref::ViewOp::create(builder, loc,
+                                  MemRefType::get({1}, builder.getF32Type(),
+                                                  MemRefLayoutAttrInterface(),
+                                                  type.getMemorySpace()),
+                                  ops.table, offset, ValueRange{});
+  }
+
+  /// x[row][column] in f32, zero past K. The columns of the slices end
+  /// at K when it is a multiple of a slice's: no check then.
   Value activation(Value row, Value column) {
+    if (shape.columns % kSliceColumns == 0)
+      return toF32(
+          builder, loc,
+          memref::LoadOp::create(builder, loc, ops.x, ValueRange{row, column}));
     Value inside = lessThan(builder, loc, column, shape.columns);
     Value value = toF32(
         builder, loc,
@@ -451,14 +508,31 @@ private:
   const ByteLutShape &shape;
 };
 
+/// The tables on the GPU: the block's dynamic shared memory (64 KiB, more
+/// than the 48 KiB that a kernel may declare statically everywhere; the
+/// runtime opts each launch in).
+Value sharedTables(OpBuilder &builder, Location loc) {
+  Attribute workgroup = gpu::AddressSpaceAttr::get(
+      builder.getContext(), gpu::AddressSpace::Workgroup);
+  Value dynamic = gpu::DynamicSharedMemoryOp::create(
+      builder, loc,
+      MemRefType::get({ShapedType::kDynamic}, builder.getI8Type(),
+                      MemRefLayoutAttrInterface(), workgroup));
+  return memref::ViewOp::create(
+      builder, loc,
+      MemRefType::get({kTableBytes}, builder.getI8Type(),
+                      MemRefLayoutAttrInterface(), workgroup),
+      dynamic, index(builder, loc, 0), ValueRange{});
+}
+
 /// gpu.launch of `blocks` blocks of `threads` threads in x (and `grid`'s
 /// y and z); returns it with the insertion point in its body.
 gpu::LaunchOp createLaunch(OpBuilder &builder, Location loc, Value gridX,
                            Value gridY, Value gridZ, int64_t lanes,
-                           int64_t warps) {
+                           int64_t warps, Value sharedBytes = Value()) {
   return gpu::LaunchOp::create(
       builder, loc, gridX, gridY, gridZ, index(builder, loc, lanes),
-      index(builder, loc, warps), index(builder, loc, 1));
+      index(builder, loc, warps), index(builder, loc, 1), sharedBytes);
 }
 
 /// The result zeroed: one element per thread.
@@ -488,24 +562,46 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
   const ByteLutShape &shape = ops.shape;
   auto launch = createLaunch(builder, loc, index(builder, loc, shape.tiles()),
                              index(builder, loc, shape.splits()),
-                             index(builder, loc, shape.rows), kLanes, kWarps);
+                             index(builder, loc, shape.rows), kLanes, kWarps,
+                             i32Constant(builder, loc, kTableBytes));
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
   Value tile = launch.getBlockIds().x, row = launch.getBlockIds().z;
   Value thread =
       addIndices(builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
-  ByteLutKernel kernel(builder, loc, ops);
+  ByteLutOperands withTables = ops;
+  withTables.table = sharedTables(builder, loc);
+  ByteLutKernel kernel(builder, loc, withTables);
   auto [first, end] = kernel.splitSlices(launch.getBlockIds().y);
   SmallVector<Value> zeros(shape.sums(), f32Constant(builder, loc, 0));
+  // Slice s + 1's tables are built (in the other set) while slice s's are
+  // read, after one barrier per slice, which every thread reaches after its
+  // lookups of slice s - 1 (the last reads of the set it then builds) and
+  // its entries of slice s (which this slice's lookups read). Every load of
+  // a slice (its sign pieces, the next slice's activations) is issued before
+  // the barrier, which the compilers do not move them past. The last slice
+  // of a split builds tables that no one reads: those of slice s + 1, or of
+  // s - 1 for the weight's last slice (so the loads stay inside it and the
+  // set is still the other one; a weight of one slice builds none).
+  kernel.buildTables(first, thread, kernel.loadActivations(first, row, thread));
+  bool buildsAhead = shape.slices() > 1;
   SmallVector<Value> sums = stridedLoop(
       builder, loc, first, end, 1, zeros, [&](Value slice, ValueRange in) {
         SlicePiece where(builder, loc, slice, lane);
         SmallVector<Value> pieces = kernel.loadPieces(where, tile, warp);
+        Value next;
+        SmallVector<Value> x;
+        if (buildsAhead) {
+          next = kernel.sliceBuiltAhead(slice);
+          x = kernel.loadActivations(next, row, thread);
+        }
         gpu::BarrierOp::create(builder, loc);
-        kernel.buildTables(slice, row, thread);
-        gpu::BarrierOp::create(builder, loc);
-        return kernel.lookUp(where, tile, warp, lane, pieces, in);
+        SmallVector<Value> out =
+            kernel.lookUp(slice, where, tile, warp, lane, pieces, in);
+        if (buildsAhead)
+          kernel.buildTables(next, thread, x);
+        return out;
       });
   for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
     SmallVector<Value> values(ArrayRef(sums).slice(r * kBlockRows, kBlockRows));
@@ -630,7 +726,8 @@ void emitHostLoops(OpBuilder &builder, Location loc,
         auto [first, end] = kernel.splitSlices(split);
         stridedRange(builder, loc, first, end, 1, [&](Value slice) {
           forRange(builder, loc, kThreads, [&](Value thread) {
-            kernel.buildTables(slice, row, thread);
+            kernel.buildTables(slice, thread,
+                               kernel.loadActivations(slice, row, thread));
           });
           forRange(builder, loc, kWarps, [&](Value warp) {
             forRange(builder, loc, kLanes, [&](Value lane) {
@@ -640,7 +737,7 @@ void emitHostLoops(OpBuilder &builder, Location loc,
                 in.push_back(memref::LoadOp::create(
                     builder, loc, laneSums, laneIndices(warp, lane, i)));
               SmallVector<Value> out =
-                  kernel.lookUp(where, tile, warp, lane,
+                  kernel.lookUp(slice, where, tile, warp, lane,
                                 kernel.loadPieces(where, tile, warp), in);
               for (int64_t i = 0; i < shape.sums(); ++i)
                 memref::StoreOp::create(builder, loc, out[i], laneSums,
@@ -681,22 +778,14 @@ struct ByteLutGemvPattern : MatmulStrategyPattern {
                      Value accumulator) const override {
     KernelBuffers buffers =
         KernelBuffers::create(builder, loc, operands, accumulator);
-    Attribute space;
-    if (gpuLaunch)
-      space = gpu::AddressSpaceAttr::get(builder.getContext(),
-                                         gpu::AddressSpace::Workgroup);
-    // On the GPU an alloca in workgroup memory before the launch, until
-    // r2q-gpu-workgroup-buffers makes it an attribution (as warp_lut_gemv's
-    // table).
-    Value table = memref::AllocaOp::create(
-        builder, loc,
-        MemRefType::get({kTableWords}, builder.getF32Type(),
-                        MemRefLayoutAttrInterface(), space));
-    ByteLutOperands ops{buffers, byteLutShape(operands, buffers), table};
+    ByteLutOperands ops{buffers, byteLutShape(operands, buffers), Value(),
+                        gpuLaunch};
     if (gpuLaunch) {
       emitZeroLaunch(builder, loc, ops);
       emitGemvLaunch(builder, loc, ops);
     } else {
+      ops.table = memref::AllocaOp::create(
+          builder, loc, MemRefType::get({kTableBytes}, builder.getI8Type()));
       emitHostLoops(builder, loc, ops);
     }
     return ops.resultTensor(builder, loc, accumulator);
