@@ -107,6 +107,8 @@ def main():
                   f'instructions')
             for label, body in loops(sass):
                 counts = histogram(body)
+                if sum(counts.values()) < 2:
+                    continue  # the branch to itself after the exit
                 common = ', '.join(f'{op} {n}'
                                    for op, n in counts.most_common(args.top))
                 print(f'  loop {label}: {sum(counts.values())} instructions '
