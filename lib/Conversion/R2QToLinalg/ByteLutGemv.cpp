@@ -437,10 +437,15 @@ private:
     Value pass = arith::DivUIOp::create(builder, loc, unit,
                                         index(builder, loc, perPass));
     Value passFirst = mulIndex(builder, loc, pass, perPass);
-    Value passUnits = arith::MinUIOp::create(
-        builder, loc, index(builder, loc, perPass),
-        arith::SubIOp::create(builder, loc, index(builder, loc, total),
-                              passFirst));
+    // Every pass is whole where the units divide into them.
+    Value passUnits =
+        total % perPass == 0
+            ? index(builder, loc, perPass)
+            : arith::MinUIOp::create(
+                  builder, loc, index(builder, loc, perPass),
+                  arith::SubIOp::create(builder, loc,
+                                        index(builder, loc, total), passFirst))
+                  .getResult();
     Value inPass = addIndices(
         builder, loc, arith::MulIOp::create(builder, loc, block, passUnits),
         arith::SubIOp::create(builder, loc, unit, passFirst));
@@ -455,14 +460,21 @@ private:
   Value loadFlat(Value buffer, int64_t plane, Value offset, VectorType type,
                  int64_t rowLength) {
     int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
-    return vector::LoadOp::create(
-        builder, loc, type, buffer,
-        ValueRange{index(builder, loc, plane),
-                   arith::DivUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowLength)),
-                   arith::RemUIOp::create(builder, loc, offset,
-                                          index(builder, loc, rowLength))},
-        false, builder.getI64IntegerAttr(bytes));
+    SmallVector<Value> indices{index(builder, loc, plane)};
+    SmallVector<ReassociationIndices> planes{{0}, {1, 2}};
+    auto memref = cast<MemRefType>(buffer.getType());
+    if (memref::CollapseShapeOp::isGuaranteedCollapsible(memref, planes)) {
+      // Each plane as one row: no division of the offset (a 64-bit one
+      // where the rows' length is not a power of two).
+      buffer = memref::CollapseShapeOp::create(builder, loc, buffer, planes);
+      indices.push_back(offset);
+    } else {
+      Value length = index(builder, loc, rowLength);
+      indices.push_back(arith::DivUIOp::create(builder, loc, offset, length));
+      indices.push_back(arith::RemUIOp::create(builder, loc, offset, length));
+    }
+    return vector::LoadOp::create(builder, loc, type, buffer, indices, false,
+                                  builder.getI64IntegerAttr(bytes));
   }
 
   /// Lane l's byte in an entry of the tables of `slice`: 128 (slice % 2) +

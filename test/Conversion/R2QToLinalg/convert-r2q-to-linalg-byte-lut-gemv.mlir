@@ -5,7 +5,8 @@
 // rows), blocks of 8 warps, 64 KiB of dynamic shared memory for two sets of
 // tables. It builds its first slice's tables (8 activations, 32 entries a
 // thread), then per slice loads the sign pieces (16 bytes: one byte of 16
-// rows) and the next slice's activations, waits at its one barrier, looks
+// rows; each plane of the signs and scales read as one row, 2 x 6144 and
+// 2 x 240, so that no offset is divided) and the next slice's activations, waits at its one barrier, looks
 // each sign byte up at the byte address one permute (nvvm.prmt, selector
 // 0x55j4: the lane's byte, byte j of the word, zeros) makes, times the 16
 // rows' scales (one 16-element load), and builds the next slice's tables;
@@ -30,18 +31,18 @@
 // GPU-COUNT-8: memref.load %{{.*}} : memref<1x576xf32>
 // GPU-COUNT-32: memref.store %{{.*}} : memref<1xf32, #gpu.address_space<workgroup>>
 // GPU: scf.for
-// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x3x2048xi8>, vector<16xi8>
-// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x3x2048xi8>, vector<16xi8>
+// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x6144xi8>, vector<16xi8>
+// GPU: vector.load %{{.*}} {alignment = 16 : i64} : memref<2x6144xi8>, vector<16xi8>
 // GPU-COUNT-8: memref.load %{{.*}} : memref<1x576xf32>
 // GPU: gpu.barrier
 // GPU-NOT: gpu.barrier
-// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x3x80xf16>, vector<16xf16>
+// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x240xf16>, vector<16xf16>
 // GPU: %[[ADDRESS:.*]] = nvvm.prmt <default> %c21764_i32, %{{.*}}, %[[LANE:.*]] : i32
 // GPU: %[[OFFSET:.*]] = arith.index_castui %[[ADDRESS]] : i32 to index
 // GPU: %[[ENTRY:.*]] = memref.view %[[TABLES]][%[[OFFSET]]][] : memref<65536xi8, #gpu.address_space<workgroup>> to memref<1xf32, #gpu.address_space<workgroup>>
 // GPU: memref.load %[[ENTRY]]
 // GPU-COUNT-15: nvvm.prmt <default>
-// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x3x80xf16>, vector<16xf16>
+// GPU: vector.load %{{.*}} {alignment = 32 : i64} : memref<2x240xf16>, vector<16xf16>
 // GPU-COUNT-16: nvvm.prmt <default>
 // GPU-COUNT-32: memref.store %{{.*}} : memref<1xf32, #gpu.address_space<workgroup>>
 // GPU-NOT: gpu.barrier
