@@ -105,8 +105,10 @@ DYNAMIC.update(c[0] for c in DYNAMIC_CHECKS)
 CHECKS += DYNAMIC_CHECKS
 # The byte-table kernel (weights in the row-interleaved layout, packed by
 # the harness) on every ragged case and at batch 1 and 4 of every shape, and
-# with 1, 2 and 8 blocks of 16 rows per warp (16, 32, 128 features; the
-# default is 64) at batch 1 of the largest.
+# with 1 and 2 blocks of 16 rows per warp (16 and 32 features; the default
+# is 64) at batch 1 of the largest. (8 blocks, 128 features, spill: their
+# 128 sums a lane do not fit the 128 registers that r2q-gpu-occupancy
+# leaves a thread of a block of 256.)
 CHECKS += [variant(c, "bytes", "byte_lut_gemv") for c in base_checks]
 assert not DYNAMIC & set(KERNELS), "a written kernel needs a static batch"
 # A weight that is a constant of the module, as in a compiled model: at
@@ -122,7 +124,7 @@ CHECKS += CONSTANT_CHECKS
 BENCH += [variant(c, "bytes", "byte_lut_gemv") for c in BENCH
           if c[1] <= 4 and c[0] not in KERNELS]
 BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
-          for t in (16, 32, 128)]
+          for t in (16, 32)]
 # f16 activations (half the activation bytes).
 BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
            "f16") for m in (1, 4)]
