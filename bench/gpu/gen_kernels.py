@@ -16,6 +16,9 @@ CHECKS = [
     ("check_d", 13, 77, 2600, 256, 2, "bf16", "f16"),
     ("check_e", 16, 4096, 4096, 128, 2, "f32", "f16"),
     ("check_f", 2, 33, 13, 8, 4, "f32", "bf16"),
+    # K a multiple of a slice's 256 columns, not of a step's 512 (the
+    # row-interleaved layout's last step half past K).
+    ("check_s", 1, 300, 1280, 64, 2, "f32", "f16"),
     # Batches for the tensor cores (mma_gemm from 16 rows on): odd ones, N
     # not a multiple of a block's 128 features, K not a multiple of a step's
     # 64 columns, a short last group.
@@ -107,8 +110,8 @@ CHECKS += DYNAMIC_CHECKS
 # the harness) on every ragged case and at batch 1 and 4 of every shape, and
 # with 1 and 2 blocks of 16 rows per warp (16 and 32 features; the default
 # is 64) at batch 1 of the largest. (8 blocks, 128 features, spill: their
-# 128 sums a lane do not fit the 128 registers that r2q-gpu-occupancy
-# leaves a thread of a block of 256.)
+# 128 sums a lane do not fit the 128 registers that two blocks of 256
+# threads per SM leave a thread.)
 CHECKS += [variant(c, "bytes", "byte_lut_gemv") for c in base_checks]
 assert not DYNAMIC & set(KERNELS), "a written kernel needs a static batch"
 # A weight that is a constant of the module, as in a compiled model: at

@@ -80,19 +80,19 @@ void addGenericKernels(OpPassManager &pm) {
 }
 
 /// Kernel outlining (upstream's NVVM pipeline, which would do it, then finds
-/// nothing left to outline), then what needs outlined kernels: their shared
-/// buffers declared 16-byte aligned, dynamic shared memory read through
-/// CUDA's external array, registers for two blocks per SM, and the GPU ops of
+/// nothing left to outline; ours keeps the kernel attributes the lowerings
+/// asked for), then what needs outlined kernels: their shared buffers
+/// declared 16-byte aligned, dynamic shared memory read through CUDA's
+/// external array, and the GPU ops of
 /// each block of host code (allocations, copies, launches, frees) on one
 /// stream, waited for once, before the next host op with side effects or the
 /// block's end, not each on a stream of its own that is created, synchronized
 /// and destroyed around it; last, host checks that the buffers the kernels read
 /// with wide accesses are aligned for them.
 void addOutlinedKernelSteps(OpPassManager &pm) {
-  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createR2QGPUOutlineKernelsPass());
   pm.addPass(createR2QGPUAlignWorkgroupBuffersPass());
   pm.addPass(createR2QGPUExternDynamicSharedMemoryPass());
-  pm.addPass(createR2QGPUOccupancyPass());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createR2QGPUSynchronousManagedAllocsPass());
   pm.addPass(createR2QGPUCheckAlignmentPass());

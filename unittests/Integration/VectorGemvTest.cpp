@@ -785,6 +785,10 @@ std::vector<WarpCase> warpCases() {
       {{{1}, 600, 2048, 128, 2, F::F16, F::F16, 32, false},
        64,
        "byte_lut_gemv"},
+      // K a multiple of a slice's 256 columns but not of a step's 512: the
+      // last step's second half lies past K (its activations are zeros).
+      {{{1}, 29, 768, 128, 2, F::F32, F::F16, 32, false}, 0, "byte_lut_gemv"},
+      {{{2}, 19, 1280, 64, 2, F::F16, F::F32, 32, false}, 0, "byte_lut_gemv"},
   };
 }
 

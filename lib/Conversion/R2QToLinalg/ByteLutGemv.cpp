@@ -14,7 +14,8 @@
 //     and a lookup's address is one byte permute (PTX prmt) of the sign
 //     word and the lane's byte 128 t + 4 l. The next slice's tables are
 //     built in the other set while this slice's are read: one barrier per
-//     slice, every load of the slice issued before it;
+//     slice, the slice's sign pieces and the next slice's activations
+//     loaded before it (its scales with its lookups);
 //   * lane l loads piece l of the slice for each of its warp's blocks and
 //     each plane, one 128-bit load of the row-interleaved layout holding
 //     sign byte l of 16 rows; each byte is one lookup in table l, times the
@@ -48,6 +49,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -73,7 +75,8 @@ constexpr int64_t kStepPieces = kStepBytes;
 /// A slice is half a step: one piece (and one table) per lane.
 constexpr int64_t kSlicePieces = kLanes;
 constexpr int64_t kSlicesPerStep = kStepPieces / kSlicePieces;
-constexpr int64_t kSliceColumns = kSlicePieces * 8;
+/// Columns of a step: a slice's bytes are spread over the whole step.
+constexpr int64_t kStepColumns = kStepBytes * 8;
 /// Entries of a table: the sign patterns of a byte.
 constexpr int64_t kEntries = 256;
 /// The tables' bytes: entry e of table l of set t (two sets, for two
@@ -84,9 +87,11 @@ constexpr int64_t kSetBytes = 128;
 constexpr int64_t kTableBytes = kEntries * kEntryBytes;
 /// The entries a thread builds: those whose top 3 bits are its warp's.
 constexpr int64_t kEntriesPerThread = kEntries / kWarps;
-/// Blocks of threads to aim for (four per SM of an H100/H200's 132), and
-/// the fewest (two per SM) before a warp takes fewer blocks of rows.
+/// Blocks of threads to aim for (four per SM of an H100/H200's 132: two
+/// waves of the two blocks an SM holds at once), and the fewest (one wave)
+/// before a warp takes fewer blocks of rows.
 constexpr int64_t kTargetBlocks = 528;
+constexpr int32_t kBlocksPerSM = 2;
 constexpr int64_t kFewestBlocks = 264;
 /// A split of the columns is at least one step (two slices), so that the
 /// butterfly at its end is amortized.
@@ -497,10 +502,11 @@ private:
                                   ops.table, offset, ValueRange{});
   }
 
-  /// x[row][column] in f32, zero past K. The columns of the slices end
-  /// at K when it is a multiple of a slice's: no check then.
+  /// x[row][column] in f32, zero past K. The columns of the steps end at
+  /// K when it is a multiple of a step's: no check then. (A slice's bytes
+  /// lie all over its step, so a K of whole slices is not enough.)
   Value activation(Value row, Value column) {
-    if (shape.columns % kSliceColumns == 0)
+    if (shape.columns % kStepColumns == 0)
       return toF32(
           builder, loc,
           memref::LoadOp::create(builder, loc, ops.x, ValueRange{row, column}));
@@ -567,8 +573,8 @@ void emitZeroLaunch(OpBuilder &builder, Location loc,
 }
 
 /// The GEMV as a gpu.launch: grid (tiles of rows, splits of the columns,
-/// activation rows), 8 warps; the sign loads of a slice issued before its
-/// tables are built; the butterfly in xor shuffles.
+/// activation rows), 8 warps, the tables in dynamic shared memory; one
+/// barrier per slice; the butterfly in xor shuffles.
 void emitGemvLaunch(OpBuilder &builder, Location loc,
                     const ByteLutOperands &ops) {
   const ByteLutShape &shape = ops.shape;
@@ -576,6 +582,14 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
                              index(builder, loc, shape.splits()),
                              index(builder, loc, shape.rows), kLanes, kWarps,
                              i32Constant(builder, loc, kTableBytes));
+  // Two blocks per SM (r2q-gpu-outline-kernels puts it on the kernel):
+  // ptxas gave the kernel 162-166 registers, one block per SM, whose
+  // warps all wait at each slice's barrier; under the cap of 128 it
+  // spills 8 bytes with 2 planes (more with 1, 3 or 4).
+  launch->setAttr("r2q.kernel_attributes",
+                  builder.getDictionaryAttr(builder.getNamedAttr(
+                      NVVM::NVVMDialect::getMinctasmAttrName(),
+                      builder.getI32IntegerAttr(kBlocksPerSM))));
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
@@ -590,29 +604,24 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
   // Slice s + 1's tables are built (in the other set) while slice s's are
   // read, after one barrier per slice, which every thread reaches after its
   // lookups of slice s - 1 (the last reads of the set it then builds) and
-  // its entries of slice s (which this slice's lookups read). Every load of
-  // a slice (its sign pieces, the next slice's activations) is issued before
-  // the barrier, which the compilers do not move them past. The last slice
-  // of a split builds tables that no one reads: those of slice s + 1, or of
-  // s - 1 for the weight's last slice (so the loads stay inside it and the
-  // set is still the other one; a weight of one slice builds none).
+  // its entries of slice s (which this slice's lookups read). The slice's
+  // sign pieces and the next slice's activations are loaded before the
+  // barrier, which the compilers do not move them past (its scales are
+  // loaded with its lookups). The last slice of a split builds tables that
+  // no one reads: those of slice s + 1, or of s - 1 for the weight's last
+  // slice (a weight has an even number of slices, at least 2: the loads
+  // stay inside it and the set is still the other one).
   kernel.buildTables(first, thread, kernel.loadActivations(first, row, thread));
-  bool buildsAhead = shape.slices() > 1;
   SmallVector<Value> sums = stridedLoop(
       builder, loc, first, end, 1, zeros, [&](Value slice, ValueRange in) {
         SlicePiece where(builder, loc, slice, lane);
         SmallVector<Value> pieces = kernel.loadPieces(where, tile, warp);
-        Value next;
-        SmallVector<Value> x;
-        if (buildsAhead) {
-          next = kernel.sliceBuiltAhead(slice);
-          x = kernel.loadActivations(next, row, thread);
-        }
+        Value next = kernel.sliceBuiltAhead(slice);
+        SmallVector<Value> x = kernel.loadActivations(next, row, thread);
         gpu::BarrierOp::create(builder, loc);
         SmallVector<Value> out =
             kernel.lookUp(slice, where, tile, warp, lane, pieces, in);
-        if (buildsAhead)
-          kernel.buildTables(next, thread, x);
+        kernel.buildTables(next, thread, x);
         return out;
       });
   for (int64_t r = 0; r < shape.blocksPerWarp; ++r) {
@@ -796,8 +805,10 @@ struct ByteLutGemvPattern : MatmulStrategyPattern {
       emitZeroLaunch(builder, loc, ops);
       emitGemvLaunch(builder, loc, ops);
     } else {
+      // Aligned as the GPU's shared memory is: the lookups read f32.
       ops.table = memref::AllocaOp::create(
-          builder, loc, MemRefType::get({kTableBytes}, builder.getI8Type()));
+          builder, loc, MemRefType::get({kTableBytes}, builder.getI8Type()),
+          builder.getI64IntegerAttr(16));
       emitHostLoops(builder, loc, ops);
     }
     return ops.resultTensor(builder, loc, accumulator);

@@ -11,7 +11,9 @@
 // 0x55j4: the lane's byte, byte j of the word, zeros) makes, times the 16
 // rows' scales (one 16-element load), and builds the next slice's tables;
 // the lanes' 16 sums meet in 16 xor shuffles (8 + 4 + 2 + 1 + 1) and are
-// added to the result atomically. Without gpu-launch, the same in host
+// added to the result atomically; the launch asks for two blocks per SM
+// (r2q.kernel_attributes, which r2q-gpu-outline-kernels puts on the
+// kernel). Without gpu-launch, the same in host
 // loops (the permute in shifts), the tables in a host buffer. A canonical
 // weight is refused: r2q-pack-weights has not packed it.
 
@@ -50,10 +52,11 @@
 // GPU-COUNT-16: gpu.shuffle  xor
 // GPU: memref.atomic_rmw addf
 // GPU: gpu.terminator
+// GPU-NEXT: } {r2q.kernel_attributes = {nvvm.minctasm = 2 : i32}}
 
 // HOST-LABEL: func.func @gemv
 // HOST-NOT: gpu.launch
-// HOST: memref.alloca() : memref<65536xi8>
+// HOST: memref.alloca() {alignment = 16 : i64} : memref<65536xi8>
 // HOST: memref.alloca() : memref<8x32x16xf32>
 // HOST-COUNT-3: memref.alloca() : memref<32x16xf32>
 // HOST-NOT: nvvm.

@@ -1189,22 +1189,27 @@ def R2QGPUExternDynamicSharedMemoryPass
                            "::mlir::arith::ArithDialect"];
 }
 
-def R2QGPUOccupancyPass : Pass<"r2q-gpu-occupancy", "::mlir::ModuleOp"> {
-  let summary = "ask ptxas for registers that let two blocks share an SM";
+def R2QGPUOutlineKernelsPass
+    : Pass<"r2q-gpu-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "outline gpu.launch bodies into kernels, keeping the kernel attributes r2q's lowerings asked for";
   let description = [{
-    A step of `r2q-gpu-pipeline`, after kernel outlining. Every kernel
-    whose block has at most 256 threads (`known_block_size`) gets
-    `nvvm.minctasm = 2` (PTX `.minnctapersm 2`) unless it has one, so
-    `ptxas` uses at most 65536 / (2 x threads) registers per thread (128
-    for 256 threads), spilling rather than letting one block fill the
-    register file: while one block waits at a barrier, the other issues.
-    Without it `ptxas` gave `byte_lut_gemv`'s kernel, whose loads of a
-    slice are all issued before its barrier, 164 registers, so one block
-    ran per SM; with it 128 registers and no spills. Larger blocks are
-    left alone (the cap would fall below 128).
+    The kernel outlining step of `r2q-gpu-pipeline`: upstream's
+    `gpu-kernel-outlining`, which drops a `gpu.launch` op's attributes,
+    plus the attributes a lowering put on a launch for its kernel: the
+    dictionary `r2q.kernel_attributes` of a `gpu.launch` becomes attributes
+    of the outlined `gpu.func`, which the NVVM lowering keeps. Each launch
+    becomes a `gpu.launch_func` in place, so the launches are matched by
+    their order in the module. `byte_lut_gemv` asks for `nvvm.minctasm =
+    2` (PTX `.minnctapersm 2`): `ptxas` then keeps its kernel of 256
+    threads at 128 registers, so two blocks share an SM (one can issue
+    while the other waits at its barrier); on its own `ptxas` gave it 162
+    to 166, one block per SM. Asked of every kernel, the same hint made
+    `ptxas` use more registers in kernels that needed fewer
+    (`warp_lut_gemv` 48 to 80, `mma_gemm` at 128 rows 128 to 166), so only
+    the kernel that needs it asks.
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect",
-                           "::mlir::NVVM::NVVMDialect"];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::DLTIDialect",
+                           "::mlir::cf::ControlFlowDialect"];
 }
 
 def R2QGPUCheckAlignmentPass

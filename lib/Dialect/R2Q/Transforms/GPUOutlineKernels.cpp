@@ -1,0 +1,66 @@
+//===- GPUOutlineKernels.cpp - Outlining that keeps kernel attributes -----===//
+//
+// r2q-gpu-outline-kernels: upstream's gpu-kernel-outlining, then the
+// dictionary `r2q.kernel_attributes` that a lowering put on a gpu.launch
+// set on the gpu.func outlined from it (matched by order: each launch
+// becomes a gpu.launch_func in place).
+//
+//===----------------------------------------------------------------------===//
+
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/DLTI/DLTI.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace r2q {
+#define GEN_PASS_DEF_R2QGPUOUTLINEKERNELSPASS
+#include "r2q/Dialect/R2Q/Transforms/Passes.h.inc"
+} // namespace r2q
+
+using namespace mlir;
+
+namespace r2q {
+namespace {
+
+constexpr llvm::StringLiteral kKernelAttributes = "r2q.kernel_attributes";
+
+class R2QGPUOutlineKernelsPass
+    : public impl::R2QGPUOutlineKernelsPassBase<R2QGPUOutlineKernelsPass> {
+public:
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // Per launch, in order (a gpu.launch_func already there asks nothing).
+    SmallVector<DictionaryAttr> asked;
+    module.walk([&](Operation *op) {
+      if (isa<gpu::LaunchFuncOp>(op))
+        asked.push_back(nullptr);
+      if (!isa<gpu::LaunchOp>(op))
+        return;
+      asked.push_back(op->getAttrOfType<DictionaryAttr>(kKernelAttributes));
+      op->removeAttr(kKernelAttributes);
+    });
+    OpPassManager outlining(ModuleOp::getOperationName());
+    outlining.addPass(createGpuKernelOutliningPass());
+    if (failed(runPipeline(outlining, module)))
+      return signalPassFailure();
+    SymbolTableCollection symbols;
+    size_t index = 0;
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      DictionaryAttr attributes = index < asked.size() ? asked[index] : nullptr;
+      ++index;
+      if (!attributes)
+        return;
+      auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+          launch, launch.getKernel());
+      for (NamedAttribute attribute : attributes)
+        kernel->setAttr(attribute.getName(), attribute.getValue());
+    });
+  }
+};
+
+} // namespace
+} // namespace r2q
