@@ -446,9 +446,22 @@ CUdeviceptr devicePointer(const void *ptr) {
 //===----------------------------------------------------------------------===//
 
 /// Names of the functions looked up so far, for error messages.
+/// The dynamic shared memory a kernel may take without an opt-in.
+constexpr int32_t kDefaultDynamicSharedBytes = 48 * 1024;
+
+/// What the runtime knows of a kernel handle that lowered code looked up:
+/// its name (for messages), its module, and how much dynamic shared memory
+/// the driver has been told it may take (above the default 48 KiB, an
+/// opt-in that needs a driver call, made once per handle).
+struct KernelRecord {
+  std::string name;
+  CUmodule module = nullptr;
+  int32_t sharedBytesAllowed = kDefaultDynamicSharedBytes;
+};
+
 struct KernelNames {
   std::mutex mutex;
-  std::unordered_map<CUfunction, std::string> byFunction;
+  std::unordered_map<CUfunction, KernelRecord> byFunction;
 };
 
 KernelNames &kernelNames() {
@@ -460,7 +473,18 @@ std::string kernelName(CUfunction function) {
   KernelNames &names = kernelNames();
   std::lock_guard<std::mutex> lock(names.mutex);
   auto found = names.byFunction.find(function);
-  return found == names.byFunction.end() ? "<unknown kernel>" : found->second;
+  return found == names.byFunction.end() ? "<unknown kernel>"
+                                         : found->second.name;
+}
+
+/// Forgets the kernels of `module`, which is unloaded: a handle of a module
+/// loaded later at the same address starts without an opt-in.
+void forgetKernels(CUmodule module) {
+  KernelNames &names = kernelNames();
+  std::lock_guard<std::mutex> lock(names.mutex);
+  std::erase_if(names.byFunction, [&](const auto &entry) {
+    return entry.second.module == module;
+  });
 }
 
 bool isCubinOrFatbin(const void *data, size_t bytes) {
@@ -540,7 +564,9 @@ int getFunction(CUfunction *function, CUmodule module, const char *name) {
     return -1;
   KernelNames &names = kernelNames();
   std::lock_guard<std::mutex> lock(names.mutex);
-  names.byFunction[*function] = name;
+  KernelRecord &record = names.byFunction[*function];
+  if (record.module != module || record.name != name)
+    record = {name, module, kDefaultDynamicSharedBytes};
   return 0;
 }
 
@@ -565,22 +591,37 @@ bool emptyGrid(intptr_t x, intptr_t y, intptr_t z) {
 }
 
 /// Dynamic shared memory above the default 48 KiB needs an opt-in per
-/// function.
+/// function, made once for the most it was asked for (a launch of a
+/// byte_lut_gemv layer would otherwise make a driver call more).
 int allowSharedMemory(CUfunction function, int32_t bytes,
                       const std::string &kernel) {
   if (bytes < 0)
     return fail("r2q: cannot launch kernel '" + kernel +
                 "': negative dynamic shared memory size " +
                 std::to_string(bytes));
-  if (bytes <= 48 * 1024)
+  if (bytes <= kDefaultDynamicSharedBytes)
     return 0;
-  return check(
-      driver().cuFuncSetAttribute(
-          function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
-      ("cuFuncSetAttribute (max dynamic shared memory " +
-       std::to_string(bytes) + " bytes)")
-          .c_str(),
-      kernel.c_str());
+  KernelNames &names = kernelNames();
+  {
+    std::lock_guard<std::mutex> lock(names.mutex);
+    auto found = names.byFunction.find(function);
+    if (found != names.byFunction.end() &&
+        found->second.sharedBytesAllowed >= bytes)
+      return 0;
+  }
+  if (check(
+          driver().cuFuncSetAttribute(
+              function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+          ("cuFuncSetAttribute (max dynamic shared memory " +
+           std::to_string(bytes) + " bytes)")
+              .c_str(),
+          kernel.c_str()))
+    return -1;
+  std::lock_guard<std::mutex> lock(names.mutex);
+  auto found = names.byFunction.find(function);
+  if (found != names.byFunction.end())
+    found->second.sharedBytesAllowed = bytes;
+  return 0;
 }
 
 /// One launch; `cluster` is null for launches without thread-block clusters.
@@ -1380,6 +1421,7 @@ int r2qCudaModuleLoad(void **module, const void *data, size_t bytes,
 }
 
 int r2qCudaModuleUnload(void *module) {
+  forgetKernels(static_cast<CUmodule>(module));
   return releaseInContext([&] {
     return R2Q_RELEASE(cuModuleUnload, static_cast<CUmodule>(module));
   });

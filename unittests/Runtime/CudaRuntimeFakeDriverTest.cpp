@@ -219,9 +219,30 @@ TEST(CudaRuntimeOnFakeDriver, OptsInToLargeSharedMemory) {
   void *module = loadModule();
   void *shared = mgpuModuleGetFunction(module, "r2q_vadd_shared");
   VectorAdd data(300, rng);
+  const long optIns = fakeCudaSharedMemoryOptIns();
   mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 160 * 1024, nullptr,
                    data.params(), nullptr, 4);
   EXPECT_EQ(data.result(), data.sum);
+  EXPECT_EQ(fakeCudaSharedMemoryOptIns(), optIns + 1);
+  // Once per kernel for the most it asked for, also when lowered code
+  // looks the kernel up again before each launch, as it does.
+  shared = mgpuModuleGetFunction(module, "r2q_vadd_shared");
+  mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 100 * 1024, nullptr,
+                   data.params(), nullptr, 4);
+  mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 160 * 1024, nullptr,
+                   data.params(), nullptr, 4);
+  EXPECT_EQ(fakeCudaSharedMemoryOptIns(), optIns + 1);
+  mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 200 * 1024, nullptr,
+                   data.params(), nullptr, 4);
+  EXPECT_EQ(fakeCudaSharedMemoryOptIns(), optIns + 2);
+  EXPECT_EQ(data.result(), data.sum);
+  // A module loaded again starts without the opt-in.
+  mgpuModuleUnload(module);
+  module = loadModule();
+  shared = mgpuModuleGetFunction(module, "r2q_vadd_shared");
+  mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 160 * 1024, nullptr,
+                   data.params(), nullptr, 4);
+  EXPECT_EQ(fakeCudaSharedMemoryOptIns(), optIns + 3);
   EXPECT_DEATH(mgpuLaunchKernel(shared, 3, 1, 1, 128, 1, 1, 300 * 1024, nullptr,
                                 data.params(), nullptr, 4),
                "r2q: CUDA error: cuFuncSetAttribute \\(max dynamic shared "

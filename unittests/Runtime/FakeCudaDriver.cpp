@@ -104,6 +104,7 @@ std::map<CUdeviceptr, int> &allocations = *new std::map<CUdeviceptr, int>;
 std::atomic<uint64_t> bytesCopiedToDevice{0};
 std::atomic<long> contextSynchronizations{0};
 std::atomic<long> launches{0};
+std::atomic<long> sharedMemoryOptIns{0};
 /// cuMemAlloc fails for more bytes than this (0: no limit); at first
 /// $R2Q_FAKE_CUDA_LARGEST_ALLOCATION.
 std::atomic<uint64_t> largestAllocation{[] {
@@ -254,6 +255,7 @@ int fakeCudaAllocationDevice(const void *ptr) {
 uint64_t fakeCudaBytesCopiedToDevice() { return bytesCopiedToDevice; }
 long fakeCudaContextSynchronizations() { return contextSynchronizations; }
 long fakeCudaLaunches() { return launches; }
+long fakeCudaSharedMemoryOptIns() { return sharedMemoryOptIns; }
 void fakeCudaFailAllocationsAbove(uint64_t bytes) { largestAllocation = bytes; }
 long fakeCudaAllStreamSynchronizations() {
   std::lock_guard<std::mutex> lock(allocationsMutex);
@@ -485,6 +487,7 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction function,
   if (CUresult result = needContext())
     return result;
   if (attribute == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
+    ++sharedMemoryOptIns;
     if (value > 227 * 1024)
       return CUDA_ERROR_INVALID_VALUE;
     reinterpret_cast<FakeFunction *>(function)->maxDynamicSharedBytes = value;

@@ -46,6 +46,9 @@ uint64_t fakeCudaBytesCopiedToDevice();
 long fakeCudaContextSynchronizations();
 /// Kernels run so far (launches that reached a kernel).
 long fakeCudaLaunches();
+/// cuFuncSetAttribute calls for
+/// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+long fakeCudaSharedMemoryOptIns();
 /// From now on cuMemAlloc and cuMemAllocManaged fail with
 /// CUDA_ERROR_OUT_OF_MEMORY for more than `bytes` (0: never). The limit
 /// starts at $R2Q_FAKE_CUDA_LARGEST_ALLOCATION (none where it is unset).
