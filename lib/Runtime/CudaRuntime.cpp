@@ -445,7 +445,6 @@ CUdeviceptr devicePointer(const void *ptr) {
 // Kernels
 //===----------------------------------------------------------------------===//
 
-/// Names of the functions looked up so far, for error messages.
 /// The dynamic shared memory a kernel may take without an opt-in.
 constexpr int32_t kDefaultDynamicSharedBytes = 48 * 1024;
 
@@ -542,8 +541,12 @@ int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
                             : "cuModuleLoadDataEx (PTX JIT)";
   if (check(driver().cuModuleLoadDataEx(module, data, numOptions, options,
                                         values),
-            call) == 0)
+            call) == 0) {
+    // Records of an unloaded module at the same address, should one remain
+    // (a context reset elsewhere), do not hold for this one.
+    forgetKernels(*module);
     return 0;
+  }
   if (log[0])
     lastError += std::string("\nr2q: JIT error log:\n") + log;
   return rememberFailedLoad();
@@ -601,14 +604,14 @@ int allowSharedMemory(CUfunction function, int32_t bytes,
                 std::to_string(bytes));
   if (bytes <= kDefaultDynamicSharedBytes)
     return 0;
+  // Under the lock, so that launches asking for different sizes at once
+  // leave the driver at the largest, and the record with it.
   KernelNames &names = kernelNames();
-  {
-    std::lock_guard<std::mutex> lock(names.mutex);
-    auto found = names.byFunction.find(function);
-    if (found != names.byFunction.end() &&
-        found->second.sharedBytesAllowed >= bytes)
-      return 0;
-  }
+  std::lock_guard<std::mutex> lock(names.mutex);
+  auto found = names.byFunction.find(function);
+  bool known = found != names.byFunction.end();
+  if (known && found->second.sharedBytesAllowed >= bytes)
+    return 0;
   if (check(
           driver().cuFuncSetAttribute(
               function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
@@ -617,9 +620,7 @@ int allowSharedMemory(CUfunction function, int32_t bytes,
               .c_str(),
           kernel.c_str()))
     return -1;
-  std::lock_guard<std::mutex> lock(names.mutex);
-  auto found = names.byFunction.find(function);
-  if (found != names.byFunction.end())
+  if (known)
     found->second.sharedBytesAllowed = bytes;
   return 0;
 }

@@ -38,6 +38,7 @@
 // PACKED: r2q.matmul {{.*}} {kernel = #r2q.kernel<strategy = byte_lut_gemv, layout = row_interleaved, {{.*}}} : tensor<1x512xf32>, tensor<2x4x1024xi8>, tensor<2x4x64xf16> -> tensor<1x64xf32>
 
 // PTX: gpu.binary @decode_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// PTX-NOT: minnctapersm
 // PTX-SAME: st.global
 // PTX: gpu.binary @decode_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .extern .shared .align 16 .b8 __r2q_dynamic_shared[];

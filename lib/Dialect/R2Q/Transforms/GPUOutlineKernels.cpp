@@ -49,16 +49,33 @@ public:
       return signalPassFailure();
     SymbolTableCollection symbols;
     size_t index = 0;
-    module.walk([&](gpu::LaunchFuncOp launch) {
+    WalkResult result = module.walk([&](gpu::LaunchFuncOp launch) {
       DictionaryAttr attributes = index < asked.size() ? asked[index] : nullptr;
       ++index;
       if (!attributes)
-        return;
+        return WalkResult::advance();
       auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
           launch, launch.getKernel());
+      if (!kernel) {
+        launch.emitOpError("r2q-gpu-outline-kernels: the kernel outlined "
+                           "from this launch, which asked for ")
+            << attributes << ", is not where the launch can see it";
+        return WalkResult::interrupt();
+      }
       for (NamedAttribute attribute : attributes)
         kernel->setAttr(attribute.getName(), attribute.getValue());
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      return signalPassFailure();
+    // Outlining replaces each launch in place; a count that differs means
+    // the order cannot be trusted (a launch nested in another, say).
+    if (index != asked.size()) {
+      module.emitError("r2q-gpu-outline-kernels: ")
+          << asked.size() << " launches before outlining, " << index
+          << " after: their kernel attributes cannot be matched";
+      return signalPassFailure();
+    }
   }
 };
 
