@@ -28,54 +28,65 @@ namespace {
 
 constexpr llvm::StringLiteral kKernelAttributes = "r2q.kernel_attributes";
 
+/// What each launch of `module` asks for its kernel, in order, taken off
+/// the gpu.launch ops (a gpu.launch_func already there asks nothing).
+SmallVector<DictionaryAttr> takeAskedAttributes(ModuleOp module) {
+  SmallVector<DictionaryAttr> asked;
+  module.walk([&](Operation *op) {
+    if (isa<gpu::LaunchFuncOp>(op))
+      asked.push_back(nullptr);
+    if (!isa<gpu::LaunchOp>(op))
+      return;
+    asked.push_back(op->getAttrOfType<DictionaryAttr>(kKernelAttributes));
+    op->removeAttr(kKernelAttributes);
+  });
+  return asked;
+}
+
+/// Sets `asked` on the kernels of the launches of `module`, matched in
+/// order (outlining replaces each launch in place).
+LogicalResult setAskedAttributes(ModuleOp module,
+                                 ArrayRef<DictionaryAttr> asked) {
+  SymbolTableCollection symbols;
+  size_t index = 0;
+  WalkResult result = module.walk([&](gpu::LaunchFuncOp launch) {
+    DictionaryAttr attributes = index < asked.size() ? asked[index] : nullptr;
+    ++index;
+    if (!attributes)
+      return WalkResult::advance();
+    auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        launch, launch.getKernel());
+    if (!kernel) {
+      launch.emitOpError("r2q-gpu-outline-kernels: the kernel outlined from "
+                         "this launch, which asked for ")
+          << attributes << ", is not where the launch can see it";
+      return WalkResult::interrupt();
+    }
+    for (NamedAttribute attribute : attributes)
+      kernel->setAttr(attribute.getName(), attribute.getValue());
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return failure();
+  // A count that differs means the order cannot be trusted.
+  if (index != asked.size())
+    return module.emitError("r2q-gpu-outline-kernels: ")
+           << asked.size() << " launches before outlining, " << index
+           << " after: their kernel attributes cannot be matched";
+  return success();
+}
+
 class R2QGPUOutlineKernelsPass
     : public impl::R2QGPUOutlineKernelsPassBase<R2QGPUOutlineKernelsPass> {
 public:
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Per launch, in order (a gpu.launch_func already there asks nothing).
-    SmallVector<DictionaryAttr> asked;
-    module.walk([&](Operation *op) {
-      if (isa<gpu::LaunchFuncOp>(op))
-        asked.push_back(nullptr);
-      if (!isa<gpu::LaunchOp>(op))
-        return;
-      asked.push_back(op->getAttrOfType<DictionaryAttr>(kKernelAttributes));
-      op->removeAttr(kKernelAttributes);
-    });
+    SmallVector<DictionaryAttr> asked = takeAskedAttributes(module);
     OpPassManager outlining(ModuleOp::getOperationName());
     outlining.addPass(createGpuKernelOutliningPass());
-    if (failed(runPipeline(outlining, module)))
-      return signalPassFailure();
-    SymbolTableCollection symbols;
-    size_t index = 0;
-    WalkResult result = module.walk([&](gpu::LaunchFuncOp launch) {
-      DictionaryAttr attributes = index < asked.size() ? asked[index] : nullptr;
-      ++index;
-      if (!attributes)
-        return WalkResult::advance();
-      auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
-          launch, launch.getKernel());
-      if (!kernel) {
-        launch.emitOpError("r2q-gpu-outline-kernels: the kernel outlined "
-                           "from this launch, which asked for ")
-            << attributes << ", is not where the launch can see it";
-        return WalkResult::interrupt();
-      }
-      for (NamedAttribute attribute : attributes)
-        kernel->setAttr(attribute.getName(), attribute.getValue());
-      return WalkResult::advance();
-    });
-    if (result.wasInterrupted())
-      return signalPassFailure();
-    // Outlining replaces each launch in place; a count that differs means
-    // the order cannot be trusted (a launch nested in another, say).
-    if (index != asked.size()) {
-      module.emitError("r2q-gpu-outline-kernels: ")
-          << asked.size() << " launches before outlining, " << index
-          << " after: their kernel attributes cannot be matched";
-      return signalPassFailure();
-    }
+    if (failed(runPipeline(outlining, module)) ||
+        failed(setAskedAttributes(module, asked)))
+      signalPassFailure();
   }
 };
 
