@@ -686,11 +686,20 @@ public:
           for (int64_t half = 0; half < 2; ++half) {
             Value spread = spreadSigns(
                 row[w], shape.planes > 1 ? row[signWords + w] : zero, half);
+            // The selectors of the pairs at `bit` and `bit + 16` in one
+            // word (prmt reads its low 16 bits).
+            SmallVector<Value> selectors;
+            for (int64_t bit = 0; bit < 8; bit += 2)
+              selectors.push_back(pairSelectors(spread, bit));
             for (int64_t b = 0; b < 2; ++b) {
               SmallVector<Value> pairs;
-              for (int64_t bit = 0; bit < 8; bit += 2)
-                pairs.push_back(
-                    permute(low, high, pairSelector(spread, 16 * b + bit)));
+              for (Value selector : selectors)
+                pairs.push_back(permute(
+                    low, high,
+                    b ? arith::ShRUIOp::create(builder, loc, selector,
+                                               i32Constant(builder, loc, 16))
+                            .getResult()
+                      : selector));
               int64_t byte = 4 * w + half + 2 * b;
               vector::StoreOp::create(
                   builder, loc,
@@ -892,11 +901,12 @@ private:
         arith::AndIOp::create(builder, loc, planeB, constant(0xAAAAAAAA)));
   }
 
-  /// The byte-permute selector of the pair of weights whose plane-0 sign
-  /// bit is at `position` of `spread`: with D = 2 (b0 + 2 b1) of each
-  /// weight (the byte offset of its half in the table), the nibbles (D_i,
-  /// D_i + 1, D_i+1, D_i+1 + 1).
-  Value pairSelector(Value spread, int64_t position) {
+  /// The byte-permute selectors of the pairs of weights whose plane-0 sign
+  /// bits are at `position` and `position + 16` of `spread`, in the low
+  /// and high half of one word: with D = 2 (b0 + 2 b1) of each weight (the
+  /// byte offset of its half in the table), the nibbles (D_i, D_i + 1,
+  /// D_i+1, D_i+1 + 1) of each pair (at most 7: no carry between them).
+  Value pairSelectors(Value spread, int64_t position) {
     Value shifted =
         position >= 1
             ? Value(arith::ShRUIOp::create(
@@ -905,13 +915,13 @@ private:
                               static_cast<int32_t>(position - 1))))
             : Value(arith::ShLIOp::create(builder, loc, spread,
                                           i32Constant(builder, loc, 1)));
-    Value offsets = arith::AndIOp::create(builder, loc, shifted,
-                                          i32Constant(builder, loc, 0x0606));
+    Value offsets = arith::AndIOp::create(
+        builder, loc, shifted, i32Constant(builder, loc, 0x06060606));
     return arith::AddIOp::create(
         builder, loc,
         arith::MulIOp::create(builder, loc, offsets,
                               i32Constant(builder, loc, 0x11)),
-        i32Constant(builder, loc, 0x1010));
+        i32Constant(builder, loc, 0x10101010));
   }
 
   Value permute(Value low, Value high, Value selector) {
