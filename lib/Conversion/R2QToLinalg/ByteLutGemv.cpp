@@ -44,6 +44,7 @@
 #include "TensorBuilders.h"
 #include "VectorBuilders.h"
 
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/Quant/InterleavedWeight.h"
 #include "r2q/Quant/PackedWeight.h"
 
@@ -91,8 +92,10 @@ constexpr int64_t kEntriesPerThread = kEntries / kWarps;
 /// waves of the two blocks an SM holds at once), and the fewest (one wave)
 /// before a warp takes fewer blocks of rows.
 constexpr int64_t kTargetBlocks = 528;
-constexpr int32_t kBlocksPerSM = 2;
 constexpr int64_t kFewestBlocks = 264;
+/// The blocks per SM the kernel asks ptxas to leave registers for
+/// (nvvm.minctasm): one waits at a barrier while the other issues.
+constexpr int32_t kBlocksPerSM = 2;
 /// A split of the columns is at least one step (two slices), so that the
 /// butterfly at its end is amortized.
 constexpr int64_t kMinSplitSlices = 2;
@@ -543,6 +546,18 @@ Value sharedTables(OpBuilder &builder, Location loc) {
       dynamic, index(builder, loc, 0), ValueRange{});
 }
 
+/// Asks ptxas for registers that leave room for kBlocksPerSM blocks of the
+/// GEMV per SM (r2q-gpu-outline-kernels puts the hint on the kernel): on
+/// its own ptxas gave the kernel 162-166 registers, one block per SM, whose
+/// warps all wait at each slice's barrier; under the cap of 128 it spills 8
+/// bytes with 2 planes (more with 1, 3 or 4).
+void askForBlocksPerSM(OpBuilder &builder, gpu::LaunchOp launch) {
+  launch->setAttr(kKernelAttributesName,
+                  builder.getDictionaryAttr(builder.getNamedAttr(
+                      NVVM::NVVMDialect::getMinctasmAttrName(),
+                      builder.getI32IntegerAttr(kBlocksPerSM))));
+}
+
 /// gpu.launch of `blocks` blocks of `threads` threads in x (and `grid`'s
 /// y and z); returns it with the insertion point in its body.
 gpu::LaunchOp createLaunch(OpBuilder &builder, Location loc, Value gridX,
@@ -582,14 +597,7 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
                              index(builder, loc, shape.splits()),
                              index(builder, loc, shape.rows), kLanes, kWarps,
                              i32Constant(builder, loc, kTableBytes));
-  // Two blocks per SM (r2q-gpu-outline-kernels puts it on the kernel):
-  // ptxas gave the kernel 162-166 registers, one block per SM, whose
-  // warps all wait at each slice's barrier; under the cap of 128 it
-  // spills 8 bytes with 2 planes (more with 1, 3 or 4).
-  launch->setAttr("r2q.kernel_attributes",
-                  builder.getDictionaryAttr(builder.getNamedAttr(
-                      NVVM::NVVMDialect::getMinctasmAttrName(),
-                      builder.getI32IntegerAttr(kBlocksPerSM))));
+  askForBlocksPerSM(builder, launch);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;

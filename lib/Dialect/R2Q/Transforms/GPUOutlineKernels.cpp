@@ -26,8 +26,6 @@ using namespace mlir;
 namespace r2q {
 namespace {
 
-constexpr llvm::StringLiteral kKernelAttributes = "r2q.kernel_attributes";
-
 /// What each launch of `module` asks for its kernel, in order, taken off
 /// the gpu.launch ops (a gpu.launch_func already there asks nothing).
 SmallVector<DictionaryAttr> takeAskedAttributes(ModuleOp module) {
@@ -37,8 +35,8 @@ SmallVector<DictionaryAttr> takeAskedAttributes(ModuleOp module) {
       asked.push_back(nullptr);
     if (!isa<gpu::LaunchOp>(op))
       return;
-    asked.push_back(op->getAttrOfType<DictionaryAttr>(kKernelAttributes));
-    op->removeAttr(kKernelAttributes);
+    asked.push_back(op->getAttrOfType<DictionaryAttr>(kKernelAttributesName));
+    op->removeAttr(kKernelAttributesName);
   });
   return asked;
 }

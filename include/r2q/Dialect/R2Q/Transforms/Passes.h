@@ -69,6 +69,12 @@ struct GPUChip {
 };
 std::optional<GPUChip> parseGPUChip(llvm::StringRef chip);
 
+/// The dictionary a lowering puts on a gpu.launch for the kernel outlined
+/// from it (such as nvvm.minctasm), which r2q-gpu-outline-kernels sets on
+/// that kernel.
+inline constexpr llvm::StringLiteral kKernelAttributesName =
+    "r2q.kernel_attributes";
+
 /// Patterns rewriting greedy r2q.quantize into r2q.residual stages.
 void populateDecomposeQuantizePatterns(mlir::RewritePatternSet &patterns);
 
