@@ -102,9 +102,9 @@ def main():
                 r'\d+ bytes spill loads', info))
             sass = subprocess.run([args.nvdisasm, '-c', cubin], check=True,
                                   capture_output=True, text=True).stdout
-            print(f'{name}: {usage}; {len(histogram(sass.splitlines()))} '
-                  f'opcodes, {sum(histogram(sass.splitlines()).values())} '
-                  f'instructions')
+            whole = histogram(sass.splitlines())
+            print(f'{name}: {usage}; {len(whole)} opcodes, '
+                  f'{sum(whole.values())} instructions')
             for label, body in loops(sass):
                 counts = histogram(body)
                 if sum(counts.values()) < 2:

@@ -509,18 +509,17 @@ private:
   /// K when it is a multiple of a step's: no check then. (A slice's bytes
   /// lie all over its step, so a K of whole slices is not enough.)
   Value activation(Value row, Value column) {
-    if (shape.columns % kStepColumns == 0)
-      return toF32(
-          builder, loc,
-          memref::LoadOp::create(builder, loc, ops.x, ValueRange{row, column}));
-    Value inside = lessThan(builder, loc, column, shape.columns);
+    bool checked = shape.columns % kStepColumns != 0;
+    Value read =
+        checked ? clampIndex(builder, loc, column, shape.columns - 1) : column;
     Value value = toF32(
         builder, loc,
-        memref::LoadOp::create(builder, loc, ops.x,
-                               ValueRange{row, clampIndex(builder, loc, column,
-                                                          shape.columns - 1)}));
-    return arith::SelectOp::create(builder, loc, inside, value,
-                                   f32Constant(builder, loc, 0));
+        memref::LoadOp::create(builder, loc, ops.x, ValueRange{row, read}));
+    if (!checked)
+      return value;
+    return arith::SelectOp::create(
+        builder, loc, lessThan(builder, loc, column, shape.columns), value,
+        f32Constant(builder, loc, 0));
   }
 
   OpBuilder &builder;
