@@ -99,7 +99,15 @@ constexpr int32_t kBlocksPerSM = 2;
 /// A split of the columns is at least one step (two slices), so that the
 /// butterfly at its end is amortized.
 constexpr int64_t kMinSplitSlices = 2;
-constexpr int64_t kDefaultBlocksPerWarp = 4;
+
+/// The most blocks of rows per warp whose sums and sign pieces ptxas fits
+/// in the 128 registers a thread has at two blocks per SM without spilling
+/// (sm_90a, counted with scripts/kernel-sass.py): four for 2 planes (0.70
+/// instructions per weight and plane at 28672 x 8192), two for 1, 3 or 4
+/// (at four they spill, 30 to 72 local loads and stores a slice; at two, 3
+/// and 4 planes issue 0.73 and 0.69 per weight and plane, as 2 planes do at
+/// four). docs/gpu.md has the counts.
+int64_t defaultBlocksPerWarp(int64_t planes) { return planes == 2 ? 4 : 2; }
 
 /// The static sizes of a byte_lut_gemv kernel and how it splits the work.
 struct ByteLutShape {
@@ -144,7 +152,7 @@ ByteLutShape byteLutShape(const MatmulOperands &operands,
   int64_t tileRows = operands.kernel.getTileRows();
   shape.blocksPerWarp = tileRows / kBlockRows;
   if (tileRows == 0) {
-    shape.blocksPerWarp = kDefaultBlocksPerWarp;
+    shape.blocksPerWarp = defaultBlocksPerWarp(shape.planes);
     while (shape.blocksPerWarp > 1 &&
            shape.tiles() * maxSplits(shape.slices()) * shape.rows <
                kFewestBlocks)
