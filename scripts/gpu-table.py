@@ -13,7 +13,9 @@ kernel, what `r2q-select-gpu-kernels` chooses for runtime weights) and the best
 variant's, each marked met or missed; where the log has the second pass of
 `gpu-check.sh` (after its line NO_POOL, whole calls with the runtime's memory
 pool switched off), the whole calls with and without the pool side by side;
-and the cases whose call failed (their `ERROR:` lines).
+and the cases whose call failed (their `ERROR:` lines) or whose sampled
+outputs missed the numerics core (`outputs WRONG`: shown in the table, kept
+out of the targets).
 
     python3 scripts/gpu-table.py /tmp/gpu-check.log
 """
@@ -26,6 +28,7 @@ BENCH = re.compile(
     r".*?([\d.]+)% of copy(?:.*?call\s+([\d.]+) us)?")
 TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
 ERROR = re.compile(r"^bench (\S+)\s+\S+\s+ERROR: (.*)")
+WRONG = re.compile(r"^bench (\S+)\s.*outputs (WRONG.*)")
 # The line of scripts/gpu-check.sh before its pass without the memory pool.
 NO_POOL = "gpu-check: whole calls with cuMemAlloc (R2Q_CUDA_MEMORY_POOL=0)"
 # (batch, shapes, what is compared, the bound): issue 11's targets on an
@@ -40,16 +43,17 @@ TARGETS = [
 
 
 def parse(lines):
-    """The bench results {(n, k, m): [(variant, strategy, us, pct, call)]}
-    (call: the whole call's microseconds, or None) and the fp16 times
-    {(n, k, m): us}."""
+    """The bench results {(n, k, m): [(variant, strategy, us, pct, call,
+    wrong)]} (call: the whole call's microseconds, or None; wrong: whether
+    its sampled outputs missed) and the fp16 times {(n, k, m): us}."""
     bench, fp16 = defaultdict(list), {}
     for line in lines:
         if m := BENCH.match(line):
             n, k, batch, variant, strategy, us, pct, call = m.groups()
             bench[(int(n), int(k), int(batch))].append(
                 (variant.lstrip("_") or "default", strategy or "",
-                 float(us), float(pct), float(call) if call else None))
+                 float(us), float(pct), float(call) if call else None,
+                 "outputs WRONG" in line))
         elif m := TORCH.match(line):
             n, k, batch, us = m.groups()
             fp16[(int(n), int(k), int(batch))] = float(us)
@@ -65,12 +69,14 @@ def table(bench, fp16):
             "cuBLAS fp16 | r2q vs fp16 |", "|---|---|---|---|---|---|---|---|"]
     for key in sorted(bench, key=lambda key: (key[0] * key[1], key)):
         n, k, batch = key
-        for variant, strategy, us, pct, call in bench[key]:
+        for variant, strategy, us, pct, call, wrong in bench[key]:
             name = variant if not strategy else f"{variant} ({strategy})"
             ratio = speedup(fp16, key, us)
             whole = f"{call:.1f} us" if call is not None else "-"
+            mark = " (wrong outputs)" if wrong else ""
             rows.append(
-                f"| {n} x {k} | {batch} | {name} | {us:.1f} us | {pct:.1f}% | "
+                f"| {n} x {k} | {batch} | {name} | {us:.1f} us{mark} | "
+                f"{pct:.1f}% | "
                 f"{whole} | "
                 + (f"{fp16[key]:.1f} us | {ratio:.2f}x |" if ratio else
                    "- | - |"))
@@ -82,8 +88,9 @@ def pool_table(bench, no_pool):
     rows = ["| N x K | batch | kernel | whole call, memory pool | "
             "whole call, cuMemAlloc |", "|---|---|---|---|---|"]
     for key in sorted(no_pool, key=lambda key: (key[0] * key[1], key)):
-        pooled = {variant: call for variant, _, _, _, call in bench.get(key, [])}
-        for variant, strategy, _, _, call in no_pool[key]:
+        pooled = {variant: call
+                  for variant, _, _, _, call, _ in bench.get(key, [])}
+        for variant, strategy, _, _, call, _ in no_pool[key]:
             name = variant if not strategy else f"{variant} ({strategy})"
             with_pool = pooled.get(variant)
             rows.append(
@@ -96,9 +103,10 @@ def pool_table(bench, no_pool):
 def figure(bench, fp16, key, measure, pick):
     """(value, variant) of the results at `key` by `measure` ("copy": % of
     the copy bandwidth, "fp16": times faster than fp16), for the default
-    kernel or the best one."""
+    kernel or the best one; a kernel whose outputs were wrong has none."""
     results = [(pct if measure == "copy" else speedup(fp16, key, us), variant)
-               for variant, _, us, pct, _ in bench.get(key, [])]
+               for variant, _, us, pct, _, wrong in bench.get(key, [])
+               if not wrong]
     results = [r for r in results if r[0] is not None]
     if pick == "default":
         results = [r for r in results if r[1] == "default"]
@@ -128,8 +136,10 @@ def targets(bench, fp16):
 
 
 def errors(lines):
-    """The cases whose call failed: (name, message)."""
-    return [m.groups() for line in lines if (m := ERROR.match(line))]
+    """The cases whose call failed or whose outputs were wrong: (name,
+    message)."""
+    return [m.groups() for line in lines
+            if (m := ERROR.match(line) or WRONG.match(line))]
 
 
 def main(path):

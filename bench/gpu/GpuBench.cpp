@@ -24,14 +24,19 @@
 //                         bandwidth of the same run, TFLOP/s (2 M N K), and
 //                         the median wall-clock time of a whole call (what
 //                         its caller waits for: allocation, launches,
-//                         stream synchronization).
+//                         stream synchronization); and 64 of each case's
+//                         outputs (the first, the last, random ones)
+//                         against the numerics core, as the checks do.
 //
 // With NAMEs, only the cases whose names contain one of them run (a rerun of
 // a few kernels on a GPU lent for minutes: `bench _bytes b16`).
 //
 // A case whose call meets a CUDA error prints it (ERROR: ...) and the next
-// case runs. Exit status: 0 when everything ran and matched, 1 on a
-// mismatch or error, 77 when there is no GPU (with the reason).
+// case runs. Outputs that miss their bound are described below the case's
+// line (how many, zeros, values not finite, got / want, which rows and
+// features, the first few), so that one run's log can be enough to find a
+// kernel's bug after the GPU is gone. Exit status: 0 when everything ran and
+// matched, 1 on a mismatch or error, 77 when there is no GPU (with the reason).
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,6 +45,8 @@
 #include "r2q/Quant/R2Q.h"
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/CudaRuntime.h"
+
+#include "OutputCheck.h"
 
 #include <dlfcn.h>
 
@@ -301,41 +308,44 @@ r2q::quant::PackedWeight randomWeight(const KernelCase &c,
   return weight;
 }
 
-/// How many outputs of `y` miss the numerics core's product of `x` and
-/// `weight` by more than case `c`'s kernel may; the worst error relative
-/// to sum |x w| goes to `worst`.
-int64_t countMisses(const KernelCase &c, const std::vector<float> &x,
-                    const r2q::quant::PackedWeight &weight,
-                    const std::vector<float> &y, double &worst) {
+/// The error bound of case `c`'s kernel.
+r2q::bench::ErrorBound boundOf(const KernelCase &c) {
+  return {.f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0};
+}
+
+/// Checks output (`row`, `col`) of case `c`, `got` where the numerics core
+/// says `want`, against the kernel's bound: a miss goes to `misses`, the
+/// error relative to sum |x w| to `worst` if it is larger.
+void checkOutput(const KernelCase &c, const std::vector<float> &x,
+                 const r2q::quant::PackedWeight &weight, int64_t row,
+                 int64_t col, double got, double want,
+                 r2q::bench::MissReport &misses, double &worst) {
+  const float *xRow = x.data() + row * c.k;
+  double largest = 0, magnitude = 0, weights = 0;
+  for (int64_t i = 0; i < c.k; ++i) {
+    double w = std::fabs(weight.value(col, i));
+    largest = std::max<double>(largest, std::fabs(xRow[i]));
+    magnitude += std::fabs(xRow[i]) * w;
+    weights += w;
+  }
+  double error = std::fabs(got - want);
+  worst = std::max(worst, error / (magnitude + 1e-30));
+  if (!(error <= boundOf(c).of(magnitude, largest, weights)))
+    misses.add(row, col, got, want);
+}
+
+/// Checks every output of `y` against the numerics core's product of `x`
+/// and `weight`.
+void checkOutputs(const KernelCase &c, const std::vector<float> &x,
+                  const r2q::quant::PackedWeight &weight,
+                  const std::vector<float> &y, r2q::bench::MissReport &misses,
+                  double &worst) {
   std::vector<double> expected(c.m * c.n);
   r2q::quant::referenceMatmul(x.data(), c.m, weight, expected.data());
-  // mma_gemm rounds x and the decoded w to f16 once each (after exact
-  // powers of two): 2^-10 (1 + 2^-9) of sum |x w|, and a subnormal step of
-  // 2^-38 max |x| sum |w|, on top of f32 rounding.
-  const bool f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0;
-  int64_t bad = 0;
-  for (int64_t row = 0; row < c.m; ++row) {
-    double largest = 0;
-    for (int64_t i = 0; i < c.k; ++i)
-      largest = std::max<double>(largest, std::fabs(x[row * c.k + i]));
-    for (int64_t col = 0; col < c.n; ++col) {
-      double magnitude = 0, weights = 0;
-      for (int64_t i = 0; i < c.k; ++i) {
-        double w = std::fabs(weight.value(col, i));
-        magnitude += std::fabs(x[row * c.k + i]) * w;
-        weights += w;
-      }
-      double bound = 1e-5 * magnitude + 1e-30;
-      if (f16Tiles)
-        bound += std::ldexp(1 + std::ldexp(1.0, -9), -10) * magnitude +
-                 std::ldexp(largest * weights, -38);
-      double error = std::fabs(y[row * c.n + col] - expected[row * c.n + col]);
-      worst = std::max(worst, error / (magnitude + 1e-30));
-      if (!(error <= bound))
-        ++bad;
-    }
-  }
-  return bad;
+  for (int64_t row = 0; row < c.m; ++row)
+    for (int64_t col = 0; col < c.n; ++col)
+      checkOutput(c, x, weight, row, col, y[row * c.n + col],
+                  expected[row * c.n + col], misses, worst);
 }
 
 /// Runs case `c` on fresh random data against the numerics core. A
@@ -359,7 +369,8 @@ bool checkCase(const KernelCase &c, unsigned seed) {
   if (c.outliers)
     uploadOutliers(weight.outliers, call);
   double worst = 0;
-  int64_t bad = 0;
+  r2q::bench::MissReport misses;
+  int64_t checked = 0;
   std::string error;
   for (int calls = c.constantWeight ? 2 : 1; calls > 0 && error.empty();
        --calls) {
@@ -373,7 +384,8 @@ bool checkCase(const KernelCase &c, unsigned seed) {
     check(r2qCudaCopyToHost(y.data(), result.value.aligned, y.size() * 4),
           "copy to host");
     r2qCudaFree(result.value.aligned);
-    bad += countMisses(c, x, weight, y, worst);
+    checkOutputs(c, x, weight, y, misses, worst);
+    checked += c.m * c.n;
   }
   std::printf("check %-15s %-13s M=%-3lld N=%-5lld K=%-5lld G=%-3lld P=%d "
               "x=%-4s scales=%-4s outliers=%-5lld max |err|/sum|xw| = %.2e  "
@@ -381,15 +393,16 @@ bool checkCase(const KernelCase &c, unsigned seed) {
               c.name, c.strategy, (long long)c.m, (long long)c.n,
               (long long)c.k, (long long)c.groupSize, c.planes, c.input,
               c.scales, (long long)weight.outliers.count(), worst,
-              !error.empty() ? ("ERROR: " + error).c_str()
-              : bad          ? "FAIL"
-                             : "ok",
+              !error.empty()   ? ("ERROR: " + error).c_str()
+              : misses.count() ? "FAIL"
+                               : "ok",
               seed);
+  std::printf("%s", misses.describe(checked).c_str());
   for (void *buffer :
        {call.x.aligned, call.signs.aligned, call.scales.aligned,
         call.offsets.aligned, call.columns.aligned, call.values.aligned})
     r2qCudaFree(buffer);
-  return bad == 0 && error.empty();
+  return misses.count() == 0 && error.empty();
 }
 
 /// Device-to-device copy bandwidth (bytes read + written per second) of a
@@ -454,7 +467,53 @@ r2q::cuda::Result<double> callMicroseconds(const KernelCase &c,
   return timed;
 }
 
-/// Times case `c`; false (with the error printed) where its call failed.
+/// Outputs of a benchmark call checked against the numerics core: the
+/// first and the last, the rest at random.
+constexpr int kSampledOutputs = 64;
+
+/// Checks kSampledOutputs outputs of one call of benchmark case `c`, whose
+/// weight is `signs` and f16 `scales` in the canonical layout, against the
+/// numerics core (a time for wrong numbers is no time); returns the call's
+/// error.
+std::string checkSampledOutputs(const KernelCase &c,
+                                const std::vector<float> &x,
+                                const std::vector<uint8_t> &signs,
+                                const std::vector<uint8_t> &scales, Call &call,
+                                r2q::bench::MissReport &misses) {
+  r2q::quant::Scheme scheme;
+  scheme.groupSize = c.groupSize;
+  scheme.planes = c.planes;
+  scheme.scaleType = FloatType::F16;
+  r2q::quant::PackedWeight weight;
+  r2q::quant::Status status = r2q::quant::PackedWeight::fromEncoded(
+      c.n, c.k, scheme, signs, scales, weight);
+  if (!status.ok())
+    fail(std::string("benchmark weight: ") + status.message());
+  auto result = run(c, call);
+  if (!result.ok()) {
+    r2qCudaFree(result.value.aligned);
+    return result.error;
+  }
+  std::vector<float> y(c.m * c.n);
+  check(r2qCudaCopyToHost(y.data(), result.value.aligned, y.size() * 4),
+        "copy to host");
+  r2qCudaFree(result.value.aligned);
+  std::mt19937 generator(static_cast<unsigned>(c.n * 31 + c.k));
+  double worst = 0;
+  for (int i = 0; i < kSampledOutputs; ++i) {
+    int64_t row = i == 0 ? 0 : i == 1 ? c.m - 1 : generator() % c.m;
+    int64_t col = i == 0 ? 0 : i == 1 ? c.n - 1 : generator() % c.n;
+    double want = 0;
+    for (int64_t k = 0; k < c.k; ++k)
+      want += double(x[row * c.k + k]) * weight.value(col, k);
+    checkOutput(c, x, weight, row, col, y[row * c.n + col], want, misses,
+                worst);
+  }
+  return "";
+}
+
+/// Times case `c`; false (with the error printed) where its call failed
+/// or a sampled output missed.
 bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   int64_t bytesPerRow = (c.k + 7) / 8,
           groups = (c.k + c.groupSize - 1) / c.groupSize;
@@ -485,9 +544,11 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
     call.x = Descriptor<2>::of(xDevice, {c.m, c.k});
     uploadWeight(c, signs, scales, 2, call);
   }
+  r2q::bench::MissReport misses;
+  std::string error =
+      checkSampledOutputs(c, x, signs, scales, calls[0], misses);
   std::vector<double> kernelMs;
   const int iterations = std::max(3 * copies, 60);
-  std::string error;
   for (int i = 0; i < iterations && error.empty(); ++i) {
     launchEvents.clear();
     timingLaunches = true;
@@ -523,12 +584,17 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   double ms = median(kernelMs);
   double bandwidth = weightBytes / (ms * 1e-3);
   double flops = 2.0 * c.m * c.n * c.k / (ms * 1e-3);
+  std::string outputs = misses.count()
+                            ? "WRONG (" + std::to_string(misses.count()) +
+                                  " of " + std::to_string(kSampledOutputs) + ")"
+                            : "ok";
   std::printf("bench %-28s %-13s %8.1f us  weights %7.1f MB  %7.0f GB/s  "
-              "%5.1f%% of copy  %6.1f TFLOP/s  call %8.1f us\n",
+              "%5.1f%% of copy  %6.1f TFLOP/s  call %8.1f us  outputs %s\n%s",
               c.name, c.strategy, ms * 1e3, weightBytes / 1e6, bandwidth / 1e9,
-              100.0 * bandwidth / copyBytesPerSecond, flops / 1e12, callUs);
+              100.0 * bandwidth / copyBytesPerSecond, flops / 1e12, callUs,
+              outputs.c_str(), misses.describe(kSampledOutputs).c_str());
   std::fflush(stdout);
-  return true;
+  return misses.count() == 0;
 }
 
 } // namespace

@@ -5,12 +5,15 @@
 // cover a range once, a threaded bandwidth that is a real number of bytes
 // per second, an eviction that reads every line of its buffer once on any
 // number of threads, the last-level cache found in a sysfs-like directory,
-// and the number of calls a budget allows.
+// the number of calls a budget allows, and how r2q-gpu-bench bounds a GPU
+// kernel's outputs and describes those that miss (bench/gpu/OutputCheck.h,
+// which otherwise runs only on a GPU).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Bandwidth.h"
 #include "ColdTiming.h"
+#include "gpu/OutputCheck.h"
 
 #include <gtest/gtest.h>
 
@@ -135,6 +138,41 @@ TEST(BenchHelpersTest, CallsFollowTheBudget) {
       [] {}, {0.0, 3, 3});
   EXPECT_GE(median, 0.002);
   EXPECT_LT(median, 0.300);
+}
+
+TEST(BenchHelpersTest, RangesOfJoinsConsecutiveIndices) {
+  std::set<int64_t> indices = {40, 0, 1, 2, 32, 41, 47, 46};
+  EXPECT_EQ(rangesOf(indices, 8), "0-2, 32, 40-41, 46-47");
+  EXPECT_EQ(rangesOf(indices, 2), "0-2, 32, and 2 more ranges");
+  EXPECT_EQ(rangesOf({}, 8), "");
+}
+
+TEST(BenchHelpersTest, F16TilesWidenTheErrorBound) {
+  ErrorBound exact, f16;
+  f16.f16Tiles = true;
+  EXPECT_DOUBLE_EQ(exact.of(1000, 2, 3), 1e-2 + 1e-30);
+  EXPECT_DOUBLE_EQ(f16.of(1000, 2, 3),
+                   1e-2 + 1e-30 + 1000 * (1 + std::ldexp(1.0, -9)) / 1024 +
+                       std::ldexp(6.0, -38));
+}
+
+TEST(BenchHelpersTest, MissReportSaysWhereOutputsMissed) {
+  MissReport misses;
+  EXPECT_EQ(misses.describe(10), "");
+  // Rows 0-1 of features 16-19 at half their value, one zero, one NaN.
+  for (int64_t row = 0; row < 2; ++row)
+    for (int64_t feature = 16; feature < 20; ++feature)
+      misses.add(row, feature, 0.5 * (feature + 1), feature + 1);
+  misses.add(5, 3, 0, 2);
+  misses.add(7, 3, std::nan(""), 2);
+  EXPECT_EQ(misses.count(), 10);
+  EXPECT_EQ(misses.describe(100),
+            "  misses: 10 of 100 outputs, 1 of them zero, 1 not finite; "
+            "got / want: median 0.5, from 0 to 0.5\n"
+            "  rows: 0-1, 5, 7\n"
+            "  features: 3, 16-19\n"
+            "  first: (0, 16) got 8.5 want 17; (0, 17) got 9 want 18; "
+            "(0, 18) got 9.5 want 19; (0, 19) got 10 want 20\n");
 }
 
 } // namespace
