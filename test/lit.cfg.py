@@ -26,6 +26,7 @@ config.substitutions.append(
 )
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%r2q_src_root", config.r2q_src_root))
+config.substitutions.append(("%r2q_obj_root", config.r2q_obj_root))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 if config.r2q_sanitized:
     config.available_features.add("asan")

@@ -29,14 +29,19 @@
 //                         against the numerics core, as the checks do.
 //
 // With NAMEs, only the cases whose names contain one of them run (a rerun of
-// a few kernels on a GPU lent for minutes: `bench _bytes b16`).
+// a few kernels on a GPU lent for minutes: `bench _bytes b16`); with --after
+// NAME, only those after case NAME.
 //
 // A case whose call meets a CUDA error prints it (ERROR: ...) and the next
-// case runs. Outputs that miss their bound are described below the case's
-// line (how many, zeros, values not finite, got / want, which rows and
-// features, the first few), so that one run's log can be enough to find a
-// kernel's bug after the GPU is gone. Exit status: 0 when everything ran and
-// matched, 1 on a mismatch or error, 77 when there is no GPU (with the reason).
+// case runs, unless the error lost the GPU context (a kernel's fault, after
+// which every call of the process fails): then the harness says after
+// which case and exits with status 3, and scripts/gpu-check.sh runs it
+// again with --after that case. Outputs that miss their bound are described
+// below the case's line (how many, zeros, values not finite, got / want, which
+// rows and features, the first few), so that one run's log can be enough to
+// find a kernel's bug after the GPU is gone. Exit status: 0 when everything ran
+// and matched, 1 on a mismatch or error, 3 when the GPU context was lost,
+// 77 when there is no GPU (with the reason).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,6 +63,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -609,43 +615,112 @@ __attribute__((constructor(101))) static void exitWithoutGPU() {
   }
 }
 
-/// Whether case `name` runs: no filters, or it contains one of them.
-static bool selected(const char *name,
-                     const std::vector<std::string> &filters) {
-  return filters.empty() ||
-         std::any_of(filters.begin(), filters.end(),
-                     [&](const std::string &filter) {
-                       return std::strstr(name, filter.c_str()) != nullptr;
-                     });
+namespace {
+
+/// The exit status after a case's error that lost the GPU context (a
+/// kernel's fault: every later call of the process would fail too).
+/// scripts/gpu-check.sh runs the harness again with --after NAME.
+constexpr int kContextLost = 3;
+
+/// What to run: `check` or `bench`, the cases whose names contain one of
+/// the filters (all without any), those after case `after` only.
+struct Selection {
+  std::string mode = "check";
+  std::vector<std::string> filters;
+  std::string after;
+
+  static bool parse(int argc, char **argv, Selection &selection) {
+    if (argc > 1)
+      selection.mode = argv[1];
+    for (int i = 2; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--after") != 0)
+        selection.filters.push_back(argv[i]);
+      else if (++i < argc)
+        selection.after = argv[i];
+      else
+        return false;
+    }
+    return selection.mode == "check" || selection.mode == "bench";
+  }
+
+  /// The cases of the mode that run, in kCases' order.
+  std::vector<const KernelCase *> cases() const {
+    std::vector<const KernelCase *> chosen;
+    std::string prefix = mode + "_";
+    bool skipping = !after.empty();
+    for (const KernelCase &c : kCases) {
+      if (skipping) {
+        skipping = after != c.name;
+        continue;
+      }
+      if (std::string_view(c.name).starts_with(prefix) && selected(c.name))
+        chosen.push_back(&c);
+    }
+    return chosen;
+  }
+
+private:
+  bool selected(const char *name) const {
+    return filters.empty() ||
+           std::any_of(filters.begin(), filters.end(),
+                       [&](const std::string &filter) {
+                         return std::strstr(name, filter.c_str()) != nullptr;
+                       });
+  }
+};
+
+/// Runs each case of `cases` with `runCase`; returns 0 if every case
+/// passed, else 1, or kContextLost when a case that failed left the GPU
+/// context unusable and cases remain (saying after which case to go on).
+template <typename RunCase>
+int runCases(const std::vector<const KernelCase *> &cases, RunCase runCase) {
+  bool ok = true;
+  for (const KernelCase *c : cases) {
+    if (runCase(*c))
+      continue;
+    ok = false;
+    if (r2qCudaSynchronize() == 0)
+      continue;
+    bool last = c == cases.back();
+    std::printf(
+        "r2q-gpu-bench: the GPU context is lost after %s: %s%s\n", c->name,
+        r2qCudaLastError(),
+        last
+            ? ""
+            : ("; the rest runs with --after " + std::string(c->name)).c_str());
+    std::fflush(stdout);
+    return last ? 1 : kContextLost;
+  }
+  return ok ? 0 : 1;
 }
 
+} // namespace
+
 int main(int argc, char **argv) {
-  std::string mode = argc > 1 ? argv[1] : "check";
-  std::vector<std::string> filters(argv + std::min(argc, 2), argv + argc);
+  Selection selection;
+  if (!Selection::parse(argc, argv, selection)) {
+    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench] [NAME...] "
+                         "[--after NAME]\n");
+    return 2;
+  }
   R2QCudaDeviceInfo info;
   check(r2qCudaDeviceInfo(0, &info), "device info");
   std::printf("device: %s (sm_%d%d, %d SMs)\n", info.name,
               info.computeCapabilityMajor, info.computeCapabilityMinor,
               info.multiprocessorCount);
-  bool ok = true;
-  if (mode == "check") {
+  if (selection.mode == "check") {
     unsigned seed = std::random_device{}();
     if (const char *fixed = std::getenv("R2Q_TEST_SEED"))
       seed = static_cast<unsigned>(std::strtoul(fixed, nullptr, 10));
-    for (const KernelCase &c : kCases)
-      if (std::strncmp(c.name, "check_", 6) == 0 && selected(c.name, filters))
-        ok = checkCase(c, seed++) && ok;
-    std::printf("%s\n", ok ? "all checks passed" : "CHECKS FAILED");
-  } else if (mode == "bench") {
-    double copy = copyBandwidth();
-    std::printf("device-to-device copy: %.0f GB/s (read + write)\n",
-                copy / 1e9);
-    for (const KernelCase &c : kCases)
-      if (std::strncmp(c.name, "bench_", 6) == 0 && selected(c.name, filters))
-        ok = benchCase(c, copy) && ok;
-  } else {
-    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench] [NAME...]\n");
-    return 2;
+    int status = runCases(selection.cases(), [&](const KernelCase &c) {
+      return checkCase(c, seed++);
+    });
+    if (status != kContextLost)
+      std::printf("%s\n", status == 0 ? "all checks passed" : "CHECKS FAILED");
+    return status;
   }
-  return ok ? 0 : 1;
+  double copy = copyBandwidth();
+  std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy / 1e9);
+  return runCases(selection.cases(),
+                  [&](const KernelCase &c) { return benchCase(c, copy); });
 }

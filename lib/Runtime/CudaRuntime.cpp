@@ -199,10 +199,28 @@ Driver &driver() {
 // Errors
 //===----------------------------------------------------------------------===//
 
-thread_local std::string lastError;
+thread_local bool lastErrorDestroyed = false;
+
+struct LastError {
+  std::string message;
+  ~LastError() { lastErrorDestroyed = true; }
+};
+
+thread_local LastError lastErrorOfThread;
+
+/// The calling thread's last error message. The main thread's thread_local
+/// objects die at exit before the global destructors run, in which lowered
+/// code unloads its modules (and may fail); from then on the message is
+/// kept in one string that is never destroyed.
+std::string &lastError() {
+  if (!lastErrorDestroyed)
+    return lastErrorOfThread.message;
+  static auto *afterThreadExit = new std::string;
+  return *afterThreadExit;
+}
 
 int fail(std::string message) {
-  lastError = std::move(message);
+  lastError() = std::move(message);
   return -1;
 }
 
@@ -242,10 +260,16 @@ int check(CUresult result, const char *call, const char *kernel = nullptr) {
 }
 
 /// As check(), for calls that release a resource: once the driver has shut
-/// down (global destructors at exit), there is nothing left to release.
+/// down (global destructors at exit), or a kernel's fault has lost the
+/// context, there is nothing left to release (the resources went with the
+/// context). The fault itself is reported by the call that saw it, and by
+/// every later call that is not a release: lowered code copies or waits
+/// for its results before it frees, and a process that lost its context
+/// still exits with its own status, not an abort in a module's destructor.
 int checkRelease(CUresult result, const char *call) {
-  return check(result == CUDA_ERROR_DEINITIALIZED ? CUDA_SUCCESS : result,
-               call);
+  bool nothingLeft =
+      result == CUDA_ERROR_DEINITIALIZED || corruptsContext(result);
+  return check(nothingLeft ? CUDA_SUCCESS : result, call);
 }
 
 // Calls a driver entry point by its cuda.h name and checks the result.
@@ -276,14 +300,14 @@ void reportFailure(int result, const char *entryPoint) {
     return;
   if (errorScope.depth > 0) {
     if (!errorScope.failed)
-      errorScope.firstError = lastError;
+      errorScope.firstError = lastError();
     errorScope.failed = true;
     return;
   }
   std::fprintf(stderr,
                "%s\nr2q: %s cannot return an error to the lowered code; "
                "aborting\n",
-               lastError.c_str(), entryPoint);
+               lastError().c_str(), entryPoint);
   std::fflush(stderr);
   std::abort();
 }
@@ -506,11 +530,11 @@ FailedLoad &failedLoad() {
   return *instance;
 }
 
-/// Remembers lastError as the last failed load's message; returns -1.
+/// Remembers lastError() as the last failed load's message; returns -1.
 int rememberFailedLoad() {
   FailedLoad &load = failedLoad();
   std::lock_guard<std::mutex> lock(load.mutex);
-  load.message = lastError;
+  load.message = lastError();
   return -1;
 }
 
@@ -548,7 +572,7 @@ int loadModule(CUmodule *module, const void *data, size_t bytes, int optLevel) {
     return 0;
   }
   if (log[0])
-    lastError += std::string("\nr2q: JIT error log:\n") + log;
+    lastError() += std::string("\nr2q: JIT error log:\n") + log;
   return rememberFailedLoad();
 }
 
@@ -848,7 +872,7 @@ int allocateOrTrim(Allocation allocation, const char *call, uint64_t bytes) {
       result = allocation();
   }
   if (check(result, call))
-    return fail(lastError + " (allocating " + std::to_string(bytes) +
+    return fail(lastError() + " (allocating " + std::to_string(bytes) +
                 " bytes)");
   return 0;
 }
@@ -924,7 +948,7 @@ int releaseBlockAfterDevice(const PoolBlock &block) {
   return onDevice(block.device, [&] {
     return releaseInContext([&] {
       int waited = R2Q_RELEASE(cuCtxSynchronize);
-      std::string waitError = lastError;
+      std::string waitError = lastError();
       if (R2Q_RELEASE(cuMemFree, block.taken))
         return -1;
       return waited ? fail(std::move(waitError)) : 0;
@@ -962,14 +986,14 @@ int releaseAfter(void *stream, void *ptr) {
           });
         }) == 0)
       return 0;
-    std::string refused = lastError;
+    std::string refused = lastError();
     releaseBlockAfterDevice(block);
     return fail(std::move(refused));
   }
   if (stream && releaseInContext([&] {
         return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
       })) {
-    std::string waitError = lastError;
+    std::string waitError = lastError();
     release(ptr);
     return fail(std::move(waitError));
   }
@@ -1221,7 +1245,7 @@ int giveBackStream(void *stream) {
 
 extern "C" {
 
-const char *r2qCudaLastError(void) { return lastError.c_str(); }
+const char *r2qCudaLastError(void) { return lastError().c_str(); }
 
 void r2qCudaBeginErrorScope(void) { ++errorScope.depth; }
 

@@ -752,6 +752,27 @@ uint64_t addressOff(Rng &rng, uint64_t alignment, uint64_t misalignment) {
   return (uint64_t{0x7f} << 40) + page * alignment + misalignment;
 }
 
+// After a kernel's fault the context is lost: every call fails with the
+// fault, but a release reports nothing (its resource went with the
+// context), so lowered code's module destructors at exit do not abort the
+// process (a failed mgpu* call outside an error scope does).
+TEST(CudaRuntimeOnFakeDriver, ReleasesInALostContextHaveNothingToRelease) {
+  void *module = loadModule();
+  void *buffer = nullptr;
+  ASSERT_EQ(r2qCudaMalloc(&buffer, 256), 0) << r2qCudaLastError();
+  fakeCudaLoseContext(true);
+  EXPECT_EQ(r2qCudaSynchronize(), -1);
+  EXPECT_NE(std::string(r2qCudaLastError())
+                .find("cuCtxSynchronize: CUDA_ERROR_ILLEGAL_ADDRESS"),
+            std::string::npos)
+      << r2qCudaLastError();
+  void *another = nullptr;
+  EXPECT_EQ(r2qCudaMalloc(&another, 256), -1);
+  EXPECT_EQ(r2qCudaFree(buffer), 0) << r2qCudaLastError();
+  mgpuModuleUnload(module);
+  fakeCudaLoseContext(false);
+}
+
 // The check that r2q-gpu-check-alignment emits before each launch: an
 // aligned buffer passes; a misaligned one is the scope's error, naming the
 // buffer and its address (a later one is not reported), and the launch

@@ -14,7 +14,9 @@
 // context is current, dynamic shared memory above 48 KiB fails unless the
 // function opted in, and a cluster launch needs a grid divisible by the
 // cluster. `fakeCuda*` functions let the tests look inside and inject
-// failures.
+// failures, and $R2Q_FAKE_CUDA_FAULT_AT names kernels whose lookup faults
+// as a kernel that reads a wild address does on a GPU: the context is lost,
+// and every later call that needs it fails with CUDA_ERROR_ILLEGAL_ADDRESS.
 //
 //===----------------------------------------------------------------------===//
 
@@ -146,9 +148,19 @@ bool isStream(CUstream stream) {
          stream == CU_STREAM_PER_THREAD || streamDevices.count(stream);
 }
 
+/// Kernels whose names contain $R2Q_FAKE_CUDA_FAULT_AT (when set) fault
+/// when looked up, which loses the context for the rest of the process.
+bool faultsAt(const char *kernel) {
+  static const char *fault = std::getenv("R2Q_FAKE_CUDA_FAULT_AT");
+  return fault && *fault && std::strstr(kernel, fault);
+}
+std::atomic<bool> contextLost{false};
+
 CUresult needContext() {
   if (shutDown)
     return CUDA_ERROR_DEINITIALIZED;
+  if (contextLost)
+    return CUDA_ERROR_ILLEGAL_ADDRESS;
   return !contextStack.empty() && deviceOf(contextStack.back()) >= 0
              ? CUDA_SUCCESS
              : CUDA_ERROR_INVALID_CONTEXT;
@@ -240,6 +252,8 @@ extern "C" {
 // The test hooks (FakeCudaDriver.h).
 int fakeCudaContextDepth() { return contextStack.size(); }
 void fakeCudaShutDown() { shutDown = true; }
+
+void fakeCudaLoseContext(bool lost) { contextLost = lost; }
 int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
 const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
 unsigned fakeCudaLastClusterX() { return lastClusterX; }
@@ -474,6 +488,10 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module,
                                      const char *name) {
   if (CUresult result = needContext())
     return result;
+  if (faultsAt(name)) {
+    contextLost = true;
+    return CUDA_ERROR_ILLEGAL_ADDRESS;
+  }
   auto &functions = reinterpret_cast<FakeModule *>(module)->functions;
   auto found = functions.find(name);
   if (found == functions.end())
