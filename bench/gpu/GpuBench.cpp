@@ -640,7 +640,12 @@ struct Selection {
       else
         return false;
     }
-    return selection.mode == "check" || selection.mode == "bench";
+    bool known = selection.after.empty() ||
+                 std::any_of(std::begin(kCases), std::end(kCases),
+                             [&](const KernelCase &c) {
+                               return selection.after == c.name;
+                             });
+    return known && (selection.mode == "check" || selection.mode == "bench");
   }
 
   /// The cases of the mode that run, in kCases' order.
