@@ -13,6 +13,8 @@ kernel, what `r2q-select-gpu-kernels` chooses for runtime weights) and the best
 variant's, each marked met or missed; where the log has the second pass of
 `gpu-check.sh` (after its line NO_POOL, whole calls with the runtime's memory
 pool switched off), the whole calls with and without the pool side by side;
+per batch, which kernel was fastest on which shapes (what the automatic
+choice should be);
 and the cases whose call failed (their `ERROR:` lines) or whose sampled
 outputs missed the numerics core (`outputs WRONG`: shown in the table, kept
 out of the targets).
@@ -135,6 +137,26 @@ def targets(bench, fp16):
     return lines, missed
 
 
+def fastest(bench):
+    """Per batch, the kernel (strategy) that was fastest on each shape, with
+    correct outputs: what `r2q-select-gpu-kernels` should choose there."""
+    lines = []
+    for batch in sorted({key[2] for key in bench}):
+        wins = defaultdict(list)
+        for key in sorted(k for k in bench if k[2] == batch):
+            timed = [(us, strategy or variant, variant)
+                     for variant, strategy, us, _, _, wrong in bench[key]
+                     if not wrong]
+            if timed:
+                us, strategy, variant = min(timed)
+                wins[strategy].append(
+                    f"{key[0]}x{key[1]} {us:.1f} us ({variant})")
+        for strategy, shapes in sorted(wins.items()):
+            lines.append(f"fastest at batch {batch:<3} {strategy:<13} on "
+                         + ", ".join(shapes))
+    return lines
+
+
 def errors(lines):
     """The cases whose call failed or whose outputs were wrong: (name,
     message)."""
@@ -156,6 +178,8 @@ def main(path):
     if no_pool:
         print("\n".join(pool_table(bench, no_pool)))
         print()
+    print("\n".join(fastest(bench)))
+    print()
     lines, missed = targets(bench, fp16)
     print("\n".join(lines))
     print(f"gpu-table: {len(lines) - missed} of {len(lines)} target figures "

@@ -18,6 +18,8 @@
 // H200: | 4096 x 4096 | 1 | default | 12.9 us | 8.6% | - | 48.3 us | 3.74x |
 // H200: | 28672 x 8192 | 1 | default | 46.2 us | 33.7% | - | 138.4 us | 3.00x |
 // H200: | 28672 x 8192 | 1 | lut_t8 | 46.6 us | 33.5% | - | 138.4 us | 2.97x |
+// H200: fastest at batch 1   default       on 4096x4096 12.9 us (default), 8192x8192 20.1 us (default), 8192x28672 49.8 us (default)
+// H200: fastest at batch 1   xf16          on 28672x8192 46.0 us (xf16)
 // H200: batch 1   28672x8192  default default        33.70 % of copy (target 80.0) missed
 // H200: batch 128 28672x8192  best    default         0.05 x fp16 (target 0.9) missed
 // H200: gpu-table: 0 of 24 target figures met
@@ -25,6 +27,8 @@
 // NEW: | 28672 x 8192 | 1 | default (warp_lut_gemv) | 46.2 us | 33.7% | 61.5 us | 138.4 us | 3.00x |
 // NEW: | 28672 x 8192 | 1 | bytes (byte_lut_gemv) | 19.0 us | 82.2% | 27.2 us | 138.4 us | 7.28x |
 // NEW: | 28672 x 8192 | 1 | bytes_t16 (byte_lut_gemv) | 15.0 us (wrong outputs) | 99.0% | 20.0 us | 138.4 us | 9.23x |
+// NEW: fastest at batch 1   byte_lut_gemv on 28672x8192 19.0 us (bytes)
+// NEW-EMPTY:
 // NEW: batch 1   28672x8192  default default        33.70 % of copy (target 80.0) missed
 // NEW: batch 1   28672x8192  best    bytes          82.20 % of copy (target 80.0) met
 // NEW: batch 1   28672x8192  default default         3.00 x fp16 (target 5.5) missed
