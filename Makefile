@@ -86,12 +86,14 @@ bench: build
 # the GPU kernels against the numerics core; the kernel benchmark against
 # torch's fp16 cuBLAS. The harness is built where ptxas and cuda.h exist;
 # scripts/gpu-check.sh runs both from a build carried to a GPU machine.
+# (run_harness: after a kernel's fault, the rest of the cases run in a new
+# process.)
 test-gpu: build
 	$(BUILD)/bin/r2q-gpu-smoke
-	$(BUILD)/bin/r2q-gpu-bench check
+	bash -c 'source scripts/gpu-check.sh && run_harness $(BUILD) check'
 
 bench-gpu: build
-	$(BUILD)/bin/r2q-gpu-bench bench
+	bash -c 'source scripts/gpu-check.sh && run_harness $(BUILD) bench'
 	python3 scripts/gpu-torch-baseline.py
 
 # SmolLM2-135M greedy-decoding a prompt with every linear layer on r2q's
