@@ -22,7 +22,7 @@ run_harness() {
   shift
   output=$(mktemp)
   while :; do
-    "$build/bin/r2q-gpu-bench" "$@" "${after[@]}" | tee "$output"
+    "$build/bin/r2q-gpu-bench" "$@" ${after[@]+"${after[@]}"} | tee "$output"
     rc=${PIPESTATUS[0]}
     [ "$rc" -eq 3 ] || break
     failed=1

@@ -135,21 +135,25 @@ extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                                  intptr_t blockY, intptr_t blockZ, int32_t smem,
                                  void *stream, void **params, void **extra,
                                  size_t paramsCount) {
+  // Events around the launch where they can be made: after a kernel's
+  // fault they cannot, and the launch's own failure goes to run()'s error
+  // scope (the case's ERROR line), not an exit here.
   void *start = nullptr, *end = nullptr;
-  if (timingLaunches) {
-    check(r2qCudaTimingEventCreate(&start), "event");
-    check(r2qCudaTimingEventCreate(&end), "event");
-    check(r2qCudaEventRecord(start, stream), "event record");
-  }
+  bool timed = timingLaunches && r2qCudaTimingEventCreate(&start) == 0 &&
+               r2qCudaTimingEventCreate(&end) == 0 &&
+               r2qCudaEventRecord(start, stream) == 0;
   // The library's own entry point (its failures go to run()'s error scope).
   static const auto launch = reinterpret_cast<decltype(&mgpuLaunchKernel)>(
       dlsym(RTLD_NEXT, "mgpuLaunchKernel"));
   launch(function, gridX, gridY, gridZ, blockX, blockY, blockZ, smem, stream,
          params, extra, paramsCount);
-  if (timingLaunches) {
-    check(r2qCudaEventRecord(end, stream), "event record");
+  if (timed && r2qCudaEventRecord(end, stream) == 0) {
     launchEvents.push_back({start, end});
+    return;
   }
+  for (void *event : {start, end})
+    if (event)
+      r2qCudaEventDestroy(event);
 }
 
 namespace {
@@ -220,8 +224,7 @@ void uploadWeight(const KernelCase &c, const std::vector<uint8_t> &signs,
 /// or a host placeholder after an error). A CUDA error in the call (out of
 /// memory, a launch the GPU refuses, a kernel's fault) is returned rather
 /// than fatal, so the other cases still run. (After a fault the GPU's
-/// context is lost: the next case's first copy fails, and the harness
-/// exits with that error.)
+/// context is lost: runCases stops the harness with kContextLost.)
 r2q::cuda::Result<Descriptor<2>> run(const KernelCase &c, Call &call) {
   r2q::cuda::LoweredCodeErrors errors;
   r2q::cuda::Result<Descriptor<2>> result;
@@ -489,7 +492,9 @@ std::string checkSampledOutputs(const KernelCase &c,
   r2q::quant::Scheme scheme;
   scheme.groupSize = c.groupSize;
   scheme.planes = c.planes;
-  scheme.scaleType = FloatType::F16;
+  scheme.scaleType = FloatType::F16; // the bytes benchCase made
+  if (floatType(c.scales) != FloatType::F16)
+    fail(std::string(c.name) + ": benchmark cases take f16 scales");
   r2q::quant::PackedWeight weight;
   r2q::quant::Status status = r2q::quant::PackedWeight::fromEncoded(
       c.n, c.k, scheme, signs, scales, weight);
@@ -640,11 +645,13 @@ struct Selection {
       else
         return false;
     }
+    // --after names a case of the mode (check_*, bench_*).
     bool known = selection.after.empty() ||
-                 std::any_of(std::begin(kCases), std::end(kCases),
-                             [&](const KernelCase &c) {
-                               return selection.after == c.name;
-                             });
+                 (selection.after.starts_with(selection.mode + "_") &&
+                  std::any_of(std::begin(kCases), std::end(kCases),
+                              [&](const KernelCase &c) {
+                                return selection.after == c.name;
+                              }));
     return known && (selection.mode == "check" || selection.mode == "bench");
   }
 

@@ -211,7 +211,8 @@ thread_local LastError lastErrorOfThread;
 /// The calling thread's last error message. The main thread's thread_local
 /// objects die at exit before the global destructors run, in which lowered
 /// code unloads its modules (and may fail); from then on the message is
-/// kept in one string that is never destroyed.
+/// kept in one string that is never destroyed (and shared: only the thread
+/// that runs the destructors is left).
 std::string &lastError() {
   if (!lastErrorDestroyed)
     return lastErrorOfThread.message;
@@ -259,22 +260,33 @@ int check(CUresult result, const char *call, const char *kernel = nullptr) {
   return fail(message);
 }
 
-/// As check(), for calls that release a resource: once the driver has shut
-/// down (global destructors at exit), or a kernel's fault has lost the
-/// context, there is nothing left to release (the resources went with the
-/// context). The fault itself is reported by the call that saw it, and by
-/// every later call that is not a release: lowered code copies or waits
-/// for its results before it frees, and a process that lost its context
-/// still exits with its own status, not an abort in a module's destructor.
+/// As check(), for calls that free, destroy or unload a resource: once the
+/// driver has shut down (global destructors at exit), or a kernel's fault
+/// has lost the context, there is nothing left to release (the resources
+/// went with the context). The fault itself is reported by the call that
+/// saw it, and by every later call that is not a release (the waits before
+/// releases included: checkFinalWait): lowered code waits for its results
+/// before it frees, and a process that lost its context exits with its own
+/// status, not an abort in a module's destructor.
 int checkRelease(CUresult result, const char *call) {
   bool nothingLeft =
       result == CUDA_ERROR_DEINITIALIZED || corruptsContext(result);
   return check(nothingLeft ? CUDA_SUCCESS : result, call);
 }
 
+/// As check(), for a wait that may come at exit (before a release): once
+/// the driver has shut down, nothing runs that could be waited for. A
+/// kernel's fault is the wait's error.
+int checkFinalWait(CUresult result, const char *call) {
+  return check(result == CUDA_ERROR_DEINITIALIZED ? CUDA_SUCCESS : result,
+               call);
+}
+
 // Calls a driver entry point by its cuda.h name and checks the result.
 #define R2Q_CALL(name, ...) check(driver().name(__VA_ARGS__), #name)
 #define R2Q_RELEASE(name, ...) checkRelease(driver().name(__VA_ARGS__), #name)
+#define R2Q_FINAL_WAIT(name, ...)                                              \
+  checkFinalWait(driver().name(__VA_ARGS__), #name)
 
 /// The error scope of this thread (r2qCudaBeginErrorScope): while one is
 /// open, the mgpu* entry points keep their first failure here instead of
@@ -421,13 +433,16 @@ public:
     }
     CUresult result = driver().cuCtxGetCurrent(&current);
     shutDown = result == CUDA_ERROR_DEINITIALIZED;
+    lost = corruptsContext(result);
     if (check(result, "cuCtxGetCurrent")) {
       status = -1;
       return;
     }
     if (current == context)
       return;
-    status = R2Q_CALL(cuCtxPushCurrent, context);
+    result = driver().cuCtxPushCurrent(context);
+    lost = corruptsContext(result);
+    status = check(result, "cuCtxPushCurrent");
     pushed = status == 0;
   }
   ~ContextScope() {
@@ -439,11 +454,14 @@ public:
   bool failed() const { return status != 0; }
   /// The driver has shut down (global destructors at exit).
   bool driverShutDown() const { return shutDown; }
+  /// Making the context current failed because a kernel's fault lost it.
+  bool contextLost() const { return lost; }
 
 private:
   int status = 0;
   bool pushed = false;
   bool shutDown = false;
+  bool lost = false;
 };
 
 /// Runs `call` (a checked driver call) under the default context.
@@ -452,9 +470,19 @@ template <typename Call> int inContext(Call call) {
   return scope.failed() ? -1 : call();
 }
 
-/// As inContext, for calls that release a resource: once the driver has
-/// shut down, there is nothing left to release.
+/// As inContext, for calls that release a resource (R2Q_RELEASE): once the
+/// driver has shut down, or a kernel's fault has lost the context, there is
+/// nothing left to release.
 template <typename Call> int releaseInContext(Call call) {
+  ContextScope scope;
+  if (scope.driverShutDown() || scope.contextLost())
+    return 0;
+  return scope.failed() ? -1 : call();
+}
+
+/// As inContext, for a wait before a release (R2Q_FINAL_WAIT): once the
+/// driver has shut down, there is nothing to wait for.
+template <typename Call> int finalWaitInContext(Call call) {
   ContextScope scope;
   if (scope.driverShutDown())
     return 0;
@@ -946,13 +974,12 @@ bool takePoolBlock(void *ptr, PoolBlock &block) {
 /// for nothing for a pool's memory.
 int releaseBlockAfterDevice(const PoolBlock &block) {
   return onDevice(block.device, [&] {
-    return releaseInContext([&] {
-      int waited = R2Q_RELEASE(cuCtxSynchronize);
-      std::string waitError = lastError();
-      if (R2Q_RELEASE(cuMemFree, block.taken))
-        return -1;
-      return waited ? fail(std::move(waitError)) : 0;
-    });
+    int waited =
+        finalWaitInContext([&] { return R2Q_FINAL_WAIT(cuCtxSynchronize); });
+    std::string waitError = lastError();
+    if (releaseInContext([&] { return R2Q_RELEASE(cuMemFree, block.taken); }))
+      return -1;
+    return waited ? fail(std::move(waitError)) : 0;
   });
 }
 
@@ -990,8 +1017,9 @@ int releaseAfter(void *stream, void *ptr) {
     releaseBlockAfterDevice(block);
     return fail(std::move(refused));
   }
-  if (stream && releaseInContext([&] {
-        return R2Q_RELEASE(cuStreamSynchronize, static_cast<CUstream>(stream));
+  if (stream && finalWaitInContext([&] {
+        return R2Q_FINAL_WAIT(cuStreamSynchronize,
+                              static_cast<CUstream>(stream));
       })) {
     std::string waitError = lastError();
     release(ptr);

@@ -19,6 +19,7 @@
 // RUN: FileCheck %s --check-prefix=ALL < %t.all
 // RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after 2>&1 | FileCheck %s --check-prefix=USAGE
 // RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after no_such_case 2>&1 | FileCheck %s --check-prefix=USAGE
+// RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after bench_4096x4096_b1 2>&1 | FileCheck %s --check-prefix=USAGE
 
 // LOST: check check_p {{.*}} ERROR: {{.*}}'check_p_kernel': CUDA_ERROR_NOT_FOUND
 // LOST: check check_p_xor {{.*}} ERROR: {{.*}}'check_p_xor_kernel': CUDA_ERROR_NOT_FOUND

@@ -753,24 +753,36 @@ uint64_t addressOff(Rng &rng, uint64_t alignment, uint64_t misalignment) {
 }
 
 // After a kernel's fault the context is lost: every call fails with the
-// fault, but a release reports nothing (its resource went with the
-// context), so lowered code's module destructors at exit do not abort the
-// process (a failed mgpu* call outside an error scope does).
+// fault, the waits before a release included (r2qCudaFreeOnStream waits for
+// the stream: the fault is its error), but the releases themselves report
+// nothing (their resources went with the context), so lowered code's module
+// destructors at exit do not abort the process (a failed mgpu* call outside
+// an error scope does). Whether or not the driver still makes the lost
+// context current.
 TEST(CudaRuntimeOnFakeDriver, ReleasesInALostContextHaveNothingToRelease) {
-  void *module = loadModule();
-  void *buffer = nullptr;
-  ASSERT_EQ(r2qCudaMalloc(&buffer, 256), 0) << r2qCudaLastError();
-  fakeCudaLoseContext(true);
-  EXPECT_EQ(r2qCudaSynchronize(), -1);
-  EXPECT_NE(std::string(r2qCudaLastError())
-                .find("cuCtxSynchronize: CUDA_ERROR_ILLEGAL_ADDRESS"),
-            std::string::npos)
-      << r2qCudaLastError();
-  void *another = nullptr;
-  EXPECT_EQ(r2qCudaMalloc(&another, 256), -1);
-  EXPECT_EQ(r2qCudaFree(buffer), 0) << r2qCudaLastError();
-  mgpuModuleUnload(module);
-  fakeCudaLoseContext(false);
+  for (bool pushesFail : {false, true}) {
+    SCOPED_TRACE(pushesFail ? "pushes fail" : "pushes work");
+    void *module = loadModule();
+    void *stream = nullptr;
+    ASSERT_EQ(r2qCudaStreamCreate(&stream), 0) << r2qCudaLastError();
+    void *buffers[2] = {};
+    for (void *&buffer : buffers)
+      ASSERT_EQ(r2qCudaMalloc(&buffer, 256), 0) << r2qCudaLastError();
+    fakeCudaLoseContext(true, pushesFail);
+    auto lostContextError = [] {
+      return std::string(r2qCudaLastError()).find("CUDA_ERROR_ILLEGAL_ADDRESS");
+    };
+    EXPECT_EQ(r2qCudaSynchronize(), -1);
+    EXPECT_NE(lostContextError(), std::string::npos) << r2qCudaLastError();
+    void *another = nullptr;
+    EXPECT_EQ(r2qCudaMalloc(&another, 256), -1);
+    EXPECT_EQ(r2qCudaFreeOnStream(buffers[0], stream), -1);
+    EXPECT_NE(lostContextError(), std::string::npos) << r2qCudaLastError();
+    EXPECT_EQ(r2qCudaFree(buffers[1]), 0) << r2qCudaLastError();
+    EXPECT_EQ(r2qCudaStreamDestroy(stream), 0) << r2qCudaLastError();
+    mgpuModuleUnload(module);
+    fakeCudaLoseContext(false, false);
+  }
 }
 
 // The check that r2q-gpu-check-alignment emits before each launch: an

@@ -155,6 +155,7 @@ bool faultsAt(const char *kernel) {
   return fault && *fault && std::strstr(kernel, fault);
 }
 std::atomic<bool> contextLost{false};
+std::atomic<bool> pushesFailWhenLost{false};
 
 CUresult needContext() {
   if (shutDown)
@@ -253,7 +254,10 @@ extern "C" {
 int fakeCudaContextDepth() { return contextStack.size(); }
 void fakeCudaShutDown() { shutDown = true; }
 
-void fakeCudaLoseContext(bool lost) { contextLost = lost; }
+void fakeCudaLoseContext(bool lost, bool pushesFail) {
+  contextLost = lost;
+  pushesFailWhenLost = pushesFail;
+}
 int fakeCudaLastJitOptLevel() { return lastJitOptLevel; }
 const char *fakeCudaLastKernel() { return lastLaunchedKernel.c_str(); }
 unsigned fakeCudaLastClusterX() { return lastClusterX; }
@@ -431,6 +435,8 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *context) {
 }
 
 CUresult CUDAAPI cuCtxPushCurrent(CUcontext context) {
+  if (contextLost && pushesFailWhenLost)
+    return CUDA_ERROR_ILLEGAL_ADDRESS;
   return contextStack.push(context) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 

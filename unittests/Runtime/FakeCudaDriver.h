@@ -30,11 +30,12 @@ int fakeCudaContextDepth();
 /// From now on the driver reports CUDA_ERROR_DEINITIALIZED, as at exit.
 void fakeCudaShutDown();
 /// Loses the context (`lost`), as a kernel's fault does on a GPU: every
-/// later call that needs it fails with CUDA_ERROR_ILLEGAL_ADDRESS; or gives
-/// it back (no GPU does that: the tests that lose it end so).
-/// $R2Q_FAKE_CUDA_FAULT_AT loses it at the lookup of a kernel whose name
-/// contains its value.
-void fakeCudaLoseContext(bool lost);
+/// later call that needs it fails with CUDA_ERROR_ILLEGAL_ADDRESS, and with
+/// `pushesFail` so does cuCtxPushCurrent (which a real driver may or may
+/// not refuse then); or gives it back (no GPU does that: the tests that
+/// lose it end so). $R2Q_FAKE_CUDA_FAULT_AT loses it, pushes still
+/// working, at the lookup of a kernel whose name contains its value.
+void fakeCudaLoseContext(bool lost, bool pushesFail);
 /// CU_JIT_OPTIMIZATION_LEVEL of the last module load (-1: never given).
 int fakeCudaLastJitOptLevel();
 const char *fakeCudaLastKernel();

@@ -101,8 +101,9 @@ constexpr int32_t kBlocksPerSM = 2;
 constexpr int64_t kMinSplitSlices = 2;
 
 /// The most blocks of rows per warp whose sums and sign pieces ptxas fits
-/// in the 128 registers a thread has at two blocks per SM without spilling
-/// (sm_90a, counted with scripts/kernel-sass.py): four for 2 planes (0.70
+/// in the 128 registers a thread has at two blocks per SM (sm_90a, counted
+/// with scripts/kernel-sass.py): four for 2 planes (one spill load and
+/// store a slice, 0.70
 /// instructions per weight and plane at 28672 x 8192), two for 1, 3 or 4
 /// (at four they spill, 30 to 72 local loads and stores a slice; at two, 3
 /// and 4 planes issue 0.73 and 0.69 per weight and plane, as 2 planes do at
