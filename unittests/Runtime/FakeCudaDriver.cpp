@@ -31,6 +31,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ struct FakeFunction {
 struct FakeModule {
   std::map<std::string, FakeFunction> functions;
 };
+
+/// The modules loaded and not unloaded: after a lost context the runtime
+/// forgets modules whose unload failed, and they stay here (as a lost
+/// context's resources stay with it on a GPU), not leaked.
+std::mutex modulesMutex;
+std::set<FakeModule *> &liveModules = *new std::set<FakeModule *>;
 
 /// Devices: $R2Q_FAKE_CUDA_DEVICES (1 to kMaxDevices), 1 by default.
 constexpr int kMaxDevices = 8;
@@ -464,6 +471,10 @@ CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
       lastJitOptLevel = int(reinterpret_cast<uintptr_t>(values[i]));
   auto *loaded = new FakeModule;
   *module = reinterpret_cast<CUmodule>(loaded);
+  {
+    std::lock_guard<std::mutex> lock(modulesMutex);
+    liveModules.insert(loaded);
+  }
   // A cubin or fatbin (not NUL-terminated) loads without kernels: looking
   // one up fails.
   static const unsigned char elf[] = {0x7f, 'E', 'L', 'F'},
@@ -486,6 +497,10 @@ CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
 CUresult CUDAAPI cuModuleUnload(CUmodule module) {
   if (CUresult result = needContext())
     return result;
+  {
+    std::lock_guard<std::mutex> lock(modulesMutex);
+    liveModules.erase(reinterpret_cast<FakeModule *>(module));
+  }
   delete reinterpret_cast<FakeModule *>(module);
   return CUDA_SUCCESS;
 }
