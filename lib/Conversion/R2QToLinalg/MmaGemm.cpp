@@ -86,6 +86,10 @@ constexpr int64_t kMinSplitSteps = 4;
 /// signed sums of a group's scales fit the 8 bytes one byte permute (PRMT)
 /// selects from.
 constexpr int64_t kTablePlanes = 2;
+/// ... and groups of whole steps, or of 16 or 32 columns (a table per group
+/// of a step): each byte permute reads one byte of signs per plane, 8
+/// columns that lie in one group of 16 or more.
+constexpr int64_t kTableMinGroupSize = 16;
 /// A row's largest magnitude is scaled into [2^14, 2^15).
 constexpr int32_t kTargetExponent = 14;
 constexpr int32_t kF32Bias = 127;
@@ -98,8 +102,9 @@ struct MmaShape : KernelDims {
   int64_t blockFeatures; // output features of a block: 64, 128 or 192
   int64_t warpsM, warpsN;
   int64_t splits, stepsPerSplit; // split-K: the steps of one block
-  /// Whether whole steps are decoded through a table of the 2^P signed
-  /// sums of a group's scales (1 or 2 planes, groups of whole steps).
+  /// Whether whole steps are decoded through tables of the 2^P signed
+  /// sums of a group's scales (1 or 2 planes, groups of whole steps or of
+  /// 16 or 32 columns).
   bool tableDecode;
 
   int64_t paddedRows() const { return llvm::alignTo(rows, blockRows); }
@@ -125,6 +130,14 @@ struct MmaShape : KernelDims {
   int64_t tableRowsPerThread() const {
     return tableDecode ? llvm::divideCeil(blockFeatures, kThreads) : 0;
   }
+  /// The groups a whole step spans in the table decode (1, 2 or 4), and the
+  /// group of its sign byte `byte` (0-7).
+  int64_t stepGroups() const {
+    return std::max<int64_t>(1, kStepColumns / groupSize);
+  }
+  int64_t stepGroupOfByte(int64_t byte) const {
+    return byte * 8 * stepGroups() / kStepColumns;
+  }
   /// Byte offsets in the block's shared buffer (after its alignment).
   int64_t weightTileOffset() const { return blockRows * kTileStride * 2; }
   int64_t sharedBytes() const {
@@ -149,7 +162,9 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
   shape.stepsPerSplit = llvm::divideCeil(shape.steps(), splits);
   shape.splits = llvm::divideCeil(shape.steps(), shape.stepsPerSplit);
   shape.tableDecode = shape.planes <= kTablePlanes &&
-                      shape.groupSize % kStepColumns == 0 &&
+                      (shape.groupSize % kStepColumns == 0 ||
+                       (kStepColumns % shape.groupSize == 0 &&
+                        shape.groupSize >= kTableMinGroupSize)) &&
                       shape.wholeSteps() > 0;
   return shape;
 }
@@ -568,9 +583,9 @@ public:
   /// `step` (the block's tiles start at firstRow and firstFeature): its
   /// 16-byte pieces of the activation tile (4 words each), then, for the
   /// table decode, per feature row the sign words of each plane and the
-  /// group's scales times the row's power (f32 bits). The GPU kernel loads
-  /// step s + 1's words before the warps multiply step s's tiles and
-  /// carries them in registers, so the loads' latency hides behind the
+  /// scales of the step's groups times the row's power (f32 bits). The GPU
+  /// kernel loads step s + 1's words before the warps multiply step s's tiles
+  /// and carries them in registers, so the loads' latency hides behind the
   /// products; fillTiles stores them.
   SmallVector<Value> loadStep(Value thread, Value step, Value firstRow,
                               Value firstFeature) {
@@ -605,7 +620,12 @@ public:
   /// How many words loadStep returns.
   int64_t stepWordCount() const {
     return shape.piecesPerThread() * kVector / 2 +
-           shape.tableRowsPerThread() * shape.planes * (kStepBytes / 4 + 1);
+           shape.tableRowsPerThread() * tableRowWords();
+  }
+
+  /// A table row's words: each plane's sign words, then the scaled scales.
+  int64_t tableRowWords() const {
+    return shape.planes * (kStepBytes / 4 + shape.stepGroups());
   }
 
   /// Thread `thread` fills its share of step `step`'s tiles from the words
@@ -664,23 +684,28 @@ public:
   }
 
   /// Thread `thread` decodes its feature rows of a whole step's weight
-  /// tile from their words (per plane 2 sign words, then the scaled
-  /// scales): the group's 2^P weight values (sum_p +-s_p times the row's
-  /// power, in f32, rounded to f16: the values decodeByte computes) packed
-  /// into two words, then per pair of weights one byte permute that selects
-  /// both halves by the pair's sign bits.
+  /// tile from their words (per plane 2 sign words, then the scaled scales
+  /// of each of the step's groups): per group the 2^P weight values (sum_p
+  /// +-s_p times the row's power, in f32, rounded to f16: the values
+  /// decodeByte computes) packed into two words, then per pair of weights
+  /// one byte permute of its group's table that selects both halves by the
+  /// pair's sign bits.
   void decodeThroughTable(Value thread, ValueRange words) {
     int64_t signWords = kStepBytes / 4;
-    int64_t rowWords = shape.planes * (signWords + 1);
+    int64_t rowWords = tableRowWords();
     for (int64_t i = 0; i < shape.tableRowsPerThread(); ++i) {
       ValueRange row = words.slice(i * rowWords, rowWords);
       Value tileRow = addIndex(builder, loc, thread, i * kThreads);
       auto decode = [&] {
-        SmallVector<Value> scales;
-        for (Value word : row.take_back(shape.planes))
-          scales.push_back(arith::BitcastOp::create(
-              builder, loc, builder.getF32Type(), word));
-        auto [low, high] = weightTable(scales);
+        SmallVector<std::pair<Value, Value>> tables;
+        ValueRange scaled = row.drop_front(shape.planes * signWords);
+        for (int64_t g = 0; g < shape.stepGroups(); ++g) {
+          SmallVector<Value> scales;
+          for (Value word : scaled.slice(g * shape.planes, shape.planes))
+            scales.push_back(arith::BitcastOp::create(
+                builder, loc, builder.getF32Type(), word));
+          tables.push_back(weightTable(scales));
+        }
         Value zero = i32Constant(builder, loc, 0);
         for (int64_t w = 0; w < signWords; ++w)
           for (int64_t half = 0; half < 2; ++half) {
@@ -692,6 +717,8 @@ public:
             for (int64_t bit = 0; bit < 8; bit += 2)
               selectors.push_back(pairSelectors(spread, bit));
             for (int64_t b = 0; b < 2; ++b) {
+              int64_t byte = 4 * w + half + 2 * b;
+              auto [low, high] = tables[shape.stepGroupOfByte(byte)];
               SmallVector<Value> pairs;
               for (Value selector : selectors)
                 pairs.push_back(permute(
@@ -700,7 +727,6 @@ public:
                                                i32Constant(builder, loc, 16))
                             .getResult()
                       : selector));
-              int64_t byte = 4 * w + half + 2 * b;
               vector::StoreOp::create(
                   builder, loc,
                   fromWords(pairs,
@@ -808,22 +834,24 @@ private:
     return vector::BitCastOp::create(builder, loc, type, vector);
   }
 
-  /// The scales of `feature`'s group at `step`, per plane, times the row's
-  /// power (f32).
+  /// The scales of `feature`'s groups at (whole) step `step`, per group
+  /// and plane, times the row's power (f32).
   SmallVector<Value> scaledScales(Value feature, Value step) {
-    Value group = arith::DivUIOp::create(
+    Value firstGroup = arith::DivUIOp::create(
         builder, loc, mulIndex(builder, loc, step, kStepColumns),
         index(builder, loc, shape.groupSize));
     Value power = memref::LoadOp::create(builder, loc, ops.wScales, feature);
     SmallVector<Value> scaled;
-    for (int64_t p = 0; p < shape.planes; ++p)
-      scaled.push_back(arith::MulFOp::create(
-          builder, loc,
-          toF32(builder, loc,
-                memref::LoadOp::create(
-                    builder, loc, ops.scales,
-                    ValueRange{index(builder, loc, p), feature, group})),
-          power));
+    for (int64_t g = 0; g < shape.stepGroups(); ++g)
+      for (int64_t p = 0; p < shape.planes; ++p)
+        scaled.push_back(arith::MulFOp::create(
+            builder, loc,
+            toF32(builder, loc,
+                  memref::LoadOp::create(
+                      builder, loc, ops.scales,
+                      ValueRange{index(builder, loc, p), feature,
+                                 addIndex(builder, loc, firstGroup, g)})),
+            power));
     return scaled;
   }
 
