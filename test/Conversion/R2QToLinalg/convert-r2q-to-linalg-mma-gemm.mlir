@@ -7,8 +7,10 @@
 // f16 weight tile, plus 16 bytes to align them), its 2 x 2 warps carrying
 // 1 x 8 mma.sync accumulators (vector<2x2xf32>, m16n8) through the steps,
 // and each thread its two 16-byte pieces of the next step's activations
-// (loaded before the loop, then before each step's products): per step the
-// tiles are filled (16-byte stores) between two barriers, and per 16
+// (loaded before the loop, then before each step's products) and, for the
+// whole step (2 planes, groups of 32 columns: two tables), its feature
+// row's 2 sign words per plane and the two groups' scales per plane: per
+// step the tiles are filled (16-byte stores) between two barriers, and per 16
 // columns one ldmatrix .x4 of the A fragment, four of B fragments (two per
 // 16 features) and eight products; then each lane adds its accumulators'
 // elements to the result (which the scaling kernel set to the accumulator)
@@ -19,7 +21,7 @@
 // and byte permutes (nvvm.prmt) from the sign words and scales each thread
 // carries, the partial last one byte by byte (its own loads). Without
 // gpu-launch, the same in host loops (the permutes as shifts, the carried
-// words in a 128 x 8 buffer): the lanes' maxima in a buffer, the tiles in a
+// words in a 128 x 16 buffer): the lanes' maxima in a buffer, the tiles in a
 // host byte buffer, and the lanes' registers in buffers: the warps' 32
 // accumulators (32 lanes x 2 x 2 f32 each), one A and four B fragments per
 // warp (32 lanes x 4 x 2 f16 each).
@@ -44,7 +46,7 @@
 // GPU: %[[B:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<23056xi8, #gpu.address_space<workgroup>> to memref<128x72xf16, #gpu.address_space<workgroup>>
 // GPU: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<2x2xf32>
 // GPU-COUNT-2: vector.load {{.*}} : memref<32x128xf16>, vector<8xf16>
-// GPU: scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, i32, i32, i32, i32, i32, i32, i32, i32)
+// GPU: scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}} = %[[ZERO]], {{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)
 // GPU: vector.store {{.*}}, %[[A]][{{.*}}] {alignment = 16 : i64} : memref<32x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
 // GPU: vector.store {{.*}}, %[[B]][{{.*}}] {alignment = 16 : i64} : memref<128x72xf16, #gpu.address_space<workgroup>>, vector<8xf16>
 // GPU: gpu.barrier
@@ -106,7 +108,7 @@
 // HOST: memref.alloca() : memref<32x32x2x2xf32>
 // HOST: memref.alloca() : memref<1x32x4x2xf16>
 // HOST: memref.alloca() : memref<4x32x4x2xf16>
-// HOST: memref.alloca() : memref<128x8xi32>
+// HOST: memref.alloca() : memref<128x16xi32>
 // HOST: arith.extf {{.*}} : f16 to f32
 // HOST-NOT: memref.atomic_rmw
 // HOST-LABEL: func.func @split
