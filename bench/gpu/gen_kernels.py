@@ -26,6 +26,8 @@ CHECKS = [
     ("check_h", 33, 130, 520, 40, 1, "f32", "f16"),
     ("check_i", 130, 77, 640, 64, 2, "f16", "f16"),
     ("check_j", 47, 515, 2600, 256, 3, "bf16", "bf16"),
+    # Groups of 16 columns: four tables a step in mma_gemm's decode.
+    ("check_t", 24, 150, 720, 16, 2, "f16", "f16"),
     # With 1% of the weights kept as f16 outliers (the sparse product after
     # the kernel's): the tables at batch 1, the tensor cores at 20 rows.
     ("check_o", 1, 300, 1000, 128, 2, "f32", "f16"),
