@@ -44,7 +44,9 @@ main() {
       --format=csv || true
     "$build/bin/r2q-gpu-smoke" || status=1
     run_harness "$build" check || status=1
+    echo "gpu-check: smoke test and checks took $SECONDS s"
     run_harness "$build" bench || status=1
+    echo "gpu-check: smoke test, checks and bench took $SECONDS s"
     python3 "$(dirname "$0")/gpu-torch-baseline.py" || status=1
     # The whole calls of the 4096 x 4096 cases again, with cuMemAlloc
     # instead of the runtime's memory pool (scripts/gpu-table.py compares
@@ -53,7 +55,7 @@ main() {
     echo "gpu-check: whole calls with cuMemAlloc (R2Q_CUDA_MEMORY_POOL=0)"
     R2Q_CUDA_MEMORY_POOL=0 run_harness "$build" bench bench_4096x4096_b ||
       status=1
-    echo "gpu-check: exit status $status"
+    echo "gpu-check: exit status $status after $SECONDS s"
     exit "$status"
   ) 2>&1 | tee "$log"
   return "${PIPESTATUS[0]}"
