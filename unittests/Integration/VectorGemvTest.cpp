@@ -875,12 +875,14 @@ std::vector<WarpCase> mmaCases() {
       // The table decode (1 or 2 planes, groups of whole 64-column steps
       // or of 16 or 32 columns: the G = 32 cases above too) with one plane
       // and a partial last step, with 2 planes and weights past f16's
-      // range, and with 2 and 4 groups a step.
+      // range, with 2 and 4 groups a step, and with two rows a thread.
       mma({{18}, 50, 1100, 128, 1, F::BF16, F::F32, 32, false}),
       mma({{21}, 45, 640, 64, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
       mma({{23}, 150, 720, 16, 2, F::F16, F::F16, 32, false}),
       mma({{17}, 70, 610, 32, 1, F::BF16, F::BF16, 32, false}, 64),
       mma({{40}, 33, 1024, 16, 1, F::F32, F::F32, 32, false}, 0, 0, 1e-8f),
+      // Two table rows a thread (192 features a block), four groups a step.
+      mma({{70}, 250, 384, 16, 2, F::F16, F::F32, 32, false}, 192),
       // Groups the table could take but no whole step (K = 50): every step
       // byte by byte.
       mma({{16}, 30, 50, 64, 2, F::F16, F::F16, 32, false}),
