@@ -24,6 +24,7 @@ out of the targets).
 import re
 import sys
 from collections import defaultdict
+from typing import NamedTuple
 
 BENCH = re.compile(
     r"^bench bench_(\d+)x(\d+)_b(\d+)(\S*)\s+(?:([a-z_]+)\s+)?([\d.]+) us"
@@ -44,18 +45,34 @@ TARGETS = [
 ]
 
 
+class Result(NamedTuple):
+    """One bench line: its variant (the name's suffix, or "default") and
+    kernel, kernel time, share of the copy bandwidth, the whole call's time
+    (None where the line has none), and whether its sampled outputs missed."""
+    variant: str
+    strategy: str
+    us: float
+    pct: float
+    call: float | None
+    wrong: bool
+
+    @property
+    def name(self):
+        return (f"{self.variant} ({self.strategy})" if self.strategy else
+                self.variant)
+
+
 def parse(lines):
-    """The bench results {(n, k, m): [(variant, strategy, us, pct, call,
-    wrong)]} (call: the whole call's microseconds, or None; wrong: whether
-    its sampled outputs missed) and the fp16 times {(n, k, m): us}."""
+    """The bench results {(n, k, m): [Result]} and the fp16 times
+    {(n, k, m): us}."""
     bench, fp16 = defaultdict(list), {}
     for line in lines:
         if m := BENCH.match(line):
             n, k, batch, variant, strategy, us, pct, call = m.groups()
-            bench[(int(n), int(k), int(batch))].append(
-                (variant.lstrip("_") or "default", strategy or "",
-                 float(us), float(pct), float(call) if call else None,
-                 "outputs WRONG" in line))
+            bench[(int(n), int(k), int(batch))].append(Result(
+                variant.lstrip("_") or "default", strategy or "", float(us),
+                float(pct), float(call) if call else None,
+                bool(WRONG.match(line))))
         elif m := TORCH.match(line):
             n, k, batch, us = m.groups()
             fp16[(int(n), int(k), int(batch))] = float(us)
@@ -71,15 +88,13 @@ def table(bench, fp16):
             "cuBLAS fp16 | r2q vs fp16 |", "|---|---|---|---|---|---|---|---|"]
     for key in sorted(bench, key=lambda key: (key[0] * key[1], key)):
         n, k, batch = key
-        for variant, strategy, us, pct, call, wrong in bench[key]:
-            name = variant if not strategy else f"{variant} ({strategy})"
-            ratio = speedup(fp16, key, us)
-            whole = f"{call:.1f} us" if call is not None else "-"
-            mark = " (wrong outputs)" if wrong else ""
+        for r in bench[key]:
+            ratio = speedup(fp16, key, r.us)
+            whole = f"{r.call:.1f} us" if r.call is not None else "-"
+            mark = " (wrong outputs)" if r.wrong else ""
             rows.append(
-                f"| {n} x {k} | {batch} | {name} | {us:.1f} us{mark} | "
-                f"{pct:.1f}% | "
-                f"{whole} | "
+                f"| {n} x {k} | {batch} | {r.name} | {r.us:.1f} us{mark} | "
+                f"{r.pct:.1f}% | {whole} | "
                 + (f"{fp16[key]:.1f} us | {ratio:.2f}x |" if ratio else
                    "- | - |"))
     return rows
@@ -90,15 +105,14 @@ def pool_table(bench, no_pool):
     rows = ["| N x K | batch | kernel | whole call, memory pool | "
             "whole call, cuMemAlloc |", "|---|---|---|---|---|"]
     for key in sorted(no_pool, key=lambda key: (key[0] * key[1], key)):
-        pooled = {variant: call
-                  for variant, _, _, _, call, _ in bench.get(key, [])}
-        for variant, strategy, _, _, call, _ in no_pool[key]:
-            name = variant if not strategy else f"{variant} ({strategy})"
-            with_pool = pooled.get(variant)
+        pooled = {r.variant: r.call for r in bench.get(key, [])}
+        for r in no_pool[key]:
+            with_pool = pooled.get(r.variant)
             rows.append(
-                f"| {key[0]} x {key[1]} | {key[2]} | {name} | "
+                f"| {key[0]} x {key[1]} | {key[2]} | {r.name} | "
                 + (f"{with_pool:.1f} us" if with_pool is not None else "-")
-                + " | " + (f"{call:.1f} us |" if call is not None else "- |"))
+                + " | "
+                + (f"{r.call:.1f} us |" if r.call is not None else "- |"))
     return rows
 
 
@@ -106,9 +120,9 @@ def figure(bench, fp16, key, measure, pick):
     """(value, variant) of the results at `key` by `measure` ("copy": % of
     the copy bandwidth, "fp16": times faster than fp16), for the default
     kernel or the best one; a kernel whose outputs were wrong has none."""
-    results = [(pct if measure == "copy" else speedup(fp16, key, us), variant)
-               for variant, _, us, pct, _, wrong in bench.get(key, [])
-               if not wrong]
+    results = [(r.pct if measure == "copy" else speedup(fp16, key, r.us),
+                r.variant)
+               for r in bench.get(key, []) if not r.wrong]
     results = [r for r in results if r[0] is not None]
     if pick == "default":
         results = [r for r in results if r[1] == "default"]
@@ -144,9 +158,8 @@ def fastest(bench):
     for batch in sorted({key[2] for key in bench}):
         wins = defaultdict(list)
         for key in sorted(k for k in bench if k[2] == batch):
-            timed = [(us, strategy or variant, variant)
-                     for variant, strategy, us, _, _, wrong in bench[key]
-                     if not wrong]
+            timed = [(r.us, r.strategy or r.variant, r.variant)
+                     for r in bench[key] if not r.wrong]
             if timed:
                 us, strategy, variant = min(timed)
                 wins[strategy].append(

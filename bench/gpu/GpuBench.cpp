@@ -322,24 +322,37 @@ r2q::bench::ErrorBound boundOf(const KernelCase &c) {
   return {.f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0};
 }
 
+/// What bounds output (row, col)'s error, and the output itself, from one
+/// pass over K: sum_k |x_k w_k|, max_k |x_k|, sum_k |w_k| and sum_k x_k w_k
+/// (the numerics core's decoded weights, in double).
+struct OutputTerms {
+  double magnitude = 0, largestX = 0, weights = 0, exact = 0;
+
+  static OutputTerms of(const KernelCase &c, const std::vector<float> &x,
+                        const r2q::quant::PackedWeight &weight, int64_t row,
+                        int64_t col) {
+    OutputTerms terms;
+    const float *xRow = x.data() + row * c.k;
+    for (int64_t i = 0; i < c.k; ++i) {
+      double w = weight.value(col, i);
+      terms.magnitude += std::fabs(xRow[i] * w);
+      terms.largestX = std::max<double>(terms.largestX, std::fabs(xRow[i]));
+      terms.weights += std::fabs(w);
+      terms.exact += xRow[i] * w;
+    }
+    return terms;
+  }
+};
+
 /// Checks output (`row`, `col`) of case `c`, `got` where the numerics core
 /// says `want`, against the kernel's bound: a miss goes to `misses`, the
 /// error relative to sum |x w| to `worst` if it is larger.
-void checkOutput(const KernelCase &c, const std::vector<float> &x,
-                 const r2q::quant::PackedWeight &weight, int64_t row,
+void checkOutput(const KernelCase &c, const OutputTerms &terms, int64_t row,
                  int64_t col, double got, double want,
                  r2q::bench::MissReport &misses, double &worst) {
-  const float *xRow = x.data() + row * c.k;
-  double largest = 0, magnitude = 0, weights = 0;
-  for (int64_t i = 0; i < c.k; ++i) {
-    double w = std::fabs(weight.value(col, i));
-    largest = std::max<double>(largest, std::fabs(xRow[i]));
-    magnitude += std::fabs(xRow[i]) * w;
-    weights += w;
-  }
   double error = std::fabs(got - want);
-  worst = std::max(worst, error / (magnitude + 1e-30));
-  if (!(error <= boundOf(c).of(magnitude, largest, weights)))
+  worst = std::max(worst, error / (terms.magnitude + 1e-30));
+  if (!(error <= boundOf(c).of(terms.magnitude, terms.largestX, terms.weights)))
     misses.add(row, col, got, want);
 }
 
@@ -353,8 +366,8 @@ void checkOutputs(const KernelCase &c, const std::vector<float> &x,
   r2q::quant::referenceMatmul(x.data(), c.m, weight, expected.data());
   for (int64_t row = 0; row < c.m; ++row)
     for (int64_t col = 0; col < c.n; ++col)
-      checkOutput(c, x, weight, row, col, y[row * c.n + col],
-                  expected[row * c.n + col], misses, worst);
+      checkOutput(c, OutputTerms::of(c, x, weight, row, col), row, col,
+                  y[row * c.n + col], expected[row * c.n + col], misses, worst);
 }
 
 /// Runs case `c` on fresh random data against the numerics core. A
@@ -514,10 +527,8 @@ std::string checkSampledOutputs(const KernelCase &c,
   for (int i = 0; i < kSampledOutputs; ++i) {
     int64_t row = i == 0 ? 0 : i == 1 ? c.m - 1 : generator() % c.m;
     int64_t col = i == 0 ? 0 : i == 1 ? c.n - 1 : generator() % c.n;
-    double want = 0;
-    for (int64_t k = 0; k < c.k; ++k)
-      want += double(x[row * c.k + k]) * weight.value(col, k);
-    checkOutput(c, x, weight, row, col, y[row * c.n + col], want, misses,
+    OutputTerms terms = OutputTerms::of(c, x, weight, row, col);
+    checkOutput(c, terms, row, col, y[row * c.n + col], terms.exact, misses,
                 worst);
   }
   return "";

@@ -260,26 +260,23 @@ int check(CUresult result, const char *call, const char *kernel = nullptr) {
   return fail(message);
 }
 
-/// As check(), for calls that free, destroy or unload a resource: once the
-/// driver has shut down (global destructors at exit), or a kernel's fault
-/// has lost the context, there is nothing left to release (the resources
-/// went with the context). The fault itself is reported by the call that
-/// saw it, and by every later call that is not a release (the waits before
-/// releases included: checkFinalWait): lowered code waits for its results
-/// before it frees, and a process that lost its context exits with its own
-/// status, not an abort in a module's destructor.
-int checkRelease(CUresult result, const char *call) {
-  bool nothingLeft =
-      result == CUDA_ERROR_DEINITIALIZED || corruptsContext(result);
-  return check(nothingLeft ? CUDA_SUCCESS : result, call);
-}
-
 /// As check(), for a wait that may come at exit (before a release): once
 /// the driver has shut down, nothing runs that could be waited for. A
 /// kernel's fault is the wait's error.
 int checkFinalWait(CUresult result, const char *call) {
   return check(result == CUDA_ERROR_DEINITIALIZED ? CUDA_SUCCESS : result,
                call);
+}
+
+/// As checkFinalWait(), for calls that free, destroy or unload a resource:
+/// once a kernel's fault has lost the context too, there is nothing left to
+/// release (the resources went with the context). The fault itself is
+/// reported by the call that saw it, and by every later call that is not a
+/// release (the waits before releases included): lowered code waits for its
+/// results before it frees, and a process that lost its context exits with
+/// its own status, not an abort in a module's destructor.
+int checkRelease(CUresult result, const char *call) {
+  return corruptsContext(result) ? 0 : checkFinalWait(result, call);
 }
 
 // Calls a driver entry point by its cuda.h name and checks the result.
@@ -470,23 +467,20 @@ template <typename Call> int inContext(Call call) {
   return scope.failed() ? -1 : call();
 }
 
-/// As inContext, for calls that release a resource (R2Q_RELEASE): once the
-/// driver has shut down, or a kernel's fault has lost the context, there is
-/// nothing left to release.
-template <typename Call> int releaseInContext(Call call) {
+/// As inContext, for a wait before a release (R2Q_FINAL_WAIT): once the
+/// driver has shut down, there is nothing to wait for; and with
+/// `lostIsDone`, for a release (R2Q_RELEASE), once a kernel's fault has
+/// lost the context either, there is nothing left to release.
+template <typename Call>
+int finalWaitInContext(Call call, bool lostIsDone = false) {
   ContextScope scope;
-  if (scope.driverShutDown() || scope.contextLost())
+  if (scope.driverShutDown() || (lostIsDone && scope.contextLost()))
     return 0;
   return scope.failed() ? -1 : call();
 }
 
-/// As inContext, for a wait before a release (R2Q_FINAL_WAIT): once the
-/// driver has shut down, there is nothing to wait for.
-template <typename Call> int finalWaitInContext(Call call) {
-  ContextScope scope;
-  if (scope.driverShutDown())
-    return 0;
-  return scope.failed() ? -1 : call();
+template <typename Call> int releaseInContext(Call call) {
+  return finalWaitInContext(call, /*lostIsDone=*/true);
 }
 
 CUdeviceptr devicePointer(const void *ptr) {
