@@ -319,7 +319,8 @@ r2q::quant::PackedWeight randomWeight(const KernelCase &c,
 
 /// The error bound of case `c`'s kernel.
 r2q::bench::ErrorBound boundOf(const KernelCase &c) {
-  return {.f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0};
+  return {.f16Tiles = std::strcmp(c.strategy, "mma_gemm") == 0 ||
+                      std::strcmp(c.strategy, "wgmma_gemm") == 0};
 }
 
 /// What bounds output (row, col)'s error, and the output itself, from one

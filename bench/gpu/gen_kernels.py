@@ -85,6 +85,14 @@ CHECKS += [variant(c, "mma", "mma_gemm") for c in base_checks
 CHECKS += [variant(next(c for c in base_checks if c[0] == name),
                    f"mma_t{t}", "mma_gemm", t)
            for name, t in (("check_g", 64), ("check_j", 192))]
+# wgmma_gemm (sm_90a's warpgroup products, chosen only when written on the
+# op) on every case the tensor cores take, and with 64 and 192 features per
+# block.
+CHECKS += [variant(c, "wgmma", "wgmma_gemm") for c in base_checks
+           if c[1] >= MMA_MIN_ROWS]
+CHECKS += [variant(next(c for c in base_checks if c[0] == name),
+                   f"wgmma_t{t}", "wgmma_gemm", t)
+           for name, t in (("check_g", 64), ("check_j", 192))]
 # The xor kernel beside the tables at every shape and batch, and 2 and 8
 # output features per warp for both at batch 1.
 BENCH += [variant(c, "xor", "warp_gemv") for c in BENCH]
@@ -102,6 +110,11 @@ BENCH += [variant(c, "mma", "mma_gemm") for c in BENCH
           if c[1] == 4 and c[0] not in KERNELS]
 big_b128 = next(c for c in BENCH if c[0] == "bench_28672x8192_b128")
 BENCH += [variant(big_b128, f"mma_t{t}", "mma_gemm", t) for t in (64, 192)]
+# wgmma_gemm beside mma_gemm at batch 16 and 128 of every shape, and with 192
+# features per block (three products a slice) at batch 128 of the largest.
+BENCH += [variant(c, "wgmma", "wgmma_gemm") for c in BENCH
+          if c[1] >= MMA_MIN_ROWS and c[0] not in KERNELS]
+BENCH += [variant(big_b128, "wgmma_t192", "wgmma_gemm", 192)]
 # A dynamic batch: 3 rows in the bucket of 4 (the tables), 300 rows in
 # chunks of 256 (the tensor cores; the last chunk padded).
 DYNAMIC_CHECKS = [("check_q", 3, 300, 1000, 128, 2, "f32", "f16"),

@@ -25,14 +25,15 @@
 // LOST: check check_p_xor {{.*}} ERROR: {{.*}}'check_p_xor_kernel': CUDA_ERROR_NOT_FOUND
 // LOST: check check_p_lut {{.*}} ERROR: {{.*}}'check_p_lut_kernel': CUDA_ERROR_ILLEGAL_ADDRESS
 // LOST-NEXT: r2q-gpu-bench: the GPU context is lost after check_p_lut: {{.*}}; the rest runs with --after check_p_lut
-// LOST-NOT: check_p_bytes
+// LOST-NOT: check_p_wgmma
 
 // REST-NOT: check check_p_lut
+// REST: check check_p_wgmma {{.*}} ERROR: {{.*}}CUDA_ERROR_NOT_FOUND
 // REST: check check_p_bytes {{.*}} ERROR: {{.*}}CUDA_ERROR_NOT_FOUND
 // REST-NEXT: CHECKS FAILED
 
-// Every kernel of check_p faults: four processes, one case each (the last
-// case's loss needs no fifth).
+// Every kernel of check_p faults: five processes, one case each (the last
+// case's loss needs no sixth).
 // ALL: check check_p {{.*}} CUDA_ERROR_ILLEGAL_ADDRESS
 // ALL-NEXT: r2q-gpu-bench: the GPU context is lost after check_p: {{.*}}; the rest runs with --after check_p
 // ALL-NEXT: gpu-check: again after check_p
@@ -41,6 +42,9 @@
 // ALL: gpu-check: again after check_p_xor
 // ALL: check check_p_lut {{.*}} CUDA_ERROR_ILLEGAL_ADDRESS
 // ALL: gpu-check: again after check_p_lut
+// ALL-NEXT: device: r2q fake GPU
+// ALL-NEXT: check check_p_wgmma {{.*}} CUDA_ERROR_ILLEGAL_ADDRESS
+// ALL: gpu-check: again after check_p_wgmma
 // ALL-NEXT: device: r2q fake GPU
 // ALL-NEXT: check check_p_bytes {{.*}} CUDA_ERROR_ILLEGAL_ADDRESS
 // ALL-NEXT: r2q-gpu-bench: the GPU context is lost after check_p_bytes: {{.*}}fails{{$}}

@@ -26,7 +26,7 @@ func.func @written_kernel(%x: tensor<?x256xf32>, %s: tensor<2x16x32xi8>, %a: ten
 // -----
 
 func.func @cpu_kernel(%x: tensor<1x256xf32>, %s: tensor<2x16x32xi8>, %a: tensor<2x16x2xf16>) -> tensor<1x16xf32> {
-  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv}}
+  // expected-error @below {{r2q-select-gpu-kernels: kernel strategy vector_gemv is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, mma_gemm, wgmma_gemm or warp_gemv}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = vector_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>, tensor<2x16x32xi8>, tensor<2x16x2xf16> -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
 }

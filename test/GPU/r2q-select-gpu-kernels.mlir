@@ -10,7 +10,9 @@
 // chip older than sm_80 (no ldmatrix/mma.sync m16n8k16) auto takes the
 // tables at every batch and a forced mma_gemm is refused at the op; a chip
 // that is not sm_ and a number is refused, and so is a PTX version older
-// than the chip needs.
+// than the chip needs. wgmma_gemm (auto never takes it) is taken when forced
+// on sm_90a and refused at the op on any other chip (sm_90 without the
+// arch-specific features, sm_100), and with precision=exact.
 
 // RUN: r2q-opt %s --r2q-select-gpu-kernels | FileCheck %s
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="strategy=warp_gemv tile-rows=8" | FileCheck %s --check-prefix=OPTIONS
@@ -29,6 +31,10 @@
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=gfx90a" 2>&1 | FileCheck %s --check-prefix=CHIP
 // RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_100" 2>&1 | FileCheck %s --check-prefix=PTX
 // RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_100 cubin-features=+ptx86" | FileCheck %s
+// RUN: r2q-opt %s --r2q-select-gpu-kernels="chip=sm_90a strategy=wgmma_gemm tile-rows=192" | FileCheck %s --check-prefix=WGMMA
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="strategy=wgmma_gemm" 2>&1 | FileCheck %s --check-prefix=WGMMACHIP
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_100a cubin-features=+ptx86 strategy=wgmma_gemm" 2>&1 | FileCheck %s --check-prefix=WGMMACHIP100
+// RUN: not r2q-opt %s --r2q-select-gpu-kernels="chip=sm_90a strategy=wgmma_gemm precision=exact" 2>&1 | FileCheck %s --check-prefix=EXACTWGMMA
 
 // CHECK-LABEL: func.func @kernels
 // CHECK: r2q.matmul {{.*}} {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<1x256xf32>
@@ -61,7 +67,14 @@
 // EXACT-COUNT-5: strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>}
 // EXACT-NOT: mma_gemm
 
-// UNKNOWN: error: r2q-select-gpu-kernels: unknown strategy 'lut_gemv'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv
+// WGMMA-COUNT-5: strategy = wgmma_gemm, vector_width = 16, tile_rows = 192, threads = 1>}
+// WGMMA: strategy = warp_gemv, vector_width = 16, tile_rows = 2, threads = 1>} : tensor<1x256xf32>
+
+// WGMMACHIP: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy wgmma_gemm needs chip=sm_90a (wgmma.mma_async exists on sm_90a only); chip is sm_90
+// WGMMACHIP100: error: 'r2q.matmul' op r2q-select-gpu-kernels: kernel strategy wgmma_gemm needs chip=sm_90a (wgmma.mma_async exists on sm_90a only); chip is sm_100a
+// EXACTWGMMA: error: r2q-select-gpu-kernels: strategy wgmma_gemm rounds to f16; precision=exact takes byte_lut_gemv, warp_lut_gemv or warp_gemv
+
+// UNKNOWN: error: r2q-select-gpu-kernels: unknown strategy 'lut_gemv'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm, wgmma_gemm or warp_gemv
 
 // PRECISION: error: r2q-select-gpu-kernels: unknown precision 'half'; expected fast or exact
 

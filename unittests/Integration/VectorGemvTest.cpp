@@ -891,6 +891,24 @@ std::vector<WarpCase> mmaCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 
+// wgmma_gemm: mma_gemm's tiles, stored swizzled, multiplied by the host
+// form of wgmma.mma_async, which reads each operand where its descriptor
+// and the 128-byte swizzle put it (a store in the unswizzled place, a wrong
+// descriptor field or fragment layout fails these). The same bound. Blocks
+// of 16, 32 and 64 rows (m64n16, n32, n64), 64, 128 and 192 features (1 to
+// 3 products per 16 columns), split-K, both decodes and a partial step.
+std::vector<WarpCase> wgmmaCases() {
+  std::vector<WarpCase> cases;
+  for (size_t i : {0, 1, 3, 5, 6, 7, 13, 14, 18}) {
+    WarpCase c = mmaCases()[i];
+    c.strategy = "wgmma_gemm";
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Wgmma, MmaGemmTest, ::testing::ValuesIn(wgmmaCases()));
+
 // A dynamic batch on the GPU kernels (r2q-bucket-rows, as r2q-gpu-pipeline
 // runs it, then a GPU kernel's host loop nest on each static batch): rows
 // padded to buckets of 2 and 4 (1 and 3 rows), or run in chunks of 4 past

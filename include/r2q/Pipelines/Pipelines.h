@@ -31,7 +31,8 @@ struct CPUPipelineOptions
       llvm::cl::desc("Kernel strategy of every r2q.matmul without a kernel "
                      "attribute: auto (by rows and target), fused_decode, "
                      "tiled_decode, vector_gemv, lut_gemv, or warp_gemv / "
-                     "warp_lut_gemv / mma_gemm / byte_lut_gemv (the GPU "
+                     "warp_lut_gemv / mma_gemm / wgmma_gemm / byte_lut_gemv "
+                     "(the GPU "
                      "kernels' loop nests, run on the host: for tests)"),
       llvm::cl::init("auto")};
   Option<bool> vectorGemv{
@@ -135,7 +136,8 @@ struct GPUPipelineOptions
                      "and a constant weight; warp_lut_gemv: tables of "
                      "nibbles, below 16 rows; mma_gemm: f16 tensor cores, "
                      "from 16 rows on), byte_lut_gemv, warp_lut_gemv, "
-                     "mma_gemm or warp_gemv (sign flips by xor)"),
+                     "mma_gemm, wgmma_gemm (mma_gemm on sm_90a's wgmma) or "
+                     "warp_gemv (sign flips by xor)"),
       llvm::cl::init("auto")};
   Option<std::string> precision{
       *this, "precision",

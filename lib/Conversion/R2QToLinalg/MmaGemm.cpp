@@ -38,6 +38,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -45,6 +46,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -76,6 +79,15 @@ constexpr int64_t kVector = 8;
 constexpr int64_t kTileStride = kStepColumns + kVector;
 /// ldmatrix reads 16-byte rows, which must be 16-byte aligned.
 constexpr int64_t kTileAlignment = 16;
+/// wgmma_gemm's tiles: rows of one step's 64 f16 (128 bytes) whose 16-byte
+/// pieces are swizzled (piece c of row r at c ^ (r % 8)) in atoms of 8 rows
+/// (1024 bytes), as wgmma's 128-byte swizzle mode reads them: the xor takes
+/// bits 7-9 of the address, so a tile starts on a multiple of 1024.
+constexpr int64_t kSwizzleAtomRows = 8;
+constexpr int64_t kSwizzleAtomBytes = kSwizzleAtomRows * kStepColumns * 2;
+/// wgmma m64nNk16: A (the weight) is 64 features x 16 columns; N is the
+/// block's activation rows.
+constexpr int64_t kWgmmaM = 64;
 constexpr int64_t kDefaultBlockFeatures = 128;
 /// Split-K: blocks of output tiles are multiplied by splits of K until
 /// about this many blocks run (two waves of an H100/H200's 132 SMs), each
@@ -106,6 +118,9 @@ struct MmaShape : KernelDims {
   /// sums of a group's scales (1 or 2 planes, groups of whole steps or of
   /// 16 or 32 columns).
   bool tableDecode;
+  /// wgmma_gemm: the tiles swizzled for wgmma.mma_async, which multiplies
+  /// them from shared memory (mma_gemm: padded rows, ldmatrix, mma.sync).
+  bool wgmma;
 
   int64_t paddedRows() const { return llvm::alignTo(rows, blockRows); }
   int64_t paddedColumns() const { return llvm::alignTo(columns, kStepColumns); }
@@ -138,16 +153,26 @@ struct MmaShape : KernelDims {
   int64_t stepGroupOfByte(int64_t byte) const {
     return byte * 8 * stepGroups() / kStepColumns;
   }
-  /// Byte offsets in the block's shared buffer (after its alignment).
-  int64_t weightTileOffset() const { return blockRows * kTileStride * 2; }
-  int64_t sharedBytes() const {
-    return weightTileOffset() + blockFeatures * kTileStride * 2 +
-           kTileAlignment;
+  /// The f16 elements of a shared tile's row, and the alignment of the
+  /// tiles' start.
+  int64_t tileStride() const { return wgmma ? kStepColumns : kTileStride; }
+  int64_t tileAlignment() const {
+    return wgmma ? kSwizzleAtomBytes : kTileAlignment;
   }
+  /// Byte offsets in the block's shared buffer (after its alignment; with
+  /// wgmma a multiple of 1024, as blockRows is of 8).
+  int64_t weightTileOffset() const { return blockRows * tileStride() * 2; }
+  int64_t sharedBytes() const {
+    return weightTileOffset() + blockFeatures * tileStride() * 2 +
+           tileAlignment();
+  }
+  /// wgmma_gemm's products per 16 columns: one per 64 features.
+  int64_t wgmmaProducts() const { return blockFeatures / kWgmmaM; }
 };
 
 MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
   MmaShape shape;
+  shape.wgmma = operands.kernel.getStrategy() == KernelStrategy::WgmmaGemm;
   static_cast<KernelDims &>(shape) = KernelDims::of(operands, rows);
   shape.groups = llvm::divideCeil(shape.columns, shape.groupSize);
   shape.blockRows = rows <= 16 ? 16 : rows <= 32 ? 32 : kMmaMaxBlockRows;
@@ -441,24 +466,35 @@ void emitScalingLoops(OpBuilder &builder, Location loc,
 //===----------------------------------------------------------------------===//
 
 /// The block's shared tiles, views of one byte buffer whose start is
-/// rounded up to 16 bytes (a workgroup buffer is only as aligned as its
-/// element type, and ldmatrix reads 16-byte aligned rows): the activations
-/// (blockRows x 72 f16, row-major: mma.sync's A) and the decoded weight
-/// (blockFeatures x 72 f16, a feature per row: B, column-major).
+/// rounded up to the tiles' alignment (a workgroup buffer is only as
+/// aligned as its element type): the activations (blockRows rows, mma.sync's
+/// A, wgmma's B) and the decoded weight (blockFeatures rows, a feature per
+/// row: mma.sync's B, column-major, wgmma's A), f16. mma_gemm's rows are
+/// 72 f16 (ldmatrix reads 16-byte aligned rows); wgmma_gemm's are 64,
+/// their 16-byte pieces swizzled (pieceColumn).
 struct SharedTiles {
   Value activations, weights;
+  /// The tiles' addresses (on the GPU in the shared window, which wgmma's
+  /// descriptors take).
+  Value activationsAddress, weightsAddress;
+  bool swizzled;
 
   SharedTiles(OpBuilder &builder, Location loc, const MmaShape &shape,
-              Value buffer) {
+              Value buffer)
+      : swizzled(shape.wgmma) {
+    int64_t alignment = shape.tileAlignment();
     Value address =
         memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
-    Value misaligned = arith::RemUIOp::create(
-        builder, loc, address, index(builder, loc, kTileAlignment));
+    Value misaligned = arith::RemUIOp::create(builder, loc, address,
+                                              index(builder, loc, alignment));
     Value start = arith::RemUIOp::create(
         builder, loc,
-        arith::SubIOp::create(builder, loc, index(builder, loc, kTileAlignment),
+        arith::SubIOp::create(builder, loc, index(builder, loc, alignment),
                               misaligned),
-        index(builder, loc, kTileAlignment));
+        index(builder, loc, alignment));
+    activationsAddress = arith::AddIOp::create(builder, loc, address, start);
+    weightsAddress =
+        addIndex(builder, loc, activationsAddress, shape.weightTileOffset());
     auto space = cast<MemRefType>(buffer.getType()).getMemorySpace();
     auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type element) {
       return memref::ViewOp::create(
@@ -467,9 +503,23 @@ struct SharedTiles {
           buffer, addIndex(builder, loc, start, offset), ValueRange{});
     };
     Type f16 = builder.getF16Type();
-    activations = view(0, {shape.blockRows, kTileStride}, f16);
-    weights =
-        view(shape.weightTileOffset(), {shape.blockFeatures, kTileStride}, f16);
+    activations = view(0, {shape.blockRows, shape.tileStride()}, f16);
+    weights = view(shape.weightTileOffset(),
+                   {shape.blockFeatures, shape.tileStride()}, f16);
+  }
+
+  /// The column where the 16-byte piece of tile row `row` that holds
+  /// columns `column` + [0, 8) is stored: itself, or in wgmma_gemm's
+  /// swizzled tiles piece (column / 8) ^ (row % 8).
+  Value pieceColumn(OpBuilder &builder, Location loc, Value row,
+                    Value column) const {
+    if (!swizzled)
+      return column;
+    auto constant = [&](int64_t value) { return index(builder, loc, value); };
+    Value piece = arith::XOrIOp::create(
+        builder, loc, arith::DivUIOp::create(builder, loc, column, constant(8)),
+        arith::RemUIOp::create(builder, loc, row, constant(kSwizzleAtomRows)));
+    return mulIndex(builder, loc, piece, kVector);
   }
 };
 
@@ -638,11 +688,8 @@ public:
     int64_t pieceWords = kVector / 2;
     for (int64_t i = 0; i < shape.piecesPerThread(); ++i) {
       auto [row, column] = activationPiece(thread, i);
-      vector::StoreOp::create(
-          builder, loc,
-          fromWords(words.slice(i * pieceWords, pieceWords), piece),
-          tiles.activations, ValueRange{row, column}, false,
-          builder.getI64IntegerAttr(16));
+      storePiece(fromWords(words.slice(i * pieceWords, pieceWords), piece),
+                 tiles.activations, row, column);
     }
     ValueRange tableWords =
         words.drop_front(shape.piecesPerThread() * pieceWords);
@@ -676,10 +723,8 @@ public:
       weights = arith::SelectOp::create(
           builder, loc, lessThan(builder, loc, byte, shape.bytesPerRow),
           weights, zeros(builder, loc, f16Piece));
-      vector::StoreOp::create(
-          builder, loc, weights, tiles.weights,
-          ValueRange{row, mulIndex(builder, loc, piece, kVector)}, false,
-          builder.getI64IntegerAttr(16));
+      storePiece(weights, tiles.weights, row,
+                 mulIndex(builder, loc, piece, kVector));
     });
   }
 
@@ -727,13 +772,10 @@ public:
                                                i32Constant(builder, loc, 16))
                             .getResult()
                       : selector));
-              vector::StoreOp::create(
-                  builder, loc,
+              storePiece(
                   fromWords(pairs,
                             VectorType::get({kVector}, builder.getF16Type())),
-                  tiles.weights,
-                  ValueRange{tileRow, index(builder, loc, kVector * byte)},
-                  false, builder.getI64IntegerAttr(16));
+                  tiles.weights, tileRow, index(builder, loc, kVector * byte));
             }
           }
       };
@@ -757,22 +799,35 @@ public:
     for (int64_t pair = 0; pair < 2; ++pair)
       for (int64_t e = 0; e < 2; ++e) {
         auto [row, column] = accumulatorElement(builder, loc, lane, pair, e);
-        Value m = arith::AddIOp::create(builder, loc, m0, row);
-        Value n = arith::AddIOp::create(builder, loc, n0, column);
-        Value product = value(pair, e);
-        Value inside = arith::AndIOp::create(
-            builder, loc, lessThan(builder, loc, m, shape.rows),
-            lessThan(builder, loc, n, shape.features));
-        ifThen(builder, loc, inside, [&] {
-          Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
-          Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
-          addToResult(scaleByPowers(builder, loc, product, xFactor, wFactor), m,
-                      n);
-        });
+        addProduct(arith::AddIOp::create(builder, loc, m0, row),
+                   arith::AddIOp::create(builder, loc, n0, column),
+                   value(pair, e));
       }
   }
 
+  /// result[m][n] += product x the rows' inverse powers, if (m, n) lies
+  /// inside M x N.
+  void addProduct(Value m, Value n, Value product) const {
+    Value inside = arith::AndIOp::create(
+        builder, loc, lessThan(builder, loc, m, shape.rows),
+        lessThan(builder, loc, n, shape.features));
+    ifThen(builder, loc, inside, [&] {
+      Value xFactor = memref::LoadOp::create(builder, loc, ops.xFactors, m);
+      Value wFactor = memref::LoadOp::create(builder, loc, ops.wFactors, n);
+      addToResult(scaleByPowers(builder, loc, product, xFactor, wFactor), m, n);
+    });
+  }
+
 private:
+  /// Stores the 8 f16 `piece` at `row`, `column` of `tile` (where the
+  /// tiles' layout puts them: SharedTiles::pieceColumn), 16 bytes at once.
+  void storePiece(Value piece, Value tile, Value row, Value column) {
+    vector::StoreOp::create(
+        builder, loc, piece, tile,
+        ValueRange{row, tiles.pieceColumn(builder, loc, row, column)}, false,
+        builder.getI64IntegerAttr(16));
+  }
+
   /// result[m][n] += value: an atomic add where the splits of K add to the
   /// same outputs, else a load and a store (one block writes each output).
   void addToResult(Value value, Value m, Value n) const {
@@ -1086,7 +1141,10 @@ public:
   /// The accumulators after the products of a step's tiles: per 16
   /// columns, the warp's A fragments and B fragments (two per 16
   /// features) loaded once with ldmatrix .x4, every pair multiplied.
-  SmallVector<Value> multiply(ValueRange in) {
+  /// `before` emits what the products should hide (the next step's loads).
+  SmallVector<Value> multiply(ValueRange in,
+                              llvm::function_ref<void()> before) {
+    before();
     SmallVector<Value> acc(in);
     auto fragmentType = VectorType::get({4, 2}, builder.getF16Type());
     for (int64_t k = 0; k < kStepColumns; k += kMmaK) {
@@ -1170,10 +1228,194 @@ private:
   int64_t fm, fn;
 };
 
+//===----------------------------------------------------------------------===//
+// wgmma.mma_async m64nNk16 (wgmma_gemm, sm_90a): the warpgroup (the block's
+// 4 warps) multiplies A, 64 features x 16 columns of the weight tile, by B,
+// 16 columns x N = blockRows activation rows, both read from shared memory
+// through 64-bit descriptors (PTX ISA, "Matrix Descriptor Format"): bits
+// 0-13 the start address / 16, 16-29 the leading byte offset / 16 (unused
+// for a K-major operand in a swizzle mode), 32-45 the stride byte offset /
+// 16 (1024: from one atom of 8 rows to the next), 62-63 the swizzle mode
+// (1: 128 bytes). Both operands are K-major (imm-trans 0: NVVM's layouts
+// row for A, col for B). Within an atom, row r lies at 128 r and its
+// 16-byte piece c at 16 (c ^ r) (the xor of address bits 4-6 with 7-9);
+// columns 16 j + [0, 16) of a step start 32 j bytes into the row.
+// Thread t = 32 w + 4 g + q holds D's elements d[4 i + 2 p + e] = D(16 w +
+// g + 8 p, 8 i + 2 q + e): a feature (A's row) and an activation row (B's
+// column), the transpose of the result's tile.
+//===----------------------------------------------------------------------===//
+
+constexpr uint64_t kDescriptorAddressMask = 0x3FFFF; // 14 bits of address/16
+constexpr uint64_t kDescriptorFieldMask = 0x3FFF;
+constexpr int64_t kDescriptorStrideShift = 32;
+constexpr uint64_t kDescriptorFixedFields =
+    (uint64_t{16 >> 4} << 16) | // LBO (unused)
+    (uint64_t{kSwizzleAtomBytes >> 4} << kDescriptorStrideShift) | // SBO
+    (uint64_t{1} << 62); // 128-byte swizzle
+
+/// An inline PTX statement without operands, ordered with memory accesses.
+/// The NVVM dialect has ops for wgmma.mma_async, its fence, commit and
+/// wait and for fence.proxy, but they declare no memory effects, which
+/// ownership-based-buffer-deallocation (r2q-gpu-pipeline's bufferization,
+/// after this lowering) refuses; inline assembly declares them.
+void ptxStatement(OpBuilder &builder, Location loc, StringRef statement) {
+  LLVM::InlineAsmOp::create(builder, loc, Type(), ValueRange{}, statement,
+                            "~{memory}", /*has_side_effects=*/true,
+                            /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None,
+                            LLVM::AsmDialectAttr(), ArrayAttr());
+}
+
+Value i64Constant(OpBuilder &builder, Location loc, uint64_t value) {
+  return arith::ConstantOp::create(
+      builder, loc, builder.getI64IntegerAttr(static_cast<int64_t>(value)));
+}
+
+/// The descriptor of an operand whose rows start at `address` + `offset`
+/// (bytes).
+Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address,
+                      int64_t offset) {
+  Value start =
+      arith::IndexCastUIOp::create(builder, loc, builder.getI64Type(),
+                                   addIndex(builder, loc, address, offset));
+  Value field = arith::ShRUIOp::create(
+      builder, loc,
+      arith::AndIOp::create(builder, loc, start,
+                            i64Constant(builder, loc, kDescriptorAddressMask)),
+      i64Constant(builder, loc, 4));
+  return arith::OrIOp::create(
+      builder, loc, field, i64Constant(builder, loc, kDescriptorFixedFields));
+}
+
+/// The descriptors of product h's A (features 64 h + [0, 64)) and B for
+/// columns 16 j + [0, 16) of a step.
+std::pair<Value, Value> wgmmaDescriptors(OpBuilder &builder, Location loc,
+                                         const SharedTiles &tiles, int64_t h,
+                                         int64_t j) {
+  int64_t rowBytes = kStepColumns * 2, sliceBytes = kMmaK * 2;
+  return {
+      wgmmaDescriptor(builder, loc, tiles.weightsAddress,
+                      h * kWgmmaM * rowBytes + j * sliceBytes),
+      wgmmaDescriptor(builder, loc, tiles.activationsAddress, j * sliceBytes)};
+}
+
+/// The feature (of the block's tile) and the block row of element `e` of
+/// thread `thread`'s accumulator of product h.
+std::pair<Value, Value> wgmmaElement(OpBuilder &builder, Location loc,
+                                     Value thread, int64_t h, int64_t e) {
+  auto constant = [&](int64_t value) { return index(builder, loc, value); };
+  Value warp = arith::DivUIOp::create(builder, loc, thread, constant(kLanes));
+  Value lane = arith::RemUIOp::create(builder, loc, thread, constant(kLanes));
+  Value g = arith::DivUIOp::create(builder, loc, lane, constant(4));
+  Value q = arith::RemUIOp::create(builder, loc, lane, constant(4));
+  Value feature = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, warp, kMmaM),
+      addIndex(builder, loc, g, h * kWgmmaM + 8 * ((e / 2) % 2)));
+  Value row =
+      addIndex(builder, loc, mulIndex(builder, loc, q, 2), 8 * (e / 4) + e % 2);
+  return {feature, row};
+}
+
+/// The warpgroup's wgmma.mma_async products in the GPU kernel: per 64
+/// features of the block an accumulator (a struct of blockRows / 2 f32 per
+/// thread), carried as values.
+class WgmmaWarpgroup {
+public:
+  WgmmaWarpgroup(OpBuilder &builder, Location loc, const MmaShape &shape,
+                 const SharedTiles &tiles, Value thread)
+      : builder(builder), loc(loc), shape(shape), tiles(tiles), thread(thread) {
+  }
+
+  SmallVector<Value> zeros() {
+    return SmallVector<Value>(
+        shape.wgmmaProducts(),
+        LLVM::ZeroOp::create(builder, loc, accumulatorType()));
+  }
+
+  /// The accumulators after a step's products: fenced (the registers), all
+  /// issued as one group, then `before` (what they should hide: the next
+  /// step's loads), then a wait for the group.
+  SmallVector<Value> multiply(ValueRange in,
+                              llvm::function_ref<void()> before) {
+    ptxStatement(builder, loc, "wgmma.fence.sync.aligned;");
+    SmallVector<Value> acc(in);
+    for (int64_t j = 0; j < kStepColumns / kMmaK; ++j)
+      for (int64_t h = 0; h < shape.wgmmaProducts(); ++h) {
+        auto [a, b] = wgmmaDescriptors(builder, loc, tiles, h, j);
+        acc[h] = product(acc[h], a, b);
+      }
+    ptxStatement(builder, loc, "wgmma.commit_group.sync.aligned;");
+    before();
+    ptxStatement(builder, loc, "wgmma.wait_group.sync.aligned 0;");
+    return acc;
+  }
+
+  /// Writes every accumulator's elements to the result.
+  void write(ArrayRef<Value> acc, const MmaTiles &mma,
+             const BlockOrigin &origin) {
+    for (int64_t h = 0; h < shape.wgmmaProducts(); ++h)
+      for (int64_t e = 0; e < shape.blockRows / 2; ++e) {
+        auto [feature, row] = wgmmaElement(builder, loc, thread, h, e);
+        mma.addProduct(
+            arith::AddIOp::create(builder, loc, origin.firstRow, row),
+            arith::AddIOp::create(builder, loc, origin.firstFeature, feature),
+            LLVM::ExtractValueOp::create(builder, loc, acc[h],
+                                         ArrayRef<int64_t>{e}));
+      }
+  }
+
+private:
+  /// acc + A B for the operands `a` and `b` describe: wgmma.mma_async
+  /// m64nNk16 (f32 += f16 x f16, both K-major, D scaled by 1), its N / 2
+  /// accumulator registers read and written in place.
+  Value product(Value acc, Value a, Value b) {
+    int64_t registers = shape.blockRows / 2;
+    std::string list;
+    llvm::raw_string_ostream os(list);
+    for (int64_t r = 0; r < registers; ++r)
+      os << (r ? ", " : "") << "$" << r;
+    std::string statement = llvm::formatv(
+        "{{\n.reg .pred p;\nsetp.ne.b32 p, ${0}, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n{1}k16.f32.f16.f16 {{{2}}, ${3}, "
+        "${4}, p, 1, 1, 0, 0;\n}",
+        2 * registers + 2, shape.blockRows, list, 2 * registers,
+        2 * registers + 1);
+    SmallVector<std::string> constraints(registers, "=f");
+    for (int64_t r = 0; r < registers; ++r)
+      constraints.push_back(std::to_string(r));
+    constraints.append({"l", "l", "r", "~{memory}"});
+    SmallVector<Value> operands;
+    for (int64_t r = 0; r < registers; ++r)
+      operands.push_back(LLVM::ExtractValueOp::create(builder, loc, acc,
+                                                      ArrayRef<int64_t>{r}));
+    llvm::append_range(operands,
+                       ValueRange{a, b, i32Constant(builder, loc, 1)});
+    return LLVM::InlineAsmOp::create(
+               builder, loc, accumulatorType(), operands, statement,
+               llvm::join(constraints, ","), /*has_side_effects=*/true,
+               /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+               LLVM::AsmDialectAttr(), ArrayAttr())
+        .getRes();
+  }
+
+  Type accumulatorType() {
+    return LLVM::LLVMStructType::getLiteral(
+        builder.getContext(),
+        SmallVector<Type>(shape.blockRows / 2, builder.getF32Type()));
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaShape &shape;
+  const SharedTiles &tiles;
+  Value thread;
+};
+
 /// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
-/// 32 lanes; per step the tiles are filled between two barriers and each
-/// warp's accumulators (mma.sync fragments) are carried through the step
-/// loop; then each lane writes its accumulators' elements.
+/// 32 lanes; per step the tiles are filled between two barriers and the
+/// accumulators (each warp's mma.sync fragments, or the warpgroup's wgmma
+/// ones) are carried through the step loop; then each thread writes its
+/// accumulators' elements.
 void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
@@ -1195,32 +1437,45 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                      launch.getBlockIds().x, launch.getBlockIds().z);
   SharedTiles tiles(builder, loc, shape, buffer);
   MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/true);
-  WarpFragments fragments(builder, loc, shape, warp);
-  MmaSyncWarp warpMma(builder, loc, shape, tiles, fragments, lane);
   // The step loop carries the accumulators and the thread's words of the
-  // next step, loaded before the products of this one.
-  SmallVector<Value> carried = warpMma.zeros();
-  int64_t accumulatorCount = carried.size();
-  llvm::append_range(carried,
-                     mma.loadStep(thread, origin.firstStep, origin.firstRow,
-                                  origin.firstFeature));
-  SmallVector<Value> accumulators =
-      stridedLoop(builder, loc, origin.firstStep, origin.endStep, 1, carried,
-                  [&](Value step, ValueRange in) {
-                    mma.fillTiles(thread, step, in.drop_front(accumulatorCount),
-                                  origin.firstFeature);
-                    gpu::BarrierOp::create(builder, loc);
-                    SmallVector<Value> next =
-                        mma.loadStep(thread, origin.nextStep(step),
-                                     origin.firstRow, origin.firstFeature);
-                    SmallVector<Value> out =
-                        warpMma.multiply(in.take_front(accumulatorCount));
-                    gpu::BarrierOp::create(builder, loc);
-                    llvm::append_range(out, next);
-                    return out;
-                  });
-  accumulators.resize(accumulatorCount);
-  warpMma.write(accumulators, mma, origin);
+  // next step, loaded while the products of this one run.
+  auto emitSteps = [&](auto &products) {
+    SmallVector<Value> carried = products.zeros();
+    int64_t accumulatorCount = carried.size();
+    llvm::append_range(carried,
+                       mma.loadStep(thread, origin.firstStep, origin.firstRow,
+                                    origin.firstFeature));
+    SmallVector<Value> accumulators = stridedLoop(
+        builder, loc, origin.firstStep, origin.endStep, 1, carried,
+        [&](Value step, ValueRange in) {
+          mma.fillTiles(thread, step, in.drop_front(accumulatorCount),
+                        origin.firstFeature);
+          // wgmma reads the tiles through the async proxy: the threads'
+          // stores must be visible to it, not only to the other threads.
+          if (shape.wgmma)
+            ptxStatement(builder, loc, "fence.proxy.async.shared::cta;");
+          gpu::BarrierOp::create(builder, loc);
+          SmallVector<Value> next;
+          SmallVector<Value> out =
+              products.multiply(in.take_front(accumulatorCount), [&] {
+                next = mma.loadStep(thread, origin.nextStep(step),
+                                    origin.firstRow, origin.firstFeature);
+              });
+          gpu::BarrierOp::create(builder, loc);
+          llvm::append_range(out, next);
+          return out;
+        });
+    accumulators.resize(accumulatorCount);
+    products.write(accumulators, mma, origin);
+  };
+  if (shape.wgmma) {
+    WgmmaWarpgroup warpgroup(builder, loc, shape, tiles, thread);
+    emitSteps(warpgroup);
+  } else {
+    WarpFragments fragments(builder, loc, shape, warp);
+    MmaSyncWarp warpMma(builder, loc, shape, tiles, fragments, lane);
+    emitSteps(warpMma);
+  }
   gpu::TerminatorOp::create(builder, loc);
 }
 
@@ -1340,6 +1595,18 @@ public:
         });
   }
 
+  /// Every warp's products of a step's tiles.
+  void multiply() {
+    forRange(builder, loc, kWarps, [&](Value warp) { multiply(warp); });
+  }
+
+  /// Every warp's results.
+  void write(const MmaTiles &mma, const BlockOrigin &origin) {
+    forRange(builder, loc, kWarps,
+             [&](Value warp) { write(mma, origin, warp); });
+  }
+
+private:
   /// Warp `warp`'s products of a step's tiles, as MmaSyncWarp::multiply.
   void multiply(Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
@@ -1387,7 +1654,6 @@ public:
         });
   }
 
-private:
   Value accumulator(Value warp, int64_t i, int64_t jn) {
     return addIndex(builder, loc,
                     mulIndex(builder, loc, warp, fm * shape.productsN()),
@@ -1400,6 +1666,156 @@ private:
   const SharedTiles &tiles;
   int64_t fm, fn;
   Value accumulators, aFragments, bFragments;
+};
+
+/// The warpgroup's wgmma.mma_async products in the host loop nest: each
+/// thread's accumulators in a buffer, each element the sum over 16 columns
+/// of A's and B's values read where the descriptors say they are, the
+/// swizzle applied to the address as the hardware applies it (so a store
+/// the descriptors do not describe reads wrong values).
+class HostWarpgroup {
+public:
+  HostWarpgroup(OpBuilder &builder, Location loc, const MmaShape &shape,
+                const SharedTiles &tiles)
+      : builder(builder), loc(loc), shape(shape), tiles(tiles) {
+    accumulators = memref::AllocaOp::create(
+        builder, loc,
+        MemRefType::get({shape.wgmmaProducts(), kThreads, shape.blockRows / 2},
+                        builder.getF32Type()));
+  }
+
+  void zero() {
+    forElements([&](Value thread, int64_t h, int64_t e) {
+      memref::StoreOp::create(builder, loc, f32Constant(builder, loc, 0),
+                              accumulators, slot(thread, h, e));
+    });
+  }
+
+  /// The step's products, as WgmmaWarpgroup::multiply issues them.
+  void multiply() {
+    for (int64_t j = 0; j < kStepColumns / kMmaK; ++j)
+      for (int64_t h = 0; h < shape.wgmmaProducts(); ++h) {
+        auto [a, b] = wgmmaDescriptors(builder, loc, tiles, h, j);
+        forElements([&](Value thread, int64_t product, int64_t e) {
+          if (product != h)
+            return;
+          auto [feature, row] = wgmmaElement(builder, loc, thread, h, e);
+          Value aRow = addIndex(builder, loc, feature, -h * kWgmmaM);
+          SmallVector<Value> at = slot(thread, h, e);
+          Value before = memref::LoadOp::create(builder, loc, accumulators, at);
+          Value sum = countedLoop(
+              builder, loc, index(builder, loc, 0), index(builder, loc, kMmaK),
+              {before},
+              [&](OpBuilder &, Location, Value k, ValueRange carried) {
+                Value x =
+                    operand(tiles.weights, tiles.weightsAddress, a, aRow, k);
+                Value y = operand(tiles.activations, tiles.activationsAddress,
+                                  b, row, k);
+                Value product =
+                    arith::MulFOp::create(builder, loc, toF32(builder, loc, x),
+                                          toF32(builder, loc, y));
+                return SmallVector<Value>{
+                    arith::AddFOp::create(builder, loc, carried[0], product)};
+              })[0];
+          memref::StoreOp::create(builder, loc, sum, accumulators, at);
+        });
+      }
+  }
+
+  /// Every thread's results, as WgmmaWarpgroup::write writes them.
+  void write(const MmaTiles &mma, const BlockOrigin &origin) {
+    forElements([&](Value thread, int64_t h, int64_t e) {
+      auto [feature, row] = wgmmaElement(builder, loc, thread, h, e);
+      mma.addProduct(
+          arith::AddIOp::create(builder, loc, origin.firstRow, row),
+          arith::AddIOp::create(builder, loc, origin.firstFeature, feature),
+          memref::LoadOp::create(builder, loc, accumulators,
+                                 slot(thread, h, e)));
+    });
+  }
+
+private:
+  void forElements(const std::function<void(Value, int64_t, int64_t)> &body) {
+    forRange(builder, loc, kThreads, [&](Value thread) {
+      for (int64_t h = 0; h < shape.wgmmaProducts(); ++h)
+        for (int64_t e = 0; e < shape.blockRows / 2; ++e)
+          body(thread, h, e);
+    });
+  }
+
+  SmallVector<Value> slot(Value thread, int64_t h, int64_t e) {
+    return {index(builder, loc, h), thread, index(builder, loc, e)};
+  }
+
+  /// The f16 value at row `row`, column `k` of the operand that
+  /// `descriptor` describes, read from `tile` (at `tileAddress`): the
+  /// address is start + (row / 8) x stride + (row % 8) x 128 + 2 k with
+  /// bits 4-6 xor-ed with bits 7-9, then taken as an offset into the tile.
+  Value operand(Value tile, Value tileAddress, Value descriptor, Value row,
+                Value k) {
+    Type i64 = builder.getI64Type();
+    auto constant = [&](uint64_t value) {
+      return i64Constant(builder, loc, value);
+    };
+    auto field = [&](int64_t shift) {
+      Value bits =
+          arith::ShRUIOp::create(builder, loc, descriptor, constant(shift));
+      return arith::ShLIOp::create(
+          builder, loc,
+          arith::AndIOp::create(builder, loc, bits,
+                                constant(kDescriptorFieldMask)),
+          constant(4));
+    };
+    auto asI64 = [&](Value value) {
+      return arith::IndexCastUIOp::create(builder, loc, i64, value);
+    };
+    Value row64 = asI64(row);
+    Value address = arith::AddIOp::create(
+        builder, loc, field(0),
+        arith::MulIOp::create(
+            builder, loc,
+            arith::DivUIOp::create(builder, loc, row64,
+                                   constant(kSwizzleAtomRows)),
+            field(kDescriptorStrideShift)));
+    address = arith::AddIOp::create(
+        builder, loc, address,
+        arith::MulIOp::create(
+            builder, loc,
+            arith::RemUIOp::create(builder, loc, row64,
+                                   constant(kSwizzleAtomRows)),
+            constant(kStepColumns * 2)));
+    address = arith::AddIOp::create(
+        builder, loc, address,
+        arith::MulIOp::create(builder, loc, asI64(k), constant(2)));
+    Value atomRow = arith::AndIOp::create(
+        builder, loc,
+        arith::ShRUIOp::create(builder, loc, address, constant(7)),
+        constant(kSwizzleAtomRows - 1));
+    address = arith::XOrIOp::create(
+        builder, loc, address,
+        arith::ShLIOp::create(builder, loc, atomRow, constant(4)));
+    Value offset = arith::AndIOp::create(
+        builder, loc,
+        arith::SubIOp::create(
+            builder, loc, address,
+            arith::AndIOp::create(builder, loc, asI64(tileAddress),
+                                  constant(kDescriptorAddressMask))),
+        constant(kDescriptorAddressMask));
+    Value element = arith::IndexCastUIOp::create(
+        builder, loc, builder.getIndexType(),
+        arith::DivUIOp::create(builder, loc, offset, constant(2)));
+    Value stride = index(builder, loc, shape.tileStride());
+    return memref::LoadOp::create(
+        builder, loc, tile,
+        ValueRange{arith::DivUIOp::create(builder, loc, element, stride),
+                   arith::RemUIOp::create(builder, loc, element, stride)});
+  }
+
+  OpBuilder &builder;
+  Location loc;
+  const MmaShape &shape;
+  const SharedTiles &tiles;
+  Value accumulators;
 };
 
 /// The words each of the 128 threads carries from one step to the next (in
@@ -1438,22 +1854,17 @@ private:
   Value buffer;
 };
 
-/// The GEMM kernel on the host: per block and step, the 128 threads fill
-/// the tiles in turn from the words they loaded, then load the next step's
-/// (kept per thread in a buffer, as in registers on the GPU), then each
-/// warp's fragment products run; then each warp's results are written.
-void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
-  const MmaShape &shape = ops.shape;
-  Value buffer = sharedBuffer(builder, loc, shape, Attribute());
-  SharedTiles tiles(builder, loc, shape, buffer);
-  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/false);
-  HostWarps warps(builder, loc, shape, tiles);
+/// The host loop nest over blocks and steps, with `products` (HostWarps or
+/// HostWarpgroup) for the tensor cores.
+template <typename Products>
+void emitBlockLoops(OpBuilder &builder, Location loc, const MmaShape &shape,
+                    MmaTiles &mma, Products &products) {
   ThreadWords words(builder, loc, mma.stepWordCount());
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
       forRange(builder, loc, shape.splits, [&](Value split) {
         BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
-        warps.zero();
+        products.zero();
         auto load = [&](Value step) {
           forRange(builder, loc, kThreads, [&](Value thread) {
             words.save(thread, mma.loadStep(thread, step, origin.firstRow,
@@ -1468,14 +1879,31 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                                        origin.firstFeature);
                        });
                        load(origin.nextStep(step));
-                       forRange(builder, loc, kWarps,
-                                [&](Value warp) { warps.multiply(warp); });
+                       products.multiply();
                      });
-        forRange(builder, loc, kWarps,
-                 [&](Value warp) { warps.write(mma, origin, warp); });
+        products.write(mma, origin);
       });
     });
   });
+}
+
+/// The GEMM kernel on the host: per block and step, the 128 threads fill
+/// the tiles in turn from the words they loaded, then load the next step's
+/// (kept per thread in a buffer, as in registers on the GPU), then each
+/// warp's fragment products (or the warpgroup's) run; then the results are
+/// written.
+void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  Value buffer = sharedBuffer(builder, loc, shape, Attribute());
+  SharedTiles tiles(builder, loc, shape, buffer);
+  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/false);
+  if (shape.wgmma) {
+    HostWarpgroup warpgroup(builder, loc, shape, tiles);
+    emitBlockLoops(builder, loc, shape, mma, warpgroup);
+  } else {
+    HostWarps warps(builder, loc, shape, tiles);
+    emitBlockLoops(builder, loc, shape, mma, warps);
+  }
 }
 
 Value newBuffer(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
@@ -1484,13 +1912,12 @@ Value newBuffer(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
                                  ValueRange{}, builder.getI64IntegerAttr(64));
 }
 
-/// mma_gemm: the operands' buffers, the scaled activations and the rows'
-/// powers, a new result buffer, and both kernels as gpu.launch ops or
-/// their host loop nests.
+/// mma_gemm and wgmma_gemm: the operands' buffers, the scaled activations
+/// and the rows' powers, a new result buffer, and both kernels as
+/// gpu.launch ops or their host loop nests.
 struct MmaGemmPattern : MatmulStrategyPattern {
-  MmaGemmPattern(MLIRContext *context, bool gpuLaunch)
-      : MatmulStrategyPattern(context, KernelStrategy::MmaGemm),
-        gpuLaunch(gpuLaunch) {}
+  MmaGemmPattern(MLIRContext *context, KernelStrategy strategy, bool gpuLaunch)
+      : MatmulStrategyPattern(context, strategy), gpuLaunch(gpuLaunch) {}
 
   Value denseProduct(OpBuilder &builder, Location loc,
                      const MatmulOperands &operands,
@@ -1523,7 +1950,9 @@ struct MmaGemmPattern : MatmulStrategyPattern {
 } // namespace
 
 void populateMmaGemmPatterns(RewritePatternSet &patterns, bool gpuLaunch) {
-  patterns.add<MmaGemmPattern>(patterns.getContext(), gpuLaunch);
+  for (KernelStrategy strategy :
+       {KernelStrategy::MmaGemm, KernelStrategy::WgmmaGemm})
+    patterns.add<MmaGemmPattern>(patterns.getContext(), strategy, gpuLaunch);
 }
 
 } // namespace r2q::lowering

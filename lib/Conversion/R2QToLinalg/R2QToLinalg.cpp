@@ -107,6 +107,8 @@ void configureR2QToLinalgTarget(ConversionTarget &target) {
   target.addLegalOp<LLVM::CallIntrinsicOp>();
   // mma_gemm on the GPU: byte permutes (PTX prmt), tensor-core fragments.
   target.addLegalOp<NVVM::PermuteOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp>();
+  // wgmma_gemm: warpgroup products (inline PTX) on accumulator structs.
+  target.addLegalOp<LLVM::InlineAsmOp, LLVM::ZeroOp, LLVM::ExtractValueOp>();
 }
 
 } // namespace r2q

@@ -1,7 +1,7 @@
 // RUN: r2q-opt %s --split-input-file --verify-diagnostics
 
 func.func @unknown_strategy(%x: tensor<1x256xf32>, %s: tensor<2x40x32xi8>, %a: tensor<2x40x2xf16>) -> tensor<1x40xf32> {
-  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm, mma_gemm or byte_lut_gemv}}
+  // expected-error @+1 {{unknown kernel strategy 'lookup'; expected fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm, mma_gemm, byte_lut_gemv or wgmma_gemm}}
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = lookup>} : tensor<1x256xf32>, tensor<2x40x32xi8>, tensor<2x40x2xf16> -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }

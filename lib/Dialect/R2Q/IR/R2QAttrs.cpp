@@ -269,6 +269,7 @@ bool r2q::isGPUStrategy(KernelStrategy strategy) {
   case KernelStrategy::WarpGemv:
   case KernelStrategy::WarpLutGemv:
   case KernelStrategy::MmaGemm:
+  case KernelStrategy::WgmmaGemm:
   case KernelStrategy::ByteLutGemv:
     return true;
   default:

@@ -136,11 +136,13 @@ LogicalResult MatmulOp::verify() {
              << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
-      kernel && kernel.getStrategy() == KernelStrategy::MmaGemm) {
-    if (std::string reason = mmaGemmUnsupported(kernel.getTileRows());
+      kernel && (kernel.getStrategy() == KernelStrategy::MmaGemm ||
+                 kernel.getStrategy() == KernelStrategy::WgmmaGemm)) {
+    StringRef name = stringifyKernelStrategy(kernel.getStrategy());
+    if (std::string reason = mmaGemmUnsupported(kernel.getTileRows(), name);
         !reason.empty())
-      return emitOpError("kernel strategy mma_gemm cannot compute this op: ")
-             << reason;
+      return emitOpError("kernel strategy ")
+             << name << " cannot compute this op: " << reason;
   }
   if (KernelAttr kernel = getKernelAttr();
       kernel && kernel.getStrategy() == KernelStrategy::ByteLutGemv) {
@@ -228,16 +230,17 @@ static int64_t staticRows(RankedTensorType input) {
   return rows;
 }
 
-std::string MatmulOp::mmaGemmUnsupported(int64_t tileRows) {
+std::string MatmulOp::mmaGemmUnsupported(int64_t tileRows, StringRef strategy) {
   if (std::string reason = warpGemvUnsupported(); !reason.empty())
     return reason;
   if (tileRows != 0 && tileRows != 64 && tileRows != 128 && tileRows != 192)
-    return "its tile_rows is " + std::to_string(tileRows) +
-           " (mma_gemm takes 0, 64, 128 or 192 output features per block)";
+    return "its tile_rows is " + std::to_string(tileRows) + " (" +
+           strategy.str() +
+           " takes 0, 64, 128 or 192 output features per block)";
   if (int64_t rows = staticRows(getInput().getType());
       rows > kGpuMaxGridYZ * kMmaMaxBlockRows)
-    return "it has " + std::to_string(rows) + " rows (mma_gemm takes " +
-           std::to_string(kGpuMaxGridYZ * kMmaMaxBlockRows) +
+    return "it has " + std::to_string(rows) + " rows (" + strategy.str() +
+           " takes " + std::to_string(kGpuMaxGridYZ * kMmaMaxBlockRows) +
            ": a CUDA grid has at most " + std::to_string(kGpuMaxGridYZ) +
            " blocks of " + std::to_string(kMmaMaxBlockRows) +
            " rows in y; split the batch)";

@@ -235,7 +235,8 @@ private:
     case KernelStrategy::WarpLutGemv:
       return op.warpGemvUnsupported();
     case KernelStrategy::MmaGemm:
-      return op.mmaGemmUnsupported(0);
+    case KernelStrategy::WgmmaGemm:
+      return op.mmaGemmUnsupported(0, stringifyKernelStrategy(forced));
     case KernelStrategy::ByteLutGemv:
       return op.byteLutGemvUnsupported(0);
     default:

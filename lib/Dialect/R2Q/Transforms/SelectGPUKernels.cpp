@@ -27,6 +27,15 @@ namespace {
 constexpr int64_t kMmaMinRows = 16;
 /// mma_gemm's ldmatrix and mma.sync m16n8k16 need sm_80 (Ampere) or newer.
 constexpr int64_t kMmaMinSM = 80;
+/// wgmma_gemm's wgmma.mma_async is an sm_90a instruction (Hopper's
+/// arch-specific features; Blackwell has tcgen05 instead).
+constexpr int64_t kWgmmaSM = 90;
+
+/// The strategies that round to f16 for the tensor cores.
+bool isTensorCoreStrategy(KernelStrategy strategy) {
+  return strategy == KernelStrategy::MmaGemm ||
+         strategy == KernelStrategy::WgmmaGemm;
+}
 
 /// The PTX ISA version (x10) LLVM's NVPTX backend needs for `chip`, or 0
 /// where it is not listed here (NVPTX.td; a lower version is a fatal error
@@ -62,7 +71,8 @@ std::string unsupported(MatmulOp op, KernelStrategy strategy,
                         int64_t tileRows) {
   switch (strategy) {
   case KernelStrategy::MmaGemm:
-    return op.mmaGemmUnsupported(tileRows);
+  case KernelStrategy::WgmmaGemm:
+    return op.mmaGemmUnsupported(tileRows, stringifyKernelStrategy(strategy));
   case KernelStrategy::ByteLutGemv:
     if (std::string reason = op.byteLutGemvUnsupported(tileRows);
         !reason.empty())
@@ -88,8 +98,8 @@ public:
       if (!forced || !isGPUStrategy(*forced)) {
         emitError(getOperation()->getLoc())
             << "r2q-select-gpu-kernels: unknown strategy '" << strategy
-            << "'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm or "
-               "warp_gemv";
+            << "'; expected auto, byte_lut_gemv, warp_lut_gemv, mma_gemm, "
+               "wgmma_gemm or warp_gemv";
         return signalPassFailure();
       }
     }
@@ -99,11 +109,12 @@ public:
           << "'; expected fast or exact";
       return signalPassFailure();
     }
-    if (precision == "exact" && forced == KernelStrategy::MmaGemm) {
+    if (precision == "exact" && forced && isTensorCoreStrategy(*forced)) {
       emitError(getOperation()->getLoc())
-          << "r2q-select-gpu-kernels: strategy mma_gemm rounds to f16; "
-             "precision=exact takes byte_lut_gemv, warp_lut_gemv or "
-             "warp_gemv";
+          << "r2q-select-gpu-kernels: strategy "
+          << stringifyKernelStrategy(*forced)
+          << " rounds to f16; precision=exact takes byte_lut_gemv, "
+             "warp_lut_gemv or warp_gemv";
       return signalPassFailure();
     }
     std::optional<GPUChip> parsed = parseGPUChip(chip);
@@ -114,6 +125,8 @@ public:
       return signalPassFailure();
     }
     tensorCores = parsed->capability >= kMmaMinSM;
+    warpgroupTensorCores =
+        parsed->capability == kWgmmaSM && parsed->archSpecific;
     std::optional<int64_t> ptx = ptxVersion(cubinFeatures);
     if (int64_t needed = minimumPtxVersion(chip); ptx && *ptx < needed) {
       emitError(getOperation()->getLoc())
@@ -146,7 +159,7 @@ private:
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
              << stringifyKernelStrategy(kernel.getStrategy())
              << " is a CPU kernel; the GPU runs byte_lut_gemv, warp_lut_gemv, "
-                "mma_gemm or warp_gemv";
+                "mma_gemm, wgmma_gemm or warp_gemv";
     }
     if (std::string reason = op.warpGemvUnsupported(); !reason.empty())
       return op.emitOpError("r2q-select-gpu-kernels: no GPU kernel can "
@@ -158,8 +171,8 @@ private:
       return failure();
     // With auto, tile-rows is the warp kernels' (features per warp); an
     // mma_gemm or byte_lut_gemv op chosen by rows keeps its own default.
-    bool ownDefault = chosen == KernelStrategy::MmaGemm ||
-                      chosen == KernelStrategy::ByteLutGemv;
+    bool ownDefault =
+        isTensorCoreStrategy(chosen) || chosen == KernelStrategy::ByteLutGemv;
     int64_t rows = forced || !ownDefault ? tileRows : 0;
     if (std::string reason = unsupported(op, chosen, rows); !reason.empty())
       return op.emitOpError("r2q-select-gpu-kernels: kernel strategy ")
@@ -172,14 +185,20 @@ private:
     return success();
   }
 
-  /// Whether the chip runs `strategy` (mma_gemm needs kMmaMinSM).
+  /// Whether the chip runs `strategy` (mma_gemm needs kMmaMinSM,
+  /// wgmma_gemm kWgmmaSM's arch-specific features).
   LogicalResult checkChip(MatmulOp op, KernelStrategy strategy) {
-    if (strategy != KernelStrategy::MmaGemm || tensorCores)
-      return success();
-    return op.emitOpError("r2q-select-gpu-kernels: kernel strategy mma_gemm "
-                          "needs sm_80 or newer (ldmatrix, mma.sync "
-                          "m16n8k16); chip is ")
-           << chip.getValue();
+    if (strategy == KernelStrategy::MmaGemm && !tensorCores)
+      return op.emitOpError("r2q-select-gpu-kernels: kernel strategy "
+                            "mma_gemm needs sm_80 or newer (ldmatrix, "
+                            "mma.sync m16n8k16); chip is ")
+             << chip.getValue();
+    if (strategy == KernelStrategy::WgmmaGemm && !warpgroupTensorCores)
+      return op.emitOpError("r2q-select-gpu-kernels: kernel strategy "
+                            "wgmma_gemm needs chip=sm_90a (wgmma.mma_async "
+                            "exists on sm_90a only); chip is ")
+             << chip.getValue();
+    return success();
   }
 
   /// One row: byte tables (byte_lut_gemv) where the weight can be packed.
@@ -201,6 +220,7 @@ private:
 
   std::optional<KernelStrategy> forced;
   bool tensorCores = true;
+  bool warpgroupTensorCores = false;
 };
 
 } // namespace

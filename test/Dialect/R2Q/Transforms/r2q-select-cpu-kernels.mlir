@@ -9,7 +9,7 @@
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="strategy=lookup" 2>&1 | FileCheck %s --check-prefix=BADSTRATEGY
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="vector-width=24" 2>&1 | FileCheck %s --check-prefix=BADWIDTH
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="threads=-1" 2>&1 | FileCheck %s --check-prefix=BADTHREADS
-// BADSTRATEGY: error: r2q-select-cpu-kernels: unknown strategy 'lookup'; expected auto, fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm, mma_gemm or byte_lut_gemv
+// BADSTRATEGY: error: r2q-select-cpu-kernels: unknown strategy 'lookup'; expected auto, fused_decode, tiled_decode, vector_gemv, lut_gemv, warp_gemv, warp_lut_gemv, int8_gemm, mma_gemm, byte_lut_gemv or wgmma_gemm
 // RUN: not r2q-opt %s --r2q-select-cpu-kernels="precision=int4" 2>&1 | FileCheck %s --check-prefix=BADPRECISION
 // BADPRECISION: error: r2q-select-cpu-kernels: precision must be exact or fast, not 'int4'
 // BADWIDTH: error: r2q-select-cpu-kernels: vector-width must be 0 or a power of two of at least 8, not 24

@@ -75,13 +75,14 @@ def R2Q_StrategyInt8Gemm : I32EnumAttrCase<"Int8Gemm", 6, "int8_gemm">;
 def R2Q_StrategyMmaGemm : I32EnumAttrCase<"MmaGemm", 7, "mma_gemm">;
 def R2Q_StrategyByteLutGemv
     : I32EnumAttrCase<"ByteLutGemv", 8, "byte_lut_gemv">;
+def R2Q_StrategyWgmmaGemm : I32EnumAttrCase<"WgmmaGemm", 9, "wgmma_gemm">;
 
 def R2Q_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how an r2q.matmul is computed (one lowering pattern each)",
     [R2Q_StrategyFusedDecode, R2Q_StrategyTiledDecode,
      R2Q_StrategyVectorGemv, R2Q_StrategyLutGemv, R2Q_StrategyWarpGemv,
      R2Q_StrategyWarpLutGemv, R2Q_StrategyInt8Gemm, R2Q_StrategyMmaGemm,
-     R2Q_StrategyByteLutGemv]> {
+     R2Q_StrategyByteLutGemv, R2Q_StrategyWgmmaGemm]> {
   let cppNamespace = "::r2q";
   let genSpecializedAttr = 0;
 }
@@ -146,7 +147,11 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       f16 in shared memory and multiplied with the activations, rounded to
       f16 after an exact power of two per row, on tensor cores (mma.sync, f32
       accumulators); a static batch and weight shape; its loop nest also
-      runs on the host) or `byte_lut_gemv` (the GPU kernel for one row:
+      runs on the host), `wgmma_gemm` (`mma_gemm` on sm_90a's warpgroup
+      tensor-core instruction: the same tiles, 128-byte swizzled in shared
+      memory, multiplied by `wgmma.mma_async` from there; its loop nest
+      also runs on the host, the products read through the instruction's
+      shared-memory descriptors) or `byte_lut_gemv` (the GPU kernel for one row:
       256-entry tables of the signed sums of 8 activations in shared
       memory, looked up by whole sign bytes of the row-interleaved layout,
       16 output features per 128-bit load, the columns split among blocks;
@@ -163,8 +168,8 @@ def R2Q_KernelAttr : AttrDef<R2Q_Dialect, "Kernel"> {
       of them for `fused_decode` and `vector_gemv`, 256 KiB of f32 for
       `tiled_decode`; for `warp_gemv` the output features of one warp
       (0: 4, 2 or 1 as the batch tile grows), for `warp_lut_gemv` too (0:
-      4), for `mma_gemm` the output features of a block (0: 128, or 64 or
-      192), for `byte_lut_gemv` the output features of a warp (0: 64, or
+      4), for `mma_gemm` and `wgmma_gemm` the output features of a block
+      (0: 128, or 64 or 192), for `byte_lut_gemv` the output features of a warp (0: 64, or
       fewer on small layers; a multiple of 16);
     * `threads`: 1 (the default) runs the kernel on the calling thread;
       `T > 1` splits its output features into `T` contiguous parts, the

@@ -252,7 +252,10 @@ def R2Q_MatmulOp : R2Q_Op<"matmul", [AttrSizedOperandSegments]> {
     /// (0: its default) cannot compute this op (as warp_gemv, tileRows must
     /// be 0, 64, 128 or 192, and its rows fit 65535 blocks of 64, a CUDA
     /// grid's y); empty when it can.
-    std::string mmaGemmUnsupported(int64_t tileRows);
+    /// `strategy` names mma_gemm or wgmma_gemm (the same tiles) in the
+    /// reason.
+    std::string mmaGemmUnsupported(int64_t tileRows,
+                                   ::llvm::StringRef strategy = "mma_gemm");
     /// Why the byte_lut_gemv strategy with `tileRows` output features per
     /// warp (0: its default) cannot compute this op (as warp_gemv,
     /// tileRows must be 0 or a multiple of 16 up to 128, and it has at most

@@ -663,8 +663,11 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       batch (the default is `fast`: unlike the CPU's, the GPU's tensor-core
       path and the fp16 baseline it competes with round to f16). The
       `strategy` option forces one kernel, or `warp_gemv` (sign flips by
-      xor; batch tiles of up to 8 rows), for every op (`mma_gemm` with
-      `precision=exact` is an error). Measured
+      xor; batch tiles of up to 8 rows), or `wgmma_gemm` (`mma_gemm`'s
+      tiles multiplied by sm_90a's warpgroup instruction `wgmma.mma_async`
+      from 128-byte swizzled shared memory; `auto` does not take it before
+      a GPU run has timed it against `mma_gemm`), for every op (`mma_gemm`
+      or `wgmma_gemm` with `precision=exact` is an error). Measured
       on an H200 (`docs/performance.md`), the tables took 1.4-2.2 times
       less time than the xor kernel at batch 1, and 3-19 times less at
       batch 4. All take a static batch and weight shape: an op with dynamic
@@ -677,12 +680,13 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
       an error at the op; a `chip` that is not `sm_` and a number is an
       error, and so is a `cubin-features` PTX version older than the chip
       needs (sm_100 needs `+ptx86`; LLVM's NVPTX backend would stop with a
-      fatal error).
+      fatal error). `wgmma_gemm` needs `chip=sm_90a` exactly (an error at
+      the op otherwise).
     * `tile_rows`: the `tile-rows` option, or 0 (the strategy's default):
       for the warp kernels the output features per warp (4 for
       `warp_lut_gemv`; 4, 2 or 1 as the batch tile grows for `warp_gemv`),
-      for `mma_gemm` the output features per block (0 = 128, or 64 or
-      192), for `byte_lut_gemv` the output features per warp (0: 64, fewer
+      for `mma_gemm` and `wgmma_gemm` the output features per block (0 =
+      128, or 64 or 192), for `byte_lut_gemv` the output features per warp (0: 64, fewer
       on small layers; a multiple of 16 up to 128); with `strategy=auto`
       the option applies to `warp_lut_gemv` only, and `mma_gemm` and
       `byte_lut_gemv` keep their defaults.
@@ -697,8 +701,8 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "auto (byte_lut_gemv for one row and a packable constant "
            "weight, warp_lut_gemv below 16 rows, mma_gemm from 16 on), "
-           "byte_lut_gemv, warp_lut_gemv, mma_gemm or warp_gemv: the kernel "
-           "of every r2q.matmul without one">,
+           "byte_lut_gemv, warp_lut_gemv, mma_gemm, wgmma_gemm (sm_90a) or "
+           "warp_gemv: the kernel of every r2q.matmul without one">,
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
            "Output features per warp (per block for mma_gemm); 0: the "
            "strategy's default">,
@@ -707,7 +711,7 @@ def R2QSelectGPUKernelsPass : Pass<"r2q-select-gpu-kernels"> {
            "rows on) or exact (the f32 warp kernels at every batch)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
            "The NVIDIA GPU the kernels are for (sm_80, sm_90, sm_90a, ...): "
-           "mma_gemm needs sm_80 or newer">,
+           "mma_gemm needs sm_80 or newer, wgmma_gemm sm_90a">,
     Option<"cubinFeatures", "cubin-features", "std::string",
            /*default=*/"\"+ptx80\"",
            "The PTX features the kernels are compiled with (+ptxNN): a PTX "
