@@ -51,6 +51,7 @@
 #include "r2q/Quant/Reference.h"
 #include "r2q/Runtime/CudaRuntime.h"
 
+#include "LaunchReport.h"
 #include "OutputCheck.h"
 
 #include <dlfcn.h>
@@ -128,6 +129,11 @@ void *upload(const void *data, size_t bytes) {
 bool timingLaunches = false;
 std::vector<std::pair<void *, void *>> launchEvents;
 
+/// The launches of one call of a bench case, recorded to be described
+/// below its line (r2q::bench::describeLaunches).
+bool recordingLaunches = false;
+std::vector<r2q::bench::Launch> recordedLaunches;
+
 } // namespace
 
 extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
@@ -138,6 +144,9 @@ extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   // Events around the launch where they can be made: after a kernel's
   // fault they cannot, and the launch's own failure goes to run()'s error
   // scope (the case's ERROR line), not an exit here.
+  if (recordingLaunches)
+    recordedLaunches.push_back(
+        {function, {gridX, gridY, gridZ}, {blockX, blockY, blockZ}, smem});
   void *start = nullptr, *end = nullptr;
   bool timed = timingLaunches && r2qCudaTimingEventCreate(&start) == 0 &&
                r2qCudaTimingEventCreate(&end) == 0 &&
@@ -537,7 +546,9 @@ std::string checkSampledOutputs(const KernelCase &c,
 
 /// Times case `c`; false (with the error printed) where its call failed
 /// or a sampled output missed.
-bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
+bool benchCase(const KernelCase &c, double copyBytesPerSecond,
+               int multiprocessors) {
+  recordedLaunches.clear();
   int64_t bytesPerRow = (c.k + 7) / 8,
           groups = (c.k + c.groupSize - 1) / c.groupSize;
   size_t signBytes = size_t(c.planes) * c.n * bytesPerRow;
@@ -575,8 +586,9 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
   for (int i = 0; i < iterations && error.empty(); ++i) {
     launchEvents.clear();
     timingLaunches = true;
+    recordingLaunches = i == copies; // the first measured call
     auto result = run(c, calls[i % copies]);
-    timingLaunches = false;
+    timingLaunches = recordingLaunches = false;
     double ms = 0;
     for (auto [start, end] : launchEvents) {
       float elapsed = 0;
@@ -616,6 +628,15 @@ bool benchCase(const KernelCase &c, double copyBytesPerSecond) {
               c.name, c.strategy, ms * 1e3, weightBytes / 1e6, bandwidth / 1e9,
               100.0 * bandwidth / copyBytesPerSecond, flops / 1e12, callUs,
               outputs.c_str(), misses.describe(kSampledOutputs).c_str());
+  auto query = [](const r2q::bench::Launch &launch, R2QCudaKernelInfo &info) {
+    return r2qCudaKernelInfo(launch.function, launch.threads(),
+                             launch.dynamicSharedBytes, &info) == 0
+               ? std::string()
+               : std::string(r2qCudaLastError());
+  };
+  std::printf("%s", r2q::bench::describeLaunches(recordedLaunches,
+                                                 multiprocessors, query)
+                        .c_str());
   std::fflush(stdout);
   return misses.count() == 0;
 }
@@ -745,6 +766,7 @@ int main(int argc, char **argv) {
   }
   double copy = copyBandwidth();
   std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy / 1e9);
-  return runCases(selection.cases(),
-                  [&](const KernelCase &c) { return benchCase(c, copy); });
+  return runCases(selection.cases(), [&](const KernelCase &c) {
+    return benchCase(c, copy, info.multiprocessorCount);
+  });
 }

@@ -87,7 +87,9 @@ namespace {
   OPTIONAL(cuMemAllocFromPoolAsync)                                            \
   OPTIONAL(cuMemFreeAsync)                                                     \
   OPTIONAL(cuStreamGetCtx)                                                     \
-  OPTIONAL(cuStreamIsCapturing)
+  OPTIONAL(cuStreamIsCapturing)                                                \
+  OPTIONAL(cuFuncGetAttribute)                                                 \
+  OPTIONAL(cuOccupancyMaxActiveBlocksPerMultiprocessor)
 
 #define R2Q_SYMBOL_NAME(name) #name
 // Expands cuda.h's macro first: R2Q_VERSIONED_NAME(cuMemAlloc) is
@@ -1485,6 +1487,30 @@ int r2qCudaLaunch(void *function, const int64_t grid[3], const int64_t block[3],
   return launch(static_cast<CUfunction>(function), grid, block, nullptr,
                 sharedMemoryBytes, static_cast<CUstream>(stream), params,
                 nullptr);
+}
+
+int r2qCudaKernelInfo(void *function, int blockThreads, int dynamicSharedBytes,
+                      R2QCudaKernelInfo *info) {
+  *info = {};
+  return inContext([&] {
+    if (!driver().cuFuncGetAttribute ||
+        !driver().cuOccupancyMaxActiveBlocksPerMultiprocessor)
+      return fail("r2q: the driver lacks cuFuncGetAttribute or "
+                  "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+    auto kernel = static_cast<CUfunction>(function);
+    auto attribute = [&](int *value, CUfunction_attribute which) {
+      return R2Q_CALL(cuFuncGetAttribute, value, which, kernel);
+    };
+    if (attribute(&info->registers, CU_FUNC_ATTRIBUTE_NUM_REGS) ||
+        attribute(&info->localBytes, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES) ||
+        attribute(&info->staticSharedBytes,
+                  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES) ||
+        attribute(&info->binaryVersion, CU_FUNC_ATTRIBUTE_BINARY_VERSION))
+      return -1;
+    return R2Q_CALL(cuOccupancyMaxActiveBlocksPerMultiprocessor,
+                    &info->blocksPerSM, kernel, blockThreads,
+                    static_cast<size_t>(dynamicSharedBytes));
+  });
 }
 
 //===----------------------------------------------------------------------===//

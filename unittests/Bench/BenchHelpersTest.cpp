@@ -6,13 +6,15 @@
 // per second, an eviction that reads every line of its buffer once on any
 // number of threads, the last-level cache found in a sysfs-like directory,
 // the number of calls a budget allows, and how r2q-gpu-bench bounds a GPU
-// kernel's outputs and describes those that miss (bench/gpu/OutputCheck.h,
-// which otherwise runs only on a GPU).
+// kernel's outputs and describes those that miss (bench/gpu/OutputCheck.h)
+// and the kernels a call launched (bench/gpu/LaunchReport.h), which
+// otherwise run only on a GPU.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Bandwidth.h"
 #include "ColdTiming.h"
+#include "gpu/LaunchReport.h"
 #include "gpu/OutputCheck.h"
 
 #include <gtest/gtest.h>
@@ -173,6 +175,30 @@ TEST(BenchHelpersTest, MissReportSaysWhereOutputsMissed) {
             "  features: 3, 16-19\n"
             "  first: (0, 16) got 8.5 want 17; (0, 17) got 9 want 18; "
             "(0, 18) got 9.5 want 19; (0, 19) got 10 want 20\n");
+}
+
+TEST(BenchHelpersTest, LaunchReportSaysWhatRan) {
+  int scaling = 0, gemm = 0, missing = 0;
+  std::vector<Launch> launches = {{&scaling, {672, 1, 1}, {32, 4, 1}, 0},
+                                  {&gemm, {224, 2, 1}, {32, 4, 1}, 1024},
+                                  {&missing, {1, 1, 1}, {256, 1, 1}, 0}};
+  auto query = [&](const Launch &launch, R2QCudaKernelInfo &info) {
+    if (launch.function == &missing)
+      return std::string("r2q: the driver lacks cuFuncGetAttribute");
+    bool isGemm = launch.function == &gemm;
+    info = {isGemm ? 120 : 23, isGemm ? 8 : 0, isGemm ? 25600 : 0, 90,
+            isGemm ? 3 : 16};
+    EXPECT_EQ(launch.threads(), 128);
+    return std::string();
+  };
+  EXPECT_EQ(describeLaunches(launches, 132, query),
+            "  kernel 1: grid 672x1x1, block 32x4x1, 23 registers, 0 local "
+            "bytes, 0 + 0 shared bytes, 16 blocks/SM (0.32 waves), sm_90\n"
+            "  kernel 2: grid 224x2x1, block 32x4x1, 120 registers, 8 local "
+            "bytes, 25600 + 1024 shared bytes, 3 blocks/SM (1.13 waves), "
+            "sm_90\n"
+            "  kernel 3: grid 1x1x1, block 256x1x1 (r2q: the driver lacks "
+            "cuFuncGetAttribute)\n");
 }
 
 } // namespace

@@ -251,6 +251,32 @@ TEST(CudaRuntimeOnFakeDriver, OptsInToLargeSharedMemory) {
   mgpuModuleUnload(module);
 }
 
+// The harness's view of a kernel: the driver's attributes and occupancy
+// for the launch's block (the fake: 40 registers, an SM of 2048 threads,
+// 64K registers and 228 KiB of shared memory, 1 KiB reserved per block).
+TEST(CudaRuntimeOnFakeDriver, DescribesAKernelAndItsOccupancy) {
+  void *module = loadModule();
+  void *plain = mgpuModuleGetFunction(module, "r2q_vadd");
+  void *shared = mgpuModuleGetFunction(module, "r2q_vadd_shared");
+  R2QCudaKernelInfo info;
+  ASSERT_EQ(r2qCudaKernelInfo(plain, 128, 0, &info), 0) << r2qCudaLastError();
+  EXPECT_EQ(info.registers, 40);
+  EXPECT_EQ(info.localBytes, 0);
+  EXPECT_EQ(info.staticSharedBytes, 0);
+  EXPECT_EQ(info.binaryVersion, 90);
+  EXPECT_EQ(info.blocksPerSM, 12); // registers: 65536 / (40 x 128)
+  ASSERT_EQ(r2qCudaKernelInfo(plain, 1024, 0, &info), 0);
+  EXPECT_EQ(info.blocksPerSM, 1); // registers: 65536 / 40960
+  ASSERT_EQ(r2qCudaKernelInfo(shared, 128, 64 * 1024, &info), 0);
+  EXPECT_EQ(info.staticSharedBytes, 8 * 1024);
+  EXPECT_EQ(info.blocksPerSM, 3); // shared: 228 KiB / (8 + 64 + 1 KiB)
+  EXPECT_NE(r2qCudaKernelInfo(plain, 2048, 0, &info), 0);
+  EXPECT_NE(std::string(r2qCudaLastError())
+                .find("cuOccupancyMaxActiveBlocksPerMultiprocessor"),
+            std::string::npos);
+  mgpuModuleUnload(module);
+}
+
 TEST(CudaRuntimeOnFakeDriver, LaunchesClusters) {
   Rng rng = seededRng();
   void *module = loadModule();

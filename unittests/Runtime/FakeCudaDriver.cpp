@@ -40,7 +40,16 @@ namespace {
 struct FakeFunction {
   std::string name;
   int maxDynamicSharedBytes = 48 * 1024;
+  /// What cuFuncGetAttribute reports (r2q_vadd_shared: a static buffer).
+  int registers() const { return 40; }
+  int staticSharedBytes() const {
+    return name == "r2q_vadd_shared" ? 8 * 1024 : 0;
+  }
 };
+
+/// An H100/H200 SM's limits, for the fake occupancy.
+constexpr int kSmThreads = 2048, kSmRegisters = 65536, kSmBlocks = 32;
+constexpr int kSmSharedBytes = 228 * 1024, kBlockReservedShared = 1024;
 
 struct FakeModule {
   std::map<std::string, FakeFunction> functions;
@@ -531,6 +540,47 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction function,
       return CUDA_ERROR_INVALID_VALUE;
     reinterpret_cast<FakeFunction *>(function)->maxDynamicSharedBytes = value;
   }
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuFuncGetAttribute(int *value, CUfunction_attribute attribute,
+                                    CUfunction function) {
+  if (CUresult result = needContext())
+    return result;
+  const auto &fake = *reinterpret_cast<FakeFunction *>(function);
+  switch (attribute) {
+  case CU_FUNC_ATTRIBUTE_NUM_REGS:
+    *value = fake.registers();
+    return CUDA_SUCCESS;
+  case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES:
+    *value = 0;
+    return CUDA_SUCCESS;
+  case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
+    *value = fake.staticSharedBytes();
+    return CUDA_SUCCESS;
+  case CU_FUNC_ATTRIBUTE_BINARY_VERSION:
+    *value = 90;
+    return CUDA_SUCCESS;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+/// The fewest blocks that one SM's threads, registers, shared memory or
+/// block slots allow.
+CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessor(
+    int *blocks, CUfunction function, int blockThreads,
+    size_t dynamicSharedBytes) {
+  if (CUresult result = needContext())
+    return result;
+  const auto &fake = *reinterpret_cast<FakeFunction *>(function);
+  if (blockThreads <= 0 || blockThreads > 1024)
+    return CUDA_ERROR_INVALID_VALUE;
+  int shared = fake.staticSharedBytes() + static_cast<int>(dynamicSharedBytes) +
+               kBlockReservedShared;
+  *blocks = std::min({kSmBlocks, kSmThreads / blockThreads,
+                      kSmRegisters / (fake.registers() * blockThreads),
+                      kSmSharedBytes / shared});
   return CUDA_SUCCESS;
 }
 

@@ -158,6 +158,24 @@ R2Q_CUDA_EXPORT int r2qCudaLaunch(void *function, const int64_t grid[3],
                                   int32_t sharedMemoryBytes, void *stream,
                                   void **params);
 
+/// What the driver says about a loaded kernel (a CUfunction: from
+/// r2qCudaModuleGetFunction, or as lowered code passes it to
+/// mgpuLaunchKernel).
+typedef struct R2QCudaKernelInfo {
+  int registers;         ///< per thread
+  int localBytes;        ///< per thread: spills and stack
+  int staticSharedBytes; ///< per block
+  /// The compute capability (x 10) of the machine code the driver loaded:
+  /// the cubin's, or the JIT's from PTX.
+  int binaryVersion;
+  /// Blocks of `blockThreads` threads and `dynamicSharedBytes` that fit on
+  /// one SM at once (the occupancy the launch can reach).
+  int blocksPerSM;
+} R2QCudaKernelInfo;
+R2Q_CUDA_EXPORT int r2qCudaKernelInfo(void *function, int blockThreads,
+                                      int dynamicSharedBytes,
+                                      R2QCudaKernelInfo *info);
+
 //===----------------------------------------------------------------------===//
 // The entry points that MLIR 22's gpu-to-llvm, #gpu.select_object and
 // convert-nvgpu-to-nvvm emit calls to (signatures as emitted; CUmodule,
