@@ -1,10 +1,13 @@
 // r2q-gpu-pipeline with strategy=wgmma_gemm on sm_90a, without a GPU: the
-// row scaling kernel as for mma_gemm, then the GEMM on wgmma.mma_async: its
-// tiles in one shared byte buffer with room to start them on a multiple of
-// 1024 bytes (the 128-byte swizzle takes address bits 7-9), filled with
-// 16-byte stores, made visible to wgmma's async proxy (fence.proxy) before the
-// barrier, then per step one group of products fenced, committed and waited
-// for, the next step's loads between the commit and the wait. m64nNk16: N is
+// row scaling kernel as for mma_gemm, then the GEMM on wgmma.mma_async, its
+// two sets of tiles in dynamic shared memory (more than a kernel may declare
+// statically: 2 x 24 KiB + 1 KiB to start them on a multiple of 1024 bytes,
+// which the 128-byte swizzle needs; the launch asks for 50176 bytes). The
+// first step's tiles are filled before the loop (16-byte stores), made
+// visible to wgmma's async proxy (fence.proxy) and a barrier passed; then
+// per step: the products of one set fenced, issued and committed, the next
+// step's tiles stored into the other set, the loads of the step after, the
+// proxy fence, the wait for the products and one barrier. m64nNk16: N is
 // the block's rows (64 at batch 128, 16 at batch 16), one product per 64
 // features and 16 columns (2 x 4 a step at 128 features, 3 x 4 at 192). The
 // descriptors' fixed fields: 1 << 62 (128-byte swizzle) | 64 << 32 (stride
@@ -13,41 +16,58 @@
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a strategy=wgmma_gemm" | FileCheck %s
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a strategy=wgmma_gemm" --mlir-print-ir-after=convert-r2q-to-linalg -o /dev/null 2>&1 | FileCheck %s --check-prefix=IR
 
+// CHECK-LABEL: llvm.func @prefill(
+// CHECK: %[[BYTES:.*]] = llvm.mlir.constant(50176 : i32) : i32
+// CHECK: gpu.launch_func {{.*}} @prefill_kernel_0::@prefill_kernel {{.*}} dynamic_shared_memory_size %[[BYTES]]
 // CHECK: gpu.binary @prefill_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
 // CHECK-SAME: shfl.sync.bfly.b32
 // CHECK: gpu.binary @prefill_kernel_0 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
-// CHECK-SAME: .shared .align 16 .b8 __wg_prefill_kernel_0[25600]
+// CHECK-SAME: .extern .shared .align 16 .b8 __r2q_dynamic_shared[]
 // CHECK-SAME: st.shared.v4.b32
 // CHECK-SAME: fence.proxy.async.shared::cta;
 // CHECK-SAME: bar.sync
+// CHECK-SAME: $L__BB0_2:
 // CHECK-SAME: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16
 // CHECK-SAME: wgmma.commit_group.sync.aligned;
+// CHECK-SAME: st.shared.v4.b32
 // CHECK-SAME: ld.global.v4.b32
+// CHECK-SAME: fence.proxy.async.shared::cta;
 // CHECK-SAME: wgmma.wait_group.sync.aligned 0;
 // CHECK-SAME: bar.sync
+// CHECK-SAME: $L__BB0_3:
 // CHECK-NOT: ldmatrix
 // CHECK: gpu.binary @decode16_kernel_1 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
-// CHECK-SAME: __wg_decode16_kernel_0[27648]
-// CHECK-COUNT-12: wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16
+// CHECK-SAME: __r2q_dynamic_shared[]
 // CHECK-SAME: wgmma.wait_group.sync.aligned 0;
+// CHECK-COUNT-12: wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16
+// CHECK-SAME: wgmma.commit_group.sync.aligned;
 
 // IR-LABEL: func.func @prefill
-// IR: memref.alloca() : memref<25600xi8, #gpu.address_space<workgroup>>
-// IR: gpu.launch
-// IR: llvm.inline_asm has_side_effects "fence.proxy.async.shared::cta;", "~{memory}"
-// IR: gpu.barrier
-// IR: llvm.inline_asm has_side_effects "wgmma.fence.sync.aligned;"
+// IR: gpu.launch {{.*}} dynamic_shared_memory_size %{{.*}}
+// IR: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// IR: memref.view {{.*}} to memref<50176xi8, #gpu.address_space<workgroup>>
 // IR: %[[FIXED:.*]] = arith.constant 4611686293305360384 : i64
 // IR-NEXT: arith.ori %{{.*}}, %[[FIXED]] : i64
+// IR: llvm.inline_asm has_side_effects "fence.proxy.async.shared::cta;", "~{memory}"
+// IR-NEXT: gpu.barrier
+// IR: scf.for
+// IR-NOT: gpu.barrier
+// IR: llvm.inline_asm has_side_effects "wgmma.fence.sync.aligned;"
 // IR: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $66, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, $1,
 // IR-SAME: "=f,=f,
 // IR-SAME: ,0,1,2,
 // IR-SAME: ,l,l,r,~{memory}"
 // IR-SAME: -> !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
+// IR-NOT: gpu.barrier
 // IR: llvm.inline_asm has_side_effects "wgmma.commit_group.sync.aligned;"
-// IR: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 0;"
-// IR: gpu.barrier
+// IR-NOT: gpu.barrier
+// IR: vector.store
+// IR-NOT: gpu.barrier
+// IR: llvm.inline_asm has_side_effects "fence.proxy.async.shared::cta;"
+// IR-NEXT: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 0;"
+// IR-NEXT: gpu.barrier
+// IR-NEXT: scf.yield
 // IR: llvm.extractvalue
 
 func.func @prefill(%x: tensor<128x4096xf16>, %s: tensor<2x4096x512xi8>, %a: tensor<2x4096x32xf16>) -> tensor<128x4096xf32> {

@@ -541,17 +541,7 @@ private:
 /// than the 48 KiB that a kernel may declare statically everywhere; the
 /// runtime opts each launch in).
 Value sharedTables(OpBuilder &builder, Location loc) {
-  Attribute workgroup = gpu::AddressSpaceAttr::get(
-      builder.getContext(), gpu::AddressSpace::Workgroup);
-  Value dynamic = gpu::DynamicSharedMemoryOp::create(
-      builder, loc,
-      MemRefType::get({ShapedType::kDynamic}, builder.getI8Type(),
-                      MemRefLayoutAttrInterface(), workgroup));
-  return memref::ViewOp::create(
-      builder, loc,
-      MemRefType::get({kTableBytes}, builder.getI8Type(),
-                      MemRefLayoutAttrInterface(), workgroup),
-      dynamic, index(builder, loc, 0), ValueRange{});
+  return dynamicWorkgroupBuffer(builder, loc, kTableBytes);
 }
 
 /// Asks ptxas for registers that leave room for kBlocksPerSM blocks of the

@@ -80,6 +80,10 @@ MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
 
 namespace {
 
+/// Makes a thread's stores to shared memory visible to wgmma, which reads
+/// its operands through the async proxy.
+constexpr const char *kAsyncProxyFence = "fence.proxy.async.shared::cta;";
+
 /// The buffers both kernels read and write: the op's, and the scaling
 /// kernel's results.
 struct MmaOperands : KernelBuffers {
@@ -354,7 +358,7 @@ void emitScalingLoops(OpBuilder &builder, Location loc,
 } // namespace
 
 SharedTiles::SharedTiles(OpBuilder &builder, Location loc,
-                         const MmaShape &shape, Value buffer)
+                         const MmaShape &shape, Value buffer, Value stage)
     : swizzled(shape.wgmma) {
   int64_t alignment = shape.tileAlignment();
   Value address =
@@ -366,6 +370,22 @@ SharedTiles::SharedTiles(OpBuilder &builder, Location loc,
       arith::SubIOp::create(builder, loc, index(builder, loc, alignment),
                             misaligned),
       index(builder, loc, alignment));
+  // wgmma's descriptor of the first stage, invariant in the step loop, and
+  // the stage's offset added to its address field.
+  if (swizzled)
+    descriptor = wgmmaDescriptor(
+        builder, loc, arith::AddIOp::create(builder, loc, address, start));
+  if (stage) {
+    Value offset = mulIndex(builder, loc, stage, shape.stageBytes());
+    start = arith::AddIOp::create(builder, loc, start, offset);
+    if (swizzled)
+      descriptor = arith::AddIOp::create(
+          builder, loc, descriptor,
+          arith::IndexCastUIOp::create(
+              builder, loc, builder.getI64Type(),
+              arith::ShRUIOp::create(builder, loc, offset,
+                                     index(builder, loc, 4))));
+  }
   activationsAddress = arith::AddIOp::create(builder, loc, address, start);
   weightsAddress =
       addIndex(builder, loc, activationsAddress, shape.weightTileOffset());
@@ -400,10 +420,8 @@ class MmaTiles {
 public:
   /// `gpu`: the byte permutes are PRMT instructions (nvvm.prmt), else
   /// their arithmetic on the host.
-  MmaTiles(OpBuilder &builder, Location loc, const MmaOperands &ops,
-           const SharedTiles &tiles, bool gpu)
-      : builder(builder), loc(loc), ops(ops), shape(ops.shape), tiles(tiles),
-        gpu(gpu) {}
+  MmaTiles(OpBuilder &builder, Location loc, const MmaOperands &ops, bool gpu)
+      : builder(builder), loc(loc), ops(ops), shape(ops.shape), gpu(gpu) {}
 
   /// The i32 words thread `thread` loads from global memory for step
   /// `step` (the block's tiles start at firstRow and firstFeature): its
@@ -458,30 +476,32 @@ public:
   /// loadStep returned: it stores its activation pieces and decodes its
   /// weight rows through the table, or (other weights, or a last partial
   /// step) decodes its sign bytes one at a time.
-  void fillTiles(Value thread, Value step, ValueRange words,
-                 Value firstFeature) {
+  void fillTiles(const SharedTiles &tiles, Value thread, Value step,
+                 ValueRange words, Value firstFeature) {
     auto piece = VectorType::get({kVector}, builder.getF16Type());
     int64_t pieceWords = kVector / 2;
     for (int64_t i = 0; i < shape.piecesPerThread(); ++i) {
       auto [row, column] = activationPiece(thread, i);
-      storePiece(fromWords(words.slice(i * pieceWords, pieceWords), piece),
+      storePiece(tiles,
+                 fromWords(words.slice(i * pieceWords, pieceWords), piece),
                  tiles.activations, row, column);
     }
     ValueRange tableWords =
         words.drop_front(shape.piecesPerThread() * pieceWords);
     if (!shape.tableDecode)
-      return decodeBytes(thread, step, firstFeature);
+      return decodeBytes(tiles, thread, step, firstFeature);
     if (shape.wholeSteps() == shape.steps())
-      return decodeThroughTable(thread, tableWords);
+      return decodeThroughTable(tiles, thread, tableWords);
     ifThenElse(
         builder, loc, lessThan(builder, loc, step, shape.wholeSteps()),
-        [&] { decodeThroughTable(thread, tableWords); },
-        [&] { decodeBytes(thread, step, firstFeature); });
+        [&] { decodeThroughTable(tiles, thread, tableWords); },
+        [&] { decodeBytes(tiles, thread, step, firstFeature); });
   }
 
   /// Thread `thread` decodes its sign bytes of the step's weight tile
   /// (features firstFeature + [0, blockFeatures)) one byte at a time.
-  void decodeBytes(Value thread, Value step, Value firstFeature) {
+  void decodeBytes(const SharedTiles &tiles, Value thread, Value step,
+                   Value firstFeature) {
     int64_t pieces = shape.blockFeatures * kStepBytes;
     Value firstByte = mulIndex(builder, loc, step, kStepBytes);
     stridedRange(builder, loc, thread, pieces, kThreads, [&](Value item) {
@@ -499,7 +519,7 @@ public:
       weights = arith::SelectOp::create(
           builder, loc, lessThan(builder, loc, byte, shape.bytesPerRow),
           weights, zeros(builder, loc, f16Piece));
-      storePiece(weights, tiles.weights, row,
+      storePiece(tiles, weights, tiles.weights, row,
                  mulIndex(builder, loc, piece, kVector));
     });
   }
@@ -511,7 +531,8 @@ public:
   /// decodeByte computes) packed into two words, then per pair of weights
   /// one byte permute of its group's table that selects both halves by the
   /// pair's sign bits.
-  void decodeThroughTable(Value thread, ValueRange words) {
+  void decodeThroughTable(const SharedTiles &tiles, Value thread,
+                          ValueRange words) {
     int64_t signWords = kStepBytes / 4;
     int64_t rowWords = tableRowWords();
     for (int64_t i = 0; i < shape.tableRowsPerThread(); ++i) {
@@ -549,6 +570,7 @@ public:
                             .getResult()
                       : selector));
               storePiece(
+                  tiles,
                   fromWords(pairs,
                             VectorType::get({kVector}, builder.getF16Type())),
                   tiles.weights, tileRow, index(builder, loc, kVector * byte));
@@ -581,7 +603,8 @@ public:
 private:
   /// Stores the 8 f16 `piece` at `row`, `column` of `tile` (where the
   /// tiles' layout puts them: SharedTiles::pieceColumn), 16 bytes at once.
-  void storePiece(Value piece, Value tile, Value row, Value column) {
+  void storePiece(const SharedTiles &tiles, Value piece, Value tile, Value row,
+                  Value column) {
     vector::StoreOp::create(
         builder, loc, piece, tile,
         ValueRange{row, tiles.pieceColumn(builder, loc, row, column)}, false,
@@ -818,7 +841,6 @@ private:
   Location loc;
   const MmaOperands &ops;
   const MmaShape &shape;
-  const SharedTiles &tiles;
   bool gpu;
 };
 
@@ -851,37 +873,15 @@ Value sharedBuffer(OpBuilder &builder, Location loc, const MmaShape &shape,
                       MemRefLayoutAttrInterface(), space));
 }
 
-/// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
-/// 32 lanes; per step the tiles are filled between two barriers and the
-/// accumulators (each warp's mma.sync fragments, or the warpgroup's wgmma
-/// ones) are carried through the step loop; then each thread writes its
-/// accumulators' elements.
-void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
-  const MmaShape &shape = ops.shape;
-  auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
-                                              gpu::AddressSpace::Workgroup);
-  // Allocated before the launch until r2q-gpu-workgroup-buffers makes it a
-  // workgroup attribution (as warp_lut_gemv's table).
-  Value buffer = sharedBuffer(builder, loc, shape, workgroup);
-  Value one = index(builder, loc, 1);
-  auto launch = gpu::LaunchOp::create(
-      builder, loc, index(builder, loc, shape.blocksN()),
-      index(builder, loc, shape.blocksM()), index(builder, loc, shape.splits),
-      index(builder, loc, kLanes), index(builder, loc, kWarps), one);
-  OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(&launch.getBody().front());
-  Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
-  Value thread = arith::AddIOp::create(
-      builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
-  BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
-                     launch.getBlockIds().x, launch.getBlockIds().z);
-  SharedTiles tiles(builder, loc, shape, buffer);
-  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/true);
-  // The step loop carries the accumulators and the thread's words of the
-  // next step, loaded while the products of this one run.
-  std::unique_ptr<GpuProducts> products =
-      gpuProducts(builder, loc, shape, tiles, lane, warp);
-  SmallVector<Value> carried = products->zeros();
+/// The step loop of mma_gemm's kernel, one set of tiles: per step the
+/// threads fill the tiles from the words they loaded, meet at a barrier,
+/// issue the next step's loads and multiply, and meet again before the
+/// tiles are filled anew. Returns the accumulators after the last step.
+SmallVector<Value> emitSteps(OpBuilder &builder, Location loc,
+                             const SharedTiles &tiles, MmaTiles &mma,
+                             GpuProducts &products, const BlockOrigin &origin,
+                             Value thread) {
+  SmallVector<Value> carried = products.zeros();
   int64_t accumulatorCount = carried.size();
   llvm::append_range(carried,
                      mma.loadStep(thread, origin.firstStep, origin.firstRow,
@@ -889,16 +889,12 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   SmallVector<Value> accumulators = stridedLoop(
       builder, loc, origin.firstStep, origin.endStep, 1, carried,
       [&](Value step, ValueRange in) {
-        mma.fillTiles(thread, step, in.drop_front(accumulatorCount),
+        mma.fillTiles(tiles, thread, step, in.drop_front(accumulatorCount),
                       origin.firstFeature);
-        // wgmma reads the tiles through the async proxy: the threads'
-        // stores must be visible to it, not only to the other threads.
-        if (shape.wgmma)
-          ptxStatement(builder, loc, "fence.proxy.async.shared::cta;");
         gpu::BarrierOp::create(builder, loc);
         SmallVector<Value> next;
         SmallVector<Value> out =
-            products->multiply(in.take_front(accumulatorCount), [&] {
+            products.multiply(tiles, in.take_front(accumulatorCount), [&] {
               next = mma.loadStep(thread, origin.nextStep(step),
                                   origin.firstRow, origin.firstFeature);
             });
@@ -907,6 +903,114 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
         return out;
       });
   accumulators.resize(accumulatorCount);
+  return accumulators;
+}
+
+/// The tiles of stage (step - firstStep) % 2 of wgmma_gemm's buffer, and
+/// of the other stage.
+std::pair<SharedTiles, SharedTiles>
+stageTiles(OpBuilder &builder, Location loc, const MmaShape &shape,
+           Value buffer, const BlockOrigin &origin, Value step) {
+  Value stage = arith::RemUIOp::create(
+      builder, loc, arith::SubIOp::create(builder, loc, step, origin.firstStep),
+      index(builder, loc, 2));
+  Value other =
+      arith::SubIOp::create(builder, loc, index(builder, loc, 1), stage);
+  return {SharedTiles(builder, loc, shape, buffer, stage),
+          SharedTiles(builder, loc, shape, buffer, other)};
+}
+
+/// The step loop of wgmma_gemm's kernel, two sets of tiles: the threads
+/// fill the first step's before the loop; then per step the warpgroup's
+/// products of one set run (asynchronously) while the threads fill the
+/// other set with the next step and load the words of the one after,
+/// make their stores visible to the products' async proxy, wait for the
+/// products and meet at the step's one barrier. (The fill of the last
+/// step's iteration repeats the last step into the other set: never read.)
+/// Returns the accumulators after the last step.
+SmallVector<Value> emitPipelinedSteps(OpBuilder &builder, Location loc,
+                                      const MmaShape &shape, Value buffer,
+                                      MmaTiles &mma, GpuProducts &products,
+                                      const BlockOrigin &origin, Value thread) {
+  auto [first, unused] =
+      stageTiles(builder, loc, shape, buffer, origin, origin.firstStep);
+  mma.fillTiles(first, thread, origin.firstStep,
+                mma.loadStep(thread, origin.firstStep, origin.firstRow,
+                             origin.firstFeature),
+                origin.firstFeature);
+  ptxStatement(builder, loc, kAsyncProxyFence);
+  gpu::BarrierOp::create(builder, loc);
+  SmallVector<Value> carried = products.zeros();
+  int64_t accumulatorCount = carried.size();
+  llvm::append_range(carried,
+                     mma.loadStep(thread, origin.nextStep(origin.firstStep),
+                                  origin.firstRow, origin.firstFeature));
+  SmallVector<Value> accumulators = stridedLoop(
+      builder, loc, origin.firstStep, origin.endStep, 1, carried,
+      [&](Value step, ValueRange in) {
+        auto [current, following] =
+            stageTiles(builder, loc, shape, buffer, origin, step);
+        Value next = origin.nextStep(step);
+        SmallVector<Value> words;
+        SmallVector<Value> out =
+            products.multiply(current, in.take_front(accumulatorCount), [&] {
+              mma.fillTiles(following, thread, next,
+                            in.drop_front(accumulatorCount),
+                            origin.firstFeature);
+              words = mma.loadStep(thread, origin.nextStep(next),
+                                   origin.firstRow, origin.firstFeature);
+              ptxStatement(builder, loc, kAsyncProxyFence);
+            });
+        gpu::BarrierOp::create(builder, loc);
+        llvm::append_range(out, words);
+        return out;
+      });
+  accumulators.resize(accumulatorCount);
+  return accumulators;
+}
+
+/// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
+/// 32 lanes, the accumulators (each warp's mma.sync fragments, or the
+/// warpgroup's wgmma ones) carried through the step loop; then each thread
+/// adds its accumulators' elements to the result.
+void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  auto workgroup = gpu::AddressSpaceAttr::get(builder.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  // mma_gemm's tiles: a buffer allocated before the launch until
+  // r2q-gpu-workgroup-buffers makes it a workgroup attribution (as
+  // warp_lut_gemv's table). wgmma_gemm's two sets are more than the 48 KiB a
+  // kernel may declare statically (49 KiB at 64 x 128): dynamic shared
+  // memory, which the runtime opts the launch in to.
+  Value buffer, dynamicBytes;
+  if (shape.stages() > 1)
+    dynamicBytes = i32Constant(builder, loc, shape.sharedBytes());
+  else
+    buffer = sharedBuffer(builder, loc, shape, workgroup);
+  Value one = index(builder, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      builder, loc, index(builder, loc, shape.blocksN()),
+      index(builder, loc, shape.blocksM()), index(builder, loc, shape.splits),
+      index(builder, loc, kLanes), index(builder, loc, kWarps), one,
+      dynamicBytes);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&launch.getBody().front());
+  if (!buffer)
+    buffer = dynamicWorkgroupBuffer(builder, loc, shape.sharedBytes());
+  Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;
+  Value thread = arith::AddIOp::create(
+      builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
+  BlockOrigin origin(builder, loc, shape, launch.getBlockIds().y,
+                     launch.getBlockIds().x, launch.getBlockIds().z);
+  MmaTiles mma(builder, loc, ops, /*gpu=*/true);
+  std::unique_ptr<GpuProducts> products =
+      gpuProducts(builder, loc, shape, lane, warp);
+  SmallVector<Value> accumulators =
+      shape.stages() > 1
+          ? emitPipelinedSteps(builder, loc, shape, buffer, mma, *products,
+                               origin, thread)
+          : emitSteps(builder, loc, SharedTiles(builder, loc, shape, buffer),
+                      mma, *products, origin, thread);
   products->write(accumulators, origin, [&](Value m, Value n, Value product) {
     mma.addProduct(m, n, product);
   });
@@ -949,52 +1053,68 @@ private:
   Value buffer;
 };
 
-/// The host loop nest over blocks and steps, with `products` for the
-/// tensor cores.
-void emitBlockLoops(OpBuilder &builder, Location loc, const MmaShape &shape,
-                    MmaTiles &mma, HostProducts &products) {
+/// The GEMM kernel on the host: per block and split of K, the 128 threads
+/// fill the tiles in turn from the words they loaded (kept per thread in a
+/// buffer, as in registers on the GPU) and load the next step's, and the
+/// products run on the tiles, in the GPU kernel's order: with one set of
+/// tiles (mma_gemm) fill, load, multiply; with two (wgmma_gemm) the first
+/// step's set filled first, then per step the products of its set, the
+/// next step filled into the other set, and the loads of the step after.
+/// Then the products' results are written.
+void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
+  const MmaShape &shape = ops.shape;
+  Value buffer = sharedBuffer(builder, loc, shape, Attribute());
+  MmaTiles mma(builder, loc, ops, /*gpu=*/false);
+  std::unique_ptr<HostProducts> products = hostProducts(builder, loc, shape);
   ThreadWords words(builder, loc, mma.stepWordCount());
+  auto fill = [&](const SharedTiles &tiles, Value step,
+                  const BlockOrigin &origin) {
+    forRange(builder, loc, kThreads, [&](Value thread) {
+      mma.fillTiles(tiles, thread, step, words.restore(thread),
+                    origin.firstFeature);
+    });
+  };
+  auto load = [&](Value step, const BlockOrigin &origin) {
+    forRange(builder, loc, kThreads, [&](Value thread) {
+      words.save(thread, mma.loadStep(thread, step, origin.firstRow,
+                                      origin.firstFeature));
+    });
+  };
   forRange(builder, loc, shape.blocksM(), [&](Value blockM) {
     forRange(builder, loc, shape.blocksN(), [&](Value blockN) {
       forRange(builder, loc, shape.splits, [&](Value split) {
         BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
-        products.zero();
-        auto load = [&](Value step) {
-          forRange(builder, loc, kThreads, [&](Value thread) {
-            words.save(thread, mma.loadStep(thread, step, origin.firstRow,
-                                            origin.firstFeature));
-          });
-        };
-        load(origin.firstStep);
-        stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
-                     [&](Value step) {
-                       forRange(builder, loc, kThreads, [&](Value thread) {
-                         mma.fillTiles(thread, step, words.restore(thread),
-                                       origin.firstFeature);
+        products->zero();
+        load(origin.firstStep, origin);
+        if (shape.stages() == 1) {
+          SharedTiles tiles(builder, loc, shape, buffer);
+          stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
+                       [&](Value step) {
+                         fill(tiles, step, origin);
+                         load(origin.nextStep(step), origin);
+                         products->multiply(tiles);
                        });
-                       load(origin.nextStep(step));
-                       products.multiply();
-                     });
-        products.write(origin, [&](Value m, Value n, Value product) {
+        } else {
+          auto [first, unused] =
+              stageTiles(builder, loc, shape, buffer, origin, origin.firstStep);
+          fill(first, origin.firstStep, origin);
+          load(origin.nextStep(origin.firstStep), origin);
+          stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
+                       [&](Value step) {
+                         auto [current, following] = stageTiles(
+                             builder, loc, shape, buffer, origin, step);
+                         products->multiply(current);
+                         Value next = origin.nextStep(step);
+                         fill(following, next, origin);
+                         load(origin.nextStep(next), origin);
+                       });
+        }
+        products->write(origin, [&](Value m, Value n, Value product) {
           mma.addProduct(m, n, product);
         });
       });
     });
   });
-}
-
-/// The GEMM kernel on the host: per block and step, the 128 threads fill
-/// the tiles in turn from the words they loaded, then load the next step's
-/// (kept per thread in a buffer, as in registers on the GPU), then each
-/// warp's fragment products (or the warpgroup's) run; then the results are
-/// written.
-void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
-  const MmaShape &shape = ops.shape;
-  Value buffer = sharedBuffer(builder, loc, shape, Attribute());
-  SharedTiles tiles(builder, loc, shape, buffer);
-  MmaTiles mma(builder, loc, ops, tiles, /*gpu=*/false);
-  emitBlockLoops(builder, loc, shape, mma,
-                 *hostProducts(builder, loc, shape, tiles));
 }
 
 Value newBuffer(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,

@@ -130,9 +130,14 @@ struct MmaShape : KernelDims {
   /// Byte offsets in the block's shared buffer (after its alignment; with
   /// wgmma a multiple of 1024, as blockRows is of 8).
   int64_t weightTileOffset() const { return blockRows * tileStride() * 2; }
+  /// One set of tiles. wgmma_gemm has two (stages): the products of a step
+  /// read one while the threads fill the other with the next step.
+  int64_t stageBytes() const {
+    return weightTileOffset() + blockFeatures * tileStride() * 2;
+  }
+  int64_t stages() const { return wgmma ? 2 : 1; }
   int64_t sharedBytes() const {
-    return weightTileOffset() + blockFeatures * tileStride() * 2 +
-           tileAlignment();
+    return stages() * stageBytes() + tileAlignment();
   }
   /// wgmma_gemm's products per 16 columns: one per 64 features.
   int64_t wgmmaProducts() const { return blockFeatures / kWgmmaM; }
@@ -153,10 +158,15 @@ struct SharedTiles {
   /// The tiles' addresses (on the GPU in the shared window, which wgmma's
   /// descriptors take).
   mlir::Value activationsAddress, weightsAddress;
+  /// wgmma_gemm: the descriptor of the activation tile's first row (i64),
+  /// to which the offsets of the other operands' rows / 16 are added.
+  mlir::Value descriptor;
   bool swizzled;
 
+  /// The tiles of stage `stage` (an index; none: stage 0).
   SharedTiles(mlir::OpBuilder &builder, mlir::Location loc,
-              const MmaShape &shape, mlir::Value buffer);
+              const MmaShape &shape, mlir::Value buffer,
+              mlir::Value stage = nullptr);
 
   /// The column where the 16-byte piece of tile row `row` that holds
   /// columns `column` + [0, 8) is stored: itself, or in wgmma_gemm's
@@ -196,10 +206,11 @@ public:
   virtual ~GpuProducts() = default;
   /// The accumulators before the first step.
   virtual llvm::SmallVector<mlir::Value> zeros() = 0;
-  /// The accumulators after the products of a step's tiles; `before`
-  /// emits what the products should hide (the next step's loads).
+  /// The accumulators after the products of a step's `tiles`; `before`
+  /// emits what the products should hide (the next step's loads, and with
+  /// wgmma the filling of the next step's tiles).
   virtual llvm::SmallVector<mlir::Value>
-  multiply(mlir::ValueRange accumulators,
+  multiply(const SharedTiles &tiles, mlir::ValueRange accumulators,
            llvm::function_ref<void()> before) = 0;
   /// Adds every element of the accumulators after the last step.
   virtual void write(llvm::ArrayRef<mlir::Value> accumulators,
@@ -208,9 +219,10 @@ public:
 
 /// mma_gemm's warps (mma.sync) or wgmma_gemm's warpgroup, for the thread
 /// `lane` of warp `warp`.
-std::unique_ptr<GpuProducts>
-gpuProducts(mlir::OpBuilder &builder, mlir::Location loc, const MmaShape &shape,
-            const SharedTiles &tiles, mlir::Value lane, mlir::Value warp);
+std::unique_ptr<GpuProducts> gpuProducts(mlir::OpBuilder &builder,
+                                         mlir::Location loc,
+                                         const MmaShape &shape,
+                                         mlir::Value lane, mlir::Value warp);
 
 /// The same products in the host loop nest, for every warp of a block at
 /// once: each lane's registers in buffers.
@@ -218,14 +230,19 @@ class HostProducts {
 public:
   virtual ~HostProducts() = default;
   virtual void zero() = 0;
-  virtual void multiply() = 0;
+  virtual void multiply(const SharedTiles &tiles) = 0;
   virtual void write(const BlockOrigin &origin, AddProduct add) = 0;
 };
 
 std::unique_ptr<HostProducts> hostProducts(mlir::OpBuilder &builder,
                                            mlir::Location loc,
-                                           const MmaShape &shape,
-                                           const SharedTiles &tiles);
+                                           const MmaShape &shape);
+
+/// The wgmma descriptor (128-byte swizzle, 1024 bytes from one 8-row atom
+/// to the next) of an operand whose first row is at `address` (index) in
+/// shared memory.
+mlir::Value wgmmaDescriptor(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value address);
 
 /// An inline PTX statement without operands, ordered with memory accesses.
 void ptxStatement(mlir::OpBuilder &builder, mlir::Location loc,

@@ -161,8 +161,8 @@ void addProductElements(OpBuilder &builder, Location loc, Value lane,
 class MmaSyncWarp : public GpuProducts {
 public:
   MmaSyncWarp(OpBuilder &builder, Location loc, const MmaShape &shape,
-              const SharedTiles &tiles, Value lane, Value warp)
-      : builder(builder), loc(loc), shape(shape), tiles(tiles),
+              Value lane, Value warp)
+      : builder(builder), loc(loc), shape(shape),
         fragments(builder, loc, shape, warp), lane(lane),
         fm(shape.fragmentsM()), fn(shape.fragmentsN()) {}
 
@@ -178,7 +178,7 @@ public:
   /// columns, the warp's A fragments and B fragments (two per 16
   /// features) loaded once with ldmatrix .x4, every pair multiplied.
   /// `before` emits what the products should hide (the next step's loads).
-  SmallVector<Value> multiply(ValueRange in,
+  SmallVector<Value> multiply(const SharedTiles &tiles, ValueRange in,
                               llvm::function_ref<void()> before) override {
     before();
     SmallVector<Value> acc(in);
@@ -259,7 +259,6 @@ private:
   OpBuilder &builder;
   Location loc;
   const MmaShape &shape;
-  const SharedTiles &tiles;
   WarpFragments fragments;
   Value lane;
   int64_t fm, fn;
@@ -298,11 +297,11 @@ Value i64Constant(OpBuilder &builder, Location loc, uint64_t value) {
 
 /// The descriptor of an operand whose rows start at `address` + `offset`
 /// (bytes).
-Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address,
-                      int64_t offset) {
+} // namespace
+
+Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address) {
   Value start =
-      arith::IndexCastUIOp::create(builder, loc, builder.getI64Type(),
-                                   addIndex(builder, loc, address, offset));
+      arith::IndexCastUIOp::create(builder, loc, builder.getI64Type(), address);
   Value field = arith::ShRUIOp::create(
       builder, loc,
       arith::AndIOp::create(builder, loc, start,
@@ -314,14 +313,24 @@ Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address,
 
 /// The descriptors of product h's A (features 64 h + [0, 64)) and B for
 /// columns 16 j + [0, 16) of a step.
+namespace {
+
+/// The descriptors of product h's A (features 64 h + [0, 64)) and B for
+/// columns 16 j + [0, 16) of a step: the tiles' descriptor plus the
+/// offsets / 16 (the address field cannot carry out of its 14 bits: shared
+/// memory ends below 2^18 bytes).
 std::pair<Value, Value> wgmmaDescriptors(OpBuilder &builder, Location loc,
+                                         const MmaShape &shape,
                                          const SharedTiles &tiles, int64_t h,
                                          int64_t j) {
   int64_t rowBytes = kStepColumns * 2, sliceBytes = kMmaK * 2;
+  auto at = [&](int64_t offset) {
+    return arith::AddIOp::create(builder, loc, tiles.descriptor,
+                                 i64Constant(builder, loc, offset >> 4));
+  };
   return {
-      wgmmaDescriptor(builder, loc, tiles.weightsAddress,
-                      h * kWgmmaM * rowBytes + j * sliceBytes),
-      wgmmaDescriptor(builder, loc, tiles.activationsAddress, j * sliceBytes)};
+      at(shape.weightTileOffset() + h * kWgmmaM * rowBytes + j * sliceBytes),
+      at(j * sliceBytes)};
 }
 
 /// The feature (of the block's tile) and the block row of element `e` of
@@ -347,9 +356,8 @@ std::pair<Value, Value> wgmmaElement(OpBuilder &builder, Location loc,
 class WgmmaWarpgroup : public GpuProducts {
 public:
   WgmmaWarpgroup(OpBuilder &builder, Location loc, const MmaShape &shape,
-                 const SharedTiles &tiles, Value thread)
-      : builder(builder), loc(loc), shape(shape), tiles(tiles), thread(thread) {
-  }
+                 Value thread)
+      : builder(builder), loc(loc), shape(shape), thread(thread) {}
 
   SmallVector<Value> zeros() override {
     return SmallVector<Value>(
@@ -360,13 +368,13 @@ public:
   /// The accumulators after a step's products: fenced (the registers), all
   /// issued as one group, then `before` (what they should hide: the next
   /// step's loads), then a wait for the group.
-  SmallVector<Value> multiply(ValueRange in,
+  SmallVector<Value> multiply(const SharedTiles &tiles, ValueRange in,
                               llvm::function_ref<void()> before) override {
     ptxStatement(builder, loc, "wgmma.fence.sync.aligned;");
     SmallVector<Value> acc(in);
     for (int64_t j = 0; j < kStepColumns / kMmaK; ++j)
       for (int64_t h = 0; h < shape.wgmmaProducts(); ++h) {
-        auto [a, b] = wgmmaDescriptors(builder, loc, tiles, h, j);
+        auto [a, b] = wgmmaDescriptors(builder, loc, shape, tiles, h, j);
         acc[h] = product(acc[h], a, b);
       }
     ptxStatement(builder, loc, "wgmma.commit_group.sync.aligned;");
@@ -431,7 +439,6 @@ private:
   OpBuilder &builder;
   Location loc;
   const MmaShape &shape;
-  const SharedTiles &tiles;
   Value thread;
 };
 
@@ -522,10 +529,9 @@ void hostMmaSync(OpBuilder &builder, Location loc, Value aFragments,
 /// multiplies its fragments.
 class HostWarps : public HostProducts {
 public:
-  HostWarps(OpBuilder &builder, Location loc, const MmaShape &shape,
-            const SharedTiles &tiles)
-      : builder(builder), loc(loc), shape(shape), tiles(tiles),
-        fm(shape.fragmentsM()), fn(shape.fragmentsN()) {
+  HostWarps(OpBuilder &builder, Location loc, const MmaShape &shape)
+      : builder(builder), loc(loc), shape(shape), fm(shape.fragmentsM()),
+        fn(shape.fragmentsN()) {
     Type f16 = builder.getF16Type();
     accumulators = memref::AllocaOp::create(
         builder, loc,
@@ -552,8 +558,8 @@ public:
   }
 
   /// Every warp's products of a step's tiles.
-  void multiply() override {
-    forRange(builder, loc, kWarps, [&](Value warp) { multiply(warp); });
+  void multiply(const SharedTiles &tiles) override {
+    forRange(builder, loc, kWarps, [&](Value warp) { multiply(tiles, warp); });
   }
 
   /// Every warp's results.
@@ -564,7 +570,7 @@ public:
 
 private:
   /// Warp `warp`'s products of a step's tiles, as MmaSyncWarp::multiply.
-  void multiply(Value warp) {
+  void multiply(const SharedTiles &tiles, Value warp) {
     WarpFragments fragments(builder, loc, shape, warp);
     for (int64_t k = 0; k < kStepColumns; k += kMmaK) {
       Value column = index(builder, loc, k);
@@ -620,7 +626,6 @@ private:
   OpBuilder &builder;
   Location loc;
   const MmaShape &shape;
-  const SharedTiles &tiles;
   int64_t fm, fn;
   Value accumulators, aFragments, bFragments;
 };
@@ -632,9 +637,8 @@ private:
 /// the descriptors do not describe reads wrong values).
 class HostWarpgroup : public HostProducts {
 public:
-  HostWarpgroup(OpBuilder &builder, Location loc, const MmaShape &shape,
-                const SharedTiles &tiles)
-      : builder(builder), loc(loc), shape(shape), tiles(tiles) {
+  HostWarpgroup(OpBuilder &builder, Location loc, const MmaShape &shape)
+      : builder(builder), loc(loc), shape(shape) {
     accumulators = memref::AllocaOp::create(
         builder, loc,
         MemRefType::get({shape.wgmmaProducts(), kThreads, shape.blockRows / 2},
@@ -649,10 +653,10 @@ public:
   }
 
   /// The step's products, as WgmmaWarpgroup::multiply issues them.
-  void multiply() override {
+  void multiply(const SharedTiles &tiles) override {
     for (int64_t j = 0; j < kStepColumns / kMmaK; ++j)
       for (int64_t h = 0; h < shape.wgmmaProducts(); ++h) {
-        auto [a, b] = wgmmaDescriptors(builder, loc, tiles, h, j);
+        auto [a, b] = wgmmaDescriptors(builder, loc, shape, tiles, h, j);
         forElements([&](Value thread, int64_t product, int64_t e) {
           if (product != h)
             return;
@@ -770,7 +774,6 @@ private:
   OpBuilder &builder;
   Location loc;
   const MmaShape &shape;
-  const SharedTiles &tiles;
   Value accumulators;
 };
 
@@ -790,23 +793,20 @@ void ptxStatement(OpBuilder &builder, Location loc, StringRef statement) {
 }
 
 std::unique_ptr<GpuProducts> gpuProducts(OpBuilder &builder, Location loc,
-                                         const MmaShape &shape,
-                                         const SharedTiles &tiles, Value lane,
+                                         const MmaShape &shape, Value lane,
                                          Value warp) {
   if (!shape.wgmma)
-    return std::make_unique<MmaSyncWarp>(builder, loc, shape, tiles, lane,
-                                         warp);
+    return std::make_unique<MmaSyncWarp>(builder, loc, shape, lane, warp);
   Value thread = arith::AddIOp::create(
       builder, loc, mulIndex(builder, loc, warp, kLanes), lane);
-  return std::make_unique<WgmmaWarpgroup>(builder, loc, shape, tiles, thread);
+  return std::make_unique<WgmmaWarpgroup>(builder, loc, shape, thread);
 }
 
 std::unique_ptr<HostProducts> hostProducts(OpBuilder &builder, Location loc,
-                                           const MmaShape &shape,
-                                           const SharedTiles &tiles) {
+                                           const MmaShape &shape) {
   if (shape.wgmma)
-    return std::make_unique<HostWarpgroup>(builder, loc, shape, tiles);
-  return std::make_unique<HostWarps>(builder, loc, shape, tiles);
+    return std::make_unique<HostWarpgroup>(builder, loc, shape);
+  return std::make_unique<HostWarps>(builder, loc, shape);
 }
 
 } // namespace r2q::lowering::mma

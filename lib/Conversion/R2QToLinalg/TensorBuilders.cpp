@@ -4,8 +4,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -172,6 +174,20 @@ Value toF32(OpBuilder &builder, Location loc, Value value) {
 Value i32Constant(OpBuilder &builder, Location loc, int32_t value) {
   return arith::ConstantOp::create(builder, loc,
                                    builder.getI32IntegerAttr(value));
+}
+
+Value dynamicWorkgroupBuffer(OpBuilder &builder, Location loc, int64_t bytes) {
+  Attribute workgroup = gpu::AddressSpaceAttr::get(
+      builder.getContext(), gpu::AddressSpace::Workgroup);
+  Value dynamic = gpu::DynamicSharedMemoryOp::create(
+      builder, loc,
+      MemRefType::get({ShapedType::kDynamic}, builder.getI8Type(),
+                      MemRefLayoutAttrInterface(), workgroup));
+  return memref::ViewOp::create(
+      builder, loc,
+      MemRefType::get({bytes}, builder.getI8Type(), MemRefLayoutAttrInterface(),
+                      workgroup),
+      dynamic, arith::ConstantIndexOp::create(builder, loc, 0), ValueRange{});
 }
 
 Value bytePermute(OpBuilder &builder, Location loc, Value low, Value high,

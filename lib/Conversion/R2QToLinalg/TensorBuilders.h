@@ -88,6 +88,12 @@ mlir::Value bytePermute(mlir::OpBuilder &builder, mlir::Location loc,
                         mlir::Value low, mlir::Value high, mlir::Value selector,
                         bool gpu);
 
+/// The first `bytes` of a GPU block's dynamic shared memory (inside a
+/// gpu.launch whose dynamic shared memory size is at least `bytes`), as an
+/// i8 memref in the workgroup address space.
+mlir::Value dynamicWorkgroupBuffer(mlir::OpBuilder &builder, mlir::Location loc,
+                                   int64_t bytes);
+
 /// `value` converted element-wise to `elementType` by a linalg.generic.
 mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value value, mlir::Type elementType);

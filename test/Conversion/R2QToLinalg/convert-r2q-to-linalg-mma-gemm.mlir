@@ -103,12 +103,12 @@
 // HOST-NOT: gpu.
 // HOST: memref.alloca() : memref<32xf32>
 // HOST: memref.alloca() : memref<23056xi8>
-// HOST: memref.view {{.*}} to memref<32x72xf16>
-// HOST: memref.view {{.*}} to memref<128x72xf16>
 // HOST: memref.alloca() : memref<32x32x2x2xf32>
 // HOST: memref.alloca() : memref<1x32x4x2xf16>
 // HOST: memref.alloca() : memref<4x32x4x2xf16>
 // HOST: memref.alloca() : memref<128x16xi32>
+// HOST: memref.view {{.*}} to memref<32x72xf16>
+// HOST: memref.view {{.*}} to memref<128x72xf16>
 // HOST: arith.extf {{.*}} : f16 to f32
 // HOST-NOT: memref.atomic_rmw
 // HOST-LABEL: func.func @split
