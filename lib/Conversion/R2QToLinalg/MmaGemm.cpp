@@ -1056,11 +1056,14 @@ private:
 /// The GEMM kernel on the host: per block and split of K, the 128 threads
 /// fill the tiles in turn from the words they loaded (kept per thread in a
 /// buffer, as in registers on the GPU) and load the next step's, and the
-/// products run on the tiles, in the GPU kernel's order: with one set of
-/// tiles (mma_gemm) fill, load, multiply; with two (wgmma_gemm) the first
-/// step's set filled first, then per step the products of its set, the
-/// next step filled into the other set, and the loads of the step after.
-/// Then the products' results are written.
+/// products run on the tiles: with one set of tiles (mma_gemm) fill, load,
+/// multiply, as on the GPU; with two (wgmma_gemm) the first step's set
+/// filled first, then per step the next step filled into the other set and
+/// the loads of the step after, then the products of the step's set. On
+/// the GPU the fill runs while the products read; filling first is the
+/// worst order they can meet in, so a fill into the set being multiplied
+/// (the same set, or both sets one) gives wrong results here. Then the
+/// products' results are written.
 void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
   const MmaShape &shape = ops.shape;
   Value buffer = sharedBuffer(builder, loc, shape, Attribute());
@@ -1103,10 +1106,10 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                        [&](Value step) {
                          auto [current, following] = stageTiles(
                              builder, loc, shape, buffer, origin, step);
-                         products->multiply(current);
                          Value next = origin.nextStep(step);
                          fill(following, next, origin);
                          load(origin.nextStep(next), origin);
+                         products->multiply(current);
                        });
         }
         products->write(origin, [&](Value m, Value n, Value product) {
