@@ -932,8 +932,7 @@ SmallVector<Value> emitPipelinedSteps(OpBuilder &builder, Location loc,
                                       const MmaShape &shape, Value buffer,
                                       MmaTiles &mma, GpuProducts &products,
                                       const BlockOrigin &origin, Value thread) {
-  auto [first, unused] =
-      stageTiles(builder, loc, shape, buffer, origin, origin.firstStep);
+  SharedTiles first(builder, loc, shape, buffer); // the first step's: set 0
   mma.fillTiles(first, thread, origin.firstStep,
                 mma.loadStep(thread, origin.firstStep, origin.firstRow,
                              origin.firstFeature),
@@ -1098,8 +1097,7 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                          products->multiply(tiles);
                        });
         } else {
-          auto [first, unused] =
-              stageTiles(builder, loc, shape, buffer, origin, origin.firstStep);
+          SharedTiles first(builder, loc, shape, buffer); // set 0
           fill(first, origin.firstStep, origin);
           load(origin.nextStep(origin.firstStep), origin);
           stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,

@@ -657,9 +657,7 @@ public:
     for (int64_t j = 0; j < kStepColumns / kMmaK; ++j)
       for (int64_t h = 0; h < shape.wgmmaProducts(); ++h) {
         auto [a, b] = wgmmaDescriptors(builder, loc, shape, tiles, h, j);
-        forElements([&](Value thread, int64_t product, int64_t e) {
-          if (product != h)
-            return;
+        forElements(h, [&](Value thread, int64_t e) {
           auto [feature, row] = wgmmaElement(builder, loc, thread, h, e);
           Value aRow = addIndex(builder, loc, feature, -h * kWgmmaM);
           SmallVector<Value> at = slot(thread, h, e);
@@ -695,11 +693,21 @@ public:
   }
 
 private:
+  /// `body(thread, h, e)` for every thread and element e of its
+  /// accumulator of every product h.
   void forElements(const std::function<void(Value, int64_t, int64_t)> &body) {
     forRange(builder, loc, kThreads, [&](Value thread) {
       for (int64_t h = 0; h < shape.wgmmaProducts(); ++h)
         for (int64_t e = 0; e < shape.blockRows / 2; ++e)
           body(thread, h, e);
+    });
+  }
+  /// `body(thread, e)` for every thread and element e of its accumulator
+  /// of product h.
+  void forElements(int64_t h, const std::function<void(Value, int64_t)> &body) {
+    forRange(builder, loc, kThreads, [&](Value thread) {
+      for (int64_t e = 0; e < shape.blockRows / 2; ++e)
+        body(thread, e);
     });
   }
 
