@@ -125,7 +125,8 @@ void *upload(const void *data, size_t bytes) {
 
 // Launch timing: the compiled host code calls mgpuLaunchKernel; this
 // definition (the executable's, so it takes precedence over the library's)
-// brackets the library's with timing events on the launch's stream.
+// records the launch where asked (recordingLaunches) and brackets the
+// library's with timing events on the launch's stream.
 bool timingLaunches = false;
 std::vector<std::pair<void *, void *>> launchEvents;
 
@@ -141,12 +142,12 @@ extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                                  intptr_t blockY, intptr_t blockZ, int32_t smem,
                                  void *stream, void **params, void **extra,
                                  size_t paramsCount) {
-  // Events around the launch where they can be made: after a kernel's
-  // fault they cannot, and the launch's own failure goes to run()'s error
-  // scope (the case's ERROR line), not an exit here.
   if (recordingLaunches)
     recordedLaunches.push_back(
         {function, {gridX, gridY, gridZ}, {blockX, blockY, blockZ}, smem});
+  // Events around the launch where they can be made: after a kernel's
+  // fault they cannot, and the launch's own failure goes to run()'s error
+  // scope (the case's ERROR line), not an exit here.
   void *start = nullptr, *end = nullptr;
   bool timed = timingLaunches && r2qCudaTimingEventCreate(&start) == 0 &&
                r2qCudaTimingEventCreate(&end) == 0 &&
