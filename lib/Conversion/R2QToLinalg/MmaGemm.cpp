@@ -42,17 +42,34 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
 namespace r2q::lowering::mma {
+
+/// Output features of a block unless tile_rows says otherwise.
+constexpr int64_t kDefaultBlockFeatures = 128;
+/// Split-K: blocks of output tiles are multiplied by splits of K until
+/// about this many blocks run (two waves of an H100/H200's 132 SMs), each
+/// split at least kMinSplitSteps steps (256 columns) long.
+constexpr int64_t kTargetBlocks = 264;
+constexpr int64_t kMinSplitSteps = 4;
+/// The table decode takes weights of at most this many planes: the 2^P f16
+/// signed sums of a group's scales fit the 8 bytes one byte permute (PRMT)
+/// selects from.
+constexpr int64_t kTablePlanes = 2;
+/// ... and groups of whole steps, or of 16 or 32 columns (a table per group
+/// of a step): each byte permute reads one byte of signs per plane, 8
+/// columns that lie in one group of 16 or more.
+constexpr int64_t kTableMinGroupSize = 16;
+/// A row's largest magnitude is scaled into [2^14, 2^15).
+constexpr int32_t kTargetExponent = 14;
+constexpr int32_t kF32Bias = 127;
+constexpr int32_t kMaxShift = 126;
 
 MmaShape mmaShape(const MatmulOperands &operands, int64_t rows) {
   MmaShape shape;

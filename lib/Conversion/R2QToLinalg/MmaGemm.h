@@ -56,25 +56,6 @@ constexpr int64_t kSwizzleAtomBytes = kSwizzleAtomRows * kStepColumns * 2;
 /// wgmma m64nNk16: A (the weight) is 64 features x 16 columns; N is the
 /// block's activation rows.
 constexpr int64_t kWgmmaM = 64;
-constexpr int64_t kDefaultBlockFeatures = 128;
-/// Split-K: blocks of output tiles are multiplied by splits of K until
-/// about this many blocks run (two waves of an H100/H200's 132 SMs), each
-/// split at least kMinSplitSteps steps (256 columns) long.
-constexpr int64_t kTargetBlocks = 264;
-constexpr int64_t kMinSplitSteps = 4;
-/// The table decode takes weights of at most this many planes: the 2^P f16
-/// signed sums of a group's scales fit the 8 bytes one byte permute (PRMT)
-/// selects from.
-constexpr int64_t kTablePlanes = 2;
-/// ... and groups of whole steps, or of 16 or 32 columns (a table per group
-/// of a step): each byte permute reads one byte of signs per plane, 8
-/// columns that lie in one group of 16 or more.
-constexpr int64_t kTableMinGroupSize = 16;
-/// A row's largest magnitude is scaled into [2^14, 2^15).
-constexpr int32_t kTargetExponent = 14;
-constexpr int32_t kF32Bias = 127;
-constexpr int32_t kMaxShift = 126;
-
 /// The static sizes of an mma_gemm kernel and its tiles.
 struct MmaShape : KernelDims {
   int64_t groups;

@@ -295,8 +295,6 @@ Value i64Constant(OpBuilder &builder, Location loc, uint64_t value) {
       builder, loc, builder.getI64IntegerAttr(static_cast<int64_t>(value)));
 }
 
-/// The descriptor of an operand whose rows start at `address` + `offset`
-/// (bytes).
 } // namespace
 
 Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address) {
@@ -311,8 +309,6 @@ Value wgmmaDescriptor(OpBuilder &builder, Location loc, Value address) {
       builder, loc, field, i64Constant(builder, loc, kDescriptorFixedFields));
 }
 
-/// The descriptors of product h's A (features 64 h + [0, 64)) and B for
-/// columns 16 j + [0, 16) of a step.
 namespace {
 
 /// The descriptors of product h's A (features 64 h + [0, 64)) and B for
@@ -367,7 +363,8 @@ public:
 
   /// The accumulators after a step's products: fenced (the registers), all
   /// issued as one group, then `before` (what they should hide: the next
-  /// step's loads), then a wait for the group.
+  /// step's tiles filled into the other set and the loads of the step
+  /// after), then a wait for the group.
   SmallVector<Value> multiply(const SharedTiles &tiles, ValueRange in,
                               llvm::function_ref<void()> before) override {
     ptxStatement(builder, loc, "wgmma.fence.sync.aligned;");
