@@ -897,6 +897,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 // descriptor field or fragment layout fails these). The same bound. Blocks
 // of 16, 32 and 64 rows (m64n16, n32, n64), 64, 128 and 192 features (1 to
 // 3 products per 16 columns), split-K, both decodes and a partial step.
+// Splits of 1 to 4 steps: the step loop runs pairs of steps (set 0, then
+// set 1) and an odd count's last step after them; K = 800 (13 steps) is
+// split 4 + 4 + 4 + 1, a split that is only that last step.
 std::vector<WarpCase> wgmmaCases() {
   std::vector<WarpCase> cases;
   for (size_t i : {0, 1, 3, 5, 6, 7, 13, 14, 18}) {
@@ -904,6 +907,9 @@ std::vector<WarpCase> wgmmaCases() {
     c.strategy = "wgmma_gemm";
     cases.push_back(c);
   }
+  using F = FloatType;
+  cases.push_back(WarpCase{
+      {{16}, 40, 800, 32, 2, F::F16, F::F16, 32, false}, 0, "wgmma_gemm"});
   return cases;
 }
 

@@ -44,13 +44,11 @@
 #include "TensorBuilders.h"
 #include "VectorBuilders.h"
 
-#include "r2q/Dialect/R2Q/Transforms/Passes.h"
 #include "r2q/Quant/InterleavedWeight.h"
 #include "r2q/Quant/PackedWeight.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -94,7 +92,10 @@ constexpr int64_t kEntriesPerThread = kEntries / kWarps;
 constexpr int64_t kTargetBlocks = 528;
 constexpr int64_t kFewestBlocks = 264;
 /// The blocks per SM the kernel asks ptxas to leave registers for
-/// (nvvm.minctasm): one waits at a barrier while the other issues.
+/// (nvvm.minctasm): one waits at a barrier while the other issues. On its
+/// own ptxas gave the kernel 162-166 registers, one block per SM, whose
+/// warps all wait at each slice's barrier; under the cap of 128 it spills 8
+/// bytes with 2 planes (more with 1, 3 or 4).
 constexpr int32_t kBlocksPerSM = 2;
 /// A split of the columns is at least one step (two slices), so that the
 /// butterfly at its end is amortized.
@@ -544,18 +545,6 @@ Value sharedTables(OpBuilder &builder, Location loc) {
   return dynamicWorkgroupBuffer(builder, loc, kTableBytes);
 }
 
-/// Asks ptxas for registers that leave room for kBlocksPerSM blocks of the
-/// GEMV per SM (r2q-gpu-outline-kernels puts the hint on the kernel): on
-/// its own ptxas gave the kernel 162-166 registers, one block per SM, whose
-/// warps all wait at each slice's barrier; under the cap of 128 it spills 8
-/// bytes with 2 planes (more with 1, 3 or 4).
-void askForBlocksPerSM(OpBuilder &builder, gpu::LaunchOp launch) {
-  launch->setAttr(kKernelAttributesName,
-                  builder.getDictionaryAttr(builder.getNamedAttr(
-                      NVVM::NVVMDialect::getMinctasmAttrName(),
-                      builder.getI32IntegerAttr(kBlocksPerSM))));
-}
-
 /// gpu.launch of `blocks` blocks of `threads` threads in x (and `grid`'s
 /// y and z); returns it with the insertion point in its body.
 gpu::LaunchOp createLaunch(OpBuilder &builder, Location loc, Value gridX,
@@ -595,7 +584,7 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
                              index(builder, loc, shape.splits()),
                              index(builder, loc, shape.rows), kLanes, kWarps,
                              i32Constant(builder, loc, kTableBytes));
-  askForBlocksPerSM(builder, launch);
+  askForBlocksPerSM(builder, launch, kBlocksPerSM);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   Value lane = launch.getThreadIds().x, warp = launch.getThreadIds().y;

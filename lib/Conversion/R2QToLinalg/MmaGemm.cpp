@@ -66,6 +66,15 @@ constexpr int64_t kTablePlanes = 2;
 /// of a step): each byte permute reads one byte of signs per plane, 8
 /// columns that lie in one group of 16 or more.
 constexpr int64_t kTableMinGroupSize = 16;
+/// wgmma_gemm asks ptxas for registers that leave room for this many
+/// blocks (16 warps) per SM, or for as many as the SM's shared memory
+/// holds if fewer: left alone, ptxas gives the kernel at 64 x 192 (3
+/// blocks by shared memory) 198 registers, 2 blocks; at 64 x 128 it
+/// needs 127 of the 128 that 4 leave.
+constexpr int64_t kWgmmaBlocksPerSM = 4;
+/// An sm_90 SM's shared memory, and what it reserves for each block.
+constexpr int64_t kSharedBytesPerSM = 228 * 1024;
+constexpr int64_t kSharedBytesReservedPerBlock = 1024;
 /// A row's largest magnitude is scaled into [2^14, 2^15).
 constexpr int32_t kTargetExponent = 14;
 constexpr int32_t kF32Bias = 127;
@@ -923,66 +932,127 @@ SmallVector<Value> emitSteps(OpBuilder &builder, Location loc,
   return accumulators;
 }
 
-/// The tiles of stage (step - firstStep) % 2 of wgmma_gemm's buffer, and
-/// of the other stage.
-std::pair<SharedTiles, SharedTiles>
-stageTiles(OpBuilder &builder, Location loc, const MmaShape &shape,
-           Value buffer, const BlockOrigin &origin, Value step) {
-  Value stage = arith::RemUIOp::create(
-      builder, loc, arith::SubIOp::create(builder, loc, step, origin.firstStep),
-      index(builder, loc, 2));
-  Value other =
-      arith::SubIOp::create(builder, loc, index(builder, loc, 1), stage);
-  return {SharedTiles(builder, loc, shape, buffer, stage),
-          SharedTiles(builder, loc, shape, buffer, other)};
+/// The parts of wgmma_gemm's steps, as the GPU kernel or the host loop
+/// nest emits them; emitStagedSteps decides which step and which set of
+/// tiles each part works on, for both.
+struct StagedWork {
+  /// Issues the loads of `step`'s words; returns them (on the GPU, to be
+  /// carried to the next step; the host keeps them per thread).
+  std::function<SmallVector<Value>(Value step)> load;
+  /// Fills `tiles` with `step`'s activations and decoded weights from the
+  /// loaded `words`.
+  std::function<void(const SharedTiles &tiles, Value step, ValueRange words)>
+      fill;
+  /// Orders the first step's fill before its products (on the GPU, the
+  /// async proxy fence and a barrier).
+  std::function<void()> publishFirstFill;
+  /// The accumulators after the products of `tiles`, with `overlapped`
+  /// (the next step's fill and loads) beside them: on the GPU made visible
+  /// to the next products and followed by the step's barrier; on the host
+  /// emitted before the products, the worst order the two can meet in.
+  std::function<SmallVector<Value>(const SharedTiles &tiles,
+                                   ValueRange accumulators,
+                                   llvm::function_ref<void()> overlapped)>
+      multiply;
+};
+
+/// wgmma_gemm's steps of `origin`'s split, from `zeros` to the final
+/// accumulators: the first step's tiles filled into set 0 of `buffer`
+/// before the loop; then step firstStep + i multiplied from set i % 2 while
+/// step firstStep + i + 1 fills the other set and the words of the step
+/// after load. The loop runs two steps an iteration, set 0's then set 1's,
+/// so that both sets' addresses and descriptors are loop-invariant (a set
+/// chosen per step cost 26 instructions a step on sm_90a); an odd count's
+/// last step, the split's last, is multiplied after the loop from set 0
+/// with nothing beside it. (The clamped next step of an even count's last
+/// step fills the other set again: never read.)
+SmallVector<Value> emitStagedSteps(OpBuilder &builder, Location loc,
+                                   const MmaShape &shape, Value buffer,
+                                   const BlockOrigin &origin, ValueRange zeros,
+                                   const StagedWork &work) {
+  SharedTiles first(builder, loc, shape, buffer);
+  SharedTiles second(builder, loc, shape, buffer, index(builder, loc, 1));
+  work.fill(first, origin.firstStep, work.load(origin.firstStep));
+  work.publishFirstFill();
+  // Carried from step to step: the accumulators, then the loaded words.
+  SmallVector<Value> initial(zeros);
+  size_t accumulatorCount = initial.size();
+  llvm::append_range(initial, work.load(origin.nextStep(origin.firstStep)));
+  auto oneStep = [&](Value step, const SharedTiles &current,
+                     const SharedTiles &following, ValueRange carried) {
+    Value next = origin.nextStep(step);
+    SmallVector<Value> words;
+    SmallVector<Value> out =
+        work.multiply(current, carried.take_front(accumulatorCount), [&] {
+          work.fill(following, next, carried.drop_front(accumulatorCount));
+          words = work.load(origin.nextStep(next));
+        });
+    llvm::append_range(out, words);
+    return out;
+  };
+  Value count =
+      arith::SubIOp::create(builder, loc, origin.endStep, origin.firstStep);
+  Value pairsEnd = arith::AddIOp::create(
+      builder, loc, origin.firstStep,
+      arith::SubIOp::create(
+          builder, loc, count,
+          arith::RemUIOp::create(builder, loc, count, index(builder, loc, 2))));
+  SmallVector<Value> carried = stridedLoop(
+      builder, loc, origin.firstStep, pairsEnd, 2, initial,
+      [&](Value pair, ValueRange in) {
+        SmallVector<Value> half = oneStep(pair, first, second, in);
+        return oneStep(addIndex(builder, loc, pair, 1), second, first, half);
+      });
+  Value odd = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult,
+                                    pairsEnd, origin.endStep);
+  SmallVector<Value> accumulators(
+      ValueRange(carried).take_front(accumulatorCount));
+  return ifThenElseYield(
+      builder, loc, odd,
+      [&] { return work.multiply(first, accumulators, [] {}); },
+      [&] { return accumulators; });
 }
 
-/// The step loop of wgmma_gemm's kernel, two sets of tiles: the threads
-/// fill the first step's before the loop; then per step the warpgroup's
-/// products of one set run (asynchronously) while the threads fill the
-/// other set with the next step and load the words of the one after,
-/// make their stores visible to the products' async proxy, wait for the
-/// products and meet at the step's one barrier. (The fill of the last
-/// step's iteration repeats the last step into the other set: never read.)
+/// wgmma_gemm's step loop in the kernel: the words and accumulators in
+/// registers, carried through the loop; the fill and loads beside the
+/// warpgroup's asynchronous products, the stores fenced for the async
+/// proxy, then the wait for the products and the step's one barrier.
 /// Returns the accumulators after the last step.
 SmallVector<Value> emitPipelinedSteps(OpBuilder &builder, Location loc,
                                       const MmaShape &shape, Value buffer,
                                       MmaTiles &mma, GpuProducts &products,
                                       const BlockOrigin &origin, Value thread) {
-  SharedTiles first(builder, loc, shape, buffer); // the first step's: set 0
-  mma.fillTiles(first, thread, origin.firstStep,
-                mma.loadStep(thread, origin.firstStep, origin.firstRow,
-                             origin.firstFeature),
-                origin.firstFeature);
-  ptxStatement(builder, loc, kAsyncProxyFence);
-  gpu::BarrierOp::create(builder, loc);
-  SmallVector<Value> carried = products.zeros();
-  int64_t accumulatorCount = carried.size();
-  llvm::append_range(carried,
-                     mma.loadStep(thread, origin.nextStep(origin.firstStep),
-                                  origin.firstRow, origin.firstFeature));
-  SmallVector<Value> accumulators = stridedLoop(
-      builder, loc, origin.firstStep, origin.endStep, 1, carried,
-      [&](Value step, ValueRange in) {
-        auto [current, following] =
-            stageTiles(builder, loc, shape, buffer, origin, step);
-        Value next = origin.nextStep(step);
-        SmallVector<Value> words;
-        SmallVector<Value> out =
-            products.multiply(current, in.take_front(accumulatorCount), [&] {
-              mma.fillTiles(following, thread, next,
-                            in.drop_front(accumulatorCount),
-                            origin.firstFeature);
-              words = mma.loadStep(thread, origin.nextStep(next),
-                                   origin.firstRow, origin.firstFeature);
-              ptxStatement(builder, loc, kAsyncProxyFence);
-            });
-        gpu::BarrierOp::create(builder, loc);
-        llvm::append_range(out, words);
-        return out;
-      });
-  accumulators.resize(accumulatorCount);
-  return accumulators;
+  StagedWork work;
+  work.load = [&](Value step) {
+    return mma.loadStep(thread, step, origin.firstRow, origin.firstFeature);
+  };
+  work.fill = [&](const SharedTiles &tiles, Value step, ValueRange words) {
+    mma.fillTiles(tiles, thread, step, words, origin.firstFeature);
+  };
+  work.publishFirstFill = [&] {
+    ptxStatement(builder, loc, kAsyncProxyFence);
+    gpu::BarrierOp::create(builder, loc);
+  };
+  work.multiply = [&](const SharedTiles &tiles, ValueRange accumulators,
+                      llvm::function_ref<void()> overlapped) {
+    SmallVector<Value> out = products.multiply(tiles, accumulators, [&] {
+      overlapped();
+      ptxStatement(builder, loc, kAsyncProxyFence);
+    });
+    gpu::BarrierOp::create(builder, loc);
+    return out;
+  };
+  return emitStagedSteps(builder, loc, shape, buffer, origin, products.zeros(),
+                         work);
+}
+
+/// The blocks per SM wgmma_gemm's kernel asks ptxas to leave registers
+/// for: kWgmmaBlocksPerSM, or as many as an SM's shared memory holds.
+int32_t wgmmaBlocksPerSM(const MmaShape &shape) {
+  int64_t bySharedMemory =
+      kSharedBytesPerSM / (shape.sharedBytes() + kSharedBytesReservedPerBlock);
+  assert(bySharedMemory >= 1 && "the tiles exceed an SM's shared memory");
+  return static_cast<int32_t>(std::min(kWgmmaBlocksPerSM, bySharedMemory));
 }
 
 /// The GEMM kernel as a gpu.launch: blocks (features, rows), 4 warps of
@@ -1009,6 +1079,8 @@ void emitGemmLaunch(OpBuilder &builder, Location loc, const MmaOperands &ops) {
       index(builder, loc, shape.blocksM()), index(builder, loc, shape.splits),
       index(builder, loc, kLanes), index(builder, loc, kWarps), one,
       dynamicBytes);
+  if (shape.wgmma)
+    askForBlocksPerSM(builder, launch, wgmmaBlocksPerSM(shape));
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&launch.getBody().front());
   if (!buffer)
@@ -1104,9 +1176,9 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
       forRange(builder, loc, shape.splits, [&](Value split) {
         BlockOrigin origin(builder, loc, shape, blockM, blockN, split);
         products->zero();
-        load(origin.firstStep, origin);
         if (shape.stages() == 1) {
           SharedTiles tiles(builder, loc, shape, buffer);
+          load(origin.firstStep, origin);
           stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
                        [&](Value step) {
                          fill(tiles, step, origin);
@@ -1114,18 +1186,22 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
                          products->multiply(tiles);
                        });
         } else {
-          SharedTiles first(builder, loc, shape, buffer); // set 0
-          fill(first, origin.firstStep, origin);
-          load(origin.nextStep(origin.firstStep), origin);
-          stridedRange(builder, loc, origin.firstStep, origin.endStep, 1,
-                       [&](Value step) {
-                         auto [current, following] = stageTiles(
-                             builder, loc, shape, buffer, origin, step);
-                         Value next = origin.nextStep(step);
-                         fill(following, next, origin);
-                         load(origin.nextStep(next), origin);
-                         products->multiply(current);
-                       });
+          StagedWork work;
+          work.load = [&](Value step) {
+            load(step, origin);
+            return SmallVector<Value>();
+          };
+          work.fill = [&](const SharedTiles &tiles, Value step, ValueRange) {
+            fill(tiles, step, origin);
+          };
+          work.publishFirstFill = [] {};
+          work.multiply = [&](const SharedTiles &tiles, ValueRange,
+                              llvm::function_ref<void()> overlapped) {
+            overlapped();
+            products->multiply(tiles);
+            return SmallVector<Value>();
+          };
+          emitStagedSteps(builder, loc, shape, buffer, origin, {}, work);
         }
         products->write(origin, [&](Value m, Value n, Value product) {
           mma.addProduct(m, n, product);

@@ -2,6 +2,8 @@
 
 #include "TensorBuilders.h"
 
+#include "r2q/Dialect/R2Q/Transforms/Passes.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -188,6 +190,13 @@ Value dynamicWorkgroupBuffer(OpBuilder &builder, Location loc, int64_t bytes) {
       MemRefType::get({bytes}, builder.getI8Type(), MemRefLayoutAttrInterface(),
                       workgroup),
       dynamic, arith::ConstantIndexOp::create(builder, loc, 0), ValueRange{});
+}
+
+void askForBlocksPerSM(OpBuilder &builder, Operation *launch, int32_t blocks) {
+  launch->setAttr(r2q::kKernelAttributesName,
+                  builder.getDictionaryAttr(builder.getNamedAttr(
+                      NVVM::NVVMDialect::getMinctasmAttrName(),
+                      builder.getI32IntegerAttr(blocks))));
 }
 
 Value bytePermute(OpBuilder &builder, Location loc, Value low, Value high,

@@ -94,6 +94,12 @@ mlir::Value bytePermute(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value dynamicWorkgroupBuffer(mlir::OpBuilder &builder, mlir::Location loc,
                                    int64_t bytes);
 
+/// Asks ptxas for registers that leave room for `blocks` blocks per SM of
+/// the kernel outlined from the gpu.launch `launch` (nvvm.minctasm, which
+/// r2q-gpu-outline-kernels puts on that kernel).
+void askForBlocksPerSM(mlir::OpBuilder &builder, mlir::Operation *launch,
+                       int32_t blocks);
+
 /// `value` converted element-wise to `elementType` by a linalg.generic.
 mlir::Value convertTensor(mlir::OpBuilder &builder, mlir::Location loc,
                           mlir::Value value, mlir::Type elementType);

@@ -140,22 +140,40 @@ inline void ifThen(mlir::OpBuilder &builder, mlir::Location loc,
       });
 }
 
+/// scf.if `condition` yielding the values `thenBody()` or `elseBody()`
+/// returns (of the same types), both built with `builder`.
+inline llvm::SmallVector<mlir::Value> ifThenElseYield(
+    mlir::OpBuilder &builder, mlir::Location loc, mlir::Value condition,
+    const std::function<llvm::SmallVector<mlir::Value>()> &thenBody,
+    const std::function<llvm::SmallVector<mlir::Value>()> &elseBody) {
+  auto branch =
+      [&](const std::function<llvm::SmallVector<mlir::Value>()> &body) {
+        return [&](mlir::OpBuilder &b, mlir::Location l) {
+          mlir::OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPoint(b.getInsertionBlock(),
+                                    b.getInsertionPoint());
+          mlir::scf::YieldOp::create(b, l, body());
+        };
+      };
+  auto op = mlir::scf::IfOp::create(builder, loc, condition, branch(thenBody),
+                                    branch(elseBody));
+  return llvm::SmallVector<mlir::Value>(op.getResults());
+}
+
 /// scf.if `condition` with two bodies that yield nothing, both built with
 /// `builder`.
 inline void ifThenElse(mlir::OpBuilder &builder, mlir::Location loc,
                        mlir::Value condition,
                        const std::function<void()> &thenBody,
                        const std::function<void()> &elseBody) {
-  auto branch = [&](const std::function<void()> &body) {
-    return [&](mlir::OpBuilder &b, mlir::Location l) {
-      mlir::OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+  auto yieldNothing = [](const std::function<void()> &body) {
+    return [&body] {
       body();
-      mlir::scf::YieldOp::create(b, l);
+      return llvm::SmallVector<mlir::Value>();
     };
   };
-  mlir::scf::IfOp::create(builder, loc, condition, branch(thenBody),
-                          branch(elseBody));
+  ifThenElseYield(builder, loc, condition, yieldNothing(thenBody),
+                  yieldNothing(elseBody));
 }
 
 /// scf.for i = first to end step `step` carrying `initial`; `body(i,

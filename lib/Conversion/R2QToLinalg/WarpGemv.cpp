@@ -610,17 +610,9 @@ public:
     Value inside = arith::CmpIOp::create(
         builder, loc, arith::CmpIPredicate::ult, bits.chunk,
         index(builder, loc, shape.wholeChunks));
-    // The result types come from the yields.
-    auto branch = scf::IfOp::create(
-        builder, loc, inside,
-        [&](OpBuilder &b, Location l) {
-          OpBuilder::InsertionGuard guard(builder);
-          builder.setInsertionPoint(b.getInsertionBlock(),
-                                    b.getInsertionPoint());
-          scf::YieldOp::create(b, l, chunkSums(bits, lane, sums));
-        },
-        [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, sums); });
-    return branch.getResults();
+    return ifThenElseYield(
+        builder, loc, inside, [&] { return chunkSums(bits, lane, sums); },
+        [&] { return SmallVector<Value>(sums); });
   }
 
 private:

@@ -1207,10 +1207,12 @@ def R2QGPUOutlineKernelsPass
     2` (PTX `.minnctapersm 2`): `ptxas` then keeps its kernel of 256
     threads at 128 registers, so two blocks share an SM (one can issue
     while the other waits at its barrier); on its own `ptxas` gave it 162
-    to 166, one block per SM. Asked of every kernel, the same hint made
-    `ptxas` use more registers in kernels that needed fewer
+    to 166, one block per SM. `wgmma_gemm` asks for 4, or as many as
+    shared memory holds if fewer (3 at 64 x 192, where on its own `ptxas`
+    gave it 198 registers, 2 blocks per SM). Asked of every kernel, the
+    same hint made `ptxas` use more registers in kernels that needed fewer
     (`warp_lut_gemv` 48 to 80, `mma_gemm` at 128 rows 128 to 166), so only
-    the kernel that needs it asks.
+    the kernels that need it ask.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::DLTIDialect",
                            "::mlir::cf::ControlFlowDialect"];
