@@ -168,6 +168,15 @@ struct LutGemv {
   /// Spans whose bytes all lie within a row, and all spans.
   int64_t wholeSpans() const { return bytesPerRow() / spanBytes(); }
   int64_t spans() const { return llvm::divideCeil(bytesPerRow(), spanBytes()); }
+  /// The chunks that hold a row's bytes, and those of them in the last span
+  /// when it runs past the row (spans() > wholeSpans()): the chunks after
+  /// them lie past the row, in neither layout.
+  int64_t chunks() const {
+    return llvm::divideCeil(bytesPerRow(), kChunkBytes);
+  }
+  int64_t partialSpanChunks() const {
+    return chunks() - wholeSpans() * chunksPerSpan();
+  }
   int64_t paddedQuads() const {
     return spans() * chunksPerSpan() * kQuadsPerChunk;
   }
@@ -556,23 +565,26 @@ SmallVector<Value> spanProduct(OpBuilder &builder, Location loc,
                                Value span, ValueRange outputs) {
   int64_t segments = kernel.groupsPerSpan();
   Value firstChunk = mulIndex(builder, loc, span, kernel.chunksPerSpan());
+  // The partial last span (block.inBounds false) reads only the chunks that
+  // hold the row's bytes: the row-interleaved layout pads a row to whole
+  // steps, not to whole spans of a large group.
+  int64_t spanChunks =
+      block.inBounds ? kernel.chunksPerSpan() : kernel.partialSpanChunks();
   SmallVector<Value> sums;
-  if (kernel.chunksPerSpan() == 1) {
+  if (spanChunks == 1) {
     sums = chunkSums(builder, loc, kernel, block, firstChunk);
   } else {
     SmallVector<Value> initial(kernel.rows() * kernel.planes(),
                                zeros(builder, loc, kernel.lanes));
-    sums =
-        countedLoop(builder, loc, index(builder, loc, 0),
-                    index(builder, loc, kernel.chunksPerSpan()), initial,
-                    [&](OpBuilder &b, Location l, Value c, ValueRange partial) {
-                      Value chunk = arith::AddIOp::create(b, l, firstChunk, c);
-                      SmallVector<Value> next =
-                          chunkSums(b, l, kernel, block, chunk);
-                      for (auto [sum, previous] : llvm::zip(next, partial))
-                        sum = arith::AddFOp::create(b, l, previous, sum);
-                      return next;
-                    });
+    sums = countedLoop(
+        builder, loc, index(builder, loc, 0), index(builder, loc, spanChunks),
+        initial, [&](OpBuilder &b, Location l, Value c, ValueRange partial) {
+          Value chunk = arith::AddIOp::create(b, l, firstChunk, c);
+          SmallVector<Value> next = chunkSums(b, l, kernel, block, chunk);
+          for (auto [sum, previous] : llvm::zip(next, partial))
+            sum = arith::AddFOp::create(b, l, previous, sum);
+          return next;
+        });
   }
   Value firstGroup = mulIndex(builder, loc, span, segments);
   SmallVector<Value> updated(outputs);
