@@ -1,7 +1,8 @@
 //===- ExecutionTestSupport.h - Shared by the execution tests --*- C++ -*-===//
 //
 // Fresh random seeds that failures print, an MLIR registry the JIT can
-// compile with, and the output tolerance every execution test uses.
+// compile with, the output tolerance every execution test uses, and input
+// buffers against unmapped pages.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,19 +10,26 @@
 #define R2Q_UNITTESTS_INTEGRATION_EXECUTIONTESTSUPPORT_H
 
 #include "r2q/InitAll.h"
+#include "r2q/Runtime/HostTensor.h"
 #include "r2q/Runtime/Jit.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace r2q::test {
 
@@ -82,6 +90,58 @@ void expectWithinProductTolerance(int64_t rows, int64_t n, int64_t k,
     }
   }
 }
+
+/// Copies of host tensors for compiled code to read, each ending where an
+/// unmapped page begins (and after another): code that reads past a
+/// buffer faults every time, not only when the page after a heap block
+/// happens to be unmapped (AddressSanitizer does not see the JIT's code).
+/// A copy starts on a multiple of 16 bytes, as malloc's blocks do, so
+/// reads less than 16 bytes past the end may land in the page's slack.
+class GuardedBuffers {
+public:
+  GuardedBuffers() = default;
+  GuardedBuffers(const GuardedBuffers &) = delete;
+  GuardedBuffers &operator=(const GuardedBuffers &) = delete;
+  ~GuardedBuffers() {
+    for (auto [region, length] : regions)
+      munmap(region, length);
+  }
+
+  /// A descriptor of a guarded copy of `tensor` (valid while this lives;
+  /// the compiled code's writes to it do not reach `tensor`).
+  template <typename T, int Rank>
+  StridedMemRefType<T, Rank> descriptor(HostTensor<T, Rank> &tensor) {
+    StridedMemRefType<T, Rank> memref = tensor.descriptor();
+    size_t bytes = tensor.data().size() * sizeof(T);
+    T *copy = static_cast<T *>(guardedBytes(bytes));
+    if (bytes)
+      std::memcpy(copy, tensor.data().data(), bytes);
+    memref.basePtr = memref.data = copy;
+    return memref;
+  }
+
+private:
+  /// `bytes` bytes, 16-byte aligned, at most 15 bytes short of a
+  /// PROT_NONE page.
+  void *guardedBytes(size_t bytes) {
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t span = llvm::alignTo(bytes, page);
+    size_t length = span + 2 * page;
+    void *mapped = mmap(nullptr, length, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED)
+      llvm::report_fatal_error("GuardedBuffers: mmap failed");
+    char *region = static_cast<char *>(mapped);
+    if (mprotect(region, page, PROT_NONE) != 0 ||
+        mprotect(region + page + span, page, PROT_NONE) != 0)
+      llvm::report_fatal_error("GuardedBuffers: mprotect failed");
+    regions.push_back({region, length});
+    size_t start = llvm::alignDown(page + span - bytes, 16);
+    return region + start;
+  }
+
+  std::vector<std::pair<char *, size_t>> regions;
+};
 
 } // namespace r2q::test
 

@@ -34,7 +34,8 @@ func.func @odd_columns(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   HostTensor<float, 2> x({4, 8});
   std::iota(x.data().begin(), x.data().end(), 0.0f);
-  auto xDescriptor = x.descriptor();
+  test::GuardedBuffers xCopy;
+  auto xDescriptor = xCopy.descriptor(x);
   StridedMemRefType<float, 2> result{};
   llvm::Error error = (*compiled)->call("odd_columns", &result, &xDescriptor);
   ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));

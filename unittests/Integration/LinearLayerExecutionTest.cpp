@@ -168,7 +168,8 @@ std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
       shape.form == Form::CollapsedBatchAndSequence) {
     HostTensor<float, 3> x({shape.batch, shape.m, shape.k});
     x.data() = input;
-    auto xDescriptor = x.descriptor();
+    test::GuardedBuffers xCopy;
+    auto xDescriptor = xCopy.descriptor(x);
     StridedMemRefType<float, 3> result{};
     error = (*compiled)->call("linear", &result, &xDescriptor);
     if (!error)
@@ -176,7 +177,8 @@ std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
   } else {
     HostTensor<float, 2> x({shape.m, shape.k});
     x.data() = input;
-    auto xDescriptor = x.descriptor();
+    test::GuardedBuffers xCopy;
+    auto xDescriptor = xCopy.descriptor(x);
     StridedMemRefType<float, 2> result{};
     error = (*compiled)->call("linear", &result, &xDescriptor);
     if (!error)
@@ -362,7 +364,8 @@ func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x
 
   HostTensor<float, 2> w({n, k});
   w.data() = weight;
-  auto wDescriptor = w.descriptor();
+  test::GuardedBuffers wCopy;
+  auto wDescriptor = wCopy.descriptor(w);
   struct {
     StridedMemRefType<uint8_t, 3> signs;
     StridedMemRefType<uint16_t, 3> scales;

@@ -161,7 +161,8 @@ std::vector<float> runLayer(JitModule &compiled, const Case &c,
                             const std::vector<float> &input) {
   HostTensor<float, 2> x({c.m, c.k});
   x.data() = input;
-  auto xDescriptor = x.descriptor();
+  test::GuardedBuffers xCopy;
+  auto xDescriptor = xCopy.descriptor(x);
   StridedMemRefType<float, 2> result{};
   llvm::Error error = compiled.call("linear", &result, &xDescriptor);
   EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));

@@ -122,7 +122,8 @@ TEST_P(OutlinedKernelTest, SharedKernelMatchesNumericsCoreForEveryLayer) {
 
   HostTensor<float, 2> x({rows, kK});
   x.data() = input;
-  auto xDescriptor = x.descriptor();
+  test::GuardedBuffers xCopy;
+  auto xDescriptor = xCopy.descriptor(x);
   StridedMemRefType<float, 2> results[4] = {};
   llvm::Error error = (*compiled)->call("layers", &results, &xDescriptor);
   ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));

@@ -82,9 +82,10 @@ protected:
     HostTensor<uint8_t, 3> scales(
         {2, c.n, 2 * quant::groupsPerRow(c.k, c.groupSize)});
     scales.data() = weight.encodedScales();
-    auto xd = x.descriptor();
-    auto sd = signs.descriptor();
-    auto ad = scales.descriptor();
+    test::GuardedBuffers inputs;
+    auto xd = inputs.descriptor(x);
+    auto sd = inputs.descriptor(signs);
+    auto ad = inputs.descriptor(scales);
     StridedMemRefType<float, 2> result{};
     llvm::Error error = (*compiled)->call("linear", &result, &xd, &sd, &ad);
     EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));

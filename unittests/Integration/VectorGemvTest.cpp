@@ -188,8 +188,9 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
       {c.planes, c.n,
        c.groups() * static_cast<int64_t>(byteWidth(c.scaleType))});
   scales.data() = scaleBytes;
-  auto signsDescriptor = signs.descriptor();
-  auto scalesDescriptor = scales.descriptor();
+  test::GuardedBuffers inputs;
+  auto signsDescriptor = inputs.descriptor(signs);
+  auto scalesDescriptor = inputs.descriptor(scales);
   StridedMemRefType<float, Rank> result{};
   auto call = [&](auto *xDescriptor) {
     return constantWeights
@@ -201,12 +202,12 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
   if (c.inputType == FloatType::F32) {
     HostTensor<float, Rank> x(inputShape);
     x.data() = data.input;
-    auto xDescriptor = x.descriptor();
+    auto xDescriptor = inputs.descriptor(x);
     error = call(&xDescriptor);
   } else {
     HostTensor<uint16_t, Rank> x(inputShape);
     x.data() = data.inputBits;
-    auto xDescriptor = x.descriptor();
+    auto xDescriptor = inputs.descriptor(x);
     error = call(&xDescriptor);
   }
   EXPECT_FALSE(static_cast<bool>(error)) << toString(std::move(error));

@@ -353,7 +353,8 @@ TEST_P(WeightFormsExecutionTest, MatchesNumericsCoreOnTheComputedWeight) {
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   HostTensor<float, 2> x({rows, k});
   x.data() = input;
-  auto xDescriptor = x.descriptor();
+  test::GuardedBuffers xCopy;
+  auto xDescriptor = xCopy.descriptor(x);
   StridedMemRefType<float, 2> result{};
   llvm::Error error = (*compiled)->call("linear", &result, &xDescriptor);
   ASSERT_FALSE(static_cast<bool>(error)) << toString(std::move(error));
