@@ -19,6 +19,7 @@ void registerR2QDialects(mlir::DialectRegistry &registry) {
   registry.insert<R2QDialect, mlir::arith::ArithDialect>();
   registerLutGemvInterfaces(registry);
   registerWarpGemvInterfaces(registry);
+  registerBoundsChecks(registry);
 }
 
 void registerR2QPasses() {

@@ -15,6 +15,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -98,6 +99,15 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Every access is a memref or vector op on a buffer view here, before
+  // views become pointer arithmetic.
+  // Integer range analysis then drops the checks that loop bounds already
+  // prove (most of a GPU kernel's host form, which LLVM is slow to compile
+  // with them all).
+  if (options.checkBounds) {
+    pm.addPass(createGenerateRuntimeVerificationPass());
+    pm.addPass(arith::createIntRangeOptimizationsPass());
+  }
   // The kernels' scf.forall (one iteration per thread's part, on buffers by
   // now) run on OpenMP threads: omp.parallel + omp.wsloop, libomp calls.
   pm.addPass(createForallToParallelLoopPass());
@@ -117,6 +127,8 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   SCFToControlFlowPassOptions scfToCF;
   scfToCF.allowPatternRollback = false;
   pm.addPass(createSCFToControlFlowPass(scfToCF));
+  // Failed runtime checks say which on stderr, not on a buffered stdout.
+  pm.addPass(createR2QReportFailedAssertsPass());
   if (options.cInterface)
     pm.addPass(createR2QEmitCInterfacePass());
   // Math ops with an LLVM intrinsic become intrinsics; the rest (erf, which

@@ -1,8 +1,8 @@
 //===- ExecutionTestSupport.h - Shared by the execution tests --*- C++ -*-===//
 //
 // Fresh random seeds that failures print, an MLIR registry the JIT can
-// compile with, the output tolerance every execution test uses, and input
-// buffers against unmapped pages.
+// compile with, pipelines with runtime bounds checks, the output tolerance
+// every execution test uses, and input buffers against unmapped pages.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +47,49 @@ inline mlir::DialectRegistry jitRegistry() {
   registerR2QAndUpstream(registry);
   registerJitTranslations(registry);
   return registry;
+}
+
+#ifdef R2Q_TEST_BOUNDS_CHECKS
+constexpr bool kBoundsChecks = true;
+#else
+constexpr bool kBoundsChecks = false;
+#endif
+
+/// `pipeline` with every r2q-cpu-pipeline in it given check-bounds=true:
+/// compiled code that reads or writes outside a buffer (a constant weight
+/// too, which guard pages cannot reach) aborts, naming the access. Unless
+/// the build says otherwise (R2Q_TEST_BOUNDS_CHECKS=OFF, the sanitizer
+/// build's default: there the tests run the code as it ships).
+inline std::string withBoundsChecks(llvm::StringRef pipeline) {
+  if (!kBoundsChecks)
+    return pipeline.str();
+  constexpr llvm::StringLiteral name = "r2q-cpu-pipeline";
+  std::string checked;
+  while (true) {
+    size_t at = pipeline.find(name);
+    if (at == llvm::StringRef::npos)
+      return checked + pipeline.str();
+    checked += pipeline.take_front(at + name.size()).str();
+    pipeline = pipeline.drop_front(at + name.size());
+    if (pipeline.consume_front("{"))
+      checked += "{check-bounds=true ";
+    else
+      checked += "{check-bounds=true}";
+  }
+}
+
+/// compileSource with withBoundsChecks: what every execution test runs.
+inline llvm::Expected<std::unique_ptr<JitModule>>
+compileChecked(mlir::MLIRContext &context, llvm::StringRef source,
+               llvm::StringRef pipeline, const JitTarget &target = {}) {
+  return compileSource(context, source, withBoundsChecks(pipeline), target);
+}
+
+/// compileModule with bounds checks.
+inline llvm::Expected<std::unique_ptr<JitModule>>
+compileChecked(mlir::ModuleOp module, llvm::StringRef pipeline,
+               const JitTarget &target = {}) {
+  return compileModule(module, withBoundsChecks(pipeline), target);
 }
 
 /// `count` normally distributed values.

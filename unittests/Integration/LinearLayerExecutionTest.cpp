@@ -154,11 +154,11 @@ std::vector<float> runLayer(mlir::MLIRContext &context, const Shape &shape,
                             const std::vector<float> &weight,
                             const std::vector<float> &input,
                             llvm::StringRef pipeline) {
-  auto compiled =
-      compileSource(context,
-                    layerSource(shape.form, shape.batch, shape.m, shape.n,
-                                shape.k, shape.dynamicRows, weight),
-                    pipeline);
+  auto compiled = test::compileChecked(context,
+                                       layerSource(shape.form, shape.batch,
+                                                   shape.m, shape.n, shape.k,
+                                                   shape.dynamicRows, weight),
+                                       pipeline);
   EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   if (!compiled)
     return {};
@@ -324,7 +324,7 @@ TEST(CompiledModuleSize, TorchFixturesCarryAtMost2Point3BitsPerWeight) {
     int64_t weights = countLinearLayerWeights(*module);
     ASSERT_GT(weights, 0);
     auto compiled =
-        compileModule(*module, "r2q-quantize-linear,r2q-cpu-pipeline");
+        test::compileChecked(*module, "r2q-quantize-linear,r2q-cpu-pipeline");
     ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
     double bitsPerWeight = 8.0 * countConstantBytes(*module) / weights;
     EXPECT_LE(bitsPerWeight, 2.3);
@@ -359,7 +359,7 @@ func.func @quantize(%w: tensor<{0}x{1}xf32>) -> (tensor<2x{0}x{2}xi8>, tensor<2x
 })",
                     n, k, quant::packedBytesPerRow(k),
                     quant::groupsPerRow(k, groupSize), groupSize);
-  auto compiled = compileSource(context, source, "r2q-cpu-pipeline");
+  auto compiled = test::compileChecked(context, source, "r2q-cpu-pipeline");
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
 
   HostTensor<float, 2> w({n, k});

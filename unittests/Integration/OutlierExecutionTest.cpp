@@ -214,7 +214,7 @@ TEST_P(OutlierExecutionTest, DenseAndSparseProductMatchesNumericsCore) {
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(layerSource(c, weight), &context);
   ASSERT_TRUE(module);
-  auto compiled = compileModule(*module, pipelineOf(c, scheme));
+  auto compiled = test::compileChecked(*module, pipelineOf(c, scheme));
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   std::vector<float> output = runLayer(**compiled, c, input);
 
@@ -291,8 +291,8 @@ TEST_P(SuperWeightTest, SurvivesExactly) {
   std::vector<float> input = test::gaussian(c.m * c.k, generator);
 
   quant::Scheme scheme = schemeOf(c, 1);
-  auto compiled =
-      compileSource(context, layerSource(c, weight), pipelineOf(c, scheme));
+  auto compiled = test::compileChecked(context, layerSource(c, weight),
+                                       pipelineOf(c, scheme));
   ASSERT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
   std::vector<float> output = runLayer(**compiled, c, input);
   ASSERT_EQ(output.size(), static_cast<size_t>(c.m * c.n));

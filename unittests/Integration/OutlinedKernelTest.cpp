@@ -112,7 +112,7 @@ TEST_P(OutlinedKernelTest, SharedKernelMatchesNumericsCoreForEveryLayer) {
   auto module =
       mlir::parseSourceString<mlir::ModuleOp>(layersSource(weights), &context);
   ASSERT_TRUE(module);
-  auto compiled = compileModule(
+  auto compiled = test::compileChecked(
       *module, llvm::formatv("r2q-quantize-linear{{group-size={0}},"
                              "r2q-cpu-pipeline",
                              kGroupSize)

@@ -71,7 +71,7 @@ protected:
                          const quant::PackedWeight &weight,
                          const std::vector<float> &input) {
     auto compiled =
-        compileSource(context, source(c, threads), "r2q-cpu-pipeline");
+        test::compileChecked(context, source(c, threads), "r2q-cpu-pipeline");
     EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());
     if (!compiled)
       return {};

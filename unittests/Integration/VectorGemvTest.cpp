@@ -171,7 +171,7 @@ std::vector<float> runGemv(mlir::MLIRContext &context, const GemvCase &c,
                            const GemvData &data, llvm::StringRef pipeline,
                            llvm::StringRef kernel, const JitTarget &target,
                            bool constantWeights) {
-  auto compiled = compileSource(
+  auto compiled = test::compileChecked(
       context, gemvSource(c, kernel, constantWeights ? &data : nullptr),
       pipeline, target);
   EXPECT_TRUE(static_cast<bool>(compiled)) << toString(compiled.takeError());

@@ -344,7 +344,7 @@ TEST_P(WeightFormsExecutionTest, MatchesNumericsCoreOnTheComputedWeight) {
   int64_t groupSize = std::min(k, kGroupSize);
   std::vector<float> input = test::gaussian(rows * k, generator);
 
-  auto compiled = compileSource(
+  auto compiled = test::compileChecked(
       context, layerSource(rows, n, k, form.weightIR, form.globals, twice),
       llvm::formatv("r2q-quantize-linear{{group-size={0} scale-type=f32},"
                     "r2q-cpu-pipeline",

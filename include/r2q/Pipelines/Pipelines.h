@@ -13,6 +13,7 @@
 #include <string>
 
 namespace mlir {
+class DialectRegistry;
 class OpPassManager;
 } // namespace mlir
 
@@ -91,6 +92,14 @@ struct CPUPipelineOptions
                      "must be loaded); 0 (default): all hardware threads of "
                      "the host; 1: no parallel loops"),
       llvm::cl::init(0)};
+  Option<bool> checkBounds{
+      *this, "check-bounds",
+      llvm::cl::desc("Check at run time that every memory access of the "
+                     "compiled code (memref and vector loads and stores, "
+                     "views) stays within its buffer, and abort with the "
+                     "access's location if not; for debugging and tests "
+                     "(docs/reliability.md)"),
+      llvm::cl::init(false)};
 };
 
 /// r2q ops and linalg on tensors -> LLVM dialect for the host CPU:
@@ -101,7 +110,9 @@ struct CPUPipelineOptions
 /// convert-r2q-to-linalg, r2q-prepare-cpu-loops, one-shot bufferization
 /// with identity-layout function boundaries, r2q-hoist-parallel-allocations,
 /// buffer deallocation, linalg to
-/// loops, parallel loops to OpenMP, and the conversions to LLVM, ending with
+/// loops, with check-bounds generate-runtime-verification and
+/// int-range-optimizations, parallel loops to OpenMP, branches,
+/// r2q-report-failed-asserts, and the conversions to LLVM, ending with
 /// r2q-verify-llvm-contract.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
@@ -172,6 +183,11 @@ int64_t hostVectorWidth();
 
 /// Registers r2q-cpu-pipeline and r2q-gpu-pipeline.
 void registerR2QPipelines();
+
+/// The runtime checks of check-bounds: upstream's for memref accesses and
+/// views, r2q's for the vector dialect's loads, stores and transfers, which
+/// upstream does not check (generate-runtime-verification uses both).
+void registerBoundsChecks(mlir::DialectRegistry &registry);
 
 } // namespace r2q
 
