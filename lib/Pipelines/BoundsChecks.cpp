@@ -27,9 +27,8 @@ namespace {
 
 using ErrorMessage = llvm::function_ref<std::string(Operation *, StringRef)>;
 
-/// The number of elements a 1-D `mask` lets through, counted from the first
-/// to the last set lane (0 if none is set): the extent of a masked access
-/// along its vector dimension.
+/// The lanes of a 1-D `mask` up to its last set one (0 if none is set): the
+/// extent of a masked access along its vector dimension.
 Value maskedExtent(OpBuilder &b, Location loc, Value mask) {
   auto maskType = cast<VectorType>(mask.getType());
   int64_t lanes = maskType.getNumElements();
@@ -113,9 +112,9 @@ struct VectorAccessBoundsCheck
 };
 
 /// A transfer's dimensions marked in bounds must be (the others are masked
-/// by the op itself), and so must the memref dimensions it does not
-/// transfer along. Transfers with a mask or a non-minor permutation are
-/// checked only along their untransferred dimensions.
+/// by the op itself), whatever its permutation, and so must the memref
+/// dimensions it does not transfer along. A transfer with a mask is checked
+/// only along those.
 template <typename TransferOp>
 struct TransferBoundsCheck : public RuntimeVerifiableOpInterface::ExternalModel<
                                  TransferBoundsCheck<TransferOp>, TransferOp> {

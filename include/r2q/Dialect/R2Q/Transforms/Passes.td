@@ -1376,8 +1376,8 @@ def R2QReportFailedAssertsPass
       which;
     - it branches at every assert. In a loop each branch is one more exit,
       and LLVM's loop unrolling slows down with the exits: a GPU kernel's
-      host form with 2,500 checks in its loops took LLVM 7 minutes instead
-      of 1.5 to compile.
+      host form took LLVM 7 minutes to compile with a branch per check,
+      4 with one per block (this pass), 1.5 without checks.
 
     This pass lowers the asserts of each block together: where the last of
     them stood, one conditional branch goes on if all held, else to a block
