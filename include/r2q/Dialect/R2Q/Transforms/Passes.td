@@ -1392,8 +1392,8 @@ def R2QReportFailedAssertsPass
     %v = memref.load ...
     cf.assert %b, "second"
     // becomes
-    %m1 = llvm.mlir.addressof @r2q_assert_message_1 : !llvm.ptr
     %v = memref.load ...
+    %m1 = llvm.mlir.addressof @r2q_assert_message_1 : !llvm.ptr
     %m2 = llvm.mlir.addressof @r2q_assert_message_2 : !llvm.ptr
     %m = llvm.select %a, %m2, %m1 : i1, !llvm.ptr
     %ok = arith.andi %a, %b : i1
