@@ -85,12 +85,13 @@ void checkMinorAccess(OpBuilder &b, Location loc, Operation *op, Value memref,
     // dimension: only its leading indices are checked.
     if (mask && vectorRank > 1 && v >= 0)
       continue;
-    Value extent =
-        v < 0 ? arith::ConstantIndexOp::create(b, loc, 1).getResult()
-        : mask && v == vectorRank - 1
-            ? maskedExtent(b, loc, mask)
-            : arith::ConstantIndexOp::create(b, loc, vectorType.getDimSize(v))
-                  .getResult();
+    Value extent;
+    if (v < 0)
+      extent = arith::ConstantIndexOp::create(b, loc, 1);
+    else if (mask) // 1-D: v is its only dimension.
+      extent = maskedExtent(b, loc, mask);
+    else
+      extent = arith::ConstantIndexOp::create(b, loc, vectorType.getDimSize(v));
     assertInBounds(b, loc, op, memref, d, indices[d], extent, errorMessage);
   }
 }
