@@ -949,7 +949,9 @@ struct StagedWork {
   /// The accumulators after the products of `tiles`, with `overlapped`
   /// (the next step's fill and loads) beside them: on the GPU made visible
   /// to the next products and followed by the step's barrier; on the host
-  /// emitted before the products, the worst order the two can meet in.
+  /// emitted before the products, the worst order the two can meet in. A
+  /// null `overlapped` (a split's last step, with no fill to publish and no
+  /// tiles to protect) needs neither the fence nor the barrier.
   std::function<SmallVector<Value>(const SharedTiles &tiles,
                                    ValueRange accumulators,
                                    llvm::function_ref<void()> overlapped)>
@@ -1009,7 +1011,7 @@ SmallVector<Value> emitStagedSteps(OpBuilder &builder, Location loc,
       ValueRange(carried).take_front(accumulatorCount));
   return ifThenElseYield(
       builder, loc, odd,
-      [&] { return work.multiply(first, accumulators, [] {}); },
+      [&] { return work.multiply(first, accumulators, nullptr); },
       [&] { return accumulators; });
 }
 
@@ -1035,6 +1037,8 @@ SmallVector<Value> emitPipelinedSteps(OpBuilder &builder, Location loc,
   };
   work.multiply = [&](const SharedTiles &tiles, ValueRange accumulators,
                       llvm::function_ref<void()> overlapped) {
+    if (!overlapped)
+      return products.multiply(tiles, accumulators, [] {});
     SmallVector<Value> out = products.multiply(tiles, accumulators, [&] {
       overlapped();
       ptxStatement(builder, loc, kAsyncProxyFence);
@@ -1197,7 +1201,8 @@ void emitGemmLoops(OpBuilder &builder, Location loc, const MmaOperands &ops) {
           work.publishFirstFill = [] {};
           work.multiply = [&](const SharedTiles &tiles, ValueRange,
                               llvm::function_ref<void()> overlapped) {
-            overlapped();
+            if (overlapped)
+              overlapped();
             products->multiply(tiles);
             return SmallVector<Value>();
           };
