@@ -91,6 +91,7 @@ bench: build
 test-gpu: build
 	$(BUILD)/bin/r2q-gpu-smoke
 	bash -c 'source scripts/gpu-check.sh && run_harness $(BUILD) check'
+	bash -c 'source scripts/gpu-check.sh && run_harness $(BUILD) bounds'
 
 bench-gpu: build
 	bash -c 'source scripts/gpu-check.sh && run_harness $(BUILD) bench'

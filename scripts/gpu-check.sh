@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11's GPU checks in one call, on a machine with an NVIDIA GPU: the
 # runtime's smoke test, the GPU kernels against the numerics core on ragged
-# shapes, the kernel benchmark (and its 4096 x 4096 cases' whole calls again
+# shapes (as they ship, then compiled with bounds checks), the kernel
+# benchmark (and its 4096 x 4096 cases' whole calls again
 # without the runtime's memory pool), and torch's fp16 cuBLAS on the same
 # shapes.
 # Needs only bin/r2q-gpu-smoke, bin/r2q-gpu-bench and lib/libr2q_cuda_runtime.so
@@ -44,6 +45,7 @@ main() {
       --format=csv || true
     "$build/bin/r2q-gpu-smoke" || status=1
     run_harness "$build" check || status=1
+    run_harness "$build" bounds || status=1
     echo "gpu-check: smoke test and checks took $SECONDS s"
     run_harness "$build" bench || status=1
     echo "gpu-check: smoke test, checks and bench took $SECONDS s"

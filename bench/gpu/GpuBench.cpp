@@ -14,6 +14,11 @@
 //                         and functions whose weight is a constant of the
 //                         module (check_k*), each called twice (the first
 //                         call copies the weight to the device);
+//   r2q-gpu-bench bounds [NAME...]
+//                         the same cases (bounds_* for check_*) compiled with
+//                         r2q-gpu-pipeline{check-bounds=true}: a kernel's
+//                         access outside its buffer stops it with a device
+//                         assert that names the access (docs/gpu.md);
 //   r2q-gpu-bench bench [NAME...]
 //                         the benchmark shapes at batch 1, 4, 16 and 128:
 //                         kernel time (CUDA events around each launch, the
@@ -661,8 +666,8 @@ namespace {
 /// scripts/gpu-check.sh runs the harness again with --after NAME.
 constexpr int kContextLost = 3;
 
-/// What to run: `check` or `bench`, the cases whose names contain one of
-/// the filters (all without any), those after case `after` only.
+/// What to run: `check`, `bounds` or `bench`, the cases whose names contain one
+/// of the filters (all without any), those after case `after` only.
 struct Selection {
   std::string mode = "check";
   std::vector<std::string> filters;
@@ -679,15 +684,19 @@ struct Selection {
       else
         return false;
     }
-    // --after names a case of the mode (check_*, bench_*).
+    // --after names a case of the mode (check_*, bounds_*, bench_*).
     bool known = selection.after.empty() ||
                  (selection.after.starts_with(selection.mode + "_") &&
                   std::any_of(std::begin(kCases), std::end(kCases),
                               [&](const KernelCase &c) {
                                 return selection.after == c.name;
                               }));
-    return known && (selection.mode == "check" || selection.mode == "bench");
+    return known && (selection.checks() || selection.mode == "bench");
   }
+
+  /// Whether the mode runs correctness cases (check_*, or bounds_*: the
+  /// same compiled with bounds checks) rather than the benchmark.
+  bool checks() const { return mode == "check" || mode == "bounds"; }
 
   /// The cases of the mode that run, in kCases' order.
   std::vector<const KernelCase *> cases() const {
@@ -745,7 +754,7 @@ int runCases(const std::vector<const KernelCase *> &cases, RunCase runCase) {
 int main(int argc, char **argv) {
   Selection selection;
   if (!Selection::parse(argc, argv, selection)) {
-    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bench] [NAME...] "
+    std::fprintf(stderr, "usage: r2q-gpu-bench [check|bounds|bench] [NAME...] "
                          "[--after NAME]\n");
     return 2;
   }
@@ -754,7 +763,7 @@ int main(int argc, char **argv) {
   std::printf("device: %s (sm_%d%d, %d SMs)\n", info.name,
               info.computeCapabilityMajor, info.computeCapabilityMinor,
               info.multiprocessorCount);
-  if (selection.mode == "check") {
+  if (selection.checks()) {
     unsigned seed = std::random_device{}();
     if (const char *fixed = std::getenv("R2Q_TEST_SEED"))
       seed = static_cast<unsigned>(std::strtoul(fixed, nullptr, 10));

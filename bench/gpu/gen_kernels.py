@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the r2q.matmul functions the GPU harness runs (kernels.mlir) and
-their table for the harness (kernels.inc): the ragged correctness cases and
-the benchmark shapes. Each function's weight operands are runtime tensors, so
+"""Writes the r2q.matmul functions the GPU harness runs (kernels.mlir), the
+correctness cases again for r2q-gpu-pipeline{check-bounds=true}
+(kernels_checked.mlir) and their table for the harness (kernels.inc): the
+ragged correctness cases and the benchmark shapes. Each function's weight operands are runtime tensors, so
 the harness can rotate copies of the weights (L2-cold timings), but for the
 constant-weight checks (CONSTANT), whose weight the module holds, as a
 compiled model does."""
@@ -147,6 +148,25 @@ BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
 BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
            "f16") for m in (1, 4)]
 
+# Every correctness case again as bounds_*, compiled with the kernels' runtime
+# bounds checks (kernels_checked.mlir): `r2q-gpu-bench bounds` names the
+# access a kernel makes outside its buffer, where the check cases see wrong
+# numbers, a fault or nothing (docs/gpu.md, "Tests").
+
+
+def bounds_copy(case):
+    """Check case `case` as the bounds_* case of the same weight and kernel."""
+    name = "bounds" + case[0][len("check"):]
+    for names in (OUTLIERS, CONSTANT, DYNAMIC):
+        if case[0] in names:
+            names.add(name)
+    if case[0] in KERNELS:
+        KERNELS[name] = KERNELS[case[0]]
+    return (name, *case[1:])
+
+
+BOUNDS = [bounds_copy(c) for c in CHECKS]
+
 
 def interleaved(name):
     """Whether case `name` takes its weight in the row-interleaved layout
@@ -221,11 +241,13 @@ def function(name, m, n, k, g, p, xt, st):
             f"  return %y : {y}\n}}\n")
 
 
-def main(mlir_path, inc_path):
-    cases = CHECKS + BENCH
-    with open(mlir_path, "w") as out:
-        for case in cases:
-            out.write(function(*case))
+def main(mlir_path, checked_mlir_path, inc_path):
+    for path, functions in ((mlir_path, CHECKS + BENCH),
+                            (checked_mlir_path, BOUNDS)):
+        with open(path, "w") as out:
+            for case in functions:
+                out.write(function(*case))
+    cases = CHECKS + BENCH + BOUNDS
     with open(inc_path, "w") as out:
         for name, *_ in cases:
             memrefs = 2 if name in CONSTANT else 7 if name in OUTLIERS else 4
@@ -243,4 +265,4 @@ def main(mlir_path, inc_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -16,6 +16,7 @@
 #include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
@@ -98,6 +99,17 @@ void addOutlinedKernelSteps(OpPassManager &pm) {
   pm.addPass(createR2QGPUCheckAlignmentPass());
 }
 
+/// check-bounds in the kernels: upstream's runtime checks of memref accesses
+/// and views and ours of vector accesses, those that the thread and block
+/// bounds prove dropped; convert-gpu-to-nvvm lowers the asserts left to
+/// CUDA's __assertfail.
+void addKernelBoundsChecks(OpPassManager &pm) {
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createGenerateRuntimeVerificationPass());
+  kernels.addPass(arith::createIntRangeOptimizationsPass());
+  kernels.addPass(createSCFToControlFlowPass());
+}
+
 } // namespace
 
 void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
@@ -110,6 +122,8 @@ void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
   if (options.cInterface)
     pm.addPass(createR2QEmitCInterfacePass());
   addOutlinedKernelSteps(pm);
+  if (options.checkBounds)
+    addKernelBoundsChecks(pm);
   gpu::GPUToNVVMPipelineOptions nvvm;
   nvvm.cubinChip = options.chip;
   nvvm.cubinFeatures = options.cubinFeatures;

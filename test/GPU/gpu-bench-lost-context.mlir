@@ -20,6 +20,7 @@
 // RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after 2>&1 | FileCheck %s --check-prefix=USAGE
 // RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after no_such_case 2>&1 | FileCheck %s --check-prefix=USAGE
 // RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench check --after bench_4096x4096_b1 2>&1 | FileCheck %s --check-prefix=USAGE
+// RUN: env R2Q_CUDA_DRIVER=%r2q_fake_cuda not r2q-gpu-bench bounds --after check_p 2>&1 | FileCheck %s --check-prefix=USAGE
 
 // LOST: check check_p {{.*}} ERROR: {{.*}}'check_p_kernel': CUDA_ERROR_NOT_FOUND
 // LOST: check check_p_xor {{.*}} ERROR: {{.*}}'check_p_xor_kernel': CUDA_ERROR_NOT_FOUND
@@ -51,4 +52,4 @@
 // ALL-NEXT: CHECKS FAILED
 // ALL-NOT: {{.}}
 
-// USAGE: usage: r2q-gpu-bench [check|bench] [NAME...] [--after NAME]
+// USAGE: usage: r2q-gpu-bench [check|bounds|bench] [NAME...] [--after NAME]

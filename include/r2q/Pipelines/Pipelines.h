@@ -166,6 +166,14 @@ struct GPUPipelineOptions
       llvm::cl::desc("Give public functions _mlir_ciface_ wrappers that take "
                      "memref descriptors by pointer"),
       llvm::cl::init(true)};
+  Option<bool> checkBounds{
+      *this, "check-bounds",
+      llvm::cl::desc("Check at run time, in the kernels, that every memory "
+                     "access (memref and vector loads and stores, views) "
+                     "stays within its buffer; a failed check stops the "
+                     "kernel with CUDA's device assert, naming the access "
+                     "(docs/reliability.md)"),
+      llvm::cl::init(false)};
 };
 
 /// r2q ops and linalg on tensors -> host LLVM dialect and a gpu.binary of
