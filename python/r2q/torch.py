@@ -442,18 +442,22 @@ def _quantize_linear_options(group_size, planes, method, scale_type, float_keys,
     return "r2q-quantize-linear{" + " ".join(options) + "}"
 
 
-def _target_pipeline(target):
-    """The pipeline that lowers for `target`. The GPU's embeds PTX, which the
-    driver compiles when the kernels load (no ptxas needed to compile), for
-    this machine's GPU 0 (sm_90 where there is none)."""
-    if target == "cpu":
-        return "r2q-cpu-pipeline"
-    return f"r2q-gpu-pipeline{{cubin-format=isa chip={r2q.gpu_chip() or 'sm_90'}}}"
+def _target_pipeline(target, check_bounds):
+    """The pipeline that lowers for `target`, with runtime bounds checks if
+    `check_bounds`. The GPU's embeds PTX, which the driver compiles when the
+    kernels load (no ptxas needed to compile), for this machine's GPU 0
+    (sm_90 where there is none)."""
+    options = ["check-bounds=true"] if check_bounds else []
+    if target == "cuda":
+        options = ["cubin-format=isa", f"chip={r2q.gpu_chip() or 'sm_90'}"] + options
+    name = "r2q-cpu-pipeline" if target == "cpu" else "r2q-gpu-pipeline"
+    return name + ("{" + " ".join(options) + "}" if options else "")
 
 
 
 def compile(model, example_inputs, target="cpu", group_size=128, planes=2, method="greedy",
-            scale_type="f16", quantize_float_layers=None, dynamic_shapes=None):
+            scale_type="f16", quantize_float_layers=None, dynamic_shapes=None,
+            check_bounds=False):
     """Compiles `model` for `example_inputs` (a tuple of float32 tensors) into
     2-bit R2Q kernels: torch_mlir.fx.export_and_import to linalg-on-tensors,
     r2q-quantize-linear, r2q-cpu-pipeline (target="cpu") or r2q-gpu-pipeline
@@ -468,6 +472,9 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
     and scale_type when `quantize_float_layers` is true; it defaults to
     true for a model without R2QLinear layers (post-training quantization)
     and false for one with (layers quantize_model skipped stay float).
+    `check_bounds=True` compiles runtime checks of every memory access (the
+    pipelines' check-bounds: an access outside its buffer aborts, or on the
+    GPU stops the kernel, naming it); for debugging, it costs speed.
     `model` itself is not changed."""
     if target not in ("cpu", "cuda"):
         raise ValueError(f"r2q.torch.compile: unknown target {target!r}; the targets are "
@@ -503,6 +510,7 @@ def compile(model, example_inputs, target="cpu", group_size=128, planes=2, metho
                                       func_name="main", dynamic_shapes=dynamic_shapes)
     ir, float_keys = _pass_codes_through(str(module), codes)
     pipeline = (_quantize_linear_options(group_size, planes, method, scale_type, float_keys,
-                                         quantize_float_layers) + "," + _target_pipeline(target))
+                                         quantize_float_layers)
+                + "," + _target_pipeline(target, check_bounds))
     function = r2q.compile(ir, entry="main", pipeline=pipeline, source_name="<torch-mlir>")
     return CompiledModel(function, ir, pipeline)

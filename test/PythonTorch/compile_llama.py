@@ -6,8 +6,10 @@
 # and a tiny random-init Hugging Face LlamaForCausalLM built from a config
 # (no download), quantized except lm_head, through its inputs_embeds
 # (compile_gpt2.py: GPT-2).
-# The cuda target compiles the block for the GPU (and runs it where one can
-# be used). Unknown targets and non-float32 inputs raise clear errors.
+# With check_bounds the block is compiled with runtime bounds checks and
+# computes the same. The cuda target compiles the block for the GPU (and runs
+# it where one can be used), with checks in the kernels too. Unknown targets
+# and non-float32 inputs raise clear errors.
 # RUN: %torch_python %s
 
 import copy
@@ -38,6 +40,11 @@ compiled = r2qt.compile(block, (torch.randn(4, 128),),
 for batch in (1, 4, 7):
     expect_match(compiled, block, torch.randn(batch, 128))
 assert compiled.function.constant_bytes < 128 * 320 * 3  # packed, not float32
+checked = r2qt.compile(block, (torch.randn(4, 128),), check_bounds=True,
+                       dynamic_shapes=({0: Dim("batch", min=1, max=64)},))
+assert checked.pipeline.endswith(",r2q-cpu-pipeline{check-bounds=true}"), checked.pipeline
+for batch in (1, 7):
+    expect_match(checked, block, torch.randn(batch, 128))
 
 # Post-training quantization of the float block by the pass equals
 # quantize_model's fake-quantized forward (the pass and R2QLinear share the
@@ -82,6 +89,11 @@ if reason is None:
 else:
     expect_error(RuntimeError, f"calling @main on the GPU failed: {reason}",
                  lambda: on_gpu(torch.randn(3, 128)))
+checked_gpu = r2qt.compile(block, (torch.randn(4, 128),), target="cuda", check_bounds=True)
+assert checked_gpu.function.gpu and " check-bounds=true}" in checked_gpu.pipeline, \
+    checked_gpu.pipeline
+if reason is None:
+    expect_match(checked_gpu, block, torch.randn(4, 128), tolerance=5e-3)
 
 # Errors.
 expect_error(ValueError, "r2q.torch.compile: unknown target 'tpu'; the targets are 'cpu' and "
