@@ -29,6 +29,9 @@ CHECKS = [
     ("check_j", 47, 515, 2600, 256, 3, "bf16", "bf16"),
     # Groups of 16 columns: four tables a step in mma_gemm's decode.
     ("check_t", 24, 150, 720, 16, 2, "f16", "f16"),
+    # 4 planes through two tables a group in the tensor cores' decode (3:
+    # check_c's and check_j's), and a partial last step.
+    ("check_u", 20, 150, 1000, 128, 4, "f32", "f16"),
     # With 1% of the weights kept as f16 outliers (the sparse product after
     # the kernel's): the tables at batch 1, the tensor cores at 20 rows.
     ("check_o", 1, 300, 1000, 128, 2, "f32", "f16"),

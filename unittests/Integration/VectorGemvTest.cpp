@@ -873,10 +873,11 @@ std::vector<WarpCase> mmaCases() {
       // whose exponent is theirs added (product * 2^106 alone is past
       // f32's range).
       mma({{19}, 45, 300, 32, 2, F::F32, F::F32, 32, false}, 0, 3e38f, 1e-35f),
-      // The table decode (1 or 2 planes, groups of whole 64-column steps
-      // or of 16 or 32 columns: the G = 32 cases above too) with one plane
-      // and a partial last step, with 2 planes and weights past f16's
-      // range, with 2 and 4 groups a step, and with two rows a thread.
+      // The table decode (1 to 4 planes, groups of whole 64-column steps
+      // or of 16 or 32 columns: the G = 16, 32 and 64 cases above too, 3
+      // and 4 planes among them) with one plane and a partial last step,
+      // with 2 planes and weights past f16's range, with 2 and 4 groups a
+      // step, and with two rows a thread.
       mma({{18}, 50, 1100, 128, 1, F::BF16, F::F32, 32, false}),
       mma({{21}, 45, 640, 64, 2, F::F32, F::F16, 32, false}, 0, 0, 1e7f),
       mma({{23}, 150, 720, 16, 2, F::F16, F::F16, 32, false}),
@@ -887,6 +888,12 @@ std::vector<WarpCase> mmaCases() {
       // Groups the table could take but no whole step (K = 50): every step
       // byte by byte.
       mma({{16}, 30, 50, 64, 2, F::F16, F::F16, 32, false}),
+      // 3 planes (tables relative to plane 0, whose bit flips the pair)
+      // with two groups a step and two rows a thread; 4 planes (two
+      // tables, plane 3's bit choosing) with whole-step groups and a
+      // partial last step.
+      mma({{20}, 150, 520, 32, 3, F::F16, F::F32, 32, false}, 192),
+      mma({{17}, 90, 1000, 128, 4, F::F32, F::F16, 32, false}),
   };
 }
 
@@ -897,13 +904,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MmaGemmTest, ::testing::ValuesIn(mmaCases()));
 // and the 128-byte swizzle put it (a store in the unswizzled place, a wrong
 // descriptor field or fragment layout fails these). The same bound. Blocks
 // of 16, 32 and 64 rows (m64n16, n32, n64), 64, 128 and 192 features (1 to
-// 3 products per 16 columns), split-K, both decodes and a partial step.
+// 3 products per 16 columns), split-K, both decodes (the tables with 1 to 4
+// planes) and a partial step.
 // Splits of 1 to 4 steps: the step loop runs pairs of steps (set 0, then
 // set 1) and an odd count's last step after them; K = 800 (13 steps) is
 // split 4 + 4 + 4 + 1, a split that is only that last step.
 std::vector<WarpCase> wgmmaCases() {
   std::vector<WarpCase> cases;
-  for (size_t i : {0, 1, 3, 5, 6, 7, 13, 14, 18}) {
+  for (size_t i : {0, 1, 3, 5, 6, 7, 8, 11, 13, 14, 18}) {
     WarpCase c = mmaCases()[i];
     c.strategy = "wgmma_gemm";
     cases.push_back(c);

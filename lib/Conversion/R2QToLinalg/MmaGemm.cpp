@@ -58,10 +58,15 @@ constexpr int64_t kDefaultBlockFeatures = 128;
 /// split at least kMinSplitSteps steps (256 columns) long.
 constexpr int64_t kTargetBlocks = 264;
 constexpr int64_t kMinSplitSteps = 4;
-/// The table decode takes weights of at most this many planes: the 2^P f16
-/// signed sums of a group's scales fit the 8 bytes one byte permute (PRMT)
-/// selects from.
-constexpr int64_t kTablePlanes = 2;
+/// The table decode takes weights of at most this many planes. One byte
+/// permute (PRMT) selects from 8 bytes: a table of 4 f16 values. Up to 2
+/// planes a group's table holds its 2^P signed sums; from 3 on, the sums
+/// with plane 0's sign positive (w = s_0 (a_0 + s_0 s_1 a_1 + ...)), 4 per
+/// table (two tables for 4 planes), and the looked-up value's sign is
+/// flipped by plane 0's bit.
+constexpr int64_t kTablePlanes = 4;
+/// The planes a table of 4 values indexes directly.
+constexpr int64_t kPlanesPerTable = 2;
 /// ... and groups of whole steps, or of 16 or 32 columns (a table per group
 /// of a step): each byte permute reads one byte of signs per plane, 8
 /// columns that lie in one group of 16 or more.
@@ -552,11 +557,12 @@ public:
 
   /// Thread `thread` decodes its feature rows of a whole step's weight
   /// tile from their words (per plane 2 sign words, then the scaled scales
-  /// of each of the step's groups): per group the 2^P weight values (sum_p
+  /// of each of the step's groups): per group the weight values (sum_p
   /// +-s_p times the row's power, in f32, rounded to f16: the values
-  /// decodeByte computes) packed into two words, then per pair of weights
+  /// decodeByte computes) packed into tables of 4, then per pair of weights
   /// one byte permute of its group's table that selects both halves by the
-  /// pair's sign bits.
+  /// pair's sign bits (from 3 planes on, relative to plane 0's sign, which
+  /// then flips the pair's halves; with 4, a second permute and a choice).
   void decodeThroughTable(const SharedTiles &tiles, Value thread,
                           ValueRange words) {
     int64_t signWords = kStepBytes / 4;
@@ -565,36 +571,41 @@ public:
       ValueRange row = words.slice(i * rowWords, rowWords);
       Value tileRow = addIndex(builder, loc, thread, i * kThreads);
       auto decode = [&] {
-        SmallVector<std::pair<Value, Value>> tables;
+        SmallVector<SmallVector<Value>> tables;
         ValueRange scaled = row.drop_front(shape.planes * signWords);
         for (int64_t g = 0; g < shape.stepGroups(); ++g) {
           SmallVector<Value> scales;
           for (Value word : scaled.slice(g * shape.planes, shape.planes))
             scales.push_back(arith::BitcastOp::create(
                 builder, loc, builder.getF32Type(), word));
-          tables.push_back(weightTable(scales));
+          tables.push_back(weightTables(scales));
         }
-        Value zero = i32Constant(builder, loc, 0);
-        for (int64_t w = 0; w < signWords; ++w)
+        for (int64_t w = 0; w < signWords; ++w) {
+          SmallVector<Value> signs;
+          for (int64_t p = 0; p < shape.planes; ++p)
+            signs.push_back(row[p * signWords + w]);
+          auto [first, second] = tableIndexWords(signs);
           for (int64_t half = 0; half < 2; ++half) {
-            Value spread = spreadSigns(
-                row[w], shape.planes > 1 ? row[signWords + w] : zero, half);
+            Value spread = spreadSigns(first, second, half);
             // The selectors of the pairs at `bit` and `bit + 16` in one
             // word (prmt reads its low 16 bits).
             SmallVector<Value> selectors;
             for (int64_t bit = 0; bit < 8; bit += 2)
               selectors.push_back(pairSelectors(spread, bit));
             for (int64_t b = 0; b < 2; ++b) {
-              int64_t byte = 4 * w + half + 2 * b;
-              auto [low, high] = tables[shape.stepGroupOfByte(byte)];
+              int64_t byteOfWord = half + 2 * b;
+              int64_t byte = 4 * w + byteOfWord;
+              PairSigns pairSigns = relativeSigns(signs, byteOfWord);
+              ArrayRef<Value> table = tables[shape.stepGroupOfByte(byte)];
               SmallVector<Value> pairs;
-              for (Value selector : selectors)
-                pairs.push_back(permute(
-                    low, high,
+              for (auto [k, selector] : llvm::enumerate(selectors))
+                pairs.push_back(lookUpPair(
+                    table,
                     b ? arith::ShRUIOp::create(builder, loc, selector,
                                                i32Constant(builder, loc, 16))
                             .getResult()
-                      : selector));
+                      : selector,
+                    pairSigns, 2 * static_cast<int64_t>(k)));
               storePiece(
                   tiles,
                   fromWords(pairs,
@@ -602,6 +613,7 @@ public:
                   tiles.weights, tileRow, index(builder, loc, kVector * byte));
             }
           }
+        }
       };
       // Threads past a tile of 64 or 192 features have no row (or no
       // second one).
@@ -719,19 +731,30 @@ private:
     return scaled;
   }
 
-  /// The 2^P weight values of a group whose scales times the row's power
-  /// are `scaled`, v[b0 + 2 b1] = (b0 ? -s_0 : s_0) + (b1 ? -s_1 : s_1),
-  /// summed in f32 as decodeByte does and rounded to f16, packed as two
-  /// words of halves: (v0 | v1 << 16, v2 | v3 << 16).
-  std::pair<Value, Value> weightTable(ArrayRef<Value> scaled) {
+  /// Whether the tables hold the sums with plane 0's sign positive, which
+  /// plane 0's bit then flips (3 and 4 planes).
+  bool relativeToPlane0() const { return shape.planes > kPlanesPerTable; }
+
+  /// The weight values of a group whose scales times the row's power are
+  /// `scaled`, summed in f32 in plane order as decodeByte does and rounded
+  /// to f16, as words of two halves, 4 values (2 words) a table: up to 2
+  /// planes v[b_0 + 2 b_1] = (b_0 ? -s_0 : s_0) + (b_1 ? -s_1 : s_1), one
+  /// table; from 3 on v[b_1 + 2 b_2 + 4 b_3] = s_0 + (b_1 ? -s_1 : s_1) +
+  /// ..., one table for 3 planes and two for 4 (b_3 chooses). The sums of
+  /// -s_0 are these negated (but for a zero's sign): IEEE addition and
+  /// rounding are symmetric.
+  SmallVector<Value> weightTables(ArrayRef<Value> scaled) {
     Type i32 = builder.getI32Type();
+    int64_t firstIndexed = relativeToPlane0() ? 1 : 0;
+    int64_t entries = int64_t{1} << (shape.planes - firstIndexed);
     SmallVector<Value> bits;
-    for (int64_t entry = 0; entry < (int64_t{1} << shape.planes); ++entry) {
+    for (int64_t entry = 0; entry < entries; ++entry) {
       Value sum = f32Constant(builder, loc, 0);
       for (int64_t p = 0; p < shape.planes; ++p) {
-        Value term = (entry >> p) & 1
-                         ? arith::NegFOp::create(builder, loc, scaled[p])
-                         : scaled[p];
+        bool negative =
+            p >= firstIndexed && ((entry >> (p - firstIndexed)) & 1);
+        Value term = negative ? arith::NegFOp::create(builder, loc, scaled[p])
+                              : scaled[p];
         sum = arith::AddFOp::create(builder, loc, sum, term);
       }
       Value half =
@@ -742,13 +765,99 @@ private:
     }
     while (bits.size() < 4)
       bits.push_back(i32Constant(builder, loc, 0));
-    auto pack = [&](Value lowHalf, Value highHalf) {
-      return arith::OrIOp::create(
-          builder, loc, lowHalf,
-          arith::ShLIOp::create(builder, loc, highHalf,
-                                i32Constant(builder, loc, 16)));
+    SmallVector<Value> words;
+    for (size_t e = 0; e < bits.size(); e += 2)
+      words.push_back(arith::OrIOp::create(
+          builder, loc, bits[e],
+          arith::ShLIOp::create(builder, loc, bits[e + 1],
+                                i32Constant(builder, loc, 16))));
+    return words;
+  }
+
+  /// The sign words whose bits index a table of 4 (spreadSigns' `first`
+  /// and `second`), from the words of each plane at one place: planes 0
+  /// and 1 (a zero word for 1 plane), or from 3 planes on planes 1 and 2
+  /// relative to plane 0 (xor-ed with it).
+  std::pair<Value, Value> tableIndexWords(ArrayRef<Value> signs) {
+    if (!relativeToPlane0())
+      return {signs[0],
+              shape.planes > 1 ? signs[1] : i32Constant(builder, loc, 0)};
+    return {arith::XOrIOp::create(builder, loc, signs[1], signs[0]),
+            arith::XOrIOp::create(builder, loc, signs[2], signs[0])};
+  }
+
+  /// The bits that finish a pair's lookup from 3 planes on, each from one
+  /// sign byte as pairBits spreads it: `flips`, plane 0's (negate), and
+  /// with 4 planes `choices`, plane 3's relative to plane 0 (the second
+  /// table). Null where unused.
+  struct PairSigns {
+    Value flips, choices;
+  };
+
+  PairSigns relativeSigns(ArrayRef<Value> signs, int64_t byteOfWord) {
+    PairSigns pair;
+    if (!relativeToPlane0())
+      return pair;
+    pair.flips = pairBits(signs[0], byteOfWord);
+    if (shape.planes > 3)
+      pair.choices = pairBits(
+          arith::XOrIOp::create(builder, loc, signs[3], signs[0]), byteOfWord);
+    return pair;
+  }
+
+  /// Byte `byteOfWord` of `word` with its even bits where they are and its
+  /// odd bits 15 higher: a pair's sign bits (i, i + 1, i even) at i and
+  /// i + 16, the places of the pair's two f16 halves, shifted.
+  Value pairBits(Value word, int64_t byteOfWord) {
+    auto constant = [&](uint32_t value) {
+      return i32Constant(builder, loc, static_cast<int32_t>(value));
     };
-    return {pack(bits[0], bits[1]), pack(bits[2], bits[3])};
+    Value byte = byteOfWord ? arith::ShRUIOp::create(builder, loc, word,
+                                                     constant(8 * byteOfWord))
+                                  .getResult()
+                            : word;
+    Value even = arith::AndIOp::create(builder, loc, byte, constant(0x55));
+    Value odd = arith::ShLIOp::create(
+        builder, loc, arith::AndIOp::create(builder, loc, byte, constant(0xAA)),
+        constant(15));
+    return arith::OrIOp::create(builder, loc, even, odd);
+  }
+
+  /// The two f16 weights of the pair whose sign bits are at `bit` and
+  /// `bit + 1` of its byte, as one word: `selector`'s byte permute of the
+  /// table (of the second table where `signs.choices` has the pair's bit),
+  /// negated where `signs.flips` has it.
+  Value lookUpPair(ArrayRef<Value> table, Value selector, PairSigns signs,
+                   int64_t bit) {
+    auto constant = [&](uint32_t value) {
+      return i32Constant(builder, loc, static_cast<int32_t>(value));
+    };
+    Value pair = permute(table[0], table[1], selector);
+    if (signs.choices) {
+      // Halves of all ones where the second table's value is chosen.
+      Value chosen = arith::MulIOp::create(
+          builder, loc,
+          arith::AndIOp::create(builder, loc,
+                                arith::ShRUIOp::create(
+                                    builder, loc, signs.choices, constant(bit)),
+                                constant(0x00010001)),
+          constant(0xFFFF));
+      Value other = permute(table[2], table[3], selector);
+      pair = arith::XOrIOp::create(
+          builder, loc, pair,
+          arith::AndIOp::create(
+              builder, loc, arith::XOrIOp::create(builder, loc, pair, other),
+              chosen));
+    }
+    if (signs.flips) {
+      // The halves' sign bits, 15 and 31.
+      Value negated = arith::AndIOp::create(
+          builder, loc,
+          arith::ShLIOp::create(builder, loc, signs.flips, constant(15 - bit)),
+          constant(0x80008000));
+      pair = arith::XOrIOp::create(builder, loc, pair, negated);
+    }
+    return pair;
   }
 
   /// The 8 sign bytes of `feature`'s step `step` in plane `plane`, as two

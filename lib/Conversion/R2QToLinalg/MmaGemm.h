@@ -63,9 +63,9 @@ struct MmaShape : KernelDims {
   int64_t blockFeatures; // output features of a block: 64, 128 or 192
   int64_t warpsM, warpsN;
   int64_t splits, stepsPerSplit; // split-K: the steps of one block
-  /// Whether whole steps are decoded through tables of the 2^P signed
-  /// sums of a group's scales (1 or 2 planes, groups of whole steps or of
-  /// 16 or 32 columns).
+  /// Whether whole steps are decoded through tables of the signed sums of
+  /// a group's scales (1 to 4 planes, groups of whole steps or of 16 or 32
+  /// columns).
   bool tableDecode;
   /// wgmma_gemm: the tiles swizzled for wgmma.mma_async, which multiplies
   /// them from shared memory (mma_gemm: padded rows, ldmatrix, mma.sync).
