@@ -731,6 +731,11 @@ private:
     return scaled;
   }
 
+  /// An i32 constant of the bits of `value`.
+  Value bits32(uint32_t value) {
+    return i32Constant(builder, loc, static_cast<int32_t>(value));
+  }
+
   /// Whether the tables hold the sums with plane 0's sign positive, which
   /// plane 0's bit then flips (3 and 4 planes).
   bool relativeToPlane0() const { return shape.planes > kPlanesPerTable; }
@@ -809,17 +814,14 @@ private:
   /// odd bits 15 higher: a pair's sign bits (i, i + 1, i even) at i and
   /// i + 16, the places of the pair's two f16 halves, shifted.
   Value pairBits(Value word, int64_t byteOfWord) {
-    auto constant = [&](uint32_t value) {
-      return i32Constant(builder, loc, static_cast<int32_t>(value));
-    };
     Value byte = byteOfWord ? arith::ShRUIOp::create(builder, loc, word,
-                                                     constant(8 * byteOfWord))
+                                                     bits32(8 * byteOfWord))
                                   .getResult()
                             : word;
-    Value even = arith::AndIOp::create(builder, loc, byte, constant(0x55));
+    Value even = arith::AndIOp::create(builder, loc, byte, bits32(0x55));
     Value odd = arith::ShLIOp::create(
-        builder, loc, arith::AndIOp::create(builder, loc, byte, constant(0xAA)),
-        constant(15));
+        builder, loc, arith::AndIOp::create(builder, loc, byte, bits32(0xAA)),
+        bits32(15));
     return arith::OrIOp::create(builder, loc, even, odd);
   }
 
@@ -829,19 +831,16 @@ private:
   /// negated where `signs.flips` has it.
   Value lookUpPair(ArrayRef<Value> table, Value selector, PairSigns signs,
                    int64_t bit) {
-    auto constant = [&](uint32_t value) {
-      return i32Constant(builder, loc, static_cast<int32_t>(value));
-    };
     Value pair = permute(table[0], table[1], selector);
     if (signs.choices) {
       // Halves of all ones where the second table's value is chosen.
       Value chosen = arith::MulIOp::create(
           builder, loc,
-          arith::AndIOp::create(builder, loc,
-                                arith::ShRUIOp::create(
-                                    builder, loc, signs.choices, constant(bit)),
-                                constant(0x00010001)),
-          constant(0xFFFF));
+          arith::AndIOp::create(
+              builder, loc,
+              arith::ShRUIOp::create(builder, loc, signs.choices, bits32(bit)),
+              bits32(0x00010001)),
+          bits32(0xFFFF));
       Value other = permute(table[2], table[3], selector);
       pair = arith::XOrIOp::create(
           builder, loc, pair,
@@ -853,8 +852,8 @@ private:
       // The halves' sign bits, 15 and 31.
       Value negated = arith::AndIOp::create(
           builder, loc,
-          arith::ShLIOp::create(builder, loc, signs.flips, constant(15 - bit)),
-          constant(0x80008000));
+          arith::ShLIOp::create(builder, loc, signs.flips, bits32(15 - bit)),
+          bits32(0x80008000));
       pair = arith::XOrIOp::create(builder, loc, pair, negated);
     }
     return pair;
@@ -882,24 +881,21 @@ private:
   /// i, i + 1 with i even read plane 0 at 16 b + i and 16 b + i + 8, plane 1
   /// one bit above).
   Value spreadSigns(Value first, Value second, int64_t half) {
-    auto constant = [&](uint32_t value) {
-      return i32Constant(builder, loc, static_cast<int32_t>(value));
-    };
     auto bytes = [&](Value word) {
       if (half)
-        word = arith::ShRUIOp::create(builder, loc, word, constant(8));
-      return arith::AndIOp::create(builder, loc, word, constant(0x00FF00FF));
+        word = arith::ShRUIOp::create(builder, loc, word, bits32(8));
+      return arith::AndIOp::create(builder, loc, word, bits32(0x00FF00FF));
     };
     auto shl = [&](Value value, uint32_t amount) {
-      return arith::ShLIOp::create(builder, loc, value, constant(amount));
+      return arith::ShLIOp::create(builder, loc, value, bits32(amount));
     };
     Value a = bytes(first), b = bytes(second);
     Value planeA = arith::OrIOp::create(builder, loc, a, shl(a, 7));
     Value planeB = arith::OrIOp::create(builder, loc, shl(b, 1), shl(b, 8));
     return arith::OrIOp::create(
         builder, loc,
-        arith::AndIOp::create(builder, loc, planeA, constant(0x55555555)),
-        arith::AndIOp::create(builder, loc, planeB, constant(0xAAAAAAAA)));
+        arith::AndIOp::create(builder, loc, planeA, bits32(0x55555555)),
+        arith::AndIOp::create(builder, loc, planeB, bits32(0xAAAAAAAA)));
   }
 
   /// The byte-permute selectors of the pairs of weights whose plane-0 sign
