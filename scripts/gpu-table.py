@@ -17,7 +17,8 @@ per batch, which kernel was fastest on which shapes (what the automatic
 choice should be);
 and the cases whose call failed (their `ERROR:` lines) or whose sampled
 outputs missed the numerics core (`outputs WRONG`: shown in the table, kept
-out of the targets).
+out of the targets). Variants of 3 or 4 planes (`_p3`, `_p4`) are in the
+table only: the targets and the fastest kernels are those of 2 bits.
 
     python3 scripts/gpu-table.py /tmp/gpu-check.log
 """
@@ -31,6 +32,8 @@ BENCH = re.compile(
     r".*?([\d.]+)% of copy(?:.*?call\s+([\d.]+) us)?")
 TORCH = re.compile(r"^torch fp16 (\d+)x(\d+) b(\d+):\s+([\d.]+) us")
 ERROR = re.compile(r"^bench (\S+)\s+\S+\s+ERROR: (.*)")
+# A variant of more planes than 2 (bench_NxK_bM_p3, ..._p4_wgmma).
+WIDER = re.compile(r"^p\d(_|$)")
 WRONG = re.compile(r"^bench (\S+)\s.*outputs (WRONG.*)")
 # The line of scripts/gpu-check.sh before its pass without the memory pool.
 NO_POOL = "gpu-check: whole calls with cuMemAlloc (R2Q_CUDA_MEMORY_POOL=0)"
@@ -55,6 +58,11 @@ class Result(NamedTuple):
     pct: float
     call: float | None
     wrong: bool
+
+    @property
+    def two_bit(self):
+        """Whether the variant is 2 planes, what the targets are about."""
+        return not WIDER.match(self.variant)
 
     @property
     def name(self):
@@ -122,7 +130,7 @@ def figure(bench, fp16, key, measure, pick):
     kernel or the best one; a kernel whose outputs were wrong has none."""
     results = [(r.pct if measure == "copy" else speedup(fp16, key, r.us),
                 r.variant)
-               for r in bench.get(key, []) if not r.wrong]
+               for r in bench.get(key, []) if not r.wrong and r.two_bit]
     results = [r for r in results if r[0] is not None]
     if pick == "default":
         results = [r for r in results if r[1] == "default"]
@@ -159,7 +167,7 @@ def fastest(bench):
         wins = defaultdict(list)
         for key in sorted(k for k in bench if k[2] == batch):
             timed = [(r.us, r.strategy or r.variant, r.variant)
-                     for r in bench[key] if not r.wrong]
+                     for r in bench[key] if not r.wrong and r.two_bit]
             if timed:
                 us, strategy, variant = min(timed)
                 wins[strategy].append(

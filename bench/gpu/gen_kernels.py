@@ -150,6 +150,12 @@ BENCH += [variant(big_b1, f"bytes_t{t}", "byte_lut_gemv", t)
 # f16 activations (half the activation bytes).
 BENCH += [(f"bench_28672x8192_b{m}_xf16", m, 28672, 8192, 128, 2, "f16",
            "f16") for m in (1, 4)]
+# 3 and 4 planes (3.4 and 4.5 bits) on the tensor cores' table decode, both
+# GEMM kernels; scripts/gpu-table.py shows them apart from the 2-bit
+# targets.
+wider = [(f"bench_28672x8192_b{m}_p{p}", m, 28672, 8192, 128, p, "f32", "f16")
+         for m in (16, 128) for p in (3, 4)]
+BENCH += wider + [variant(c, "wgmma", "wgmma_gemm") for c in wider]
 
 # Every correctness case again as bounds_*, compiled with the kernels' runtime
 # bounds checks (kernels_checked.mlir): `r2q-gpu-bench bounds` names the
