@@ -16,7 +16,6 @@
 #include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
-#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
@@ -99,14 +98,12 @@ void addOutlinedKernelSteps(OpPassManager &pm) {
   pm.addPass(createR2QGPUCheckAlignmentPass());
 }
 
-/// check-bounds in the kernels: upstream's runtime checks of memref accesses
-/// and views and ours of vector accesses, those that the thread and block
-/// bounds prove dropped; convert-gpu-to-nvvm lowers the asserts left to
-/// CUDA's __assertfail.
+/// check-bounds in the kernels (each outlined gpu.module), their structured
+/// control flow as branches again; convert-gpu-to-nvvm lowers the asserts
+/// left to CUDA's __assertfail.
 void addKernelBoundsChecks(OpPassManager &pm) {
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  kernels.addPass(createGenerateRuntimeVerificationPass());
-  kernels.addPass(arith::createIntRangeOptimizationsPass());
+  addBoundsChecks(kernels);
   kernels.addPass(createSCFToControlFlowPass());
 }
 

@@ -14,6 +14,12 @@ namespace r2q {
 /// r2q-fold-constant-weights, canonicalize.
 void addInputChecksAndFolding(mlir::OpPassManager &pm);
 
+/// check-bounds: generate-runtime-verification (upstream's checks of memref
+/// accesses and views, r2q's of vector accesses: registerBoundsChecks),
+/// then int-range-optimizations, which drops the checks that loop and
+/// launch bounds prove.
+void addBoundsChecks(mlir::OpPassManager &pm);
+
 /// One-shot bufferization with identity-layout function boundaries.
 void addOneShotBufferization(mlir::OpPassManager &pm);
 

@@ -40,6 +40,11 @@ void addInputChecksAndFolding(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void addBoundsChecks(OpPassManager &pm) {
+  pm.addPass(createGenerateRuntimeVerificationPass());
+  pm.addPass(arith::createIntRangeOptimizationsPass());
+}
+
 void addOneShotBufferization(OpPassManager &pm) {
   pm.addPass(createR2QReadOnlyArgumentsPass());
   bufferization::OneShotBufferizePassOptions bufferization;
@@ -104,10 +109,8 @@ void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   // Integer range analysis then drops the checks that loop bounds already
   // prove (most of a GPU kernel's host form, which LLVM is slow to compile
   // with them all).
-  if (options.checkBounds) {
-    pm.addPass(createGenerateRuntimeVerificationPass());
-    pm.addPass(arith::createIntRangeOptimizationsPass());
-  }
+  if (options.checkBounds)
+    addBoundsChecks(pm);
   // The kernels' scf.forall (one iteration per thread's part, on buffers by
   // now) run on OpenMP threads: omp.parallel + omp.wsloop, libomp calls.
   pm.addPass(createForallToParallelLoopPass());
