@@ -12,18 +12,20 @@
 // (byte_lut_gemv keeps checks LLVM cannot prove through its loop over a
 // split's slices: docs/reliability.md.)
 
-// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-after=int-range-optimizations -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHECKS
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-after=int-range-optimizations --mlir-disable-threading -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHECKS
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" -o %t.ptx.mlir
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx.mlir
 // RUN: FileCheck %s --check-prefix=BINARIES < %t.ptx.mlir
 
+// The kernel modules' dumps in their order (without threads: the pass
+// manager runs the nested passes on them in parallel otherwise).
 // CHECKS-LABEL: gpu.module @mma_kernel_0
 // CHECKS: cf.assert
 // CHECKS-LABEL: gpu.module @wgmma_kernel_1
 // CHECKS: cf.assert
-// CHECKS-LABEL: gpu.module @lut_kernel
-// CHECKS: cf.assert
 // CHECKS-LABEL: gpu.module @xor_kernel
+// CHECKS: cf.assert
+// CHECKS-LABEL: gpu.module @lut_kernel
 // CHECKS: cf.assert
 
 // BINARIES-COUNT-6: gpu.binary @{{[a-z]+}}_kernel

@@ -7,14 +7,15 @@
 // below only @shift's read of element tid + 1 of 32 keeps its check (it is
 // out of bounds in thread 31). Without the option, no kernel has a check.
 
-// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-after=int-range-optimizations -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHECKS
+// RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-after=int-range-optimizations --mlir-disable-threading -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHECKS
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-before=gpu-module-to-binary -o /dev/null 2>&1 | FileCheck %s --check-prefix=NVVM
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" | FileCheck %s --check-prefix=PTX
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a" | FileCheck %s --check-prefix=UNCHECKED
 // RUN: %if ptxas %{ env CUDA_ROOT=%cuda_root r2q-opt %s --r2q-gpu-pipeline="chip=sm_80 cubin-format=bin check-bounds=true" | FileCheck %s --check-prefix=CUBIN %}
 // RUN: %if ptxas %{ env CUDA_ROOT=%cuda_root r2q-opt %s --r2q-gpu-pipeline="chip=sm_90a cubin-format=fatbin check-bounds=true" | FileCheck %s --check-prefix=CUBIN %}
 
-// The checks, in the kernels (gpu.module), after range analysis.
+// The checks, in the kernels (gpu.module), after range analysis (without
+// threads, so that the modules' dumps come in their order).
 // CHECKS-LABEL: gpu.module @shift_kernel
 // CHECKS: cf.assert %{{.*}}, "ERROR: Runtime op verification failed\0A%{{.*}} = memref.load %{{.*}} : memref<32xf32>\0A^ out-of-bounds access
 // CHECKS-LABEL: gpu.module @quads_kernel
