@@ -8,9 +8,11 @@
 // kernel and 2 in wgmma_gemm's, each naming the sign planes' vector.load).
 // Ragged shapes: the tensor cores' kernels with 192 features a block past N,
 // K past a step, 3 planes through the tables, groups of 16 and 32 columns;
-// the warp kernels with batch tiles past M and K past a chunk.
-// (byte_lut_gemv keeps checks LLVM cannot prove through its loop over a
-// split's slices: docs/reliability.md.)
+// the warp kernels with batch tiles past M and K past a chunk; byte_lut_gemv
+// with K past a step and on whole steps (tried: its activations read for the
+// slice after the weight's last, not clamped to the last, keep the check of
+// that read in its kernel). On other shapes byte_lut_gemv keeps checks that
+// LLVM cannot prove (docs/reliability.md).
 
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" --mlir-print-ir-after=int-range-optimizations --mlir-disable-threading -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHECKS
 // RUN: r2q-opt %s --r2q-gpu-pipeline="cubin-format=isa chip=sm_90a check-bounds=true" -o %t.ptx.mlir
@@ -27,8 +29,12 @@
 // CHECKS: cf.assert
 // CHECKS-LABEL: gpu.module @lut_kernel
 // CHECKS: cf.assert
+// CHECKS-LABEL: gpu.module @bytes_kernel_2
+// CHECKS: cf.assert
+// CHECKS-LABEL: gpu.module @steps_kernel_3
+// CHECKS: cf.assert
 
-// BINARIES-COUNT-6: gpu.binary @{{[a-z]+}}_kernel
+// BINARIES-COUNT-10: gpu.binary @{{[a-z]+}}_kernel
 // PTX-NOT: __assertfail
 
 func.func @mma(%x: tensor<20x520xf32>, %s: tensor<3x150x65xi8>, %a: tensor<3x150x17xf16>) -> tensor<20x150xf32> {
@@ -49,4 +55,22 @@ func.func @xor(%x: tensor<13x2600xbf16>, %s: tensor<2x77x325xi8>, %a: tensor<2x7
 func.func @lut(%x: tensor<3x576xf32>, %s: tensor<2x37x72xi8>, %a: tensor<2x37x5xf16>) -> tensor<3x37xf32> {
   %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<3x576xf32>, tensor<2x37x72xi8>, tensor<2x37x5xf16> -> tensor<3x37xf32>
   return %y : tensor<3x37xf32>
+}
+
+// byte_lut_gemv (chosen for one row of a constant weight, which the pipeline
+// packs in the row-interleaved layout): K past a step with a shorter last
+// group, 1000 features past a block of 16; and 3 planes with f16
+// activations on whole steps, where no read of the activations is clamped.
+func.func @bytes(%x: tensor<1x4000xf32>) -> tensor<1x1000xf32> {
+  %s = arith.constant dense<85> : tensor<2x1000x500xi8>
+  %a = arith.constant dense<1.5> : tensor<2x1000x32xf16>
+  %y = r2q.matmul %x, %s, %a group_size 128 : tensor<1x4000xf32>, tensor<2x1000x500xi8>, tensor<2x1000x32xf16> -> tensor<1x1000xf32>
+  return %y : tensor<1x1000xf32>
+}
+
+func.func @steps(%x: tensor<1x2048xf16>) -> tensor<1x100xf32> {
+  %s = arith.constant dense<85> : tensor<3x100x256xi8>
+  %a = arith.constant dense<1.5> : tensor<3x100x32xf16>
+  %y = r2q.matmul %x, %s, %a group_size 64 : tensor<1x2048xf16>, tensor<3x100x256xi8>, tensor<3x100x32xf16> -> tensor<1x100xf32>
+  return %y : tensor<1x100xf32>
 }

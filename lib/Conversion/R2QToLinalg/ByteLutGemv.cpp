@@ -103,11 +103,10 @@ constexpr int64_t kMinSplitSlices = 2;
 
 /// The most blocks of rows per warp whose sums and sign pieces ptxas fits
 /// in the 128 registers a thread has at two blocks per SM (sm_90a, counted
-/// with scripts/kernel-sass.py): four for 2 planes (one spill load and
-/// store a slice, 0.70
-/// instructions per weight and plane at 28672 x 8192), two for 1, 3 or 4
-/// (at four they spill, 30 to 72 local loads and stores a slice; at two, 3
-/// and 4 planes issue 0.73 and 0.69 per weight and plane, as 2 planes do at
+/// with scripts/kernel-sass.py): four for 2 planes (0.69 instructions per
+/// weight and plane at 28672 x 8192, no spill), two for 1, 3 or 4 (at four
+/// they spill, 30 to 72 local loads and stores a slice; at two, 3 and 4
+/// planes issue 0.73 and 0.68 per weight and plane, as 2 planes do at
 /// four). docs/gpu.md has the counts.
 int64_t defaultBlocksPerWarp(int64_t planes) { return planes == 2 ? 4 : 2; }
 
@@ -412,15 +411,13 @@ public:
     });
   }
 
-  /// The slice whose tables the GEMV builds while it reads `slice`'s: the
-  /// next one, or the one before for the weight's last (at least two).
-  Value sliceBuiltAhead(Value slice) {
-    Value next = addIndex(builder, loc, slice, 1);
-    Value last =
-        arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, next,
-                              index(builder, loc, shape.slices()));
-    return arith::SelectOp::create(
-        builder, loc, last, index(builder, loc, shape.slices() - 2), next);
+  /// The slice whose activations the tables built while `slice` is read
+  /// come from: the next one, or at the weight's end (where those tables
+  /// are never read) the last again. Clamped rather than chosen, so that
+  /// range analysis bounds the reads without knowing the loop's.
+  Value sliceReadAhead(Value slice) {
+    return clampIndex(builder, loc, addIndex(builder, loc, slice, 1),
+                      shape.slices() - 1);
   }
 
   /// The first and the end slice of split `split`.
@@ -603,16 +600,17 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
   // sign pieces and the next slice's activations are loaded before the
   // barrier, which the compilers do not move them past (its scales are
   // loaded with its lookups). The last slice of a split builds tables that
-  // no one reads: those of slice s + 1, or of s - 1 for the weight's last
-  // slice (a weight has an even number of slices, at least 2: the loads
-  // stay inside it and the set is still the other one).
+  // no one reads: slice s + 1's, in the other set, or for the weight's
+  // last slice the same entries again (its activations, in the set of
+  // s + 1; sliceReadAhead keeps the reads inside the weight).
   kernel.buildTables(first, thread, kernel.loadActivations(first, row, thread));
   SmallVector<Value> sums = stridedLoop(
       builder, loc, first, end, 1, zeros, [&](Value slice, ValueRange in) {
         SlicePiece where(builder, loc, slice, lane);
         SmallVector<Value> pieces = kernel.loadPieces(where, tile, warp);
-        Value next = kernel.sliceBuiltAhead(slice);
-        SmallVector<Value> x = kernel.loadActivations(next, row, thread);
+        Value next = addIndex(builder, loc, slice, 1);
+        SmallVector<Value> x =
+            kernel.loadActivations(kernel.sliceReadAhead(slice), row, thread);
         gpu::BarrierOp::create(builder, loc);
         SmallVector<Value> out =
             kernel.lookUp(slice, where, tile, warp, lane, pieces, in);
