@@ -98,13 +98,22 @@ void addOutlinedKernelSteps(OpPassManager &pm) {
   pm.addPass(createR2QGPUCheckAlignmentPass());
 }
 
-/// check-bounds in the kernels (each outlined gpu.module), their structured
-/// control flow as branches again; convert-gpu-to-nvvm lowers the asserts
-/// left to CUDA's __assertfail.
-void addKernelBoundsChecks(OpPassManager &pm) {
+/// check-bounds in the host code (each func.func: the views of the caller's
+/// buffers and of the batch's buckets, casts) and in the kernels (each
+/// outlined gpu.module), their structured control flow as branches again.
+/// A failed host check writes its message to stderr and aborts before the
+/// op it guards (the next may be a launch that reads the view);
+/// convert-gpu-to-nvvm lowers the kernels' to CUDA's __assertfail.
+void addHostAndKernelBoundsChecks(OpPassManager &pm) {
+  OpPassManager &host = pm.nest<func::FuncOp>();
+  addBoundsChecks(host);
+  host.addPass(createSCFToControlFlowPass());
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   addBoundsChecks(kernels);
   kernels.addPass(createSCFToControlFlowPass());
+  R2QReportFailedAssertsPassOptions eachWhereItStands;
+  eachWhereItStands.grouped = false;
+  pm.addPass(createR2QReportFailedAssertsPass(eachWhereItStands));
 }
 
 } // namespace
@@ -120,7 +129,7 @@ void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
     pm.addPass(createR2QEmitCInterfacePass());
   addOutlinedKernelSteps(pm);
   if (options.checkBounds)
-    addKernelBoundsChecks(pm);
+    addHostAndKernelBoundsChecks(pm);
   gpu::GPUToNVVMPipelineOptions nvvm;
   nvvm.cubinChip = options.chip;
   nvvm.cubinFeatures = options.cubinFeatures;

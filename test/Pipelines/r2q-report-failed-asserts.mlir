@@ -1,4 +1,5 @@
 // RUN: r2q-opt %s --r2q-report-failed-asserts --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: r2q-opt %s --r2q-report-failed-asserts=grouped=false --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=EACH
 
 // The asserts of a block become one branch where the last stood: on if all
 // held, else to the region's failure block with the first failed message,
@@ -40,6 +41,30 @@ func.func @two_blocks(%a: i1, %b: i1, %c: i1, %p: !llvm.ptr) -> f32 {
 ^next:
   cf.assert %c, "first"
   return %v : f32
+}
+
+// grouped=false: each assert branches where it stands, before the op after
+// it (here the load and the store).
+// EACH-LABEL: func.func @two_blocks
+// EACH: cf.cond_br %{{.*}}, ^[[AFTER_A:.*]], ^[[FAILED:.*]](%{{.*}} : !llvm.ptr)
+// EACH: ^[[AFTER_A]]:
+// EACH-NEXT: llvm.load
+// EACH: cf.cond_br %{{.*}}, ^[[AFTER_B:.*]], ^[[FAILED]](%{{.*}} : !llvm.ptr)
+// EACH: ^[[AFTER_B]]:
+// EACH-NEXT: llvm.store
+// EACH: cf.cond_br %{{.*}}, ^{{.*}}, ^[[FAILED]](%{{.*}} : !llvm.ptr)
+// EACH: llvm.call @abort()
+
+// A GPU kernel's asserts are left to convert-gpu-to-nvvm (device asserts).
+// CHECK-LABEL: gpu.module @kernels
+// CHECK: cf.assert %{{.*}}, "in a kernel"
+// CHECK-NOT: llvm.call @write
+// CHECK: gpu.return
+gpu.module @kernels {
+  gpu.func @kernel(%a: i1) kernel {
+    cf.assert %a, "in a kernel"
+    gpu.return
+  }
 }
 
 // CHECK-LABEL: func.func @no_asserts

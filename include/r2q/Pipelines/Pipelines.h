@@ -168,11 +168,12 @@ struct GPUPipelineOptions
       llvm::cl::init(true)};
   Option<bool> checkBounds{
       *this, "check-bounds",
-      llvm::cl::desc("Check at run time, in the kernels, that every memory "
-                     "access (memref and vector loads and stores, views) "
-                     "stays within its buffer; a failed check stops the "
-                     "kernel with CUDA's device assert, naming the access "
-                     "(docs/reliability.md)"),
+      llvm::cl::desc("Check at run time that every memory access (memref "
+                     "and vector loads and stores, views) stays within its "
+                     "buffer: in the kernels, where a failed check stops "
+                     "the kernel with CUDA's device assert naming the "
+                     "access, and in the host code, where it writes the "
+                     "access to stderr and aborts (docs/reliability.md)"),
       llvm::cl::init(false)};
 };
 

@@ -5,7 +5,10 @@
 // and aborts. Upstream's lowering prints it with puts, to a stdout that is
 // lost with the process when it is not a terminal, and branches at every
 // assert: one loop exit per check, which made LLVM's loop unrolling of a GPU
-// kernel's host form take minutes.
+// kernel's host form take minutes. With grouped=false each assert is its
+// own branch (GPU host code, whose next op may launch a kernel on the view
+// an assert guards). Asserts inside a gpu.module are left to
+// convert-gpu-to-nvvm.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +16,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "llvm/ADT/MapVector.h"
@@ -139,10 +143,19 @@ void lowerBlockAsserts(MutableArrayRef<cf::AssertOp> asserts,
 class R2QReportFailedAssertsPass
     : public impl::R2QReportFailedAssertsPassBase<R2QReportFailedAssertsPass> {
 public:
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // A kernel's asserts become device asserts (convert-gpu-to-nvvm).
     SmallVector<cf::AssertOp> asserts;
-    module.walk([&](cf::AssertOp op) { asserts.push_back(op); });
+    module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::GPUModuleOp>(op))
+        return WalkResult::skip();
+      if (auto assertOp = dyn_cast<cf::AssertOp>(op))
+        asserts.push_back(assertOp);
+      return WalkResult::advance();
+    });
     if (asserts.empty())
       return;
     FailureOr<FailureCalls> calls = declareFailureCalls(module);
@@ -151,6 +164,11 @@ public:
       return signalPassFailure();
     MessageGlobals messages(module);
     FailureBlocks failures(*calls);
+    if (!grouped) {
+      for (cf::AssertOp &op : asserts)
+        lowerBlockAsserts(op, messages, failures);
+      return;
+    }
     llvm::MapVector<Block *, SmallVector<cf::AssertOp>> byBlock;
     for (cf::AssertOp op : asserts)
       byBlock[op->getBlock()].push_back(op);

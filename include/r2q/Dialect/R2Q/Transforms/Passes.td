@@ -1363,10 +1363,11 @@ def R2QLowerMLProgramGlobalsPass
 
 def R2QReportFailedAssertsPass
     : Pass<"r2q-report-failed-asserts", "::mlir::ModuleOp"> {
-  let summary = "lower cf.assert to one check per block that writes the "
-                "failed message to standard error and aborts";
+  let summary = "lower host code's cf.assert to branches that write the "
+                "failed message to standard error and abort";
   let description = [{
-    A step of `r2q-cpu-pipeline`, after structured control flow has become
+    A step of `r2q-cpu-pipeline` and of `r2q-gpu-pipeline`'s host code
+    (with `check-bounds=true`), after structured control flow has become
     branches. Upstream's lowering of `cf.assert` has two problems for the
     runtime checks of `check-bounds=true`:
 
@@ -1400,10 +1401,23 @@ def R2QReportFailedAssertsPass
     cf.cond_br %ok, ^rest, ^failed(%m : !llvm.ptr)
     ```
 
-    Equal messages share one constant global. A module that declares
-    `write`, `strlen` or `abort` with another type than libc's is an error
-    at that declaration.
+    With `grouped=false` each assert becomes its own branch where it
+    stands, so a failed check stops the code before the op it guards:
+    `r2q-gpu-pipeline` lowers its host code's checks so (few, outside
+    loops), since the next op of a block may be a kernel launch that reads
+    the view a check guards.
+
+    Equal messages share one constant global. The asserts of GPU kernels
+    (inside a `gpu.module`) are left alone: `convert-gpu-to-nvvm` lowers
+    them to CUDA's device assert. A module that declares `write`, `strlen`
+    or `abort` with another type than libc's is an error at that
+    declaration.
   }];
+  let options = [
+    Option<"grouped", "grouped", "bool", "true",
+           "one branch per block at its last assert (true), or one per "
+           "assert where it stands (false)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::LLVM::LLVMDialect",
