@@ -710,9 +710,11 @@ private:
 };
 
 /// Both kernels' loop nests on the host: per activation row, tile and split,
-/// each slice's tables built by the 256 threads in turn, then every warp's
-/// lanes look up (their sums in a buffer between slices); then per warp and
-/// block the butterfly.
+/// the first slice's tables built by the 256 threads in turn, then per slice
+/// every warp's lanes look up (their sums in a buffer between slices) and
+/// the threads build the next slice's tables in the other set, from the
+/// activations read ahead as on the GPU; then per warp and block the
+/// butterfly.
 void emitHostLoops(OpBuilder &builder, Location loc,
                    const ByteLutOperands &ops) {
   const ByteLutShape &shape = ops.shape;
@@ -737,12 +739,14 @@ void emitHostLoops(OpBuilder &builder, Location loc,
                                       laneIndices(warp, lane, i));
           });
         });
+        // The GPU's schedule: the first slice's tables, then per slice its
+        // lookups and the next slice's tables (read ahead, in the other set).
         auto [first, end] = kernel.splitSlices(split);
+        forRange(builder, loc, kThreads, [&](Value thread) {
+          kernel.buildTables(first, thread,
+                             kernel.loadActivations(first, row, thread));
+        });
         stridedRange(builder, loc, first, end, 1, [&](Value slice) {
-          forRange(builder, loc, kThreads, [&](Value thread) {
-            kernel.buildTables(slice, thread,
-                               kernel.loadActivations(slice, row, thread));
-          });
           forRange(builder, loc, kWarps, [&](Value warp) {
             forRange(builder, loc, kLanes, [&](Value lane) {
               SlicePiece where(builder, loc, slice, lane);
@@ -757,6 +761,12 @@ void emitHostLoops(OpBuilder &builder, Location loc,
                 memref::StoreOp::create(builder, loc, out[i], laneSums,
                                         laneIndices(warp, lane, i));
             });
+          });
+          Value next = addIndex(builder, loc, slice, 1);
+          Value ahead = kernel.sliceReadAhead(slice);
+          forRange(builder, loc, kThreads, [&](Value thread) {
+            kernel.buildTables(next, thread,
+                               kernel.loadActivations(ahead, row, thread));
           });
         });
         forRange(builder, loc, kWarps, [&](Value warp) {
