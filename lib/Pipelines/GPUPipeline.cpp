@@ -105,12 +105,11 @@ void addOutlinedKernelSteps(OpPassManager &pm) {
 /// op it guards (the next may be a launch that reads the view);
 /// convert-gpu-to-nvvm lowers the kernels' to CUDA's __assertfail.
 void addHostAndKernelBoundsChecks(OpPassManager &pm) {
-  OpPassManager &host = pm.nest<func::FuncOp>();
-  addBoundsChecks(host);
-  host.addPass(createSCFToControlFlowPass());
-  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  addBoundsChecks(kernels);
-  kernels.addPass(createSCFToControlFlowPass());
+  for (OpPassManager *scope :
+       {&pm.nest<func::FuncOp>(), &pm.nest<gpu::GPUModuleOp>()}) {
+    addBoundsChecks(*scope);
+    scope->addPass(createSCFToControlFlowPass());
+  }
   R2QReportFailedAssertsPassOptions eachWhereItStands;
   eachWhereItStands.grouped = false;
   pm.addPass(createR2QReportFailedAssertsPass(eachWhereItStands));
