@@ -8,7 +8,9 @@
 // kernel and 2 in wgmma_gemm's, each naming the sign planes' vector.load).
 // Ragged shapes: the tensor cores' kernels with 192 features a block past N,
 // K past a step, 3 planes through the tables, groups of 16 and 32 columns;
-// the warp kernels with batch tiles past M and K past a chunk; byte_lut_gemv
+// the warp kernels with batch tiles past M and K past a chunk (warp_lut_gemv
+// also over three slices of chunks, tried: its table build's chunk clamped
+// to one past the last whole chunk keeps a check); byte_lut_gemv
 // with K past a step and on whole steps (tried: its activations read for the
 // slice after the weight's last, not clamped to the last, keep the check of
 // that read in its kernel). On other shapes byte_lut_gemv keeps checks that
@@ -33,8 +35,10 @@
 // CHECKS: cf.assert
 // CHECKS-LABEL: gpu.module @steps_kernel_3
 // CHECKS: cf.assert
+// CHECKS-LABEL: gpu.module @lut_slices_kernel
+// CHECKS: cf.assert
 
-// BINARIES-COUNT-10: gpu.binary @{{[a-z]+}}_kernel
+// BINARIES-COUNT-11: gpu.binary @{{[a-z_]+}}_kernel
 // PTX-NOT: __assertfail
 
 func.func @mma(%x: tensor<20x520xf32>, %s: tensor<3x150x65xi8>, %a: tensor<3x150x17xf16>) -> tensor<20x150xf32> {
@@ -73,4 +77,11 @@ func.func @steps(%x: tensor<1x2048xf16>) -> tensor<1x100xf32> {
   %a = arith.constant dense<1.5> : tensor<3x100x32xf16>
   %y = r2q.matmul %x, %s, %a group_size 64 : tensor<1x2048xf16>, tensor<3x100x256xi8>, tensor<3x100x32xf16> -> tensor<1x100xf32>
   return %y : tensor<1x100xf32>
+}
+
+// warp_lut_gemv over several slices of 32 chunks, the last one partial, and a
+// tail past the whole chunks (K = 9000: 70 chunks of 128 columns and 40).
+func.func @lut_slices(%x: tensor<5x9000xf32>, %s: tensor<2x100x1125xi8>, %a: tensor<2x100x71xf16>) -> tensor<5x100xf32> {
+  %y = r2q.matmul %x, %s, %a group_size 128 {kernel = #r2q.kernel<strategy = warp_lut_gemv, vector_width = 16, tile_rows = 0, threads = 1>} : tensor<5x9000xf32>, tensor<2x100x1125xi8>, tensor<2x100x71xf16> -> tensor<5x100xf32>
+  return %y : tensor<5x100xf32>
 }

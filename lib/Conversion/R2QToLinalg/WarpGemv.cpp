@@ -638,17 +638,17 @@ private:
   /// The 16 signed sums of quad `quad` of lane `lane`'s chunk, for every
   /// tile row.
   void buildQuad(Value slice, Value lane, Value quad) {
-    Value chunkQuad = arith::AddIOp::create(
+    // The lane's chunk, which buildTables keeps among the whole chunks;
+    // clamped to the last too, so that range analysis bounds the reads
+    // without that guard.
+    Value chunk = clampIndex(
         builder, loc,
-        arith::MulIOp::create(builder, loc, lane,
-                              index(builder, loc, quadsPerChunk())),
-        quad);
+        arith::AddIOp::create(builder, loc,
+                              mulIndex(builder, loc, slice, kLanes), lane),
+        shape.wholeChunks - 1);
     Value column = arith::AddIOp::create(
-        builder, loc,
-        arith::MulIOp::create(builder, loc, slice,
-                              index(builder, loc, kLanes * shape.chunkColumns)),
-        arith::MulIOp::create(builder, loc, chunkQuad,
-                              index(builder, loc, kQuad)));
+        builder, loc, mulIndex(builder, loc, chunk, shape.chunkColumns),
+        mulIndex(builder, loc, quad, kQuad));
     auto f32Quad = VectorType::get({kQuad}, builder.getF32Type());
     for (int64_t m = 0; m < laneSums.tileRows(); ++m) {
       Value bits = laneSums.inputQuadBits(index(builder, loc, m), column);
