@@ -451,17 +451,16 @@ private:
                    int64_t unitSize) {
     Value pass = arith::DivUIOp::create(builder, loc, unit,
                                         index(builder, loc, perPass));
-    Value passFirst = mulIndex(builder, loc, pass, perPass);
-    // Every pass is whole where the units divide into them.
-    Value passUnits =
-        total % perPass == 0
-            ? index(builder, loc, perPass)
-            : arith::MinUIOp::create(
-                  builder, loc, index(builder, loc, perPass),
-                  arith::SubIOp::create(builder, loc,
-                                        index(builder, loc, total), passFirst))
-                  .getResult();
-    // The unit's place in its pass as a remainder, not unit - passFirst:
+    // Every pass is whole where the units divide into them; else the last
+    // is shorter.
+    Value passUnits = index(builder, loc, perPass);
+    if (total % perPass != 0) {
+      Value unitsLeft =
+          arith::SubIOp::create(builder, loc, index(builder, loc, total),
+                                mulIndex(builder, loc, pass, perPass));
+      passUnits = arith::MinUIOp::create(builder, loc, passUnits, unitsLeft);
+    }
+    // The unit's place in its pass as a remainder, not unit - pass perPass:
     // range analysis bounds the one, not the other (fewer unproven checks,
     // and ptxas issues 5 fewer instructions a slice on 28672 x 8192).
     Value inPass = addIndices(
