@@ -411,13 +411,13 @@ public:
     });
   }
 
-  /// The slice whose activations the tables built while `slice` is read
-  /// come from: the next one, or at the weight's end (where those tables
-  /// are never read) the last again. Clamped rather than chosen, so that
-  /// range analysis bounds the reads without knowing the loop's.
-  Value sliceReadAhead(Value slice) {
-    return clampIndex(builder, loc, addIndex(builder, loc, slice, 1),
-                      shape.slices() - 1);
+  /// The slice whose activations slice `next`'s tables are built from
+  /// (built while the slice before is read): `next`, or past the weight's
+  /// end (where those tables are never read) the last again. Clamped
+  /// rather than chosen, so that range analysis bounds the reads without
+  /// knowing the loop's.
+  Value sliceReadAhead(Value next) {
+    return clampIndex(builder, loc, next, shape.slices() - 1);
   }
 
   /// The first and the end slice of split `split`.
@@ -613,7 +613,7 @@ void emitGemvLaunch(OpBuilder &builder, Location loc,
         SmallVector<Value> pieces = kernel.loadPieces(where, tile, warp);
         Value next = addIndex(builder, loc, slice, 1);
         SmallVector<Value> x =
-            kernel.loadActivations(kernel.sliceReadAhead(slice), row, thread);
+            kernel.loadActivations(kernel.sliceReadAhead(next), row, thread);
         gpu::BarrierOp::create(builder, loc);
         SmallVector<Value> out =
             kernel.lookUp(slice, where, tile, warp, lane, pieces, in);
@@ -766,7 +766,7 @@ void emitHostLoops(OpBuilder &builder, Location loc,
             });
           });
           Value next = addIndex(builder, loc, slice, 1);
-          Value ahead = kernel.sliceReadAhead(slice);
+          Value ahead = kernel.sliceReadAhead(next);
           forRange(builder, loc, kThreads, [&](Value thread) {
             kernel.buildTables(next, thread,
                                kernel.loadActivations(ahead, row, thread));
